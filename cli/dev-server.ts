@@ -1,0 +1,204 @@
+/**
+ * `embedgate dev`: the gateway on a laptop. A plain node:http server turns each request into the
+ * API Gateway HTTP API (payload v2) event the Lambda would get, applies the JWT authorizer's edge
+ * check, and calls the very same proxy handler, wired to the local adapters.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import type { GatewayConfig, ModelConfig } from '../lambda/core/config';
+import { GatewayError } from '../lambda/core/errors';
+import { Gateway } from '../lambda/core/gateway';
+import { extractBearerToken, TokenVerifier } from '../lambda/core/identity';
+import { systemClock, uuidv7Ids } from '../lambda/core/ids';
+import type { Archive, EmbeddingProvider } from '../lambda/core/ports';
+import { FileArchive } from '../lambda/adapters/local/file-archive';
+import { LocalSecretStore } from '../lambda/adapters/local/secrets';
+import { createProxyHandler } from '../lambda/handlers/proxy';
+import { toGatewayRequest, toApiGatewayResult } from '../lambda/handlers/http';
+import { createProvider } from '../lambda/providers';
+
+export interface DevServerOptions {
+  readonly config: GatewayConfig;
+  /** Directory of the local archive (created if missing). */
+  readonly archiveDir: string;
+  /** @default 8787; 0 picks a free port */
+  readonly port?: number;
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+  /**
+   * Emulate API Gateway's JWT authorizer in front of the handler (requests it rejects never
+   * reach the handler, as in AWS, and are recorded by the edge recorder).
+   * @default true
+   */
+  readonly edgeAuth?: boolean;
+  /** Replace the archive (tests: a failing archive). */
+  readonly archive?: Archive;
+  /** Environment for `{"source":"env"}` secrets. @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface DevServer {
+  readonly url: string;
+  readonly gateway: Gateway;
+  close(): Promise<void>;
+}
+
+export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
+  const { config } = opts;
+  const secrets = new LocalSecretStore(opts.env ?? process.env);
+  const providers = new Map<string, EmbeddingProvider>();
+  const provider = (m: ModelConfig): EmbeddingProvider => {
+    let p = providers.get(m.name);
+    if (!p) providers.set(m.name, (p = createProvider(m, { secrets })));
+    return p;
+  };
+  const verifier = new TokenVerifier(config);
+  const gateway = new Gateway({
+    config,
+    verifier,
+    provider,
+    archive: opts.archive ?? new FileArchive(opts.archiveDir),
+    clock: systemClock,
+    ids: uuidv7Ids(systemClock),
+  });
+  const handler = createProxyHandler(gateway);
+  const edgeAuth = opts.edgeAuth ?? true;
+
+  const server = createServer((req, res) => {
+    void serve(req, res).catch((e: unknown) => {
+      // Only reached if writing the response itself failed; the record was already written.
+      process.stderr.write(`embedgate dev: response failed: ${(e as Error).message}\n`);
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  });
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const receivedAt = Date.now();
+    const { body, truncated } = await readBody(req, config.gateway.maxRequestBytes);
+    const event = toEvent(req, body, receivedAt, server.address() as AddressInfo);
+    let result;
+    const rejection = edgeAuth && event.rawPath !== '/health' ? await edgeCheck(event) : undefined;
+    if (rejection) {
+      // API Gateway answers these itself; embedgate records them from the access log in AWS.
+      const handled = await gateway.handle(toGatewayRequest(event), { rejectedAtEdge: rejection });
+      result = toApiGatewayResult(handled.response);
+    } else {
+      result = await handler(event, lambdaContext(event.requestContext.requestId));
+    }
+    const headers: Record<string, string> = { ...(result.headers as Record<string, string>), 'apigw-requestid': event.requestContext.requestId };
+    if (truncated) headers.connection = 'close';
+    res.writeHead(result.statusCode ?? 200, headers);
+    res.end(result.body ?? '');
+  }
+
+  /** API Gateway's JWT authorizer, emulated: the token must verify against a trusted issuer. */
+  async function edgeCheck(event: APIGatewayProxyEventV2): Promise<GatewayError | undefined> {
+    try {
+      await verifier.verify(extractBearerToken({ headers: event.headers, rawQueryString: event.rawQueryString }, config.gateway.maxTokenBytes));
+      return undefined;
+    } catch (e) {
+      if (e instanceof GatewayError) return e;
+      throw e;
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 8787, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return {
+    url: `http://${host}:${addr.port}`,
+    gateway,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** Read at most `limit + 1` bytes: enough for the handler to see the body is too large. */
+async function readBody(req: IncomingMessage, limit: number): Promise<{ body: Buffer; truncated: boolean }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size > limit) {
+      req.pause();
+      return { body: Buffer.concat(chunks).subarray(0, limit + 1), truncated: true };
+    }
+  }
+  return { body: Buffer.concat(chunks), truncated: false };
+}
+
+/** The HTTP API payload v2 event API Gateway would send for this request. */
+export function toEvent(req: IncomingMessage, body: Buffer, receivedAt: number, local: AddressInfo): APIGatewayProxyEventV2 {
+  const headers: Record<string, string> = {};
+  // rawHeaders keeps repeated headers (Node drops repeated Authorization headers); API Gateway
+  // joins them with commas, and so do we.
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i]!.toLowerCase();
+    const value = req.rawHeaders[i + 1]!;
+    headers[name] = name in headers ? `${headers[name]},${value}` : value;
+  }
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const requestId = randomUUID();
+  const method = req.method ?? 'GET';
+  const text = isTextual(headers['content-type']);
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    requestContext: {
+      accountId: 'local',
+      apiId: 'embedgate-dev',
+      domainName: headers.host ?? `${local.address}:${local.port}`,
+      domainPrefix: 'embedgate-dev',
+      http: {
+        method,
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId,
+      routeKey: '$default',
+      stage: '$default',
+      time: new Date(receivedAt).toISOString(),
+      timeEpoch: receivedAt,
+    },
+    ...(body.length > 0 ? { body: text ? body.toString('utf8') : body.toString('base64') } : {}),
+    isBase64Encoded: body.length > 0 && !text,
+  };
+}
+
+function isTextual(contentType: string | undefined): boolean {
+  if (!contentType) return true;
+  const t = contentType.toLowerCase();
+  return t.startsWith('text/') || t.includes('json') || t.includes('x-www-form-urlencoded');
+}
+
+function lambdaContext(requestId: string): Context {
+  const deadline = Date.now() + 30_000;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: 'embedgate-dev-proxy',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:local:000000000000:function:embedgate-dev-proxy',
+    memoryLimitInMB: '1024',
+    awsRequestId: requestId,
+    logGroupName: 'embedgate-dev',
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}

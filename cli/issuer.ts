@@ -1,0 +1,411 @@
+/**
+ * A tiny embedded OpenID Connect issuer for local development (`embedgate dev --issuer`), the demo and
+ * the end-to-end tests. It issues RFC 9068 JWT access tokens (`typ: at+jwt`) through the OAuth 2.0
+ * `client_credentials` grant only, so a developer can get a real service-principal token with curl:
+ *
+ *   curl -s -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials http://127.0.0.1:PORT/token
+ *
+ * It is built on `oidc-provider`, which is ESM-only and a devDependency: it is loaded lazily inside
+ * {@link startDevIssuer}, so importing this module (from CommonJS, or from jest) never loads it.
+ * Never use this issuer in production: keys live in memory and are regenerated at every start.
+ */
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** A confidential client (service principal) registered with the dev issuer. */
+export interface DevClient {
+  /** The OAuth client id; it is also the `sub` and `client_id` of the tokens issued to it. */
+  clientId: string;
+  /** The client secret, sent with HTTP Basic authentication (`client_secret_basic`). */
+  clientSecret: string;
+  /**
+   * The scopes the client may request. A token request without `scope` is granted all of them;
+   * a request for a scope registered to another client only is refused (`invalid_scope`).
+   */
+  scopes?: string[];
+  /**
+   * Extra access-token claims, e.g. `{ groups: ['ml-team'] }`. They cannot override the standard
+   * claims (iss, sub, aud, exp, iat, jti, client_id, scope).
+   */
+  claims?: Record<string, unknown>;
+}
+
+/** Options of {@link startDevIssuer}. */
+export interface DevIssuerOptions {
+  /** The TCP port to listen on; 0 (the default) picks an ephemeral port. */
+  port?: number;
+  /** The interface to bind; default `127.0.0.1`. */
+  host?: string;
+  /** The resource indicator and `aud` of every issued access token. */
+  audience: string;
+  /** The registered clients. */
+  clients: DevClient[];
+  /** The lifetime of access tokens in seconds; default 300. */
+  accessTokenTtlSeconds?: number;
+  /** The JWS algorithm of access tokens; default `RS256`. */
+  signingAlg?: 'RS256' | 'ES256';
+}
+
+/** A running dev issuer. */
+export interface DevIssuer {
+  /** The issuer identifier, without trailing slash, e.g. `http://127.0.0.1:PORT`. */
+  issuer: string;
+  /** The OAuth 2.0 token endpoint. */
+  tokenEndpoint: string;
+  /** The JWKS URI holding the public signing key. */
+  jwksUri: string;
+  /** Stops the server, closing idle keep-alive connections too. */
+  close(): Promise<void>;
+}
+
+/** The slice of the `oidc-provider` module this file uses (the package ships no type declarations). */
+interface OidcProviderModule {
+  Provider: new (issuer: string, configuration: Record<string, unknown>) => OidcProvider;
+  errors: { InvalidTarget: new (description?: string) => Error };
+}
+
+interface OidcProvider {
+  callback(): (req: http.IncomingMessage, res: http.ServerResponse) => void;
+  on(event: 'server_error', listener: (ctx: unknown, error: unknown) => void): unknown;
+}
+
+/** The slice of oidc-provider's request context used by the hooks below. */
+interface OidcContext {
+  oidc?: { route?: string; params?: { grant_type?: unknown; scope?: unknown } };
+}
+
+/** The slice of oidc-provider's Client model used by the hooks below. */
+interface OidcClient {
+  clientId: string;
+  scope?: string;
+}
+
+/** The slice of oidc-provider's ClientCredentials token model used by the hooks below. */
+interface OidcToken {
+  kind?: string;
+  clientId?: string;
+}
+
+const RUNTIME_WARNING = 'oidc-provider WARNING: Unsupported runtime';
+
+let providerModule: Promise<OidcProviderModule> | undefined;
+
+/**
+ * Loads oidc-provider once. On Node.js 20 its entry module prints "Unsupported runtime. Use Node.js
+ * v22.x LTS..." with console.warn while it is evaluated; there is no option or environment variable
+ * to turn that off, so that one message is filtered out during the import (everything else passes).
+ */
+function loadOidcProvider(): Promise<OidcProviderModule> {
+  providerModule ??= (async () => {
+    // A non-literal specifier: the package has no type declarations, the shape is declared above.
+    const specifier = 'oidc-provider';
+    const warn = console.warn;
+    console.warn = (...args: unknown[]): void => {
+      if (typeof args[0] === 'string' && args[0].includes(RUNTIME_WARNING)) return;
+      warn.apply(console, args);
+    };
+    try {
+      return (await import(specifier)) as OidcProviderModule;
+    } finally {
+      console.warn = warn;
+    }
+  })();
+  providerModule.catch(() => {
+    providerModule = undefined;
+  });
+  return providerModule;
+}
+
+/**
+ * A minimal in-memory storage adapter. Passing one keeps oidc-provider from warning about its own
+ * development-only adapter; with JWT access tokens and static clients almost nothing is stored.
+ */
+type AdapterStore = Map<string, { payload: Record<string, unknown>; expiresAt: number }>;
+
+class MemoryAdapter {
+  constructor(
+    private readonly model: string,
+    private readonly store: AdapterStore,
+  ) {}
+
+  private key(id: string): string {
+    return `${this.model}:${id}`;
+  }
+
+  async upsert(id: string, payload: Record<string, unknown>, expiresIn?: number): Promise<void> {
+    const expiresAt = typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : Infinity;
+    this.store.set(this.key(id), { payload, expiresAt });
+  }
+
+  async find(id: string): Promise<Record<string, unknown> | undefined> {
+    const key = this.key(id);
+    const entry = this.store.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= Date.now()) {
+      this.store.delete(key);
+      return undefined;
+    }
+    return entry.payload;
+  }
+
+  async findByUserCode(): Promise<undefined> {
+    return undefined;
+  }
+
+  async findByUid(): Promise<undefined> {
+    return undefined;
+  }
+
+  async consume(id: string): Promise<void> {
+    const payload = await this.find(id);
+    if (payload) payload.consumed = Math.floor(Date.now() / 1000);
+  }
+
+  async destroy(id: string): Promise<void> {
+    this.store.delete(this.key(id));
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    for (const [key, entry] of this.store) {
+      if (entry.payload.grantId === grantId) this.store.delete(key);
+    }
+  }
+}
+
+/** Whether `value` is an absolute URI, as oidc-provider requires of resource indicators. */
+function isAbsoluteUri(value: string): boolean {
+  try {
+    new URL(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Formats a host for a URL authority (brackets IPv6 literals). */
+function urlHost(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+function validate(opts: DevIssuerOptions): void {
+  if (typeof opts.audience !== 'string' || opts.audience.length === 0) {
+    throw new TypeError('startDevIssuer: audience must be a non-empty string');
+  }
+  if (!Array.isArray(opts.clients) || opts.clients.length === 0) {
+    throw new TypeError('startDevIssuer: at least one client is required');
+  }
+  const ids = new Set<string>();
+  for (const client of opts.clients) {
+    if (!client.clientId || !client.clientSecret) {
+      throw new TypeError('startDevIssuer: every client needs a clientId and a clientSecret');
+    }
+    if (ids.has(client.clientId)) {
+      throw new TypeError(`startDevIssuer: duplicate clientId ${JSON.stringify(client.clientId)}`);
+    }
+    ids.add(client.clientId);
+    for (const scope of client.scopes ?? []) {
+      if (!/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(scope)) {
+        throw new TypeError(`startDevIssuer: invalid scope ${JSON.stringify(scope)} for client ${JSON.stringify(client.clientId)}`);
+      }
+    }
+  }
+  const ttl = opts.accessTokenTtlSeconds;
+  if (ttl !== undefined && (!Number.isSafeInteger(ttl) || ttl <= 0)) {
+    throw new TypeError('startDevIssuer: accessTokenTtlSeconds must be a positive integer');
+  }
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error): void => reject(error);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+function closeServer(server: http.Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (!server.listening) {
+      resolve();
+      return;
+    }
+    server.close((error) => (error ? reject(error) : resolve()));
+    server.closeIdleConnections();
+  });
+}
+
+/**
+ * Starts the dev issuer: generates a fresh signing key, registers the clients and listens on
+ * `host:port`. Discovery is served at `<issuer>/.well-known/openid-configuration`.
+ */
+export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer> {
+  validate(opts);
+  const host = opts.host ?? '127.0.0.1';
+  const alg = opts.signingAlg ?? 'RS256';
+  const ttl = opts.accessTokenTtlSeconds ?? 300;
+  const { audience } = opts;
+  // oidc-provider only accepts absolute URIs as resource indicators; another audience (e.g. a bare
+  // name) is still issued, under a synthetic indicator that token requests get by default.
+  const resourceIndicator = isAbsoluteUri(audience) ? audience : `urn:embedgate:dev-audience:${encodeURIComponent(audience)}`;
+  const store: AdapterStore = new Map();
+  const clientsById = new Map(opts.clients.map((client) => [client.clientId, client]));
+
+  const [{ Provider, errors }, jose] = await Promise.all([loadOidcProvider(), import('jose')]);
+  const { privateKey } = await jose.generateKeyPair(alg, { extractable: true });
+  const jwk = { ...(await jose.exportJWK(privateKey)), alg, use: 'sig' };
+  const signingKey = { ...jwk, kid: await jose.calculateJwkThumbprint(jwk) };
+
+  let handler: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | undefined;
+  const server = http.createServer((req, res) => {
+    if (handler) {
+      handler(req, res);
+    } else {
+      res.writeHead(503).end();
+    }
+  });
+  server.keepAliveTimeout = 5_000;
+
+  const address = await listen(server, opts.port ?? 0, host);
+  try {
+    const issuer = `http://${urlHost(host)}:${address.port}`;
+    const provider = new Provider(issuer, {
+      adapter: (model: string) => new MemoryAdapter(model, store),
+      jwks: { keys: [signingKey] },
+      clients: opts.clients.map((client) => ({
+        client_id: client.clientId,
+        client_secret: client.clientSecret,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'client_secret_basic',
+        scope: (client.scopes ?? []).join(' ') || undefined,
+      })),
+      clientDefaults: {
+        grant_types: ['client_credentials'],
+        response_types: [],
+        token_endpoint_auth_method: 'client_secret_basic',
+        id_token_signed_response_alg: alg,
+      },
+      clientAuthMethods: ['client_secret_basic'],
+      responseTypes: [],
+      scopes: [...new Set(opts.clients.flatMap((client) => client.scopes ?? []))],
+      claims: {},
+      ttl: { ClientCredentials: ttl },
+      features: {
+        devInteractions: { enabled: false },
+        clientCredentials: { enabled: true },
+        introspection: { enabled: false },
+        revocation: { enabled: false },
+        userinfo: { enabled: false },
+        pushedAuthorizationRequests: { enabled: false },
+        rpInitiatedLogout: { enabled: false },
+        dPoP: { enabled: false },
+        resourceIndicators: {
+          enabled: true,
+          defaultResource: async () => resourceIndicator,
+          useGrantedResource: async () => true,
+          getResourceServerInfo: async (ctx: OidcContext, indicator: string, client: OidcClient) => {
+            if (indicator !== resourceIndicator) {
+              throw new errors.InvalidTarget(`unknown resource indicator, this issuer only serves ${resourceIndicator}`);
+            }
+            const params = ctx.oidc?.params;
+            // A client_credentials request without `scope` gets every scope registered to the
+            // client. This hook runs before the grant reads `scope`, which makes it the one place
+            // where a default can be applied.
+            if (ctx.oidc?.route === 'token' && params?.grant_type === 'client_credentials' && params.scope === undefined && client.scope) {
+              params.scope = client.scope;
+            }
+            return {
+              audience,
+              scope: client.scope ?? '',
+              accessTokenFormat: 'jwt',
+              accessTokenTTL: ttl,
+              jwt: { sign: { alg } },
+            };
+          },
+        },
+      },
+      extraTokenClaims: async (_ctx: unknown, token: OidcToken) => {
+        if (token.kind !== 'ClientCredentials' || !token.clientId) return undefined;
+        const claims = clientsById.get(token.clientId)?.claims;
+        // oidc-provider requires a plain object: copy through JSON (drops undefined, functions).
+        return claims ? (JSON.parse(JSON.stringify(claims)) as Record<string, unknown>) : undefined;
+      },
+    });
+    provider.on('server_error', (_ctx, error) => {
+      // Only reached on a bug (e.g. in a hook above); never includes request credentials.
+      console.error(`embedgate dev issuer: server_error: ${error instanceof Error ? error.message : String(error)}`);
+    });
+    handler = provider.callback();
+
+    return {
+      issuer,
+      tokenEndpoint: `${issuer}/token`,
+      jwksUri: `${issuer}/jwks`,
+      close: () => closeServer(server),
+    };
+  } catch (error) {
+    await closeServer(server);
+    throw error;
+  }
+}
+
+/** Encodes a client id or secret for HTTP Basic authentication, as RFC 6749 section 2.3.1 requires. */
+function formEncode(value: string): string {
+  return encodeURIComponent(value).replace(/%20/g, '+');
+}
+
+/**
+ * Requests an access token with the `client_credentials` grant, authenticating with
+ * `client_secret_basic`, and returns the access token. Throws an error naming the HTTP status and the
+ * OAuth error (never the secret) when the request is refused.
+ */
+export async function fetchClientCredentialsToken(
+  tokenEndpoint: string,
+  client: { clientId: string; clientSecret: string },
+  opts: { scope?: string; resource?: string } = {},
+): Promise<string> {
+  const body = new URLSearchParams({ grant_type: 'client_credentials' });
+  if (opts.scope !== undefined) body.set('scope', opts.scope);
+  if (opts.resource !== undefined) body.set('resource', opts.resource);
+  const credentials = Buffer.from(`${formEncode(client.clientId)}:${formEncode(client.clientSecret)}`).toString('base64');
+
+  let response: Response;
+  try {
+    response = await fetch(tokenEndpoint, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${credentials}`,
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+      },
+      body,
+      signal: AbortSignal.timeout(10_000),
+    });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`token request to ${tokenEndpoint} failed: ${reason}`, { cause: error });
+  }
+
+  const text = await response.text();
+  let json: Record<string, unknown> | undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed !== null && typeof parsed === 'object') json = parsed as Record<string, unknown>;
+  } catch {
+    json = undefined;
+  }
+
+  if (!response.ok) {
+    const error = typeof json?.error === 'string' ? json.error : 'unknown_error';
+    const description = typeof json?.error_description === 'string' ? ` (${json.error_description})` : '';
+    throw new Error(`token request for client ${JSON.stringify(client.clientId)} failed: HTTP ${response.status} ${error}${description}`);
+  }
+  if (typeof json?.access_token !== 'string') {
+    throw new Error(`token response from ${tokenEndpoint} has no access_token`);
+  }
+  return json.access_token;
+}

@@ -1,0 +1,109 @@
+/**
+ * The `embedgate` command line.
+ *
+ *   embedgate dev --config <file> [--port <n>] [--host <addr>] [--archive-dir <dir>] [--issuer] [--skip-edge-auth]
+ *   embedgate config validate <file>
+ */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../lambda/core/errors';
+import { buildConfig, readDevConfigFile } from './dev-config';
+
+const USAGE = `usage:
+  embedgate dev --config <file> [--port <n>] [--host <addr>] [--archive-dir <dir>] [--issuer] [--skip-edge-auth]
+      Run the gateway locally with the local adapters. --issuer also starts the embedded OIDC
+      issuer configured in the file's "dev.issuer" section.
+  embedgate config validate <file>
+      Validate a configuration file and print its version.`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'dev':
+      return dev(rest);
+    case 'config':
+      if (rest[0] === 'validate' && rest[1]) {
+        const file = readDevConfigFile(rest[1]);
+        const config = buildConfig(file, file.dev.issuer ? 'http://127.0.0.1:1' : undefined);
+        process.stdout.write(`valid: ${config.issuers.length} issuer(s), ${config.models.length} model(s), ${config.policy.rules.length} rule(s); version ${config.version}\n`);
+        return 0;
+      }
+      break;
+    case '--help':
+    case '-h':
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+  }
+  process.stderr.write(`${USAGE}\n`);
+  return 2;
+}
+
+async function dev(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: 'string', short: 'c' },
+      port: { type: 'string', short: 'p', default: '8787' },
+      host: { type: 'string', default: '127.0.0.1' },
+      'archive-dir': { type: 'string', default: '.archive' },
+      issuer: { type: 'boolean', default: false },
+      'skip-edge-auth': { type: 'boolean', default: false },
+      metrics: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (!values.config) throw new UsageError('--config <file> is required');
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got ${values.port}`);
+  // Metrics go to CloudWatch as EMF in Lambda; locally they would only clutter the terminal.
+  if (!values.metrics) process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+
+  const file = readDevConfigFile(values.config);
+  // Loaded lazily: the dev server pulls in the handlers, the issuer pulls in oidc-provider.
+  const { startDevServer } = await import('./dev-server.js');
+  let issuer: { issuer: string; tokenEndpoint: string; close(): Promise<void> } | undefined;
+  if (values.issuer) {
+    if (!file.dev.issuer) throw new UsageError(`--issuer needs a "dev.issuer" section in ${values.config}`);
+    const { startDevIssuer } = await import('./issuer.js');
+    const d = file.dev.issuer;
+    issuer = await startDevIssuer({ port: d.port, host: values.host, audience: d.audience, clients: d.clients, accessTokenTtlSeconds: d.accessTokenTtlSeconds });
+  }
+  const config = buildConfig(file, issuer?.issuer);
+  const archiveDir = resolve(values['archive-dir']);
+  const server = await startDevServer({ config, archiveDir, port, host: values.host, edgeAuth: !values['skip-edge-auth'] });
+
+  const lines = [
+    'embedgate dev',
+    `  gateway listening on ${server.url}  (OpenAI base URL: ${server.url}/v1)`,
+    ...(issuer ? [`  issuer ${issuer.issuer}  (token: curl -s -u CLIENT_ID:SECRET -d grant_type=client_credentials ${issuer.tokenEndpoint})`] : []),
+    `  archive ${archiveDir}`,
+    `  policy version ${config.version}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  await new Promise<void>((done) => {
+    const stop = () => done();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await server.close();
+  await issuer?.close();
+  return 0;
+}
+
+class UsageError extends Error {}
+
+/** Run the CLI and exit: 0 on success, 2 on a usage or configuration error, 1 otherwise. */
+export function run(argv: string[]): void {
+  main(argv).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      const expected = e instanceof ConfigError || e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+      process.stderr.write(`embedgate: ${expected ? (e as Error).message : ((e as Error).stack ?? String(e))}\n`);
+      process.exit(expected ? 2 : 1);
+    },
+  );
+}
+
+if (require.main === module) run(process.argv.slice(2));

@@ -1,0 +1,264 @@
+/**
+ * The gateway configuration: one typed, validated, JSON-serialisable document.
+ *
+ * The CDK construct builds it from its props and hands it to the Lambdas; `embedgate dev` reads
+ * it from a file. Both go through `loadConfig`, so there is one schema and one validator.
+ * The document's version is the SHA-256 of its normalised canonical form; every policy decision
+ * cites it.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { ConfigError } from './errors';
+import { compileGlob } from './glob';
+
+/** Signature algorithms a trusted issuer may use. HMAC and `none` are never accepted. */
+export const ASYMMETRIC_ALGORITHMS = [
+  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
+] as const;
+
+const nonEmpty = (what: string) => z.string().min(1, { error: `${what} must be a non-empty string` });
+const httpsOrLocalUrl = (what: string) =>
+  z.string().refine((v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === 'https:' || (u.protocol === 'http:' && isLoopback(u.hostname));
+    } catch {
+      return false;
+    }
+  }, { error: `${what} must be an https:// URL (http:// is accepted only for localhost)` });
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '127.0.0.1' || host === '[::1]' || host.endsWith('.localhost');
+}
+
+const stringOrList = (what: string) =>
+  z.union([nonEmpty(what), z.array(nonEmpty(what)).min(1, { error: `${what} must list at least one value` })])
+    .transform((v) => (Array.isArray(v) ? v : [v]));
+
+const globList = (what: string) =>
+  stringOrList(what).superRefine((patterns, ctx) => {
+    for (const p of patterns) {
+      try {
+        compileGlob(p);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: `${what} pattern ${JSON.stringify(p)} is invalid: ${(e as Error).message}` });
+      }
+    }
+  });
+
+const claimsSchema = z.strictObject({
+  /** Claim holding the subject. */
+  subject: nonEmpty('claims.subject').default('sub'),
+  /** Claims tried in order for the OAuth client id. */
+  clientId: z.array(nonEmpty('claims.clientId[]')).default(['client_id', 'azp', 'cid', 'appid']),
+  /** Claims whose values (string, array, or space-separated) become the principal's groups. */
+  groups: z.array(nonEmpty('claims.groups[]')).default(['groups']),
+  /** Claims whose values become the principal's scopes (space-separated strings or arrays). */
+  scopes: z.array(nonEmpty('claims.scopes[]')).default(['scope', 'scp']),
+});
+
+const issuerSchema = z.strictObject({
+  /** Stable id of this trust relationship (used in records and the construct). */
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
+    error: 'issuer id must be 1-64 characters of letters, digits, "_", "." or "-"',
+  }),
+  /** Exact `iss` value. Compared byte for byte: no trailing-slash or case folding. */
+  issuer: httpsOrLocalUrl('issuer'),
+  /** Accepted `aud` values; a token must carry at least one. */
+  audiences: stringOrList('audiences'),
+  /** JWKS URL. Default: `jwks_uri` from `<issuer>/.well-known/openid-configuration`. */
+  jwksUri: httpsOrLocalUrl('jwksUri').optional(),
+  /** Allowed signature algorithms. */
+  algorithms: z
+    .array(z.string())
+    .min(1, { error: 'algorithms must list at least one algorithm, e.g. ["RS256"]' })
+    .default(['RS256'])
+    .superRefine((algs, ctx) => {
+      for (const a of algs) {
+        if (!(ASYMMETRIC_ALGORITHMS as readonly string[]).includes(a)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `algorithm ${JSON.stringify(a)} is not allowed; use asymmetric algorithms only (${ASYMMETRIC_ALGORITHMS.join(', ')}); "none" and HMAC (HS*) are refused`,
+          });
+        }
+      }
+    }),
+  /** Leeway for exp/nbf/iat, seconds. */
+  clockToleranceSeconds: z.number().int().min(0).max(300, { error: 'clockToleranceSeconds must be at most 300' }).default(30),
+  /** Reject tokens whose `iat` is older than this, seconds (optional extra bound on top of `exp`). */
+  maxTokenAgeSeconds: z.number().int().positive().optional(),
+  /** Required JOSE `typ` header, e.g. "at+jwt" (RFC 9068). */
+  requiredTyp: nonEmpty('requiredTyp').optional(),
+  claims: claimsSchema.default({ subject: 'sub', clientId: ['client_id', 'azp', 'cid', 'appid'], groups: ['groups'], scopes: ['scope', 'scp'] }),
+});
+
+const secretRefSchema = z.discriminatedUnion('source', [
+  z.strictObject({ source: z.literal('secretsManager'), secretId: nonEmpty('secretId'), field: nonEmpty('field').optional() }),
+  z.strictObject({ source: z.literal('env'), name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'env name must be a valid environment variable name' }) }),
+  z.strictObject({ source: z.literal('file'), path: nonEmpty('path') }),
+], { error: 'apiKey.source must be "secretsManager", "env" or "file"' });
+
+const limitsSchema = z.strictObject({
+  /** Most items in `input` per request. */
+  maxInputs: z.number().int().positive().max(100_000).optional(),
+  /** Most characters per input item (token-id items: most ids per item). */
+  maxInputChars: z.number().int().positive().optional(),
+  /** Most characters over all items of one request. */
+  maxTotalChars: z.number().int().positive().optional(),
+  /** `dimensions` values a client may ask for; omit to allow any (or none). */
+  allowedDimensions: z.array(z.number().int().positive()).min(1).optional(),
+});
+
+const PROVIDERS = ['openai', 'azure-openai', 'openai-compatible', 'local'] as const;
+
+const modelSchema = z
+  .strictObject({
+    /** The model name clients send (`model` in the request). */
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$/, {
+      error: 'model name must be 1-128 characters of letters, digits, "_", ".", ":", "/" or "-"',
+    }),
+    provider: z.enum(PROVIDERS, { error: `provider must be one of ${PROVIDERS.join(', ')}` }),
+    /** Model id sent upstream; defaults to `name`. For Azure OpenAI, the deployment name. */
+    upstreamModel: nonEmpty('upstreamModel').optional(),
+    /** Provider base URL (e.g. https://api.openai.com/v1, https://<resource>.openai.azure.com). */
+    baseUrl: httpsOrLocalUrl('baseUrl').optional(),
+    /** Where the upstream key comes from. Required for openai and azure-openai. */
+    apiKey: secretRefSchema.optional(),
+    /** Azure OpenAI `api-version` query parameter. */
+    apiVersion: nonEmpty('apiVersion').optional(),
+    /** Native output dimensions (used by the local provider; informational otherwise). */
+    dimensions: z.number().int().positive().max(16_384).optional(),
+    limits: limitsSchema.default({}),
+    upstream: z
+      .strictObject({
+        /** Most items per upstream request; larger inputs are split, order kept. */
+        maxBatchSize: z.number().int().positive().max(10_000).default(2048),
+        /** Most upstream requests in flight for one client request. */
+        concurrency: z.number().int().positive().max(64).default(4),
+        /** Per-attempt timeout, ms. */
+        timeoutMs: z.number().int().positive().max(300_000).default(30_000),
+        /** Retries after the first attempt, for 429/5xx/network errors. */
+        maxRetries: z.number().int().min(0).max(10).default(2),
+      })
+      .default({ maxBatchSize: 2048, concurrency: 4, timeoutMs: 30_000, maxRetries: 2 }),
+  })
+  .superRefine((m, ctx) => {
+    if (m.provider !== 'local' && !m.baseUrl) {
+      ctx.addIssue({ code: 'custom', path: ['baseUrl'], message: `baseUrl is required for provider "${m.provider}" (e.g. https://api.openai.com/v1)` });
+    }
+    if ((m.provider === 'openai' || m.provider === 'azure-openai') && !m.apiKey) {
+      ctx.addIssue({ code: 'custom', path: ['apiKey'], message: `apiKey is required for provider "${m.provider}": a secret reference such as {"source":"env","name":"OPENAI_API_KEY"}` });
+    }
+    if (m.provider === 'azure-openai' && !m.apiVersion) {
+      ctx.addIssue({ code: 'custom', path: ['apiVersion'], message: 'apiVersion is required for provider "azure-openai" (e.g. "2024-10-21")' });
+    }
+  });
+
+const matchSchema = z.strictObject({
+  /** Issuer ids or issuer URLs (globs). */
+  issuer: globList('match.issuer').optional(),
+  subject: globList('match.subject').optional(),
+  clientId: globList('match.clientId').optional(),
+  /** The principal must be in at least one group matching one of these globs. */
+  groups: globList('match.groups').optional(),
+  /** The principal must hold every one of these scopes (globs). */
+  scopes: globList('match.scopes').optional(),
+});
+
+const ruleSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, { error: 'rule id must be 1-64 characters of letters, digits, "_", ".", ":" or "-"' }),
+  description: z.string().max(500).optional(),
+  effect: z.enum(['allow', 'deny'], { error: 'effect must be "allow" or "deny"' }),
+  /** Which principals the rule applies to; every field given must match. Omit to match everyone. */
+  match: matchSchema.default({}),
+  /** Model names (globs) the rule covers. */
+  models: globList('models').default(['*']),
+  /** Limits that tighten the model's own (allow rules only). */
+  limits: limitsSchema.optional(),
+});
+
+const gatewaySchema = z.strictObject({
+  /** Largest request body accepted, bytes (413 above). */
+  maxRequestBytes: z.number().int().positive().max(10 * 1024 * 1024).default(2 * 1024 * 1024),
+  /** Largest bearer token accepted, bytes (401 above). */
+  maxTokenBytes: z.number().int().min(512).max(65_536).default(8192),
+  /** Fail closed (503, no model output) when a record cannot be archived; "open" returns output anyway. */
+  archiveFailMode: z.enum(['closed', 'open']).default('closed'),
+});
+
+export const configSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    issuers: z.array(issuerSchema).min(1, { error: 'issuers must list at least one trusted issuer' }),
+    models: z.array(modelSchema).min(1, { error: 'models must list at least one model' }),
+    policy: z.strictObject({
+      rules: z.array(ruleSchema),
+    }),
+    gateway: gatewaySchema.default({ maxRequestBytes: 2 * 1024 * 1024, maxTokenBytes: 8192, archiveFailMode: 'closed' }),
+  })
+  .superRefine((c, ctx) => {
+    unique(c.issuers.map((i) => i.id), 'issuers', 'id', ctx);
+    unique(c.issuers.map((i) => i.issuer), 'issuers', 'issuer', ctx);
+    unique(c.models.map((m) => m.name), 'models', 'name', ctx);
+    unique(c.policy.rules.map((r) => r.id), 'policy.rules', 'id', ctx);
+    c.policy.rules.forEach((r, i) => {
+      if (r.effect === 'deny' && r.limits) {
+        ctx.addIssue({ code: 'custom', path: ['policy', 'rules', i, 'limits'], message: 'limits apply to allow rules only; remove them from this deny rule' });
+      }
+    });
+  });
+
+function unique(values: string[], list: string, field: string, ctx: z.RefinementCtx): void {
+  const seen = new Map<string, number>();
+  values.forEach((v, i) => {
+    const first = seen.get(v);
+    if (first !== undefined) {
+      ctx.addIssue({ code: 'custom', path: [...list.split('.'), i, field], message: `duplicate ${field} ${JSON.stringify(v)} (also at ${list}[${first}]); each ${field} must be unique` });
+    } else {
+      seen.set(v, i);
+    }
+  });
+}
+
+export type GatewayConfigInput = z.input<typeof configSchema>;
+type Parsed = z.output<typeof configSchema>;
+export type IssuerConfig = Parsed['issuers'][number];
+export type ModelConfig = Parsed['models'][number];
+export type PolicyRule = Parsed['policy']['rules'][number];
+export type Limits = z.output<typeof limitsSchema>;
+export type ProviderKind = (typeof PROVIDERS)[number];
+
+/** A validated configuration with its content version. */
+export type GatewayConfig = Parsed & {
+  /** `sha256:<hex>` of the canonical JSON of the normalised document. */
+  readonly version: string;
+};
+
+/** Validate a configuration document; throws `ConfigError` listing every problem with its path. */
+export function loadConfig(doc: unknown): GatewayConfig {
+  const result = configSchema.safeParse(doc);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`));
+  }
+  const { $schema: _ignored, ...normalised } = result.data;
+  return Object.freeze({ ...normalised, version: `sha256:${sha256Hex(canonicalJson(normalised))}` }) as GatewayConfig;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(document)';
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
+}
+
+/** RFC 8785-style canonical JSON: object keys sorted, no whitespace; `undefined` members dropped. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}

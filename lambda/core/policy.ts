@@ -1,0 +1,77 @@
+/**
+ * Policy evaluation. Pure: (configuration, principal, model name) -> decision.
+ *
+ * Evaluation order (documented in docs/policy.md):
+ *   1. The model must exist in `models`; an unknown model is denied (`model_unknown`), with the
+ *      same 403 answer a forbidden model gets, so models cannot be enumerated.
+ *   2. Every rule whose `match` and `models` both apply is collected, in document order.
+ *   3. If any collected rule is a `deny`, the first such rule decides: deny (`rule_deny`).
+ *      An explicit deny always wins over any allow, wherever it stands.
+ *   4. Otherwise the first collected `allow` rule decides: allow (`rule_allow`), with the
+ *      model's limits tightened by the rule's.
+ *   5. Otherwise: deny (`no_matching_rule`). Nothing is allowed by default.
+ */
+import type { GatewayConfig, Limits, ModelConfig, PolicyRule } from './config';
+import { matchesAny } from './glob';
+import type { Principal } from './identity';
+
+export type PolicyReason = 'rule_allow' | 'rule_deny' | 'no_matching_rule' | 'model_unknown';
+
+export interface PolicyDecision {
+  readonly effect: 'allow' | 'deny';
+  readonly reason: PolicyReason;
+  /** Id of the deciding rule; null for default deny and unknown models. */
+  readonly ruleId: string | null;
+  /** Version (content hash) of the configuration that decided. */
+  readonly policyVersion: string;
+  /** The model, when it exists. */
+  readonly model: ModelConfig | null;
+  /** Effective limits (model's, tightened by the rule's); only on allow. */
+  readonly limits: Limits | null;
+}
+
+export function decide(config: GatewayConfig, principal: Principal, modelName: string): PolicyDecision {
+  const model = config.models.find((m) => m.name === modelName) ?? null;
+  const base = { policyVersion: config.version, model };
+  if (!model) return { ...base, effect: 'deny', reason: 'model_unknown', ruleId: null, limits: null };
+  let firstAllow: PolicyRule | undefined;
+  for (const rule of config.policy.rules) {
+    if (!matchesAny(rule.models, model.name) || !principalMatches(rule, principal)) continue;
+    if (rule.effect === 'deny') return { ...base, effect: 'deny', reason: 'rule_deny', ruleId: rule.id, limits: null };
+    firstAllow ??= rule;
+  }
+  if (!firstAllow) return { ...base, effect: 'deny', reason: 'no_matching_rule', ruleId: null, limits: null };
+  return { ...base, effect: 'allow', reason: 'rule_allow', ruleId: firstAllow.id, limits: tighten(model.limits, firstAllow.limits) };
+}
+
+/** The models this principal may use (for `GET /v1/models`). */
+export function allowedModels(config: GatewayConfig, principal: Principal): ModelConfig[] {
+  return config.models.filter((m) => decide(config, principal, m.name).effect === 'allow');
+}
+
+/** True when every field the rule's `match` names is satisfied by the principal. */
+export function principalMatches(rule: PolicyRule, p: Principal): boolean {
+  const m = rule.match;
+  if (m.issuer && !(matchesAny(m.issuer, p.issuerId) || matchesAny(m.issuer, p.issuer))) return false;
+  if (m.subject && !matchesAny(m.subject, p.subject)) return false;
+  if (m.clientId && (p.clientId === null || !matchesAny(m.clientId, p.clientId))) return false;
+  if (m.groups && !p.groups.some((g) => matchesAny(m.groups!, g))) return false;
+  if (m.scopes && !m.scopes.every((s) => p.scopes.some((have) => matchesAny([s], have)))) return false;
+  return true;
+}
+
+/** The stricter of two limit sets: smaller maxima; the intersection of allowed dimensions. */
+export function tighten(a: Limits, b: Limits | undefined): Limits {
+  if (!b) return a;
+  const min = (x?: number, y?: number) => (x === undefined ? y : y === undefined ? x : Math.min(x, y));
+  const dims =
+    a.allowedDimensions && b.allowedDimensions
+      ? a.allowedDimensions.filter((d) => b.allowedDimensions!.includes(d))
+      : (a.allowedDimensions ?? b.allowedDimensions);
+  return {
+    maxInputs: min(a.maxInputs, b.maxInputs),
+    maxInputChars: min(a.maxInputChars, b.maxInputChars),
+    maxTotalChars: min(a.maxTotalChars, b.maxTotalChars),
+    allowedDimensions: dims,
+  };
+}

@@ -1,0 +1,125 @@
+/**
+ * Session record, schema v1 (`embedgate.session.v1`): exactly one per request, allowed, denied,
+ * invalid or failed. Field names are snake_case so the Glue table and Athena queries read them
+ * as they are. Documented in docs/session-record.md; keep both in step.
+ *
+ * What never goes in: bearer tokens, upstream keys, raw vectors. Input text is summarised
+ * (counts), not stored, in schema v1.
+ */
+import { createHash } from 'node:crypto';
+import type { Principal } from './identity';
+
+export const RECORD_SCHEMA = 'embedgate.session.v1';
+
+export type Outcome = 'allow' | 'deny' | 'invalid' | 'error';
+
+export interface SessionRecord {
+  readonly schema: typeof RECORD_SCHEMA;
+  readonly session_id: string;
+  /** ISO-8601 UTC, when the gateway received the request. */
+  readonly started_at: string;
+  /** ISO-8601 UTC, when the record was built (response about to leave). */
+  readonly ended_at: string;
+  readonly request: {
+    readonly method: string;
+    readonly path: string;
+    /** API Gateway / dev server request id. */
+    readonly request_id: string | null;
+    readonly source_ip: string | null;
+    readonly user_agent: string | null;
+  };
+  /** Null when no token could be verified. */
+  readonly principal: RecordPrincipal | null;
+  /** Null when no model was named or the body was unreadable. */
+  readonly model: { readonly name: string; readonly provider: string | null; readonly upstream_model: string | null } | null;
+  readonly decision: {
+    readonly outcome: Outcome;
+    /** HTTP status returned to the client. */
+    readonly status: number;
+    /** Stable reason code (e.g. `rule_allow`, `token_expired`, `no_matching_rule`). */
+    readonly reason: string;
+    readonly rule_id: string | null;
+    readonly policy_version: string;
+  };
+  readonly input: {
+    readonly kind: 'text' | 'tokens' | null;
+    readonly items: number;
+    /** Characters over all text items (token ids for token inputs). */
+    readonly characters: number;
+    readonly encoding_format: string | null;
+    readonly dimensions: number | null;
+    readonly request_bytes: number;
+  };
+  readonly upstream: {
+    readonly status: number | null;
+    readonly latency_ms: number;
+    readonly attempts: number;
+    readonly batches: number;
+  } | null;
+  readonly usage: { readonly prompt_tokens: number; readonly total_tokens: number } | null;
+  readonly output: {
+    readonly vectors: number;
+    readonly dimensions: number;
+    /** `sha256:<hex>` over the little-endian float32 bytes of every vector, in order. */
+    readonly fingerprint: string;
+  } | null;
+  readonly timings: {
+    readonly total_ms: number;
+    readonly auth_ms: number;
+    readonly upstream_ms: number;
+  };
+}
+
+export interface RecordPrincipal {
+  readonly issuer: string;
+  readonly issuer_id: string;
+  readonly subject: string;
+  readonly client_id: string | null;
+  readonly groups: readonly string[];
+  readonly scopes: readonly string[];
+  /** `jti` of the token (an identifier, not the token). */
+  readonly token_id: string | null;
+  /** `exp` of the token, ISO-8601. */
+  readonly token_expires_at: string | null;
+}
+
+export function recordPrincipal(p: Principal): RecordPrincipal {
+  return {
+    issuer: p.issuer,
+    issuer_id: p.issuerId,
+    subject: p.subject,
+    client_id: p.clientId,
+    groups: p.groups,
+    scopes: p.scopes,
+    token_id: p.tokenId,
+    token_expires_at: p.expiresAt === null ? null : new Date(p.expiresAt * 1000).toISOString(),
+  };
+}
+
+/** SHA-256 over the little-endian float32 bytes of every vector, in order. */
+export function fingerprintVectors(vectors: readonly Float32Array[]): string {
+  const h = createHash('sha256');
+  for (const v of vectors) {
+    h.update(toLittleEndianBytes(v));
+  }
+  return `sha256:${h.digest('hex')}`;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** The bytes of a float32 vector in little-endian order (the layout OpenAI's base64 encoding uses). */
+export function toLittleEndianBytes(v: Float32Array): Uint8Array {
+  if (LITTLE_ENDIAN) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  const out = new DataView(new ArrayBuffer(v.byteLength));
+  v.forEach((x, i) => out.setFloat32(i * 4, x, true));
+  return new Uint8Array(out.buffer);
+}
+
+/**
+ * Archive key of a record: `sessions/dt=YYYY-MM-DD/hr=HH/<session_id>.json`, one object per
+ * record (Object Lock retains each on its own), partitioned for Glue partition projection.
+ */
+export function recordKey(record: Pick<SessionRecord, 'session_id' | 'started_at'>): string {
+  const t = record.started_at;
+  return `sessions/dt=${t.slice(0, 10)}/hr=${t.slice(11, 13)}/${record.session_id}.json`;
+}

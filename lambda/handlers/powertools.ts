@@ -1,0 +1,13 @@
+/**
+ * One configured Logger and one Metrics instance per process (Powertools' recommended shape).
+ * Service name and namespace come from POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE.
+ * Never log tokens, keys, raw inputs or PII: log session ids and reason codes.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+
+export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'embedgate' });
+export const metrics = new Metrics({
+  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'embedgate',
+  serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'embedgate',
+});

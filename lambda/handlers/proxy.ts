@@ -1,0 +1,69 @@
+/**
+ * The proxy handler: `POST /v1/embeddings`, `GET /v1/models`, `GET /health`.
+ * Thin: event in, core pipeline, response out. The same function runs in Lambda (with the AWS
+ * adapters) and in `embedgate dev` (with the local adapters).
+ */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { Gateway, HandledRequest } from '../core/gateway';
+import { toApiGatewayResult, toGatewayRequest } from './http';
+import { logger, metrics } from './powertools';
+
+export type ProxyHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+
+const HEALTH: APIGatewayProxyStructuredResultV2 = {
+  statusCode: 200,
+  headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+  body: '{"status":"ok"}',
+};
+
+/** The handler's core, without middleware (tested on its own). */
+export function proxyCore(gateway: Gateway): ProxyHandler {
+  return async (event) => {
+    if (event.rawPath === '/health' && event.requestContext?.http?.method === 'GET') return HEALTH;
+    const handled = await gateway.handle(toGatewayRequest(event));
+    observe(handled);
+    return toApiGatewayResult(handled.response);
+  };
+}
+
+/** The Lambda handler: the core wrapped in Powertools logging and metrics middleware. */
+export function createProxyHandler(gateway: Gateway): ProxyHandler {
+  return middy(proxyCore(gateway))
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics)) as unknown as ProxyHandler;
+}
+
+/** One structured log line and the metrics of a handled request; never tokens, keys or inputs. */
+function observe({ record, archiveError, internalError, response }: HandledRequest): void {
+  const d = record.decision;
+  const fields = {
+    session_id: record.session_id,
+    status: response.status,
+    outcome: d.outcome,
+    reason: d.reason,
+    rule_id: d.rule_id,
+    issuer_id: record.principal?.issuer_id ?? null,
+    subject: record.principal?.subject ?? null,
+    model: record.model?.name ?? null,
+    items: record.input.items,
+    total_ms: record.timings.total_ms,
+  };
+  if (internalError) logger.error('request failed', { ...fields, error: describe(internalError) });
+  if (archiveError) logger.error('archive write failed', { ...fields, error: describe(archiveError) });
+  if (!internalError && !archiveError) logger.info('request', fields);
+
+  metrics.addMetric('Requests', MetricUnit.Count, 1);
+  metrics.addMetric(d.outcome === 'allow' ? 'Allowed' : d.outcome === 'deny' ? 'Denied' : d.outcome === 'invalid' ? 'Invalid' : 'Errors', MetricUnit.Count, 1);
+  if (archiveError) metrics.addMetric('ArchiveErrors', MetricUnit.Count, 1);
+  metrics.addMetric('GatewayLatency', MetricUnit.Milliseconds, Math.max(0, record.timings.total_ms - record.timings.upstream_ms));
+  if (record.upstream) metrics.addMetric('UpstreamLatency', MetricUnit.Milliseconds, record.upstream.latency_ms);
+}
+
+/** Name, message and stack of an error (errors never carry tokens, keys or inputs here). */
+function describe(e: unknown): { name: string; message: string; stack?: string } {
+  return e instanceof Error ? { name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}) } : { name: 'Error', message: String(e) };
+}

@@ -1,0 +1,44 @@
+/**
+ * Embedding providers: one `EmbeddingProvider` per configured model.
+ *
+ * `openai`, `azure-openai` and `openai-compatible` go over HTTP (global `fetch`) with batching,
+ * bounded concurrency, retries and strict response validation; `local` is a deterministic,
+ * offline feature-hashing embedder for demos and tests.
+ */
+import type { ModelConfig } from '../core/config';
+import type { EmbeddingProvider, SecretStore } from '../core/ports';
+import { createLocalProvider } from './local';
+import { createOpenAiCompatibleProvider } from './openai-compatible';
+
+/** What providers need from the outside world; everything but `secrets` has a real default. */
+export interface ProviderDeps {
+  /** Resolves `model.apiKey`; called once per `embed` call (the store is expected to cache). */
+  readonly secrets: SecretStore;
+  /** @default globalThis.fetch */
+  readonly fetch?: typeof fetch;
+  /** Wait `ms`, rejecting as soon as `signal` aborts. @default a `setTimeout` timer */
+  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Uniform in [0, 1), for backoff jitter. @default Math.random */
+  readonly random?: () => number;
+  /** Milliseconds since the epoch. @default Date.now */
+  readonly now?: () => number;
+}
+
+/** Create the provider for `model` according to its `provider` kind. */
+export function createProvider(model: ModelConfig, deps: ProviderDeps): EmbeddingProvider {
+  switch (model.provider) {
+    case 'local':
+      return createLocalProvider(model, deps);
+    case 'openai':
+    case 'azure-openai':
+    case 'openai-compatible':
+      return createOpenAiCompatibleProvider(model, deps);
+    default: {
+      const unknown: never = model.provider;
+      throw new Error(`unknown provider kind ${String(unknown)}`);
+    }
+  }
+}
+
+export { createLocalProvider, embedLocal } from './local';
+export { createOpenAiCompatibleProvider } from './openai-compatible';

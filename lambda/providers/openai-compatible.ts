@@ -1,0 +1,99 @@
+/**
+ * The HTTP provider for OpenAI, Azure OpenAI and any OpenAI-compatible server (TEI, vLLM, Ollama).
+ *
+ * - OpenAI / compatible: `POST {baseUrl}/embeddings`, `Authorization: Bearer <key>` (no header
+ *   when the model has no `apiKey`, for keyless local servers).
+ * - Azure OpenAI: `POST {baseUrl}/openai/deployments/{upstreamModel}/embeddings?api-version=...`
+ *   with an `api-key: <key>` header.
+ *
+ * Vectors are requested as base64 and decoded to `Float32Array`; number arrays are accepted too.
+ * The key is read from the `SecretStore` once per call (the store caches) and never appears in
+ * an error message.
+ */
+import type { ModelConfig } from '../core/config';
+import type { EmbeddingCall, EmbeddingProvider, EmbeddingResult } from '../core/ports';
+import { UpstreamError } from '../core/errors';
+import { countBatches, runBatched } from './batching';
+import type { ProviderDeps } from './index';
+import { defaultSleep, postJsonWithRetry, UpstreamMeter, upstreamFailure, withStats } from './retry';
+import type { RetryDeps } from './retry';
+import { InvalidUpstreamResponse, parseEmbeddingsResponse } from './upstream-response';
+
+/** Create the HTTP provider for a model whose `provider` is `openai`, `azure-openai` or `openai-compatible`. */
+export function createOpenAiCompatibleProvider(model: ModelConfig, deps: ProviderDeps): EmbeddingProvider {
+  const retryDeps: RetryDeps = {
+    fetch: deps.fetch ?? globalThis.fetch,
+    sleep: deps.sleep ?? defaultSleep,
+    random: deps.random ?? Math.random,
+    now: deps.now ?? Date.now,
+  };
+  const url = embeddingsUrl(model);
+  const upstreamModel = model.upstreamModel ?? model.name;
+  const { maxBatchSize, concurrency, timeoutMs, maxRetries } = model.upstream;
+
+  async function embed(call: EmbeddingCall): Promise<EmbeddingResult> {
+    const meter = new UpstreamMeter(retryDeps.now, countBatches(call.input.length, maxBatchSize));
+    const key = await loadKey(model, deps, meter);
+    const headers = requestHeaders(model, key);
+    const redact = (text: string): string => (key ? text.split(key).join('[redacted]') : text);
+    let promptTokens = 0;
+    let totalTokens = 0;
+    try {
+      const vectors = await runBatched(call.input as readonly (string | readonly number[])[], { maxBatchSize, concurrency, signal: call.signal }, async (batch, signal) => {
+        const body = JSON.stringify({
+          model: upstreamModel,
+          input: batch.items,
+          dimensions: call.dimensions,
+          user: call.user,
+          encoding_format: 'base64',
+        });
+        const res = await postJsonWithRetry(
+          { url, headers, body },
+          { policy: { maxRetries, timeoutMs }, deps: retryDeps, meter, signal, redact },
+        );
+        try {
+          const parsed = parseEmbeddingsResponse(res.body, batch.items.length, call.dimensions);
+          promptTokens += parsed.promptTokens;
+          totalTokens += parsed.totalTokens;
+          return parsed.items;
+        } catch (e) {
+          if (e instanceof InvalidUpstreamResponse) throw upstreamFailure('invalid_response', meter.snapshot(), { detail: e.message });
+          throw e;
+        }
+      });
+      return { vectors, usage: { promptTokens, totalTokens }, upstream: meter.snapshot() };
+    } catch (e) {
+      if (e instanceof UpstreamError) throw withStats(e, meter.snapshot());
+      throw e;
+    }
+  }
+
+  return { kind: model.provider, embed };
+}
+
+/** The embeddings endpoint of a model (see the module doc). */
+export function embeddingsUrl(model: ModelConfig): string {
+  if (!model.baseUrl) throw new Error(`model ${model.name}: baseUrl is required for provider ${model.provider}`);
+  const base = model.baseUrl.replace(/\/+$/, '');
+  if (model.provider !== 'azure-openai') return `${base}/embeddings`;
+  const deployment = encodeURIComponent(model.upstreamModel ?? model.name);
+  return `${base}/openai/deployments/${deployment}/embeddings?api-version=${encodeURIComponent(model.apiVersion ?? '')}`;
+}
+
+function requestHeaders(model: ModelConfig, key: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+  if (key !== undefined) {
+    if (model.provider === 'azure-openai') headers['api-key'] = key;
+    else headers.authorization = `Bearer ${key}`;
+  }
+  return headers;
+}
+
+async function loadKey(model: ModelConfig, deps: ProviderDeps, meter: UpstreamMeter): Promise<string | undefined> {
+  if (!model.apiKey) return undefined;
+  try {
+    return await deps.secrets.get(model.apiKey);
+  } catch (cause) {
+    throw upstreamFailure('credentials', meter.snapshot(), { cause });
+  }
+}
