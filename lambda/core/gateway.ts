@@ -9,7 +9,7 @@
  */
 import type { GatewayConfig, ModelConfig } from './config';
 import { GatewayError, UpstreamError } from './errors';
-import { extractBearerToken, type Principal, type TokenVerifier } from './identity';
+import { extractBearerToken, type Principal } from './identity';
 import { allowedModels, decide } from './policy';
 import type { Archive, Clock, EmbeddingProvider, EmbeddingResult, Ids } from './ports';
 import { fingerprintVectors, RECORD_SCHEMA, recordPrincipal, toLittleEndianBytes, type Outcome, type SessionRecord } from './record';
@@ -48,7 +48,8 @@ export interface HandledRequest {
 
 export interface GatewayDeps {
   readonly config: GatewayConfig;
-  readonly verifier: TokenVerifier;
+  /** Verifies bearer tokens (a `TokenVerifier` in production). */
+  readonly verifier: { verify(token: string): Promise<Principal> };
   /** The provider for a configured model (created once per model by the caller). */
   readonly provider: (model: ModelConfig) => EmbeddingProvider;
   readonly archive: Archive;

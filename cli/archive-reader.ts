@@ -1,0 +1,35 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SessionRecord } from '../lambda/core/record';
+
+/** Every record of a local archive directory, oldest first. */
+export async function readLocalArchive(dir: string): Promise<SessionRecord[]> {
+  let files: string[];
+  try {
+    files = (await readdir(join(dir, 'sessions'), { recursive: true })).filter((f) => f.endsWith('.json'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  const records = await Promise.all(files.map(async (f) => JSON.parse(await readFile(join(dir, 'sessions', f), 'utf8')) as SessionRecord));
+  return records.sort((a, b) => (a.started_at < b.started_at ? -1 : a.started_at > b.started_at ? 1 : a.session_id < b.session_id ? -1 : 1));
+}
+
+/** A fixed-width text table of records, for the demo and the terminal. */
+export function formatAuditTable(records: readonly SessionRecord[]): string {
+  const rows = records.map((r) => [
+    r.started_at.slice(11, 23),
+    r.principal?.subject ?? '-',
+    r.request.method + ' ' + r.request.path,
+    r.model?.name ?? '-',
+    String(r.decision.status),
+    r.decision.outcome,
+    r.decision.reason,
+    r.decision.rule_id ?? '-',
+    r.output ? `${r.output.vectors}x${r.output.dimensions}` : '-',
+  ]);
+  const header = ['time (UTC)', 'principal', 'route', 'model', 'status', 'outcome', 'reason', 'rule', 'vectors'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
