@@ -88,7 +88,10 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       result = await handler(event, lambdaContext(event.requestContext.requestId));
     }
     const headers: Record<string, string> = { ...(result.headers as Record<string, string>), 'apigw-requestid': event.requestContext.requestId };
-    if (truncated) headers.connection = 'close';
+    if (truncated) {
+      headers.connection = 'close';
+      res.once('finish', () => req.destroy());
+    }
     res.writeHead(result.statusCode ?? 200, headers);
     res.end(result.body ?? '');
   }
@@ -121,19 +124,33 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   };
 }
 
-/** Read at most `limit + 1` bytes: enough for the handler to see the body is too large. */
-async function readBody(req: IncomingMessage, limit: number): Promise<{ body: Buffer; truncated: boolean }> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    chunks.push(chunk);
-    size += chunk.length;
-    if (size > limit) {
-      req.pause();
-      return { body: Buffer.concat(chunks).subarray(0, limit + 1), truncated: true };
-    }
-  }
-  return { body: Buffer.concat(chunks), truncated: false };
+/**
+ * Read at most `limit + 1` bytes: enough for the handler to see that the body is too large.
+ * The rest of an oversized body is discarded unread, and the connection is closed after the answer.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<{ body: Buffer; truncated: boolean }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on('data', (chunk: Buffer) => {
+      if (done) return;
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size > limit) {
+        done = true;
+        resolve({ body: Buffer.concat(chunks).subarray(0, limit + 1), truncated: true });
+      }
+    });
+    req.once('end', () => {
+      if (!done) resolve({ body: Buffer.concat(chunks), truncated: false });
+      done = true;
+    });
+    req.once('error', (e) => {
+      if (!done) reject(e);
+      done = true;
+    });
+  });
 }
 
 /** The HTTP API payload v2 event API Gateway would send for this request. */

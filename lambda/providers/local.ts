@@ -28,6 +28,8 @@ const ID_TAG = 0x69; // 'i'
 const SIGN_SEED = 0x9e3779b9;
 const TRIGRAM_WEIGHT = 0.5;
 const WORD = /[\p{L}\p{N}\p{M}]+/gu;
+// A module-level binding: global lookups are slow inside vm contexts (jest), and this is the hot loop.
+const imul = Math.imul;
 
 /** Create the `local` provider for `model` (only `deps.now` is used, for latency). */
 export function createLocalProvider(model: ModelConfig, deps: Pick<ProviderDeps, 'now'> = {}): EmbeddingProvider {
@@ -103,7 +105,7 @@ function hashIds(ids: readonly number[], vector: Float32Array): number {
 
 /** One FNV-1a step over a 16-bit unit. */
 function step(h: number, unit: number): number {
-  return Math.imul(h ^ unit, FNV_PRIME) >>> 0;
+  return imul(h ^ unit, FNV_PRIME) >>> 0;
 }
 
 /** FNV-1a steps over the four bytes of a 32-bit word, low byte first. */
@@ -117,9 +119,9 @@ function stepBytes(h: number, word: number): number {
 /** murmur3's 32-bit finaliser: spreads FNV's weak low bits before bucketing. */
 function fmix32(h: number): number {
   h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
+  h = imul(h, 0x85ebca6b);
   h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
+  h = imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
 }

@@ -64,6 +64,7 @@ export function createOpenAiCompatibleProvider(model: ModelConfig, deps: Provide
       return { vectors, usage: { promptTokens, totalTokens }, upstream: meter.snapshot() };
     } catch (e) {
       if (e instanceof UpstreamError) throw withStats(e, meter.snapshot());
+      if (call.signal?.aborted) throw upstreamFailure('aborted', meter.snapshot(), { cause: call.signal.reason });
       throw e;
     }
   }

@@ -94,7 +94,7 @@ export interface FakeUpstream {
 export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise<FakeUpstream> {
   const defaultDimensions = opts.dimensions ?? 8;
   const initial: FakeBehaviour = { kind: 'success', latencyMs: opts.latencyMs ?? 0 };
-  let fallback = initial;
+  let fallback: FakeBehaviour = initial;
   let script = opts.script;
   const queue: FakeBehaviour[] = [];
   const requests: FakeRequest[] = [];

@@ -1,0 +1,129 @@
+/**
+ * `npm run demo`: the whole gateway on this machine, end to end, offline.
+ *
+ * Starts the embedded OIDC issuer, `embedgate dev` with the local model and a fresh archive, then,
+ * as two service principals with tokens fetched from the issuer over HTTP, uses the official
+ * `openai` client to: embed; be denied a model; send an invalid request; present an expired and
+ * a forged token. Prints the audit table of the records written. Exits 0 only if every step
+ * behaved as expected and every request left exactly one record.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { SignJWT, generateKeyPair, decodeProtectedHeader } from 'jose';
+import OpenAI from 'openai';
+import { formatAuditTable, readLocalArchive } from './archive-reader';
+import { buildConfig, readDevConfigFile } from './dev-config';
+import { fetchClientCredentialsToken, startDevIssuer } from './issuer';
+
+const CONFIG = resolve(__dirname, '../../examples/dev.json');
+
+async function demo(): Promise<number> {
+  // Set before the handler modules load: Powertools reads them when its instances are created.
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+  const { startDevServer } = await import('./dev-server.js');
+  const file = readDevConfigFile(CONFIG);
+  const d = file.dev.issuer!;
+  const issuer = await startDevIssuer({ audience: d.audience, clients: d.clients });
+  const shortLived = await startDevIssuer({ audience: d.audience, clients: d.clients, accessTokenTtlSeconds: 1 });
+  // The short-lived issuer stands for the same IdP at another moment: trust it under another id.
+  const config = buildConfig(
+    {
+      ...file,
+      document: {
+        ...file.document,
+        issuers: [
+          ...(file.document.issuers as unknown[]),
+          { id: 'dev-short', issuer: shortLived.issuer, audiences: [d.audience], requiredTyp: 'at+jwt', clockToleranceSeconds: 0 },
+        ],
+      },
+    },
+    issuer.issuer,
+  );
+  const archiveDir = await mkdtemp(join(tmpdir(), 'embedgate-demo-'));
+  const gateway = await startDevServer({ config, archiveDir, port: 0 });
+  const say = (s: string) => process.stdout.write(`${s}\n`);
+  let failures = 0;
+  let requests = 0;
+  const expect = (what: string, ok: boolean, detail: string) => {
+    say(`  ${ok ? 'ok  ' : 'FAIL'} ${what}: ${detail}`);
+    if (!ok) failures++;
+  };
+  const client = (token: string) => new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: token, maxRetries: 0 });
+  const statusOf = async (p: Promise<unknown>): Promise<number> => {
+    requests++;
+    try {
+      await p;
+      return 200;
+    } catch (e) {
+      if (e instanceof OpenAI.APIError && typeof e.status === 'number') return e.status;
+      throw e;
+    }
+  };
+
+  try {
+    say(`embedgate demo\n  issuer  ${issuer.issuer}\n  gateway ${gateway.url}/v1\n  archive ${archiveDir}\n  policy  ${config.version}\n`);
+    const secretOf = (id: string) => d.clients.find((c) => c.clientId === id)!;
+    const indexerToken = await fetchClientCredentialsToken(issuer.tokenEndpoint, secretOf('batch-indexer'));
+    const botToken = await fetchClientCredentialsToken(issuer.tokenEndpoint, secretOf('support-bot'));
+    say('1. batch-indexer (group search-team) embeds three documents with local-large');
+    const docs = ['Invoices are archived for seven years.', 'Invoices are kept for seven years in the archive.', 'The cafeteria opens at noon.'];
+    requests++;
+    const res = await client(indexerToken).embeddings.create({ model: 'local-large', input: docs });
+    const [a, b, c] = res.data.map((x) => x.embedding);
+    const cos = (x: number[], y: number[]) => x.reduce((s, v, i) => s + v * y[i]!, 0);
+    expect('embeddings', res.data.length === 3 && a!.length === 1024, `${res.data.length} vectors of ${a!.length} dimensions`);
+    expect('similar texts are close', cos(a!, b!) > cos(a!, c!), `cos(doc1, doc2)=${cos(a!, b!).toFixed(3)} > cos(doc1, doc3)=${cos(a!, c!).toFixed(3)}`);
+
+    say('2. support-bot (group support) may use local-small only');
+    expect('local-small', (await statusOf(client(botToken).embeddings.create({ model: 'local-small', input: 'Where is my order?' }))) === 200, '200');
+    const denied = await statusOf(client(botToken).embeddings.create({ model: 'local-large', input: 'Where is my order?' }));
+    expect('local-large is denied', denied === 403, String(denied));
+
+    say('3. an invalid request (empty input)');
+    const invalid = await statusOf(client(botToken).embeddings.create({ model: 'local-small', input: [] }));
+    expect('rejected', invalid === 400, String(invalid));
+
+    say('4. an expired token (a 1-second token, presented 2 seconds later)');
+    const expiring = await fetchClientCredentialsToken(shortLived.tokenEndpoint, secretOf('batch-indexer'));
+    await new Promise((r) => setTimeout(r, 2100));
+    const expired = await statusOf(client(expiring).embeddings.create({ model: 'local-small', input: 'late' }));
+    expect('expired token refused', expired === 401, String(expired));
+
+    say("5. a forged token (right issuer, audience and key id; an attacker's key)");
+    const { privateKey } = await generateKeyPair('RS256');
+    const forged = await new SignJWT({ client_id: 'batch-indexer', groups: ['search-team'], scope: 'embeddings' })
+      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: decodeProtectedHeader(indexerToken).kid! })
+      .setIssuer(issuer.issuer)
+      .setSubject('batch-indexer')
+      .setAudience(d.audience)
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(privateKey);
+    const forgedStatus = await statusOf(client(forged).embeddings.create({ model: 'local-large', input: 'exfiltrate' }));
+    expect('forged token refused', forgedStatus === 401, String(forgedStatus));
+
+    const records = await readLocalArchive(archiveDir);
+    say(`\nAudit: ${records.length} session records in ${archiveDir}\n`);
+    say(formatAuditTable(records));
+    say('');
+    expect('one record per request', records.length === requests, `${records.length} records for ${requests} requests`);
+    const raw = JSON.stringify(records);
+    expect('no token in any record', ![indexerToken, botToken, expiring, forged].some((t) => raw.includes(t)), 'checked');
+  } finally {
+    await gateway.close();
+    await issuer.close();
+    await shortLived.close();
+  }
+  say(failures === 0 ? '\ndemo passed' : `\ndemo FAILED: ${failures} step(s)`);
+  return failures === 0 ? 0 : 1;
+}
+
+demo().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`demo failed: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  },
+);
