@@ -100,12 +100,9 @@ describe('runWithConcurrency', () => {
     const run = runWithConcurrency(
       [0, 1, 2, 3],
       1,
-      async (task, _i, signal) => {
+      async (task) => {
         started.push(task);
-        if (task === 0) {
-          controller.abort(new Error('client went away'));
-          return task;
-        }
+        if (task === 0) controller.abort(new Error('client went away'));
         return task;
       },
       controller.signal,

@@ -37,8 +37,8 @@ describe('fake upstream', () => {
 
   it('resets the connection, sends invalid JSON and wrong counts on request', async () => {
     upstream.enqueue({ kind: 'reset' }, { kind: 'invalid-json' }, { kind: 'wrong-count', delta: -1 });
-    await expect(post({ input: 'x' })).rejects.toThrow(TypeError);
-    await expect((await post({ input: 'x' })).json()).rejects.toThrow(SyntaxError);
+    await expect(post({ input: 'x' })).rejects.toThrow('fetch failed');
+    await expect((await post({ input: 'x' })).json()).rejects.toThrow(/JSON/);
     const short = (await (await post({ input: ['x', 'y'] })).json()) as { data: unknown[] };
     expect(short.data).toHaveLength(1);
   });
