@@ -32,7 +32,9 @@ function isLoopback(host: string): boolean {
 }
 
 const stringOrList = (what: string) =>
-  z.union([nonEmpty(what), z.array(nonEmpty(what)).min(1, { error: `${what} must list at least one value` })])
+  z.union([nonEmpty(what), z.array(nonEmpty(what)).min(1, { error: `${what} must list at least one value` })], {
+    error: `${what} must be a non-empty string or a non-empty list of non-empty strings`,
+  })
     .transform((v) => (Array.isArray(v) ? v : [v]));
 
 const globList = (what: string) =>

@@ -34,7 +34,7 @@ const MAX_USER_CHARS = 256;
 /** Size of a request body in bytes, as received. */
 export function bodyBytes(body: string | undefined, isBase64Encoded: boolean): number {
   if (!body) return 0;
-  return isBase64Encoded ? Math.floor((body.length * 3) / 4) : Buffer.byteLength(body);
+  return Buffer.byteLength(body, isBase64Encoded ? 'base64' : 'utf8');
 }
 
 /** Parse and validate a body; throws a 400/413 `GatewayError` naming the param. */

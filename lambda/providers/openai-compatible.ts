@@ -57,7 +57,9 @@ export function createOpenAiCompatibleProvider(model: ModelConfig, deps: Provide
           totalTokens += parsed.totalTokens;
           return parsed.items;
         } catch (e) {
-          if (e instanceof InvalidUpstreamResponse) throw upstreamFailure('invalid_response', meter.snapshot(), { detail: e.message });
+          if (e instanceof InvalidUpstreamResponse) {
+            throw upstreamFailure('invalid_response', { ...meter.snapshot(), status: res.status }, { detail: e.message });
+          }
           throw e;
         }
       });

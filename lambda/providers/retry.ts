@@ -136,8 +136,12 @@ export function upstreamFailure(kind: UpstreamFailureKind, upstream: UpstreamSta
   return new UpstreamError(text, { ...m, headers, cause: d.cause, upstream });
 }
 
-/** The same error with its `upstream` stats replaced (stats are final only once every batch settled). */
-export function withStats(err: UpstreamError, upstream: UpstreamStats): UpstreamError {
+/**
+ * The same error with its `upstream` stats replaced by the call's final ones (final only once
+ * every batch settled), keeping the error's own `status` (the response that caused it).
+ */
+export function withStats(err: UpstreamError, final: UpstreamStats): UpstreamError {
+  const upstream: UpstreamStats = { ...final, status: err.upstream.status };
   return new UpstreamError(err.message, {
     status: err.status,
     type: err.type,
@@ -206,26 +210,30 @@ type Outcome =
 
 /**
  * POST `req` and return the parsed JSON body of a 2xx answer, retrying as the module doc says.
- * Throws `UpstreamError` (with the meter's stats at the time; callers replace them with the
- * final stats via {@link withStats}).
+ * Throws `UpstreamError` whose stats carry this exchange's last status and the meter's counts at
+ * the time (callers replace the counts with the final ones via {@link withStats}).
  */
 export async function postJsonWithRetry(req: UpstreamRequest, ctx: RetryContext): Promise<{ status: number; body: unknown }> {
   const { policy, deps, meter, signal } = ctx;
   const maxRetryAfterMs = policy.maxRetryAfterMs ?? 5000;
+  // The status that explains a failure is this exchange's own, not a sibling batch's.
+  let lastStatus: number | undefined;
+  const stats = (): UpstreamStats => ({ ...meter.snapshot(), status: lastStatus });
   for (let attempt = 0; ; attempt++) {
-    if (signal?.aborted) throw upstreamFailure('aborted', meter.snapshot(), { cause: signal.reason });
+    if (signal?.aborted) throw upstreamFailure('aborted', stats(), { cause: signal.reason });
     const outcome = await attemptOnce(req, ctx);
     let kind: UpstreamFailureKind;
     let retryAfterMs: number | undefined;
     if (outcome.kind === 'aborted') {
-      throw upstreamFailure('aborted', meter.snapshot(), { cause: signal?.reason });
+      throw upstreamFailure('aborted', stats(), { cause: signal?.reason });
     } else if (outcome.kind === 'response') {
       const { status, text } = outcome;
+      lastStatus = status;
       if (status >= 200 && status < 300) {
         try {
           return { status, body: JSON.parse(text) as unknown };
         } catch {
-          throw upstreamFailure('invalid_response', meter.snapshot(), { detail: 'the body is not JSON' });
+          throw upstreamFailure('invalid_response', stats(), { detail: 'the body is not JSON' });
         }
       }
       kind = classifyStatus(status);
@@ -233,16 +241,16 @@ export async function postJsonWithRetry(req: UpstreamRequest, ctx: RetryContext)
       const retryAfterSeconds = retryAfterMs === undefined ? undefined : Math.ceil(retryAfterMs / 1000);
       if (!RETRYABLE_STATUS.has(status)) {
         const detail = kind === 'rejected' ? upstreamMessage(text, ctx.redact) : undefined;
-        throw upstreamFailure(kind, meter.snapshot(), { detail });
+        throw upstreamFailure(kind, stats(), { detail });
       }
       if (retryAfterMs !== undefined && retryAfterMs > maxRetryAfterMs) {
-        throw upstreamFailure(kind, meter.snapshot(), { retryAfterSeconds });
+        throw upstreamFailure(kind, stats(), { retryAfterSeconds });
       }
-      if (attempt >= policy.maxRetries) throw upstreamFailure(kind, meter.snapshot(), { retryAfterSeconds });
+      if (attempt >= policy.maxRetries) throw upstreamFailure(kind, stats(), { retryAfterSeconds });
     } else {
       kind = outcome.kind;
       if (attempt >= policy.maxRetries) {
-        throw upstreamFailure(kind, meter.snapshot(), { cause: outcome.kind === 'network' ? outcome.error : undefined });
+        throw upstreamFailure(kind, stats(), { cause: outcome.kind === 'network' ? outcome.error : undefined });
       }
     }
     const delay = retryAfterMs ?? backoffDelay(attempt, deps.random, policy.baseDelayMs, policy.maxDelayMs);
@@ -252,7 +260,7 @@ export async function postJsonWithRetry(req: UpstreamRequest, ctx: RetryContext)
       if (!signal?.aborted) throw e;
     }
     // Also covers an injected sleep that ignores the signal.
-    if (signal?.aborted) throw upstreamFailure('aborted', meter.snapshot(), { cause: signal.reason });
+    if (signal?.aborted) throw upstreamFailure('aborted', stats(), { cause: signal.reason });
   }
 }
 

@@ -75,6 +75,24 @@ describe('loadConfig defaults', () => {
     expect(c.models[0]!.upstream).toStrictEqual({ maxBatchSize: 2048, concurrency: 1, timeoutMs: 30_000, maxRetries: 2 });
   });
 
+  it('an empty claims, upstream or gateway object gets the same defaults as an absent one', () => {
+    const absent = validConfig();
+    const empty = validConfig({
+      issuers: [issuerDoc({ claims: {} })],
+      models: [localModelDoc({ upstream: {}, limits: {} })],
+      gateway: {},
+    });
+    expect(empty.issuers[0]!.claims).toStrictEqual(absent.issuers[0]!.claims);
+    expect(empty.models[0]!.upstream).toStrictEqual(absent.models[0]!.upstream);
+    expect(empty.gateway).toStrictEqual({ maxRequestBytes: 2 * 1024 * 1024, maxTokenBytes: 8192, archiveFailMode: 'closed' });
+    expect(empty.version).toBe(absent.version);
+  });
+
+  it('a partial gateway object is completed with the remaining defaults', () => {
+    expect(validConfig({ gateway: { maxRequestBytes: 1024 } }).gateway).toStrictEqual({ maxRequestBytes: 1024, maxTokenBytes: 8192, archiveFailMode: 'closed' });
+    expect(validConfig({ gateway: { archiveFailMode: 'open' } }).gateway).toStrictEqual({ maxRequestBytes: 2 * 1024 * 1024, maxTokenBytes: 8192, archiveFailMode: 'open' });
+  });
+
   it('a single string where a list is accepted is normalised to a one-item list', () => {
     const c = validConfig({ policy: { rules: [ruleDoc({ match: { subject: 'svc-*', groups: 'ml' }, models: 'local-*' })] } });
     expect(c.policy.rules[0]!.match).toStrictEqual({ subject: ['svc-*'], groups: ['ml'] });
@@ -367,6 +385,21 @@ describe('loadConfig validation errors', () => {
       ]),
     );
     expect(issues).toHaveLength(5);
+  });
+
+  it('value problems and cross-field problems (duplicates) are reported together', () => {
+    const issues = configIssues(
+      baseConfig({
+        issuers: [issuerDoc({ issuer: 'http://idp.example.com', algorithms: ['none'] })],
+        policy: { rules: [ruleDoc(), ruleDoc({ match: { subject: 'x\\' } })] },
+      }),
+    );
+    expect(issues).toEqual([
+      'issuers[0].issuer: issuer must be an https:// URL (http:// is accepted only for localhost)',
+      expect.stringMatching(/^issuers\[0\]\.algorithms: algorithm "none" is not allowed/),
+      expect.stringMatching(/^policy\.rules\[1\]\.match\.subject: match\.subject pattern "x\\\\" is invalid/),
+      'policy.rules[1].id: duplicate id "allow-corp" (also at policy.rules[0]); each id must be unique',
+    ]);
   });
 
   it('several cross-field problems (duplicates, deny limits) are reported at once', () => {

@@ -297,6 +297,40 @@ describe('non-retried upstream errors', () => {
     expect(upstream.requests).toHaveLength(2);
     expect(err.upstream).toMatchObject({ attempts: 2, batches: 4, status: 400 });
   });
+
+  it('waits for aborted sibling batches before failing, and reports the final stats with the failing status', async () => {
+    // A fetch whose "slow" request ignores the abort for 80 ms and then still answers 200 (so the
+    // last response of the call is a 200 that arrived after the failing 400).
+    let siblingSettledAt = 0;
+    const fetchFake: typeof fetch = async (_url, init) => {
+      const input = (JSON.parse(String(init?.body)) as { input: string[] }).input[0];
+      if (input === 'bad') {
+        await new Promise((r) => setTimeout(r, 40));
+        return new Response(JSON.stringify({ error: { message: 'nope' } }), { status: 400 });
+      }
+      if (input === 'ok') return new Response(JSON.stringify({ data: [{ index: 0, embedding: [1, 2] }] }), { status: 200 });
+      return new Promise<Response>((resolve) =>
+        init!.signal!.addEventListener('abort', () =>
+          setTimeout(() => {
+            siblingSettledAt = Date.now();
+            resolve(new Response(JSON.stringify({ data: [{ index: 0, embedding: [1, 2] }] }), { status: 200 }));
+          }, 80),
+        ),
+      );
+    };
+    const started = Date.now();
+    const err = await caught<UpstreamError>(() =>
+      provider({ maxBatchSize: 1, concurrency: 3, timeoutMs: 10_000 }, instantDeps({ fetch: fetchFake })).embed({ input: ['slow', 'bad', 'ok'] }),
+    );
+    const settled = Date.now();
+    expect(err).toMatchObject({ status: 400, code: 'upstream_rejected_request' });
+    expect(siblingSettledAt).toBeGreaterThan(0);
+    expect(settled).toBeGreaterThanOrEqual(siblingSettledAt);
+    // Latency covers the sibling's wind-down (about 40 + 80 ms), not just the failing request.
+    expect(err.upstream.latencyMs).toBeGreaterThanOrEqual(100);
+    expect(err.upstream.latencyMs).toBeLessThanOrEqual(settled - started + 5);
+    expect(err.upstream).toMatchObject({ attempts: 3, batches: 3, status: 400 });
+  });
 });
 
 describe('upstreamMessage', () => {
