@@ -25,22 +25,10 @@ async function demo(): Promise<number> {
   const { startDevServer } = await import('./dev-server.js');
   const file = readDevConfigFile(CONFIG);
   const d = file.dev.issuer!;
-  const issuer = await startDevIssuer({ audience: d.audience, clients: d.clients });
-  const shortLived = await startDevIssuer({ audience: d.audience, clients: d.clients, accessTokenTtlSeconds: 1 });
-  // The short-lived issuer stands for the same IdP at another moment: trust it under another id.
-  const config = buildConfig(
-    {
-      ...file,
-      document: {
-        ...file.document,
-        issuers: [
-          ...(file.document.issuers as unknown[]),
-          { id: 'dev-short', issuer: shortLived.issuer, audiences: [d.audience], requiredTyp: 'at+jwt', clockToleranceSeconds: 0 },
-        ],
-      },
-    },
-    issuer.issuer,
-  );
+  // One more client for step 4: the indexer's credentials, with 1-second tokens.
+  const expiringClient = { ...d.clients.find((c) => c.clientId === 'batch-indexer')!, clientId: 'nightly-job', accessTokenTtlSeconds: 1 };
+  const issuer = await startDevIssuer({ audience: d.audience, clients: [...d.clients, expiringClient] });
+  const config = buildConfig(file, issuer.issuer);
   const archiveDir = await mkdtemp(join(tmpdir(), 'embedgate-demo-'));
   const gateway = await startDevServer({ config, archiveDir, port: 0 });
   const say = (s: string) => process.stdout.write(`${s}\n`);
@@ -86,7 +74,7 @@ async function demo(): Promise<number> {
     expect('rejected', invalid === 400, String(invalid));
 
     say('4. an expired token (a 1-second token, presented 2 seconds later)');
-    const expiring = await fetchClientCredentialsToken(shortLived.tokenEndpoint, secretOf('batch-indexer'));
+    const expiring = await fetchClientCredentialsToken(issuer.tokenEndpoint, expiringClient);
     await new Promise((r) => setTimeout(r, 2100));
     const expired = await statusOf(client(expiring).embeddings.create({ model: 'local-small', input: 'late' }));
     expect('expired token refused', expired === 401, String(expired));
@@ -114,7 +102,6 @@ async function demo(): Promise<number> {
   } finally {
     await gateway.close();
     await issuer.close();
-    await shortLived.close();
   }
   say(failures === 0 ? '\ndemo passed' : `\ndemo FAILED: ${failures} step(s)`);
   return failures === 0 ? 0 : 1;

@@ -14,6 +14,7 @@ const devClientSchema = z.strictObject({
   clientSecret: z.string().min(8, { error: 'clientSecret must be at least 8 characters' }),
   scopes: z.array(z.string().min(1)).optional(),
   claims: z.record(z.string(), z.unknown()).optional(),
+  accessTokenTtlSeconds: z.number().int().positive().optional(),
 });
 
 const devSchema = z.strictObject({

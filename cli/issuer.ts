@@ -19,8 +19,9 @@ export interface DevClient {
   /** The client secret, sent with HTTP Basic authentication (`client_secret_basic`). */
   clientSecret: string;
   /**
-   * The scopes the client may request. A token request without `scope` is granted all of them;
-   * a request for a scope registered to another client only is refused (`invalid_scope`).
+   * The scopes the client may request. A token request without `scope` is granted all of them.
+   * Other scopes are never granted: oidc-provider refuses (`invalid_scope`) a scope registered to
+   * another client when this client has scopes, and silently leaves out any other unknown scope.
    */
   scopes?: string[];
   /**
@@ -28,6 +29,8 @@ export interface DevClient {
    * claims (iss, sub, aud, exp, iat, jti, client_id, scope).
    */
   claims?: Record<string, unknown>;
+  /** Lifetime of this client's access tokens in seconds; default: the issuer's `accessTokenTtlSeconds`. */
+  accessTokenTtlSeconds?: number;
 }
 
 /** Options of {@link startDevIssuer}. */
@@ -293,7 +296,7 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
       responseTypes: [],
       scopes: [...new Set(opts.clients.flatMap((client) => client.scopes ?? []))],
       claims: {},
-      ttl: { ClientCredentials: ttl },
+      ttl: { ClientCredentials: (_ctx: unknown, _token: unknown, client: OidcClient) => clientsById.get(client.clientId)?.accessTokenTtlSeconds ?? ttl },
       features: {
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
@@ -322,7 +325,7 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
               audience,
               scope: client.scope ?? '',
               accessTokenFormat: 'jwt',
-              accessTokenTTL: ttl,
+              accessTokenTTL: clientsById.get(client.clientId)?.accessTokenTtlSeconds ?? ttl,
               jwt: { sign: { alg } },
             };
           },

@@ -27,7 +27,8 @@ const httpsOrLocalUrl = (what: string) =>
     }
   }, { error: `${what} must be an https:// URL (http:// is accepted only for localhost)` });
 
-function isLoopback(host: string): boolean {
+/** Loopback host names, where plain http:// is accepted (local development only). */
+export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '127.0.0.1' || host === '[::1]' || host.endsWith('.localhost');
 }
 
@@ -53,7 +54,7 @@ const claimsSchema = z.strictObject({
   subject: nonEmpty('claims.subject').default('sub'),
   /** Claims tried in order for the OAuth client id. */
   clientId: z.array(nonEmpty('claims.clientId[]')).default(['client_id', 'azp', 'cid', 'appid']),
-  /** Claims whose values (string, array, or space-separated) become the principal's groups. */
+  /** Claims whose values (a string, or an array of strings) become the principal's groups. */
   groups: z.array(nonEmpty('claims.groups[]')).default(['groups']),
   /** Claims whose values become the principal's scopes (space-separated strings or arrays). */
   scopes: z.array(nonEmpty('claims.scopes[]')).default(['scope', 'scp']),

@@ -7,16 +7,19 @@
  * most one refetch per cooldown period, so a flood of made-up kids cannot hammer the IdP.
  */
 import {
+  createLocalJWKSet,
   createRemoteJWKSet,
   decodeJwt,
   decodeProtectedHeader,
   errors as joseErrors,
   jwtVerify,
   customFetch,
+  type JSONWebKeySet,
+  type JWSHeaderParameters,
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
-import type { GatewayConfig, IssuerConfig } from './config';
+import { isLoopback, type GatewayConfig, type IssuerConfig } from './config';
 import { unauthenticated, type GatewayError } from './errors';
 
 /** A verified service principal. */
@@ -43,6 +46,8 @@ export interface VerifierOptions {
   readonly jwksCooldownMs?: number;
   /** How long fetched keys are trusted before a refresh, ms. @default 600000 */
   readonly jwksMaxAgeMs?: number;
+  /** How long the last good keys keep verifying while the JWKS endpoint fails, ms. @default 3600000 */
+  readonly jwksMaxStaleMs?: number;
   /** Timeout of a JWKS or discovery fetch, ms. @default 5000 */
   readonly fetchTimeoutMs?: number;
 }
@@ -159,12 +164,15 @@ class IssuerVerifier {
         return Promise.reject(new JwksUnavailable('discovery failed recently'));
       }
       this.keys = this.resolveJwksUri().then((uri) =>
-        createRemoteJWKSet(new URL(uri), {
-          cooldownDuration: cooldown,
-          cacheMaxAge: this.opts.jwksMaxAgeMs ?? 600_000,
-          timeoutDuration: this.opts.fetchTimeoutMs ?? 5000,
-          ...(this.opts.fetch ? { [customFetch]: this.opts.fetch } : {}),
-        }),
+        resilientKeySet(
+          createRemoteJWKSet(new URL(uri), {
+            cooldownDuration: cooldown,
+            cacheMaxAge: this.opts.jwksMaxAgeMs ?? 600_000,
+            timeoutDuration: this.opts.fetchTimeoutMs ?? 5000,
+            ...(this.opts.fetch ? { [customFetch]: this.opts.fetch } : {}),
+          }),
+          { cooldownMs: cooldown, maxStaleMs: this.opts.jwksMaxStaleMs ?? 3_600_000, now: () => this.opts.now?.() ?? Date.now() },
+        ),
       );
       this.keys.catch(() => {
         this.keys = undefined;
@@ -192,8 +200,7 @@ class IssuerVerifier {
       throw new JwksUnavailable('OIDC discovery document does not match the configured issuer');
     }
     const jwks = new URL(doc.jwks_uri);
-    const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(jwks.hostname);
-    if (jwks.protocol !== 'https:' && !(jwks.protocol === 'http:' && loopback)) {
+    if (jwks.protocol !== 'https:' && !(jwks.protocol === 'http:' && isLoopback(jwks.hostname))) {
       throw new JwksUnavailable('jwks_uri must use https');
     }
     return doc.jwks_uri;
@@ -202,6 +209,39 @@ class IssuerVerifier {
 
 class JwksUnavailable extends Error {}
 
+type RemoteKeySet = ReturnType<typeof createRemoteJWKSet>;
+
+/**
+ * Wraps jose's remote key set with two guarantees it does not give on its own:
+ * - a failing JWKS endpoint is asked at most once per cooldown (jose's cooldown only covers
+ *   unknown kids; without keys it would fetch on every request);
+ * - when a refresh fails, the last keys fetched successfully keep verifying for `maxStaleMs`
+ *   (stale-if-error), so an IdP outage does not lock out every caller; new kids fail closed.
+ */
+function resilientKeySet(remote: RemoteKeySet, o: { cooldownMs: number; maxStaleMs: number; now: () => number }): JWTVerifyGetKey {
+  let lastFailure = -Infinity;
+  let lastGood: { keys: JSONWebKeySet; at: number } | undefined;
+  const fallback = (header: JWSHeaderParameters, cause: unknown) => {
+    if (lastGood && o.now() - lastGood.at <= o.maxStaleMs) return createLocalJWKSet(lastGood.keys)(header);
+    throw cause instanceof JwksUnavailable ? cause : new JwksUnavailable('JWKS unavailable');
+  };
+  return async (header, token) => {
+    if (o.now() - lastFailure < o.cooldownMs && (remote.jwks() === undefined || remote.fresh === false)) {
+      return fallback(header, new JwksUnavailable('JWKS fetch failed recently'));
+    }
+    try {
+      const key = await remote(header, token);
+      const current = remote.jwks();
+      if (current) lastGood = { keys: current, at: o.now() };
+      return key;
+    } catch (e) {
+      if (e instanceof joseErrors.JWKSNoMatchingKey || e instanceof joseErrors.JWKSMultipleMatchingKeys || e instanceof joseErrors.JOSENotSupported) throw e;
+      lastFailure = o.now();
+      return fallback(header, e);
+    }
+  };
+}
+
 function toUnauthenticated(e: unknown): GatewayError {
   if (e instanceof JwksUnavailable) return unauthenticated('The token could not be verified.', 'jwks_unavailable');
   if (e instanceof joseErrors.JWTExpired) {
@@ -209,7 +249,7 @@ function toUnauthenticated(e: unknown): GatewayError {
   }
   if (e instanceof joseErrors.JWTClaimValidationFailed) {
     const reason =
-      { nbf: 'token_not_yet_valid', iss: 'wrong_issuer', aud: 'wrong_audience', typ: 'wrong_token_type', iat: 'token_too_old', exp: 'missing_expiry' }[e.claim] ??
+      { nbf: 'token_not_yet_valid', iss: 'wrong_issuer', aud: 'wrong_audience', typ: 'wrong_token_type', exp: 'missing_expiry', iat: e.reason === 'check_failed' ? 'token_issued_in_future' : 'invalid_claims' }[e.claim] ??
       'invalid_claims';
     return unauthenticated('The token is not valid for this gateway.', reason);
   }

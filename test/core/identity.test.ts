@@ -336,13 +336,17 @@ describe('TokenVerifier.verify', () => {
     expect(await outcome(verifier.verify(token))).toEqual(rejected('algorithm_not_allowed'));
   });
 
-  it('rejects a disallowed algorithm before any key fetch (none, HS256, RS256 for an ES256-only issuer)', async () => {
-    const idp = await server({ keys: [rsa, ec] });
-    const v = verifierFor([{ ...issuerA, id: 'idp-precheck', jwksUri: idp.jwksUri, algorithms: ['ES256'] }]);
-    expect(await outcome(v.verify(unsignedToken(claimsA())))).toEqual(rejected('algorithm_not_allowed'));
-    expect(await outcome(v.verify(keyConfusionToken(rsa, claimsA())))).toEqual(rejected('algorithm_not_allowed'));
-    expect(await outcome(v.verify(await signToken(rsa, claimsA())))).toEqual(rejected('algorithm_not_allowed'));
+  it('rejects a disallowed algorithm before any discovery or key fetch (none, HS256, RS256 for an ES256-only issuer)', async () => {
+    const idp = await server({ keys: [rsa, ec], issuerPath: '/oidc' });
+    const v = verifierFor([{ id: 'idp-precheck', issuer: idp.issuer, audiences: [AUD], algorithms: ['ES256'] }]);
+    const claims = claimsA({ iss: idp.issuer });
+    expect(await outcome(v.verify(unsignedToken(claims)))).toEqual(rejected('algorithm_not_allowed'));
+    expect(await outcome(v.verify(keyConfusionToken(rsa, claims)))).toEqual(rejected('algorithm_not_allowed'));
+    expect(await outcome(v.verify(await signToken(rsa, claims)))).toEqual(rejected('algorithm_not_allowed'));
     expect(idp.count()).toBe(0);
+    // Positive control: an allowed algorithm does go to the network.
+    expect(await outcome(v.verify(await signToken(ec, claims)))).toEqual('accepted');
+    expect(idp.count()).toBe(2);
   });
 
   it('rejects an RS256 token for an issuer that allows only ES256: algorithm_not_allowed', async () => {
@@ -379,7 +383,7 @@ describe('TokenVerifier.verify', () => {
 
   it('ignores jwk, jku and x5u headers: a token carrying its own (attacker) key is rejected and nothing is fetched', async () => {
     const evil = await server({ keys: [attacker] });
-    const header = { jwk: attacker.publicJwk, jku: evil.jwksUri, x5u: `${evil.origin}/cert.pem`, x5c: undefined };
+    const header = { jwk: attacker.publicJwk, jku: evil.jwksUri, x5u: `${evil.origin}/cert.pem` };
     // With a published kid: verified against the published key, so the signature fails.
     const sameKid = await signToken(attacker, claimsA(), { ...header, kid: rsa.kid });
     expect(await outcome(verifier.verify(sameKid))).toEqual(rejected('bad_signature'));

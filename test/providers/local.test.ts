@@ -45,6 +45,17 @@ describe('local provider', () => {
     expect(similar - unrelated).toBeGreaterThan(0.4);
   });
 
+  it('signs features so unrelated texts average a cosine of about 0 (no positive collision bias)', () => {
+    // Deterministic pseudo-random "words" of 4-8 letters.
+    let x = 12345;
+    const next = (): number => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const word = (): string => Array.from({ length: 4 + Math.floor(next() * 5) }, () => String.fromCharCode(97 + Math.floor(next() * 26))).join('');
+    const text = (): string => Array.from({ length: 12 }, word).join(' ');
+    const pairs = Array.from({ length: 100 }, () => embedLocal([text(), text()], 256).vectors);
+    const mean = pairs.reduce((s, [a, b]) => s + cosine(a!, b!), 0) / pairs.length;
+    expect(Math.abs(mean)).toBeLessThan(0.05);
+  });
+
   it('shares spelling: an inflected word is closer than a different word', async () => {
     const [run, running, table] = (await local().embed({ input: ['running', 'runner', 'table'] })).vectors;
     expect(cosine(run!, running!)).toBeGreaterThan(cosine(run!, table!) + 0.2);

@@ -184,13 +184,13 @@ describe('timeouts and cancellation', () => {
     expect(result.upstream.attempts).toBe(1);
   });
 
-  it('stops at once when the call signal aborts during a request', async () => {
+  it.each([0, 5])('stops at once when the call signal aborts during a request (maxRetries %d)', async (maxRetries) => {
     upstream.setBehaviour({ kind: 'hang' });
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error('client gone')), 50);
     const started = Date.now();
     const err = await caught<UpstreamError>(() =>
-      provider({ timeoutMs: 10_000, maxRetries: 5 }).embed({ input: ['a'], signal: controller.signal }),
+      provider({ timeoutMs: 10_000, maxRetries }).embed({ input: ['a'], signal: controller.signal }),
     );
     expect(err).toMatchObject({ status: 504, reason: 'upstream_aborted' });
     expect(err.upstream.attempts).toBe(1);
