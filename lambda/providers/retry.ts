@@ -272,7 +272,7 @@ async function attemptOnce(req: UpstreamRequest, ctx: RetryContext): Promise<Out
     timedOut = true;
     controller.abort(new DOMException('upstream attempt timed out', 'TimeoutError'));
   }, ctx.policy.timeoutMs);
-  const onAbort = (): void => undefined;
+  const onAbort = (): void => controller.abort(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   meter.attemptStarted();
   try {

@@ -128,14 +128,12 @@ describe('local provider', () => {
     expect(local().kind).toBe('local');
   });
 
-  it('embeds a large request quickly', () => {
+  it('embeds a large request, one normalised vector per item (speed is measured in npm run bench, not here)', () => {
     const text = 'lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor '.repeat(20);
     const input = Array.from({ length: 500 }, (_, i) => `${text} ${i}`);
-    const started = performance.now();
     const { vectors } = embedLocal(input, 256);
-    const elapsed = performance.now() - started;
     expect(vectors).toHaveLength(500);
-    // About 110k words; ~20 ms here, a generous bound so a busy CI machine does not flake.
-    expect(elapsed).toBeLessThan(500);
+    for (const v of vectors) expect(Math.hypot(...v)).toBeCloseTo(1, 5);
+    expect(vectors[0]).not.toEqual(vectors[1]);
   });
 });
