@@ -6,8 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { loadConfig, type GatewayConfig } from '../lambda/core/config';
-import { ConfigError } from '../lambda/core/errors';
+import { loadConfig, type GatewayConfig } from '../shared/config';
+import { ConfigError } from '../shared/config';
 
 const devClientSchema = z.strictObject({
   clientId: z.string().min(1),

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import type { GatewayConfig, ModelConfig } from '../lambda/core/config';
+import type { GatewayConfig, ModelConfig } from '../shared/config';
 import { GatewayError } from '../lambda/core/errors';
 import { Gateway } from '../lambda/core/gateway';
 import { extractBearerToken, TokenVerifier } from '../lambda/core/identity';

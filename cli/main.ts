@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../lambda/core/errors';
+import { ConfigError } from '../shared/config';
 import { buildConfig, readDevConfigFile } from './dev-config';
 
 const USAGE = `usage:

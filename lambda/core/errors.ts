@@ -76,11 +76,3 @@ export const unauthenticated = (message: string, reason: string): GatewayError =
 
 export const forbidden = (message: string, code: string, reason: string = code): GatewayError =>
   new GatewayError(message, { status: 403, type: 'permission_error', code, reason });
-
-/** A misconfigured gateway (never the client's fault): 500 with a generic body. */
-export class ConfigError extends Error {
-  constructor(readonly issues: readonly string[]) {
-    super(`Invalid embedgate configuration:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}

@@ -7,7 +7,7 @@
  * session record. With `archiveFailMode: "closed"` (the default) a response leaves only after its
  * record is durable; when the archive refuses it, the client gets 503 and no model output.
  */
-import type { GatewayConfig, ModelConfig } from './config';
+import type { GatewayConfig, ModelConfig } from '../../shared/config';
 import { GatewayError, UpstreamError } from './errors';
 import { extractBearerToken, type Principal } from './identity';
 import { allowedModels, decide } from './policy';

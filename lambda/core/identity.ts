@@ -19,7 +19,7 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
-import { isLoopback, type GatewayConfig, type IssuerConfig } from './config';
+import { isLoopback, type GatewayConfig, type IssuerConfig } from '../../shared/config';
 import { unauthenticated, type GatewayError } from './errors';
 
 /** A verified service principal. */

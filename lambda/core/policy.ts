@@ -11,8 +11,8 @@
  *      model's limits tightened by the rule's.
  *   5. Otherwise: deny (`no_matching_rule`). Nothing is allowed by default.
  */
-import type { GatewayConfig, Limits, ModelConfig, PolicyRule } from './config';
-import { matchesAny } from './glob';
+import type { GatewayConfig, Limits, ModelConfig, PolicyRule } from '../../shared/config';
+import { matchesAny } from '../../shared/glob';
 import type { Principal } from './identity';
 
 export type PolicyReason = 'rule_allow' | 'rule_deny' | 'no_matching_rule' | 'model_unknown';

@@ -4,7 +4,7 @@
  * Unknown body fields are ignored and never forwarded: the upstream body is built from the
  * validated fields only.
  */
-import type { Limits } from './config';
+import type { Limits } from '../../shared/config';
 import { invalidRequest, type GatewayError } from './errors';
 
 export type EncodingFormat = 'float' | 'base64';

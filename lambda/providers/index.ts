@@ -5,7 +5,7 @@
  * bounded concurrency, retries and strict response validation; `local` is a deterministic,
  * offline feature-hashing embedder for demos and tests.
  */
-import type { ModelConfig } from '../core/config';
+import type { ModelConfig } from '../../shared/config';
 import type { EmbeddingProvider, SecretStore } from '../core/ports';
 import { createLocalProvider } from './local';
 import { createOpenAiCompatibleProvider } from './openai-compatible';

@@ -9,7 +9,7 @@
  * input always gives the same vector, and texts sharing words and spellings score a higher
  * cosine similarity than unrelated ones. Usage counts words (or ids).
  */
-import type { ModelConfig } from '../core/config';
+import type { ModelConfig } from '../../shared/config';
 import { invalidRequest } from '../core/errors';
 import type { EmbeddingCall, EmbeddingProvider, EmbeddingResult } from '../core/ports';
 import type { ProviderDeps } from './index';

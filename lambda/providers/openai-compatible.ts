@@ -10,7 +10,7 @@
  * The key is read from the `SecretStore` once per call (the store caches) and never appears in
  * an error message.
  */
-import type { ModelConfig } from '../core/config';
+import type { ModelConfig } from '../../shared/config';
 import type { EmbeddingCall, EmbeddingProvider, EmbeddingResult } from '../core/ports';
 import { UpstreamError } from '../core/errors';
 import { countBatches, runBatched } from './batching';

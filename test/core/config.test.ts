@@ -4,8 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { canonicalJson, loadConfig } from '../../lambda/core/config';
-import { ConfigError } from '../../lambda/core/errors';
+import { canonicalJson, loadConfig } from '../../shared/config';
+import { ConfigError } from '../../shared/config';
 import {
   azureModelDoc,
   baseConfig,

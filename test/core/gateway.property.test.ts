@@ -3,7 +3,7 @@
  * throwing, and with exactly one record whose session id is the one in the response.
  */
 import fc from 'fast-check';
-import { loadConfig } from '../../lambda/core/config';
+import { loadConfig } from '../../shared/config';
 import { Gateway } from '../../lambda/core/gateway';
 import type { Principal } from '../../lambda/core/identity';
 import type { Archive } from '../../lambda/core/ports';

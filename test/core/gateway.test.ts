@@ -1,4 +1,4 @@
-import { loadConfig, type GatewayConfig, type GatewayConfigInput } from '../../lambda/core/config';
+import { loadConfig, type GatewayConfig, type GatewayConfigInput } from '../../shared/config';
 import { GatewayError, UpstreamError, unauthenticated } from '../../lambda/core/errors';
 import { Gateway, outcomeOf, type GatewayRequest } from '../../lambda/core/gateway';
 import type { Principal } from '../../lambda/core/identity';

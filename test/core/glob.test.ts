@@ -3,7 +3,7 @@
  * `\` escapes; whole-string matches; linear-time matching on hostile input.
  */
 import fc from 'fast-check';
-import { compileGlob, matchesAny } from '../../lambda/core/glob';
+import { compileGlob, matchesAny } from '../../shared/glob';
 
 const matches = (pattern: string, text: string) => compileGlob(pattern)(text);
 

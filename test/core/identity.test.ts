@@ -4,8 +4,8 @@
  * exact reason code. Token time is controlled with the verifier's `now` option (tokens live in
  * 2030, so a verifier that ignored `now` would see them differently); JWKS cooldowns are real time.
  */
-import { loadConfig } from '../../lambda/core/config';
-import type { GatewayConfigInput } from '../../lambda/core/config';
+import { loadConfig } from '../../shared/config';
+import type { GatewayConfigInput } from '../../shared/config';
 import { GatewayError } from '../../lambda/core/errors';
 import { extractBearerToken, TokenVerifier } from '../../lambda/core/identity';
 import type { TokenSource, VerifierOptions } from '../../lambda/core/identity';

@@ -3,7 +3,7 @@
  * principal matching (issuer, subject, clientId, groups, scopes) and limit tightening.
  */
 import fc from 'fast-check';
-import type { GatewayConfig, Limits } from '../../lambda/core/config';
+import type { GatewayConfig, Limits } from '../../shared/config';
 import { allowedModels, decide, principalMatches, tighten } from '../../lambda/core/policy';
 import { ISSUER_URL, configWith, localModelDoc, principal, ruleDoc, validConfig, type Doc } from '../support/config-fixtures';
 

@@ -4,7 +4,7 @@
  * arbitrary bodies.
  */
 import fc from 'fast-check';
-import type { Limits } from '../../lambda/core/config';
+import type { Limits } from '../../shared/config';
 import { GatewayError } from '../../lambda/core/errors';
 import { bodyBytes, enforceLimits, parseEmbeddingsRequest, summarizeInput, type EmbeddingsRequest } from '../../lambda/core/request';
 

@@ -1,6 +1,6 @@
 /** The Lambda handler: API Gateway v2 events in, results out, one structured log line per request. */
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { loadConfig } from '../../lambda/core/config';
+import { loadConfig } from '../../shared/config';
 import { unauthenticated } from '../../lambda/core/errors';
 import { Gateway } from '../../lambda/core/gateway';
 import type { Principal } from '../../lambda/core/identity';

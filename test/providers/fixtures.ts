@@ -1,5 +1,5 @@
 /** Shared fixtures for the provider tests: model configs, a fake secret store, instant deps. */
-import type { ModelConfig } from '../../lambda/core/config';
+import type { ModelConfig } from '../../shared/config';
 import type { SecretRef, SecretStore } from '../../lambda/core/ports';
 import type { ProviderDeps } from '../../lambda/providers';
 

@@ -10,8 +10,8 @@
  *   validConfig({ policy: { rules: [] } })        the loaded (validated, versioned) configuration
  *   configIssues(doc)                             the ConfigError issues of an invalid document
  */
-import { loadConfig, type GatewayConfig } from '../../lambda/core/config';
-import { ConfigError } from '../../lambda/core/errors';
+import { loadConfig, type GatewayConfig } from '../../shared/config';
+import { ConfigError } from '../../shared/config';
 import type { Principal } from '../../lambda/core/identity';
 
 /** A raw (unvalidated) document or part of one. Loose on purpose: tests also build invalid ones. */

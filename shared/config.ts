@@ -8,8 +8,15 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ConfigError } from './errors';
 import { compileGlob } from './glob';
+
+/** An invalid configuration document: every problem, each with its path and the fix. */
+export class ConfigError extends Error {
+  constructor(readonly issues: readonly string[]) {
+    super(`Invalid embedgate configuration:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
 
 /** Signature algorithms a trusted issuer may use. HMAC and `none` are never accepted. */
 export const ASYMMETRIC_ALGORITHMS = [
