@@ -5,7 +5,7 @@
  * the trusted issuers under `dev.issuer.id`.
  */
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { loadConfig, type GatewayConfig } from '../shared/config';
 import { ConfigError } from '../shared/config';
 

@@ -8,7 +8,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { GatewayConfig, ModelConfig } from '../shared/config';
-import { GatewayError } from '../lambda/core/errors';
+import { GatewayError, unauthenticated } from '../lambda/core/errors';
+import { resolveRoute } from '../lambda/core/routes';
 import { Gateway } from '../lambda/core/gateway';
 import { extractBearerToken, TokenVerifier } from '../lambda/core/identity';
 import { systemClock, uuidv7Ids } from '../lambda/core/ids';
@@ -99,7 +100,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   /** API Gateway's JWT authorizer, emulated: the token must verify against a trusted issuer. */
   async function edgeCheck(event: APIGatewayProxyEventV2): Promise<GatewayError | undefined> {
     try {
-      await verifier.verify(extractBearerToken({ headers: event.headers, rawQueryString: event.rawQueryString }, config.gateway.maxTokenBytes));
+      const principal = await verifier.verify(extractBearerToken({ headers: event.headers, rawQueryString: event.rawQueryString }, config.gateway.maxTokenBytes));
+      // Each route has its own issuer's authorizer: another issuer's token fails there.
+      if (principal.issuerId !== resolveRoute(config, event.rawPath).issuerId) return unauthenticated('Unauthorized', 'issuer_route_mismatch');
       return undefined;
     } catch (e) {
       if (e instanceof GatewayError) return e;

@@ -7,7 +7,7 @@
  * cites it.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { compileGlob } from './glob';
 
 /** An invalid configuration document: every problem, each with its path and the fix. */
@@ -119,7 +119,7 @@ const limitsSchema = z.strictObject({
   allowedDimensions: z.array(z.number().int().positive()).min(1).optional(),
 });
 
-const PROVIDERS = ['openai', 'azure-openai', 'openai-compatible', 'local'] as const;
+const PROVIDERS = ['openai', 'azure-openai', 'openai-compatible', 'cohere', 'bedrock', 'local'] as const;
 
 const modelSchema = z
   .strictObject({
@@ -130,7 +130,7 @@ const modelSchema = z
     provider: z.enum(PROVIDERS, { error: `provider must be one of ${PROVIDERS.join(', ')}` }),
     /** Model id sent upstream; defaults to `name`. For Azure OpenAI, the deployment name. */
     upstreamModel: nonEmpty('upstreamModel').optional(),
-    /** Provider base URL (e.g. https://api.openai.com/v1, https://<resource>.openai.azure.com). */
+    /** Provider base URL (e.g. https://api.openai.com/v1, https://<resource>.openai.azure.com, https://api.cohere.com). */
     baseUrl: httpsOrLocalUrl('baseUrl').optional(),
     /** Where the upstream key comes from. Required for openai and azure-openai. */
     apiKey: secretRefSchema.optional(),
@@ -153,10 +153,16 @@ const modelSchema = z
       .default({ maxBatchSize: 2048, concurrency: 4, timeoutMs: 30_000, maxRetries: 2 }),
   })
   .superRefine((m, ctx) => {
-    if (m.provider !== 'local' && !m.baseUrl) {
+    if (m.provider !== 'local' && m.provider !== 'bedrock' && !m.baseUrl) {
       ctx.addIssue({ code: 'custom', path: ['baseUrl'], message: `baseUrl is required for provider "${m.provider}" (e.g. https://api.openai.com/v1)` });
     }
-    if ((m.provider === 'openai' || m.provider === 'azure-openai') && !m.apiKey) {
+    if (m.provider === 'bedrock' && (m.baseUrl || m.apiKey)) {
+      ctx.addIssue({ code: 'custom', path: [m.baseUrl ? 'baseUrl' : 'apiKey'], message: 'provider "bedrock" is called with the function\'s IAM role in its own region: remove baseUrl and apiKey' });
+    }
+    if (m.provider === 'bedrock' && !m.upstreamModel) {
+      ctx.addIssue({ code: 'custom', path: ['upstreamModel'], message: 'upstreamModel is required for provider "bedrock": the Bedrock model id, e.g. "amazon.titan-embed-text-v2:0"' });
+    }
+    if ((m.provider === 'openai' || m.provider === 'azure-openai' || m.provider === 'cohere') && !m.apiKey) {
       ctx.addIssue({ code: 'custom', path: ['apiKey'], message: `apiKey is required for provider "${m.provider}": a secret reference such as {"source":"env","name":"OPENAI_API_KEY"}` });
     }
     if (m.provider === 'azure-openai' && !m.apiVersion) {
@@ -271,4 +277,33 @@ export function canonicalJson(value: unknown): string {
 
 export function sha256Hex(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * Deploy-time references: the construct writes the configuration document into the function's
+ * code asset, where CloudFormation cannot resolve tokens (a created secret's ARN, say). Such
+ * values are written as `${env:NAME}` and their resolved value is put in the function's
+ * environment (references only, never secret values). The runtime expands them before
+ * `loadConfig`; a missing variable is a configuration error naming it.
+ */
+export function expandEnvRefs(doc: unknown, env: Readonly<Record<string, string | undefined>>): unknown {
+  const missing: string[] = [];
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') {
+      return v.replace(/\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
+        const value = env[name];
+        if (value === undefined) {
+          missing.push(name);
+          return '';
+        }
+        return value;
+      });
+    }
+    if (Array.isArray(v)) return v.map(walk);
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  const out = walk(doc);
+  if (missing.length > 0) throw new ConfigError([...new Set(missing)].map((n) => `environment variable ${n} (a deploy-time reference) is not set`));
+  return out;
 }

@@ -8,7 +8,8 @@
  * record is durable; when the archive refuses it, the client gets 503 and no model output.
  */
 import type { GatewayConfig, ModelConfig } from '../../shared/config';
-import { GatewayError, UpstreamError } from './errors';
+import { GatewayError, UpstreamError, unauthenticated } from './errors';
+import { issuerPrefix, resolveRoute } from './routes';
 import { extractBearerToken, type Principal } from './identity';
 import { allowedModels, decide } from './policy';
 import type { Archive, Clock, EmbeddingProvider, EmbeddingResult, Ids } from './ports';
@@ -80,13 +81,14 @@ export class Gateway {
 
   /**
    * Run one request to its response and its record.
-   * @param opts.rejectedAtEdge the error API Gateway's JWT authorizer answered with: the request
-   *   never reached the handler, and is only recorded.
+   * @param opts.rejectedAtEdge the error API Gateway answered with (its JWT authorizer, a missing
+   *   route, throttling): the request never reached the handler, and is only recorded.
+   * @param opts.sessionId use this session id (a deterministic one for redelivered events).
    */
-  async handle(req: GatewayRequest, opts: { readonly rejectedAtEdge?: GatewayError } = {}): Promise<HandledRequest> {
+  async handle(req: GatewayRequest, opts: { readonly rejectedAtEdge?: GatewayError; readonly sessionId?: string } = {}): Promise<HandledRequest> {
     const { clock, ids, config } = this.deps;
     const s: Session = {
-      id: ids.sessionId(),
+      id: opts.sessionId ?? ids.sessionId(),
       startedAt: req.receivedAt ?? clock.now(),
       principal: null,
       model: null,
@@ -147,7 +149,8 @@ export class Gateway {
   }
 
   private async route(req: GatewayRequest, s: Session): Promise<{ status: number; body: string }> {
-    const path = req.path.replace(/\/+$/, '') || '/';
+    const route = resolveRoute(this.deps.config, req.path);
+    const path = route.path;
     const known = ROUTES[path];
     if (!known) throw new GatewayError(`Unknown route ${req.method} ${truncate(path, 100)}.`, { status: 404, type: 'not_found_error', code: 'route_not_found' });
     if (known !== req.method.toUpperCase()) {
@@ -157,6 +160,9 @@ export class Gateway {
     const token = extractBearerToken(req, this.deps.config.gateway.maxTokenBytes);
     s.principal = await this.deps.verifier.verify(token);
     s.authMs = this.deps.clock.now() - t0;
+    if (s.principal.issuerId !== route.issuerId) {
+      throw unauthenticated(`Tokens of this issuer are accepted at ${issuerPrefix(this.deps.config, s.principal.issuerId)}/v1 only.`, 'issuer_route_mismatch');
+    }
     return path === '/v1/models' ? this.listModels(s) : this.embeddings(req, s);
   }
 

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Clock, Ids } from './ports';
 
 /** The system clock. */
@@ -18,3 +18,17 @@ export function uuidv7(nowMs: number = Date.now()): string {
 }
 
 export const uuidv7Ids = (clock: Clock = systemClock): Ids => ({ sessionId: () => uuidv7(clock.now()) });
+
+/**
+ * A deterministic UUIDv7-shaped id: `nowMs` in the time field, the rest from SHA-256 of `seed`.
+ * Used where one event may be delivered twice (API Gateway access-log records): the same event
+ * always gets the same session id, so the archive's write-once key makes redelivery harmless.
+ */
+export function uuidv7From(nowMs: number, seed: string): string {
+  const b = createHash('sha256').update(seed).digest().subarray(0, 16);
+  b.writeUIntBE(Math.max(0, Math.min(nowMs, 2 ** 48 - 1)), 0, 6);
+  b[6] = (b[6]! & 0x0f) | 0x70;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}

@@ -20,6 +20,12 @@ export interface Ids {
 export interface SecretStore {
   /** Resolve a secret reference to its value. Throws `SecretUnavailableError` when it cannot. */
   get(ref: SecretRef): Promise<string>;
+  /**
+   * Forget any cached value of `ref`, so the next `get` fetches it afresh (a provider calls this
+   * when the upstream answers 401/403, in case the key was rotated). Optional: stores that do not
+   * cache need not implement it.
+   */
+  invalidate?(ref: SecretRef): void;
 }
 
 /**
@@ -30,6 +36,32 @@ export type SecretRef =
   | { readonly source: 'secretsManager'; readonly secretId: string; readonly field?: string }
   | { readonly source: 'env'; readonly name: string }
   | { readonly source: 'file'; readonly path: string };
+
+/** One entry of the runtime deny list. */
+export interface Revocation {
+  /** What is revoked: every token of a subject, of an OAuth client, or one token (its `jti`). */
+  readonly kind: 'subject' | 'client' | 'token';
+  /** The subject, the client id or the token id. */
+  readonly value: string;
+  /** The issuer (`iss`) it applies to; null = any issuer (not allowed for `token`). */
+  readonly issuer: string | null;
+  readonly reason: string | null;
+  /** End of the revocation, epoch ms; null = forever. */
+  readonly until: number | null;
+  /** When it was created, epoch ms. */
+  readonly createdAt: number;
+  /** Who created it (free text, e.g. an operator's identity). */
+  readonly createdBy: string | null;
+}
+
+/** The runtime deny list: cuts off a subject, a client id or one token without a deploy. */
+export interface RevocationList {
+  /**
+   * The first revocation that applies to this principal now, or null. Rejects when the list
+   * cannot be read (the gateway then fails closed).
+   */
+  find(p: { issuer: string; subject: string; clientId: string | null; tokenId: string | null }): Promise<Revocation | null>;
+}
 
 /** Durable, write-once storage for session records. */
 export interface Archive {

@@ -33,6 +33,9 @@ export function createProvider(model: ModelConfig, deps: ProviderDeps): Embeddin
     case 'azure-openai':
     case 'openai-compatible':
       return createOpenAiCompatibleProvider(model, deps);
+    case 'cohere':
+    case 'bedrock':
+      throw new Error(`provider "${model.provider}" (model ${model.name}) is not wired yet`);
     default: {
       const unknown: never = model.provider;
       throw new Error(`unknown provider kind ${String(unknown)}`);

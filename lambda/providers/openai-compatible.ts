@@ -8,7 +8,10 @@
  *
  * Vectors are requested as base64 and decoded to `Float32Array`; number arrays are accepted too.
  * The key is read from the `SecretStore` once per call (the store caches) and never appears in
- * an error message.
+ * an error message. When the upstream answers 401/403, the key may have been rotated: the store's
+ * cached value is invalidated (`SecretStore.invalidate`), the key is read again and, if it
+ * changed, the batch is sent once more with it (one refresh per call, shared by its batches);
+ * an unchanged key, a failed re-read or a second 401/403 ends in `upstream_auth_failed`.
  */
 import type { ModelConfig } from '../../shared/config';
 import type { EmbeddingCall, EmbeddingProvider, EmbeddingResult } from '../core/ports';
@@ -33,9 +36,8 @@ export function createOpenAiCompatibleProvider(model: ModelConfig, deps: Provide
 
   async function embed(call: EmbeddingCall): Promise<EmbeddingResult> {
     const meter = new UpstreamMeter(retryDeps.now, countBatches(call.input.length, maxBatchSize));
-    const key = await loadKey(model, deps, meter);
-    const headers = requestHeaders(model, key);
-    const redact = (text: string): string => (key ? text.split(key).join('[redacted]') : text);
+    const keys = new KeyHolder(model, deps, await loadKey(model, deps, meter));
+    const redact = (text: string): string => keys.redact(text);
     let promptTokens = 0;
     let totalTokens = 0;
     try {
@@ -47,10 +49,21 @@ export function createOpenAiCompatibleProvider(model: ModelConfig, deps: Provide
           user: call.user,
           encoding_format: 'base64',
         });
-        const res = await postJsonWithRetry(
-          { url, headers, body },
-          { policy: { maxRetries, timeoutMs }, deps: retryDeps, meter, signal, redact },
-        );
+        const send = (key: string | undefined): Promise<{ status: number; body: unknown }> =>
+          postJsonWithRetry(
+            { url, headers: requestHeaders(model, key), body },
+            { policy: { maxRetries, timeoutMs }, deps: retryDeps, meter, signal, redact },
+          );
+        const usedKey = keys.current;
+        let res: { status: number; body: unknown };
+        try {
+          res = await send(usedKey);
+        } catch (e) {
+          if (!(e instanceof UpstreamError) || e.reason !== 'upstream_auth_failed' || usedKey === undefined) throw e;
+          const fresh = await keys.refreshed(usedKey);
+          if (fresh === undefined) throw e;
+          res = await send(fresh);
+        }
         try {
           const parsed = parseEmbeddingsResponse(res.body, batch.items.length, call.dimensions);
           promptTokens += parsed.promptTokens;
@@ -81,6 +94,53 @@ export function embeddingsUrl(model: ModelConfig): string {
   if (model.provider !== 'azure-openai') return `${base}/embeddings`;
   const deployment = encodeURIComponent(model.upstreamModel ?? model.name);
   return `${base}/openai/deployments/${deployment}/embeddings?api-version=${encodeURIComponent(model.apiVersion ?? '')}`;
+}
+
+/**
+ * The upstream key of one `embed` call: the key in use, the one refresh allowed after a 401/403,
+ * and redaction of every key seen.
+ */
+class KeyHolder {
+  private readonly seen = new Set<string>();
+  private refresh: Promise<string | undefined> | undefined;
+
+  constructor(
+    private readonly model: ModelConfig,
+    private readonly deps: ProviderDeps,
+    public current: string | undefined,
+  ) {
+    if (current) this.seen.add(current);
+  }
+
+  /**
+   * A different key to retry with after `used` was refused, or undefined when there is none (the
+   * store gave the same key back or failed). Concurrent batches share one refresh.
+   */
+  async refreshed(used: string): Promise<string | undefined> {
+    const ref = this.model.apiKey;
+    if (!ref) return undefined;
+    if (this.current !== used) return this.current;
+    this.refresh ??= (async () => {
+      this.deps.secrets.invalidate?.(ref);
+      try {
+        return await this.deps.secrets.get(ref);
+      } catch {
+        return undefined;
+      }
+    })();
+    const fresh = await this.refresh;
+    if (fresh === undefined || fresh === '' || fresh === used) return undefined;
+    this.seen.add(fresh);
+    this.current = fresh;
+    return fresh;
+  }
+
+  /** `text` with every key of this call replaced by `[redacted]`. */
+  redact(text: string): string {
+    let out = text;
+    for (const k of this.seen) out = out.split(k).join('[redacted]');
+    return out;
+  }
 }
 
 function requestHeaders(model: ModelConfig, key: string | undefined): Record<string, string> {

@@ -272,6 +272,34 @@ describe('Gateway: failures', () => {
   });
 });
 
+describe('Gateway: one issuer per route', () => {
+  const PARTNER: Principal = { ...INDEXER, issuerId: 'partner', issuer: 'https://partner.example.com', subject: 'svc-partner' };
+  const twoIssuers = () => {
+    TOKENS['tok.partner.sig'] = PARTNER;
+    return setup({
+      issuers: [...DOC.issuers, { id: 'partner', issuer: 'https://partner.example.com', audiences: 'embedgate', jwksUri: 'https://partner.example.com/jwks' }],
+      policy: { rules: [{ id: 'all', effect: 'allow', models: '*' }] },
+    });
+  };
+
+  test("a secondary issuer's tokens work under /<id>/v1 and the primary's at /v1", async () => {
+    const { gateway } = twoIssuers();
+    expect((await gateway.handle(req({ model: 'small', input: 'x' }, { token: 'tok.partner.sig', path: '/partner/v1/embeddings' }))).response.status).toBe(200);
+    expect((await gateway.handle(req({ model: 'small', input: 'x' }))).response.status).toBe(200);
+  });
+
+  test("a token on another issuer's route is refused and the attempt names who tried", async () => {
+    const { gateway } = twoIssuers();
+    const onPrimary = await gateway.handle(req({ model: 'small', input: 'x' }, { token: 'tok.partner.sig' }));
+    expect(onPrimary.response.status).toBe(401);
+    expect(parse(onPrimary.response.body).error.message).toBe('Tokens of this issuer are accepted at /partner/v1 only.');
+    expect(onPrimary.record).toMatchObject({ decision: { reason: 'issuer_route_mismatch' }, principal: { issuer_id: 'partner' } });
+    const onSecondary = await gateway.handle(req({ model: 'small', input: 'x' }, { path: '/partner/v1/embeddings' }));
+    expect(onSecondary.response.status).toBe(401);
+    expect(onSecondary.record.decision.reason).toBe('issuer_route_mismatch');
+  });
+});
+
 test('outcomeOf classifies statuses', () => {
   expect([200, 401, 403, 400, 404, 413, 422, 429, 500, 502, 503, 504].map(outcomeOf)).toEqual([
     'allow', 'deny', 'deny', 'invalid', 'invalid', 'invalid', 'invalid', 'error', 'error', 'error', 'error', 'error',

@@ -1,0 +1,458 @@
+import { Annotations, CfnOutput, Duration, Names, RemovalPolicy, Size, Stack, Token, Validations } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import type { ArchiveRetention } from './archive-retention';
+import { GatewayNetwork } from './gateway-network';
+import { JwtAlgorithm, type PolicyRule, type TrustedIssuer } from './policy';
+import { buildGatewayConfig } from './private/gateway-config';
+import { handlerCode } from './private/handler-code';
+import { GatewayMonitoring } from './private/monitoring';
+import { RevocationTable } from './revocation-table';
+import { SessionArchive } from './session-archive';
+import type { UpstreamModel } from './upstream-model';
+
+/** What the gateway does when a session record cannot be archived. */
+export enum ArchiveFailureMode {
+  /** Answer 503 and return no model output (the default: no output without its record). */
+  CLOSED = 'closed',
+  /** Return the output anyway and log the lost record. Weakens the audit promise. */
+  OPEN = 'open',
+}
+
+/** Properties of an `EmbeddingGateway`. */
+export interface EmbeddingGatewayProps {
+  /**
+   * The OIDC issuers whose service principals may call the gateway. The first is the primary
+   * issuer, served at `/v1/...`; each other issuer is served under its id, at `/<id>/v1/...`
+   * (one JWT authorizer per route is all API Gateway allows), so its clients use
+   * `<url>/<id>/v1` as their base URL.
+   */
+  readonly issuers: TrustedIssuer[];
+  /** The models clients may ask for. */
+  readonly models: UpstreamModel[];
+  /** Policy rules (default deny). See docs/policy.md. */
+  readonly rules: PolicyRule[];
+
+  /**
+   * Network to run in.
+   * @default - a new `GatewayNetwork` (a VPC with isolated subnets and endpoints)
+   */
+  readonly network?: GatewayNetwork;
+  /**
+   * Allow the proxy to reach the internet (through NAT), needed for models outside AWS
+   * (OpenAI, Azure OpenAI, Cohere, an OpenAI-compatible server outside the VPC). Must be set
+   * explicitly when such a model is configured; ignored when `network` is given.
+   * @default false
+   */
+  readonly allowInternetEgress?: boolean;
+
+  /**
+   * Retention of session records.
+   * @default ArchiveRetention.compliance(Duration.days(365))
+   */
+  readonly archiveRetention?: ArchiveRetention;
+  /**
+   * Key for the archive (records, Athena results).
+   * @default - a new customer-managed key with rotation
+   */
+  readonly archiveEncryptionKey?: kms.IKey;
+  /**
+   * What to do when a record cannot be archived.
+   * @default ArchiveFailureMode.CLOSED
+   */
+  readonly archiveFailureMode?: ArchiveFailureMode;
+
+  /**
+   * Largest request body.
+   * @default Size.mebibytes(2)
+   */
+  readonly maxRequestSize?: Size;
+  /**
+   * Largest bearer token.
+   * @default Size.kibibytes(8)
+   */
+  readonly maxTokenSize?: Size;
+  /**
+   * Steady-state request rate limit of the API stage, requests per second.
+   * @default 100
+   */
+  readonly throttlingRateLimit?: number;
+  /**
+   * Burst limit of the API stage.
+   * @default 200
+   */
+  readonly throttlingBurstLimit?: number;
+  /**
+   * A custom domain for the API.
+   * @default - the API's execute-api endpoint
+   */
+  readonly domainName?: apigwv2.IDomainName;
+
+  /**
+   * Memory of the proxy function.
+   * @default Size.mebibytes(1024)
+   */
+  readonly memorySize?: Size;
+  /**
+   * Timeout of the proxy function (API Gateway answers 504 after 30 seconds regardless).
+   * @default Duration.seconds(29)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Reserved concurrency of the proxy function.
+   * @default - unreserved
+   */
+  readonly reservedConcurrentExecutions?: number;
+  /**
+   * Lambda runtime of the proxy function (Node.js 22 or later).
+   * @default lambda.Runtime.NODEJS_24_X
+   */
+  readonly runtime?: lambda.Runtime;
+  /**
+   * Retention of the gateway's log groups (function logs, API access logs).
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * Create alarms (errors, archive failures, throttles, latency).
+   * @default true
+   */
+  readonly alarms?: boolean;
+  /**
+   * Where alarms notify.
+   * @default - a new SNS topic (encrypted, TLS-only); subscribe to it
+   */
+  readonly alarmTopic?: sns.ITopic;
+  /**
+   * Create a CloudWatch dashboard.
+   * @default true
+   */
+  readonly dashboard?: boolean;
+}
+
+/**
+ * An identity-aware gateway for embedding models: an HTTP API with a JWT authorizer per trusted
+ * issuer, a proxy function in private subnets that verifies tokens again, checks the revocation
+ * list, applies policy and forwards to the configured models with keys from Secrets Manager,
+ * and an immutable session archive (S3 Object Lock, KMS, Glue, Athena).
+ *
+ * @example
+ * new EmbeddingGateway(this, 'Gateway', {
+ *   issuers: [{ id: 'okta', issuerUrl: 'https://acme.okta.com/oauth2/default', audiences: ['api://embedgate'] }],
+ *   models: [UpstreamModel.bedrock('amazon.titan-embed-text-v2:0', { name: 'titan-v2' })],
+ *   rules: [{ id: 'rag', effect: PolicyEffect.ALLOW, groups: ['rag-*'], models: ['titan-v2'] }],
+ * });
+ */
+export class EmbeddingGateway extends Construct {
+  /** The HTTP API. */
+  public readonly api: apigwv2.HttpApi;
+  /** The API stage. */
+  public readonly stage: apigwv2.HttpStage;
+  /** The proxy function. */
+  public readonly proxyFunction: lambda.Function;
+  /** The network the functions run in. */
+  public readonly network: GatewayNetwork;
+  /** The session archive (bucket, key, Glue table, Athena workgroup). */
+  public readonly archive: SessionArchive;
+  /** The archive bucket. */
+  public readonly archiveBucket: SessionArchive['bucket'];
+  /** The runtime revocation list. */
+  public readonly revocations: RevocationTable;
+  /** The upstream API key secrets (given or created), by model name. */
+  public readonly apiKeySecrets: { readonly [modelName: string]: secretsmanager.ISecret };
+  /** The key encrypting the gateway's log groups. */
+  public readonly logsKey: kms.IKey;
+  /** The API access log group. */
+  public readonly accessLogGroup: logs.ILogGroup;
+  /** Where alarms notify (the given `alarmTopic`, or one created here); undefined when `alarms` is false. */
+  public readonly alarmTopic?: sns.ITopic;
+  /** The alarms created (empty when `alarms` is false). */
+  public readonly alarms: cloudwatch.Alarm[];
+  /** The dashboard, if created. */
+  public readonly dashboard?: cloudwatch.Dashboard;
+  /** The base URL clients of the primary issuer use (`<url>/v1`). */
+  public readonly url: string;
+
+  private readonly monitoring: GatewayMonitoring;
+
+  constructor(scope: Construct, id: string, props: EmbeddingGatewayProps) {
+    super(scope, id);
+    validateProps(props);
+    const stack = Stack.of(this);
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
+
+    // Created upstream-key secrets are encrypted with a key of the gateway's own.
+    const secretsKey = props.models.some((m) => m.needsCreatedSecret)
+      ? new kms.Key(this, 'SecretsKey', { description: 'embedgate: encrypts the upstream API key secrets', enableKeyRotation: true, removalPolicy: RemovalPolicy.RETAIN })
+      : undefined;
+    const bindings = props.models.map((m, i) => m.bind(this, `ApiKey${i}`, secretsKey ? { encryptionKey: secretsKey } : {}));
+    const needsInternet = props.models.filter((_m, i) => bindings[i]!.needsInternet);
+    this.network =
+      props.network ??
+      new GatewayNetwork(this, 'Network', {
+        allowInternetEgress: props.allowInternetEgress ?? false,
+        enableBedrockEndpoint: bindings.some((b) => b.isBedrock),
+      });
+    if (needsInternet.length > 0 && !this.network.egressAllowed) {
+      throw new Error(
+        `EmbeddingGateway: model(s) ${needsInternet.map((m) => `"${m.name}"`).join(', ')} are outside AWS and need internet egress; set allowInternetEgress: true (or pass a network that allows egress, or mark a private OpenAI-compatible server with inVpc: true)`,
+      );
+    }
+
+    this.logsKey = new kms.Key(this, 'LogsKey', {
+      description: 'embedgate: encrypts the gateway log groups',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.logsKey.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`));
+
+    this.archive = new SessionArchive(this, 'Archive', {
+      ...(props.archiveRetention ? { retention: props.archiveRetention } : {}),
+      ...(props.archiveEncryptionKey ? { encryptionKey: props.archiveEncryptionKey } : {}),
+    });
+    this.archiveBucket = this.archive.bucket;
+    const replication = 'Cross-Region replication of the archive needs a destination bucket with Object Lock and a key in a second Region: a decision of the deployment, not of this construct (configure it on archive.bucket).';
+    Validations.of(this.archive.bucket).acknowledge({ id: 'NIST.800.53.R5-S3BucketReplicationEnabled', reason: replication });
+    Validations.of(this.archive.accessLogsBucket).acknowledge({ id: 'NIST.800.53.R5-S3BucketReplicationEnabled', reason: replication });
+    this.revocations = new RevocationTable(this, 'Revocations');
+
+    const failMode = props.archiveFailureMode ?? ArchiveFailureMode.CLOSED;
+    if (failMode === ArchiveFailureMode.OPEN) {
+      Annotations.of(this).addWarningV2('embedgate:archiveFailOpen', 'archiveFailureMode is OPEN: responses leave even when their session record could not be archived');
+    }
+    const config = buildGatewayConfig({
+      issuers: props.issuers,
+      models: bindings,
+      rules: props.rules,
+      maxRequestBytes: (props.maxRequestSize ?? Size.mebibytes(2)).toBytes(),
+      maxTokenBytes: (props.maxTokenSize ?? Size.kibibytes(8)).toBytes(),
+      archiveFailMode: failMode,
+    });
+
+    const serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
+    const functionLogs = new logs.LogGroup(this, 'ProxyLogs', { retention: logRetention, encryptionKey: this.logsKey, removalPolicy: RemovalPolicy.RETAIN });
+    const role = proxyRole(this, functionLogs);
+    this.proxyFunction = new lambda.Function(this, 'Proxy', {
+      description: 'embedgate proxy: identity, revocation, policy, upstream call, session record',
+      runtime: props.runtime ?? lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      handler: 'index.handler',
+      code: handlerCode('proxy', { 'config.json': config.json }),
+      memorySize: (props.memorySize ?? Size.mebibytes(1024)).toMebibytes(),
+      timeout: props.timeout ?? Duration.seconds(29),
+      ...(props.reservedConcurrentExecutions !== undefined ? { reservedConcurrentExecutions: props.reservedConcurrentExecutions } : {}),
+      vpc: this.network.vpc,
+      vpcSubnets: this.network.vpcSubnets,
+      securityGroups: [this.network.lambdaSecurityGroup],
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup: functionLogs,
+      role,
+      environment: {
+        ...config.environment,
+        EMBEDGATE_ARCHIVE_BUCKET: this.archive.bucket.bucketName,
+        EMBEDGATE_ARCHIVE_KEY_ARN: this.archive.encryptionKey.keyArn,
+        EMBEDGATE_REVOCATION_TABLE: this.revocations.table.tableName,
+        POWERTOOLS_SERVICE_NAME: serviceName,
+        POWERTOOLS_METRICS_NAMESPACE: 'embedgate',
+      },
+    });
+    this.archive.grantWrite(this.proxyFunction);
+    this.revocations.grantCheck(this.proxyFunction);
+    const secrets: Record<string, secretsmanager.ISecret> = {};
+    bindings.forEach((b, i) => {
+      if (b.secret) {
+        b.secret.grantRead(this.proxyFunction);
+        secrets[props.models[i]!.name] = b.secret;
+      }
+      for (const s of b.statements) this.proxyFunction.addToRolePolicy(s);
+    });
+    this.apiKeySecrets = secrets;
+    acknowledgeProxyFindings(this.proxyFunction, role, props.reservedConcurrentExecutions !== undefined);
+
+    // API: one JWT authorizer per issuer; the primary issuer at /v1, the others at /<id>/v1.
+    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', { retention: logRetention, encryptionKey: this.logsKey, removalPolicy: RemovalPolicy.RETAIN });
+    this.api = new apigwv2.HttpApi(this, 'Api', {
+      description: 'embedgate: identity-aware embeddings gateway',
+      createDefaultStage: false,
+      ...(props.domainName ? { defaultDomainMapping: { domainName: props.domainName } } : {}),
+    });
+    this.stage = new apigwv2.HttpStage(this, 'Stage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: props.throttlingRateLimit ?? 100, burstLimit: props.throttlingBurstLimit ?? 200 },
+      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup), format: accessLogFormat() },
+    });
+    const integration = new HttpLambdaIntegration('Proxy', this.proxyFunction);
+    props.issuers.forEach((issuer, i) => {
+      const authorizer = new HttpJwtAuthorizer(`Jwt-${issuer.id}`, issuer.issuerUrl, { jwtAudience: issuer.audiences, authorizerName: `jwt-${issuer.id}` });
+      const prefix = i === 0 ? '' : `/${issuer.id}`;
+      this.api.addRoutes({ path: `${prefix}/v1/embeddings`, methods: [apigwv2.HttpMethod.POST], integration, authorizer });
+      this.api.addRoutes({ path: `${prefix}/v1/models`, methods: [apigwv2.HttpMethod.GET], integration, authorizer });
+    });
+    const [health] = this.api.addRoutes({ path: '/health', methods: [apigwv2.HttpMethod.GET], integration });
+    Validations.of(health!).acknowledge({
+      id: 'AwsSolutions-APIG4',
+      reason: 'GET /health is the liveness probe: it answers a constant {"status":"ok"} without reading a body, a token or any data, and writes no record.',
+    });
+    this.url = `${this.stage.url.replace(/\/$/, '')}/v1`;
+
+    const alarms = props.alarms ?? true;
+    this.alarmTopic = alarms ? (props.alarmTopic ?? new sns.Topic(this, 'AlarmTopic', { displayName: 'embedgate alarms', masterKey: this.logsKey, enforceSSL: true })) : undefined;
+    this.monitoring = new GatewayMonitoring(this, 'Monitoring', {
+      serviceName,
+      proxyFunction: this.proxyFunction,
+      api: this.api,
+      alarms,
+      dashboard: props.dashboard ?? true,
+      ...(this.alarmTopic ? { alarmTopic: this.alarmTopic } : {}),
+    });
+    this.alarms = this.monitoring.alarms;
+    this.dashboard = this.monitoring.dashboard;
+
+    new CfnOutput(this, 'Url', { description: 'OpenAI base URL of the primary issuer\'s clients', value: this.url });
+    new CfnOutput(this, 'ArchiveBucketName', { value: this.archive.bucket.bucketName });
+    new CfnOutput(this, 'RevocationTableName', { value: this.revocations.table.tableName });
+    new CfnOutput(this, 'AthenaWorkGroup', { value: this.archive.workGroupName });
+    Object.entries(secrets).forEach(([name, s], i) => new CfnOutput(this, `ApiKeySecret${i}`, { description: `Upstream API key secret of model "${name}"`, value: s.secretArn }));
+  }
+
+  /** Permission to run the audit queries (Athena workgroup, Glue table, archive read). */
+  public grantAuditQuery(grantee: iam.IGrantable): iam.Grant {
+    return this.archive.grantAuditQuery(grantee);
+  }
+
+  /** Permission to revoke and unrevoke principals at runtime (`embedgate revoke`). */
+  public grantRevoke(grantee: iam.IGrantable): iam.Grant {
+    return this.revocations.grantRevoke(grantee);
+  }
+
+  /** All requests (every outcome). @default sum over 5 minutes */
+  public metricRequests(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.monitoring.metric('Requests', { statistic: 'Sum', ...props });
+  }
+
+  /** Requests refused by identity, revocation or policy (401, 403). @default sum over 5 minutes */
+  public metricDenied(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.monitoring.metric('Denied', { statistic: 'Sum', ...props });
+  }
+
+  /** Requests that failed (429 from upstream, 5xx). @default sum over 5 minutes */
+  public metricErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.monitoring.metric('Errors', { statistic: 'Sum', ...props });
+  }
+
+  /** Records the archive refused. @default sum over 5 minutes */
+  public metricArchiveErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.monitoring.metric('ArchiveErrors', { statistic: 'Sum', ...props });
+  }
+
+  /** The gateway's own time per request (without the upstream call), ms. @default p99 over 5 minutes */
+  public metricLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.monitoring.metric('GatewayLatency', { statistic: 'p99', ...props });
+  }
+
+  /** Upstream latency per request, ms. @default p99 over 5 minutes */
+  public metricUpstreamLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.monitoring.metric('UpstreamLatency', { statistic: 'p99', ...props });
+  }
+}
+
+/**
+ * The proxy's role, without AWS managed policies: logs to its own log group only; network
+ * interfaces and X-Ray, which IAM cannot scope to a resource.
+ */
+function proxyRole(scope: Construct, logGroup: logs.ILogGroup): iam.Role {
+  const role = new iam.Role(scope, 'ProxyRole', {
+    assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    description: 'embedgate proxy function',
+  });
+  role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
+  role.addToPolicy(
+    new iam.PolicyStatement({
+      // Lambda creates and deletes the function's ENIs in the VPC; these actions take no resource ARN.
+      actions: ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
+      resources: ['*'],
+    }),
+  );
+  return role;
+}
+
+function acknowledgeProxyFindings(fn: lambda.Function, role: iam.Role, concurrencyReserved: boolean): void {
+  Validations.of(role).acknowledge(
+    {
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'Only actions IAM cannot scope to a resource: X-Ray PutTraceSegments/PutTelemetryRecords and the VPC network-interface actions Lambda needs. Everything else is on named resources.',
+    },
+    {
+      id: 'NIST.800.53.R5-IAMNoInlinePolicy',
+      reason: 'The proxy role\'s policy is generated from least-privilege grants on this gateway\'s own resources (one bucket prefix, one table, the configured secrets and models); it belongs to this role alone and is not meant to be attached elsewhere.',
+    },
+  );
+  Validations.of(fn).acknowledge({
+    id: 'NIST.800.53.R5-LambdaDLQ',
+    reason: 'The proxy is invoked synchronously by API Gateway; a dead-letter queue applies to asynchronous invocations only. Every request\'s outcome is in its session record.',
+  });
+  if (!concurrencyReserved) {
+    Validations.of(fn).acknowledge({
+      id: 'NIST.800.53.R5-LambdaConcurrency',
+      reason: 'Concurrency is bounded by the API stage throttle (throttlingRateLimit / throttlingBurstLimit); set reservedConcurrentExecutions to reserve it as well.',
+    });
+  }
+}
+
+function validateProps(props: EmbeddingGatewayProps): void {
+  if (!props.issuers || props.issuers.length === 0) throw new Error('EmbeddingGateway: issuers must list at least one trusted OIDC issuer');
+  if (!props.models || props.models.length === 0) throw new Error('EmbeddingGateway: models must list at least one UpstreamModel');
+  for (const issuer of props.issuers) {
+    if (!Token.isUnresolved(issuer.issuerUrl) && !issuer.issuerUrl.startsWith('https://')) {
+      throw new Error(`EmbeddingGateway: issuer "${issuer.id}" has issuerUrl ${JSON.stringify(issuer.issuerUrl)}; API Gateway's JWT authorizer needs an https:// issuer (use embedgate dev for a local issuer)`);
+    }
+    for (const alg of issuer.algorithms ?? []) {
+      if (!Object.values(JwtAlgorithm).includes(alg)) throw new Error(`EmbeddingGateway: issuer "${issuer.id}" algorithm ${String(alg)} is not supported; use JwtAlgorithm.RS256, RS384 or RS512`);
+    }
+  }
+  const names = props.models.map((m) => m.name);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) throw new Error(`EmbeddingGateway: two models are named "${dup}"; give one a different name with the "name" option`);
+  const size = props.maxRequestSize?.toBytes();
+  if (size !== undefined && size > 6 * 1024 * 1024) {
+    throw new Error('EmbeddingGateway: maxRequestSize must be at most 6 MiB (the Lambda payload limit)');
+  }
+}
+
+/** One JSON line per request: what API Gateway decided, even when the function never ran. */
+function accessLogFormat(): AccessLogFormat {
+  return AccessLogFormat.custom(
+    JSON.stringify({
+      requestId: '$context.requestId',
+      time: '$context.requestTimeEpoch',
+      ip: '$context.identity.sourceIp',
+      userAgent: '$context.identity.userAgent',
+      method: '$context.httpMethod',
+      path: '$context.path',
+      routeKey: '$context.routeKey',
+      status: '$context.status',
+      responseLength: '$context.responseLength',
+      latencyMs: '$context.responseLatency',
+      integrationStatus: '$context.integrationStatus',
+      integrationLatencyMs: '$context.integrationLatency',
+      authorizerError: '$context.authorizer.error',
+      subject: '$context.authorizer.claims.sub',
+      clientId: '$context.authorizer.claims.client_id',
+      issuer: '$context.authorizer.claims.iss',
+      errorMessage: '$context.error.message',
+    }),
+  );
+}

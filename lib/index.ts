@@ -1,0 +1,7 @@
+export * from './archive-retention';
+export * from './embedding-gateway';
+export * from './gateway-network';
+export * from './policy';
+export * from './revocation-table';
+export * from './session-archive';
+export * from './upstream-model';

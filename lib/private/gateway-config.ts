@@ -1,0 +1,83 @@
+import { Token, type Duration } from 'aws-cdk-lib';
+import { ConfigError, loadConfig } from '../../shared/config';
+import type { PolicyRule, TrustedIssuer } from '../policy';
+import type { UpstreamModelBinding } from '../upstream-model';
+
+/** The gateway configuration document built from construct props, ready for the asset. */
+export interface BuiltConfig {
+  /** The document as written into the function's code (tokens replaced by `${env:...}`). */
+  readonly json: string;
+  /** Environment variables carrying the deploy-time references. */
+  readonly environment: Record<string, string>;
+}
+
+export interface GatewayConfigInputs {
+  readonly issuers: readonly TrustedIssuer[];
+  readonly models: readonly UpstreamModelBinding[];
+  readonly rules: readonly PolicyRule[];
+  readonly maxRequestBytes: number;
+  readonly maxTokenBytes: number;
+  readonly archiveFailMode: 'closed' | 'open';
+}
+
+const seconds = (d: Duration | undefined) => (d === undefined ? undefined : d.toSeconds());
+const defined = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+
+/**
+ * Build the configuration document from the props and validate it with the runtime's own
+ * validator (`loadConfig`), so a bad policy fails `cdk synth`, not the first request.
+ */
+export function buildGatewayConfig(i: GatewayConfigInputs): BuiltConfig {
+  const doc = {
+    issuers: i.issuers.map((x) =>
+      defined({
+        id: x.id,
+        issuer: x.issuerUrl,
+        audiences: x.audiences,
+        jwksUri: x.jwksUri,
+        algorithms: x.algorithms,
+        clockToleranceSeconds: seconds(x.clockTolerance),
+        maxTokenAgeSeconds: seconds(x.maxTokenAge),
+        requiredTyp: x.requiredTokenType,
+        claims: defined({ subject: x.subjectClaim, clientId: x.clientIdClaims, groups: x.groupClaims, scopes: x.scopeClaims }),
+      }),
+    ),
+    models: i.models.map((m) => m.config),
+    policy: {
+      rules: i.rules.map((r) =>
+        defined({
+          id: r.id,
+          description: r.description,
+          effect: r.effect,
+          match: defined({ issuer: r.issuers, subject: r.subjects, clientId: r.clientIds, groups: r.groups, scopes: r.scopes }),
+          models: r.models,
+          limits: r.limits,
+        }),
+      ),
+    },
+    gateway: { maxRequestBytes: i.maxRequestBytes, maxTokenBytes: i.maxTokenBytes, archiveFailMode: i.archiveFailMode },
+  };
+
+  // Tokens cannot live in a file asset: each becomes ${env:EMBEDGATE_REF_n}, resolved by
+  // CloudFormation into the function's environment.
+  const environment: Record<string, string> = {};
+  const forValidation = new Map<string, string>();
+  let n = 0;
+  const json = JSON.stringify(doc, (_k, v: unknown) => {
+    if (typeof v === 'string' && Token.isUnresolved(v)) {
+      const name = `EMBEDGATE_REF_${n++}`;
+      environment[name] = v;
+      const placeholder = `\${env:${name}}`;
+      forValidation.set(placeholder, `https://deploy-time-reference.invalid/${name}`);
+      return placeholder;
+    }
+    return v;
+  });
+  try {
+    loadConfig(JSON.parse(json, (_k, v: unknown) => (typeof v === 'string' && forValidation.has(v) ? forValidation.get(v) : v)));
+  } catch (e) {
+    if (e instanceof ConfigError) throw new Error(`EmbeddingGateway: the gateway configuration built from the props is invalid:\n${e.issues.map((x) => `  - ${x}`).join('\n')}`, { cause: e });
+    throw e;
+  }
+  return { json, environment };
+}

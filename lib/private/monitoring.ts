@@ -1,0 +1,84 @@
+import { Duration } from 'aws-cdk-lib';
+import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+
+export interface GatewayMonitoringProps {
+  /** The Powertools service name the proxy publishes its metrics under. */
+  readonly serviceName: string;
+  readonly proxyFunction: lambda.IFunction;
+  readonly api: apigwv2.IHttpApi;
+  readonly alarms: boolean;
+  readonly dashboard: boolean;
+  readonly alarmTopic?: sns.ITopic;
+}
+
+/** The gateway's metrics (EMF from the proxy, namespace `embedgate`), alarms and dashboard. */
+export class GatewayMonitoring extends Construct {
+  public readonly alarms: cloudwatch.Alarm[] = [];
+  public readonly dashboard?: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, private readonly props: GatewayMonitoringProps) {
+    super(scope, id);
+    if (props.alarms) {
+      const alarm = (name: string, metric: cloudwatch.IMetric, threshold: number, description: string) => {
+        const a = new cloudwatch.Alarm(this, name, {
+          metric,
+          threshold,
+          evaluationPeriods: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+          alarmDescription: description,
+        });
+        if (props.alarmTopic) a.addAlarmAction(new cwActions.SnsAction(props.alarmTopic));
+        this.alarms.push(a);
+      };
+      alarm('ArchiveErrors', this.metric('ArchiveErrors', { statistic: 'Sum' }), 1, 'Session records could not be archived (fail-closed: clients got 503).');
+      alarm('GatewayErrors', this.metric('Errors', { statistic: 'Sum' }), 10, 'Requests failed with 429/5xx (upstream failures or gateway errors).');
+      alarm('ProxyFunctionErrors', props.proxyFunction.metricErrors({ period: Duration.minutes(5) }), 1, 'The proxy function crashed (unhandled errors).');
+      alarm('ProxyThrottles', props.proxyFunction.metricThrottles({ period: Duration.minutes(5) }), 1, 'The proxy function was throttled: raise its concurrency.');
+      alarm('GatewayLatencyP99', this.metric('GatewayLatency', { statistic: 'p99' }), 50, "The gateway's own p99 time exceeds 50 ms.");
+    }
+    if (props.dashboard) {
+      this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
+      this.dashboard.addWidgets(
+        new cloudwatch.GraphWidget({
+          title: 'Requests by outcome',
+          left: ['Requests', 'Allowed', 'Denied', 'Invalid', 'Errors'].map((n) => this.metric(n, { statistic: 'Sum', label: n })),
+          width: 12,
+        }),
+        new cloudwatch.GraphWidget({
+          title: 'Latency (ms)',
+          left: [this.metric('GatewayLatency', { statistic: 'p50', label: 'gateway p50' }), this.metric('GatewayLatency', { statistic: 'p99', label: 'gateway p99' })],
+          right: [this.metric('UpstreamLatency', { statistic: 'p50', label: 'upstream p50' }), this.metric('UpstreamLatency', { statistic: 'p99', label: 'upstream p99' })],
+          width: 12,
+        }),
+        new cloudwatch.GraphWidget({
+          title: 'Proxy function',
+          left: [props.proxyFunction.metricInvocations(), props.proxyFunction.metricErrors(), props.proxyFunction.metricThrottles()],
+          right: [props.proxyFunction.metricDuration({ statistic: 'p99' })],
+          width: 12,
+        }),
+        new cloudwatch.GraphWidget({
+          title: 'Archive',
+          left: [this.metric('ArchiveErrors', { statistic: 'Sum', label: 'records refused' })],
+          width: 12,
+        }),
+      );
+    }
+  }
+
+  /** A metric the proxy publishes (namespace `embedgate`, dimension `service`). */
+  public metric(metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'embedgate',
+      metricName,
+      dimensionsMap: { service: this.props.serviceName },
+      period: Duration.minutes(5),
+      ...props,
+    });
+  }
+}
