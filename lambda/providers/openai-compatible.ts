@@ -114,12 +114,12 @@ class KeyHolder {
 
   /**
    * A different key to retry with after `used` was refused, or undefined when there is none (the
-   * store gave the same key back or failed). Concurrent batches share one refresh.
+   * store gave the same key back or failed). All batches of the call share one refresh, so a
+   * batch refused with the new key gets undefined.
    */
   async refreshed(used: string): Promise<string | undefined> {
     const ref = this.model.apiKey;
     if (!ref) return undefined;
-    if (this.current !== used) return this.current;
     this.refresh ??= (async () => {
       this.deps.secrets.invalidate?.(ref);
       try {

@@ -58,7 +58,7 @@ describe('Titan Text Embeddings v2', () => {
     expect(req!.body).toEqual({ inputText: 'hello world', normalize: true });
     expect(req!.headers['content-type']).toBe('application/json');
     expect(req!.headers.accept).toBe('application/json');
-    expect(req!.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDFAKEBEDROCK\/\d{8}\/us-east-1\/bedrock\/aws4_request, SignedHeaders=[^,]*host[^,]*, Signature=[0-9a-f]{64}$/);
+    expect(req!.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDFAKEBEDROCK\/\d{8}\/us-east-1\/bedrock\/aws4_request, SignedHeaders=[^,]*(host|:authority)[^,]*, Signature=[0-9a-f]{64}$/);
     expect(req!.headers['x-amz-date']).toMatch(/^\d{8}T\d{6}Z$/);
     expect(plain(result.vectors)).toEqual(expected(['hello world'], 1024));
     expect(result.usage).toEqual({ promptTokens: 2, totalTokens: 2 });
@@ -225,6 +225,13 @@ describe('failures', () => {
     expect(result.upstream.attempts).toBe(2);
   });
 
+  it('ServiceQuotaExceededException (a 400) -> 429, not retried', async () => {
+    bedrock.setScript(() => ({ kind: 'error', status: 400, type: 'ServiceQuotaExceededException', message: 'quota exceeded' }));
+    const err = await caught<UpstreamError>(() => createBedrockProvider(bedrockModel(TITAN), deps()).embed({ input: ['a'] }));
+    expect(err).toMatchObject({ status: 429, code: 'upstream_rate_limited' });
+    expect(bedrock.requests).toHaveLength(1);
+  });
+
   it('ModelTimeoutException is retried, then 504', async () => {
     bedrock.setScript(() => BEDROCK_ERRORS.modelTimeout);
     const err = await caught<UpstreamError>(() => createBedrockProvider(bedrockModel(TITAN, { maxRetries: 1 }), deps()).embed({ input: ['a'] }));
@@ -273,17 +280,29 @@ describe('failures', () => {
     const err = await caught<UpstreamError>(() => createBedrockProvider(bedrockModel(TITAN, { concurrency: 2 }), deps()).embed({ input: texts(20) }));
     expect(err).toMatchObject({ code: 'upstream_auth_failed' });
     expect(bedrock.requests.length).toBeLessThan(20);
-    expect(err.upstream).toMatchObject({ status: 403, batches: 20, attempts: bedrock.requests.length });
+    expect(err.upstream).toMatchObject({ status: 403, batches: 20 });
+    // Attempts the provider started; the last may have been aborted before the fake saw it.
+    expect(err.upstream.attempts).toBeGreaterThanOrEqual(bedrock.requests.length);
+    expect(err.upstream.attempts).toBeLessThanOrEqual(bedrock.requests.length + 2);
   });
 
   it("the call's signal aborts in-flight calls -> 504 upstream_aborted", async () => {
     bedrock.setScript(() => ({ kind: 'hang' }));
     const controller = new AbortController();
     const p = caught<UpstreamError>(() => createBedrockProvider(bedrockModel(TITAN), deps()).embed({ input: ['a', 'b'], signal: controller.signal }));
-    while (bedrock.requests.length < 2) await new Promise((r) => setTimeout(r, 2));
+    await waitFor(() => bedrock.requests.length >= 2);
     controller.abort(new Error('client went away'));
     const err = await p;
     expect(err).toMatchObject({ status: 504, reason: 'upstream_aborted' });
     expect(err.upstream.attempts).toBe(2);
   });
 });
+
+/** Poll until `cond` holds; fail after `ms` instead of spinning past the test timeout. */
+async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}

@@ -1,6 +1,7 @@
 /**
- * A local stand-in for Amazon Bedrock Runtime's `InvokeModel` (REST JSON protocol) on
- * `node:http`, for the real `BedrockRuntimeClient` pointed at its `endpoint`.
+ * A local stand-in for Amazon Bedrock Runtime's `InvokeModel` (REST JSON protocol) for the real
+ * `BedrockRuntimeClient` pointed at its `endpoint`. It speaks HTTP/2 (cleartext, prior
+ * knowledge): the client's default request handler is `NodeHttp2Handler`, as with the service.
  *
  * `POST /model/{modelId}/invoke` with a JSON body answers like the embedding models do:
  * - Titan Text Embeddings v2 (`amazon.titan-embed-text-v2:0`): `{ inputText, dimensions?, normalize }`
@@ -13,8 +14,8 @@
  * Errors use Bedrock's shape: the status, an `x-amzn-errortype` header and `{"message": ...}`.
  * Per request: queued behaviours, else `script`, else the default (success).
  */
-import { createServer } from 'node:http';
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { constants, createServer } from 'node:http2';
+import type { Http2ServerResponse, Http2Session, IncomingHttpHeaders } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { fakeEmbedding, fakeTokenCount } from './fake-upstream';
 
@@ -68,6 +69,7 @@ export async function startFakeBedrock(): Promise<FakeBedrock> {
   let inFlight = 0;
   let maxInFlight = 0;
   const timers = new Set<NodeJS.Timeout>();
+  const sessions = new Set<Http2Session>();
 
   const server = createServer((req, res) => {
     inFlight++;
@@ -96,7 +98,7 @@ export async function startFakeBedrock(): Promise<FakeBedrock> {
       if (!match || req.method !== 'POST') return sendError(res, 404, 'UnknownOperationException', `no route for ${req.method} ${path}`);
       const b = queue.shift() ?? script?.(fake, n) ?? { kind: 'success' };
       if (b.kind === 'hang') return;
-      if (b.kind === 'reset') return void req.socket.destroy();
+      if (b.kind === 'reset') return void req.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
       const act = (): void => respond(res, fake, b);
       if (!b.latencyMs) return act();
       const timer = setTimeout(() => {
@@ -107,6 +109,10 @@ export async function startFakeBedrock(): Promise<FakeBedrock> {
     });
   });
 
+  server.on('session', (session) => {
+    sessions.add(session);
+    session.on('close', () => sessions.delete(session));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -135,13 +141,13 @@ export async function startFakeBedrock(): Promise<FakeBedrock> {
         for (const t of timers) clearTimeout(t);
         timers.clear();
         server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
+        for (const session of sessions) session.destroy();
       }),
   };
 }
 
-function respond(res: ServerResponse, req: FakeBedrockRequest, b: Exclude<FakeBedrockBehaviour, { kind: 'hang' } | { kind: 'reset' }>): void {
-  if (res.destroyed) return;
+function respond(res: Http2ServerResponse, req: FakeBedrockRequest, b: Exclude<FakeBedrockBehaviour, { kind: 'hang' } | { kind: 'reset' }>): void {
+  if (res.stream.destroyed || res.stream.closed) return;
   if (b.kind === 'error') return sendError(res, b.status, b.type, b.message ?? b.type);
   if (b.kind === 'json') return send(res, b.status ?? 200, b.body, {});
   const body = (req.body ?? {}) as Record<string, unknown>;
@@ -172,12 +178,12 @@ function respond(res: ServerResponse, req: FakeBedrockRequest, b: Exclude<FakeBe
   return sendError(res, 400, 'ValidationException', `The provided model identifier is invalid: ${req.modelId}`);
 }
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>>): void {
+function send(res: Http2ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>>): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'x-amzn-requestid': 'fake-request-id', ...headers });
   res.end(text);
 }
 
-function sendError(res: ServerResponse, status: number, type: string, message: string): void {
+function sendError(res: Http2ServerResponse, status: number, type: string, message: string): void {
   send(res, status, { message }, { 'x-amzn-errortype': `${type}:http://internal.amazon.com/coral/com.amazon.bedrock/` });
 }

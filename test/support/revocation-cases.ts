@@ -17,8 +17,11 @@ export interface RevocationAdmin extends RevocationList {
 /** Makes a fresh, empty list whose clock is `now`. */
 export type RevocationListFactory = (now: () => number) => Promise<RevocationAdmin>;
 
+/** The issuer of the test principals. */
 export const ISSUER = 'https://idp.example.com';
+/** Another trusted issuer. */
 export const OTHER_ISSUER = 'https://login.other.example';
+/** The clock's start, epoch ms. */
 export const T0 = 1_750_000_000_000;
 
 /** A revocation with defaults. */

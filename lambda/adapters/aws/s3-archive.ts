@@ -49,6 +49,7 @@ export class S3Archive implements Archive {
     this.prefix = prefix ? `${prefix}/` : '';
   }
 
+  /** Write one record; resolves with its key once S3 has acknowledged it, rejects otherwise. */
   async put(record: SessionRecord): Promise<{ key: string }> {
     const key = this.prefix + recordKey(record);
     const input = archivePutInput(this.bucket, key, record, this.kmsKeyId);

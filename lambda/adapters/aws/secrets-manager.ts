@@ -73,6 +73,7 @@ export class SecretsManagerStore implements SecretStore {
     this.now = opts.now ?? Date.now;
   }
 
+  /** The secret's value (or its JSON `field`), from the cache when fresh enough; see the class doc. */
   async get(ref: SecretRef): Promise<string> {
     if (ref.source !== 'secretsManager') {
       throw new SecretUnavailableError(
@@ -83,6 +84,10 @@ export class SecretsManagerStore implements SecretStore {
     return ref.field === undefined ? raw : extractField(raw, ref.secretId, ref.field);
   }
 
+  /**
+   * Make the next `get` of this secret fetch it afresh (and not join a fetch already in flight).
+   * The cached value is kept only as the stale fallback for when that fetch fails.
+   */
   invalidate(ref: SecretRef): void {
     if (ref.source !== 'secretsManager') return;
     const id = ref.secretId;

@@ -8,7 +8,7 @@ import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { ArchiveConflictError, S3Archive } from '../../../lambda/adapters/aws/s3-archive';
+import { ArchiveConflictError, archivePutInput, S3Archive } from '../../../lambda/adapters/aws/s3-archive';
 import { RECORD_SCHEMA } from '../../../lambda/core/record';
 import type { SessionRecord } from '../../../lambda/core/record';
 import { deadEndpoint, S3RVER_CREDENTIALS, startS3rver } from '../../support/aws-standins';
@@ -169,6 +169,24 @@ it('rejects when S3 cannot be reached (so the gateway fails closed)', async () =
   }
 });
 
+it('computes the SHA-256 itself (not left to the SDK) and sets no Object Lock parameters', () => {
+  const r = record();
+  const input = archivePutInput(BUCKET, 'k', r, KMS_KEY);
+  expect(input).toEqual({
+    Bucket: BUCKET,
+    Key: 'k',
+    Body: lineOf(r),
+    ContentType: 'application/x-ndjson',
+    ContentLength: lineOf(r).length,
+    ChecksumAlgorithm: 'SHA256',
+    ChecksumSHA256: sha256b64(lineOf(r)),
+    IfNoneMatch: '*',
+    ServerSideEncryption: 'aws:kms',
+    SSEKMSKeyId: KMS_KEY,
+  });
+  expect(Buffer.isBuffer(input.Body)).toBe(true);
+});
+
 it('refuses a construction without a bucket', () => {
   expect(() => new S3Archive(client, { bucket: '' })).toThrow(/bucket is required/);
 });
@@ -226,7 +244,7 @@ describe('against a fake S3 with conditional writes', () => {
     try {
       let settled = false;
       const p = new S3Archive(c, { bucket: BUCKET }).put(record()).finally(() => (settled = true));
-      while (received.length === 0) await new Promise((r) => setTimeout(r, 2));
+      await waitFor(() => received.length > 0);
       await new Promise((r) => setTimeout(r, 20));
       expect(settled).toBe(false);
       release();
@@ -261,4 +279,13 @@ function respond(res: ServerResponse, status: number): void {
 
 function lowerCase(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+/** Poll until `cond` holds; fail after `ms` instead of spinning past the test timeout. */
+async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 2));
+  }
 }
