@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'cdk.out/', 'coverage/', '**/*.d.ts', '.archive/', 'tmp/'] },
+  { ignores: ['dist/', 'node_modules/', 'cdk.out/', 'coverage/', '**/*.d.ts', '.archive/', 'tmp/', 'assets/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -16,7 +16,7 @@ export default tseslint.config(
   },
   {
     // The AWS adapters are the one place allowed to use the AWS SDK.
-    files: ['lambda/adapters/aws/**', 'lambda/providers/bedrock.ts', 'cli/**', 'test/**'],
+    files: ['lambda/adapters/aws/**', 'lambda/providers/bedrock.ts', 'lambda/handlers/*.lambda.ts', 'cli/**', 'test/**'],
     rules: { 'no-restricted-imports': 'off' },
   },
   {

@@ -15,6 +15,7 @@ import { extractBearerToken, TokenVerifier } from '../lambda/core/identity';
 import { systemClock, uuidv7Ids } from '../lambda/core/ids';
 import type { Archive, EmbeddingProvider } from '../lambda/core/ports';
 import { FileArchive } from '../lambda/adapters/local/file-archive';
+import { InMemoryRevocationList } from '../lambda/adapters/local/revocations';
 import { LocalSecretStore } from '../lambda/adapters/local/secrets';
 import { createProxyHandler } from '../lambda/handlers/proxy';
 import { toGatewayRequest, toApiGatewayResult } from '../lambda/handlers/http';
@@ -38,11 +39,15 @@ export interface DevServerOptions {
   readonly archive?: Archive;
   /** Environment for `{"source":"env"}` secrets. @default process.env */
   readonly env?: NodeJS.ProcessEnv;
+  /** The deny list. @default an empty in-memory list */
+  readonly revocations?: InMemoryRevocationList;
 }
 
 export interface DevServer {
   readonly url: string;
   readonly gateway: Gateway;
+  /** The runtime deny list this server checks. */
+  readonly revocations: InMemoryRevocationList;
   close(): Promise<void>;
 }
 
@@ -56,11 +61,13 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     return p;
   };
   const verifier = new TokenVerifier(config);
+  const revocations = opts.revocations ?? new InMemoryRevocationList();
   const gateway = new Gateway({
     config,
     verifier,
     provider,
     archive: opts.archive ?? new FileArchive(opts.archiveDir),
+    revocations,
     clock: systemClock,
     ids: uuidv7Ids(systemClock),
   });
@@ -119,6 +126,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   return {
     url: `http://${host}:${addr.port}`,
     gateway,
+    revocations,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -10,6 +10,8 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as logsDestinations from 'aws-cdk-lib/aws-logs-destinations';
 import { Construct } from 'constructs';
 import type { ArchiveRetention } from './archive-retention';
 import { GatewayNetwork } from './gateway-network';
@@ -161,6 +163,10 @@ export class EmbeddingGateway extends Construct {
   public readonly stage: apigwv2.HttpStage;
   /** The proxy function. */
   public readonly proxyFunction: lambda.Function;
+  /** The edge recorder function (records of requests API Gateway answered itself). */
+  public readonly edgeRecorderFunction: lambda.Function;
+  /** Where access-log batches the edge recorder could not archive end up. */
+  public readonly edgeRecorderDeadLetterQueue: sqs.Queue;
   /** The network the functions run in. */
   public readonly network: GatewayNetwork;
   /** The session archive (bucket, key, Glue table, Athena workgroup). */
@@ -242,7 +248,7 @@ export class EmbeddingGateway extends Construct {
 
     const serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
     const functionLogs = new logs.LogGroup(this, 'ProxyLogs', { retention: logRetention, encryptionKey: this.logsKey, removalPolicy: RemovalPolicy.RETAIN });
-    const role = proxyRole(this, functionLogs);
+    const role = functionRole(this, 'ProxyRole', functionLogs, 'embedgate proxy function');
     this.proxyFunction = new lambda.Function(this, 'Proxy', {
       description: 'embedgate proxy: identity, revocation, policy, upstream call, session record',
       runtime: props.runtime ?? lambda.Runtime.NODEJS_24_X,
@@ -308,11 +314,61 @@ export class EmbeddingGateway extends Construct {
     });
     this.url = `${this.stage.url.replace(/\/$/, '')}/v1`;
 
+    // Requests API Gateway answers itself (authorizer refusals, unknown routes, throttling) never
+    // reach the proxy: the edge recorder turns their access-log entries into session records.
+    const edgeLogs = new logs.LogGroup(this, 'EdgeRecorderLogs', { retention: logRetention, encryptionKey: this.logsKey, removalPolicy: RemovalPolicy.RETAIN });
+    const edgeRole = functionRole(this, 'EdgeRecorderRole', edgeLogs, 'embedgate edge recorder function');
+    acknowledgeRoleFindings(edgeRole);
+    this.edgeRecorderDeadLetterQueue = new sqs.Queue(this, 'EdgeRecorderDlq', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.edgeRecorderDeadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is the dead-letter queue of the edge recorder: access-log batches it could not archive after its retries wait here (alarmed) to be replayed.',
+    });
+    this.edgeRecorderFunction = new lambda.Function(this, 'EdgeRecorder', {
+      description: 'embedgate edge recorder: session records for requests API Gateway refused itself',
+      runtime: props.runtime ?? lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      handler: 'index.handler',
+      code: handlerCode('edge-recorder', { 'config.json': config.json }),
+      memorySize: 256,
+      timeout: Duration.minutes(1),
+      vpc: this.network.vpc,
+      vpcSubnets: this.network.vpcSubnets,
+      securityGroups: [this.network.lambdaSecurityGroup],
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup: edgeLogs,
+      role: edgeRole,
+      deadLetterQueue: this.edgeRecorderDeadLetterQueue,
+      retryAttempts: 2,
+      environment: {
+        ...config.environment,
+        EMBEDGATE_ARCHIVE_BUCKET: this.archive.bucket.bucketName,
+        EMBEDGATE_ARCHIVE_KEY_ARN: this.archive.encryptionKey.keyArn,
+        POWERTOOLS_SERVICE_NAME: serviceName,
+        POWERTOOLS_METRICS_NAMESPACE: 'embedgate',
+      },
+    });
+    this.archive.grantWrite(this.edgeRecorderFunction);
+    Validations.of(this.edgeRecorderFunction).acknowledge({
+      id: 'NIST.800.53.R5-LambdaConcurrency',
+      reason: 'Invoked by the access log subscription only, in batches; its concurrency follows the API traffic, which the stage throttle bounds.',
+    });
+    new logs.SubscriptionFilter(this, 'EdgeRecords', {
+      logGroup: this.accessLogGroup,
+      destination: new logsDestinations.LambdaDestination(this.edgeRecorderFunction),
+      filterPattern: logs.FilterPattern.stringValue('$.integrationStatus', '=', '-'),
+    });
+
     const alarms = props.alarms ?? true;
     this.alarmTopic = alarms ? (props.alarmTopic ?? new sns.Topic(this, 'AlarmTopic', { displayName: 'embedgate alarms', masterKey: this.logsKey, enforceSSL: true })) : undefined;
     this.monitoring = new GatewayMonitoring(this, 'Monitoring', {
       serviceName,
       proxyFunction: this.proxyFunction,
+      edgeRecorderDeadLetterQueue: this.edgeRecorderDeadLetterQueue,
       api: this.api,
       alarms,
       dashboard: props.dashboard ?? true,
@@ -370,14 +426,11 @@ export class EmbeddingGateway extends Construct {
 }
 
 /**
- * The proxy's role, without AWS managed policies: logs to its own log group only; network
+ * A function's role, without AWS managed policies: logs to its own log group only; network
  * interfaces and X-Ray, which IAM cannot scope to a resource.
  */
-function proxyRole(scope: Construct, logGroup: logs.ILogGroup): iam.Role {
-  const role = new iam.Role(scope, 'ProxyRole', {
-    assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-    description: 'embedgate proxy function',
-  });
+function functionRole(scope: Construct, id: string, logGroup: logs.ILogGroup, description: string): iam.Role {
+  const role = new iam.Role(scope, id, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description });
   role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
   role.addToPolicy(
     new iam.PolicyStatement({
@@ -389,7 +442,7 @@ function proxyRole(scope: Construct, logGroup: logs.ILogGroup): iam.Role {
   return role;
 }
 
-function acknowledgeProxyFindings(fn: lambda.Function, role: iam.Role, concurrencyReserved: boolean): void {
+function acknowledgeRoleFindings(role: iam.Role): void {
   Validations.of(role).acknowledge(
     {
       id: 'AwsSolutions-IAM5[Resource::*]',
@@ -397,9 +450,13 @@ function acknowledgeProxyFindings(fn: lambda.Function, role: iam.Role, concurren
     },
     {
       id: 'NIST.800.53.R5-IAMNoInlinePolicy',
-      reason: 'The proxy role\'s policy is generated from least-privilege grants on this gateway\'s own resources (one bucket prefix, one table, the configured secrets and models); it belongs to this role alone and is not meant to be attached elsewhere.',
+      reason: 'The role\'s policy is generated from least-privilege grants on this gateway\'s own resources (one bucket prefix, one table, the configured secrets and models); it belongs to this role alone and is not meant to be attached elsewhere.',
     },
   );
+}
+
+function acknowledgeProxyFindings(fn: lambda.Function, role: iam.Role, concurrencyReserved: boolean): void {
+  acknowledgeRoleFindings(role);
   Validations.of(fn).acknowledge({
     id: 'NIST.800.53.R5-LambdaDLQ',
     reason: 'The proxy is invoked synchronously by API Gateway; a dead-letter queue applies to asynchronous invocations only. Every request\'s outcome is in its session record.',

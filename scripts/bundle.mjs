@@ -7,7 +7,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bundles = [{ name: 'proxy', entry: 'lambda/handlers/proxy.lambda.ts' }];
+const bundles = [
+  { name: 'proxy', entry: 'lambda/handlers/proxy.lambda.ts' },
+  { name: 'edge-recorder', entry: 'lambda/handlers/edge-recorder.lambda.ts' },
+];
 
 const sizes = {};
 for (const b of bundles) {

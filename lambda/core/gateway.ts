@@ -1,18 +1,18 @@
 /**
  * The core request pipeline, independent of Lambda and HTTP frameworks:
  *
- *   identity -> request validation -> policy -> limits -> provider -> response -> record
+ *   identity -> revocation -> request validation -> policy -> limits -> provider -> response -> record
  *
  * Every request that reaches `handle` (every route but the health check) ends in exactly one
  * session record. With `archiveFailMode: "closed"` (the default) a response leaves only after its
  * record is durable; when the archive refuses it, the client gets 503 and no model output.
  */
 import type { GatewayConfig, ModelConfig } from '../../shared/config';
-import { GatewayError, UpstreamError, unauthenticated } from './errors';
+import { forbidden, GatewayError, UpstreamError, unauthenticated } from './errors';
 import { issuerPrefix, resolveRoute } from './routes';
 import { extractBearerToken, type Principal } from './identity';
 import { allowedModels, decide } from './policy';
-import type { Archive, Clock, EmbeddingProvider, EmbeddingResult, Ids } from './ports';
+import type { Archive, Clock, EmbeddingProvider, EmbeddingResult, Ids, RevocationList } from './ports';
 import { fingerprintVectors, RECORD_SCHEMA, recordPrincipal, toLittleEndianBytes, type Outcome, type SessionRecord } from './record';
 import { bodyBytes, enforceLimits, parseEmbeddingsRequest, summarizeInput, type EmbeddingsRequest, type InputSummary } from './request';
 
@@ -54,6 +54,8 @@ export interface GatewayDeps {
   /** The provider for a configured model (created once per model by the caller). */
   readonly provider: (model: ModelConfig) => EmbeddingProvider;
   readonly archive: Archive;
+  /** The runtime deny list, checked after identity on every route. */
+  readonly revocations: RevocationList;
   readonly clock: Clock;
   readonly ids: Ids;
 }
@@ -163,6 +165,9 @@ export class Gateway {
     if (s.principal.issuerId !== route.issuerId) {
       throw unauthenticated(`Tokens of this issuer are accepted at ${issuerPrefix(this.deps.config, s.principal.issuerId)}/v1 only.`, 'issuer_route_mismatch');
     }
+    const p = s.principal;
+    const revoked = await this.deps.revocations.find({ issuer: p.issuer, subject: p.subject, clientId: p.clientId, tokenId: p.tokenId });
+    if (revoked) throw forbidden('Access for this principal has been revoked.', 'principal_revoked', `revoked_${revoked.kind}`);
     return path === '/v1/models' ? this.listModels(s) : this.embeddings(req, s);
   }
 

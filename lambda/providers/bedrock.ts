@@ -74,10 +74,11 @@ export function bedrockFamily(modelId: string): BedrockFamily | undefined {
  */
 export function createBedrockProvider(model: ModelConfig, deps: BedrockProviderDeps): EmbeddingProvider {
   const modelId = model.upstreamModel ?? model.name;
-  const family = bedrockFamily(modelId);
-  if (!family) {
+  const detected = bedrockFamily(modelId);
+  if (!detected) {
     throw new Error(`model ${model.name}: Bedrock model id ${JSON.stringify(modelId)} is not supported (use amazon.titan-embed-text-v2:0, cohere.embed-english-v3 or cohere.embed-multilingual-v3)`);
   }
+  const family: BedrockFamily = detected;
   const ctx: InvokeContext = {
     client: deps.client,
     modelId,
@@ -91,7 +92,7 @@ export function createBedrockProvider(model: ModelConfig, deps: BedrockProviderD
 
   async function embed(call: EmbeddingCall): Promise<EmbeddingResult> {
     const texts = textInput(call);
-    checkDimensions(family!, call.dimensions);
+    checkDimensions(family, call.dimensions);
     const meter = new UpstreamMeter(ctx.now, countBatches(texts.length, maxBatchSize));
     let tokens = 0;
     try {

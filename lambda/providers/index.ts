@@ -1,12 +1,13 @@
 /**
  * Embedding providers: one `EmbeddingProvider` per configured model.
  *
- * `openai`, `azure-openai` and `openai-compatible` go over HTTP (global `fetch`) with batching,
+ * `openai`, `azure-openai`, `openai-compatible` and `cohere` go over HTTP (global `fetch`) with batching,
  * bounded concurrency, retries and strict response validation; `local` is a deterministic,
  * offline feature-hashing embedder for demos and tests.
  */
 import type { ModelConfig } from '../../shared/config';
 import type { EmbeddingProvider, SecretStore } from '../core/ports';
+import { createCohereProvider } from './cohere';
 import { createLocalProvider } from './local';
 import { createOpenAiCompatibleProvider } from './openai-compatible';
 
@@ -22,6 +23,11 @@ export interface ProviderDeps {
   readonly random?: () => number;
   /** Milliseconds since the epoch. @default Date.now */
   readonly now?: () => number;
+  /**
+   * Creates Bedrock providers (the AWS runtime passes one bound to its SDK client; the core
+   * cannot import the SDK). @default - Bedrock models are refused
+   */
+  readonly bedrock?: (model: ModelConfig) => EmbeddingProvider;
 }
 
 /** Create the provider for `model` according to its `provider` kind. */
@@ -34,8 +40,12 @@ export function createProvider(model: ModelConfig, deps: ProviderDeps): Embeddin
     case 'openai-compatible':
       return createOpenAiCompatibleProvider(model, deps);
     case 'cohere':
+      return createCohereProvider(model, deps);
     case 'bedrock':
-      throw new Error(`provider "${model.provider}" (model ${model.name}) is not wired yet`);
+      if (!deps.bedrock) {
+        throw new Error(`model ${model.name} is on Amazon Bedrock, which needs the AWS runtime (embedgate dev cannot call it); use a local or OpenAI-compatible model locally`);
+      }
+      return deps.bedrock(model);
     default: {
       const unknown: never = model.provider;
       throw new Error(`unknown provider kind ${String(unknown)}`);

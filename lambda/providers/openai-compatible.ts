@@ -20,18 +20,46 @@ import { countBatches, runBatched } from './batching';
 import type { ProviderDeps } from './index';
 import { defaultSleep, postJsonWithRetry, UpstreamMeter, upstreamFailure, withStats } from './retry';
 import type { RetryDeps } from './retry';
-import { InvalidUpstreamResponse, parseEmbeddingsResponse } from './upstream-response';
+import { InvalidUpstreamResponse, parseEmbeddingsResponse, type ParsedEmbeddings } from './upstream-response';
+
+/** How one HTTP embeddings API is spoken: where to send a batch, how, and how to read the answer. */
+export interface WireProtocol {
+  readonly url: string;
+  headers(key: string | undefined): Record<string, string>;
+  /** The request body of one batch; may throw a `GatewayError` for input the API cannot take. */
+  body(items: readonly (string | readonly number[])[], call: EmbeddingCall): string;
+  /** Throws `InvalidUpstreamResponse` when the answer is not what the API promises. */
+  parse(body: unknown, expectedCount: number, expectedDimensions?: number): ParsedEmbeddings;
+}
+
+/** The OpenAI embeddings API (OpenAI, Azure OpenAI, OpenAI-compatible servers). */
+export function openAiProtocol(model: ModelConfig): WireProtocol {
+  const upstreamModel = model.upstreamModel ?? model.name;
+  return {
+    url: embeddingsUrl(model),
+    headers: (key) => requestHeaders(model, key),
+    body: (items, call) => JSON.stringify({ model: upstreamModel, input: items, dimensions: call.dimensions, user: call.user, encoding_format: 'base64' }),
+    parse: parseEmbeddingsResponse,
+  };
+}
 
 /** Create the HTTP provider for a model whose `provider` is `openai`, `azure-openai` or `openai-compatible`. */
 export function createOpenAiCompatibleProvider(model: ModelConfig, deps: ProviderDeps): EmbeddingProvider {
+  return createHttpProvider(model, deps, openAiProtocol(model));
+}
+
+/**
+ * An HTTP embeddings provider: batching with bounded concurrency and order kept, retries, the
+ * key from the secret store with one refresh after a 401/403, strict answers.
+ */
+export function createHttpProvider(model: ModelConfig, deps: ProviderDeps, protocol: WireProtocol): EmbeddingProvider {
   const retryDeps: RetryDeps = {
     fetch: deps.fetch ?? globalThis.fetch,
     sleep: deps.sleep ?? defaultSleep,
     random: deps.random ?? Math.random,
     now: deps.now ?? Date.now,
   };
-  const url = embeddingsUrl(model);
-  const upstreamModel = model.upstreamModel ?? model.name;
+  const { url } = protocol;
   const { maxBatchSize, concurrency, timeoutMs, maxRetries } = model.upstream;
 
   async function embed(call: EmbeddingCall): Promise<EmbeddingResult> {
@@ -42,16 +70,10 @@ export function createOpenAiCompatibleProvider(model: ModelConfig, deps: Provide
     let totalTokens = 0;
     try {
       const vectors = await runBatched(call.input as readonly (string | readonly number[])[], { maxBatchSize, concurrency, signal: call.signal }, async (batch, signal) => {
-        const body = JSON.stringify({
-          model: upstreamModel,
-          input: batch.items,
-          dimensions: call.dimensions,
-          user: call.user,
-          encoding_format: 'base64',
-        });
+        const body = protocol.body(batch.items, call);
         const send = (key: string | undefined): Promise<{ status: number; body: unknown }> =>
           postJsonWithRetry(
-            { url, headers: requestHeaders(model, key), body },
+            { url, headers: protocol.headers(key), body },
             { policy: { maxRetries, timeoutMs }, deps: retryDeps, meter, signal, redact },
           );
         const usedKey = keys.current;
@@ -65,7 +87,7 @@ export function createOpenAiCompatibleProvider(model: ModelConfig, deps: Provide
           res = await send(fresh);
         }
         try {
-          const parsed = parseEmbeddingsResponse(res.body, batch.items.length, call.dimensions);
+          const parsed = protocol.parse(res.body, batch.items.length, call.dimensions);
           promptTokens += parsed.promptTokens;
           totalTokens += parsed.totalTokens;
           return parsed.items;

@@ -4,12 +4,14 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
 export interface GatewayMonitoringProps {
   /** The Powertools service name the proxy publishes its metrics under. */
   readonly serviceName: string;
   readonly proxyFunction: lambda.IFunction;
+  readonly edgeRecorderDeadLetterQueue: sqs.IQueue;
   readonly api: apigwv2.IHttpApi;
   readonly alarms: boolean;
   readonly dashboard: boolean;
@@ -38,6 +40,7 @@ export class GatewayMonitoring extends Construct {
       };
       alarm('ArchiveErrors', this.metric('ArchiveErrors', { statistic: 'Sum' }), 1, 'Session records could not be archived (fail-closed: clients got 503).');
       alarm('GatewayErrors', this.metric('Errors', { statistic: 'Sum' }), 10, 'Requests failed with 429/5xx (upstream failures or gateway errors).');
+      alarm('EdgeRecordsLost', props.edgeRecorderDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }), 1, 'Access-log entries the edge recorder could not archive are waiting in its dead-letter queue.');
       alarm('ProxyFunctionErrors', props.proxyFunction.metricErrors({ period: Duration.minutes(5) }), 1, 'The proxy function crashed (unhandled errors).');
       alarm('ProxyThrottles', props.proxyFunction.metricThrottles({ period: Duration.minutes(5) }), 1, 'The proxy function was throttled: raise its concurrency.');
       alarm('GatewayLatencyP99', this.metric('GatewayLatency', { statistic: 'p99' }), 50, "The gateway's own p99 time exceeds 50 ms.");

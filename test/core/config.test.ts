@@ -306,8 +306,8 @@ describe('loadConfig validation errors', () => {
   });
 
   it('an unknown provider is refused with the list of providers', () => {
-    expect(configIssues(baseConfig({ models: [localModelDoc({ provider: 'cohere' })] }))).toEqual([
-      'models[0].provider: provider must be one of openai, azure-openai, openai-compatible, local',
+    expect(configIssues(baseConfig({ models: [localModelDoc({ provider: 'gemini' })] }))).toEqual([
+      'models[0].provider: provider must be one of openai, azure-openai, openai-compatible, cohere, bedrock, local',
     ]);
   });
 
@@ -371,7 +371,7 @@ describe('loadConfig validation errors', () => {
     const issues = configIssues(
       baseConfig({
         issuers: [issuerDoc({ issuer: 'http://idp.example.com', algorithms: ['HS256'] })],
-        models: [localModelDoc({ provider: 'cohere' }), azureModelDoc({ apiVersion: undefined })],
+        models: [localModelDoc({ provider: 'gemini' }), azureModelDoc({ apiVersion: undefined })],
         policy: { rules: [ruleDoc({ match: { subject: 'x\\' } })] },
       }),
     );

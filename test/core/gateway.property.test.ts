@@ -10,6 +10,7 @@ import type { Archive } from '../../lambda/core/ports';
 import type { SessionRecord } from '../../lambda/core/record';
 import { LocalSecretStore } from '../../lambda/adapters/local/secrets';
 import { createProvider } from '../../lambda/providers';
+import { InMemoryRevocationList } from '../../lambda/adapters/local/revocations';
 
 const PRINCIPAL: Principal = {
   issuerId: 'corp', issuer: 'https://idp.example.com', subject: 'svc', clientId: 'svc', groups: ['g'], scopes: [], tokenId: null, expiresAt: null,
@@ -29,6 +30,7 @@ const gateway = new Gateway({
   config,
   verifier: { verify: async () => PRINCIPAL },
   provider: (m) => createProvider(m, { secrets: new LocalSecretStore({}) }),
+  revocations: new InMemoryRevocationList(),
   archive,
   clock: { now: () => Date.now() },
   ids: { sessionId: () => `s-${++n}` },

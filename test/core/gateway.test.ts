@@ -4,6 +4,7 @@ import { Gateway, outcomeOf, type GatewayRequest } from '../../lambda/core/gatew
 import type { Principal } from '../../lambda/core/identity';
 import type { Archive, EmbeddingCall, EmbeddingProvider, EmbeddingResult } from '../../lambda/core/ports';
 import { fingerprintVectors, type SessionRecord } from '../../lambda/core/record';
+import { InMemoryRevocationList } from '../../lambda/adapters/local/revocations';
 
 const INDEXER: Principal = {
   issuerId: 'corp', issuer: 'https://idp.example.com', subject: 'svc-indexer', clientId: 'indexer',
@@ -56,6 +57,7 @@ function setup(overrides: Partial<GatewayConfigInput> = {}) {
   const config: GatewayConfig = loadConfig({ ...DOC, ...overrides });
   const archive = new MemoryArchive();
   const provider = new FakeProvider();
+  const revocations = new InMemoryRevocationList();
   let t = Date.parse('2026-11-29T10:00:00.000Z');
   let n = 0;
   const gateway = new Gateway({
@@ -68,11 +70,12 @@ function setup(overrides: Partial<GatewayConfigInput> = {}) {
       },
     },
     provider: () => provider,
+    revocations,
     archive,
     clock: { now: () => (t += 1) },
     ids: { sessionId: () => `sess-${++n}` },
   });
-  return { gateway, archive, provider, config };
+  return { gateway, archive, provider, config, revocations };
 }
 
 function req(body: unknown, opts: Partial<GatewayRequest> & { token?: string | null } = {}): GatewayRequest {
@@ -269,6 +272,44 @@ describe('Gateway: failures', () => {
     await gateway.handle(req({ model: 'small', input: 'x' }, { token: null }));
     expect(archive.records).toHaveLength(5);
     expect(new Set(archive.records.map((r) => r.session_id)).size).toBe(5);
+  });
+});
+
+describe('Gateway: revocation', () => {
+  const revocation = { issuer: null, reason: 'incident 42', until: null, createdAt: 0, createdBy: 'ops' };
+
+  test.each([
+    ['subject', 'svc-indexer'],
+    ['client', 'indexer'],
+    ['token', 'jti-1'],
+  ] as const)('a revoked %s gets 403 principal_revoked on every route, recorded with who tried', async (kind, value) => {
+    const { gateway, revocations, provider } = setup();
+    await revocations.put({ ...revocation, kind, value, issuer: kind === 'token' ? 'https://idp.example.com' : null });
+    const embed = await gateway.handle(req({ model: 'small', input: 'x' }));
+    expect(embed.response.status).toBe(403);
+    expect(parse(embed.response.body).error).toMatchObject({ type: 'permission_error', code: 'principal_revoked' });
+    expect(embed.record).toMatchObject({ decision: { outcome: 'deny', reason: `revoked_${kind}` }, principal: { subject: 'svc-indexer' } });
+    const models = await gateway.handle(req(undefined, { method: 'GET', path: '/v1/models', body: undefined }));
+    expect(models.response.status).toBe(403);
+    expect(provider.calls).toHaveLength(0);
+    // Others are not affected.
+    expect((await gateway.handle(req({ model: 'small', input: 'x' }, { token: 'tok.bot.sig' }))).response.status).toBe(200);
+  });
+
+  test('a revocation for another issuer does not apply; an expired one no longer applies', async () => {
+    const { gateway, revocations } = setup();
+    await revocations.put({ ...revocation, kind: 'subject', value: 'svc-indexer', issuer: 'https://other.example.com' });
+    await revocations.put({ ...revocation, kind: 'client', value: 'indexer', until: Date.parse('2026-01-01T00:00:00Z') });
+    expect((await gateway.handle(req({ model: 'small', input: 'x' }))).response.status).toBe(200);
+  });
+
+  test('when the deny list cannot be read, the request fails closed with 503', async () => {
+    const { gateway, revocations, provider } = setup();
+    jest.spyOn(revocations, 'find').mockRejectedValue(new GatewayError('The revocation list is unavailable.', { status: 503, type: 'server_error', code: 'revocation_list_unavailable' }));
+    const { response, record } = await gateway.handle(req({ model: 'small', input: 'x' }));
+    expect(response.status).toBe(503);
+    expect(record.decision.reason).toBe('revocation_list_unavailable');
+    expect(provider.calls).toHaveLength(0);
   });
 });
 

@@ -8,6 +8,7 @@ import type { SessionRecord } from '../../lambda/core/record';
 import { createProxyHandler } from '../../lambda/handlers/proxy';
 import { createProvider } from '../../lambda/providers';
 import { LocalSecretStore } from '../../lambda/adapters/local/secrets';
+import { InMemoryRevocationList } from '../../lambda/adapters/local/revocations';
 
 const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzdmMifQ.c2lnbmF0dXJlLXRoYXQtbXVzdC1ub3QtbGVhaw';
 const PRINCIPAL: Principal = { issuerId: 'corp', issuer: 'https://idp.example.com', subject: 'svc', clientId: 'svc', groups: ['g'], scopes: [], tokenId: null, expiresAt: null };
@@ -22,6 +23,7 @@ const gateway = new Gateway({
   config,
   verifier: { verify: async (t) => { if (t !== TOKEN) throw unauthenticated('bad', 'bad_signature'); return PRINCIPAL; } },
   provider: (m) => createProvider(m, { secrets: new LocalSecretStore({}) }),
+  revocations: new InMemoryRevocationList(),
   archive: { put: async (r) => (records.push(r), { key: r.session_id }) },
   clock: { now: () => Date.now() },
   ids: { sessionId: () => `s-${records.length + 1}` },

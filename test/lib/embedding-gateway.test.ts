@@ -185,6 +185,37 @@ describe('permissions', () => {
   });
 });
 
+describe('edge recorder', () => {
+  const { template } = synth();
+
+  test('the access log feeds the edge recorder with the entries the proxy never saw', () => {
+    template.hasResourceProperties('AWS::Logs::SubscriptionFilter', {
+      FilterPattern: '{ $.integrationStatus = "-" }',
+      LogGroupName: { Ref: Match.stringLikeRegexp('AccessLogs') },
+      DestinationArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('EdgeRecorder'), 'Arn'] },
+    });
+  });
+
+  test('retries, then a TLS-only, encrypted dead-letter queue with an alarm', () => {
+    const fn = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('edge recorder') } }))[0]!.Properties;
+    expect(fn.DeadLetterConfig.TargetArn).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/EdgeRecorderDlq/), 'Arn'] });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumRetryAttempts: 2 });
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1 });
+  });
+
+  test('may write records and nothing else of the archive', () => {
+    const fn = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('edge recorder') } }))[0]!.Properties;
+    const roleId = fn.Role['Fn::GetAtt'][0] as string;
+    const s3Actions = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.Roles).includes(roleId))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[] }[])
+      .flatMap((st) => [st.Action].flat())
+      .filter((a) => a.startsWith('s3:'));
+    expect(s3Actions).toEqual(['s3:PutObject']);
+  });
+});
+
 describe('revocation table', () => {
   test('on demand, point-in-time recovery, encrypted, TTL, retained', () => {
     const { template } = synth();
