@@ -107,3 +107,23 @@ export interface EmbeddingProvider {
   readonly kind: string;
   embed(call: EmbeddingCall): Promise<EmbeddingResult>;
 }
+
+/** A span of sensitive data found by a detector, in UTF-16 code units of the scanned text. */
+export interface PiiEntity {
+  /** Detector-specific entity type (Comprehend: `EMAIL`, `CREDIT_DEBIT_NUMBER`, ...). */
+  readonly type: string;
+  /** Start offset (inclusive). */
+  readonly start: number;
+  /** End offset (exclusive). */
+  readonly end: number;
+  /** Confidence in [0, 1] (1 for validated regex detectors). */
+  readonly score: number;
+}
+
+/** An external PII detector (Amazon Comprehend `DetectPiiEntities` in AWS). */
+export interface PiiDetector {
+  /** Name for records and logs, e.g. `comprehend`. */
+  readonly name: string;
+  /** Entities in `text`, offsets into `text`. Rejects when the detector cannot answer. */
+  detect(text: string, signal?: AbortSignal): Promise<PiiEntity[]>;
+}
