@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { GatewayConfig, ModelConfig } from '../shared/config';
 import { GatewayError, unauthenticated } from '../lambda/core/errors';
@@ -13,9 +14,9 @@ import { resolveRoute } from '../lambda/core/routes';
 import { Gateway } from '../lambda/core/gateway';
 import { extractBearerToken, TokenVerifier } from '../lambda/core/identity';
 import { systemClock, uuidv7Ids } from '../lambda/core/ids';
-import type { Archive, EmbeddingProvider } from '../lambda/core/ports';
+import type { Archive, EmbeddingProvider, RevocationList } from '../lambda/core/ports';
 import { FileArchive } from '../lambda/adapters/local/file-archive';
-import { InMemoryRevocationList } from '../lambda/adapters/local/revocations';
+import { FileRevocationList } from '../lambda/adapters/local/file-revocations';
 import { LocalSecretStore } from '../lambda/adapters/local/secrets';
 import { createProxyHandler } from '../lambda/handlers/proxy';
 import { toGatewayRequest, toApiGatewayResult } from '../lambda/handlers/http';
@@ -39,15 +40,21 @@ export interface DevServerOptions {
   readonly archive?: Archive;
   /** Environment for `{"source":"env"}` secrets. @default process.env */
   readonly env?: NodeJS.ProcessEnv;
-  /** The deny list. @default an empty in-memory list */
-  readonly revocations?: InMemoryRevocationList;
+  /**
+   * The deny list. @default `<archiveDir>/revocations.json`, re-read within a second of a change
+   * (`embedgate revoke --archive-dir <dir>` writes it)
+   */
+  readonly revocations?: ManagedRevocationList;
 }
+
+/** A deny list the dev runtime can also change (tests, the demo). */
+export type ManagedRevocationList = RevocationList & Pick<FileRevocationList, 'put' | 'delete' | 'list'>;
 
 export interface DevServer {
   readonly url: string;
   readonly gateway: Gateway;
   /** The runtime deny list this server checks. */
-  readonly revocations: InMemoryRevocationList;
+  readonly revocations: ManagedRevocationList;
   close(): Promise<void>;
 }
 
@@ -61,7 +68,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     return p;
   };
   const verifier = new TokenVerifier(config);
-  const revocations = opts.revocations ?? new InMemoryRevocationList();
+  const revocations = opts.revocations ?? new FileRevocationList(join(opts.archiveDir, 'revocations.json'));
   const gateway = new Gateway({
     config,
     verifier,
