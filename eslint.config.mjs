@@ -16,7 +16,7 @@ export default tseslint.config(
   },
   {
     // The AWS adapters are the one place allowed to use the AWS SDK.
-    files: ['lambda/adapters/aws/**', 'lambda/providers/bedrock.ts', 'lambda/handlers/*.lambda.ts', 'cli/**', 'test/**'],
+    files: ['lambda/adapters/aws/**', 'lambda/providers/bedrock.ts', 'lambda/handlers/*.lambda.ts', 'lambda/handlers/deployed.ts', 'cli/**', 'test/**'],
     rules: { 'no-restricted-imports': 'off' },
   },
   {

@@ -181,7 +181,10 @@ export function toEvent(req: IncomingMessage, body: Buffer, receivedAt: number, 
     const value = req.rawHeaders[i + 1]!;
     headers[name] = name in headers ? `${headers[name]},${value}` : value;
   }
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  // The request target is a path: `new URL(target, base)` would read `//host/...` as a host and
+  // throw on targets such as `//[` (a 500 without a record).
+  const target = req.url ?? '/';
+  const url = new URL(`http://localhost${target.startsWith('/') ? '' : '/'}${target}`);
   const requestId = randomUUID();
   const method = req.method ?? 'GET';
   const text = isTextual(headers['content-type']);

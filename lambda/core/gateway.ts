@@ -13,7 +13,7 @@ import { issuerPrefix, resolveRoute } from './routes';
 import { extractBearerToken, type Principal } from './identity';
 import { allowedModels, decide } from './policy';
 import type { Archive, Clock, EmbeddingProvider, EmbeddingResult, Ids, RevocationList } from './ports';
-import { fingerprintVectors, RECORD_SCHEMA, recordPrincipal, toLittleEndianBytes, type Outcome, type SessionRecord } from './record';
+import { fingerprintVectors, RECORD_SCHEMA, recordPrincipal, sealRecord, toLittleEndianBytes, type Outcome, type SessionRecord } from './record';
 import { bodyBytes, enforceLimits, parseEmbeddingsRequest, summarizeInput, type EmbeddingsRequest, type InputSummary } from './request';
 
 /** An HTTP request as the core sees it (built from an API Gateway v2 event or by `embedgate dev`). */
@@ -215,7 +215,7 @@ export class Gateway {
 
   private buildRecord(req: GatewayRequest, s: Session, status: number, endedAt: number): SessionRecord {
     const r = s.result;
-    return {
+    return sealRecord({
       schema: RECORD_SCHEMA,
       session_id: s.id,
       started_at: new Date(s.startedAt).toISOString(),
@@ -248,7 +248,7 @@ export class Gateway {
       usage: r ? { prompt_tokens: r.usage.promptTokens, total_tokens: r.usage.totalTokens } : null,
       output: r ? { vectors: r.vectors.length, dimensions: r.vectors[0]?.length ?? 0, fingerprint: fingerprintVectors(r.vectors) } : null,
       timings: { total_ms: round(endedAt - s.startedAt), auth_ms: round(s.authMs), upstream_ms: round(s.upstream?.latency_ms ?? 0) },
-    };
+    });
   }
 }
 

@@ -7,6 +7,7 @@
  * (counts), not stored, in schema v1.
  */
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../../shared/config';
 import type { Principal } from './identity';
 
 export const RECORD_SCHEMA = 'embedgate.session.v1';
@@ -68,7 +69,15 @@ export interface SessionRecord {
     readonly auth_ms: number;
     readonly upstream_ms: number;
   };
+  /**
+   * The record's seal: `sha256:<hex>` over the canonical JSON (`canonicalJson`: keys sorted at
+   * every depth, no whitespace) of the record without this field. See {@link sealRecord}.
+   */
+  readonly record_sha256: string;
 }
+
+/** A record before it is sealed: every field but `record_sha256`. */
+export type UnsealedRecord = Omit<SessionRecord, 'record_sha256'>;
 
 export interface RecordPrincipal {
   readonly issuer: string;
@@ -94,6 +103,23 @@ export function recordPrincipal(p: Principal): RecordPrincipal {
     token_id: p.tokenId,
     token_expires_at: p.expiresAt === null ? null : new Date(p.expiresAt * 1000).toISOString(),
   };
+}
+
+/**
+ * The seal of a record: `sha256:<hex>` over the UTF-8 bytes of `canonicalJson` of the record
+ * without `record_sha256` (a `record_sha256` present in `record` is ignored). Canonical, so it
+ * does not depend on key order or whitespace: a record read back with `JSON.parse` gives the same
+ * seal as the object the gateway built (JSON numbers round-trip exactly in JavaScript).
+ */
+export function recordSha256(record: UnsealedRecord | SessionRecord): string {
+  const { record_sha256: _ignored, ...body } = record as SessionRecord;
+  return `sha256:${createHash('sha256').update(canonicalJson(body), 'utf8').digest('hex')}`;
+}
+
+/** The record with its seal (`record_sha256`) as its last field. */
+export function sealRecord(record: UnsealedRecord): SessionRecord {
+  const { record_sha256: _ignored, ...body } = record as SessionRecord;
+  return { ...body, record_sha256: recordSha256(body) };
 }
 
 /** SHA-256 over the little-endian float32 bytes of every vector, in order. */

@@ -23,7 +23,10 @@ const HEALTH: APIGatewayProxyStructuredResultV2 = {
 /** The handler's core, without middleware (tested on its own). */
 export function proxyCore(gateway: Gateway): ProxyHandler {
   return async (event) => {
-    if (event.rawPath === '/health' && event.requestContext?.http?.method === 'GET') return HEALTH;
+    if (event.rawPath === '/health' && event.requestContext?.http?.method === 'GET') {
+      metrics.addMetric('HealthChecks', MetricUnit.Count, 1);
+      return HEALTH;
+    }
     const handled = await gateway.handle(toGatewayRequest(event));
     observe(handled);
     return toApiGatewayResult(handled.response);
@@ -43,6 +46,8 @@ function observe({ record, archiveError, internalError, response }: HandledReque
   const fields = {
     session_id: record.session_id,
     status: response.status,
+    // The answer the record describes; differs from `status` only when the record could not be archived (503).
+    record_status: d.status,
     outcome: d.outcome,
     reason: d.reason,
     rule_id: d.rule_id,

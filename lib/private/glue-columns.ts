@@ -95,6 +95,7 @@ export const SESSION_COLUMNS: readonly GlueField[] = [
     f('auth_ms', 'double'),
     f('upstream_ms', 'double'),
   )),
+  f('record_sha256', 'string', 'sha256 of the canonical JSON of the record without this field'),
 ];
 
 /** Partition keys: the `dt=YYYY-MM-DD/hr=HH/` of the object key (UTC of `started_at`). */

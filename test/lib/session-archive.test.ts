@@ -417,6 +417,7 @@ describe('SessionArchive: Glue table', () => {
     usage: { prompt_tokens: 4, total_tokens: 4 },
     output: { vectors: 2, dimensions: 256, fingerprint: 'sha256:def' },
     timings: { total_ms: 190.75, auth_ms: 1.5, upstream_ms: 182.4 },
+    record_sha256: 'sha256:0123',
   };
 
   const table = (): Json => (Object.values(base.template.findResources('AWS::Glue::Table'))[0] as Json).Properties;

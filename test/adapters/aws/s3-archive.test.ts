@@ -9,7 +9,7 @@ import type { IncomingHttpHeaders, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ArchiveConflictError, archivePutInput, S3Archive } from '../../../lambda/adapters/aws/s3-archive';
-import { RECORD_SCHEMA } from '../../../lambda/core/record';
+import { RECORD_SCHEMA, sealRecord } from '../../../lambda/core/record';
 import type { SessionRecord } from '../../../lambda/core/record';
 import { deadEndpoint, S3RVER_CREDENTIALS, startS3rver } from '../../support/aws-standins';
 import type { StandIn } from '../../support/aws-standins';
@@ -56,7 +56,7 @@ afterAll(async () => {
 let seq = 0;
 function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
   seq++;
-  return {
+  return sealRecord({
     schema: RECORD_SCHEMA,
     session_id: `0190a6b2-7c4d-7e00-8000-${String(seq).padStart(12, '0')}`,
     started_at: '2025-03-04T05:06:07.089Z',
@@ -71,7 +71,7 @@ function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
     output: { vectors: 1, dimensions: 8, fingerprint: 'sha256:00' },
     timings: { total_ms: 232, auth_ms: 3, upstream_ms: 12 },
     ...overrides,
-  };
+  });
 }
 
 const lineOf = (r: SessionRecord): Buffer => Buffer.from(`${JSON.stringify(r)}\n`, 'utf8');
