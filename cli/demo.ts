@@ -4,7 +4,8 @@
  * Starts the embedded OIDC issuer, `embedgate dev` with the local model and a fresh archive, then,
  * as two service principals with tokens fetched from the issuer over HTTP, uses the official
  * `openai` client to: embed; be denied a model; send an invalid request; present an expired and
- * a forged token. Prints the audit table of the records written. Exits 0 only if every step
+ * a forged token; be revoked at runtime and reinstated. Prints the audit table of the records
+ * written. Exits 0 only if every step
  * behaved as expected and every request left exactly one record.
  */
 import { mkdtemp } from 'node:fs/promises';
@@ -15,6 +16,7 @@ import OpenAI from 'openai';
 import { formatAuditTable, readLocalArchive } from './archive-reader';
 import { buildConfig, readDevConfigFile } from './dev-config';
 import { fetchClientCredentialsToken, startDevIssuer } from './issuer';
+import { revoke, unrevoke } from './revoke';
 
 const CONFIG = resolve(__dirname, '../../examples/dev.json');
 
@@ -91,6 +93,18 @@ async function demo(): Promise<number> {
       .sign(privateKey);
     const forgedStatus = await statusOf(client(forged).embeddings.create({ model: 'local-large', input: 'exfiltrate' }));
     expect('forged token refused', forgedStatus === 401, String(forgedStatus));
+
+    say('6. an operator revokes support-bot at runtime (embedgate revoke --subject support-bot), then lifts it');
+    await revoke(['--subject', 'support-bot', '--reason', 'demo: suspected key leak', '--archive-dir', archiveDir, '--by', 'demo-operator'], (line) => say(`     $ ${line}`));
+    // The dev runtime re-reads its deny list within a second (in AWS: the table, within 15 s).
+    const reload = () => new Promise((r) => setTimeout(r, 1100));
+    await reload();
+    const revokedStatus = await statusOf(client(botToken).embeddings.create({ model: 'local-small', input: 'still there?' }));
+    expect('revoked without a restart', revokedStatus === 403, `${revokedStatus} principal_revoked`);
+    await unrevoke(['--subject', 'support-bot', '--archive-dir', archiveDir], (line) => say(`     $ ${line}`));
+    await reload();
+    const liftedStatus = await statusOf(client(botToken).embeddings.create({ model: 'local-small', input: 'back again' }));
+    expect('lifted', liftedStatus === 200, String(liftedStatus));
 
     const records = await readLocalArchive(archiveDir);
     say(`\nAudit: ${records.length} session records in ${archiveDir}\n`);
