@@ -98,6 +98,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     if (rejection) {
       // API Gateway answers these itself; embedgate records them from the access log in AWS.
       const handled = await gateway.handle(toGatewayRequest(event), { rejectedAtEdge: rejection });
+      // The handler logs the records it loses; a lost edge record must not go unnoticed either.
+      if (handled.archiveError) process.stderr.write(`embedgate dev: archive write failed: session ${handled.record.session_id} (${handled.record.decision.reason}): ${(handled.archiveError as Error).message}\n`);
       result = toApiGatewayResult(handled.response);
     } else {
       result = await handler(event, lambdaContext(event.requestContext.requestId));

@@ -3,6 +3,7 @@
  *
  *   embedgate dev --config <file> [--port <n>] [--host <addr>] [--archive-dir <dir>] [--issuer] [--skip-edge-auth]
  *   embedgate config validate <file>
+ *   embedgate audit digest|verify|query|queries ...   (see cli/audit.ts)
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -10,17 +11,24 @@ import { ConfigError } from '../shared/config';
 import { buildConfig, readDevConfigFile } from './dev-config';
 
 const USAGE = `usage:
-  embedgate dev --config <file> [--port <n>] [--host <addr>] [--archive-dir <dir>] [--issuer] [--skip-edge-auth]
+  embedgate dev --config <file> [--port <n>] [--host <addr>] [--archive-dir <dir>] [--issuer] [--skip-edge-auth] [--digest-on-exit]
       Run the gateway locally with the local adapters. --issuer also starts the embedded OIDC
-      issuer configured in the file's "dev.issuer" section.
+      issuer configured in the file's "dev.issuer" section. --digest-on-exit writes the archive's
+      signed digests when it stops (embedgate audit digest --include-current-hour).
   embedgate config validate <file>
-      Validate a configuration file and print its version.`;
+      Validate a configuration file and print its version.
+  embedgate audit digest|verify|query|queries ...
+      Digests and verification of an archive, named audit queries ("embedgate audit" for details).`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'dev':
       return dev(rest);
+    case 'audit': {
+      const { audit } = await import('./audit.js');
+      return audit(rest);
+    }
     case 'config':
       if (rest[0] === 'validate' && rest[1]) {
         const file = readDevConfigFile(rest[1]);
@@ -50,6 +58,7 @@ async function dev(args: string[]): Promise<number> {
       issuer: { type: 'boolean', default: false },
       'skip-edge-auth': { type: 'boolean', default: false },
       metrics: { type: 'boolean', default: false },
+      'digest-on-exit': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -89,6 +98,11 @@ async function dev(args: string[]): Promise<number> {
   });
   await server.close();
   await issuer?.close();
+  if (values['digest-on-exit']) {
+    // Digest every hour of the run, the current one included (embedgate audit digest --include-current-hour).
+    const { audit } = await import('./audit.js');
+    return audit(['digest', '--archive-dir', archiveDir, '--include-current-hour']);
+  }
   return 0;
 }
 

@@ -14,9 +14,11 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as logsDestinations from 'aws-cdk-lib/aws-logs-destinations';
 import { Construct } from 'constructs';
 import type { ArchiveRetention } from './archive-retention';
+import { AuditDigests } from './audit-digests';
 import { GatewayNetwork } from './gateway-network';
 import { JwtAlgorithm, type PolicyRule, type TrustedIssuer } from './policy';
 import { buildGatewayConfig } from './private/gateway-config';
+import { functionRole } from './private/function-role';
 import { handlerCode } from './private/handler-code';
 import { GatewayMonitoring } from './private/monitoring';
 import { RevocationTable } from './revocation-table';
@@ -173,6 +175,8 @@ export class EmbeddingGateway extends Construct {
   public readonly archive: SessionArchive;
   /** The archive bucket. */
   public readonly archiveBucket: SessionArchive['bucket'];
+  /** The hourly signed digests of the archive (`embedgate audit verify` checks them). */
+  public readonly digests: AuditDigests;
   /** The runtime revocation list. */
   public readonly revocations: RevocationTable;
   /** The upstream API key secrets (given or created), by model name. */
@@ -232,6 +236,8 @@ export class EmbeddingGateway extends Construct {
     Validations.of(this.archive.bucket).acknowledge({ id: 'NIST.800.53.R5-S3BucketReplicationEnabled', reason: replication });
     Validations.of(this.archive.accessLogsBucket).acknowledge({ id: 'NIST.800.53.R5-S3BucketReplicationEnabled', reason: replication });
     this.revocations = new RevocationTable(this, 'Revocations');
+    // Hourly signed, chained digests of the archive (tamper evidence beyond Object Lock).
+    this.digests = new AuditDigests(this, 'Digests', { archive: this.archive, network: this.network });
 
     const failMode = props.archiveFailureMode ?? ArchiveFailureMode.CLOSED;
     if (failMode === ArchiveFailureMode.OPEN) {
@@ -248,7 +254,7 @@ export class EmbeddingGateway extends Construct {
 
     const serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
     const functionLogs = new logs.LogGroup(this, 'ProxyLogs', { retention: logRetention, encryptionKey: this.logsKey, removalPolicy: RemovalPolicy.RETAIN });
-    const role = functionRole(this, 'ProxyRole', functionLogs, 'embedgate proxy function');
+    const role = functionRole(this, 'ProxyRole', { logGroup: functionLogs, inVpc: true, description: 'embedgate proxy function', policyReason: ROLE_POLICY_REASON });
     this.proxyFunction = new lambda.Function(this, 'Proxy', {
       description: 'embedgate proxy: identity, revocation, policy, upstream call, session record',
       runtime: props.runtime ?? lambda.Runtime.NODEJS_24_X,
@@ -284,7 +290,7 @@ export class EmbeddingGateway extends Construct {
       for (const s of b.statements) this.proxyFunction.addToRolePolicy(s);
     });
     this.apiKeySecrets = secrets;
-    acknowledgeProxyFindings(this.proxyFunction, role, props.reservedConcurrentExecutions !== undefined);
+    acknowledgeProxyFindings(this.proxyFunction, props.reservedConcurrentExecutions !== undefined);
 
     // API: one JWT authorizer per issuer; the primary issuer at /v1, the others at /<id>/v1.
     this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', { retention: logRetention, encryptionKey: this.logsKey, removalPolicy: RemovalPolicy.RETAIN });
@@ -317,8 +323,7 @@ export class EmbeddingGateway extends Construct {
     // Requests API Gateway answers itself (authorizer refusals, unknown routes, throttling) never
     // reach the proxy: the edge recorder turns their access-log entries into session records.
     const edgeLogs = new logs.LogGroup(this, 'EdgeRecorderLogs', { retention: logRetention, encryptionKey: this.logsKey, removalPolicy: RemovalPolicy.RETAIN });
-    const edgeRole = functionRole(this, 'EdgeRecorderRole', edgeLogs, 'embedgate edge recorder function');
-    acknowledgeRoleFindings(edgeRole);
+    const edgeRole = functionRole(this, 'EdgeRecorderRole', { logGroup: edgeLogs, inVpc: true, description: 'embedgate edge recorder function', policyReason: ROLE_POLICY_REASON });
     this.edgeRecorderDeadLetterQueue = new sqs.Queue(this, 'EdgeRecorderDlq', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -425,38 +430,10 @@ export class EmbeddingGateway extends Construct {
   }
 }
 
-/**
- * A function's role, without AWS managed policies: logs to its own log group only; network
- * interfaces and X-Ray, which IAM cannot scope to a resource.
- */
-function functionRole(scope: Construct, id: string, logGroup: logs.ILogGroup, description: string): iam.Role {
-  const role = new iam.Role(scope, id, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description });
-  role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
-  role.addToPolicy(
-    new iam.PolicyStatement({
-      // Lambda creates and deletes the function's ENIs in the VPC; these actions take no resource ARN.
-      actions: ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
-      resources: ['*'],
-    }),
-  );
-  return role;
-}
+const ROLE_POLICY_REASON =
+  "The role's policy is generated from least-privilege grants on this gateway's own resources (one bucket prefix, one table, the configured secrets and models); it belongs to this role alone and is not meant to be attached elsewhere.";
 
-function acknowledgeRoleFindings(role: iam.Role): void {
-  Validations.of(role).acknowledge(
-    {
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'Only actions IAM cannot scope to a resource: X-Ray PutTraceSegments/PutTelemetryRecords and the VPC network-interface actions Lambda needs. Everything else is on named resources.',
-    },
-    {
-      id: 'NIST.800.53.R5-IAMNoInlinePolicy',
-      reason: 'The role\'s policy is generated from least-privilege grants on this gateway\'s own resources (one bucket prefix, one table, the configured secrets and models); it belongs to this role alone and is not meant to be attached elsewhere.',
-    },
-  );
-}
-
-function acknowledgeProxyFindings(fn: lambda.Function, role: iam.Role, concurrencyReserved: boolean): void {
-  acknowledgeRoleFindings(role);
+function acknowledgeProxyFindings(fn: lambda.Function, concurrencyReserved: boolean): void {
   Validations.of(fn).acknowledge({
     id: 'NIST.800.53.R5-LambdaDLQ',
     reason: 'The proxy is invoked synchronously by API Gateway; a dead-letter queue applies to asynchronous invocations only. Every request\'s outcome is in its session record.',

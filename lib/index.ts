@@ -1,4 +1,5 @@
 export * from './archive-retention';
+export * from './audit-digests';
 export * from './embedding-gateway';
 export * from './gateway-network';
 export * from './policy';

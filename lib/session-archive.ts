@@ -373,9 +373,13 @@ export class SessionArchive extends Construct {
 
   private createNamedQuery(q: AuditQuery): athena.CfnNamedQuery {
     const sample = exampleParams(q);
+    const optional = q.params.filter((p) => p.optional);
     const header = [
       `-- embedgate audit query "${q.name}": ${q.title}`,
-      `-- Sample values, replace them: ${q.params.map((p) => `${p.name} = ${p.example}`).join('; ')}`,
+      `-- Sample values, replace them: ${q.params.filter((p) => !p.optional).map((p) => `${p.name} = ${p.example}`).join('; ')}`,
+      ...(optional.length > 0
+        ? [`-- Optional filters, CAST(NULL AS VARCHAR) = any; replace by a value to filter: ${optional.map((p) => `${p.name} (e.g. ${p.example})`).join('; ')}`]
+        : []),
       '-- The period is [since, until), UTC; since and until take a date (YYYY-MM-DD) or an ISO-8601 instant.',
     ].join('\n');
     const id = q.name.split('-').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');

@@ -10,6 +10,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bundles = [
   { name: 'proxy', entry: 'lambda/handlers/proxy.lambda.ts' },
   { name: 'edge-recorder', entry: 'lambda/handlers/edge-recorder.lambda.ts' },
+  { name: 'digest', entry: 'lambda/handlers/digest.lambda.ts' },
 ];
 
 const sizes = {};

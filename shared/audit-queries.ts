@@ -1,25 +1,30 @@
 /**
- * The named audit queries over the session archive, defined once as data.
+ * The named audit queries over the session archive, defined once as data, and their renderers.
  *
  * The `SessionArchive` construct turns each into an Athena named query (rendered with sample
  * values that are obvious to replace); the CLI (`embedgate audit query`) renders them with real
- * values and runs them on Athena, or on DuckDB over a local archive. Pure TypeScript: no AWS SDK,
- * no CDK.
+ * values and runs them on DuckDB over a local archive (or prints the Athena SQL). Pure
+ * TypeScript: no AWS SDK, no CDK.
  *
- * SQL dialect: Athena engine v3 (Trino) over the Glue table of schema v1 (see
- * `lib/private/glue-columns.ts` and docs/session-record.md). It sticks to what DuckDB also
- * understands (struct field access `a.b`, `count_if`, `starts_with`, `min`/`max` over strings,
- * `IS [NOT] NULL` on structs), and compares timestamps as ISO-8601 strings: every record's
- * `started_at` is written by `Date.prototype.toISOString()` (`YYYY-MM-DDTHH:mm:ss.sssZ`, UTC), so
- * a bound normalised to that exact form orders the same way as the instant. No dialect-specific
- * timestamp function (`from_iso8601_timestamp` in Trino, casts in DuckDB) is needed.
+ * SQL: Athena engine v3 (Trino) over the Glue table of schema v1 (see
+ * `lib/private/glue-columns.ts` and docs/session-record.md), written so that DuckDB runs it too.
+ * What the two engines spell differently is named by a `{{fn:<name>}}` placeholder and spelled
+ * per dialect in `DIALECTS`, the one place for dialect differences. The rest sticks to what both
+ * understand (struct field access `a.b`, `count_if`, `starts_with`, `min`/`max` over strings,
+ * `IS [NOT] NULL` on structs, `CAST(NULL AS VARCHAR)`), and compares timestamps as ISO-8601
+ * strings: every record's `started_at` is written by `Date.prototype.toISOString()`
+ * (`YYYY-MM-DDTHH:mm:ss.sssZ`, UTC), so a bound normalised to that exact form orders the same
+ * way as the instant. No timestamp function (`from_iso8601_timestamp` in Trino, casts in DuckDB)
+ * is needed. Both engines sort NULLs last in ascending order (the DuckDB runner pins it).
  *
- * Placeholders, filled by `renderAthena` in a single pass (a value is never re-scanned):
+ * Placeholders, filled by `renderSql` in a single pass (a value is never re-scanned):
  *   {{database}}, {{table}}   quoted identifiers ("name")
- *   {{<param>}}               a quoted string literal of the parameter's normalised value
+ *   {{<param>}}               a quoted string literal of the parameter's normalised value, or
+ *                             `CAST(NULL AS VARCHAR)` for an optional parameter not given
  *   {{<param>.dt}}            timestamp parameters only: its UTC date, the `dt` partition value
  *   {{<param>.hr}}            timestamp parameters only: its UTC hour, the `hr` partition value
  *                             (for an `exclusive` bound, those of the last millisecond before it)
+ *   {{fn:<name>}}             the dialect's name of a function (see `DIALECTS`)
  *
  * Time windows are half-open: `since` is inclusive, `until` exclusive. A date alone means its
  * midnight UTC, so since=2026-01-01, until=2026-02-01 is the whole of January.
@@ -27,8 +32,11 @@
  * Every query filters on the partition columns `dt` and `hr` (the WHERE fragment of
  * `PERIOD_FILTER`), so partition projection only lists the prefixes inside the window.
  *
- * Masking findings are not part of schema v1; a later schema version adds them. No query here
- * reads a column that schema v1 does not have: add masking queries together with those columns.
+ * Not here yet, on purpose (no query reads a column that schema v1 does not have):
+ * - masking findings by principal and entity type, and the sessions that carried a pseudonym
+ *   (lineage for erasure requests): they need the masking columns the record gets with masking;
+ * - the approval chain of a request: it needs the approval records and fields of just-in-time
+ *   approvals. Add each query together with its columns.
  */
 
 /** What kind of value a parameter takes. Values are always strings. */
@@ -44,14 +52,22 @@ export interface AuditQueryParam {
   readonly name: string;
   readonly kind: AuditParamKind;
   readonly description: string;
-  /** A sample value, used for the Athena named query saved in the workgroup. */
+  /** A sample value, used for the Athena named query saved in the workgroup (required parameters). */
   readonly example: string;
   /**
    * Timestamps only: the value is an exclusive upper bound, so its `.dt` / `.hr` name the
    * partition of the last millisecond before it (until=2026-02-01 ends with 2026-01-31, hour 23).
    */
   readonly exclusive?: boolean;
+  /**
+   * The parameter may be left out; it then renders as `CAST(NULL AS VARCHAR)`, and the SQL
+   * treats NULL as "any" (`{{p}} IS NULL OR column = {{p}}`).
+   */
+  readonly optional?: boolean;
 }
+
+/** The Glue type a query expects of a column it reads (see `lib/private/glue-columns.ts`). */
+export type AuditColumnType = 'string' | 'bigint' | 'double' | 'boolean' | 'array<string>';
 
 export interface AuditQuery {
   /** Stable kebab-case id. */
@@ -61,13 +77,42 @@ export interface AuditQuery {
   readonly description: string;
   readonly params: readonly AuditQueryParam[];
   /**
-   * Every column the SQL reads, as Glue column paths (`principal.subject`, `dt`). Kept next to
-   * the SQL so a test can check both against the Glue table of schema v1.
+   * Every column the SQL reads, as Glue column paths (`principal.subject`, `dt`), with the type
+   * the SQL expects of it. Kept next to the SQL so a test can check both against the Glue table.
    */
-  readonly columns: readonly string[];
-  /** Athena (Trino) SQL with `{{...}}` placeholders. */
+  readonly columns: Readonly<Record<string, AuditColumnType>>;
+  /** SQL with `{{...}}` placeholders (see the top of this file). */
   readonly sql: string;
 }
+
+/** The SQL engines the queries are rendered for. */
+export enum SqlDialect {
+  /** Amazon Athena engine v3 (Trino), over the Glue table. */
+  ATHENA = 'athena',
+  /** DuckDB, over a local archive directory (`embedgate audit query`). */
+  DUCKDB = 'duckdb',
+}
+
+/** How one dialect spells what the engines spell differently. */
+export interface DialectSpelling {
+  /** Function names, by the name used in `{{fn:<name>}}`. */
+  readonly functions: Readonly<Record<string, string>>;
+}
+
+/** Every dialect difference the queries depend on, in one place. */
+export const DIALECTS: Readonly<Record<SqlDialect, DialectSpelling>> = {
+  [SqlDialect.ATHENA]: {
+    functions: {
+      // array(varchar), separator -> varchar
+      array_join: 'array_join',
+    },
+  },
+  [SqlDialect.DUCKDB]: {
+    functions: {
+      array_join: 'array_to_string',
+    },
+  },
+};
 
 const SINCE: AuditQueryParam = {
   name: 'since',
@@ -84,6 +129,28 @@ const UNTIL: AuditQueryParam = {
   exclusive: true,
 };
 
+const PRINCIPAL: AuditQueryParam = {
+  name: 'principal',
+  kind: AuditParamKind.STRING,
+  description: 'The principal\'s subject (`sub` claim).',
+  example: 'batch-indexer',
+};
+const ONLY_PRINCIPAL: AuditQueryParam = { ...PRINCIPAL, description: 'Only this principal (its subject, `sub` claim).', optional: true };
+const ONLY_ISSUER: AuditQueryParam = {
+  name: 'issuer',
+  kind: AuditParamKind.STRING,
+  description: 'Only principals of this issuer (its URL or configured id).',
+  example: 'https://idp.example.com',
+  optional: true,
+};
+const ONLY_MODEL: AuditQueryParam = {
+  name: 'model',
+  kind: AuditParamKind.STRING,
+  description: 'Only requests for this model (as the client named it).',
+  example: 'text-embedding-3-small',
+  optional: true,
+};
+
 /**
  * The period filter every query uses. `dt`/`hr` bound the partitions that projection enumerates
  * (hours before `since` on its first day and after the end on its last day are pruned too);
@@ -94,91 +161,32 @@ const PERIOD_FILTER = `dt >= {{since.dt}} AND dt <= {{until.dt}}
   AND (dt < {{until.dt}} OR hr <= {{until.hr}})
   AND started_at >= {{since}} AND started_at < {{until}}`;
 
-const PERIOD_COLUMNS = ['dt', 'hr', 'started_at'] as const;
+const PERIOD_COLUMNS = { dt: 'string', hr: 'string', started_at: 'string' } as const;
 
-export const AUDIT_QUERIES: readonly AuditQuery[] = [
-  {
-    name: 'calls-by-principal-and-model',
-    title: 'Who called which model, per day',
-    description:
-      'Requests that named a model, per UTC day, principal (issuer, subject, client id) and model, '
-      + 'with how many were allowed, denied, invalid or failed. Unauthenticated requests appear '
-      + 'with an empty principal.',
-    params: [SINCE, UNTIL],
-    columns: [...PERIOD_COLUMNS, 'principal.issuer', 'principal.subject', 'principal.client_id', 'model.name', 'decision.outcome'],
-    sql: `SELECT dt AS day,
-  principal.issuer AS issuer,
-  principal.subject AS subject,
-  principal.client_id AS client_id,
-  model.name AS model,
-  count(*) AS requests,
-  count_if(decision.outcome = 'allow') AS allowed,
-  count_if(decision.outcome = 'deny') AS denied,
-  count_if(decision.outcome = 'invalid') AS invalid,
-  count_if(decision.outcome = 'error') AS failed
-FROM {{database}}.{{table}}
-WHERE ${PERIOD_FILTER}
-  AND model.name IS NOT NULL
-GROUP BY 1, 2, 3, 4, 5
-ORDER BY 1, 2, 3, 4, 5`,
-  },
-  {
-    name: 'denied-by-principal-and-reason',
-    title: 'Denied attempts, by principal and reason',
-    description:
-      'Requests refused with 401 or 403, per principal, reason code, deciding rule and status, '
-      + 'with the first and last attempt and how many source addresses they came from. Requests '
-      + 'without a verifiable token have an empty principal; their reason says why.',
-    params: [SINCE, UNTIL],
-    columns: [
-      ...PERIOD_COLUMNS, 'principal.issuer', 'principal.subject', 'principal.client_id',
-      'decision.outcome', 'decision.reason', 'decision.rule_id', 'decision.status', 'request.source_ip',
-    ],
-    sql: `SELECT principal.issuer AS issuer,
-  principal.subject AS subject,
-  principal.client_id AS client_id,
-  decision.reason AS reason,
-  decision.rule_id AS rule_id,
-  decision.status AS status,
-  count(*) AS attempts,
-  count(DISTINCT request.source_ip) AS source_ips,
-  min(started_at) AS first_attempt,
-  max(started_at) AS last_attempt
-FROM {{database}}.{{table}}
-WHERE ${PERIOD_FILTER}
-  AND decision.outcome = 'deny'
-GROUP BY 1, 2, 3, 4, 5, 6
-ORDER BY attempts DESC, 1, 2, 3, 4`,
-  },
-  {
-    name: 'sessions-of-principal',
-    title: 'Every session of one principal',
-    description:
-      'Every record of one principal in the period, oldest first: route, model, decision, '
-      + 'input counts, upstream status, usage and the output fingerprint. The issuer may be given '
-      + 'as its URL or as its configured id.',
-    params: [
-      SINCE,
-      UNTIL,
-      { name: 'issuer', kind: AuditParamKind.STRING, description: 'Issuer URL or configured issuer id.', example: 'https://idp.example.com' },
-      { name: 'subject', kind: AuditParamKind.STRING, description: 'The principal\'s subject (`sub` claim).', example: 'batch-indexer' },
-    ],
-    columns: [
-      ...PERIOD_COLUMNS, 'session_id', 'ended_at', 'request.method', 'request.path', 'request.request_id',
-      'request.source_ip', 'principal.issuer', 'principal.issuer_id', 'principal.subject', 'principal.client_id',
-      'principal.token_id', 'model.name', 'model.provider', 'model.upstream_model', 'decision.outcome',
-      'decision.status', 'decision.reason', 'decision.rule_id', 'decision.policy_version', 'input.kind',
-      'input.items', 'input.characters', 'input.dimensions', 'upstream.status', 'usage.total_tokens',
-      'output.vectors', 'output.dimensions', 'output.fingerprint', 'timings.total_ms',
-    ],
-    sql: `SELECT session_id,
+/** Optional filters: NULL (not given) matches every row. */
+const FILTER = {
+  principal: '({{principal}} IS NULL OR principal.subject = {{principal}})',
+  issuer: '({{issuer}} IS NULL OR principal.issuer = {{issuer}} OR principal.issuer_id = {{issuer}})',
+  model: '({{model}} IS NULL OR model.name = {{model}})',
+};
+const FILTER_COLUMNS = {
+  principal: { 'principal.subject': 'string' },
+  issuer: { 'principal.issuer': 'string', 'principal.issuer_id': 'string' },
+  model: { 'model.name': 'string' },
+} as const;
+
+/** The columns of one session, as `sessions-of-principal` and `session-by-id` list them. */
+const SESSION_SELECT = `SELECT session_id,
   started_at,
   ended_at,
   request.method AS method,
   request.path AS path,
   request.request_id AS request_id,
   request.source_ip AS source_ip,
+  principal.issuer AS issuer,
+  principal.subject AS subject,
   principal.client_id AS client_id,
+  {{fn:array_join}}(principal.groups, ' ') AS groups,
   principal.token_id AS token_id,
   model.name AS model,
   model.provider AS provider,
@@ -197,12 +205,119 @@ ORDER BY attempts DESC, 1, 2, 3, 4`,
   output.vectors AS vectors,
   output.dimensions AS vector_dimensions,
   output.fingerprint AS fingerprint,
-  timings.total_ms AS total_ms
+  timings.total_ms AS total_ms,
+  record_sha256`;
+
+const SESSION_SELECT_COLUMNS = {
+  ...PERIOD_COLUMNS,
+  'session_id': 'string', 'ended_at': 'string', 'request.method': 'string', 'request.path': 'string', 'request.request_id': 'string',
+  'request.source_ip': 'string', 'principal.issuer': 'string', 'principal.subject': 'string', 'principal.client_id': 'string',
+  'principal.groups': 'array<string>', 'principal.token_id': 'string', 'model.name': 'string', 'model.provider': 'string',
+  'model.upstream_model': 'string', 'decision.outcome': 'string', 'decision.status': 'bigint', 'decision.reason': 'string',
+  'decision.rule_id': 'string', 'decision.policy_version': 'string', 'input.kind': 'string', 'input.items': 'bigint',
+  'input.characters': 'bigint', 'input.dimensions': 'bigint', 'upstream.status': 'bigint', 'usage.total_tokens': 'bigint',
+  'output.vectors': 'bigint', 'output.dimensions': 'bigint', 'output.fingerprint': 'string', 'timings.total_ms': 'double',
+  'record_sha256': 'string',
+} as const;
+
+export const AUDIT_QUERIES: readonly AuditQuery[] = [
+  {
+    name: 'calls-by-principal-and-model',
+    title: 'Who called which model, per day',
+    description:
+      'Requests that named a model, per UTC day, principal (issuer, subject, client id) and model, '
+      + 'with how many were allowed, denied, invalid or failed. Unauthenticated requests appear '
+      + 'with an empty principal. Optionally only one principal, issuer or model.',
+    params: [SINCE, UNTIL, ONLY_PRINCIPAL, ONLY_ISSUER, ONLY_MODEL],
+    columns: {
+      ...PERIOD_COLUMNS, ...FILTER_COLUMNS.principal, ...FILTER_COLUMNS.issuer, ...FILTER_COLUMNS.model,
+      'principal.client_id': 'string', 'decision.outcome': 'string',
+    },
+    sql: `SELECT dt AS day,
+  principal.issuer AS issuer,
+  principal.subject AS subject,
+  principal.client_id AS client_id,
+  model.name AS model,
+  count(*) AS requests,
+  count_if(decision.outcome = 'allow') AS allowed,
+  count_if(decision.outcome = 'deny') AS denied,
+  count_if(decision.outcome = 'invalid') AS invalid,
+  count_if(decision.outcome = 'error') AS failed
 FROM {{database}}.{{table}}
 WHERE ${PERIOD_FILTER}
-  AND principal.subject = {{subject}}
-  AND (principal.issuer = {{issuer}} OR principal.issuer_id = {{issuer}})
+  AND model.name IS NOT NULL
+  AND ${FILTER.principal}
+  AND ${FILTER.issuer}
+  AND ${FILTER.model}
+GROUP BY 1, 2, 3, 4, 5
+ORDER BY 1, 2, 3, 4, 5`,
+  },
+  {
+    name: 'denied-by-principal-and-reason',
+    title: 'Denied attempts, by principal and reason',
+    description:
+      'Requests refused with 401 or 403, per principal, reason code, deciding rule and status, '
+      + 'with the first and last attempt and how many source addresses they came from. Requests '
+      + 'without a verifiable token have an empty principal; their reason says why. Optionally '
+      + 'only one principal, issuer or model.',
+    params: [SINCE, UNTIL, ONLY_PRINCIPAL, ONLY_ISSUER, ONLY_MODEL],
+    columns: {
+      ...PERIOD_COLUMNS, ...FILTER_COLUMNS.principal, ...FILTER_COLUMNS.issuer, ...FILTER_COLUMNS.model,
+      'principal.client_id': 'string', 'decision.outcome': 'string', 'decision.reason': 'string', 'decision.rule_id': 'string',
+      'decision.status': 'bigint', 'request.source_ip': 'string',
+    },
+    sql: `SELECT principal.issuer AS issuer,
+  principal.subject AS subject,
+  principal.client_id AS client_id,
+  decision.reason AS reason,
+  decision.rule_id AS rule_id,
+  decision.status AS status,
+  count(*) AS attempts,
+  count(DISTINCT request.source_ip) AS source_ips,
+  min(started_at) AS first_attempt,
+  max(started_at) AS last_attempt
+FROM {{database}}.{{table}}
+WHERE ${PERIOD_FILTER}
+  AND decision.outcome = 'deny'
+  AND ${FILTER.principal}
+  AND ${FILTER.issuer}
+  AND ${FILTER.model}
+GROUP BY 1, 2, 3, 4, 5, 6
+ORDER BY attempts DESC, 1, 2, 3, 4`,
+  },
+  {
+    name: 'sessions-of-principal',
+    title: 'Every session of one principal',
+    description:
+      'Every record of one principal (subject) in the period, oldest first: route, groups, model, '
+      + 'decision, input counts, upstream status, usage, the output fingerprint and the record\'s '
+      + 'seal. The issuer (its URL or configured id) and the model narrow it down.',
+    params: [SINCE, UNTIL, PRINCIPAL, ONLY_ISSUER, ONLY_MODEL],
+    columns: { ...SESSION_SELECT_COLUMNS, ...FILTER_COLUMNS.issuer },
+    sql: `${SESSION_SELECT}
+FROM {{database}}.{{table}}
+WHERE ${PERIOD_FILTER}
+  AND principal.subject = {{principal}}
+  AND ${FILTER.issuer}
+  AND ${FILTER.model}
 ORDER BY started_at, session_id`,
+  },
+  {
+    name: 'session-by-id',
+    title: 'One session, by its id',
+    description:
+      'The record of one session, by the id a response carried in `x-embedgate-session-id` '
+      + '(or a log line), within the period it happened in.',
+    params: [
+      SINCE,
+      UNTIL,
+      { name: 'session_id', kind: AuditParamKind.STRING, description: 'The session id (`x-embedgate-session-id`).', example: '0190f5d2-7c4e-7a1b-8c3d-2e4f6a8b0c1d' },
+    ],
+    columns: SESSION_SELECT_COLUMNS,
+    sql: `${SESSION_SELECT}
+FROM {{database}}.{{table}}
+WHERE ${PERIOD_FILTER}
+  AND session_id = {{session_id}}`,
   },
   {
     name: 'upstream-errors-by-model',
@@ -210,12 +325,13 @@ ORDER BY started_at, session_id`,
     description:
       'Requests that failed because of the upstream provider (reason codes `upstream_*`: 5xx, '
       + 'timeouts, network errors, rate limits, refused keys, invalid answers), per model, reason '
-      + 'and upstream status, with attempts and latency. For operators.',
-    params: [SINCE, UNTIL],
-    columns: [
-      ...PERIOD_COLUMNS, 'model.name', 'model.provider', 'model.upstream_model', 'decision.reason',
-      'decision.status', 'upstream.status', 'upstream.attempts', 'upstream.latency_ms',
-    ],
+      + 'and upstream status, with attempts and latency. For operators. Optionally one model.',
+    params: [SINCE, UNTIL, ONLY_MODEL],
+    columns: {
+      ...PERIOD_COLUMNS, ...FILTER_COLUMNS.model, 'model.provider': 'string', 'model.upstream_model': 'string',
+      'decision.reason': 'string', 'decision.status': 'bigint', 'upstream.status': 'bigint', 'upstream.attempts': 'bigint',
+      'upstream.latency_ms': 'double',
+    },
     sql: `SELECT model.name AS model,
   model.provider AS provider,
   model.upstream_model AS upstream_model,
@@ -231,6 +347,7 @@ ORDER BY started_at, session_id`,
 FROM {{database}}.{{table}}
 WHERE ${PERIOD_FILTER}
   AND starts_with(decision.reason, 'upstream_')
+  AND ${FILTER.model}
 GROUP BY 1, 2, 3, 4, 5, 6
 ORDER BY failures DESC, 1, 4`,
   },
@@ -244,43 +361,67 @@ export function auditQuery(name: string): AuditQuery {
 }
 
 export interface RenderOptions {
-  /** Glue database name (rendered as a quoted identifier). */
+  /** Glue database name (rendered as a quoted identifier); the DuckDB runner's schema. */
   readonly database: string;
-  /** Glue table name (rendered as a quoted identifier). */
+  /** Glue table name (rendered as a quoted identifier); the DuckDB runner's view. */
   readonly table: string;
   /** One value per parameter of the query: strings (timestamps may also be given as `Date`). */
   readonly params: Readonly<Record<string, unknown>>;
 }
 
+const PLACEHOLDER = /\{\{(?:fn:([a-z_]+)|([a-z_]+)(?:\.(dt|hr))?)\}\}/g;
+
 /**
- * The query's SQL with every placeholder filled: identifiers double-quoted, parameter values
- * validated per kind and rendered as single-quoted string literals (`'` doubled). Throws on a
- * missing, unknown or non-string parameter, an invalid timestamp, or a value with control
- * characters.
+ * The query's SQL in `dialect` with every placeholder filled: identifiers double-quoted,
+ * parameter values validated per kind and rendered as single-quoted string literals (`'`
+ * doubled), optional parameters not given as `CAST(NULL AS VARCHAR)`, functions spelled as the
+ * dialect spells them. Throws on a missing, unknown or non-string parameter, an invalid
+ * timestamp, a value with control characters, or a function the dialect has no spelling for.
  */
-export function renderAthena(query: AuditQuery, options: RenderOptions): string {
+export function renderSql(query: AuditQuery, dialect: SqlDialect, options: RenderOptions): string {
   const values = parameterValues(query, options.params);
+  const spelling = DIALECTS[dialect];
   const identifiers: Record<string, string> = {
     database: quoteIdentifier(options.database, 'database'),
     table: quoteIdentifier(options.table, 'table'),
   };
-  const sql = query.sql.replace(/\{\{([a-z_]+)(?:\.(dt|hr))?\}\}/g, (whole, name: string, part: string | undefined) => {
+  const declared = new Set(query.params.map((p) => p.name));
+  const sql = query.sql.replace(PLACEHOLDER, (whole, fn: string | undefined, name: string, part: string | undefined) => {
+    if (fn !== undefined) {
+      const spelled = spelling.functions[fn];
+      if (spelled === undefined) throw new Error(`Audit query "${query.name}" uses ${whole}, which the ${dialect} dialect does not spell.`);
+      return spelled;
+    }
     if (part === undefined && name in identifiers) return identifiers[name]!;
+    if (!declared.has(name)) throw new Error(`Audit query "${query.name}" uses ${whole}, which is not one of its parameters.`);
     const v = values.get(name);
-    if (v === undefined) throw new Error(`Audit query "${query.name}" uses ${whole}, which is not one of its parameters.`);
+    if (v === undefined) {
+      if (part !== undefined) throw new Error(`Audit query "${query.name}" uses ${whole} of an optional parameter.`);
+      return 'CAST(NULL AS VARCHAR)';
+    }
     if (part === undefined) return quoteString(v.value);
     if (!v.instant) throw new Error(`Audit query "${query.name}" uses ${whole}, but "${name}" is not a timestamp parameter.`);
     return quoteString(part === 'dt' ? v.partition!.slice(0, 10) : v.partition!.slice(11, 13));
   });
   // A malformed placeholder in the SQL itself (values are never re-scanned, and may contain `{{`).
-  const stray = /\{\{[^}]*\}\}/.exec(query.sql.replace(/\{\{([a-z_]+)(?:\.(dt|hr))?\}\}/g, ''));
+  const stray = /\{\{[^}]*\}\}/.exec(query.sql.replace(PLACEHOLDER, ''));
   if (stray) throw new Error(`Audit query "${query.name}" has a malformed placeholder ${stray[0]}.`);
   return sql;
 }
 
-/** The query's sample values (its parameters' `example`s), for a saved query or a demo. */
+/** The query's Athena (Trino) SQL: `renderSql` in the Athena dialect. */
+export function renderAthena(query: AuditQuery, options: RenderOptions): string {
+  return renderSql(query, SqlDialect.ATHENA, options);
+}
+
+/** The query's DuckDB SQL: `renderSql` in the DuckDB dialect. */
+export function renderDuckDb(query: AuditQuery, options: RenderOptions): string {
+  return renderSql(query, SqlDialect.DUCKDB, options);
+}
+
+/** The query's sample values (its required parameters' `example`s), for a saved query or a demo. */
 export function exampleParams(query: AuditQuery): Record<string, string> {
-  return Object.fromEntries(query.params.map((p) => [p.name, p.example]));
+  return Object.fromEntries(query.params.filter((p) => !p.optional).map((p) => [p.name, p.example]));
 }
 
 interface ParamValue {
@@ -313,6 +454,7 @@ function parameterValues(query: AuditQuery, params: Readonly<Record<string, unkn
       if (Number.isNaN(raw.getTime())) throw new Error(`Audit query "${query.name}": parameter "${p.name}" is an invalid Date.`);
       raw = raw.toISOString();
     }
+    if (raw === undefined && p.optional) continue;
     if (raw === undefined) {
       throw new Error(`Audit query "${query.name}" needs the parameter "${p.name}" (${p.description}), e.g. "${p.example}".`);
     }
@@ -354,6 +496,15 @@ function parameterValues(query: AuditQuery, params: Readonly<Record<string, unkn
 
 const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * The instant (epoch ms) of a UTC date (`YYYY-MM-DD`, its midnight) or an ISO-8601 instant with
+ * `Z` or an offset, as query parameters take them; undefined for anything else.
+ */
+export function parseInstant(text: string): number | undefined {
+  const iso = normaliseInstant(text);
+  return iso === undefined ? undefined : Date.parse(iso);
+}
 
 /** `YYYY-MM-DDTHH:mm:ss.sssZ` for a valid date or instant; undefined otherwise (no roll-over: 02-30 is rejected). */
 function normaliseInstant(text: string): string | undefined {

@@ -34,6 +34,12 @@ export const ARCHIVE_READ_OBJECT_ACTIONS = ['s3:GetObject'];
 export const RESULTS_BUCKET_ACTIONS = ['s3:ListBucket', 's3:GetBucketLocation', 's3:ListBucketMultipartUploads'];
 export const RESULTS_OBJECT_ACTIONS = ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'];
 
+/** The audit digest function's use of its asymmetric signing key (sign; read the public key for its fingerprint). */
+export const DIGEST_SIGN_ACTIONS = ['kms:Sign', 'kms:GetPublicKey'];
+
+/** Verifying digests: the signing key's public key, or KMS's own verification. */
+export const DIGEST_VERIFY_ACTIONS = ['kms:GetPublicKey', 'kms:Verify'];
+
 /** KMS, to read the archive and to read and write encrypted query results. */
 export const KEY_AUDIT_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'];
 

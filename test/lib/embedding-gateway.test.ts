@@ -70,7 +70,7 @@ describe('API', () => {
 
 describe('proxy function', () => {
   const { template } = synth();
-  const fn = () => Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler' } }))[0]!.Properties;
+  const fn = () => Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^embedgate proxy') } }))[0]!.Properties;
 
   test('Node.js 24, arm64, X-Ray, in the private isolated subnets with its own security group', () => {
     expect(fn()).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' } });
@@ -122,7 +122,7 @@ describe('permissions', () => {
 
   test('the proxy role has no AWS managed policy and writes logs to its own log group only', () => {
     const { template } = synth();
-    const fn = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler' } }))[0]!.Properties;
+    const fn = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^embedgate proxy') } }))[0]!.Properties;
     const role = template.toJSON().Resources[fn.Role['Fn::GetAtt'][0]];
     expect(role.Properties.ManagedPolicyArns).toBeUndefined();
     const statements = Object.values(template.findResources('AWS::IAM::Policy'))
@@ -148,7 +148,7 @@ describe('permissions', () => {
     );
     expect(readers).toHaveLength(1);
     const roles = readers[0]!.Properties.Roles as { Ref: string }[];
-    const proxyRole = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler' } }))[0]!.Properties.Role['Fn::GetAtt'][0];
+    const proxyRole = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^embedgate proxy') } }))[0]!.Properties.Role['Fn::GetAtt'][0];
     expect(roles).toEqual([{ Ref: proxyRole }]);
   });
 
@@ -294,7 +294,7 @@ describe('invalid props', () => {
 
 test('the shipped configuration document is the validated one, with deploy-time references from the environment', () => {
   const { app, template } = synth({ allowInternetEgress: true, models: [UpstreamModel.openAi({ model: 'text-embedding-3-small', limits: { maxInputs: 64 } })] });
-  const fn = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler' } }))[0]!.Properties;
+  const fn = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^embedgate proxy') } }))[0]!.Properties;
   const env = fn.Environment.Variables as Record<string, unknown>;
   expect(env.EMBEDGATE_REF_0).toEqual({ Ref: expect.stringMatching(/ApiKey0/) });
   const hash = (fn.Code.S3Key as string).replace(/\.zip$/, '');

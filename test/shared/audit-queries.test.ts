@@ -11,7 +11,7 @@ import {
 
 const WHERE = { database: 'embedgate_db', table: 'sessions' };
 const principalQuery = auditQuery('sessions-of-principal');
-const principalParams = { since: '2026-03-01', until: '2026-03-02', issuer: 'corp', subject: 'batch-indexer' };
+const principalParams = { since: '2026-03-01', until: '2026-03-02', issuer: 'corp', principal: 'batch-indexer' };
 
 /** The SQL split into string literals (decoded) and everything else, with literals as `?`. */
 function lex(sql: string): { skeleton: string; literals: string[] } {
@@ -41,11 +41,12 @@ function lex(sql: string): { skeleton: string; literals: string[] } {
 }
 
 describe('AUDIT_QUERIES', () => {
-  it('has the four audit questions, with unique kebab-case names', () => {
+  it('has the five audit questions, with unique kebab-case names', () => {
     expect(AUDIT_QUERIES.map((q) => q.name)).toEqual([
       'calls-by-principal-and-model',
       'denied-by-principal-and-reason',
       'sessions-of-principal',
+      'session-by-id',
       'upstream-errors-by-model',
     ]);
     for (const q of AUDIT_QUERIES) expect(q.name).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);
@@ -87,7 +88,7 @@ describe('renderAthena', () => {
   });
 
   it('doubles single quotes in string values', () => {
-    const sql = renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, subject: 'o\'brien' } });
+    const sql = renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, principal: 'o\'brien' } });
     expect(sql).toContain('principal.subject = \'o\'\'brien\'');
   });
 
@@ -97,7 +98,7 @@ describe('renderAthena', () => {
   });
 
   it('never expands placeholders found inside a value', () => {
-    const sql = renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, subject: '{{table}} {{since}}' } });
+    const sql = renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, principal: '{{table}} {{since}}' } });
     expect(lex(sql).literals).toContain('{{table}} {{since}}');
   });
 
@@ -105,9 +106,9 @@ describe('renderAthena', () => {
     const benign = lex(renderAthena(principalQuery, { ...WHERE, params: principalParams }));
     const printable = fc.string({ unit: fc.constantFrom('\'', '"', '\\', ';', '-', '/', '*', '{', '}', ' ', 'a', 'Z', '0', 'é', '😀'), minLength: 1, maxLength: 40 });
     fc.assert(fc.property(printable, printable, (issuer, subject) => {
-      const rendered = lex(renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, issuer, subject } }));
+      const rendered = lex(renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, issuer, principal: subject } }));
       expect(rendered.skeleton).toBe(benign.skeleton);
-      const at = benign.literals.indexOf(principalParams.subject);
+      const at = benign.literals.indexOf(principalParams.principal);
       expect(rendered.literals[at]).toBe(subject);
       expect(rendered.literals.filter((l) => l === issuer).length).toBeGreaterThanOrEqual(2);
     }));
@@ -125,8 +126,8 @@ describe('renderAthena', () => {
   });
 
   it('rejects a Date, a number or an array for a string parameter', () => {
-    for (const subject of [new Date(), 7, ['x']]) {
-      expect(() => renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, subject } })).toThrow(/"subject" must be a string, got/);
+    for (const principal of [new Date(), 7, ['x']]) {
+      expect(() => renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, principal } })).toThrow(/"principal" must be a string, got/);
     }
   });
 
@@ -144,13 +145,13 @@ describe('renderAthena', () => {
   });
 
   it('rejects missing, unknown, empty, oversized and control-character values', () => {
-    const { subject: _s, ...withoutSubject } = principalParams;
-    expect(() => renderAthena(principalQuery, { ...WHERE, params: withoutSubject })).toThrow(/needs the parameter "subject".*e\.g\. "batch-indexer"/);
-    expect(() => renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, principal: 'x' } })).toThrow(/has no parameter "principal"; its parameters are: since, until, issuer, subject/);
-    expect(() => renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, subject: '' } })).toThrow(/1 to 1024 characters/);
-    expect(() => renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, subject: 'x'.repeat(1025) } })).toThrow(/1 to 1024 characters/);
+    const { principal: _s, ...withoutPrincipal } = principalParams;
+    expect(() => renderAthena(principalQuery, { ...WHERE, params: withoutPrincipal })).toThrow(/needs the parameter "principal".*e\.g\. "batch-indexer"/);
+    expect(() => renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, subject: 'x' } })).toThrow(/has no parameter "subject"; its parameters are: since, until, principal, issuer, model/);
+    expect(() => renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, principal: '' } })).toThrow(/1 to 1024 characters/);
+    expect(() => renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, principal: 'x'.repeat(1025) } })).toThrow(/1 to 1024 characters/);
     for (const bad of ['a\nb', 'a\u0000b', 'a\tb', 'a\u007fb']) {
-      expect(() => renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, subject: bad } })).toThrow(/control characters/);
+      expect(() => renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, principal: bad } })).toThrow(/control characters/);
     }
     expect(() => renderAthena(principalQuery, { ...WHERE, params: null as never })).toThrow(/params must be an object/);
   });
@@ -161,10 +162,10 @@ describe('renderAthena', () => {
   });
 
   it('rejects a query whose SQL names a placeholder it has no parameter for, or a malformed one', () => {
-    const broken: AuditQuery = { ...principalQuery, sql: `${principalQuery.sql} AND model.name = {{model}}` };
-    expect(() => renderAthena(broken, { ...WHERE, params: principalParams })).toThrow(/uses \{\{model\}\}, which is not one of its parameters/);
-    const notTimestamp: AuditQuery = { ...principalQuery, sql: `${principalQuery.sql} AND dt = {{subject.dt}}` };
-    expect(() => renderAthena(notTimestamp, { ...WHERE, params: principalParams })).toThrow(/"subject" is not a timestamp parameter/);
+    const broken: AuditQuery = { ...principalQuery, sql: `${principalQuery.sql} AND model.provider = {{provider}}` };
+    expect(() => renderAthena(broken, { ...WHERE, params: principalParams })).toThrow(/uses \{\{provider\}\}, which is not one of its parameters/);
+    const notTimestamp: AuditQuery = { ...principalQuery, sql: `${principalQuery.sql} AND dt = {{principal.dt}}` };
+    expect(() => renderAthena(notTimestamp, { ...WHERE, params: principalParams })).toThrow(/"principal" is not a timestamp parameter/);
     const malformed: AuditQuery = { ...principalQuery, sql: `${principalQuery.sql} AND x = {{ since }}` };
     expect(() => renderAthena(malformed, { ...WHERE, params: principalParams })).toThrow(/malformed placeholder \{\{ since \}\}/);
   });
@@ -195,16 +196,17 @@ describe('columns of the audit queries', () => {
   }
 
   it.each(AUDIT_QUERIES.map((q) => [q.name, q] as const))('%s lists only columns of the schema v1 Glue table', (_n, q) => {
-    expect(q.columns.filter((c) => !glue.has(c))).toEqual([]);
+    expect(Object.keys(q.columns).filter((c) => !glue.has(c))).toEqual([]);
   });
 
   it.each(AUDIT_QUERIES.map((q) => [q.name, q] as const))('%s reads exactly the columns it lists', (_n, q) => {
     const { refs, aliases } = identifiers(q.sql);
     const read = new Set(refs.filter((r) => r.includes('.') || !aliases.has(r)));
+    const listed = Object.keys(q.columns);
     // Every identifier the SQL reads is a listed column ...
-    expect([...read].filter((r) => !q.columns.includes(r))).toEqual([]);
+    expect([...read].filter((r) => !listed.includes(r))).toEqual([]);
     // ... and every listed column is read.
-    expect(q.columns.filter((c) => !read.has(c))).toEqual([]);
+    expect(listed.filter((c) => !read.has(c))).toEqual([]);
   });
 
   it('the checker itself catches a column that schema v1 does not have', () => {

@@ -34,24 +34,85 @@ export function digitsOf(s: string): string {
 }
 
 /**
- * Whether one of `words` (lower-case) ends within `window` characters before `start`, compared
- * case-insensitively. Linear in `window`; `window` is small and bounded by configuration.
+ * Whether one of `words` (lower case) occurs within `window` characters before `start`, compared
+ * case-insensitively, and not as the tail of a longer word (`tel` counts in "Tel:" and
+ * "telephone", not in "hotel"). Linear in `window`, which is small and bounded by configuration.
  */
 export function hasContextBefore(text: string, start: number, words: readonly string[], window: number): boolean {
   if (words.length === 0) return true;
-  const from = Math.max(0, start - window);
-  const before = text.slice(from, start).toLowerCase();
-  return words.some((w) => before.includes(w));
+  return new ContextWindow(text, start, window).has(words);
 }
 
-/** Iterate the global regex's matches from the start of `text` (resets `lastIndex`, skips empty matches). */
-export function* matches(re: RegExp, text: string): Generator<RegExpExecArray> {
+/**
+ * The lower-cased text before a position, back to the start of its sentence, searched for several
+ * word lists. A sentence ends at a line break, or at ".", "!" or "?" plus whitespace after a word
+ * of four letters or more (so "Tel. " and "No. " do not end one).
+ */
+export class ContextWindow {
+  private readonly from: number;
+  private readonly before: string;
+
+  constructor(private readonly text: string, start: number, window: number) {
+    let from = Math.max(0, start - window);
+    for (let i = start - 1; i > from; i--) {
+      const c = text.charCodeAt(i);
+      if (c === 10 || c === 13) {
+        from = i + 1;
+        break;
+      }
+      if ((c === 32 || c === 9) && sentenceEnd(text, i - 1)) {
+        from = i + 1;
+        break;
+      }
+    }
+    this.from = from;
+    this.before = text.slice(from, start).toLowerCase();
+  }
+
+  /** Whether one of `words` occurs within the last `window` characters (all by default). */
+  has(words: readonly string[], window = this.before.length): boolean {
+    const offset = Math.max(0, this.before.length - window);
+    for (const w of words) {
+      for (let i = this.before.indexOf(w, offset); i !== -1; i = this.before.indexOf(w, i + 1)) {
+        if (!isAlpha(w.charCodeAt(0)) || !isAlpha(codeAt(this.text, this.from + i - 1))) return true;
+      }
+    }
+    return false;
+  }
+}
+
+/** Whether `text[i]` is a full stop (or "!" / "?") after a word of four letters or more. */
+function sentenceEnd(text: string, i: number): boolean {
+  const c = codeAt(text, i);
+  if (c !== 46 && c !== 33 && c !== 63) return false;
+  let k = i - 1;
+  while (k >= 0 && isAlpha(text.charCodeAt(k))) k--;
+  return i - 1 - k >= 4;
+}
+
+/** `s` trimmed, with every run of whitespace replaced by one space. */
+export function collapseWhitespace(s: string): string {
+  let out = '';
+  let pendingSpace = false;
+  for (const ch of s) {
+    if (ch.trim() === '') {
+      pendingSpace = out.length > 0;
+    } else {
+      if (pendingSpace) out += ' ';
+      out += ch;
+      pendingSpace = false;
+    }
+  }
+  return out;
+}
+
+/** The global regex's matches in `text`, from the start (resets `lastIndex`; skips empty matches). */
+export function matches(re: RegExp, text: string): RegExpExecArray[] {
+  const out: RegExpExecArray[] = [];
   re.lastIndex = 0;
   for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-    if (m[0].length === 0) {
-      re.lastIndex++;
-      continue;
-    }
-    yield m;
+    if (m[0].length === 0) re.lastIndex++;
+    else out.push(m);
   }
+  return out;
 }

@@ -18,7 +18,9 @@ beforeAll(async () => {
     maxAttempts: 1,
   });
 });
-beforeEach(() => {
+beforeEach(async () => {
+  // Requests a failed or aborted test left behind must not take this test's scripted answers.
+  await until(() => fake.inFlight === 0, 'earlier requests to finish');
   fake.reset();
   fake.maxTextBytes = 100_000;
 });
@@ -291,7 +293,7 @@ describe('property', () => {
     // between pieces, a word between card numbers (so a chunk cannot see two halves as one card).
     const piece = fc.constantFrom('word', 'café', 'naïve', '東京', '日本語の', '😀', '👍🏽', '.', '\n', '\n\n', 'x'.repeat(30), EMAIL, `card ${CARD} ok`, SSN, 'a@b.io');
     await fc.assert(
-      fc.asyncProperty(fc.array(piece, { maxLength: 160 }), fc.integer({ min: 200, max: 600 }), async (pieces, maxBytes) => {
+      fc.asyncProperty(fc.array(piece, { minLength: 20, maxLength: 160 }), fc.integer({ min: 200, max: 600 }), async (pieces, maxBytes) => {
         fake.reset();
         fake.maxTextBytes = maxBytes;
         const text = pieces.join(' ');

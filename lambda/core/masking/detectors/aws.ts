@@ -1,0 +1,67 @@
+/**
+ * AWS credentials.
+ *
+ * Access key ids: `AKIA` (long-term) or `ASIA` (temporary) followed by 16 upper-case letters or
+ * digits, delimited.
+ *
+ * Secret access keys: 40 characters of `[A-Za-z0-9+/]`, delimited, with upper case, lower case and
+ * a digit or "+" or "/" (random keys have all three; words and hex digests do not), found only
+ * within 100 characters after a context phrase (`aws_secret_access_key`, `secret access key`,
+ * `SecretAccessKey`, `aws secret`...). Each part of the text is searched once however many
+ * context phrases precede it.
+ */
+import { isDigit, isLower, isUpper, matches, type Span } from '../text';
+import type { Detector } from '../types';
+
+const KEY_ID = /(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])/g;
+const SECRET_CONTEXT = /aws[ _.-]?secret|secret[ _.-]?access[ _.-]?key/gi;
+const SECRET = /(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=])/g;
+const SECRET_WINDOW = 100;
+
+function detectKeyId(text: string): Span[] {
+  const out: Span[] = [];
+  if (text.indexOf('AKIA') === -1 && text.indexOf('ASIA') === -1) return out;
+  for (const m of matches(KEY_ID, text)) out.push({ start: m.index, end: m.index + m[0].length });
+  return out;
+}
+
+function mixed(v: string): boolean {
+  let upper = false;
+  let lower = false;
+  let other = false;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (isUpper(c)) upper = true;
+    else if (isLower(c)) lower = true;
+    else if (isDigit(c) || c === 43 || c === 47) other = true;
+  }
+  return upper && lower && other;
+}
+
+function detectSecret(text: string): Span[] {
+  const out: Span[] = [];
+  let searched = 0;
+  for (const ctx of matches(SECRET_CONTEXT, text)) {
+    const from = Math.max(ctx.index + ctx[0].length, searched);
+    const to = Math.min(text.length, ctx.index + ctx[0].length + SECRET_WINDOW + 40);
+    if (to <= from) continue;
+    // Search a window (with one character of look-behind context), never the rest of the text.
+    const lead = from > 0 ? 1 : 0;
+    const windowText = text.slice(from - lead, Math.min(text.length, to + 1));
+    for (const m of matches(SECRET, windowText)) {
+      const start = from - lead + m.index;
+      if (start < from || start + 40 > to) continue;
+      if (mixed(m[0])) out.push({ start, end: start + 40 });
+    }
+    searched = to;
+  }
+  return out;
+}
+
+export const awsAccessKeyIdDetector: Detector = { name: 'aws_access_key_id', type: 'AWS_ACCESS_KEY_ID', patterns: [KEY_ID], detect: detectKeyId };
+export const awsSecretAccessKeyDetector: Detector = {
+  name: 'aws_secret_access_key',
+  type: 'AWS_SECRET_ACCESS_KEY',
+  patterns: [SECRET_CONTEXT, SECRET],
+  detect: detectSecret,
+};

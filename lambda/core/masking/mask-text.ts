@@ -1,0 +1,61 @@
+/**
+ * Scan and mask one text until masking it again would change nothing.
+ *
+ * Detectors look at a value's neighbours (boundaries, context words). Masking changes neighbours:
+ * `4000000000000002+44 70 0000 0000` hides the phone number behind the card's last digit, but
+ * once the card is `[CREDIT_CARD]` the phone number stands alone; a product word inside a masked
+ * e-mail address no longer vetoes the phone number after it. So the masked text is scanned again
+ * (the placeholders themselves are never findings), what is new is mapped back to the original
+ * offsets, and the original is masked with the larger set, until a rescan finds nothing new.
+ * One rescan when anything was replaced; more only in the rare cases above. This is what makes
+ * masking idempotent by construction rather than by luck.
+ */
+import { scan, type ScanOptions } from './engine';
+import { maskWithMap, type MaskedText, type MaskPolicy, type Replacement } from './mask';
+import type { Detector, Finding } from './types';
+
+/** Rounds after the first; the result of the last round is returned even if it could still grow. */
+export const MAX_RESCANS = 4;
+
+export interface MaskTextOptions extends ScanOptions {
+  /** Findings from elsewhere (the external detector), in the original text's offsets. */
+  readonly external?: readonly Finding[];
+  /** Pseudonyms memoised across the texts of one request. */
+  readonly cache?: Map<string, string>;
+}
+
+const id = (f: Finding): string => `${f.type}\u0000${f.detector}\u0000${f.start}\u0000${f.end}`;
+
+/** Offsets of a finding in masked text, mapped to the original (it lies between replacements). */
+function toOriginal(f: Finding, replaced: readonly Replacement[]): Finding {
+  let lo = 0;
+  let hi = replaced.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (replaced[mid]!.outEnd <= f.start) lo = mid + 1;
+    else hi = mid;
+  }
+  const delta = lo === 0 ? 0 : replaced[lo - 1]!.end - replaced[lo - 1]!.outEnd;
+  return { ...f, start: f.start + delta, end: f.end + delta };
+}
+
+export function maskText(text: string, detectors: readonly Detector[], policy: MaskPolicy, key: Uint8Array | null, opts: MaskTextOptions = {}): MaskedText {
+  let findings = scan(text, detectors, opts);
+  if (opts.external && opts.external.length > 0) findings = findings.concat(opts.external);
+  const known = new Set(findings.map(id));
+  for (let round = 0; ; round++) {
+    const r = maskWithMap(text, findings, policy, key, opts.cache);
+    if (r.replaced.length === 0 || round === MAX_RESCANS) return { text: r.text, findings: r.findings, blocked: r.blocked };
+    const added: Finding[] = [];
+    for (const f of scan(r.text, detectors, { ...(opts.tokens ? { tokens: opts.tokens } : {}) })) {
+      const o = toOriginal(f, r.replaced);
+      const k = id(o);
+      if (!known.has(k)) {
+        known.add(k);
+        added.push(o);
+      }
+    }
+    if (added.length === 0) return { text: r.text, findings: r.findings, blocked: r.blocked };
+    findings = findings.concat(added);
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * The digest Lambda's entry (bundled into assets/digest/index.mjs): every hour (EventBridge),
+ * the next digest of the session archive, signed with the KMS key, written under `digests/`.
+ */
+import { KMSClient } from '@aws-sdk/client-kms';
+import { S3Client } from '@aws-sdk/client-s3';
+import { systemClock } from '../core/ids';
+import { KmsSigner } from '../adapters/aws/kms-signer';
+import { S3Objects } from '../adapters/aws/s3-objects';
+import { createDigestHandler } from './digest';
+import { logger } from './powertools';
+
+function env(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`environment variable ${name} is not set`);
+  return v;
+}
+
+function seconds(name: string): number {
+  const n = Number(env(name));
+  if (!Number.isFinite(n) || n < 0) throw new Error(`environment variable ${name} must be a number of seconds, got ${process.env[name]}`);
+  return n * 1000;
+}
+
+export const handler = createDigestHandler({
+  store: new S3Objects(new S3Client({}), { bucket: env('EMBEDGATE_ARCHIVE_BUCKET'), kmsKeyId: env('EMBEDGATE_ARCHIVE_KEY_ARN') }),
+  signer: new KmsSigner(new KMSClient({}), env('EMBEDGATE_DIGEST_SIGNING_KEY')),
+  clock: systemClock,
+  settleMs: seconds('EMBEDGATE_DIGEST_SETTLE_SECONDS'),
+  lookbackMs: seconds('EMBEDGATE_DIGEST_LOOKBACK_SECONDS'),
+  maxPeriodMs: seconds('EMBEDGATE_DIGEST_MAX_PERIOD_SECONDS'),
+}, { info: (message, extra) => logger.info({ message, ...extra }) });
