@@ -11,7 +11,12 @@ export async function readLocalArchive(dir: string): Promise<SessionRecord[]> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
   }
-  const records = await Promise.all(files.map(async (f) => JSON.parse(await readFile(join(dir, 'sessions', f), 'utf8')) as SessionRecord));
+  // Read in bounded batches: an archive may hold more files than the process may open at once.
+  const records: SessionRecord[] = [];
+  for (let i = 0; i < files.length; i += 64) {
+    const batch = files.slice(i, i + 64);
+    records.push(...(await Promise.all(batch.map(async (f) => JSON.parse(await readFile(join(dir, 'sessions', f), 'utf8')) as SessionRecord))));
+  }
   return records.sort((a, b) => (a.started_at < b.started_at ? -1 : a.started_at > b.started_at ? 1 : a.session_id < b.session_id ? -1 : 1));
 }
 

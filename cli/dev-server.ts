@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { GatewayConfig, ModelConfig } from '../shared/config';
@@ -87,6 +88,32 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       process.stderr.write(`embedgate dev: response failed: ${(e as Error).message}\n`);
       if (!res.headersSent) res.writeHead(500).end();
     });
+  });
+
+  // Requests Node's HTTP parser refuses before `serve` runs (headers over the size limit, malformed
+  // request lines) are refused at the edge as API Gateway would, and recorded like any other.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const overflow = err.code === 'HPE_HEADER_OVERFLOW';
+    const status = overflow ? 431 : 400;
+    const rejection = new GatewayError(overflow ? 'The request headers are too large.' : 'The request is malformed.', {
+      status,
+      type: 'invalid_request_error',
+      code: overflow ? 'request_header_fields_too_large' : 'malformed_request',
+      reason: overflow ? 'edge_headers_too_large' : 'edge_malformed_request',
+    });
+    const remote = (socket as Duplex & { remoteAddress?: string }).remoteAddress ?? null;
+    const request = { method: 'UNKNOWN', path: '/', headers: {}, rawQueryString: '', body: undefined, isBase64Encoded: false, requestId: randomUUID(), sourceIp: remote };
+    void gateway.handle(request, { rejectedAtEdge: rejection }).then(
+      ({ response }) => {
+        if (!socket.writable) {
+          socket.destroy();
+          return;
+        }
+        const head = Object.entries({ ...response.headers, 'content-length': String(Buffer.byteLength(response.body)), connection: 'close' }).map(([k, v]) => `${k}: ${v}`);
+        socket.end(`HTTP/1.1 ${response.status} ${overflow ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n${head.join('\r\n')}\r\n\r\n${response.body}`);
+      },
+      () => socket.destroy(),
+    );
   });
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -4,6 +4,7 @@
  *   embedgate dev --config <file> [--port <n>] [--host <addr>] [--archive-dir <dir>] [--issuer] [--skip-edge-auth]
  *   embedgate config validate <file>
  *   embedgate audit digest|verify|query|queries ...   (see cli/audit.ts)
+ *   embedgate revoke | unrevoke | revocations list ...  (see cli/revoke.ts)
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,7 +19,13 @@ const USAGE = `usage:
   embedgate config validate <file>
       Validate a configuration file and print its version.
   embedgate audit digest|verify|query|queries ...
-      Digests and verification of an archive, named audit queries ("embedgate audit" for details).`;
+      Digests and verification of an archive, named audit queries ("embedgate audit" for details).
+  embedgate revoke (--subject <sub> | --client-id <id> | --token-id <jti> --issuer <iss>) [--issuer <iss>]
+                   [--reason <text>] [--until <ISO time | 30m | 12h | 7d>] [--by <name>] (--table <name> [--region <r>] | --archive-dir <dir>)
+      Cut off a principal at runtime: in the DynamoDB table of a deployed gateway (its output
+      RevocationTableName), or in the deny list of embedgate dev (its --archive-dir).
+  embedgate unrevoke (--subject | --client-id | --token-id) <value> [--issuer <iss>] (--table <name> | --archive-dir <dir>)
+  embedgate revocations list (--table <name> | --archive-dir <dir>) [--format table|json]`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -28,6 +35,21 @@ export async function main(argv: string[]): Promise<number> {
     case 'audit': {
       const { audit } = await import('./audit.js');
       return audit(rest);
+    }
+    case 'revoke':
+    case 'unrevoke':
+    case 'revocations': {
+      const r = await import('./revoke.js');
+      const out = (line: string) => process.stdout.write(`${line}\n`);
+      try {
+        if (command === 'revoke') return await r.revoke(rest, out);
+        if (command === 'unrevoke') return await r.unrevoke(rest, out);
+        if (rest[0] === 'list') return await r.listRevocations(rest.slice(1), out);
+      } catch (e) {
+        if (e instanceof r.UsageError || e instanceof r.InvalidRevocationError) throw new UsageError(e.message);
+        throw e;
+      }
+      break;
     }
     case 'config':
       if (rest[0] === 'validate' && rest[1]) {

@@ -18,6 +18,7 @@ interface Store {
 }
 
 export class UsageError extends Error {}
+export { InvalidRevocationError } from '../lambda/core/revocation';
 
 const TARGET = {
   subject: { type: 'string' },

@@ -28,4 +28,4 @@ const gateway = new Gateway({
   ids: uuidv7Ids(systemClock),
 });
 
-export const handler = middy(createEdgeRecorder(gateway)).use(injectLambdaContext(logger, { resetKeys: true }));
+export const handler = middy(createEdgeRecorder(gateway)).use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }));

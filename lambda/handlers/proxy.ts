@@ -33,10 +33,14 @@ export function proxyCore(gateway: Gateway): ProxyHandler {
   };
 }
 
-/** The Lambda handler: the core wrapped in Powertools logging and metrics middleware. */
+/**
+ * The Lambda handler: the core wrapped in Powertools logging and metrics middleware. Events are
+ * never logged (`logEvent: false` wins over POWERTOOLS_LOGGER_LOG_EVENT): they carry bearer
+ * tokens and raw inputs.
+ */
 export function createProxyHandler(gateway: Gateway): ProxyHandler {
   return middy(proxyCore(gateway))
-    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use(logMetrics(metrics)) as unknown as ProxyHandler;
 }
 

@@ -3,7 +3,9 @@
  * issuer over HTTP, the official `openai` client, a local OpenAI-compatible upstream stand-in,
  * and the records it leaves in its archive directory.
  */
+import { execFile } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
+import { promisify } from 'node:util';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +16,7 @@ import type { SessionRecord } from '../../lambda/core/record';
 import { startDevProcess, type DevProcess } from '../support/dev-process';
 import { startFakeUpstream, type FakeUpstream } from '../support/fake-upstream';
 
+const run = promisify(execFile);
 const UPSTREAM_KEY = 'sk-e2e-upstream-key-0123456789abcdef';
 const AUDIENCE = 'https://embedgate.e2e';
 const CLIENTS = [
@@ -178,6 +181,31 @@ describe('refusals', () => {
   });
 });
 
+describe('runtime revocation through the CLI', () => {
+  const cli = (...args: string[]) => run(process.execPath, [join(__dirname, '..', '..', 'cli', 'embedgate.js'), ...args]);
+
+  test('embedgate revoke cuts a running principal off without a restart; unrevoke lets it back in', async () => {
+    const embed = () => sdk(() => openai(bot).embeddings.create({ model: 'local-small', input: 'x' }).withResponse());
+    expect((await embed()).status).toBe(200);
+    const revoked = await cli('revoke', '--subject', 'bot', '--reason', 'e2e', '--archive-dir', archiveDir);
+    expect(revoked.stdout).toMatch(/^revoked subject bot \(any issuer\)/);
+    await new Promise((r) => setTimeout(r, 1100)); // the dev runtime re-reads its deny list within a second
+    const denied = await embed();
+    expect(denied.status).toBe(403);
+    expect(denied.error!.code).toBe('principal_revoked');
+    expect((await sdk(() => openai(indexer).models.list().withResponse())).status).toBe(200); // others unaffected
+    const listed = await cli('revocations', 'list', '--archive-dir', archiveDir);
+    expect(listed.stdout).toMatch(/subject\s+bot\s+\*\s+forever\s+active\s+e2e/);
+    await cli('unrevoke', '--subject', 'bot', '--archive-dir', archiveDir);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await embed()).status).toBe(200);
+  });
+
+  test('a usage error exits 2 with the fix', async () => {
+    await expect(cli('revoke', '--token-id', 'x', '--archive-dir', archiveDir)).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/--token-id needs --issuer/) });
+  });
+});
+
 describe('the archive', () => {
   let records: SessionRecord[];
   beforeAll(async () => {
@@ -200,7 +228,7 @@ describe('the archive', () => {
       output: { vectors: 5, dimensions: 12, fingerprint: expect.stringMatching(/^sha256:/) },
     });
     const reasons = records.map((r) => r.decision.reason);
-    expect(reasons).toEqual(expect.arrayContaining(['no_matching_rule', 'empty_input', 'too_many_inputs', 'missing_token', 'token_in_query', 'multiple_authorization_headers', 'bad_signature', 'request_too_large', 'upstream_5xx']));
+    expect(reasons).toEqual(expect.arrayContaining(['revoked_subject', 'no_matching_rule', 'empty_input', 'too_many_inputs', 'missing_token', 'token_in_query', 'multiple_authorization_headers', 'bad_signature', 'request_too_large', 'upstream_5xx']));
   });
 
   test('no token, client secret or upstream key appears in any record or log line', async () => {

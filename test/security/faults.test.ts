@@ -387,7 +387,7 @@ describe('the JWKS endpoint down', () => {
 });
 
 describe('afterwards', () => {
-  it('fail-closed gateway: exactly one record per request, except those answered 503 archive_unavailable (none)', async () => {
+  it('fail-closed gateway: exactly one record per request, except the four answered 503 archive_unavailable', async () => {
     const all = answered.get(gw)!;
     const lost = [...all].filter(([, a]) => a.status === 503 && a.code === 'archive_unavailable').map(([id]) => id);
     expect(lost.length).toBe(4);

@@ -16,12 +16,9 @@
  * - {@link sampleRss}: resident set size of a process (Linux /proc), for memory-flatness checks.
  */
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { Agent, request as httpRequest } from 'node:http';
-import { join } from 'node:path';
-import type { SessionRecord } from '../../lambda/core/record';
 import type { FakeBehaviour, FakeRequest } from './fake-upstream';
-import { recordFiles } from './security-harness';
+import { readLocalArchive } from '../../cli/archive-reader';
 
 export const LOAD_AUDIENCE = 'https://embedgate.load.test';
 
@@ -246,22 +243,8 @@ export interface ArchiveAudit {
   readonly internalErrors: number;
 }
 
-/**
- * Every record of a local archive, read at most 64 files at a time (cli/archive-reader.ts opens
- * them all at once, which runs out of file descriptors on large archives).
- */
-export async function readArchiveBounded(archiveDir: string): Promise<SessionRecord[]> {
-  const files = await recordFiles(archiveDir);
-  const out: SessionRecord[] = [];
-  for (let i = 0; i < files.length; i += 64) {
-    const batch = await Promise.all(files.slice(i, i + 64).map(async (f) => JSON.parse(await readFile(join(archiveDir, 'sessions', f), 'utf8')) as SessionRecord));
-    out.push(...batch);
-  }
-  return out;
-}
-
 export async function auditArchive(archiveDir: string, result: LoadResult): Promise<ArchiveAudit> {
-  const records = await readArchiveBounded(archiveDir);
+  const records = await readLocalArchive(archiveDir);
   const byStatus: Record<string, number> = {};
   const seen = new Set<string>();
   const duplicateRecords: string[] = [];

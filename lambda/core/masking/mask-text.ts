@@ -42,16 +42,18 @@ function toOriginal(f: Finding, replaced: readonly Replacement[]): Finding {
 export function maskText(text: string, detectors: readonly Detector[], policy: MaskPolicy, key: Uint8Array | null, opts: MaskTextOptions = {}): MaskedText {
   let findings = scan(text, detectors, opts);
   if (opts.external && opts.external.length > 0) findings = findings.concat(opts.external);
-  const known = new Set(findings.map(id));
+  let known: Set<string> | null = null;
   for (let round = 0; ; round++) {
     const r = maskWithMap(text, findings, policy, key, opts.cache);
     if (r.replaced.length === 0 || round === MAX_RESCANS) return { text: r.text, findings: r.findings, blocked: r.blocked };
     const added: Finding[] = [];
-    for (const f of scan(r.text, detectors, { ...(opts.tokens ? { tokens: opts.tokens } : {}) })) {
+    const again = scan(r.text, detectors, { ...(opts.tokens ? { tokens: opts.tokens } : {}) });
+    if (again.length > 0) known ??= new Set(findings.map(id));
+    for (const f of again) {
       const o = toOriginal(f, r.replaced);
       const k = id(o);
-      if (!known.has(k)) {
-        known.add(k);
+      if (!known!.has(k)) {
+        known!.add(k);
         added.push(o);
       }
     }

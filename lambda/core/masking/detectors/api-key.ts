@@ -8,35 +8,55 @@
  *   DigitalOcean `dop_v1_` + 64 hex    Groq `gsk_`    Shopify `shpat_` `shpca_` `shppa_` `shpss_` + 32 hex
  *   PyPI `pypi-` + 50 or more
  *
- * The key must be delimited and its body (after the prefix) must look random: letters and digits,
+ * Prefixes are found through their final "-", "_" or "." (`indexOf`; no regular expression runs
+ * over text without a prefix), then the key's shape is matched there. The key must be delimited and its body (after the prefix) must look random: letters and digits,
  * or upper and lower case (random keys do; hyphenated words such as `sk-learn-style-names` do not).
  */
-import { isDigit, isLower, isUpper, matches, type Span } from '../text';
+import { isAlnum, isDigit, isLower, isUpper, type Span } from '../text';
 import type { Detector } from '../types';
 
-const PROVIDERS: ReadonlyArray<readonly [prefix: string, body: string]> = [
-  ['sk-', '[A-Za-z0-9_\\-]{20,}'],
-  ['gh[pousr]_', '[A-Za-z0-9]{36,}'],
-  ['github_pat_', '[A-Za-z0-9_]{22,}'],
-  ['xox[abprs]-', '[A-Za-z0-9\\-]{10,}'],
-  ['xapp-', '[A-Za-z0-9\\-]{10,}'],
-  ['[sr]k_(?:live|test)_', '[A-Za-z0-9]{16,}'],
-  ['AIza', '[A-Za-z0-9_\\-]{35}'],
-  ['glpat-', '[A-Za-z0-9_\\-]{20,}'],
-  ['npm_', '[A-Za-z0-9]{36}'],
-  ['hf_', '[A-Za-z0-9]{30,}'],
-  ['SG\\.', '[A-Za-z0-9_\\-]{22}\\.[A-Za-z0-9_\\-]{43}'],
-  ['dop_v1_', '[a-f0-9]{64}'],
-  ['gsk_', '[A-Za-z0-9]{40,}'],
-  ['shp(?:at|ca|pa|ss)_', '[a-fA-F0-9]{32}'],
-  ['pypi-', '[A-Za-z0-9_\\-]{50,}'],
+/** Literal prefixes (found with `indexOf`), then the key's shape, matched where the prefix is. */
+const PROVIDERS: ReadonlyArray<readonly [literals: readonly string[], shape: string]> = [
+  [['sk-'], 'sk-[A-Za-z0-9_\\-]{20,}'],
+  [['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_'], 'gh[pousr]_[A-Za-z0-9]{36,}'],
+  [['github_pat_'], 'github_pat_[A-Za-z0-9_]{22,}'],
+  [['xoxa-', 'xoxb-', 'xoxp-', 'xoxr-', 'xoxs-'], 'xox[abprs]-[A-Za-z0-9\\-]{10,}'],
+  [['xapp-'], 'xapp-[A-Za-z0-9\\-]{10,}'],
+  [['sk_live_', 'rk_live_', 'sk_test_', 'rk_test_'], '[sr]k_(?:live|test)_[A-Za-z0-9]{16,}'],
+  [['AIza'], 'AIza[A-Za-z0-9_\\-]{35}'],
+  [['glpat-'], 'glpat-[A-Za-z0-9_\\-]{20,}'],
+  [['npm_'], 'npm_[A-Za-z0-9]{36}'],
+  [['hf_'], 'hf_[A-Za-z0-9]{30,}'],
+  [['SG.'], 'SG\\.[A-Za-z0-9_\\-]{22}\\.[A-Za-z0-9_\\-]{43}'],
+  [['dop_v1_'], 'dop_v1_[a-f0-9]{64}'],
+  [['gsk_'], 'gsk_[A-Za-z0-9]{40,}'],
+  [['shpat_', 'shpca_', 'shppa_', 'shpss_'], 'shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}'],
+  [['pypi-'], 'pypi-[A-Za-z0-9_\\-]{50,}'],
 ];
 
-/** Group 1 is the prefix, group 2 the body; delimited on both sides. */
-const CANDIDATE = new RegExp(
-  `(?<![A-Za-z0-9_\\-])(?:${PROVIDERS.map(([p, b]) => `(?:(${p})(${b}))`).join('|')})(?![A-Za-z0-9_\\-])`,
-  'g',
-);
+/** Per provider: its prefixes and a sticky pattern of the whole key, delimited on the right. */
+const SHAPES = PROVIDERS.map(([literals, shape]) => ({ literals, prefixLength: literals[0]!.length, re: new RegExp(`${shape}(?![A-Za-z0-9_\\-])`, 'y') }));
+type Shape = (typeof SHAPES)[number];
+
+/**
+ * Every prefix ends with "-", "_" or "." (but `AIza`): the text is searched for those characters
+ * only (`indexOf` on one character is the fastest scan there is), and the prefixes ending there
+ * are tried by the character just before it.
+ */
+const BY_SEPARATOR = new Map<string, Map<number, Array<{ prefix: string; shape: Shape }>>>();
+for (const shape of SHAPES) {
+  for (const prefix of shape.literals) {
+    const sep = prefix.at(-1)!;
+    if (sep !== '-' && sep !== '_' && sep !== '.') continue;
+    const byChar = BY_SEPARATOR.get(sep) ?? new Map<number, Array<{ prefix: string; shape: Shape }>>();
+    BY_SEPARATOR.set(sep, byChar);
+    const before = prefix.charCodeAt(prefix.length - 2);
+    byChar.set(before, [...(byChar.get(before) ?? []), { prefix, shape }]);
+  }
+}
+const UNSEPARATED = SHAPES.flatMap((shape) => shape.literals.filter((p) => !BY_SEPARATOR.has(p.at(-1)!)).map((prefix) => ({ prefix, shape })));
+
+const isKeyChar = (c: number): boolean => isAlnum(c) || c === 95 || c === 45;
 
 /** Random-looking: letters and digits, or upper and lower case. */
 function randomLooking(s: string): boolean {
@@ -52,19 +72,37 @@ function randomLooking(s: string): boolean {
   return ((upper || lower) && digit) || (upper && lower);
 }
 
+function tryAt(text: string, start: number, shape: Shape, out: Span[]): number {
+  if (start < 0 || (start > 0 && isKeyChar(text.charCodeAt(start - 1)))) return -1;
+  shape.re.lastIndex = start;
+  const m = shape.re.exec(text);
+  if (m === null || !randomLooking(m[0].slice(shape.prefixLength))) return -1;
+  out.push({ start, end: start + m[0].length });
+  return start + m[0].length;
+}
+
 function detect(text: string): Span[] {
   const out: Span[] = [];
-  for (const m of matches(CANDIDATE, text)) {
-    let body = '';
-    for (let g = 2; g < m.length; g += 2) {
-      if (m[g] !== undefined) {
-        body = m[g]!;
-        break;
+  for (const [sep, byChar] of BY_SEPARATOR) {
+    for (let i = text.indexOf(sep, 1); i !== -1; i = text.indexOf(sep, i + 1)) {
+      const candidates = byChar.get(text.charCodeAt(i - 1));
+      if (candidates === undefined) continue;
+      for (const { prefix, shape } of candidates) {
+        const start = i + 1 - prefix.length;
+        if (start >= 0 && text.startsWith(prefix, start)) {
+          const end = tryAt(text, start, shape, out);
+          if (end !== -1) {
+            i = end - 1;
+            break;
+          }
+        }
       }
     }
-    if (randomLooking(body)) out.push({ start: m.index, end: m.index + m[0].length });
+  }
+  for (const { prefix, shape } of UNSEPARATED) {
+    for (let i = text.indexOf(prefix); i !== -1; i = text.indexOf(prefix, i + 1)) tryAt(text, i, shape, out);
   }
   return out;
 }
 
-export const apiKeyDetector: Detector = { name: 'api_key', type: 'API_KEY', patterns: [CANDIDATE], detect };
+export const apiKeyDetector: Detector = { name: 'api_key', type: 'API_KEY', patterns: SHAPES.map((x) => x.re), detect };

@@ -14,7 +14,9 @@ import { isDigit, isLower, isUpper, matches, type Span } from '../text';
 import type { Detector } from '../types';
 
 const KEY_ID = /(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])/g;
-const SECRET_CONTEXT = /aws[ _.-]?secret|secret[ _.-]?access[ _.-]?key/gi;
+/** Context phrases, matched (sticky, case-insensitive) where "secret" occurs. */
+const AWS_BEFORE = /aws[ _.-]?secret/iy;
+const ACCESS_KEY_AFTER = /secret[ _.-]?access[ _.-]?key/iy;
 const SECRET = /(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=])/g;
 const SECRET_WINDOW = 100;
 
@@ -38,12 +40,35 @@ function mixed(v: string): boolean {
   return upper && lower && other;
 }
 
+/** Ends of context phrases, in order: "aws secret" / "secret access key" in any case and spacing. */
+function contextEnds(text: string): number[] {
+  const hits: number[] = [];
+  for (const tail of ['ecret', 'ECRET']) {
+    for (let i = text.indexOf(tail, 1); i !== -1; i = text.indexOf(tail, i + 1)) {
+      const s = i - 1;
+      ACCESS_KEY_AFTER.lastIndex = s;
+      if (ACCESS_KEY_AFTER.test(text)) {
+        hits.push(ACCESS_KEY_AFTER.lastIndex);
+        continue;
+      }
+      for (const back of [4, 3]) {
+        AWS_BEFORE.lastIndex = s - back;
+        if (s - back >= 0 && AWS_BEFORE.test(text) && AWS_BEFORE.lastIndex === s + 6) {
+          hits.push(s + 6);
+          break;
+        }
+      }
+    }
+  }
+  return hits.sort((a, b) => a - b);
+}
+
 function detectSecret(text: string): Span[] {
   const out: Span[] = [];
   let searched = 0;
-  for (const ctx of matches(SECRET_CONTEXT, text)) {
-    const from = Math.max(ctx.index + ctx[0].length, searched);
-    const to = Math.min(text.length, ctx.index + ctx[0].length + SECRET_WINDOW + 40);
+  for (const ctxEnd of contextEnds(text)) {
+    const from = Math.max(ctxEnd, searched);
+    const to = Math.min(text.length, ctxEnd + SECRET_WINDOW + 40);
     if (to <= from) continue;
     // Search a window (with one character of look-behind context), never the rest of the text.
     const lead = from > 0 ? 1 : 0;
@@ -62,6 +87,6 @@ export const awsAccessKeyIdDetector: Detector = { name: 'aws_access_key_id', typ
 export const awsSecretAccessKeyDetector: Detector = {
   name: 'aws_secret_access_key',
   type: 'AWS_SECRET_ACCESS_KEY',
-  patterns: [SECRET_CONTEXT, SECRET],
+  patterns: [AWS_BEFORE, ACCESS_KEY_AFTER, SECRET],
   detect: detectSecret,
 };
