@@ -202,7 +202,13 @@ const entityTypeName = (what: string) =>
 const strategySchema = z.enum(STRATEGIES, { error: `strategy must be one of ${STRATEGIES.map((x) => `"${x}"`).join(', ')}` });
 
 /** Strategy per entity type: `{ "EMAIL": "pseudonymize", "CREDIT_CARD": "block" }`. */
-const strategiesSchema = z.record(entityTypeName('a strategies key'), strategySchema);
+const strategiesSchema = z.record(z.string(), strategySchema).superRefine((m, ctx) => {
+  for (const type of Object.keys(m)) {
+    if (!ENTITY_TYPE_PATTERN.test(type)) {
+      ctx.addIssue({ code: 'custom', path: [type], message: `strategies key ${JSON.stringify(type)} must be an entity type in upper snake case (1-64 characters of A-Z, 0-9, "_", starting with a letter), e.g. "EMAIL"` });
+    }
+  }
+});
 
 const customDetectorSchema = z
   .strictObject({
@@ -283,7 +289,7 @@ const maskingSchema = z
     unique(names, 'customDetectors', 'name', ctx);
     const known = knownEntityTypes(m);
     for (const [type, strategy] of Object.entries(m.strategies)) {
-      if (!known.has(type)) {
+      if (!known.has(type) && ENTITY_TYPE_PATTERN.test(type)) {
         ctx.addIssue({ code: 'custom', path: ['strategies', type], message: `unknown entity type ${JSON.stringify(type)}: use a built-in type (${BUILTIN_ENTITY_TYPES.join(', ')}), a custom detector name${m.comprehend?.enabled ? ' or a Comprehend type' : ''}` });
       }
       if (strategy === 'pseudonymize' && !m.pseudonymKey) {
@@ -375,7 +381,7 @@ function checkRuleMasking(
   }
   const known = knownEntityTypes(m);
   for (const [type, strategy] of Object.entries(rm.strategies ?? {})) {
-    if (!known.has(type)) {
+    if (!known.has(type) && ENTITY_TYPE_PATTERN.test(type)) {
       ctx.addIssue({ code: 'custom', path: [...path, 'strategies', type], message: `unknown entity type ${JSON.stringify(type)}: use a built-in type (${BUILTIN_ENTITY_TYPES.join(', ')}) or a custom detector name` });
     }
     if (strategy === 'pseudonymize' && !m.pseudonymKey) {

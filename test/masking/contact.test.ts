@@ -98,6 +98,11 @@ describe('phone', () => {
     expect(values(phoneDetector, 'hotel 5552345678')).toEqual([]);
   });
 
+  it('a placeholder is not a phone word: "[PHONE]" does not make bare digits a phone number', () => {
+    expect(values(phoneDetector, '[PHONE] 5552345678')).toEqual([]);
+    expect(values(phoneDetector, '<PHONE_0123abcd> 5552345678')).toEqual([]);
+  });
+
   it('a phone word overrides a product word, and product words do not reach across sentences', () => {
     expect(values(phoneDetector, 'Order questions? Call 555-234-5678')).toEqual(['555-234-5678']);
     expect(values(phoneDetector, 'Thanks for your order. Also 555-234-5678')).toEqual(['555-234-5678']);

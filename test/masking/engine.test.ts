@@ -1,5 +1,5 @@
 /** The engine: scanning, overlap resolution, external findings, protected tokens, the size bound. */
-import { customDetector, externalFindings, MaskingError, mask, protectedSpans, resolveOverlaps, scan, type Finding, type TokenGrammar } from '../../lambda/core/masking';
+import { customDetector, externalFindings, MaskingError, mask, maskText, protectedSpans, resolveOverlaps, scan, type Finding, type TokenGrammar } from '../../lambda/core/masking';
 import { ALL, span } from './helpers';
 
 const f = (type: string, start: number, end: number, detector = type.toLowerCase(), score = 1): Finding => ({ type, start, end, detector, score });
@@ -101,6 +101,24 @@ describe('externalFindings', () => {
     expect(externalFindings('abc', [{ type: 'PASSPORT_NUMBER', start: -5, end: 99, score: 1 }, { type: 'PIN', start: 2, end: 2, score: 1 }], { detector: 'c', minScore: 0 })).toEqual([
       { type: 'PASSPORT_NUMBER', start: 0, end: 3, detector: 'c', score: 1 },
     ]);
+  });
+});
+
+describe('maskText', () => {
+  it('rescans masked text: a value hidden by a neighbouring value is masked in the same call', () => {
+    // The card's last digit hides the phone number's left boundary until the card is masked.
+    const text = '4000000000000002+44 70 0000 0000';
+    const once = maskText(text, ALL, { strategies: {} }, null);
+    expect(once.text).toBe('[CREDIT_CARD][PHONE]');
+    expect(once.findings.map((g) => [g.type, g.offsets])).toEqual([
+      ['CREDIT_CARD', [[0, 16]]],
+      ['PHONE', [[16, 32]]],
+    ]);
+    expect(maskText(once.text, ALL, { strategies: {} }, null, { tokens: { knownTypes: new Set(['CREDIT_CARD', 'PHONE']), pseudonymHex: 8 } }).text).toBe(once.text);
+  });
+
+  it('a product word inside a masked value stops vetoing the phone number after it', () => {
+    expect(maskText('order@shop.com 555-234-5678', ALL, { strategies: {} }, null).text).toBe('[EMAIL] [PHONE]');
   });
 });
 

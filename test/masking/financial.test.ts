@@ -31,6 +31,10 @@ describe('US SSN', () => {
     expect(values(ssnDetector, 'lessn 123456789')).toEqual([]);
   });
 
+  it('a placeholder is not an SSN word', () => {
+    expect(values(ssnDetector, '[US_SSN] 123456789')).toEqual([]);
+  });
+
   it('validSsn follows the SSA rules', () => {
     expect(validSsn('123456789')).toBe(true);
     expect(['000123456', '666123456', '900123456', '123006789', '123450000'].map(validSsn)).toEqual([false, false, false, false, false]);
@@ -95,6 +99,12 @@ describe('payment cards', () => {
   it('finds the card inside a grouped run with a year after it or a short number before it', () => {
     expect(values(cardDetector, 'card 4111 1111 1111 1111 2027')).toEqual(['4111 1111 1111 1111']);
     expect(values(cardDetector, 'qty 12 4111 1111 1111 1111')).toEqual(['4111 1111 1111 1111']);
+  });
+
+  it('finds a card right after a dotted or dashed number (an IP address, a version)', () => {
+    expect(values(cardDetector, 'from 10.0.0.1 4111 1111 1111 1111 today')).toEqual(['4111 1111 1111 1111']);
+    expect(values(cardDetector, 'v1.2 4111111111111111')).toEqual(['4111111111111111']);
+    expect(values(cardDetector, 'ref-12 4111111111111111')).toEqual(['4111111111111111']);
   });
 
   it('finds cards at the edges of the text and next to CJK text', () => {

@@ -55,8 +55,9 @@ describe('masking properties', () => {
 
   it('masks every value it was given (documents of prose and valid values)', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(sensitive, { minLength: 1, maxLength: 5 }), async (vals) => {
-        const text = vals.join(' and ');
+      fc.asyncProperty(fc.array(fc.tuple(sensitive, fc.constantFrom(' ', ', ', ' and ', '; ', '\n', ' (', ') ', ': ')), { minLength: 1, maxLength: 6 }), async (parts) => {
+        const vals = parts.map(([v]) => v);
+        const text = parts.map(([v, sep]) => v + sep).join('');
         const r = await maskOne(text, {});
         for (const v of vals) expect(r.items[0]).not.toContain(v);
       }),

@@ -23,14 +23,13 @@ export function codeAt(text: string, i: number): number {
   return i >= 0 && i < text.length ? text.charCodeAt(i) : -1;
 }
 
+const NON_DIGITS = /[^0-9]+/g;
+/** Patterns of this module, for the recheck test. */
+export const TEXT_PATTERNS: readonly RegExp[] = [NON_DIGITS];
+
 /** The digits of `s`, in order. */
 export function digitsOf(s: string): string {
-  let out = '';
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (isDigit(c)) out += s[i];
-  }
-  return out;
+  return s.replace(NON_DIGITS, '');
 }
 
 /**
@@ -74,11 +73,25 @@ export class ContextWindow {
     const offset = Math.max(0, this.before.length - window);
     for (const w of words) {
       for (let i = this.before.indexOf(w, offset); i !== -1; i = this.before.indexOf(w, i + 1)) {
-        if (!isAlpha(w.charCodeAt(0)) || !isAlpha(codeAt(this.text, this.from + i - 1))) return true;
+        if ((!isAlpha(w.charCodeAt(0)) || !isAlpha(codeAt(this.text, this.from + i - 1))) && !insidePlaceholder(this.text, this.from + i, w.length)) return true;
       }
     }
     return false;
   }
+}
+
+/**
+ * Whether `[start, start + length)` lies inside a token shaped like a placeholder or pseudonym
+ * (`[US_SSN]`, `<PHONE_3f9a1c2e>`): masked text must not supply context words ("ssn", "phone").
+ */
+export function insidePlaceholder(text: string, start: number, length: number): boolean {
+  let s = start;
+  while (s > 0 && start - s <= 64 && isWord(text.charCodeAt(s - 1))) s--;
+  const open = codeAt(text, s - 1);
+  if (open !== 91 && open !== 60) return false;
+  let e = start + length;
+  while (e < text.length && e - s <= 130 && isWord(text.charCodeAt(e))) e++;
+  return codeAt(text, e) === (open === 91 ? 93 : 62);
 }
 
 /** Whether `text[i]` is a full stop (or "!" / "?") after a word of four letters or more. */
@@ -106,13 +119,14 @@ export function collapseWhitespace(s: string): string {
   return out;
 }
 
-/** The global regex's matches in `text`, from the start (resets `lastIndex`; skips empty matches). */
-export function matches(re: RegExp, text: string): RegExpExecArray[] {
-  const out: RegExpExecArray[] = [];
+/**
+ * Call `visit` with each match of the global regex in `text`, from the start (resets `lastIndex`;
+ * skips empty matches). Nothing is collected: millions of candidates cost no memory.
+ */
+export function forEachMatch(re: RegExp, text: string, visit: (m: RegExpExecArray) => void): void {
   re.lastIndex = 0;
   for (let m = re.exec(text); m !== null; m = re.exec(text)) {
     if (m[0].length === 0) re.lastIndex++;
-    else out.push(m);
+    else visit(m);
   }
-  return out;
 }

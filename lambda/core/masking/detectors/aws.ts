@@ -10,7 +10,7 @@
  * `SecretAccessKey`, `aws secret`...). Each part of the text is searched once however many
  * context phrases precede it.
  */
-import { isDigit, isLower, isUpper, matches, type Span } from '../text';
+import { forEachMatch, insidePlaceholder, isDigit, isLower, isUpper, type Span } from '../text';
 import type { Detector } from '../types';
 
 const KEY_ID = /(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])/g;
@@ -23,7 +23,9 @@ const SECRET_WINDOW = 100;
 function detectKeyId(text: string): Span[] {
   const out: Span[] = [];
   if (text.indexOf('AKIA') === -1 && text.indexOf('ASIA') === -1) return out;
-  for (const m of matches(KEY_ID, text)) out.push({ start: m.index, end: m.index + m[0].length });
+  forEachMatch(KEY_ID, text, (m) => {
+    out.push({ start: m.index, end: m.index + m[0].length });
+  });
   return out;
 }
 
@@ -46,6 +48,7 @@ function contextEnds(text: string): number[] {
   for (const tail of ['ecret', 'ECRET']) {
     for (let i = text.indexOf(tail, 1); i !== -1; i = text.indexOf(tail, i + 1)) {
       const s = i - 1;
+      if (insidePlaceholder(text, s, 6)) continue;
       ACCESS_KEY_AFTER.lastIndex = s;
       if (ACCESS_KEY_AFTER.test(text)) {
         hits.push(ACCESS_KEY_AFTER.lastIndex);
@@ -73,11 +76,11 @@ function detectSecret(text: string): Span[] {
     // Search a window (with one character of look-behind context), never the rest of the text.
     const lead = from > 0 ? 1 : 0;
     const windowText = text.slice(from - lead, Math.min(text.length, to + 1));
-    for (const m of matches(SECRET, windowText)) {
+    forEachMatch(SECRET, windowText, (m) => {
       const start = from - lead + m.index;
-      if (start < from || start + 40 > to) continue;
+      if (start < from || start + 40 > to) return;
       if (mixed(m[0])) out.push({ start, end: start + 40 });
-    }
+    });
     searched = to;
   }
   return out;

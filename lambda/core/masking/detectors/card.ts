@@ -4,15 +4,17 @@
  * one: fours with a shorter last group (13, 16, 19 digits), or 4-6-5 / 4-6-4 (Amex, Diners).
  */
 import { luhn } from '../validators';
-import { codeAt, digitsOf, isDigit, isWord, matches, type Span } from '../text';
+import { codeAt, digitsOf, isDigit, isWord, type Span } from '../text';
 import type { Detector } from '../types';
 
 /**
- * A whole run of digits with single spaces or dashes between them (each repetition takes exactly
- * one digit: a single path per input, and nothing after it that could fail). Cards are then
- * looked for inside the run, so a card next to another number is still found.
+ * Candidates are whole runs of digits with single spaces or dashes between them, found by a
+ * character loop (no regular expression: a run of any length costs its length, once). Cards are
+ * then looked for inside the run, so a card next to another number is still found.
  */
-const CANDIDATE = /(?<![A-Za-z0-9_+\-./#$@])\d(?:[ -]?\d)*/g;
+const isSeparator = (c: number): boolean => c === 32 || c === 45;
+/** `[A-Za-z0-9_+\-./#$@]`: a run after one of these is part of something else. */
+const gluedBefore = (c: number): boolean => isWord(c) || c === 43 || c === 45 || c === 46 || c === 47 || c === 35 || c === 36 || c === 64;
 
 interface Brand {
   readonly name: string;
@@ -119,8 +121,24 @@ function cardsIn(text: string, value: string, at: number, out: Span[]): void {
 
 function detect(text: string): Span[] {
   const out: Span[] = [];
-  for (const m of matches(CANDIDATE, text)) if (m[0].length >= 13) cardsIn(text, m[0], m.index, out);
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    if (!isDigit(text.charCodeAt(i))) continue;
+    if (gluedBefore(codeAt(text, i - 1))) {
+      // Not a start (`v1`, `10.0.0.1`): skip this group of digits; the next group may be one.
+      while (i + 1 < n && isDigit(text.charCodeAt(i + 1))) i++;
+      continue;
+    }
+    let j = i + 1;
+    for (;;) {
+      if (j < n && isDigit(text.charCodeAt(j))) j++;
+      else if (j + 1 < n && isSeparator(text.charCodeAt(j)) && isDigit(text.charCodeAt(j + 1))) j += 2;
+      else break;
+    }
+    if (j - i >= 13) cardsIn(text, text.slice(i, j), i, out);
+    i = j;
+  }
   return out;
 }
 
-export const cardDetector: Detector = { name: 'credit_card', type: 'CREDIT_CARD', patterns: [CANDIDATE], detect };
+export const cardDetector: Detector = { name: 'credit_card', type: 'CREDIT_CARD', patterns: [], detect };

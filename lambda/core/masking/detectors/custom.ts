@@ -5,7 +5,7 @@
  */
 import type { ValidatorName } from '../catalog';
 import { screenPattern } from '../pattern-safety';
-import { hasContextBefore, matches, type Span } from '../text';
+import { forEachMatch, hasContextBefore, type Span } from '../text';
 import type { Detector } from '../types';
 import { VALIDATOR_FUNCTIONS } from '../validators';
 
@@ -37,11 +37,11 @@ export function customDetector(spec: CustomDetectorSpec): Detector {
     patterns: [re],
     detect(text: string): Span[] {
       const out: Span[] = [];
-      for (const m of matches(re, text)) {
-        if (validate && !validate(m[0])) continue;
-        if (!hasContextBefore(text, m.index, words, window)) continue;
+      forEachMatch(re, text, (m) => {
+        if (validate && !validate(m[0])) return;
+        if (!hasContextBefore(text, m.index, words, window)) return;
         out.push({ start: m.index, end: m.index + m[0].length });
-      }
+      });
       return out;
     },
   };

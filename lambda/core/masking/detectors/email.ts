@@ -26,7 +26,7 @@ function isLocalChar(c: number): boolean {
 function domainEnd(text: string, from: number): number {
   let i = from;
   let labels = 0;
-  let lastStart = from;
+  let lastStart: number;
   for (;;) {
     const start = i;
     while (i - start <= MAX_LABEL && (isAlnum(codeAt(text, i)) || codeAt(text, i) === HYPHEN)) i++;

@@ -4,7 +4,7 @@
  * ISO 7064 mod 97-10.
  */
 import { mod97 } from '../validators';
-import { matches, type Span } from '../text';
+import { forEachMatch, type Span } from '../text';
 import type { Detector } from '../types';
 
 /** Each repetition takes exactly four characters (after an optional space): one path per input. */
@@ -30,10 +30,10 @@ export function validIban(compact: string): boolean {
 
 function detect(text: string): Span[] {
   const out: Span[] = [];
-  for (const m of matches(CANDIDATE, text)) {
+  forEachMatch(CANDIDATE, text, (m) => {
     if (!m[0].includes(' ')) {
       if (validIban(m[0])) out.push({ start: m.index, end: m.index + m[0].length });
-      continue;
+      return;
     }
     // Longest valid prefix ending at a group boundary (a spaced IBAN may be followed by a number).
     for (let end = m[0].length; end > 0; end = m[0].lastIndexOf(' ', end - 1)) {
@@ -42,7 +42,7 @@ function detect(text: string): Span[] {
         break;
       }
     }
-  }
+  });
   return out;
 }
 

@@ -14,19 +14,19 @@
  * hex digits.
  */
 import { isIPv6 } from 'node:net';
-import { codeAt, hasContextBefore, isAlnum, isDigit, isWord, matches, type Span } from '../text';
+import { codeAt, forEachMatch, hasContextBefore, isAlnum, isDigit, isWord, type Span } from '../text';
 import type { Detector } from '../types';
 
-const IPV4 = /(?<![A-Za-z0-9_.\-])(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}(?![A-Za-z0-9_]|\.\d)/g;
+const IPV4 = /(?<![A-Za-z0-9_.-])(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}(?![A-Za-z0-9_]|\.\d)/g;
 const VERSION_CONTEXT = ['version', 'ver.', 'ver ', 'release', 'build', 'firmware', 'rev ', 'rev.', 'v.'];
 
 function detectV4(text: string): Span[] {
   const out: Span[] = [];
   if (text.indexOf('.') === -1) return out;
-  for (const m of matches(IPV4, text)) {
-    if (hasContextBefore(text, m.index, VERSION_CONTEXT, 12)) continue;
+  forEachMatch(IPV4, text, (m) => {
+    if (hasContextBefore(text, m.index, VERSION_CONTEXT, 12)) return;
     out.push({ start: m.index, end: m.index + m[0].length });
-  }
+  });
   return out;
 }
 

@@ -3,10 +3,10 @@
  * with `eyJ` (base64 of `{"`), whose header decodes to a JSON object with a string `alg`.
  * The signature may be empty (`alg: none`).
  */
-import { matches, type Span } from '../text';
+import { forEachMatch, type Span } from '../text';
 import type { Detector } from '../types';
 
-const CANDIDATE = /(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*/g;
+const CANDIDATE = /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g;
 const MAX_HEADER = 4096;
 
 /** Whether a base64url JOSE header decodes to an object with a string `alg`. */
@@ -23,9 +23,9 @@ export function isJoseHeader(b64url: string): boolean {
 function detect(text: string): Span[] {
   const out: Span[] = [];
   if (text.indexOf('eyJ') === -1) return out;
-  for (const m of matches(CANDIDATE, text)) {
+  forEachMatch(CANDIDATE, text, (m) => {
     if (isJoseHeader(m[0].slice(0, m[0].indexOf('.')))) out.push({ start: m.index, end: m.index + m[0].length });
-  }
+  });
   return out;
 }
 

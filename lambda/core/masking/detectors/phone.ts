@@ -14,7 +14,7 @@
  * refuses a national number that has no phone context word. Boundaries: not inside a longer word, number,
  * version or dotted/dashed sequence.
  */
-import { ContextWindow, digitsOf, matches, type Span } from '../text';
+import { ContextWindow, digitsOf, forEachMatch, type Span } from '../text';
 import type { Detector } from '../types';
 
 const ALTERNATIVES = [
@@ -66,10 +66,10 @@ function accept(text: string, m: RegExpExecArray): boolean {
 
 function detect(text: string): Span[] {
   const out: Span[] = [];
-  for (const m of matches(CANDIDATE, text)) {
+  forEachMatch(CANDIDATE, text, (m) => {
     if (accept(text, m)) {
       out.push({ start: m.index, end: m.index + m[0].length });
-      continue;
+      return;
     }
     // Refused as a whole (too many digits, say): the longest prefix ending before a space that is
     // a phone number by itself (`+44 20 7946 0958 123-45-6789` holds a phone and an SSN).
@@ -83,7 +83,7 @@ function detect(text: string): Span[] {
         break;
       }
     }
-  }
+  });
   return out;
 }
 

@@ -3,7 +3,7 @@
  * digits only after a context word (`SSN`, `social security`, ...). Refused as never issued:
  * area 000, 666 and 900-999, group 00, serial 0000.
  */
-import { hasContextBefore, matches, type Span } from '../text';
+import { forEachMatch, hasContextBefore, type Span } from '../text';
 import type { Detector } from '../types';
 
 const CANDIDATE = /(?<![A-Za-z0-9_+\-./#$@])(?:\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4}|(\d{9}))(?![A-Za-z0-9_]|[.\-/:,]\d)/g;
@@ -18,13 +18,13 @@ export function validSsn(digits: string): boolean {
 
 function detect(text: string): Span[] {
   const out: Span[] = [];
-  for (const m of matches(CANDIDATE, text)) {
+  forEachMatch(CANDIDATE, text, (m) => {
     const v = m[0];
     const digits = m[1] ?? `${v.slice(0, 3)}${v.slice(4, 6)}${v.slice(7)}`;
-    if (!validSsn(digits)) continue;
-    if (m[1] !== undefined && !hasContextBefore(text, m.index, CONTEXT, CONTEXT_WINDOW)) continue;
+    if (!validSsn(digits)) return;
+    if (m[1] !== undefined && !hasContextBefore(text, m.index, CONTEXT, CONTEXT_WINDOW)) return;
     out.push({ start: m.index, end: m.index + v.length });
-  }
+  });
   return out;
 }
 
