@@ -13,6 +13,7 @@ import type { GatewayConfig, ModelConfig } from '../shared/config';
 import { GatewayError, unauthenticated } from '../lambda/core/errors';
 import { resolveRoute } from '../lambda/core/routes';
 import { Gateway } from '../lambda/core/gateway';
+import { lazyMasker } from '../lambda/core/masking/runtime';
 import { extractBearerToken, TokenVerifier } from '../lambda/core/identity';
 import { systemClock, uuidv7Ids } from '../lambda/core/ids';
 import type { Archive, EmbeddingProvider, RevocationList } from '../lambda/core/ports';
@@ -70,10 +71,15 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   };
   const verifier = new TokenVerifier(config);
   const revocations = opts.revocations ?? new FileRevocationList(join(opts.archiveDir, 'revocations.json'));
+  if (config.masking?.enabled && config.masking.comprehend?.enabled) {
+    throw new Error('masking.comprehend calls Amazon Comprehend, which embedgate dev does not reach: remove "comprehend" from the masking section of the local configuration (the built-in detectors still run)');
+  }
+  const masker = lazyMasker(config, { secrets });
   const gateway = new Gateway({
     config,
     verifier,
     provider,
+    ...(masker ? { masker } : {}),
     archive: opts.archive ?? new FileArchive(opts.archiveDir),
     revocations,
     clock: systemClock,

@@ -20,8 +20,8 @@ import {
   PSEUDONYM_HEX_MIN,
   STRATEGIES,
   VALIDATORS,
-} from '../lambda/core/masking/catalog';
-import { screenPattern } from '../lambda/core/masking/pattern-safety';
+} from './masking/catalog';
+import { screenPattern } from './masking/pattern-safety';
 
 /** An invalid configuration document: every problem, each with its path and the fix. */
 export class ConfigError extends Error {

@@ -8,11 +8,12 @@
  * record is durable; when the archive refuses it, the client gets 503 and no model output.
  */
 import type { GatewayConfig, ModelConfig } from '../../shared/config';
-import { forbidden, GatewayError, UpstreamError, unauthenticated } from './errors';
+import { forbidden, GatewayError, invalidRequest, UpstreamError, unauthenticated } from './errors';
 import { issuerPrefix, resolveRoute } from './routes';
 import { extractBearerToken, type Principal } from './identity';
 import { allowedModels, decide } from './policy';
-import type { Archive, Clock, EmbeddingProvider, EmbeddingResult, Ids, RevocationList } from './ports';
+import type { Archive, Clock, EmbeddingCall, EmbeddingProvider, EmbeddingResult, Ids, RevocationList } from './ports';
+import { MaskingError, ruleMaskingStrategies, type Masker, type MaskItemsResult } from './masking';
 import { fingerprintVectors, RECORD_SCHEMA, recordPrincipal, sealRecord, toLittleEndianBytes, type Outcome, type SessionRecord } from './record';
 import { bodyBytes, enforceLimits, parseEmbeddingsRequest, summarizeInput, type EmbeddingsRequest, type InputSummary } from './request';
 
@@ -56,6 +57,8 @@ export interface GatewayDeps {
   readonly archive: Archive;
   /** The runtime deny list, checked after identity on every route. */
   readonly revocations: RevocationList;
+  /** The masker (see `lazyMasker`); absent when masking is off. */
+  readonly masker?: () => Promise<Masker>;
   readonly clock: Clock;
   readonly ids: Ids;
 }
@@ -73,6 +76,8 @@ interface Session {
   reason: string;
   result: EmbeddingResult | null;
   upstream: SessionRecord['upstream'];
+  masking: SessionRecord['masking'];
+  inputText: string[] | null;
   authMs: number;
 }
 
@@ -101,6 +106,8 @@ export class Gateway {
       reason: 'unknown',
       result: null,
       upstream: null,
+      masking: null,
+      inputText: null,
       authMs: 0,
     };
     let status: number;
@@ -201,9 +208,10 @@ export class Gateway {
     }
     enforceLimits(request, decision.limits!);
 
+    const input = await this.mask(request, decision.ruleId, s);
     const provider = this.deps.provider(decision.model!);
     const result = await provider.embed({
-      input: request.input.items,
+      input,
       ...(request.dimensions !== undefined ? { dimensions: request.dimensions } : {}),
       ...(request.user !== undefined ? { user: request.user } : {}),
     });
@@ -211,6 +219,59 @@ export class Gateway {
     s.upstream = upstreamOf(result.upstream);
     s.reason = decision.reason;
     return { status: 200, body: embeddingsBody(request, decision.model!.name, result) };
+  }
+
+  /**
+   * Mask every input item (order and count kept) when masking is on; never pass on text it was
+   * asked to protect unscanned. Blocked entity types refuse the request (422, types named, never
+   * values). Findings go into the record.
+   */
+  private async mask(request: EmbeddingsRequest, ruleId: string | null, s: Session): Promise<EmbeddingCall['input']> {
+    if (!this.deps.masker) return request.input.items;
+    let masker: Masker;
+    try {
+      masker = await this.deps.masker();
+    } catch (cause) {
+      throw new GatewayError('Sensitive-data masking is unavailable right now; nothing was sent. Try again later.', {
+        status: 503, type: 'server_error', code: 'masking_unavailable', reason: 'masking_unavailable', cause,
+      });
+    }
+    if (request.input.kind === 'tokens') {
+      if (masker.tokenInputs === 'refuse') {
+        throw invalidRequest('Token-id inputs cannot be scanned for sensitive data and are refused while masking is on; send text.', 'tokens_not_scannable', 'input');
+      }
+      s.masking = { scanned: false, findings: [], counts: [], blocked: [], external: null };
+      return request.input.items;
+    }
+    let r: MaskItemsResult;
+    try {
+      r = await masker.maskItems(request.input.items, ruleMaskingStrategies(this.deps.config, ruleId));
+    } catch (e) {
+      if (!(e instanceof MaskingError)) throw e;
+      const tooLarge = e.code === 'too_large';
+      throw new GatewayError(e.message, {
+        status: e.status,
+        type: tooLarge ? 'invalid_request_error' : 'server_error',
+        code: tooLarge ? 'input_too_large_to_scan' : 'masking_unavailable',
+        param: tooLarge ? 'input' : null,
+        reason: `masking_${e.code}`,
+        cause: e,
+      });
+    }
+    s.masking = {
+      scanned: true,
+      findings: r.findings.flatMap((fs, item) => fs.map((f) => ({ item, type: f.type, detector: f.detector, strategy: f.strategy, count: f.count, offsets: f.offsets.map(([a, b]) => [a, b]) }))),
+      counts: Object.entries(r.counts).map(([type, count]) => ({ type, count })),
+      blocked: r.blocked,
+      external: r.external ? { detector: r.external.detector, status: r.external.status } : null,
+    };
+    if (masker.storeInputText) s.inputText = r.items;
+    if (r.blocked.length > 0) {
+      throw new GatewayError(`The input contains sensitive data of a type this policy blocks: ${r.blocked.join(', ')}.`, {
+        status: 422, type: 'invalid_request_error', code: 'sensitive_data_blocked', param: 'input', reason: 'masking_blocked',
+      });
+    }
+    return r.items;
   }
 
   private buildRecord(req: GatewayRequest, s: Session, status: number, endedAt: number): SessionRecord {
@@ -243,7 +304,9 @@ export class Gateway {
         encoding_format: s.encodingFormat,
         dimensions: s.dimensions,
         request_bytes: bodyBytes(req.body, req.isBase64Encoded),
+        text: s.inputText,
       },
+      masking: s.masking,
       upstream: s.upstream,
       usage: r ? { prompt_tokens: r.usage.promptTokens, total_tokens: r.usage.totalTokens } : null,
       output: r ? { vectors: r.vectors.length, dimensions: r.vectors[0]?.length ?? 0, fingerprint: fingerprintVectors(r.vectors) } : null,

@@ -50,7 +50,29 @@ export interface SessionRecord {
     readonly encoding_format: string | null;
     readonly dimensions: number | null;
     readonly request_bytes: number;
+    /** The MASKED input text, only when `masking.storeInputText` is on; otherwise null. */
+    readonly text: string[] | null;
   };
+  /** What masking found and did; null when masking is off (or the request ended before it). */
+  readonly masking: {
+    /** False for token-id inputs let through unscanned (`masking.tokenInputs: "allow"`). */
+    readonly scanned: boolean;
+    /** Per item and entity type: detector, strategy, count, offsets in the original text. Never values. */
+    readonly findings: ReadonlyArray<{
+      readonly item: number;
+      readonly type: string;
+      readonly detector: string;
+      readonly strategy: string;
+      readonly count: number;
+      readonly offsets: ReadonlyArray<ReadonlyArray<number>>;
+    }>;
+    /** Values found per entity type over all items. */
+    readonly counts: ReadonlyArray<{ readonly type: string; readonly count: number }>;
+    /** Entity types whose strategy is `block` (the request was refused). */
+    readonly blocked: readonly string[];
+    /** The external detector's outcome (Comprehend), or null when none is configured. */
+    readonly external: { readonly detector: string; readonly status: string } | null;
+  } | null;
   readonly upstream: {
     readonly status: number | null;
     readonly latency_ms: number;

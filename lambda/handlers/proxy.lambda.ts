@@ -5,6 +5,7 @@
  * environment), the SDK clients and the adapters.
  */
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
+import { ComprehendClient } from '@aws-sdk/client-comprehend';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ModelConfig } from '../../shared/config';
@@ -13,7 +14,9 @@ import { deployedArchive, deployedConfig, requiredEnv } from './deployed';
 import { TokenVerifier } from '../core/identity';
 import { systemClock, uuidv7Ids } from '../core/ids';
 import type { EmbeddingProvider } from '../core/ports';
+import { ComprehendPiiDetector } from '../adapters/aws/comprehend';
 import { DynamoDbRevocationList } from '../adapters/aws/dynamodb-revocations';
+import { lazyMasker } from '../core/masking/runtime';
 import { SecretsManagerStore } from '../adapters/aws/secrets-manager';
 import { createProvider } from '../providers';
 import { createBedrockProvider } from '../providers/bedrock';
@@ -26,8 +29,18 @@ const providers = new Map<string, EmbeddingProvider>();
 let bedrockClient: BedrockRuntimeClient | undefined;
 const bedrock = (m: ModelConfig) => createBedrockProvider(m, { client: (bedrockClient ??= new BedrockRuntimeClient({ maxAttempts: 1 })) });
 
+// Amazon Comprehend only when the configuration asks for it (the construct then allows the call).
+const comprehend = config.masking?.enabled && config.masking.comprehend?.enabled ? config.masking.comprehend : undefined;
+const masker = lazyMasker(config, {
+  secrets,
+  ...(comprehend
+    ? { detector: new ComprehendPiiDetector(new ComprehendClient({ maxAttempts: 2 }), { languageCode: comprehend.languageCode, minScore: comprehend.minScore, concurrency: comprehend.maxConcurrency }) }
+    : {}),
+});
+
 const gateway = new Gateway({
   config,
+  ...(masker ? { masker } : {}),
   verifier: new TokenVerifier(config),
   provider: (m: ModelConfig) => {
     let p = providers.get(m.name);

@@ -74,7 +74,22 @@ export const SESSION_COLUMNS: readonly GlueField[] = [
     f('encoding_format', 'string'),
     f('dimensions', 'bigint'),
     f('request_bytes', 'bigint'),
+    f('text', STRINGS, 'the MASKED input items, only with masking.storeInputText'),
   )),
+  f('masking', struct(
+    f('scanned', 'boolean'),
+    f('findings', { array: struct(
+      f('item', 'bigint'),
+      f('type', 'string'),
+      f('detector', 'string'),
+      f('strategy', 'string'),
+      f('count', 'bigint'),
+      f('offsets', { array: { array: 'bigint' } }),
+    ) }),
+    f('counts', { array: struct(f('type', 'string'), f('count', 'bigint')) }),
+    f('blocked', STRINGS),
+    f('external', struct(f('detector', 'string'), f('status', 'string'))),
+  ), 'NULL when masking is off'),
   f('upstream', struct(
     f('status', 'bigint'),
     f('latency_ms', 'double'),

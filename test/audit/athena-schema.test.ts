@@ -70,7 +70,7 @@ describe('the named queries against the synthesized Glue table', () => {
   it('the type check is not vacuous: a column with the wrong type or a missing column is caught', () => {
     expect(glue.get('decision.status')).toBe('bigint');
     expect(glue.get('decision.status')).not.toBe('string');
-    expect(glue.get('masking.findings')).toBeUndefined();
+    expect(glue.get('masking.secrets')).toBeUndefined();
   });
 
   it.each(QUERY_CASES)('%s is saved as a named query whose SQL is its Athena rendering', (_n, q) => {

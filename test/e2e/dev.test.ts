@@ -52,11 +52,16 @@ beforeAll(async () => {
       ],
     },
     gateway: { maxRequestBytes: 65_536 },
+    masking: {
+      enabled: true,
+      strategies: { EMAIL: 'redact', CREDIT_CARD: 'pseudonymize', US_SSN: 'block', IP_ADDRESS: 'detect' },
+      pseudonymKey: { source: 'env', name: 'E2E_PSEUDONYM_KEY' },
+    },
     dev: { issuer: { audience: AUDIENCE, clients: CLIENTS } },
   };
   const file = join(dir, 'config.json');
   await writeFile(file, JSON.stringify(config));
-  dev = await startDevProcess(['--config', file, '--issuer', '--archive-dir', archiveDir], { E2E_UPSTREAM_KEY: UPSTREAM_KEY });
+  dev = await startDevProcess(['--config', file, '--issuer', '--archive-dir', archiveDir], { E2E_UPSTREAM_KEY: UPSTREAM_KEY, E2E_PSEUDONYM_KEY: 'e2e-pseudonym-key-0123456789abcdef' });
   indexer = await fetchClientCredentialsToken(dev.tokenEndpoint!, CLIENTS[0]!);
   bot = await fetchClientCredentialsToken(dev.tokenEndpoint!, CLIENTS[1]!);
 });
@@ -181,6 +186,42 @@ describe('refusals', () => {
   });
 });
 
+describe('masking', () => {
+  const EMAIL = 'jane.doe@example.com';
+  const CARD = '4111 1111 1111 1111';
+
+  test('the upstream receives masked items (redacted, pseudonymized, detected-only), in order', async () => {
+    upstream.requests.length = 0;
+    const input = [`Contact ${EMAIL} today`, `card ${CARD} on file`, 'server 10.1.2.3 is up', `card ${CARD} again`];
+    const r = await sdk(() => openai(indexer).embeddings.create({ model: 'remote', input }).withResponse());
+    expect(r.status).toBe(200);
+    expect(r.data!.data).toHaveLength(4);
+    const sent = upstream.requests.flatMap((q) => (q.body as { input: string[] }).input);
+    expect(sent[0]).toBe('Contact [EMAIL] today');
+    expect(sent[1]).toMatch(/^card <CREDIT_CARD_[0-9a-f]{8}> on file$/);
+    expect(sent[2]).toBe('server 10.1.2.3 is up'); // detect: unchanged
+    expect(sent[3]!.replace(' again', ' on file')).toBe(sent[1]); // the same value gives the same pseudonym
+    expect(JSON.stringify(upstream.requests)).not.toContain(EMAIL);
+    expect(JSON.stringify(upstream.requests)).not.toContain(CARD);
+  });
+
+  test('a blocked entity type is refused with 422 naming the type, and nothing is sent', async () => {
+    upstream.requests.length = 0;
+    const r = await sdk(() => openai(indexer).embeddings.create({ model: 'remote', input: ['my SSN is 123-45-6789'] }).withResponse());
+    expect(r.status).toBe(422);
+    expect(r.error!.code).toBe('sensitive_data_blocked');
+    expect(r.error!.message).toContain('US_SSN');
+    expect(r.error!.message).not.toContain('123-45-6789');
+    expect(upstream.requests).toHaveLength(0);
+  });
+
+  test('token-id inputs are refused while masking is on (they cannot be scanned)', async () => {
+    const r = await sdk(() => openai(indexer).embeddings.create({ model: 'local-small', input: [[1, 2, 3]] }).withResponse());
+    expect(r.status).toBe(400);
+    expect(r.error!.code).toBe('tokens_not_scannable');
+  });
+});
+
 describe('runtime revocation through the CLI', () => {
   const cli = (...args: string[]) => run(process.execPath, [join(__dirname, '..', '..', 'cli', 'embedgate.js'), ...args]);
 
@@ -227,13 +268,19 @@ describe('the archive', () => {
       upstream: { status: 200, attempts: 3, batches: 3 },
       output: { vectors: 5, dimensions: 12, fingerprint: expect.stringMatching(/^sha256:/) },
     });
+    const masked = records.find((r) => r.masking?.findings.some((f) => f.type === 'CREDIT_CARD'))!;
+    expect(masked.masking).toMatchObject({ scanned: true, blocked: [], counts: expect.arrayContaining([{ type: 'EMAIL', count: 1 }, { type: 'CREDIT_CARD', count: 2 }, { type: 'IP_ADDRESS', count: 1 }]) });
+    expect(masked.masking!.findings).toContainEqual({ item: 0, type: 'EMAIL', detector: 'email', strategy: 'redact', count: 1, offsets: [[8, 28]] });
+    expect(masked.input.text).toBeNull();
+    const blocked = records.find((r) => r.decision.reason === 'masking_blocked')!;
+    expect(blocked.masking!.blocked).toEqual(['US_SSN']);
     const reasons = records.map((r) => r.decision.reason);
     expect(reasons).toEqual(expect.arrayContaining(['revoked_subject', 'no_matching_rule', 'empty_input', 'too_many_inputs', 'missing_token', 'token_in_query', 'multiple_authorization_headers', 'bad_signature', 'request_too_large', 'upstream_5xx']));
   });
 
   test('no token, client secret or upstream key appears in any record or log line', async () => {
     const haystack = JSON.stringify(records) + dev.output();
-    for (const secret of [indexer, bot, UPSTREAM_KEY, ...CLIENTS.map((c) => c.clientSecret)]) {
+    for (const secret of [indexer, bot, UPSTREAM_KEY, 'e2e-pseudonym-key-0123456789abcdef', 'jane.doe@example.com', '4111 1111 1111 1111', '123-45-6789', ...CLIENTS.map((c) => c.clientSecret)]) {
       expect(haystack).not.toContain(secret);
     }
     // Signatures alone would be enough to replay nothing, but must not leak either.

@@ -55,3 +55,8 @@ export const document = fc.array(fc.oneof(prose, sensitive), { minLength: 1, max
 
 /** Arbitrary unicode text with sensitive values spliced in (separated by spaces). */
 export const noisyDocument = fc.array(fc.oneof(fc.string({ maxLength: 12, unit: 'grapheme' }), sensitive), { minLength: 1, maxLength: 8 }).map((parts) => parts.join(' '));
+
+/** Documents far apart in long prose: masking rescans only near what it replaced. */
+export const sparseDocument = fc
+  .array(fc.tuple(fc.oneof(document, noisyDocument), fc.integer({ min: 0, max: 3 })), { minLength: 1, maxLength: 4 })
+  .map((parts) => parts.map(([d, k]) => d + ' lorem ipsum dolor'.repeat(k * 90)).join(''));

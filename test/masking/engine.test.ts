@@ -117,6 +117,21 @@ describe('maskText', () => {
     expect(maskText(once.text, ALL, { strategies: {} }, null, { tokens: { knownTypes: new Set(['CREDIT_CARD', 'PHONE']), pseudonymHex: 8 } }).text).toBe(once.text);
   });
 
+  it('rescans only near replacements in sparse text, and still finds what they uncovered', () => {
+    const filler = ' lorem ipsum dolor sit amet'.repeat(300);
+    const text = `a@example.co+44 20 7946 0958${filler} b@example.co+44 20 7946 0959${filler}`;
+    expect(maskText(text, ALL, { strategies: {} }, null).text).toBe(`[EMAIL][PHONE]${filler} [EMAIL][PHONE]${filler}`);
+  });
+
+  it('rescans the whole text when a finding reaches the edge of a rescan window', () => {
+    const long = customDetector({ name: 'LONGNUM', pattern: '(?<![A-Za-z])\\+\\d+' });
+    const digits = '7'.repeat(3000);
+    const text = `x@example.co+${digits} end`;
+    const r = maskText(text, [...ALL, long], { strategies: {} }, null);
+    expect(r.text).toBe('[EMAIL][LONGNUM] end');
+    expect(r.findings.find((g) => g.type === 'LONGNUM')!.offsets).toEqual([[12, 12 + 1 + 3000]]);
+  });
+
   it('a product word inside a masked value stops vetoing the phone number after it', () => {
     expect(maskText('order@shop.com 555-234-5678', ALL, { strategies: {} }, null).text).toBe('[EMAIL] [PHONE]');
   });

@@ -210,10 +210,10 @@ describe('columns of the audit queries', () => {
   });
 
   it('the checker itself catches a column that schema v1 does not have', () => {
-    const q: AuditQuery = { ...principalQuery, sql: principalQuery.sql.replace('timings.total_ms AS total_ms', 'masking.findings AS findings') };
+    const q: AuditQuery = { ...principalQuery, sql: principalQuery.sql.replace('timings.total_ms AS total_ms', 'masking.raw_values AS leaked') };
     const { refs } = identifiers(q.sql);
-    expect(refs).toContain('masking.findings');
-    expect(glue.has('masking.findings')).toBe(false);
+    expect(refs).toContain('masking.raw_values');
+    expect(glue.has('masking.raw_values')).toBe(false);
   });
 
   it('every timestamp parameter is a TIMESTAMP and every query has since and until', () => {

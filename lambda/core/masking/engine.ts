@@ -2,7 +2,7 @@
  * The scanning engine: run detectors over a text, merge an external detector's entities, and
  * resolve overlaps. Pure and synchronous (the external detector's answer comes in as data).
  */
-import { comprehendEntityType, STRATEGY_STRENGTH, TYPE_SPECIFICITY, type EntityType, type Strategy } from './catalog';
+import { comprehendEntityType, STRATEGY_STRENGTH, TYPE_SPECIFICITY, type EntityType, type Strategy } from '../../../shared/masking/catalog';
 import { tooLarge } from './errors';
 import type { PiiEntity } from '../ports';
 import { protectedSpans, type TokenGrammar } from './placeholders';

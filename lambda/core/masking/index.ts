@@ -14,6 +14,6 @@ export { builtinDetectors, customDetector, BUILTIN, type CustomDetectorSpec } fr
 export { chunkText, detectExternal, codePointToUtf16 } from './external';
 export { pseudonymHex, normalise, pseudonymKeyBytes } from './pseudonym';
 export { protectedSpans, redactToken, pseudonymToken, type TokenGrammar } from './placeholders';
-export { screenPattern } from './pattern-safety';
-export * from './catalog';
+export { screenPattern } from '../../../shared/masking/pattern-safety';
+export * from '../../../shared/masking/catalog';
 export type { Detector, Finding, ItemFinding, StrategyMap, Span } from './types';

@@ -74,19 +74,14 @@ export function maskText(text: string, detectors: readonly Detector[], policy: M
 function rescan(text: string, replaced: readonly Replacement[], detectors: readonly Detector[], opts: ScanOptions): Finding[] {
   const scanOpts: ScanOptions = opts.tokens ? { tokens: opts.tokens } : {};
   const windows: Array<[number, number]> = [];
-  let covered = 0;
   for (const r of replaced) {
     const from = Math.max(0, r.outStart - RESCAN_REACH);
     const to = Math.min(text.length, r.outEnd + RESCAN_REACH);
     const last = windows[windows.length - 1];
-    if (last && from <= last[1]) {
-      covered += to - Math.max(last[1], from) > 0 ? to - last[1] : 0;
-      last[1] = Math.max(last[1], to);
-    } else {
-      windows.push([from, to]);
-      covered += to - from;
-    }
+    if (last && from <= last[1]) last[1] = Math.max(last[1], to);
+    else windows.push([from, to]);
   }
+  const covered = windows.reduce((n, [from, to]) => n + to - from, 0);
   if (covered * 2 > text.length) return scan(text, detectors, scanOpts);
   const out: Finding[] = [];
   for (const [from, to] of windows) {

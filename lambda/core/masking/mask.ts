@@ -5,7 +5,7 @@
  * finding and masked with the most protective strategy among them, so no part of a detected
  * value is left behind. Offsets in the result refer to the ORIGINAL text.
  */
-import { DEFAULT_STRATEGY, type EntityType, type Strategy } from './catalog';
+import { DEFAULT_STRATEGY, type EntityType, type Strategy } from '../../../shared/masking/catalog';
 import { forEachRegion, strategyOf } from './engine';
 import { pseudonymToken, redactToken } from './placeholders';
 import { pseudonymHex } from './pseudonym';

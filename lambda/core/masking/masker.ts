@@ -1,18 +1,28 @@
 /**
  * The masking entry point for the pipeline: `createMasker(config.masking, deps)` once per
- * configuration, then `maskItems(items, ruleStrategies)` per request.
+ * configuration (module scope in the Lambda), then `maskItems(items, ruleStrategies)` per request.
  *
- *   const masker = createMasker(config.masking, { key: await secrets.get(config.masking.pseudonymKey), detector: comprehend });
- *   const r = await masker.maskItems(request.input.items, rule?.masking?.strategies);
- *   if (r.blocked.length > 0) -> 422 naming r.blocked (never values)
- *   else send r.items upstream (same order and count); record r.findings (per item) and r.counts
+ *   if (config.masking?.enabled) {
+ *     const masker = createMasker(config.masking, {
+ *       key: config.masking.pseudonymKey ? await secrets.get(config.masking.pseudonymKey) : undefined,
+ *       detector: comprehend,            // a PiiDetector adapter, when masking.comprehend.enabled
+ *     });
+ *     // token-id input: masker.tokenInputs === 'refuse' -> 400 (it cannot be scanned)
+ *     const r = await masker.maskItems(request.input.items, ruleMaskingStrategies(config, decision.ruleId));
+ *     if (r.blocked.length > 0) -> 422 naming r.blocked (never values)
+ *     else send r.items upstream (same order and count as the input)
+ *     record: r.findings (per item: type, detector, strategy, count, original offsets), r.counts,
+ *             r.external, and r.items only if masker.storeInputText
+ *   }
  *
- * `maskItems` throws `MaskingError` ("too_large" -> 413, "detector_unavailable" -> 503) rather than
- * ever returning text it did not scan.
+ * `maskItems` throws `MaskingError` rather than ever returning text it did not scan:
+ * `code: 'too_large'` (status 413: an item is longer than `maxScanChars`) or
+ * `code: 'detector_unavailable'` (status 503: Comprehend failed and `failMode` is "closed").
+ * Its `message` is safe to show to the client; it names limits and detectors, never values.
  */
 import type { MaskingConfig, MaskingStrategies } from '../../../shared/config';
 import type { PiiDetector } from '../ports';
-import { BUILTIN_ENTITY_TYPES, COMPREHEND_MAPPED_TYPES, DEFAULT_COMPREHEND_ENTITY_TYPES, DEFAULT_STRATEGY, type EntityType, type Strategy } from './catalog';
+import { BUILTIN_ENTITY_TYPES, COMPREHEND_MAPPED_TYPES, DEFAULT_COMPREHEND_ENTITY_TYPES, DEFAULT_STRATEGY, type EntityType, type Strategy } from '../../../shared/masking/catalog';
 import { builtinDetectors, customDetector } from './detectors';
 import { externalFindings } from './engine';
 import { MaskingError, tooLarge } from './errors';

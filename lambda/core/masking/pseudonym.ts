@@ -9,7 +9,7 @@
  * Raise `pseudonymLength` for large corpora.
  */
 import { createHmac } from 'node:crypto';
-import type { EntityType } from './catalog';
+import type { EntityType } from '../../../shared/masking/catalog';
 import { collapseWhitespace, digitsOf } from './text';
 import { alnumUpper } from './validators';
 

@@ -1,8 +1,8 @@
 /** The shapes the masking engine works with. */
-import type { EntityType, Strategy } from './catalog';
+import type { EntityType, Strategy } from '../../../shared/masking/catalog';
 import type { Span } from './text';
 
-export type { EntityType, Strategy } from './catalog';
+export type { EntityType, Strategy } from '../../../shared/masking/catalog';
 export type { Span } from './text';
 
 /**

@@ -1,5 +1,5 @@
 /** Check-digit validators: Luhn (payment cards) and ISO 7064 mod 97-10 (IBAN). */
-import type { ValidatorName } from './catalog';
+import type { ValidatorName } from '../../../shared/masking/catalog';
 import { digitsOf, isAlnum } from './text';
 
 /** Luhn check over the digits of `digits` (non-digits must be removed first). */

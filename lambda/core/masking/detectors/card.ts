@@ -4,14 +4,17 @@
  * one: fours with a shorter last group (13, 16, 19 digits), or 4-6-5 / 4-6-4 (Amex, Diners).
  */
 import { luhn } from '../validators';
-import { codeAt, digitsOf, isDigit, isWord, type Span } from '../text';
+import { codeAt, digitsOf, forEachMatch, isDigit, isWord, type Span } from '../text';
 import type { Detector } from '../types';
 
 /**
- * Candidates are whole runs of digits with single spaces or dashes between them, found by a
- * character loop (no regular expression: a run of any length costs its length, once). Cards are
- * then looked for inside the run, so a card next to another number is still found.
+ * Candidates are whole runs of digits with single spaces or dashes between them. `REGION` finds
+ * stretches of at least 13 digits, spaces and dashes (a character class with nothing after it: one
+ * pass, no backtracking), and a character loop splits them into runs (a run of any length costs its
+ * length, once). Cards are then looked for inside each run, so a card next to another number is
+ * still found.
  */
+const REGION = /[0-9][0-9 -]{12,}/g;
 const isSeparator = (c: number): boolean => c === 32 || c === 45;
 /** `[A-Za-z0-9_+\-./#$@]`: a run after one of these is part of something else. */
 const gluedBefore = (c: number): boolean => isWord(c) || c === 43 || c === 45 || c === 46 || c === 47 || c === 35 || c === 36 || c === 64;
@@ -121,8 +124,12 @@ function cardsIn(text: string, value: string, at: number, out: Span[]): void {
 
 function detect(text: string): Span[] {
   const out: Span[] = [];
-  const n = text.length;
-  for (let i = 0; i < n; i++) {
+  forEachMatch(REGION, text, (m) => runsIn(text, m.index, m.index + m[0].length, out));
+  return out;
+}
+
+function runsIn(text: string, from: number, n: number, out: Span[]): void {
+  for (let i = from; i < n; i++) {
     if (!isDigit(text.charCodeAt(i))) continue;
     if (gluedBefore(codeAt(text, i - 1))) {
       // Not a start (`v1`, `10.0.0.1`): skip this group of digits; the next group may be one.
@@ -138,7 +145,6 @@ function detect(text: string): Span[] {
     if (j - i >= 13) cardsIn(text, text.slice(i, j), i, out);
     i = j;
   }
-  return out;
 }
 
-export const cardDetector: Detector = { name: 'credit_card', type: 'CREDIT_CARD', patterns: [], detect };
+export const cardDetector: Detector = { name: 'credit_card', type: 'CREDIT_CARD', patterns: [REGION], detect };

@@ -3,8 +3,8 @@
  * configuration loads, see `pattern-safety.ts`), an optional check-digit validator and optional
  * context words that must occur within `contextWindow` characters before a match.
  */
-import type { ValidatorName } from '../catalog';
-import { screenPattern } from '../pattern-safety';
+import type { ValidatorName } from '../../../../shared/masking/catalog';
+import { screenPattern } from '../../../../shared/masking/pattern-safety';
 import { forEachMatch, hasContextBefore, type Span } from '../text';
 import type { Detector } from '../types';
 import { VALIDATOR_FUNCTIONS } from '../validators';

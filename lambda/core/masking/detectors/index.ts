@@ -1,5 +1,5 @@
 /** The built-in detectors, by name. */
-import type { BuiltinDetectorName } from '../catalog';
+import type { BuiltinDetectorName } from '../../../../shared/masking/catalog';
 import type { Detector } from '../types';
 import { apiKeyDetector } from './api-key';
 import { awsAccessKeyIdDetector, awsSecretAccessKeyDetector } from './aws';

@@ -35,6 +35,14 @@ const MAX_IPV6_TEXT = 45;
 const isHex = (c: number): boolean => isDigit(c) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
 const isRunChar = (c: number): boolean => isHex(c) || c === COLON || c === 46;
 
+/** Cheap shape test before `isIPv6` (a large regular expression): "::", or 7 colons, or 6 and an IPv4 tail. */
+function ipv6Shaped(candidate: string): boolean {
+  if (candidate.includes('::')) return true;
+  let colons = 0;
+  for (let i = 0; i < candidate.length; i++) if (candidate.charCodeAt(i) === COLON) colons++;
+  return colons === 7 || (colons === 6 && candidate.includes('.'));
+}
+
 /** Whether an accepted address is plausible as an address rather than code such as `a::b`. */
 function plausible(candidate: string): boolean {
   const groups = candidate.split(':').filter((g) => g.length > 0);
@@ -55,7 +63,7 @@ function detectV6(text: string): Span[] {
     // A label before the address (`ip:2001:db8::1`) leaves one leading ":" in the run.
     if (text.charCodeAt(s) === COLON && text.charCodeAt(s + 1) !== COLON) s++;
     const candidate = text.slice(s, end);
-    if (candidate.length <= MAX_IPV6_TEXT && !isWord(codeAt(text, s - 1)) && !isWord(codeAt(text, end)) && isIPv6(candidate) && plausible(candidate)) {
+    if (candidate.length <= MAX_IPV6_TEXT && !isWord(codeAt(text, s - 1)) && !isWord(codeAt(text, end)) && ipv6Shaped(candidate) && isIPv6(candidate) && plausible(candidate)) {
       out.push({ start: s, end: withZone(text, end) });
     }
     i = text.indexOf(':', Math.max(e, i + 1));
