@@ -4,7 +4,7 @@
  * Starts the embedded OIDC issuer, `embedgate dev` with the local model and a fresh archive, then,
  * as two service principals with tokens fetched from the issuer over HTTP, uses the official
  * `openai` client to: embed; be denied a model; send an invalid request; present an expired and
- * a forged token; be revoked at runtime and reinstated. Prints the audit table of the records
+ * a forged token; have sensitive data masked (and blocked); be revoked at runtime and reinstated. Prints the audit table of the records
  * written. Exits 0 only if every step
  * behaved as expected and every request left exactly one record.
  */
@@ -24,6 +24,8 @@ async function demo(): Promise<number> {
   // Set before the handler modules load: Powertools reads them when its instances are created.
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+  // The demo's pseudonymization key (examples/dev.json reads it from this variable).
+  process.env.EMBEDGATE_PSEUDONYM_KEY ??= 'demo-pseudonym-key-not-for-production';
   const { startDevServer } = await import('./dev-server.js');
   const file = readDevConfigFile(CONFIG);
   const d = file.dev.issuer!;
@@ -94,7 +96,14 @@ async function demo(): Promise<number> {
     const forgedStatus = await statusOf(client(forged).embeddings.create({ model: 'local-large', input: 'exfiltrate' }));
     expect('forged token refused', forgedStatus === 401, String(forgedStatus));
 
-    say('6. an operator revokes support-bot at runtime (embedgate revoke --subject support-bot), then lifts it');
+    say('6. sensitive data is masked before it leaves: e-mail redacted, card pseudonymized; an SSN is blocked');
+    requests++;
+    const maskedRes = await client(indexerToken).embeddings.create({ model: 'local-small', input: ['Refund jane.doe@example.com on card 4111 1111 1111 1111'] });
+    expect('masked request embedded', maskedRes.data.length === 1, '200');
+    const ssn = await statusOf(client(indexerToken).embeddings.create({ model: 'local-small', input: ['SSN 123-45-6789'] }));
+    expect('SSN blocked', ssn === 422, `${ssn} sensitive_data_blocked`);
+
+    say('7. an operator revokes support-bot at runtime (embedgate revoke --subject support-bot), then lifts it');
     await revoke(['--subject', 'support-bot', '--reason', 'demo: suspected key leak', '--archive-dir', archiveDir, '--by', 'demo-operator'], (line) => say(`     $ ${line}`));
     // The dev runtime re-reads its deny list within a second (in AWS: the table, within 15 s).
     const reload = () => new Promise((r) => setTimeout(r, 1100));
@@ -109,10 +118,16 @@ async function demo(): Promise<number> {
     const records = await readLocalArchive(archiveDir);
     say(`\nAudit: ${records.length} session records in ${archiveDir}\n`);
     say(formatAuditTable(records));
+    const maskedRecord = records.find((r) => r.masking?.counts.some((c) => c.type === 'CREDIT_CARD'));
+    if (maskedRecord) {
+      say(`\nMasking findings of the masked request (types, counts, offsets; never the values):\n${maskedRecord.masking!.findings.map((f) => `  item ${f.item}: ${f.type} x${f.count} by ${f.detector} -> ${f.strategy} at ${JSON.stringify(f.offsets)}`).join('\n')}`);
+    }
     say('');
+    expect('masking findings recorded', maskedRecord !== undefined, 'found');
     expect('one record per request', records.length === requests, `${records.length} records for ${requests} requests`);
     const raw = JSON.stringify(records);
     expect('no token in any record', ![indexerToken, botToken, expiring, forged].some((t) => raw.includes(t)), 'checked');
+    expect('no masked value in any record', !['jane.doe@example.com', '4111 1111 1111 1111', '123-45-6789'].some((v) => raw.includes(v)), 'checked');
   } finally {
     await gateway.close();
     await issuer.close();
