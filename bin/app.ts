@@ -9,7 +9,7 @@
  * that give each team what it needs and nothing else.
  */
 import { App, Duration, Stack, Tags } from 'aws-cdk-lib';
-import { ArchiveRetention, EmbeddingGateway, JwtAlgorithm, PolicyEffect, UpstreamModel } from '../lib';
+import { ArchiveRetention, EmbeddingGateway, JwtAlgorithm, MaskingStrategy, PolicyEffect, UpstreamModel } from '../lib';
 
 const app = new App();
 const stage = (app.node.tryGetContext('stage') as string | undefined) ?? 'dev';
@@ -81,6 +81,12 @@ new EmbeddingGateway(stack, 'Gateway', {
       limits: { maxInputs: 64 },
     },
   ],
+  // Mask before anything leaves: e-mails and phones redacted, card numbers pseudonymized (retrieval
+  // keeps working), SSNs and private keys refused; names and addresses found by Comprehend in prod.
+  masking: {
+    strategies: { EMAIL: MaskingStrategy.REDACT, PHONE: MaskingStrategy.REDACT, CREDIT_CARD: MaskingStrategy.PSEUDONYMIZE, US_SSN: MaskingStrategy.BLOCK, PRIVATE_KEY: MaskingStrategy.BLOCK },
+    comprehend: prod,
+  },
   allowInternetEgress: true, // text-embedding-3-small is on OpenAI's API
   archiveRetention: prod ? ArchiveRetention.compliance(Duration.days(365 * 7)) : ArchiveRetention.governance(Duration.days(7)),
   throttlingRateLimit: prod ? 500 : 50,

@@ -8,7 +8,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as logsDestinations from 'aws-cdk-lib/aws-logs-destinations';
@@ -16,6 +17,7 @@ import { Construct } from 'constructs';
 import type { ArchiveRetention } from './archive-retention';
 import { AuditDigests } from './audit-digests';
 import { GatewayNetwork } from './gateway-network';
+import { MaskingStrategy, type GatewayMasking } from './masking';
 import { JwtAlgorithm, type PolicyRule, type TrustedIssuer } from './policy';
 import { buildGatewayConfig } from './private/gateway-config';
 import { functionRole } from './private/function-role';
@@ -46,6 +48,12 @@ export interface EmbeddingGatewayProps {
   readonly models: UpstreamModel[];
   /** Policy rules (default deny). See docs/policy.md. */
   readonly rules: PolicyRule[];
+
+  /**
+   * Masking of sensitive data in inputs (see docs/configuration.md, masking).
+   * @default - no masking
+   */
+  readonly masking?: GatewayMasking;
 
   /**
    * Network to run in.
@@ -181,6 +189,8 @@ export class EmbeddingGateway extends Construct {
   public readonly revocations: RevocationTable;
   /** The upstream API key secrets (given or created), by model name. */
   public readonly apiKeySecrets: { readonly [modelName: string]: secretsmanager.ISecret };
+  /** The HMAC key of masking pseudonyms (given or created), if any strategy pseudonymizes. */
+  public readonly pseudonymKey?: secretsmanager.ISecret;
   /** The key encrypting the gateway's log groups. */
   public readonly logsKey: kms.IKey;
   /** The API access log group. */
@@ -243,7 +253,35 @@ export class EmbeddingGateway extends Construct {
     if (failMode === ArchiveFailureMode.OPEN) {
       Annotations.of(this).addWarningV2('embedgate:archiveFailOpen', 'archiveFailureMode is OPEN: responses leave even when their session record could not be archived');
     }
+    const masking = props.masking;
+    const pseudonymize = masking !== undefined && [...Object.values(masking.strategies ?? {}), ...props.rules.flatMap((r) => Object.values(r.maskingStrategies ?? {}))].includes(MaskingStrategy.PSEUDONYMIZE);
+    this.pseudonymKey =
+      masking?.pseudonymKey ??
+      (pseudonymize
+        ? new secretsmanager.Secret(this, 'PseudonymKey', {
+            description: 'embedgate: HMAC key of masking pseudonyms (the same value always maps to the same token under it)',
+            generateSecretString: { passwordLength: 64, excludePunctuation: true },
+            encryptionKey: this.logsKey,
+          })
+        : undefined);
+    if (this.pseudonymKey && !masking?.pseudonymKey) {
+      const reason = 'Rotating the pseudonym key changes every pseudonym and breaks retrieval over already embedded documents; rotate it deliberately, with a re-embedding plan.';
+      Validations.of(this.pseudonymKey).acknowledge({ id: 'AwsSolutions-SMG4', reason }, { id: 'NIST.800.53.R5-SecretsManagerRotationEnabled', reason });
+    }
     const config = buildGatewayConfig({
+      ...(masking
+        ? {
+            masking: {
+              enabled: true,
+              strategies: masking.strategies ?? {},
+              ...(this.pseudonymKey ? { pseudonymKey: { source: 'secretsManager', secretId: this.pseudonymKey.secretArn } } : {}),
+              ...(masking.customDetectors ? { customDetectors: masking.customDetectors } : {}),
+              ...(masking.comprehend ? { comprehend: { enabled: true, failMode: masking.comprehendFailOpen ? 'open' : 'closed' } } : {}),
+              tokenInputs: masking.allowTokenInputs ? 'allow' : 'refuse',
+              storeInputText: masking.storeInputText ?? false,
+            },
+          }
+        : {}),
       issuers: props.issuers,
       models: bindings,
       rules: props.rules,
@@ -290,6 +328,12 @@ export class EmbeddingGateway extends Construct {
       for (const s of b.statements) this.proxyFunction.addToRolePolicy(s);
     });
     this.apiKeySecrets = secrets;
+    this.pseudonymKey?.grantRead(this.proxyFunction);
+    if (masking?.comprehend) {
+      // DetectPiiEntities has no resource-level permissions.
+      this.proxyFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['comprehend:DetectPiiEntities'], resources: ['*'] }));
+      this.network.addInterfaceEndpoint('ComprehendEndpoint', ec2.InterfaceVpcEndpointAwsService.COMPREHEND);
+    }
     acknowledgeProxyFindings(this.proxyFunction, props.reservedConcurrentExecutions !== undefined);
 
     // API: one JWT authorizer per issuer; the primary issuer at /v1, the others at /<id>/v1.

@@ -2,6 +2,7 @@ export * from './archive-retention';
 export * from './audit-digests';
 export * from './embedding-gateway';
 export * from './gateway-network';
+export * from './masking';
 export * from './policy';
 export * from './revocation-table';
 export * from './session-archive';

@@ -1,4 +1,5 @@
 import type { Duration } from 'aws-cdk-lib';
+import type { MaskingStrategy } from './masking';
 import type { ModelLimits } from './upstream-model';
 
 /** JWS algorithms a trusted issuer may sign with. */
@@ -119,4 +120,9 @@ export interface PolicyRule {
    * @default - the models' limits
    */
   readonly limits?: ModelLimits;
+  /**
+   * Masking strategies for this rule's principals, per entity type, over the gateway's (allow rules only).
+   * @default - the gateway's strategies
+   */
+  readonly maskingStrategies?: { [entityType: string]: MaskingStrategy };
 }

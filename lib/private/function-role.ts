@@ -23,7 +23,7 @@ export function functionRole(scope: Construct, id: string, opts: { logGroup: log
   Validations.of(role).acknowledge(
     {
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: `Only actions IAM cannot scope to a resource: X-Ray PutTraceSegments/PutTelemetryRecords${opts.inVpc ? ' and the VPC network-interface actions Lambda needs' : ''}. Everything else is on named resources.`,
+      reason: `Only actions IAM cannot scope to a resource: X-Ray PutTraceSegments/PutTelemetryRecords${opts.inVpc ? ', the VPC network-interface actions Lambda needs' : ''} and, when masking uses it, Comprehend DetectPiiEntities. Everything else is on named resources.`,
     },
     { id: 'NIST.800.53.R5-IAMNoInlinePolicy', reason: opts.policyReason },
   );

@@ -18,6 +18,8 @@ export interface GatewayConfigInputs {
   readonly maxRequestBytes: number;
   readonly maxTokenBytes: number;
   readonly archiveFailMode: 'closed' | 'open';
+  /** The masking section (built by the construct), or undefined when masking is off. */
+  readonly masking?: Record<string, unknown>;
 }
 
 const seconds = (d: Duration | undefined) => (d === undefined ? undefined : d.toSeconds());
@@ -52,10 +54,12 @@ export function buildGatewayConfig(i: GatewayConfigInputs): BuiltConfig {
           match: defined({ issuer: r.issuers, subject: r.subjects, clientId: r.clientIds, groups: r.groups, scopes: r.scopes }),
           models: r.models,
           limits: r.limits,
+          masking: r.maskingStrategies ? { strategies: r.maskingStrategies } : undefined,
         }),
       ),
     },
     gateway: { maxRequestBytes: i.maxRequestBytes, maxTokenBytes: i.maxTokenBytes, archiveFailMode: i.archiveFailMode },
+    ...(i.masking ? { masking: i.masking } : {}),
   };
 
   // Tokens cannot live in a file asset: each becomes ${env:EMBEDGATE_REF_n}, resolved by

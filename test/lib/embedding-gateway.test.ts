@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ArchiveRetention, EmbeddingGateway, PolicyEffect, UpstreamModel, type EmbeddingGatewayProps } from '../../lib';
+import { ArchiveRetention, EmbeddingGateway, MaskingStrategy, PolicyEffect, UpstreamModel, type EmbeddingGatewayProps } from '../../lib';
 import { findForbiddenArchiveGrants } from '../support/policy-scan';
 
 const ISSUERS: EmbeddingGatewayProps['issuers'] = [
@@ -182,6 +182,41 @@ describe('permissions', () => {
     expect(operatorPolicy).toContain('dynamodb:PutItem');
     expect(operatorPolicy).toContain('dynamodb:DeleteItem');
     expect(operatorPolicy).not.toContain('athena:');
+  });
+});
+
+describe('masking', () => {
+  test('the masking section is validated and shipped; a pseudonym key is created, readable by the proxy only; Comprehend gets its endpoint and permission', () => {
+    const { app, template, gateway } = synth({
+      masking: { strategies: { EMAIL: MaskingStrategy.REDACT, US_SSN: MaskingStrategy.BLOCK }, comprehend: true, storeInputText: true },
+      rules: [{ id: 'rag', effect: PolicyEffect.ALLOW, groups: ['rag-*'], maskingStrategies: { CREDIT_CARD: MaskingStrategy.PSEUDONYMIZE } }],
+    });
+    expect(gateway.pseudonymKey).toBeDefined();
+    template.hasResourceProperties('AWS::SecretsManager::Secret', { GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true } });
+    const fn = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^embedgate proxy') } }))[0]!.Properties;
+    const doc = JSON.parse(readFileSync(join(app.synth().directory, `asset.${(fn.Code.S3Key as string).replace(/\.zip$/, '')}`, 'config.json'), 'utf8'));
+    expect(doc.masking).toEqual({
+      enabled: true,
+      strategies: { EMAIL: 'redact', US_SSN: 'block' },
+      pseudonymKey: { source: 'secretsManager', secretId: expect.stringMatching(/^\$\{env:EMBEDGATE_REF_\d+\}$/) },
+      comprehend: { enabled: true, failMode: 'closed' },
+      tokenInputs: 'refuse',
+      storeInputText: true,
+    });
+    expect(doc.policy.rules[0].masking).toEqual({ strategies: { CREDIT_CARD: 'pseudonymize' } });
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
+    expect(statements).toContainEqual(expect.objectContaining({ Action: 'comprehend:DetectPiiEntities', Resource: '*' }));
+    expect(Object.values(template.findResources('AWS::EC2::VPCEndpoint')).some((e) => JSON.stringify(e.Properties.ServiceName).includes('.comprehend'))).toBe(true);
+  });
+
+  test('fails when a custom detector pattern could backtrack catastrophically', () => {
+    expect(() => synth({ masking: { customDetectors: [{ name: 'CASE_ID', pattern: '(a+)+b' }] } })).toThrow(/CASE_ID.*refused/);
+  });
+
+  test('without masking, no pseudonym key and no Comprehend permission', () => {
+    const { template, gateway } = synth();
+    expect(gateway.pseudonymKey).toBeUndefined();
+    expect(JSON.stringify(template.toJSON())).not.toContain('comprehend:DetectPiiEntities');
   });
 });
 

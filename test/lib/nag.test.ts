@@ -10,7 +10,7 @@ import { App, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks, NIST80053R5Checks } from 'cdk-nag';
-import { EmbeddingGateway, PolicyEffect, UpstreamModel } from '../../lib';
+import { EmbeddingGateway, MaskingStrategy, PolicyEffect, UpstreamModel } from '../../lib';
 
 const outdirs: string[] = [];
 afterAll(() => outdirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -30,8 +30,9 @@ function nagApp(extra?: (stack: Stack) => void): App {
       UpstreamModel.openAi({ model: 'text-embedding-3-small' }),
       UpstreamModel.openAiCompatible('https://tei.internal.example.com/v1', { model: 'bge-m3', inVpc: true }),
     ],
-    rules: [{ id: 'rag', effect: PolicyEffect.ALLOW, groups: ['rag-*'] }],
+    rules: [{ id: 'rag', effect: PolicyEffect.ALLOW, groups: ['rag-*'], maskingStrategies: { EMAIL: MaskingStrategy.PSEUDONYMIZE } }],
     allowInternetEgress: true,
+    masking: { strategies: { US_SSN: MaskingStrategy.BLOCK }, comprehend: true },
   });
   const auditor = new iam.Role(stack, 'Auditor', { assumedBy: new iam.AccountRootPrincipal() });
   gateway.grantAuditQuery(auditor);
