@@ -22,6 +22,10 @@ const env = {
   EMBEDGATE_REVOCATION_TABLE: 'bench-table',
   AWS_REGION: 'eu-west-1',
   POWERTOOLS_METRICS_DISABLED: 'true',
+  EMBEDGATE_DIGEST_SIGNING_KEY: 'arn:aws:kms:eu-west-1:123456789012:key/bench-signing',
+  EMBEDGATE_DIGEST_SETTLE_SECONDS: '900',
+  EMBEDGATE_DIGEST_LOOKBACK_SECONDS: '21600',
+  EMBEDGATE_DIGEST_MAX_PERIOD_SECONDS: '86400',
 };
 
 function time(args, cwd, e) {
@@ -37,7 +41,7 @@ function time(args, cwd, e) {
 
 const bare = time(['-e', '0'], root, env);
 const rows = [];
-for (const name of ['proxy', 'edge-recorder']) {
+for (const name of ['proxy', 'edge-recorder', 'digest']) {
   const bundle = join(root, 'assets', name, 'index.mjs');
   const dir = mkdtempSync(join(tmpdir(), `embedgate-bench-${name}-`));
   copyFileSync(bundle, join(dir, 'index.mjs'));

@@ -7,24 +7,19 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { systemClock } from '../core/ids';
 import { KmsSigner } from '../adapters/aws/kms-signer';
 import { S3Objects } from '../adapters/aws/s3-objects';
+import { requiredEnv } from './deployed';
 import { createDigestHandler } from './digest';
 import { logger } from './powertools';
 
-function env(name: string): string {
-  const v = process.env[name];
-  if (!v) throw new Error(`environment variable ${name} is not set`);
-  return v;
-}
-
 function seconds(name: string): number {
-  const n = Number(env(name));
+  const n = Number(requiredEnv(name));
   if (!Number.isFinite(n) || n < 0) throw new Error(`environment variable ${name} must be a number of seconds, got ${process.env[name]}`);
   return n * 1000;
 }
 
 export const handler = createDigestHandler({
-  store: new S3Objects(new S3Client({}), { bucket: env('EMBEDGATE_ARCHIVE_BUCKET'), kmsKeyId: env('EMBEDGATE_ARCHIVE_KEY_ARN') }),
-  signer: new KmsSigner(new KMSClient({}), env('EMBEDGATE_DIGEST_SIGNING_KEY')),
+  store: new S3Objects(new S3Client({}), { bucket: requiredEnv('EMBEDGATE_ARCHIVE_BUCKET'), kmsKeyId: requiredEnv('EMBEDGATE_ARCHIVE_KEY_ARN') }),
+  signer: new KmsSigner(new KMSClient({}), requiredEnv('EMBEDGATE_DIGEST_SIGNING_KEY')),
   clock: systemClock,
   settleMs: seconds('EMBEDGATE_DIGEST_SETTLE_SECONDS'),
   lookbackMs: seconds('EMBEDGATE_DIGEST_LOOKBACK_SECONDS'),
