@@ -31,7 +31,7 @@ import { invalidRequest, UpstreamError } from '../core/errors';
 import type { EmbeddingCall, EmbeddingProvider, EmbeddingResult, UpstreamStats } from '../core/ports';
 import { countBatches, runBatched } from './batching';
 import type { IndexedResult } from './batching';
-import { backoffDelay, defaultSleep, upstreamFailure, UpstreamMeter, upstreamMessage, withStats } from './retry';
+import { attemptDeadline, backoffDelay, defaultSleep, upstreamFailure, UpstreamMeter, upstreamMessage, withStats } from './retry';
 import type { RetryPolicy, UpstreamFailureKind } from './retry';
 import { InvalidUpstreamResponse } from './upstream-response';
 
@@ -238,14 +238,7 @@ async function invokeWithRetry(body: string, ctx: InvokeContext, meter: Upstream
 class NotJson extends Error {}
 
 async function invokeOnce(body: string, ctx: InvokeContext, meter: UpstreamMeter, signal: AbortSignal): Promise<Outcome> {
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort(new DOMException('upstream attempt timed out', 'TimeoutError'));
-  }, ctx.policy.timeoutMs);
-  const onAbort = (): void => controller.abort(signal.reason);
-  signal.addEventListener('abort', onAbort, { once: true });
+  const deadline = attemptDeadline(signal, ctx.policy.timeoutMs);
   const command = new InvokeModelCommand({ modelId: ctx.modelId, body: new TextEncoder().encode(body), contentType: 'application/json', accept: 'application/json' });
   let status: number | undefined;
   let inputTokens: number | undefined;
@@ -264,7 +257,7 @@ async function invokeOnce(body: string, ctx: InvokeContext, meter: UpstreamMeter
   );
   meter.attemptStarted();
   try {
-    const out = await ctx.client.send(command, { abortSignal: controller.signal });
+    const out = await ctx.client.send(command, { abortSignal: deadline.signal });
     status ??= out.$metadata.httpStatusCode ?? 200;
     let parsed: unknown;
     try {
@@ -275,12 +268,11 @@ async function invokeOnce(body: string, ctx: InvokeContext, meter: UpstreamMeter
     return { kind: 'ok', invoked: { status, body: parsed, inputTokens } };
   } catch (error) {
     if (signal.aborted) return { kind: 'aborted' };
-    if (timedOut) return { kind: 'timeout' };
+    if (deadline.timedOut()) return { kind: 'timeout' };
     return { kind: 'failed', error, status: status ?? httpStatusOf(error) };
   } finally {
     meter.attemptEnded();
-    clearTimeout(timer);
-    signal.removeEventListener('abort', onAbort);
+    deadline.dispose();
   }
 }
 

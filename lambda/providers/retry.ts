@@ -264,23 +264,39 @@ export async function postJsonWithRetry(req: UpstreamRequest, ctx: RetryContext)
   }
 }
 
-async function attemptOnce(req: UpstreamRequest, ctx: RetryContext): Promise<Outcome> {
-  const { signal, meter } = ctx;
+/**
+ * The signal of one upstream attempt: aborted when the call's own `parent` signal aborts or when
+ * `timeoutMs` passes (then `timedOut()` is true). Call `dispose()` when the attempt ends.
+ */
+export function attemptDeadline(parent: AbortSignal | undefined, timeoutMs: number): { signal: AbortSignal; timedOut(): boolean; dispose(): void } {
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     controller.abort(new DOMException('upstream attempt timed out', 'TimeoutError'));
-  }, ctx.policy.timeoutMs);
-  const onAbort = (): void => controller.abort(signal?.reason);
-  signal?.addEventListener('abort', onAbort, { once: true });
+  }, timeoutMs);
+  const onAbort = (): void => controller.abort(parent?.reason);
+  parent?.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    timedOut: () => timedOut,
+    dispose: () => {
+      clearTimeout(timer);
+      parent?.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+async function attemptOnce(req: UpstreamRequest, ctx: RetryContext): Promise<Outcome> {
+  const { signal, meter } = ctx;
+  const deadline = attemptDeadline(signal, ctx.policy.timeoutMs);
   meter.attemptStarted();
   try {
     const res = await ctx.deps.fetch(req.url, {
       method: 'POST',
       headers: req.headers,
       body: req.body,
-      signal: controller.signal,
+      signal: deadline.signal,
       // Never follow a redirect: it would carry the upstream key to another place.
       redirect: 'manual',
     });
@@ -289,12 +305,11 @@ async function attemptOnce(req: UpstreamRequest, ctx: RetryContext): Promise<Out
     return { kind: 'response', status: res.status, headers: res.headers, text };
   } catch (error) {
     if (signal?.aborted) return { kind: 'aborted' };
-    if (timedOut) return { kind: 'timeout' };
+    if (deadline.timedOut()) return { kind: 'timeout' };
     return { kind: 'network', error };
   } finally {
     meter.attemptEnded();
-    clearTimeout(timer);
-    signal?.removeEventListener('abort', onAbort);
+    deadline.dispose();
   }
 }
 
