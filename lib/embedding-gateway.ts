@@ -468,6 +468,11 @@ export class EmbeddingGateway extends Construct {
     return this.monitoring.metric('GatewayLatency', { statistic: 'p99', ...props });
   }
 
+  /** Sensitive values found by masking (all entity types). @default sum over 5 minutes */
+  public metricMaskedEntities(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.monitoring.metric('MaskedEntities', { statistic: 'Sum', ...props });
+  }
+
   /** Upstream latency per request, ms. @default p99 over 5 minutes */
   public metricUpstreamLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.monitoring.metric('UpstreamLatency', { statistic: 'p99', ...props });

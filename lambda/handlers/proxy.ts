@@ -70,6 +70,7 @@ function observe({ record, archiveError, internalError, response }: HandledReque
   if (archiveError) metrics.addMetric('ArchiveErrors', MetricUnit.Count, 1);
   metrics.addMetric('GatewayLatency', MetricUnit.Milliseconds, Math.max(0, record.timings.total_ms - record.timings.upstream_ms));
   if (record.upstream) metrics.addMetric('UpstreamLatency', MetricUnit.Milliseconds, record.upstream.latency_ms);
+  if (record.masking) metrics.addMetric('MaskedEntities', MetricUnit.Count, record.masking.counts.reduce((n, c) => n + c.count, 0));
 }
 
 /** Name, message and stack of an error (errors never carry tokens, keys or inputs here). */

@@ -66,8 +66,9 @@ export class GatewayMonitoring extends Construct {
           width: 12,
         }),
         new cloudwatch.GraphWidget({
-          title: 'Archive',
+          title: 'Archive and masking',
           left: [this.metric('ArchiveErrors', { statistic: 'Sum', label: 'records refused' })],
+          right: [this.metric('MaskedEntities', { statistic: 'Sum', label: 'sensitive values masked' })],
           width: 12,
         }),
       );

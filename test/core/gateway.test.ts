@@ -1,8 +1,9 @@
 import { loadConfig, type GatewayConfig, type GatewayConfigInput } from '../../shared/config';
 import { GatewayError, UpstreamError, unauthenticated } from '../../lambda/core/errors';
-import { Gateway, outcomeOf, type GatewayRequest } from '../../lambda/core/gateway';
+import { Gateway, outcomeOf, type GatewayDeps, type GatewayRequest } from '../../lambda/core/gateway';
 import type { Principal } from '../../lambda/core/identity';
-import type { Archive, EmbeddingCall, EmbeddingProvider, EmbeddingResult } from '../../lambda/core/ports';
+import type { Archive, EmbeddingCall, EmbeddingProvider, EmbeddingResult, PiiDetector } from '../../lambda/core/ports';
+import { lazyMasker } from '../../lambda/core/masking/runtime';
 import { fingerprintVectors, type SessionRecord } from '../../lambda/core/record';
 import { InMemoryRevocationList } from '../../lambda/adapters/local/revocations';
 
@@ -310,6 +311,35 @@ describe('Gateway: revocation', () => {
     expect(response.status).toBe(503);
     expect(record.decision.reason).toBe('revocation_list_unavailable');
     expect(provider.calls).toHaveLength(0);
+  });
+});
+
+describe('Gateway: masking with an external detector (Comprehend) that is down', () => {
+  const failing: PiiDetector = { name: 'comprehend', detect: async () => { throw new Error('ThrottlingException'); } };
+  const withMasking = (failMode: 'open' | 'closed') => {
+    const made = setup({ masking: { enabled: true, strategies: { EMAIL: 'redact' }, comprehend: { enabled: true, failMode } } });
+    const gateway = new Gateway({
+      ...(made.gateway as unknown as { deps: GatewayDeps }).deps,
+      masker: lazyMasker(made.config, { secrets: { get: async () => 'unused' }, detector: failing })!,
+    });
+    return { ...made, gateway };
+  };
+
+  test('fail closed (the default): 503 masking_unavailable, nothing sent upstream, recorded', async () => {
+    const { gateway, provider } = withMasking('closed');
+    const { response, record } = await gateway.handle(req({ model: 'small', input: ['mail a@example.com'] }));
+    expect(response.status).toBe(503);
+    expect(parse(response.body).error.code).toBe('masking_unavailable');
+    expect(record.decision.reason).toBe('masking_detector_unavailable');
+    expect(provider.calls).toHaveLength(0);
+  });
+
+  test('fail open: the built-in detectors still mask, and the record says the detector failed', async () => {
+    const { gateway, provider } = withMasking('open');
+    const { response, record } = await gateway.handle(req({ model: 'small', input: ['mail a@example.com'] }));
+    expect(response.status).toBe(200);
+    expect(provider.calls[0]!.input).toEqual(['mail [EMAIL]']);
+    expect(record.masking).toMatchObject({ scanned: true, external: { detector: 'comprehend', status: 'failed_open' }, counts: [{ type: 'EMAIL', count: 1 }] });
   });
 });
 

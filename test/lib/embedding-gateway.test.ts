@@ -294,6 +294,7 @@ describe('monitoring', () => {
     const { gateway } = synth();
     expect(gateway.metricDenied()).toMatchObject({ namespace: 'embedgate', metricName: 'Denied', statistic: 'Sum' });
     expect(gateway.metricLatency()).toMatchObject({ metricName: 'GatewayLatency', statistic: 'p99' });
+    expect(gateway.metricMaskedEntities()).toMatchObject({ namespace: 'embedgate', metricName: 'MaskedEntities', statistic: 'Sum' });
   });
 });
 

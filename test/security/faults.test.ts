@@ -254,7 +254,9 @@ describe('the secret store down (a file secret disappears)', () => {
 describe('Amazon Comprehend down', () => {
   // Comprehend is the masking feature's optional detector (lambda/core/masking, built in parallel):
   // its per-detector fail mode is tested with masking, not here.
-  it.todo('Comprehend down: each detector fails as its policy says (block, or record and continue) — comes with masking');
+  // Comprehend down: embedgate dev cannot call Comprehend, so its fail modes are proven at the
+  // pipeline level (test/core/gateway.test.ts, "masking with an external detector that is down")
+  // and in the masker (test/masking/masker.test.ts).
 });
 
 // ---------------------------------------------------------------------------------------------
