@@ -286,6 +286,33 @@ GROUP BY 1, 2, 3, 4, 5, 6
 ORDER BY attempts DESC, 1, 2, 3, 4`,
   },
   {
+    name: 'masking-findings-by-principal-and-type',
+    title: 'Masking findings, by principal and entity type',
+    description:
+      'How many sensitive values of each entity type masking found in the inputs of each principal, '
+      + 'in how many sessions, and how many of those sessions were refused for a blocked type. '
+      + 'Counts only: records never hold the values. Optionally only one principal, issuer or model.',
+    params: [SINCE, UNTIL, ONLY_PRINCIPAL, ONLY_ISSUER, ONLY_MODEL],
+    columns: {
+      ...PERIOD_COLUMNS, ...FILTER_COLUMNS.principal, ...FILTER_COLUMNS.issuer, ...FILTER_COLUMNS.model,
+      'session_id': 'string', 'masking.counts': 'array<struct<type:string,count:bigint>>', 'decision.reason': 'string',
+    },
+    sql: `SELECT principal.issuer AS issuer,
+  principal.subject AS subject,
+  found.type AS entity_type,
+  sum(found.count) AS values_found,
+  count(DISTINCT session_id) AS sessions,
+  count(DISTINCT CASE WHEN decision.reason = 'masking_blocked' THEN session_id END) AS sessions_blocked
+FROM {{database}}.{{table}}
+CROSS JOIN UNNEST(masking.counts) AS counted(found)
+WHERE ${PERIOD_FILTER}
+  AND ${FILTER.principal}
+  AND ${FILTER.issuer}
+  AND ${FILTER.model}
+GROUP BY 1, 2, 3
+ORDER BY values_found DESC, 1, 2, 3`,
+  },
+  {
     name: 'sessions-of-principal',
     title: 'Every session of one principal',
     description:

@@ -202,3 +202,33 @@ describe('embedgate audit query (CLI)', () => {
     expect(l.out[0]).toContain('sessions-of-principal\n  Every session of one principal\n  --since <timestamp> --until <timestamp> --principal <string> [--issuer <string>] [--model <string>]');
   });
 });
+
+describe('masking-findings-by-principal-and-type', () => {
+  it('sums the values found per principal and entity type, with sessions and blocked sessions', async () => {
+    const mdir = await tempDir('audit-masking');
+    try {
+      const base = (await writeSessions(mdir)).filter((r) => r.decision.status === 200);
+      const { FileArchive } = await import('../../lambda/adapters/local/file-archive');
+      const archive = new FileArchive(mdir);
+      const masked = (r: SessionRecord, n: number, counts: { type: string; count: number }[], blocked = false): SessionRecord => ({
+        ...r,
+        session_id: `${r.session_id.slice(0, 30)}${String(n).padStart(6, '0')}`,
+        decision: blocked ? { ...r.decision, status: 422, outcome: 'invalid', reason: 'masking_blocked' } : r.decision,
+        masking: { scanned: true, findings: [], counts, blocked: blocked ? ['US_SSN'] : [], external: null },
+      });
+      const a = base[0]!;
+      await archive.put(masked(a, 1, [{ type: 'EMAIL', count: 2 }, { type: 'CREDIT_CARD', count: 1 }]));
+      await archive.put(masked(a, 2, [{ type: 'EMAIL', count: 1 }]));
+      await archive.put(masked(a, 3, [{ type: 'US_SSN', count: 1 }], true));
+      const r = await runLocalQuery(mdir, auditQuery('masking-findings-by-principal-and-type'), DAY);
+      expect(r.columns).toEqual(['issuer', 'subject', 'entity_type', 'values_found', 'sessions', 'sessions_blocked']);
+      expect(r.rows).toEqual([
+        { issuer: a.principal!.issuer, subject: a.principal!.subject, entity_type: 'EMAIL', values_found: 3, sessions: 2, sessions_blocked: 0 },
+        { issuer: a.principal!.issuer, subject: a.principal!.subject, entity_type: 'CREDIT_CARD', values_found: 1, sessions: 1, sessions_blocked: 0 },
+        { issuer: a.principal!.issuer, subject: a.principal!.subject, entity_type: 'US_SSN', values_found: 1, sessions: 1, sessions_blocked: 1 },
+      ]);
+    } finally {
+      await rm(mdir, { recursive: true, force: true });
+    }
+  });
+});

@@ -41,10 +41,11 @@ function lex(sql: string): { skeleton: string; literals: string[] } {
 }
 
 describe('AUDIT_QUERIES', () => {
-  it('has the five audit questions, with unique kebab-case names', () => {
+  it('has the six audit questions, with unique kebab-case names', () => {
     expect(AUDIT_QUERIES.map((q) => q.name)).toEqual([
       'calls-by-principal-and-model',
       'denied-by-principal-and-reason',
+      'masking-findings-by-principal-and-type',
       'sessions-of-principal',
       'session-by-id',
       'upstream-errors-by-model',
@@ -179,7 +180,7 @@ describe('columns of the audit queries', () => {
   const glue = new Set(columnPaths());
   const KEYWORDS = new Set([
     'select', 'as', 'from', 'where', 'and', 'or', 'not', 'is', 'null', 'group', 'by', 'order', 'desc', 'asc', 'distinct',
-    'count', 'count_if', 'min', 'max', 'avg', 'sum', 'starts_with',
+    'count', 'count_if', 'min', 'max', 'avg', 'sum', 'starts_with', 'case', 'when', 'then', 'end', 'cross', 'join', 'unnest',
   ]);
 
   /** Identifiers outside literals, quoted identifiers and placeholders; aliases (after AS) apart. */
@@ -188,8 +189,11 @@ describe('columns of the audit queries', () => {
     const tokens = bare.match(/[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*/g) ?? [];
     const aliases = new Set<string>();
     const refs: string[] = [];
+    // `UNNEST(x) AS table_alias(row_alias)`: the row alias names each element, not a column.
+    const rowAliases = new Set([...bare.matchAll(/\bAS\s+[A-Za-z_]\w*\s*\(\s*([A-Za-z_]\w*)\s*\)/gi)].map((m) => m[1]!));
     tokens.forEach((t, i) => {
       if (i > 0 && tokens[i - 1]!.toLowerCase() === 'as') aliases.add(t);
+      else if (rowAliases.has(t.split('.')[0]!)) aliases.add(t);
       else if (!KEYWORDS.has(t.toLowerCase())) refs.push(t);
     });
     return { refs, aliases };
