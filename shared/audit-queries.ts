@@ -67,7 +67,7 @@ export interface AuditQueryParam {
 }
 
 /** The Glue type a query expects of a column it reads (see `lib/private/glue-columns.ts`). */
-export type AuditColumnType = 'string' | 'bigint' | 'double' | 'boolean' | 'array<string>';
+export type AuditColumnType = 'string' | 'bigint' | 'double' | 'boolean' | 'array<string>' | 'array<struct<type:string,count:bigint>>';
 
 export interface AuditQuery {
   /** Stable kebab-case id. */

@@ -7,6 +7,7 @@ import { rm, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { audit } from '../../cli/audit';
 import { runLocalQuery } from '../../cli/audit-duckdb';
+import { FileArchive } from '../../lambda/adapters/local/file-archive';
 import { formatCsv, formatJson, formatTable } from '../../cli/audit-format';
 import { auditQuery } from '../../shared/audit-queries';
 import type { SessionRecord } from '../../lambda/core/record';
@@ -208,7 +209,6 @@ describe('masking-findings-by-principal-and-type', () => {
     const mdir = await tempDir('audit-masking');
     try {
       const base = (await writeSessions(mdir)).filter((r) => r.decision.status === 200);
-      const { FileArchive } = await import('../../lambda/adapters/local/file-archive');
       const archive = new FileArchive(mdir);
       const masked = (r: SessionRecord, n: number, counts: { type: string; count: number }[], blocked = false): SessionRecord => ({
         ...r,
