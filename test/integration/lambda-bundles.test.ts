@@ -21,7 +21,6 @@
  */
 import { gzipSync } from 'node:zlib';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { fingerprintVectors, RECORD_SCHEMA, type SessionRecord } from '../../lambda/core/record';
@@ -31,6 +30,7 @@ import { startFakeSecretsManager, type FakeSecretsManager } from '../support/fak
 import { fakeEmbedding, startFakeUpstream, type FakeUpstream } from '../support/fake-upstream';
 import { generateTestKey, signToken, startJwksServer, type JwksServer, type TestKey } from '../support/jwks';
 import { bundlePath, LambdaInvocationError, startLambdaRunner, type LambdaRunner } from '../support/lambda-runner';
+import { listenLocal } from '../support/listen';
 
 const REGION = 'us-east-1';
 const BUCKET = 'embedgate-archive-test';
@@ -533,13 +533,9 @@ async function startS3Front(target: string): Promise<S3Front> {
     upstreamReq.on('error', () => res.destroy());
     req.pipe(upstreamReq);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const endpoint = await listenLocal(server);
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     requests,
     failNextPuts: (n) => void (failPuts = n),
     close: () =>

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { listenLocal } from './listen';
 
 const load = createRequire(__filename);
 
@@ -49,12 +50,8 @@ export async function startS3rver(buckets: readonly string[]): Promise<StandIn> 
 export async function startDynalite(): Promise<StandIn> {
   const dynalite = load('dynalite') as DynaliteFactory;
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return { endpoint: `http://127.0.0.1:${port}`, close: () => closeServer(server) };
+  const endpoint = await listenLocal(server);
+  return { endpoint, close: () => closeServer(server) };
 }
 
 /** A local endpoint nothing listens on (the port is bound, then released). */

@@ -16,8 +16,8 @@
  */
 import { constants, createServer } from 'node:http2';
 import type { Http2ServerResponse, Http2Session, IncomingHttpHeaders } from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import { fakeEmbedding, fakeTokenCount } from './fake-upstream';
+import { listenLocal } from './listen';
 
 /** A request as the fake received it. */
 export interface FakeBedrockRequest {
@@ -113,14 +113,10 @@ export async function startFakeBedrock(): Promise<FakeBedrock> {
     sessions.add(session);
     session.on('close', () => sessions.delete(session));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const endpoint = await listenLocal(server);
 
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     requests,
     get inFlight() {
       return inFlight;

@@ -16,7 +16,7 @@
  */
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLocal } from './listen';
 
 export const DETECT_PII_TARGET = 'Comprehend_20171127.DetectPiiEntities';
 
@@ -142,14 +142,10 @@ export async function startFakeComprehend(opts: { maxTextBytes?: number } = {}):
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const endpoint = await listenLocal(server);
 
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     requests,
     get detectCount() {
       return requests.filter((r) => r.target === DETECT_PII_TARGET).length;

@@ -9,7 +9,7 @@
  */
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLocal } from './listen';
 
 /** A request as the fake received it. */
 export interface FakeSecretsRequest {
@@ -85,14 +85,10 @@ export async function startFakeSecretsManager(secrets: Readonly<Record<string, s
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const endpoint = await listenLocal(server);
 
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     requests,
     get getCount() {
       return requests.filter((r) => r.target === 'secretsmanager.GetSecretValue').length;
