@@ -6,13 +6,15 @@
  *                           [--public-key <file>]... [--from <time>] [--to <time>] [--format text|json]
  *   embedgate audit query   <name> [--since <time>] [--until <time>] [--principal <sub>] [--issuer <iss>] [--model <m>]
  *                           [--session-id <id>] [--format table|json|csv] [--archive-dir <dir>] [--sql]
- *   embedgate audit query   <name> --athena --database <db> --table <t> [--workgroup <wg>] [params...]
+ *   embedgate audit query   <name> --athena --workgroup <wg> --database <db> --table <t> [--region <r>] [--format ...] [params...]
+ *   embedgate audit query   <name> --athena --sql --database <db> --table <t> [--workgroup <wg>] [params...]
  *   embedgate audit queries
  */
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { AthenaClient } from '@aws-sdk/client-athena';
 import { S3Client } from '@aws-sdk/client-s3';
 import { parsePublicKey } from '../lambda/core/audit/digest';
 import { runDigestsUntilCurrent } from '../lambda/core/audit/digest-builder';
@@ -22,6 +24,7 @@ import { S3Objects } from '../lambda/adapters/aws/s3-objects';
 import { DirectoryObjects } from '../lambda/adapters/local/archive-objects';
 import { defaultSigningKeyPath, LocalKeySigner, publicKeyPathOf } from '../lambda/adapters/local/digest-key';
 import { AUDIT_QUERIES, auditQuery, parseInstant, renderAthena, renderDuckDb } from '../shared/audit-queries';
+import { AthenaQueryError, runAthenaQuery } from './audit-athena';
 import { DUCKDB_SCHEMA, DUCKDB_TABLE, runLocalQuery } from './audit-duckdb';
 import { formatResult, OUTPUT_FORMATS, type OutputFormat } from './audit-format';
 
@@ -35,8 +38,10 @@ export const AUDIT_USAGE = `usage:
   embedgate audit query <name> [--since <time>] [--until <time>] [--principal <sub>] [--issuer <iss>]
                         [--model <m>] [--session-id <id>] [--format table|json|csv] [--archive-dir <dir>] [--sql]
       Run a named audit query on DuckDB over a local archive (--sql: print the SQL instead).
-  embedgate audit query <name> --athena --database <db> --table <t> [--workgroup <wg>] [parameters]
-      Print the query's Athena SQL and the AWS CLI command that runs it in the workgroup.
+  embedgate audit query <name> --athena --workgroup <wg> --database <db> --table <t> [--region <r>]
+                        [--format table|json|csv] [parameters]
+      Run the query in the Athena workgroup (AWS credentials from the environment)
+      (--sql: print the Athena SQL, and with --workgroup the AWS CLI command, instead).
   embedgate audit queries
       List the named queries and their parameters.
   <time> is a UTC date (YYYY-MM-DD) or an ISO-8601 instant; periods are [since, until).`;
@@ -217,6 +222,7 @@ async function query(args: string[], io: AuditIo): Promise<number> {
       'database': { type: 'string' },
       'table': { type: 'string' },
       'workgroup': { type: 'string' },
+      'region': { type: 'string' },
     },
     strict: true,
   });
@@ -251,13 +257,33 @@ async function query(args: string[], io: AuditIo): Promise<number> {
 
   if (values.athena) {
     if (!values.database || !values.table) throw new AuditUsageError('--athena needs --database and --table (the stack outputs the workgroup; the SessionArchive names the database and table)');
-    const sql = render(() => renderAthena(q, { database: values.database!, table: values.table!, params }));
-    io.out(sql);
-    if (values.workgroup) {
-      io.err(`# save the SQL above as query.sql, then: aws athena start-query-execution --work-group ${shellQuote(values.workgroup)} `
-        + `--query-execution-context Database=${shellQuote(values.database)} --query-string file://query.sql`);
+    const target = { database: values.database, table: values.table };
+    const sql = render(() => renderAthena(q, { ...target, params }));
+    if (values.sql) {
+      io.out(sql);
+      if (values.workgroup) {
+        io.err(`# save the SQL above as query.sql, then: aws athena start-query-execution --work-group ${shellQuote(values.workgroup)} `
+          + `--query-execution-context Database=${shellQuote(values.database)} --query-string file://query.sql`);
+      }
+      return 0;
     }
-    return 0;
+    if (!values.workgroup) throw new AuditUsageError('--athena needs --workgroup to run the query (the AthenaWorkGroup stack output), or --sql to print it');
+    const client = new AthenaClient(values.region ? { region: values.region } : {});
+    const abort = new AbortController();
+    const onSigint = () => abort.abort();
+    process.once('SIGINT', onSigint);
+    try {
+      const result = await runAthenaQuery(client, q, { ...target, workGroup: values.workgroup, params, signal: abort.signal });
+      io.out(formatResult(result, format));
+      return 0;
+    } catch (e) {
+      if (!(e instanceof AthenaQueryError)) throw e;
+      io.err(`embedgate audit query: ${e.message}`);
+      return 1;
+    } finally {
+      process.removeListener('SIGINT', onSigint);
+      client.destroy();
+    }
   }
   if (values.sql) {
     io.out(render(() => renderDuckDb(q, { database: DUCKDB_SCHEMA, table: DUCKDB_TABLE, params })));

@@ -67,7 +67,10 @@ export interface AuditQueryParam {
 }
 
 /** The Glue type a query expects of a column it reads (see `lib/private/glue-columns.ts`). */
-export type AuditColumnType = 'string' | 'bigint' | 'double' | 'boolean' | 'array<string>' | 'array<struct<type:string,count:bigint>>';
+/** The Glue type of `masking.findings` (schema v1). */
+const FINDINGS_TYPE = 'array<struct<item:bigint,type:string,detector:string,strategy:string,count:bigint,offsets:array<array<bigint>>,pseudonyms:array<string>>>';
+
+export type AuditColumnType = 'string' | 'bigint' | 'double' | 'boolean' | 'array<string>' | 'array<struct<type:string,count:bigint>>' | typeof FINDINGS_TYPE;
 
 export interface AuditQuery {
   /** Stable kebab-case id. */
@@ -105,11 +108,14 @@ export const DIALECTS: Readonly<Record<SqlDialect, DialectSpelling>> = {
     functions: {
       // array(varchar), separator -> varchar
       array_join: 'array_join',
+      // array(T), T -> boolean
+      array_contains: 'contains',
     },
   },
   [SqlDialect.DUCKDB]: {
     functions: {
       array_join: 'array_to_string',
+      array_contains: 'list_contains',
     },
   },
 };
@@ -311,6 +317,36 @@ WHERE ${PERIOD_FILTER}
   AND ${FILTER.model}
 GROUP BY 1, 2, 3
 ORDER BY values_found DESC, 1, 2, 3`,
+  },
+  {
+    name: 'sessions-with-pseudonym',
+    title: 'Sessions that carried a pseudonym (lineage for erasure requests)',
+    description:
+      'Every session whose input had a value pseudonymized to this token: compute the token of the '
+      + 'person\'s value with the pseudonym key (the same HMAC the gateway uses), then find where it '
+      + 'went: who sent it, to which model, when. Records keep the tokens, never the values.',
+    params: [
+      SINCE,
+      UNTIL,
+      { name: 'pseudonym', kind: AuditParamKind.STRING, description: 'The pseudonym token, e.g. `<EMAIL_3f9a1c2e>`.', example: '<EMAIL_3f9a1c2e>' },
+    ],
+    columns: {
+      ...PERIOD_COLUMNS, 'session_id': 'string', 'principal.issuer': 'string', 'principal.subject': 'string', 'model.name': 'string',
+      'decision.outcome': 'string', 'masking.findings': FINDINGS_TYPE,
+    },
+    sql: `SELECT session_id,
+  started_at,
+  principal.issuer AS issuer,
+  principal.subject AS subject,
+  model.name AS model,
+  decision.outcome AS outcome,
+  found.item AS item,
+  found.type AS entity_type
+FROM {{database}}.{{table}}
+CROSS JOIN UNNEST(masking.findings) AS item_findings(found)
+WHERE ${PERIOD_FILTER}
+  AND {{fn:array_contains}}(found.pseudonyms, {{pseudonym}})
+ORDER BY started_at, session_id, item`,
   },
   {
     name: 'sessions-of-principal',

@@ -260,7 +260,7 @@ export class Gateway {
     }
     s.masking = {
       scanned: true,
-      findings: r.findings.flatMap((fs, item) => fs.map((f) => ({ item, type: f.type, detector: f.detector, strategy: f.strategy, count: f.count, offsets: f.offsets.map(([a, b]) => [a, b]) }))),
+      findings: r.findings.flatMap((fs, item) => fs.map((f) => ({ item, type: f.type, detector: f.detector, strategy: f.strategy, count: f.count, offsets: f.offsets.map(([a, b]) => [a, b]), pseudonyms: [...(f.pseudonyms ?? [])] }))),
       counts: Object.entries(r.counts).map(([type, count]) => ({ type, count })),
       blocked: r.blocked,
       external: r.external ? { detector: r.external.detector, status: r.external.status } : null,

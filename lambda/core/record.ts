@@ -65,6 +65,8 @@ export interface SessionRecord {
       readonly strategy: string;
       readonly count: number;
       readonly offsets: ReadonlyArray<ReadonlyArray<number>>;
+      /** Pseudonym tokens written for this type (keyed HMACs, never values); empty unless pseudonymized. */
+      readonly pseudonyms: readonly string[];
     }>;
     /** Values found per entity type over all items. */
     readonly counts: ReadonlyArray<{ readonly type: string; readonly count: number }>;

@@ -85,6 +85,7 @@ export const SESSION_COLUMNS: readonly GlueField[] = [
       f('strategy', 'string'),
       f('count', 'bigint'),
       f('offsets', { array: { array: 'bigint' } }),
+      f('pseudonyms', STRINGS),
     ) }),
     f('counts', { array: struct(f('type', 'string'), f('count', 'bigint')) }),
     f('blocked', STRINGS),

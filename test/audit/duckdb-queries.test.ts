@@ -232,3 +232,31 @@ describe('masking-findings-by-principal-and-type', () => {
     }
   });
 });
+
+describe('sessions-with-pseudonym', () => {
+  it('finds every session whose input was pseudonymized to the token, and only those', async () => {
+    const pdir = await tempDir('audit-pseudonym');
+    try {
+      const base = (await writeSessions(pdir)).filter((r) => r.decision.status === 200);
+      const archive = new FileArchive(pdir);
+      const finding = (item: number, pseudonyms: string[]) => ({ item, type: 'EMAIL', detector: 'email', strategy: 'pseudonymize', count: pseudonyms.length, offsets: pseudonyms.map((_, i) => [i, i + 5]), pseudonyms });
+      const withFindings = (r: SessionRecord, n: number, findings: ReturnType<typeof finding>[]): SessionRecord => ({
+        ...r,
+        session_id: `${r.session_id.slice(0, 30)}${String(n).padStart(6, '0')}`,
+        masking: { scanned: true, findings, counts: [{ type: 'EMAIL', count: findings.length }], blocked: [], external: null },
+      });
+      const a = base[0]!;
+      const hit1 = withFindings(a, 1, [finding(0, ['<EMAIL_aaaaaaaa>'])]);
+      const hit2 = withFindings(a, 2, [finding(0, ['<EMAIL_bbbbbbbb>']), finding(3, ['<EMAIL_aaaaaaaa>', '<EMAIL_cccccccc>'])]);
+      const miss = withFindings(a, 3, [finding(0, ['<EMAIL_bbbbbbbb>'])]);
+      for (const r of [hit1, hit2, miss]) await archive.put(r);
+      const r = await runLocalQuery(pdir, auditQuery('sessions-with-pseudonym'), { ...DAY, pseudonym: '<EMAIL_aaaaaaaa>' });
+      expect(r.rows.map((x) => [x.session_id, x.item, x.entity_type])).toEqual([
+        [hit1.session_id, 0, 'EMAIL'],
+        [hit2.session_id, 3, 'EMAIL'],
+      ]);
+    } finally {
+      await rm(pdir, { recursive: true, force: true });
+    }
+  });
+});

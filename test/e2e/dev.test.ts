@@ -270,7 +270,10 @@ describe('the archive', () => {
     });
     const masked = records.find((r) => r.masking?.findings.some((f) => f.type === 'CREDIT_CARD'))!;
     expect(masked.masking).toMatchObject({ scanned: true, blocked: [], counts: expect.arrayContaining([{ type: 'EMAIL', count: 1 }, { type: 'CREDIT_CARD', count: 2 }, { type: 'IP_ADDRESS', count: 1 }]) });
-    expect(masked.masking!.findings).toContainEqual({ item: 0, type: 'EMAIL', detector: 'email', strategy: 'redact', count: 1, offsets: [[8, 28]] });
+    expect(masked.masking!.findings).toContainEqual({ item: 0, type: 'EMAIL', detector: 'email', strategy: 'redact', count: 1, offsets: [[8, 28]], pseudonyms: [] });
+    const card = masked.masking!.findings.find((f) => f.item === 1 && f.type === 'CREDIT_CARD')!;
+    expect(card.pseudonyms).toHaveLength(1);
+    expect(card.pseudonyms[0]).toMatch(/^<CREDIT_CARD_[0-9a-f]{8}>$/);
     expect(masked.input.text).toBeNull();
     const blocked = records.find((r) => r.decision.reason === 'masking_blocked')!;
     expect(blocked.masking!.blocked).toEqual(['US_SSN']);

@@ -413,7 +413,7 @@ describe('SessionArchive: Glue table', () => {
     model: { name: 'text-embedding-3-small', provider: 'openai', upstream_model: 'text-embedding-3-small' },
     decision: { outcome: 'allow', status: 200, reason: 'rule_allow', rule_id: 'indexers', policy_version: 'sha256:abc' },
     input: { kind: 'text', items: 2, characters: 11, encoding_format: 'float', dimensions: 256, request_bytes: 80, text: ['a masked item', 'another'] },
-    masking: { scanned: true, findings: [{ item: 0, type: 'EMAIL', detector: 'email', strategy: 'redact', count: 1, offsets: [[2, 19]] }], counts: [{ type: 'EMAIL', count: 1 }], blocked: ['US_SSN'], external: { detector: 'comprehend', status: 'ok' } },
+    masking: { scanned: true, findings: [{ item: 0, type: 'EMAIL', detector: 'email', strategy: 'pseudonymize', count: 1, offsets: [[2, 19]], pseudonyms: ['<EMAIL_0123abcd>'] }], counts: [{ type: 'EMAIL', count: 1 }], blocked: ['US_SSN'], external: { detector: 'comprehend', status: 'ok' } },
     upstream: { status: 200, latency_ms: 182.4, attempts: 1, batches: 1 },
     usage: { prompt_tokens: 4, total_tokens: 4 },
     output: { vectors: 2, dimensions: 256, fingerprint: 'sha256:def' },

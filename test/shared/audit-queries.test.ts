@@ -41,11 +41,12 @@ function lex(sql: string): { skeleton: string; literals: string[] } {
 }
 
 describe('AUDIT_QUERIES', () => {
-  it('has the six audit questions, with unique kebab-case names', () => {
+  it('has the seven audit questions, with unique kebab-case names', () => {
     expect(AUDIT_QUERIES.map((q) => q.name)).toEqual([
       'calls-by-principal-and-model',
       'denied-by-principal-and-reason',
       'masking-findings-by-principal-and-type',
+      'sessions-with-pseudonym',
       'sessions-of-principal',
       'session-by-id',
       'upstream-errors-by-model',
@@ -180,7 +181,7 @@ describe('columns of the audit queries', () => {
   const glue = new Set(columnPaths());
   const KEYWORDS = new Set([
     'select', 'as', 'from', 'where', 'and', 'or', 'not', 'is', 'null', 'group', 'by', 'order', 'desc', 'asc', 'distinct',
-    'count', 'count_if', 'min', 'max', 'avg', 'sum', 'starts_with', 'case', 'when', 'then', 'end', 'cross', 'join', 'unnest',
+    'count', 'count_if', 'min', 'max', 'avg', 'sum', 'starts_with', 'case', 'when', 'then', 'end', 'cross', 'join', 'unnest', 'contains', 'list_contains',
   ]);
 
   /** Identifiers outside literals, quoted identifiers and placeholders; aliases (after AS) apart. */

@@ -64,6 +64,7 @@ export function maskWithMap(text: string, findings: readonly Finding[], policy: 
     out += text.slice(at, start);
     const strategy = regionStrategy === 'pseudonymize' && key === null ? 'redact' : regionStrategy;
     const outStart = out.length;
+    let pseudonym: string | undefined;
     if (strategy === 'detect') {
       out += text.slice(start, end);
     } else if (strategy === 'pseudonymize') {
@@ -75,6 +76,7 @@ export function maskWithMap(text: string, findings: readonly Finding[], policy: 
         cache?.set(cacheKey, token);
       }
       out += token;
+      pseudonym = token;
     } else {
       out += redactToken(type);
     }
@@ -82,13 +84,19 @@ export function maskWithMap(text: string, findings: readonly Finding[], policy: 
     at = end;
     let g = groups.find((x) => x.type === type && x.detector === winner.detector && x.strategy === strategy);
     if (!g) {
-      g = { type, detector: winner.detector, strategy, offsets: [] };
+      g = { type, detector: winner.detector, strategy, offsets: [], pseudonyms: [] };
       groups.push(g);
     }
     g.offsets.push([start, end]);
+    if (pseudonym !== undefined && !g.pseudonyms.includes(pseudonym)) g.pseudonyms.push(pseudonym);
   });
   out += text.slice(at);
-  return { text: out, findings: groups.map((g) => ({ ...g, count: g.offsets.length })), blocked: [...blocked].sort(), replaced };
+  return {
+    text: out,
+    findings: groups.map(({ pseudonyms, ...g }) => ({ ...g, count: g.offsets.length, ...(pseudonyms.length > 0 ? { pseudonyms } : {}) })),
+    blocked: [...blocked].sort(),
+    replaced,
+  };
 }
 
 interface Group {
@@ -96,4 +104,5 @@ interface Group {
   readonly detector: string;
   readonly strategy: Strategy;
   readonly offsets: Array<readonly [number, number]>;
+  readonly pseudonyms: string[];
 }

@@ -41,4 +41,9 @@ export interface ItemFinding {
   readonly count: number;
   /** `[start, end)` pairs in the original text, in order. */
   readonly offsets: ReadonlyArray<readonly [number, number]>;
+  /**
+   * For `pseudonymize`: the distinct pseudonym tokens written (keyed HMACs, not values), so the
+   * sessions that carried a person's value can be found for an erasure request.
+   */
+  readonly pseudonyms?: readonly string[];
 }
