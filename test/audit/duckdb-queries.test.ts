@@ -181,7 +181,7 @@ describe('embedgate audit query (CLI)', () => {
     expect(await audit(['query', 'sessions-of-principal', '--principal', 'svc-bot', '--sql'], s.io)).toBe(0);
     expect(s.out[0]).toMatch(/array_to_string\(principal\.groups, ' '\)[\s\S]*FROM "embedgate"\."sessions"[\s\S]*principal\.subject = 'svc-bot'/);
     const a = io();
-    expect(await audit(['query', 'sessions-of-principal', '--principal', 'svc-bot', '--athena', '--database', 'audit_db', '--table', 'sessions', '--workgroup', 'wg'], a.io)).toBe(0);
+    expect(await audit(['query', 'sessions-of-principal', '--principal', 'svc-bot', '--athena', '--database', 'audit_db', '--table', 'sessions', '--workgroup', 'wg', '--sql'], a.io)).toBe(0);
     expect(a.out[0]).toMatch(/array_join\(principal\.groups, ' '\)[\s\S]*FROM "audit_db"\."sessions"/);
     expect(a.err.join('')).toMatch(/aws athena start-query-execution --work-group 'wg'/);
   });
