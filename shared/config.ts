@@ -315,6 +315,58 @@ const ruleMaskingSchema = z.strictObject({
   strategies: strategiesSchema.optional(),
 });
 
+/** A regulated-language pattern: input matching it needs approval (screened like custom detectors). */
+const approvalPatternSchema = z
+  .strictObject({
+    /** Upper snake case name, cited in the approval's triggers (e.g. "EXPORT_CONTROLLED"). */
+    name: entityTypeName('approval.when.inputMatches[].name'),
+    /** JavaScript regular expression source (no slashes), screened for linear-time matching. */
+    pattern: nonEmpty('approval.when.inputMatches[].pattern'),
+    /** Flags among "i", "m", "s", "u". */
+    flags: z.string().regex(/^[imsu]*$/, { error: 'flags may contain only "i", "m", "s" and "u"' }).optional(),
+  })
+  .superRefine((d, ctx) => {
+    const screened = screenPattern(d.pattern, d.flags ?? '');
+    if (!screened.ok) {
+      ctx.addIssue({ code: 'custom', path: ['pattern'], message: `approval pattern ${JSON.stringify(d.name)}: pattern ${JSON.stringify(d.pattern)} is refused: ${screened.reason}` });
+    }
+  });
+
+/**
+ * When an allowed request must wait for a human decision. Conditions are alternatives: any one
+ * that holds requires approval. No `when` (or an empty one) means always.
+ */
+const approvalWhenSchema = z.strictObject({
+  /** The principal is in none of the groups matching these globs. */
+  principalOutsideGroups: globList('approval.when.principalOutsideGroups').optional(),
+  /** The request has more than this many input items. */
+  batchOver: z.number().int().min(0).optional(),
+  /** Some input item matches one of these patterns (checked on the input as sent, before masking). */
+  inputMatches: z.array(approvalPatternSchema).min(1).optional(),
+  /** Masking found at least one value of one of these entity types (needs masking on). */
+  maskingFound: z.array(entityTypeName('approval.when.maskingFound[]')).min(1).optional(),
+});
+
+const approvalSchema = z
+  .strictObject({
+    when: approvalWhenSchema.optional(),
+    /** Who may decide: principals in a group matching one of these globs, or with a subject matching `subjects`. */
+    reviewers: z
+      .strictObject({
+        groups: globList('approval.reviewers.groups').optional(),
+        subjects: globList('approval.reviewers.subjects').optional(),
+      })
+      .refine((r) => (r.groups?.length ?? 0) + (r.subjects?.length ?? 0) > 0, { error: 'approval.reviewers must name at least one group or subject' }),
+    /** Distinct reviewers that must approve; 2 or more is the two-person rule. */
+    requiredApprovals: z.number().int().min(1).max(5).default(1),
+    /** How long a request waits for a decision before it expires, seconds (1 minute to 7 days). */
+    timeoutSeconds: z.number().int().min(60).max(7 * 86_400).default(3600),
+    /** After approval, how long the client has to re-send the request (single use), seconds. */
+    useWithinSeconds: z.number().int().min(10).max(86_400).default(900),
+    /** Instead of a single use, grant this principal the model for this many minutes after approval. */
+    grantMinutes: z.number().int().min(1).max(1440).optional(),
+  });
+
 const ruleSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, { error: 'rule id must be 1-64 characters of letters, digits, "_", ".", ":" or "-"' }),
   description: z.string().max(500).optional(),
@@ -327,6 +379,8 @@ const ruleSchema = z.strictObject({
   limits: limitsSchema.optional(),
   /** Masking strategies for this rule's principals, per entity type, over `masking.strategies` (allow rules only). */
   masking: ruleMaskingSchema.optional(),
+  /** Hold matching requests for a human decision (allow rules only). */
+  approval: approvalSchema.optional(),
 });
 
 const gatewaySchema = z.strictObject({
@@ -360,6 +414,7 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['policy', 'rules', i, 'limits'], message: 'limits apply to allow rules only; remove them from this deny rule' });
       }
       if (r.masking) checkRuleMasking(c.masking, r.effect, r.masking, i, ctx);
+      if (r.approval) checkRuleApproval(c.masking, r.effect, r.approval, i, ctx);
     });
   });
 
@@ -390,6 +445,33 @@ function checkRuleMasking(
   }
 }
 
+function checkRuleApproval(
+  m: z.output<typeof maskingSchema> | undefined,
+  effect: 'allow' | 'deny',
+  a: z.output<typeof approvalSchema>,
+  i: number,
+  ctx: z.RefinementCtx,
+): void {
+  const path = ['policy', 'rules', i, 'approval'];
+  if (effect === 'deny') {
+    ctx.addIssue({ code: 'custom', path, message: 'approval applies to allow rules only; remove it from this deny rule' });
+    return;
+  }
+  if (a.when?.maskingFound) {
+    if (!m?.enabled) {
+      ctx.addIssue({ code: 'custom', path: [...path, 'when', 'maskingFound'], message: 'approval.when.maskingFound needs masking: set masking.enabled to true, or remove the condition' });
+      return;
+    }
+    const known = knownEntityTypes(m);
+    a.when.maskingFound.forEach((type, j) => {
+      if (!known.has(type)) {
+        ctx.addIssue({ code: 'custom', path: [...path, 'when', 'maskingFound', j], message: `unknown entity type ${JSON.stringify(type)}: use a built-in type (${BUILTIN_ENTITY_TYPES.join(', ')}) or a custom detector name` });
+      }
+    });
+  }
+  if (a.when?.inputMatches) unique(a.when.inputMatches.map((p) => p.name), `policy.rules.${i}.approval.when.inputMatches`, 'name', ctx);
+}
+
 function unique(values: string[], list: string, field: string, ctx: z.RefinementCtx): void {
   const seen = new Map<string, number>();
   values.forEach((v, i) => {
@@ -407,6 +489,8 @@ type Parsed = z.output<typeof configSchema>;
 export type IssuerConfig = Parsed['issuers'][number];
 export type ModelConfig = Parsed['models'][number];
 export type PolicyRule = Parsed['policy']['rules'][number];
+/** A rule's `approval` section after validation and defaults. */
+export type ApprovalConfig = NonNullable<PolicyRule['approval']>;
 export type Limits = z.output<typeof limitsSchema>;
 /** The `masking` section after validation and defaults. */
 export type MaskingConfig = z.output<typeof maskingSchema>;

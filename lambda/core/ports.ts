@@ -127,3 +127,130 @@ export interface PiiDetector {
   /** Entities in `text`, offsets into `text`. Rejects when the detector cannot answer. */
   detect(text: string, signal?: AbortSignal): Promise<PiiEntity[]>;
 }
+
+// ---- approvals ------------------------------------------------------------------------------
+
+/** Who an approval belongs to or who decided it: the stable part of a principal. */
+export interface PrincipalRef {
+  readonly issuer: string;
+  readonly subject: string;
+  readonly clientId: string | null;
+}
+
+/**
+ * Lifecycle of an approval: `pending` until enough reviewers approve (`approved`), one denies
+ * (`denied`) or its deadline passes (`expired`); an approved single-use approval becomes `used`
+ * when the gateway forwards the request it was granted for.
+ */
+export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'used';
+
+export interface ApprovalDecision {
+  readonly reviewer: PrincipalRef;
+  readonly decision: 'approve' | 'deny';
+  /** The reviewer's reason (required, at most 500 characters). */
+  readonly reason: string;
+  /** Epoch ms. */
+  readonly at: number;
+}
+
+/**
+ * A request held for a human decision (see `lambda/core/approvals.ts` for the rules). Stored by
+ * an {@link ApprovalStore}; every change is a compare-and-set on `revision`.
+ */
+export interface Approval {
+  /** UUIDv7 (time-ordered); also the Step Functions execution name. */
+  readonly id: string;
+  /** Incremented by every update; the store refuses an update made from a stale copy. */
+  readonly revision: number;
+  readonly status: ApprovalStatus;
+  readonly requester: PrincipalRef;
+  /** Session id of the request that asked for approval (its record has step `requested`). */
+  readonly requestSessionId: string;
+  /** The model name the client asked for. */
+  readonly model: string;
+  /** The allow rule that requires the approval. */
+  readonly ruleId: string;
+  /** Policy version (configuration hash) at the time of the request. */
+  readonly policyVersion: string;
+  /** What triggered it, e.g. `always`, `batch_over:100`, `input_matches:ITAR`, `masking_found:SSN`. */
+  readonly triggers: readonly string[];
+  /** `sha256:<hex>` of the canonical masked payload (see `payloadSha256`). */
+  readonly payloadSha256: string;
+  /** Masked, shortened preview of the input for reviewers (never raw values). */
+  readonly preview: string;
+  /** Reviewer group globs and subject globs copied from the rule at request time. */
+  readonly reviewerGroups: readonly string[];
+  readonly reviewerSubjects: readonly string[];
+  /** Distinct reviewers that must approve (2 or more: the two-person rule). */
+  readonly requiredApprovals: number;
+  readonly decisions: readonly ApprovalDecision[];
+  /** Epoch ms. */
+  readonly createdAt: number;
+  /** Deadline for a decision, epoch ms; after it a pending approval is expired. */
+  readonly expiresAt: number;
+  /** When it was approved or denied, epoch ms. */
+  readonly decidedAt: number | null;
+  /** An approved single-use approval must be used before this, epoch ms. */
+  readonly useBy: number | null;
+  /** A time-boxed grant: the rule grants this principal the model until this time, epoch ms. */
+  readonly grantUntil: number | null;
+  /** Grant length the rule asks for, minutes; null for single-use approvals. */
+  readonly grantMinutes: number | null;
+  /** When it was used, epoch ms, and by which session. */
+  readonly usedAt: number | null;
+  readonly usedBySessionId: string | null;
+  /** The workflow's task token while it waits for a decision (internal; never shown to clients). */
+  readonly taskToken: string | null;
+}
+
+/** A time-boxed grant: this principal may use this model under this rule until `until`. */
+export interface ApprovalGrant {
+  readonly requester: PrincipalRef;
+  readonly model: string;
+  readonly ruleId: string;
+  readonly approvalId: string;
+  /** Epoch ms. */
+  readonly until: number;
+}
+
+/** Where approvals live: DynamoDB in AWS, memory in `embedgate dev`. */
+export interface ApprovalStore {
+  /** Store a new approval (revision 0). Rejects if the id exists. */
+  create(approval: Approval): Promise<void>;
+  get(id: string): Promise<Approval | null>;
+  /**
+   * Replace the approval with `next` (whose revision must be `expectedRevision + 1`) only if the
+   * stored revision is still `expectedRevision`. Resolves false when another writer came first.
+   */
+  update(next: Approval, expectedRevision: number): Promise<boolean>;
+  /** Approvals, newest first, optionally of one status; at most `limit`. */
+  list(filter: { readonly status?: ApprovalStatus; readonly limit: number }): Promise<Approval[]>;
+  /** Record (or extend) a grant. */
+  putGrant(grant: ApprovalGrant): Promise<void>;
+  /** The grant of this principal for this model and rule, if one exists (it may have ended). */
+  findGrant(requester: PrincipalRef, model: string, ruleId: string): Promise<ApprovalGrant | null>;
+}
+
+/** What the gateway tells reviewers and the workflow when an approval starts. */
+export interface ApprovalNotice {
+  readonly approval: Approval;
+  /** Absolute path of the status resource, e.g. `/v1/approvals/<id>`. */
+  readonly pollPath: string;
+  /** Absolute path of the decision resource. */
+  readonly decisionPath: string;
+}
+
+/**
+ * The workflow that holds an approval: in AWS a Step Functions standard workflow (notify
+ * reviewers by SNS, wait for the task token with a timeout, expire); in `embedgate dev` a timer.
+ */
+export interface ApprovalWorkflow {
+  /** Start waiting for a decision on a new pending approval. Rejects when it cannot start. */
+  start(notice: ApprovalNotice): Promise<void>;
+  /**
+   * The approval reached a final status (approved or denied): release the waiting workflow.
+   * Best effort: an error here must not undo the decision (the workflow then times out and
+   * finds the approval already decided).
+   */
+  settle(approval: Approval): Promise<void>;
+}
