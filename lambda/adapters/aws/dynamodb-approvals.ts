@@ -1,0 +1,202 @@
+import { GetItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Approval, ApprovalGrant, ApprovalStatus, ApprovalStore, PrincipalRef } from '../../core/ports';
+
+/** Options of {@link DynamoDbApprovalStore}. */
+export interface DynamoDbApprovalStoreOptions {
+  readonly tableName: string;
+  /**
+   * Most Scan pages `list` reads (each up to 1 MB) before it answers with what it has.
+   * @default 20
+   */
+  readonly maxScanPages?: number;
+}
+
+/** Attribute names of approval and grant items. `expiresAt` is the table's TTL attribute. */
+export const APPROVAL_ATTRIBUTES = {
+  partitionKey: 'pk',
+  /** The whole `Approval` (or `ApprovalGrant`) as JSON: the only attribute read back. */
+  document: 'doc',
+  /** Approvals: the compare-and-set counter, copied from the document. */
+  revision: 'revision',
+  /** Approvals: the status, copied from the document (what `list` filters on). */
+  status: 'status',
+  /** Approvals: creation time, epoch ms. */
+  createdAt: 'createdAt',
+  /** Grants: end of the grant, epoch ms. */
+  until: 'until',
+  /** Epoch seconds: DynamoDB TTL deletes the item some time after (30 days past its last use). */
+  expiresAt: 'expiresAt',
+} as const;
+
+const A = APPROVAL_ATTRIBUTES;
+const APPROVAL_PREFIX = 'approval#';
+const GRANT_PREFIX = 'grant#';
+/** How long an item outlives its last deadline before TTL may delete it (records keep the chain for good). */
+const RETAIN_AFTER_MS = 30 * 86_400_000;
+
+/** The partition key of an approval. */
+export const approvalKey = (id: string): string => `${APPROVAL_PREFIX}${id}`;
+
+/** The partition key of a grant: issuer, subject, model and rule, JSON-encoded so no separator can collide. */
+export const grantKey = (requester: PrincipalRef, model: string, ruleId: string): string =>
+  `${GRANT_PREFIX}${JSON.stringify([requester.issuer, requester.subject, model, ruleId])}`;
+
+/** TTL of an approval item, epoch seconds: 30 days after the latest of its deadlines. */
+export function approvalExpiresAt(a: Approval): number {
+  const last = Math.max(a.expiresAt, a.useBy ?? 0, a.grantUntil ?? 0);
+  return Math.ceil((last + RETAIN_AFTER_MS) / 1000);
+}
+
+/**
+ * Approvals and time-boxed grants in one DynamoDB table (partition key `pk`): `approval#<id>`
+ * items hold the whole approval as JSON in `doc`, with `revision`, `status` and `createdAt`
+ * copied to top-level attributes for conditions and filters; `grant#<json>` items hold a grant.
+ * Every item carries the TTL attribute `expiresAt`, 30 days after its last deadline.
+ *
+ * `update` is a compare-and-set on `revision`; reads are strongly consistent. `list` is a Scan
+ * (approvals are few and short-lived; TTL keeps the table small), bounded by `maxScanPages`.
+ * Errors other than a lost compare-and-set propagate.
+ */
+export class DynamoDbApprovalStore implements ApprovalStore {
+  private readonly table: string;
+  private readonly maxScanPages: number;
+
+  constructor(
+    private readonly client: DynamoDBClient,
+    opts: DynamoDbApprovalStoreOptions,
+  ) {
+    this.table = opts.tableName;
+    this.maxScanPages = Math.max(1, opts.maxScanPages ?? 20);
+  }
+
+  async create(approval: Approval): Promise<void> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: approvalItem(approval),
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': A.partitionKey },
+        }),
+      );
+    } catch (e) {
+      if (lostCondition(e)) throw new Error(`approval ${approval.id} already exists`, { cause: e });
+      throw e;
+    }
+  }
+
+  async get(id: string): Promise<Approval | null> {
+    const out = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { [A.partitionKey]: { S: approvalKey(id) } }, ConsistentRead: true }));
+    return out.Item ? parseApproval(out.Item) : null;
+  }
+
+  async update(next: Approval, expectedRevision: number): Promise<boolean> {
+    if (next.revision !== expectedRevision + 1) {
+      throw new Error(`approval ${next.id}: an update from revision ${expectedRevision} must carry revision ${expectedRevision + 1}, not ${next.revision}`);
+    }
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: approvalItem(next),
+          // Fails on a missing item too: update never creates.
+          ConditionExpression: '#revision = :expected',
+          ExpressionAttributeNames: { '#revision': A.revision },
+          ExpressionAttributeValues: { ':expected': { N: String(expectedRevision) } },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (lostCondition(e)) return false;
+      throw e;
+    }
+  }
+
+  async list(filter: { readonly status?: ApprovalStatus; readonly limit: number }): Promise<Approval[]> {
+    const found: Approval[] = [];
+    const names: Record<string, string> = { '#pk': A.partitionKey };
+    const values: Record<string, AttributeValue> = { ':prefix': { S: APPROVAL_PREFIX } };
+    let expression = 'begins_with(#pk, :prefix)';
+    if (filter.status !== undefined) {
+      names['#status'] = A.status;
+      values[':status'] = { S: filter.status };
+      expression += ' AND #status = :status';
+    }
+    let start: Record<string, AttributeValue> | undefined;
+    let pages = 0;
+    do {
+      const page = await this.client.send(
+        new ScanCommand({ TableName: this.table, FilterExpression: expression, ExpressionAttributeNames: names, ExpressionAttributeValues: values, ExclusiveStartKey: start }),
+      );
+      for (const item of page.Items ?? []) found.push(parseApproval(item));
+      start = page.LastEvaluatedKey;
+    } while (start !== undefined && ++pages < this.maxScanPages);
+    // UUIDv7 ids are time-ordered: they break ties between approvals created in the same millisecond.
+    found.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    return found.slice(0, Math.max(0, filter.limit));
+  }
+
+  /** Record a grant, or extend one; a grant is never shortened (the later `until` stays). */
+  async putGrant(grant: ApprovalGrant): Promise<void> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: {
+            [A.partitionKey]: { S: grantKey(grant.requester, grant.model, grant.ruleId) },
+            [A.document]: { S: JSON.stringify(grant) },
+            [A.until]: { N: String(grant.until) },
+            [A.expiresAt]: { N: String(Math.ceil((grant.until + RETAIN_AFTER_MS) / 1000)) },
+          },
+          ConditionExpression: 'attribute_not_exists(#pk) OR #until <= :until',
+          ExpressionAttributeNames: { '#pk': A.partitionKey, '#until': A.until },
+          ExpressionAttributeValues: { ':until': { N: String(grant.until) } },
+        }),
+      );
+    } catch (e) {
+      // A grant that lasts longer is already there.
+      if (!lostCondition(e)) throw e;
+    }
+  }
+
+  async findGrant(requester: PrincipalRef, model: string, ruleId: string): Promise<ApprovalGrant | null> {
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.table, Key: { [A.partitionKey]: { S: grantKey(requester, model, ruleId) } }, ConsistentRead: true }),
+    );
+    return out.Item ? (parseDocument(out.Item) as ApprovalGrant) : null;
+  }
+}
+
+/** The DynamoDB item of an approval. */
+export function approvalItem(a: Approval): Record<string, AttributeValue> {
+  return {
+    [A.partitionKey]: { S: approvalKey(a.id) },
+    [A.document]: { S: JSON.stringify(a) },
+    [A.revision]: { N: String(a.revision) },
+    [A.status]: { S: a.status },
+    [A.createdAt]: { N: String(a.createdAt) },
+    [A.expiresAt]: { N: String(approvalExpiresAt(a)) },
+  };
+}
+
+/** The approval an item holds; throws when the item is not one (a corrupt item is not "no approval"). */
+export function parseApproval(item: Record<string, AttributeValue>): Approval {
+  const a = parseDocument(item) as Approval;
+  const key = item[A.partitionKey]?.S;
+  if (typeof a?.id !== 'string' || key !== approvalKey(a.id) || a.revision !== Number(item[A.revision]?.N)) {
+    throw new Error(`approval item ${JSON.stringify(key)} is malformed: its document does not match its key or revision`);
+  }
+  return a;
+}
+
+/** DynamoDB refused a write because its condition did not hold. */
+function lostCondition(e: unknown): boolean {
+  return e instanceof Error && e.name === 'ConditionalCheckFailedException';
+}
+
+function parseDocument(item: Record<string, AttributeValue>): unknown {
+  const doc = item[A.document]?.S;
+  if (doc === undefined) throw new Error(`item ${JSON.stringify(item[A.partitionKey]?.S)} has no "${A.document}" attribute`);
+  return JSON.parse(doc) as unknown;
+}

@@ -1,0 +1,241 @@
+/**
+ * DynamoDbApprovalStore with the real DynamoDBClient against dynalite: item layout and TTL,
+ * create-once, compare-and-set updates, listing, grants.
+ */
+import { DynamoDBClient, GetItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { approvalExpiresAt, DynamoDbApprovalStore } from '../../../lambda/adapters/aws/dynamodb-approvals';
+import type { Approval, ApprovalGrant } from '../../../lambda/core/ports';
+import { startDynalite } from '../../support/aws-standins';
+import type { StandIn } from '../../support/aws-standins';
+import { createApprovalTable, pendingApproval, REQUESTER, T0 } from '../../support/approval-items';
+
+const DAY_MS = 86_400_000;
+
+let dynamo: StandIn;
+let client: DynamoDBClient;
+/** Commands the client sent, in order. */
+let sent: { command: string; input: Record<string, unknown> }[] = [];
+let table: string;
+let store: DynamoDbApprovalStore;
+
+beforeAll(async () => {
+  dynamo = await startDynalite();
+  client = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake-secret' },
+    maxAttempts: 1,
+  });
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      sent.push({ command: String(context.commandName), input: structuredClone(args.input) as Record<string, unknown> });
+      return next(args);
+    },
+    { step: 'initialize', name: 'recordCommands' },
+  );
+});
+beforeEach(async () => {
+  table = await createApprovalTable(client);
+  store = new DynamoDbApprovalStore(client, { tableName: table });
+  sent = [];
+});
+afterAll(async () => {
+  client.destroy();
+  await dynamo.close();
+});
+
+const rawItem = async (pk: string) => (await client.send(new GetItemCommand({ TableName: table, Key: { pk: { S: pk } } }))).Item;
+const next = (a: Approval, over: Partial<Approval>): Approval => ({ ...a, ...over, revision: a.revision + 1 });
+
+describe('approvals', () => {
+  it('stores the documented item: the whole approval in doc, revision, status, createdAt, and the TTL 30 days after its last deadline', async () => {
+    const a = pendingApproval('0190a1b2-0000-7000-8000-000000000001');
+    await store.create(a);
+    expect(await rawItem(`approval#${a.id}`)).toEqual({
+      pk: { S: `approval#${a.id}` },
+      doc: { S: JSON.stringify(a) },
+      revision: { N: '0' },
+      status: { S: 'pending' },
+      createdAt: { N: String(T0) },
+      expiresAt: { N: String((T0 + 3_600_000 + 30 * DAY_MS) / 1000) },
+    });
+    await expect(store.get(a.id)).resolves.toEqual(a);
+  });
+
+  it('the TTL follows the latest deadline: decision, use or grant, rounded up to a second', () => {
+    const a = pendingApproval('x');
+    expect(approvalExpiresAt(a)).toBe((a.expiresAt + 30 * DAY_MS) / 1000);
+    expect(approvalExpiresAt({ ...a, useBy: a.expiresAt + 900_500 })).toBe((a.expiresAt + 901_000 + 30 * DAY_MS) / 1000);
+    expect(approvalExpiresAt({ ...a, useBy: a.expiresAt - 1, grantUntil: a.expiresAt + 7 * DAY_MS })).toBe((a.expiresAt + 37 * DAY_MS) / 1000);
+  });
+
+  it('an update moves the TTL and the status with the document', async () => {
+    const a = pendingApproval('a1');
+    await store.create(a);
+    const approved = next(a, { status: 'approved', decidedAt: T0 + 60_000, useBy: T0 + 2 * 3_600_000 });
+    await expect(store.update(approved, 0)).resolves.toBe(true);
+    expect(await rawItem('approval#a1')).toMatchObject({ revision: { N: '1' }, status: { S: 'approved' }, expiresAt: { N: String((T0 + 2 * 3_600_000 + 30 * DAY_MS) / 1000) } });
+    await expect(store.get('a1')).resolves.toEqual(approved);
+  });
+
+  it('create refuses an id that exists, and leaves the stored approval alone', async () => {
+    const a = pendingApproval('dup');
+    await store.create(a);
+    await expect(store.create({ ...a, model: 'other' })).rejects.toThrow(/approval dup already exists/);
+    await expect(store.get('dup')).resolves.toEqual(a);
+    expect(sent.filter((s) => s.command === 'PutItemCommand').map((s) => s.input.ConditionExpression)).toEqual(['attribute_not_exists(#pk)', 'attribute_not_exists(#pk)']);
+  });
+
+  it('get reads strongly consistently and answers null for an unknown id', async () => {
+    await expect(store.get('nope')).resolves.toBeNull();
+    expect(sent).toEqual([{ command: 'GetItemCommand', input: expect.objectContaining({ ConsistentRead: true, Key: { pk: { S: 'approval#nope' } } }) }]);
+  });
+
+  it('compare-and-set: of two writers holding revision 0, only the first wins; the loser resolves false and changes nothing', async () => {
+    const a = pendingApproval('cas');
+    await store.create(a);
+    const other = new DynamoDbApprovalStore(client, { tableName: table });
+    const [one, two] = [await store.get('cas'), await other.get('cas')];
+    const approve = next(one!, { status: 'approved', decidedAt: T0 + 1 });
+    const deny = next(two!, { status: 'denied', decidedAt: T0 + 2 });
+    await expect(store.update(approve, 0)).resolves.toBe(true);
+    await expect(other.update(deny, 0)).resolves.toBe(false);
+    await expect(store.get('cas')).resolves.toEqual(approve);
+    // The loser re-reads and retries from revision 1.
+    const fresh = await other.get('cas');
+    await expect(other.update(next(fresh!, { status: 'used', usedAt: T0 + 3 }), 1)).resolves.toBe(true);
+    await expect(store.get('cas')).resolves.toMatchObject({ revision: 2, status: 'used' });
+  });
+
+  it('concurrent updates from the same revision: exactly one succeeds', async () => {
+    const a = pendingApproval('race');
+    await store.create(a);
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => store.update(next(a, { preview: `writer ${i}` }), 0)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const winner = results.indexOf(true);
+    await expect(store.get('race')).resolves.toMatchObject({ revision: 1, preview: `writer ${winner}` });
+  });
+
+  it('update never creates a missing approval', async () => {
+    await expect(store.update(next(pendingApproval('ghost'), {}), 0)).resolves.toBe(false);
+    await expect(store.get('ghost')).resolves.toBeNull();
+  });
+
+  it('update refuses a next revision that is not expected + 1 (a caller bug), without writing', async () => {
+    const a = pendingApproval('skip');
+    await store.create(a);
+    sent = [];
+    await expect(store.update({ ...a, revision: 5 }, 0)).rejects.toThrow(/must carry revision 1, not 5/);
+    expect(sent).toEqual([]);
+  });
+
+  it('other errors propagate (a missing table is not a lost race)', async () => {
+    const lost = new DynamoDbApprovalStore(client, { tableName: 'no-such-table' });
+    await expect(lost.update(next(pendingApproval('x'), {}), 0)).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    await expect(lost.get('x')).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+  });
+
+  it('a malformed item is an error, not "no approval"', async () => {
+    await client.send(new PutItemCommand({ TableName: table, Item: { pk: { S: 'approval#bad' }, doc: { S: JSON.stringify(pendingApproval('other')) }, revision: { N: '0' } } }));
+    await expect(store.get('bad')).rejects.toThrow(/malformed/);
+    await client.send(new PutItemCommand({ TableName: table, Item: { pk: { S: 'approval#nodoc' }, revision: { N: '0' } } }));
+    await expect(store.get('nodoc')).rejects.toThrow(/no "doc" attribute/);
+  });
+});
+
+describe('list', () => {
+  const seed = async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const a = pendingApproval(`0190-${i}`, { createdAt: T0 + i * 1000, status: i % 2 === 0 ? 'pending' : 'denied' });
+      await store.create(a);
+      ids.push(a.id);
+    }
+    await store.putGrant({ requester: REQUESTER, model: 'titan-v2', ruleId: 'r', approvalId: ids[0]!, until: T0 + 1 });
+    return ids;
+  };
+
+  it('approvals only (not grants), newest first, at most limit', async () => {
+    await seed();
+    expect((await store.list({ limit: 10 })).map((a) => a.id)).toEqual(['0190-5', '0190-4', '0190-3', '0190-2', '0190-1', '0190-0']);
+    expect((await store.list({ limit: 2 })).map((a) => a.id)).toEqual(['0190-5', '0190-4']);
+    expect(await store.list({ limit: 0 })).toEqual([]);
+  });
+
+  it('of one status, filtered by DynamoDB', async () => {
+    await seed();
+    sent = [];
+    expect((await store.list({ status: 'pending', limit: 10 })).map((a) => a.id)).toEqual(['0190-4', '0190-2', '0190-0']);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.input).toMatchObject({ FilterExpression: 'begins_with(#pk, :prefix) AND #status = :status', ExpressionAttributeValues: { ':status': { S: 'pending' } } });
+    await expect(store.list({ status: 'expired', limit: 10 })).resolves.toEqual([]);
+  });
+
+  it('same millisecond: the later (greater) UUIDv7 id first', async () => {
+    await store.create(pendingApproval('0190-a'));
+    await store.create(pendingApproval('0190-b'));
+    expect((await store.list({ limit: 5 })).map((a) => a.id)).toEqual(['0190-b', '0190-a']);
+  });
+
+  it('reads every page, up to maxScanPages', async () => {
+    // A big preview makes each item ~100 KB, so a 1 MB Scan page holds about ten of them.
+    const preview = 'x'.repeat(100_000);
+    for (let i = 0; i < 25; i++) await store.create(pendingApproval(`big-${String(i).padStart(2, '0')}`, { createdAt: T0 + i, preview }));
+    sent = [];
+    expect(await store.list({ limit: 100 })).toHaveLength(25);
+    const scans = sent.filter((s) => s.command === 'ScanCommand').length;
+    expect(scans).toBeGreaterThan(1);
+    sent = [];
+    const capped = new DynamoDbApprovalStore(client, { tableName: table, maxScanPages: 1 });
+    const some = await capped.list({ limit: 100 });
+    expect(sent).toHaveLength(1);
+    expect(some.length).toBeGreaterThan(0);
+    expect(some.length).toBeLessThan(25);
+  });
+});
+
+describe('grants', () => {
+  const grant = (over: Partial<ApprovalGrant> = {}): ApprovalGrant => ({ requester: REQUESTER, model: 'titan-v2', ruleId: 'rag-export', approvalId: 'a1', until: T0 + 1_800_000, ...over });
+
+  it('stores the documented item: key of issuer, subject, model and rule; until; TTL 30 days after it', async () => {
+    await store.putGrant(grant());
+    const pk = `grant#${JSON.stringify([REQUESTER.issuer, REQUESTER.subject, 'titan-v2', 'rag-export'])}`;
+    expect(await rawItem(pk)).toEqual({
+      pk: { S: pk },
+      doc: { S: JSON.stringify(grant()) },
+      until: { N: String(T0 + 1_800_000) },
+      expiresAt: { N: String((T0 + 1_800_000 + 30 * DAY_MS) / 1000) },
+    });
+  });
+
+  it('findGrant reads it back consistently; another model, rule, subject or issuer has none', async () => {
+    await store.putGrant(grant());
+    sent = [];
+    await expect(store.findGrant(REQUESTER, 'titan-v2', 'rag-export')).resolves.toEqual(grant());
+    expect(sent[0]!.input).toMatchObject({ ConsistentRead: true });
+    await expect(store.findGrant(REQUESTER, 'bge-m3', 'rag-export')).resolves.toBeNull();
+    await expect(store.findGrant(REQUESTER, 'titan-v2', 'other')).resolves.toBeNull();
+    await expect(store.findGrant({ ...REQUESTER, subject: 'svc-other' }, 'titan-v2', 'rag-export')).resolves.toBeNull();
+    await expect(store.findGrant({ ...REQUESTER, issuer: 'https://other.example.com' }, 'titan-v2', 'rag-export')).resolves.toBeNull();
+  });
+
+  it('values with separators cannot collide: the key is a JSON array', async () => {
+    await store.putGrant(grant({ requester: { ...REQUESTER, subject: 'a#b' }, model: 'c' }));
+    await expect(store.findGrant({ ...REQUESTER, subject: 'a' }, 'b#c', 'rag-export')).resolves.toBeNull();
+  });
+
+  it('a later grant extends it; an earlier one never shortens it', async () => {
+    await store.putGrant(grant({ approvalId: 'a1' }));
+    await store.putGrant(grant({ approvalId: 'a2', until: T0 + 3_600_000 }));
+    await expect(store.findGrant(REQUESTER, 'titan-v2', 'rag-export')).resolves.toMatchObject({ approvalId: 'a2', until: T0 + 3_600_000 });
+    await store.putGrant(grant({ approvalId: 'a3', until: T0 + 60_000 }));
+    await expect(store.findGrant(REQUESTER, 'titan-v2', 'rag-export')).resolves.toMatchObject({ approvalId: 'a2', until: T0 + 3_600_000 });
+  });
+
+  it('grants and approvals share the table without mixing', async () => {
+    await store.putGrant(grant());
+    await store.create(pendingApproval('a1'));
+    const items = (await client.send(new ScanCommand({ TableName: table }))).Items ?? [];
+    expect(items.map((i) => i.pk!.S!.split('#')[0]).sort()).toEqual(['approval', 'grant']);
+  });
+});
