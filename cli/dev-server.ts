@@ -18,6 +18,8 @@ import { extractBearerToken, TokenVerifier } from '../lambda/core/identity';
 import { systemClock, uuidv7Ids } from '../lambda/core/ids';
 import type { Archive, EmbeddingProvider, RevocationList } from '../lambda/core/ports';
 import { FileArchive } from '../lambda/adapters/local/file-archive';
+import { InMemoryApprovalStore, LocalApprovalWorkflow } from '../lambda/adapters/local/approvals';
+import { handleApprovalTask, type ApprovalExecutionInput } from '../lambda/core/approvals';
 import { FileRevocationList } from '../lambda/adapters/local/file-revocations';
 import { LocalSecretStore } from '../lambda/adapters/local/secrets';
 import { createProxyHandler } from '../lambda/handlers/proxy';
@@ -47,6 +49,8 @@ export interface DevServerOptions {
    * (`embedgate revoke --archive-dir <dir>` writes it)
    */
   readonly revocations?: ManagedRevocationList;
+  /** Where reviewer notifications go (SNS in AWS). @default stderr */
+  readonly notifyApproval?: (input: ApprovalExecutionInput) => void;
 }
 
 /** A deny list the dev runtime can also change (tests, the demo). */
@@ -57,6 +61,8 @@ export interface DevServer {
   readonly gateway: Gateway;
   /** The runtime deny list this server checks. */
   readonly revocations: ManagedRevocationList;
+  /** The approvals this server holds (in memory) and its stand-in for the Step Functions workflow. */
+  readonly approvals: { readonly store: InMemoryApprovalStore; readonly workflow: LocalApprovalWorkflow };
   close(): Promise<void>;
 }
 
@@ -75,15 +81,24 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     throw new Error('masking.comprehend calls Amazon Comprehend, which embedgate dev does not reach: remove "comprehend" from the masking section of the local configuration (the built-in detectors still run)');
   }
   const masker = lazyMasker(config, { secrets });
+  const archive = opts.archive ?? new FileArchive(opts.archiveDir);
+  const ids = uuidv7Ids(systemClock);
+  const approvalStore = new InMemoryApprovalStore();
+  const workflow: LocalApprovalWorkflow = new LocalApprovalWorkflow({
+    runTask: (event) => handleApprovalTask(event, { config, store: approvalStore, workflow, archive, clock: systemClock, ids }),
+    ...(opts.notifyApproval ? { notify: opts.notifyApproval } : {}),
+  });
   const gateway = new Gateway({
     config,
     verifier,
     provider,
     ...(masker ? { masker } : {}),
-    archive: opts.archive ?? new FileArchive(opts.archiveDir),
+    archive,
     revocations,
+    approvals: { store: approvalStore, workflow },
+    onBackgroundError: (what, e) => process.stderr.write(`embedgate dev: ${what}: ${(e as Error).message}\n`),
     clock: systemClock,
-    ids: uuidv7Ids(systemClock),
+    ids,
   });
   const handler = createProxyHandler(gateway);
   const edgeAuth = opts.edgeAuth ?? true;
@@ -169,8 +184,10 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     url: `http://${host}:${addr.port}`,
     gateway,
     revocations,
+    approvals: { store: approvalStore, workflow },
     close: () =>
       new Promise<void>((resolve) => {
+        workflow.close();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

@@ -12,9 +12,29 @@ import { forbidden, GatewayError, invalidRequest, UpstreamError, unauthenticated
 import { issuerPrefix, resolveRoute } from './routes';
 import { extractBearerToken, type Principal } from './identity';
 import { allowedModels, decide } from './policy';
-import type { Archive, Clock, EmbeddingCall, EmbeddingProvider, EmbeddingResult, Ids, RevocationList } from './ports';
+import type { Approval, ApprovalStore, ApprovalWorkflow, Archive, Clock, EmbeddingCall, EmbeddingProvider, EmbeddingResult, Ids, RevocationList } from './ports';
+import {
+  APPROVAL_HEADER,
+  APPROVAL_ID_PATTERN,
+  approvalNotFound,
+  approvalPreview,
+  approvalTriggers,
+  approvalView,
+  canView,
+  casUpdate,
+  decideApproval,
+  effectiveStatus,
+  grantOf,
+  MAX_REASON_CHARS,
+  newApproval,
+  payloadSha256,
+  principalRef,
+  recordApproval,
+  releaseApproval,
+  useApproval,
+} from './approvals';
 import { MaskingError, ruleMaskingStrategies, type Masker, type MaskItemsResult } from './masking';
-import { fingerprintVectors, RECORD_SCHEMA, recordPrincipal, sealRecord, toLittleEndianBytes, type Outcome, type SessionRecord } from './record';
+import { fingerprintVectors, RECORD_SCHEMA, recordPrincipal, sealRecord, toLittleEndianBytes, type Outcome, type RecordApproval, type SessionRecord } from './record';
 import { bodyBytes, enforceLimits, parseEmbeddingsRequest, summarizeInput, type EmbeddingsRequest, type InputSummary } from './request';
 
 /** An HTTP request as the core sees it (built from an API Gateway v2 event or by `embedgate dev`). */
@@ -61,6 +81,13 @@ export interface GatewayDeps {
   readonly masker?: () => Promise<Masker>;
   readonly clock: Clock;
   readonly ids: Ids;
+  /**
+   * Where held requests wait for reviewers. Absent: no approvals; a request a rule holds for
+   * approval is then refused with 503 (fail closed), never forwarded.
+   */
+  readonly approvals?: { readonly store: ApprovalStore; readonly workflow: ApprovalWorkflow };
+  /** Called with errors that must not change the answer (e.g. releasing a workflow after a decision). */
+  readonly onBackgroundError?: (what: string, error: unknown) => void;
 }
 
 /** Mutable facts gathered while a request runs; turned into the record at the end. */
@@ -79,6 +106,14 @@ interface Session {
   masking: SessionRecord['masking'];
   inputText: string[] | null;
   authMs: number;
+  approval: RecordApproval | null;
+}
+
+/** A route's answer (errors are thrown as GatewayError). */
+interface Routed {
+  readonly status: number;
+  readonly body: string;
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' } as const;
@@ -109,6 +144,7 @@ export class Gateway {
       masking: null,
       inputText: null,
       authMs: 0,
+      approval: null,
     };
     let status: number;
     let body: string;
@@ -116,7 +152,9 @@ export class Gateway {
     let internalError: unknown;
     try {
       if (opts.rejectedAtEdge) throw opts.rejectedAtEdge;
-      ({ status, body } = await this.route(req, s));
+      const routed = await this.route(req, s);
+      ({ status, body } = routed);
+      if (routed.headers) headers = { ...routed.headers };
     } catch (e) {
       if (e instanceof GatewayError) {
         status = e.status;
@@ -157,10 +195,10 @@ export class Gateway {
     return { response: { status, headers: responseHeaders(), body }, record, ...(internalError ? { internalError } : {}) };
   }
 
-  private async route(req: GatewayRequest, s: Session): Promise<{ status: number; body: string }> {
+  private async route(req: GatewayRequest, s: Session): Promise<Routed> {
     const route = resolveRoute(this.deps.config, req.path);
     const path = route.path;
-    const known = ROUTES[path];
+    const known = routeMethod(path);
     if (!known) throw new GatewayError(`Unknown route ${req.method} ${truncate(path, 100)}.`, { status: 404, type: 'not_found_error', code: 'route_not_found' });
     if (known !== req.method.toUpperCase()) {
       throw new GatewayError(`${truncate(path, 100)} accepts ${known} only.`, { status: 405, type: 'invalid_request_error', code: 'method_not_allowed', headers: { allow: known } });
@@ -175,7 +213,9 @@ export class Gateway {
     const p = s.principal;
     const revoked = await this.deps.revocations.find({ issuer: p.issuer, subject: p.subject, clientId: p.clientId, tokenId: p.tokenId });
     if (revoked) throw forbidden('Access for this principal has been revoked.', 'principal_revoked', `revoked_${revoked.kind}`);
-    return path === '/v1/models' ? this.listModels(s) : this.embeddings(req, s);
+    if (path === '/v1/models') return this.listModels(s);
+    if (path === '/v1/embeddings') return this.embeddings(req, s);
+    return this.approvalRoute(req, s, route.prefix, path);
   }
 
   private listModels(s: Session): { status: number; body: string } {
@@ -188,7 +228,7 @@ export class Gateway {
     };
   }
 
-  private async embeddings(req: GatewayRequest, s: Session): Promise<{ status: number; body: string }> {
+  private async embeddings(req: GatewayRequest, s: Session): Promise<Routed> {
     const { config } = this.deps;
     const request: EmbeddingsRequest = parseEmbeddingsRequest(req.body, req.isBase64Encoded, config.gateway.maxRequestBytes);
     s.input = summarizeInput(request.input);
@@ -209,16 +249,192 @@ export class Gateway {
     enforceLimits(request, decision.limits!);
 
     const input = await this.mask(request, decision.ruleId, s);
+    const held = await this.approvalGate(req, s, request, input, decision.ruleId!);
+    if (held && 'status' in held) return held;
     const provider = this.deps.provider(decision.model!);
-    const result = await provider.embed({
-      input,
-      ...(request.dimensions !== undefined ? { dimensions: request.dimensions } : {}),
-      ...(request.user !== undefined ? { user: request.user } : {}),
-    });
+    let result: EmbeddingResult;
+    try {
+      result = await provider.embed({
+        input,
+        ...(request.dimensions !== undefined ? { dimensions: request.dimensions } : {}),
+        ...(request.user !== undefined ? { user: request.user } : {}),
+      });
+    } catch (e) {
+      // The client got no output: give a used single-use approval back so the same request can be retried.
+      if (held?.used) await this.releaseUsed(held.used, s);
+      throw e;
+    }
     s.result = result;
     s.upstream = upstreamOf(result.upstream);
     s.reason = decision.reason;
     return { status: 200, body: embeddingsBody(request, decision.model!.name, result) };
+  }
+
+  /**
+   * Approval for a request its allow rule holds: nothing when no condition holds; a use of an
+   * approval or grant (the caller forwards); or the 202 answer after a new approval was stored
+   * and its workflow started. Refusals are thrown (403/409), with the approval in the record.
+   */
+  private async approvalGate(
+    req: GatewayRequest,
+    s: Session,
+    request: EmbeddingsRequest,
+    maskedInput: EmbeddingCall['input'],
+    ruleId: string,
+  ): Promise<Routed | { used: Approval | null } | null> {
+    const { config, clock } = this.deps;
+    const rule = config.policy.rules.find((r) => r.id === ruleId);
+    if (!rule?.approval) return null;
+    const maskedTypes = new Set(s.masking?.counts.filter((c) => c.count > 0).map((c) => c.type) ?? []);
+    const triggers = approvalTriggers(rule.approval, s.principal!, request.input, maskedTypes);
+    if (triggers.length === 0) return null;
+    const approvals = this.deps.approvals;
+    if (!approvals) {
+      throw new GatewayError('This request needs approval, but approvals are not available in this deployment; nothing was sent.', {
+        status: 503, type: 'server_error', code: 'approvals_unavailable',
+      });
+    }
+    const principal = s.principal!;
+    const now = clock.now();
+    const hash = payloadSha256({ model: request.model, input: maskedInput, encodingFormat: request.encodingFormat, dimensions: request.dimensions, user: request.user });
+    const header = req.headers[APPROVAL_HEADER];
+    if (header !== undefined) {
+      const id = header.trim();
+      const refuse = (e: GatewayError, a: Approval | null): never => {
+        // Recorded even for another principal's approval (answered like an unknown id): an attempt worth auditing.
+        if (a) s.approval = recordApproval(a, 'refused');
+        throw e;
+      };
+      if (!APPROVAL_ID_PATTERN.test(id)) refuse(approvalNotFound(), null);
+      const current = await approvals.store.get(id);
+      if (!current) refuse(approvalNotFound(), null);
+      let used: Approval;
+      try {
+        used = await casUpdate(approvals.store, id, (a) => useApproval(a, { principal, ruleId, payloadSha256: hash, sessionId: s.id, now }));
+      } catch (e) {
+        if (e instanceof GatewayError) refuse(e, (await approvals.store.get(id).catch(() => null)) ?? current);
+        throw e;
+      }
+      s.approval = recordApproval(used, 'used', { grant: used.grantMinutes !== null });
+      return { used: used.grantMinutes === null ? used : null };
+    }
+    const grant = await approvals.store.findGrant(principalRef(principal), request.model, ruleId);
+    if (grant && grant.until > now) {
+      const a = await approvals.store.get(grant.approvalId);
+      if (a && effectiveStatus(a, now) === 'approved') {
+        s.approval = recordApproval(a, 'used', { grant: true });
+        return { used: null };
+      }
+    }
+    const approval = newApproval({
+      id: this.deps.ids.sessionId(),
+      requester: principal,
+      requestSessionId: s.id,
+      model: request.model,
+      rule: rule as typeof rule & { approval: NonNullable<typeof rule.approval> },
+      policyVersion: config.version,
+      triggers,
+      payloadSha256: hash,
+      preview: approvalPreview(maskedInput, request.input.kind),
+      now,
+    });
+    const paths = this.approvalUrls(req, approval.id);
+    try {
+      await approvals.store.create(approval);
+      await approvals.workflow.start({ approval, pollPath: paths.poll, decisionPath: paths.decision });
+    } catch (cause) {
+      throw new GatewayError('This request needs approval, but the approval could not be started; nothing was sent. Try again later.', {
+        status: 503, type: 'server_error', code: 'approvals_unavailable', headers: { 'retry-after': '5' }, cause,
+      });
+    }
+    s.approval = recordApproval(approval, 'requested');
+    s.reason = 'approval_required';
+    return {
+      status: 202,
+      headers: { 'retry-after': '10', location: paths.poll },
+      body: JSON.stringify({
+        object: 'approval',
+        approval_id: approval.id,
+        status: 'pending',
+        poll_url: paths.poll,
+        decision_url: paths.decision,
+        expires_at: new Date(approval.expiresAt).toISOString(),
+        rule_id: ruleId,
+        triggers,
+        message: `This request needs approval (rule "${ruleId}"). Poll poll_url; once approved, re-send the same request with the header ${APPROVAL_HEADER}: ${approval.id}.`,
+      }),
+    };
+  }
+
+  private async releaseUsed(used: Approval, s: Session): Promise<void> {
+    const store = this.deps.approvals!.store;
+    try {
+      const back = await casUpdate(store, used.id, (a) => (a.status === 'used' && a.usedBySessionId === s.id ? releaseApproval(a) : a));
+      s.approval = { ...recordApproval(back, 'refused'), grant: false };
+    } catch (e) {
+      this.deps.onBackgroundError?.('approval release failed', e);
+    }
+  }
+
+  /** `GET /v1/approvals`, `GET /v1/approvals/{id}`, `POST /v1/approvals/{id}/decision`. */
+  private async approvalRoute(req: GatewayRequest, s: Session, prefix: string, path: string): Promise<Routed> {
+    const approvals = this.deps.approvals;
+    if (!approvals) throw new GatewayError('Approvals are not enabled in this deployment.', { status: 404, type: 'not_found_error', code: 'approvals_not_enabled' });
+    const p = s.principal!;
+    const now = this.deps.clock.now();
+    if (path === '/v1/approvals') {
+      const status = new URLSearchParams(req.rawQueryString).get('status');
+      const statuses = ['pending', 'approved', 'denied', 'expired', 'used'] as const;
+      if (status !== null && !(statuses as readonly string[]).includes(status)) {
+        throw invalidRequest(`status must be one of ${statuses.join(', ')}.`, 'invalid_status', 'status');
+      }
+      const listed = await approvals.store.list({ ...(status ? { status: status as (typeof statuses)[number] } : {}), limit: 1000 });
+      const visible = listed.filter((a) => canView(a, p)).slice(0, 100);
+      s.reason = 'approvals_listed';
+      return { status: 200, body: JSON.stringify({ object: 'list', data: visible.map((a) => approvalView(a, now, this.approvalUrls(req, a.id, prefix))) }) };
+    }
+    const [, id, decision] = APPROVAL_PATH.exec(path)!;
+    const found = APPROVAL_ID_PATTERN.test(id!) ? await approvals.store.get(id!) : null;
+    if (!found || !canView(found, p)) throw approvalNotFound();
+    s.model = { name: found.model, provider: null, upstream_model: null };
+    s.ruleId = found.ruleId;
+    if (!decision) {
+      s.approval = recordApproval({ ...found, status: effectiveStatus(found, now) }, 'viewed');
+      s.reason = 'approval_viewed';
+      return { status: 200, body: JSON.stringify(approvalView(found, now, this.approvalUrls(req, found.id, prefix))) };
+    }
+    const body = parseDecisionBody(req);
+    const rule = this.deps.config.policy.rules.find((r) => r.id === found.ruleId);
+    const useWithin = rule?.approval?.useWithinSeconds ?? 900;
+    let decided: Approval;
+    try {
+      decided = await casUpdate(approvals.store, found.id, (a) => decideApproval(a, p, body.decision, body.reason, now, useWithin));
+    } catch (e) {
+      if (e instanceof GatewayError) s.approval = recordApproval(found, 'refused', { decision: body.decision, reviewer: { issuer: p.issuer, subject: p.subject } });
+      throw e;
+    }
+    s.approval = recordApproval(decided, 'decided', { decision: body.decision, reviewer: { issuer: p.issuer, subject: p.subject } });
+    s.reason = `approval_${body.decision === 'approve' ? 'approved' : 'denied'}`;
+    const grant = grantOf(decided);
+    if (grant) await approvals.store.putGrant(grant);
+    if (decided.status !== 'pending') {
+      try {
+        await approvals.workflow.settle(decided);
+      } catch (e) {
+        this.deps.onBackgroundError?.('approval workflow release failed', e);
+      }
+    }
+    return { status: 200, body: JSON.stringify(approvalView(decided, now, this.approvalUrls(req, decided.id, prefix))) };
+  }
+
+  /** Absolute URLs of an approval's resources, on the host and issuer prefix the client used. */
+  private approvalUrls(req: GatewayRequest, id: string, prefix?: string): { poll: string; decision: string } {
+    const pre = prefix ?? resolveRoute(this.deps.config, req.path).prefix;
+    const host = req.headers['host'];
+    const proto = req.headers['x-forwarded-proto'] ?? (host && isLoopbackHost(host) ? 'http' : 'https');
+    const base = host && /^[A-Za-z0-9.:[\]-]+$/.test(host) ? `${proto === 'http' ? 'http' : 'https'}://${host}` : '';
+    const poll = `${base}${pre}/v1/approvals/${id}`;
+    return { poll, decision: `${poll}/decision` };
   }
 
   /**
@@ -311,18 +527,54 @@ export class Gateway {
       usage: r ? { prompt_tokens: r.usage.promptTokens, total_tokens: r.usage.totalTokens } : null,
       output: r ? { vectors: r.vectors.length, dimensions: r.vectors[0]?.length ?? 0, fingerprint: fingerprintVectors(r.vectors) } : null,
       timings: { total_ms: round(endedAt - s.startedAt), auth_ms: round(s.authMs), upstream_ms: round(s.upstream?.latency_ms ?? 0) },
+      approval: s.approval,
     });
   }
 }
 
-const ROUTES: Readonly<Record<string, string>> = { '/v1/embeddings': 'POST', '/v1/models': 'GET' };
+const ROUTES: Readonly<Record<string, string>> = { '/v1/embeddings': 'POST', '/v1/models': 'GET', '/v1/approvals': 'GET' };
+const APPROVAL_PATH = /^\/v1\/approvals\/([^/]+)(\/decision)?$/;
 
-/** Outcome class of a status: 2xx allow; 401/403 deny; 429 and 5xx error; other 4xx invalid. */
+/** The method a known path accepts, or undefined for an unknown path. */
+function routeMethod(path: string): string | undefined {
+  const fixed = ROUTES[path];
+  if (fixed) return fixed;
+  const m = APPROVAL_PATH.exec(path);
+  return m ? (m[2] ? 'POST' : 'GET') : undefined;
+}
+
+/** Outcome class of a status: 202 held (for approval); other 2xx allow; 401/403 deny; 429 and 5xx error; other 4xx invalid. */
 export function outcomeOf(status: number): Outcome {
+  if (status === 202) return 'held';
   if (status < 300) return 'allow';
   if (status === 401 || status === 403) return 'deny';
   if (status === 429 || status >= 500) return 'error';
   return 'invalid';
+}
+
+/** `{"decision": "approve" | "deny", "reason": "..."}`. */
+function parseDecisionBody(req: GatewayRequest): { decision: 'approve' | 'deny'; reason: string } {
+  let raw: unknown;
+  try {
+    const text = req.body === undefined ? '' : req.isBase64Encoded ? Buffer.from(req.body, 'base64').toString('utf8') : req.body;
+    if (text.length > 16_384) throw invalidRequest('The decision body is too large.', 'body_too_large', null, 413);
+    raw = JSON.parse(text);
+  } catch (e) {
+    if (e instanceof GatewayError) throw e;
+    throw invalidRequest('The body must be JSON: {"decision": "approve" | "deny", "reason": "..."}.', 'invalid_json');
+  }
+  const b = raw as { decision?: unknown; reason?: unknown } | null;
+  if (!b || typeof b !== 'object' || Array.isArray(b)) throw invalidRequest('The body must be a JSON object: {"decision": "approve" | "deny", "reason": "..."}.', 'invalid_body');
+  if (b.decision !== 'approve' && b.decision !== 'deny') throw invalidRequest('decision must be "approve" or "deny".', 'invalid_decision', 'decision');
+  if (typeof b.reason !== 'string' || b.reason.trim().length === 0) throw invalidRequest('reason is required: say why you decide so.', 'reason_required', 'reason');
+  if (b.reason.length > MAX_REASON_CHARS) throw invalidRequest(`reason must be at most ${MAX_REASON_CHARS} characters.`, 'reason_too_long', 'reason');
+  for (const k of Object.keys(b)) if (k !== 'decision' && k !== 'reason') throw invalidRequest(`Unknown field ${JSON.stringify(k.slice(0, 64))}.`, 'unknown_parameter', k.slice(0, 64));
+  return { decision: b.decision, reason: b.reason.trim() };
+}
+
+function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\./.test(h);
 }
 
 function embeddingsBody(req: EmbeddingsRequest, model: string, r: EmbeddingResult): string {

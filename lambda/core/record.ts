@@ -12,7 +12,8 @@ import type { Principal } from './identity';
 
 export const RECORD_SCHEMA = 'embedgate.session.v1';
 
-export type Outcome = 'allow' | 'deny' | 'invalid' | 'error';
+/** `held`: the request waits for approval (202); nothing was sent upstream. */
+export type Outcome = 'allow' | 'held' | 'deny' | 'invalid' | 'error';
 
 export interface SessionRecord {
   readonly schema: typeof RECORD_SCHEMA;
@@ -94,10 +95,32 @@ export interface SessionRecord {
     readonly upstream_ms: number;
   };
   /**
+   * What this request did to an approval (requested, decided, used, refused, expired, viewed);
+   * null when it touched none. Records of one approval share `approval.id`: the chain.
+   */
+  readonly approval: RecordApproval | null;
+  /**
    * The record's seal: `sha256:<hex>` over the canonical JSON (`canonicalJson`: keys sorted at
    * every depth, no whitespace) of the record without this field. See {@link sealRecord}.
    */
   readonly record_sha256: string;
+}
+
+/** The `approval` field of a session record. */
+export interface RecordApproval {
+  readonly id: string;
+  /** What this request did to the approval. */
+  readonly step: 'requested' | 'decided' | 'used' | 'refused' | 'expired' | 'viewed';
+  /** The approval's status after this step. */
+  readonly status: 'pending' | 'approved' | 'denied' | 'expired' | 'used';
+  readonly rule_id: string;
+  readonly payload_sha256: string;
+  readonly triggers: readonly string[];
+  /** For `decided`: the reviewer's decision and who made it. */
+  readonly decision: 'approve' | 'deny' | null;
+  readonly reviewer: { readonly issuer: string; readonly subject: string } | null;
+  /** True when the request went through on a time-boxed grant. */
+  readonly grant: boolean;
 }
 
 /** A record before it is sealed: every field but `record_sha256`. */

@@ -44,6 +44,8 @@ export function createProxyHandler(gateway: Gateway): ProxyHandler {
     .use(logMetrics(metrics)) as unknown as ProxyHandler;
 }
 
+const OUTCOME_METRIC = { allow: 'Allowed', held: 'HeldForApproval', deny: 'Denied', invalid: 'Invalid', error: 'Errors' } as const;
+
 /** One structured log line and the metrics of a handled request; never tokens, keys or inputs. */
 function observe({ record, archiveError, internalError, response }: HandledRequest): void {
   const d = record.decision;
@@ -55,6 +57,8 @@ function observe({ record, archiveError, internalError, response }: HandledReque
     outcome: d.outcome,
     reason: d.reason,
     rule_id: d.rule_id,
+    approval_id: record.approval?.id ?? null,
+    approval_step: record.approval?.step ?? null,
     issuer_id: record.principal?.issuer_id ?? null,
     subject: record.principal?.subject ?? null,
     model: record.model?.name ?? null,
@@ -66,7 +70,7 @@ function observe({ record, archiveError, internalError, response }: HandledReque
   if (!internalError && !archiveError) logger.info('request', fields);
 
   metrics.addMetric('Requests', MetricUnit.Count, 1);
-  metrics.addMetric(d.outcome === 'allow' ? 'Allowed' : d.outcome === 'deny' ? 'Denied' : d.outcome === 'invalid' ? 'Invalid' : 'Errors', MetricUnit.Count, 1);
+  metrics.addMetric(OUTCOME_METRIC[d.outcome], MetricUnit.Count, 1);
   if (archiveError) metrics.addMetric('ArchiveErrors', MetricUnit.Count, 1);
   metrics.addMetric('GatewayLatency', MetricUnit.Milliseconds, Math.max(0, record.timings.total_ms - record.timings.upstream_ms));
   if (record.upstream) metrics.addMetric('UpstreamLatency', MetricUnit.Milliseconds, record.upstream.latency_ms);

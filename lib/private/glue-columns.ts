@@ -111,6 +111,17 @@ export const SESSION_COLUMNS: readonly GlueField[] = [
     f('auth_ms', 'double'),
     f('upstream_ms', 'double'),
   )),
+  f('approval', struct(
+    f('id', 'string'),
+    f('step', 'string'),
+    f('status', 'string'),
+    f('rule_id', 'string'),
+    f('payload_sha256', 'string'),
+    f('triggers', STRINGS),
+    f('decision', 'string'),
+    f('reviewer', struct(f('issuer', 'string'), f('subject', 'string'))),
+    f('grant', 'boolean'),
+  ), 'NULL unless the request touched an approval; records of one approval share approval.id'),
   f('record_sha256', 'string', 'sha256 of the canonical JSON of the record without this field'),
 ];
 

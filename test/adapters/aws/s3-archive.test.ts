@@ -71,6 +71,7 @@ function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
     usage: { prompt_tokens: 2, total_tokens: 2 },
     output: { vectors: 1, dimensions: 8, fingerprint: 'sha256:00' },
     timings: { total_ms: 232, auth_ms: 3, upstream_ms: 12 },
+    approval: null,
     ...overrides,
   });
 }

@@ -1,0 +1,105 @@
+/**
+ * Approvals in `embedgate dev`: the same core rules (lambda/core/approvals.ts) on an in-memory
+ * store, and a timer standing in for the Step Functions workflow (notify, register the task
+ * token, wait, expire), so the whole flow runs on a laptop.
+ */
+import { approvalExecutionInput, type ApprovalExecutionInput, type ApprovalTaskEvent } from '../../core/approvals';
+import type { Approval, ApprovalGrant, ApprovalNotice, ApprovalStatus, ApprovalStore, ApprovalWorkflow, PrincipalRef } from '../../core/ports';
+
+const grantKey = (r: PrincipalRef, model: string, ruleId: string): string => JSON.stringify([r.issuer, r.subject, model, ruleId]);
+const copy = <T>(v: T): T => structuredClone(v);
+
+/** Approvals and grants in memory, with the DynamoDB adapter's compare-and-set semantics. */
+export class InMemoryApprovalStore implements ApprovalStore {
+  private readonly approvals = new Map<string, Approval>();
+  private readonly grants = new Map<string, ApprovalGrant>();
+
+  async create(approval: Approval): Promise<void> {
+    if (this.approvals.has(approval.id)) throw new Error(`approval ${approval.id} exists`);
+    this.approvals.set(approval.id, copy(approval));
+  }
+
+  async get(id: string): Promise<Approval | null> {
+    const a = this.approvals.get(id);
+    return a ? copy(a) : null;
+  }
+
+  async update(next: Approval, expectedRevision: number): Promise<boolean> {
+    const cur = this.approvals.get(next.id);
+    if (!cur || cur.revision !== expectedRevision) return false;
+    if (next.revision !== expectedRevision + 1) throw new Error(`approval ${next.id}: next revision must be ${expectedRevision + 1}`);
+    this.approvals.set(next.id, copy(next));
+    return true;
+  }
+
+  async list(filter: { readonly status?: ApprovalStatus; readonly limit: number }): Promise<Approval[]> {
+    return [...this.approvals.values()]
+      .filter((a) => !filter.status || a.status === filter.status)
+      .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1))
+      .slice(0, filter.limit)
+      .map(copy);
+  }
+
+  async putGrant(grant: ApprovalGrant): Promise<void> {
+    this.grants.set(grantKey(grant.requester, grant.model, grant.ruleId), copy(grant));
+  }
+
+  async findGrant(requester: PrincipalRef, model: string, ruleId: string): Promise<ApprovalGrant | null> {
+    const g = this.grants.get(grantKey(requester, model, ruleId));
+    return g ? copy(g) : null;
+  }
+}
+
+export interface LocalApprovalWorkflowOptions {
+  /** Runs a workflow task (`handleApprovalTask` with the dev runtime's store and archive). */
+  readonly runTask: (event: ApprovalTaskEvent) => Promise<unknown>;
+  /** Where reviewer notifications go (the SNS message in AWS). @default stderr */
+  readonly notify?: (input: ApprovalExecutionInput) => void;
+  /** Reports a task that failed (they run in the background). @default stderr */
+  readonly onError?: (error: unknown) => void;
+}
+
+/**
+ * The approval workflow of `embedgate dev`, step for step the state machine's: notify, register
+ * the task token (the same core task the Lambda runs), wait for a decision with a timeout,
+ * expire. Timers are unref'd: a pending approval never keeps the process alive.
+ */
+export class LocalApprovalWorkflow implements ApprovalWorkflow {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly notify: (input: ApprovalExecutionInput) => void;
+  private readonly onError: (error: unknown) => void;
+  /** Notifications sent, oldest first (tests and the demo read them). */
+  readonly notifications: ApprovalExecutionInput[] = [];
+
+  constructor(private readonly opts: LocalApprovalWorkflowOptions) {
+    this.notify = opts.notify ?? ((i) => process.stderr.write(`embedgate dev: approval needed\n  ${i.notification.subject}\n  ${i.notification.message.replace(/\n/g, '\n  ')}\n`));
+    this.onError = opts.onError ?? ((e) => process.stderr.write(`embedgate dev: approval workflow task failed: ${(e as Error).message}\n`));
+  }
+
+  async start(notice: ApprovalNotice): Promise<void> {
+    const input = approvalExecutionInput(notice);
+    this.notifications.push(input);
+    this.notify(input);
+    const id = input.approvalId;
+    await this.opts.runTask({ action: 'register', approvalId: id, taskToken: `local:${id}` });
+    const timer = setTimeout(() => {
+      this.timers.delete(id);
+      this.opts.runTask({ action: 'expire', approvalId: id, executionId: `local:${id}` }).catch(this.onError);
+    }, input.timeoutSeconds * 1000);
+    timer.unref();
+    this.timers.set(id, timer);
+  }
+
+  async settle(approval: Approval): Promise<void> {
+    if (!approval.taskToken) return;
+    const timer = this.timers.get(approval.id);
+    if (timer) clearTimeout(timer);
+    this.timers.delete(approval.id);
+  }
+
+  /** Stop every timer (the dev server is closing). */
+  close(): void {
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+  }
+}
