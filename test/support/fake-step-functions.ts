@@ -1,0 +1,149 @@
+/**
+ * A local stand-in for the two AWS Step Functions calls the approval workflow adapter makes,
+ * speaking the service's JSON 1.0 protocol on `node:http`, for the real `SFNClient` pointed at
+ * its `endpoint`.
+ *
+ * - `AWSStepFunctions.StartExecution`: one execution per name. Same name and same input while
+ *   it runs answers the original response (as AWS does); otherwise 400 `ExecutionAlreadyExists`.
+ *   An unknown state machine answers 400 `StateMachineDoesNotExist`.
+ * - `AWSStepFunctions.SendTaskSuccess`: a token from `issueToken` is released once (its output
+ *   kept); a released one answers `TaskDoesNotExist`, one marked by `timeOut` `TaskTimedOut`,
+ *   anything else `InvalidToken`.
+ *
+ * `failWith` makes every request fail until cleared. Every request is recorded.
+ */
+import { createServer } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { listenLocal } from './listen';
+
+export interface FakeSfnRequest {
+  /** The `x-amz-target` header, e.g. `AWSStepFunctions.StartExecution`. */
+  readonly target: string | undefined;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Record<string, unknown> | undefined;
+}
+
+export interface FakeSfnExecution {
+  readonly name: string;
+  readonly executionArn: string;
+  readonly input: string;
+  readonly startDate: number;
+}
+
+export interface FakeSfnFailure {
+  readonly status: number;
+  /** The error code (`__type`), e.g. `ThrottlingException`, `AccessDeniedException`. */
+  readonly type: string;
+}
+
+export interface FakeStepFunctions {
+  /** `http://127.0.0.1:<port>`: the client's `endpoint`. */
+  readonly endpoint: string;
+  readonly stateMachineArn: string;
+  readonly requests: FakeSfnRequest[];
+  /** Executions by name. */
+  readonly executions: ReadonlyMap<string, FakeSfnExecution>;
+  /** Outputs sent with `SendTaskSuccess`, by token. */
+  readonly released: ReadonlyMap<string, string>;
+  /** A new task token of the execution `name` (what `$$.Task.Token` would be). */
+  issueToken(name: string): string;
+  /** The task holding `token` timed out: releasing it now answers `TaskTimedOut`. */
+  timeOut(token: string): void;
+  /** Mark an execution ended (a same-name start then answers `ExecutionAlreadyExists`). */
+  end(name: string): void;
+  failWith(failure: FakeSfnFailure | undefined): void;
+  close(): Promise<void>;
+}
+
+const REGION = 'us-east-1';
+const ACCOUNT = '123456789012';
+
+export async function startFakeStepFunctions(stateMachineName = 'ApprovalWorkflow'): Promise<FakeStepFunctions> {
+  const stateMachineArn = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${stateMachineName}`;
+  const executions = new Map<string, FakeSfnExecution & { running: boolean }>();
+  const tokens = new Map<string, { state: 'waiting' | 'released' | 'timedOut' }>();
+  const released = new Map<string, string>();
+  const requests: FakeSfnRequest[] = [];
+  let failure: FakeSfnFailure | undefined;
+  let issued = 0;
+
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      let body: Record<string, unknown> | undefined;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+      } catch {
+        body = undefined;
+      }
+      const target = typeof req.headers['x-amz-target'] === 'string' ? req.headers['x-amz-target'] : undefined;
+      requests.push({ target, headers: req.headers, body });
+      if (req.method !== 'POST' || req.url !== '/') return sendError(res, 404, 'UnknownOperationException', `no route for ${req.method} ${req.url}`);
+      if (failure) return sendError(res, failure.status, failure.type, `fake failure ${failure.type}`);
+      if (!body) return sendError(res, 400, 'SerializationException', 'the body is not JSON');
+      switch (target) {
+        case 'AWSStepFunctions.StartExecution': {
+          if (body.stateMachineArn !== stateMachineArn) return sendError(res, 400, 'StateMachineDoesNotExist', `State Machine Does Not Exist: '${String(body.stateMachineArn)}'`);
+          const name = String(body.name);
+          const input = typeof body.input === 'string' ? body.input : '{}';
+          const existing = executions.get(name);
+          if (existing) {
+            if (existing.running && existing.input === input) return send(res, 200, { executionArn: existing.executionArn, startDate: existing.startDate / 1000 });
+            return sendError(res, 400, 'ExecutionAlreadyExists', `Execution Already Exists: '${existing.executionArn}'`);
+          }
+          const execution = { name, executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:${stateMachineName}:${name}`, input, startDate: Date.now(), running: true };
+          executions.set(name, execution);
+          return send(res, 200, { executionArn: execution.executionArn, startDate: execution.startDate / 1000 });
+        }
+        case 'AWSStepFunctions.SendTaskSuccess': {
+          const token = String(body.taskToken);
+          const t = tokens.get(token);
+          if (!t) return sendError(res, 400, 'InvalidToken', 'Invalid Token');
+          if (t.state === 'timedOut') return sendError(res, 400, 'TaskTimedOut', 'Task Timed Out');
+          if (t.state === 'released') return sendError(res, 400, 'TaskDoesNotExist', 'Task Does Not Exist');
+          t.state = 'released';
+          released.set(token, String(body.output));
+          return send(res, 200, {});
+        }
+        default:
+          return sendError(res, 400, 'UnknownOperationException', `unsupported operation ${target}`);
+      }
+    });
+  });
+  const endpoint = await listenLocal(server);
+
+  return {
+    endpoint,
+    stateMachineArn,
+    requests,
+    executions,
+    released,
+    issueToken: (name) => {
+      const token = `AAAA${Buffer.from(`${name}:${++issued}`).toString('base64')}`;
+      tokens.set(token, { state: 'waiting' });
+      return token;
+    },
+    timeOut: (token) => void tokens.set(token, { state: 'timedOut' }),
+    end: (name) => {
+      const e = executions.get(name);
+      if (e) e.running = false;
+    },
+    failWith: (f) => void (failure = f),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(text), 'x-amzn-requestid': 'fake-request-id' });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, status: number, type: string, message: string): void {
+  send(res, status, { __type: `com.amazonaws.swf.service.v2.model#${type}`, message });
+}
