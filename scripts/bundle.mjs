@@ -11,6 +11,7 @@ const bundles = [
   { name: 'proxy', entry: 'lambda/handlers/proxy.lambda.ts' },
   { name: 'edge-recorder', entry: 'lambda/handlers/edge-recorder.lambda.ts' },
   { name: 'digest', entry: 'lambda/handlers/digest.lambda.ts' },
+  { name: 'approval-task', entry: 'lambda/handlers/approval-task.lambda.ts' },
 ];
 
 const sizes = {};

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 
 /** The handler bundles `npm run build` writes under `<package>/assets/<name>/index.mjs`. */
-export type BundleName = 'proxy' | 'edge-recorder' | 'digest';
+export type BundleName = 'proxy' | 'edge-recorder' | 'digest' | 'approval-task';
 
 /**
  * The code of a handler: its pre-built bundle plus extra files (the configuration document),
