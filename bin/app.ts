@@ -61,6 +61,13 @@ new EmbeddingGateway(stack, 'Gateway', {
       issuers: ['okta'],
       groups: ['rag-platform'],
       scopes: ['embeddings:write'],
+      // Bulk jobs and card data wait for data governance (two people in prod); see docs/policy.md.
+      approval: {
+        when: { batchOver: 200, maskingFound: ['CREDIT_CARD'] },
+        reviewers: { groups: ['data-governance'] },
+        requiredApprovals: prod ? 2 : 1,
+        timeout: Duration.hours(4),
+      },
     },
     {
       id: 'support-bots',

@@ -14,6 +14,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as logsDestinations from 'aws-cdk-lib/aws-logs-destinations';
 import { Construct } from 'constructs';
+import { ApprovalWorkflow } from './approval-workflow';
 import type { ArchiveRetention } from './archive-retention';
 import { AuditDigests } from './audit-digests';
 import { GatewayNetwork } from './gateway-network';
@@ -137,6 +138,17 @@ export interface EmbeddingGatewayProps {
   readonly logRetention?: logs.RetentionDays;
 
   /**
+   * Where reviewers of held requests are notified (when a rule has `approval`).
+   * @default - a new topic, encrypted with the gateway's key, TLS only
+   */
+  readonly approvalTopic?: sns.ITopic;
+  /**
+   * Subscriptions to add to the approval topic (when a rule has `approval`).
+   * @default - none; subscribe to `approvals.topic` yourself
+   */
+  readonly approvalSubscriptions?: sns.ITopicSubscription[];
+
+  /**
    * Create alarms (errors, archive failures, throttles, latency).
    * @default true
    */
@@ -187,6 +199,8 @@ export class EmbeddingGateway extends Construct {
   public readonly digests: AuditDigests;
   /** The runtime revocation list. */
   public readonly revocations: RevocationTable;
+  /** The just-in-time approval workflow (state machine, table, topic, task function); only when a rule has `approval`. */
+  public readonly approvals?: ApprovalWorkflow;
   /** The upstream API key secrets (given or created), by model name. */
   public readonly apiKeySecrets: { readonly [modelName: string]: secretsmanager.ISecret };
   /** The HMAC key of masking pseudonyms (given or created), if any strategy pseudonymizes. */
@@ -336,6 +350,26 @@ export class EmbeddingGateway extends Construct {
     }
     acknowledgeProxyFindings(this.proxyFunction, props.reservedConcurrentExecutions !== undefined);
 
+    if (props.rules.some((r) => r.approval !== undefined)) {
+      this.approvals = new ApprovalWorkflow(this, 'Approvals', {
+        network: this.network,
+        archive: this.archive,
+        configuration: config.json,
+        configurationEnvironment: config.environment,
+        encryptionKey: this.logsKey,
+        ...(props.approvalTopic ? { topic: props.approvalTopic } : {}),
+        ...(props.approvalSubscriptions ? { subscriptions: props.approvalSubscriptions } : {}),
+        logRetention,
+        ...(props.runtime ? { runtime: props.runtime } : {}),
+        serviceName,
+      });
+      this.proxyFunction.addEnvironment('EMBEDGATE_APPROVAL_TABLE', this.approvals.table.tableName);
+      this.proxyFunction.addEnvironment('EMBEDGATE_APPROVAL_STATE_MACHINE', this.approvals.stateMachine.stateMachineArn);
+      this.approvals.grantUse(this.proxyFunction);
+    } else if (props.approvalTopic || props.approvalSubscriptions) {
+      Annotations.of(this).addWarningV2('embedgate:approvalsUnused', 'approvalTopic or approvalSubscriptions is set, but no policy rule has an approval: no approval workflow is created');
+    }
+
     // API: one JWT authorizer per issuer; the primary issuer at /v1, the others at /<id>/v1.
     this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', { retention: logRetention, encryptionKey: this.logsKey, removalPolicy: RemovalPolicy.RETAIN });
     this.api = new apigwv2.HttpApi(this, 'Api', {
@@ -356,6 +390,11 @@ export class EmbeddingGateway extends Construct {
       const prefix = i === 0 ? '' : `/${issuer.id}`;
       this.api.addRoutes({ path: `${prefix}/v1/embeddings`, methods: [apigwv2.HttpMethod.POST], integration, authorizer });
       this.api.addRoutes({ path: `${prefix}/v1/models`, methods: [apigwv2.HttpMethod.GET], integration, authorizer });
+      if (this.approvals) {
+        this.api.addRoutes({ path: `${prefix}/v1/approvals`, methods: [apigwv2.HttpMethod.GET], integration, authorizer });
+        this.api.addRoutes({ path: `${prefix}/v1/approvals/{id}`, methods: [apigwv2.HttpMethod.GET], integration, authorizer });
+        this.api.addRoutes({ path: `${prefix}/v1/approvals/{id}/decision`, methods: [apigwv2.HttpMethod.POST], integration, authorizer });
+      }
     });
     const [health] = this.api.addRoutes({ path: '/health', methods: [apigwv2.HttpMethod.GET], integration });
     Validations.of(health!).acknowledge({
@@ -418,6 +457,7 @@ export class EmbeddingGateway extends Construct {
       serviceName,
       proxyFunction: this.proxyFunction,
       edgeRecorderDeadLetterQueue: this.edgeRecorderDeadLetterQueue,
+      ...(this.approvals ? { approvalStateMachine: this.approvals.stateMachine } : {}),
       api: this.api,
       alarms,
       dashboard: props.dashboard ?? true,
@@ -430,6 +470,10 @@ export class EmbeddingGateway extends Construct {
     new CfnOutput(this, 'ArchiveBucketName', { value: this.archive.bucket.bucketName });
     new CfnOutput(this, 'RevocationTableName', { value: this.revocations.table.tableName });
     new CfnOutput(this, 'AthenaWorkGroup', { value: this.archive.workGroupName });
+    if (this.approvals) {
+      new CfnOutput(this, 'ApprovalTopicArn', { description: 'Reviewers of held requests are notified here: subscribe to it', value: this.approvals.topic.topicArn });
+      new CfnOutput(this, 'ApprovalStateMachineArn', { value: this.approvals.stateMachine.stateMachineArn });
+    }
     Object.entries(secrets).forEach(([name, s], i) => new CfnOutput(this, `ApiKeySecret${i}`, { description: `Upstream API key secret of model "${name}"`, value: s.secretArn }));
   }
 

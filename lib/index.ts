@@ -1,3 +1,4 @@
+export * from './approval-workflow';
 export * from './archive-retention';
 export * from './audit-digests';
 export * from './embedding-gateway';

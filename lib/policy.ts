@@ -125,4 +125,93 @@ export interface PolicyRule {
    * @default - the gateway's strategies
    */
   readonly maskingStrategies?: { [entityType: string]: MaskingStrategy };
+  /**
+   * Hold the requests this rule allows for a human decision (allow rules only). The gateway then
+   * provisions the approval workflow (see `ApprovalWorkflow`) and the `/v1/approvals` routes.
+   * @default - no approval
+   */
+  readonly approval?: ApprovalRequirement;
+}
+
+/** A regulated-language pattern: an input item matching it requires approval. */
+export interface ApprovalPattern {
+  /** Upper snake case name, cited in the approval's triggers, e.g. `EXPORT_CONTROLLED`. */
+  readonly name: string;
+  /** JavaScript regular expression source. Patterns open to catastrophic backtracking are refused at synth. */
+  readonly pattern: string;
+  /**
+   * Flags among `i`, `m`, `s` and `u`.
+   * @default - none
+   */
+  readonly flags?: string;
+}
+
+/** When a request the rule allows needs approval. Conditions are alternatives: any one that holds is enough. */
+export interface ApprovalConditions {
+  /**
+   * The principal is in none of the groups matching these globs.
+   * @default - no group condition
+   */
+  readonly principalOutsideGroups?: string[];
+  /**
+   * The request has more than this many input items.
+   * @default - no batch-size condition
+   */
+  readonly batchOver?: number;
+  /**
+   * Some input item matches one of these patterns (checked on the input as sent, before masking).
+   * @default - no pattern condition
+   */
+  readonly inputMatches?: ApprovalPattern[];
+  /**
+   * Masking found at least one value of one of these entity types (needs masking).
+   * @default - no masking condition
+   */
+  readonly maskingFound?: string[];
+}
+
+/** Who may decide an approval: principals in a matching group or with a matching subject (never the requester). */
+export interface ApprovalReviewers {
+  /**
+   * Group globs.
+   * @default - none (then `subjects` must name someone)
+   */
+  readonly groups?: string[];
+  /**
+   * Subject globs.
+   * @default - none (then `groups` must name one)
+   */
+  readonly subjects?: string[];
+}
+
+/** A rule's approval requirement (see docs/policy.md, approvals). */
+export interface ApprovalRequirement {
+  /**
+   * When approval is needed.
+   * @default - always
+   */
+  readonly when?: ApprovalConditions;
+  /** Who may approve or deny. */
+  readonly reviewers: ApprovalReviewers;
+  /**
+   * Distinct reviewers that must approve (1 to 5); 2 or more is the two-person rule.
+   * @default 1
+   */
+  readonly requiredApprovals?: number;
+  /**
+   * How long a request waits for a decision before it expires (1 minute to 7 days, whole seconds).
+   * @default Duration.hours(1)
+   */
+  readonly timeout?: Duration;
+  /**
+   * After approval, how long the client has to re-send the request, once (10 seconds to 1 day).
+   * @default Duration.minutes(15)
+   */
+  readonly useWithin?: Duration;
+  /**
+   * Instead of a single use, grant the principal the model for this long after approval (whole
+   * minutes, at most 1 day).
+   * @default - single use
+   */
+  readonly grantDuration?: Duration;
 }

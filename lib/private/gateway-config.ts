@@ -1,6 +1,6 @@
 import { Token, type Duration } from 'aws-cdk-lib';
 import { ConfigError, loadConfig } from '../../shared/config';
-import type { PolicyRule, TrustedIssuer } from '../policy';
+import type { ApprovalRequirement, PolicyRule, TrustedIssuer } from '../policy';
 import type { UpstreamModelBinding } from '../upstream-model';
 
 /** The gateway configuration document built from construct props, ready for the asset. */
@@ -23,7 +23,27 @@ export interface GatewayConfigInputs {
 }
 
 const seconds = (d: Duration | undefined) => (d === undefined ? undefined : d.toSeconds());
+const minutes = (d: Duration | undefined, what: string) => {
+  if (d === undefined) return undefined;
+  try {
+    return d.toMinutes();
+  } catch (e) {
+    throw new Error(`EmbeddingGateway: ${what} must be a whole number of minutes, got ${d.toHumanString()}`, { cause: e });
+  }
+};
 const defined = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+
+function approvalSection(ruleId: string, a: ApprovalRequirement): Record<string, unknown> {
+  const w = a.when;
+  return defined({
+    when: w ? defined({ principalOutsideGroups: w.principalOutsideGroups, batchOver: w.batchOver, inputMatches: w.inputMatches?.map((p) => defined({ ...p })), maskingFound: w.maskingFound }) : undefined,
+    reviewers: defined({ groups: a.reviewers?.groups, subjects: a.reviewers?.subjects }),
+    requiredApprovals: a.requiredApprovals,
+    timeoutSeconds: seconds(a.timeout),
+    useWithinSeconds: seconds(a.useWithin),
+    grantMinutes: minutes(a.grantDuration, `rule "${ruleId}" approval.grantDuration`),
+  });
+}
 
 /**
  * Build the configuration document from the props and validate it with the runtime's own
@@ -55,6 +75,7 @@ export function buildGatewayConfig(i: GatewayConfigInputs): BuiltConfig {
           models: r.models,
           limits: r.limits,
           masking: r.maskingStrategies ? { strategies: r.maskingStrategies } : undefined,
+          approval: r.approval ? approvalSection(r.id, r.approval) : undefined,
         }),
       ),
     },

@@ -5,6 +5,7 @@ import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 
 export interface GatewayMonitoringProps {
@@ -12,6 +13,8 @@ export interface GatewayMonitoringProps {
   readonly serviceName: string;
   readonly proxyFunction: lambda.IFunction;
   readonly edgeRecorderDeadLetterQueue: sqs.IQueue;
+  /** The approval workflow, when there is one. */
+  readonly approvalStateMachine?: sfn.IStateMachine;
   readonly api: apigwv2.IHttpApi;
   readonly alarms: boolean;
   readonly dashboard: boolean;
@@ -43,6 +46,9 @@ export class GatewayMonitoring extends Construct {
       alarm('EdgeRecordsLost', props.edgeRecorderDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }), 1, 'Access-log entries the edge recorder could not archive are waiting in its dead-letter queue.');
       alarm('ProxyFunctionErrors', props.proxyFunction.metricErrors({ period: Duration.minutes(5) }), 1, 'The proxy function crashed (unhandled errors).');
       alarm('ProxyThrottles', props.proxyFunction.metricThrottles({ period: Duration.minutes(5) }), 1, 'The proxy function was throttled: raise its concurrency.');
+      if (props.approvalStateMachine) {
+        alarm('ApprovalExecutionsFailed', props.approvalStateMachine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }), 1, 'An approval workflow execution failed: its approval stays pending until its deadline, and reviewers may not have been notified.');
+      }
       alarm('GatewayLatencyP99', this.metric('GatewayLatency', { statistic: 'p99' }), 50, "The gateway's own p99 time exceeds 50 ms.");
     }
     if (props.dashboard) {

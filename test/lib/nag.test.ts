@@ -30,7 +30,11 @@ function nagApp(extra?: (stack: Stack) => void): App {
       UpstreamModel.openAi({ model: 'text-embedding-3-small' }),
       UpstreamModel.openAiCompatible('https://tei.internal.example.com/v1', { model: 'bge-m3', inVpc: true }),
     ],
-    rules: [{ id: 'rag', effect: PolicyEffect.ALLOW, groups: ['rag-*'], maskingStrategies: { EMAIL: MaskingStrategy.PSEUDONYMIZE } }],
+    rules: [
+      { id: 'rag', effect: PolicyEffect.ALLOW, groups: ['rag-*'], maskingStrategies: { EMAIL: MaskingStrategy.PSEUDONYMIZE } },
+      // A rule with approval: the approval workflow (state machine, table, topic, task function) is nagged too.
+      { id: 'export', effect: PolicyEffect.ALLOW, groups: ['export-*'], approval: { reviewers: { groups: ['reviewers'] }, requiredApprovals: 2 } },
+    ],
     allowInternetEgress: true,
     masking: { strategies: { US_SSN: MaskingStrategy.BLOCK }, comprehend: true },
   });
