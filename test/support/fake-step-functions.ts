@@ -10,7 +10,8 @@
  *   kept); a released one answers `TaskDoesNotExist`, one marked by `timeOut` `TaskTimedOut`,
  *   anything else `InvalidToken`.
  *
- * `failWith` makes every request fail until cleared. Every request is recorded.
+ * `failWith` makes every request fail until cleared. Every request is recorded. `onStart` and
+ * `waitForRelease` let a test run the workflow itself (see test/integration/approval-workflow.test.ts).
  */
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
@@ -52,6 +53,10 @@ export interface FakeStepFunctions {
   /** Mark an execution ended (a same-name start then answers `ExecutionAlreadyExists`). */
   end(name: string): void;
   failWith(failure: FakeSfnFailure | undefined): void;
+  /** Called with every new execution, after the StartExecution answer is decided (replaces the previous listener). */
+  onStart(listener: ((execution: FakeSfnExecution) => void) | undefined): void;
+  /** Resolves with the output `SendTaskSuccess` releases `token` with (at once if it was released already). */
+  waitForRelease(token: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -66,6 +71,8 @@ export async function startFakeStepFunctions(stateMachineName = 'ApprovalWorkflo
   const requests: FakeSfnRequest[] = [];
   let failure: FakeSfnFailure | undefined;
   let issued = 0;
+  let startListener: ((execution: FakeSfnExecution) => void) | undefined;
+  const waiters = new Map<string, ((output: string) => void)[]>();
 
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -94,7 +101,9 @@ export async function startFakeStepFunctions(stateMachineName = 'ApprovalWorkflo
           }
           const execution = { name, executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:${stateMachineName}:${name}`, input, startDate: Date.now(), running: true };
           executions.set(name, execution);
-          return send(res, 200, { executionArn: execution.executionArn, startDate: execution.startDate / 1000 });
+          send(res, 200, { executionArn: execution.executionArn, startDate: execution.startDate / 1000 });
+          startListener?.(execution);
+          return;
         }
         case 'AWSStepFunctions.SendTaskSuccess': {
           const token = String(body.taskToken);
@@ -104,7 +113,10 @@ export async function startFakeStepFunctions(stateMachineName = 'ApprovalWorkflo
           if (t.state === 'released') return sendError(res, 400, 'TaskDoesNotExist', 'Task Does Not Exist');
           t.state = 'released';
           released.set(token, String(body.output));
-          return send(res, 200, {});
+          send(res, 200, {});
+          for (const w of waiters.get(token) ?? []) w(String(body.output));
+          waiters.delete(token);
+          return;
         }
         default:
           return sendError(res, 400, 'UnknownOperationException', `unsupported operation ${target}`);
@@ -130,6 +142,12 @@ export async function startFakeStepFunctions(stateMachineName = 'ApprovalWorkflo
       if (e) e.running = false;
     },
     failWith: (f) => void (failure = f),
+    onStart: (listener) => void (startListener = listener),
+    waitForRelease: (token) => {
+      const done = released.get(token);
+      if (done !== undefined) return Promise.resolve(done);
+      return new Promise<string>((resolve) => waiters.set(token, [...(waiters.get(token) ?? []), resolve]));
+    },
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
