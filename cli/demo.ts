@@ -4,9 +4,11 @@
  * Starts the embedded OIDC issuer, `embedgate dev` with the local model and a fresh archive, then,
  * as two service principals with tokens fetched from the issuer over HTTP, uses the official
  * `openai` client to: embed; be denied a model; send an invalid request; present an expired and
- * a forged token; have sensitive data masked (and blocked); be revoked at runtime and reinstated. Prints the audit table of the records
- * written. Exits 0 only if every step
- * behaved as expected and every request left exactly one record.
+ * a forged token; have sensitive data masked (and blocked); be revoked at runtime and reinstated;
+ * have a request held for approval, refused to its own requester, approved by a reviewer with
+ * `embedgate approvals`, used once and refused on replay. Prints the audit table of the records
+ * written and the approval's chain. Exits 0 only if every step behaved as expected and every
+ * request left exactly one record.
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,6 +19,7 @@ import { formatAuditTable, readLocalArchive } from './archive-reader';
 import { buildConfig, readDevConfigFile } from './dev-config';
 import { fetchClientCredentialsToken, startDevIssuer } from './issuer';
 import { revoke, unrevoke } from './revoke';
+import { approvals } from './approvals';
 
 const CONFIG = resolve(__dirname, '../../examples/dev.json');
 
@@ -115,6 +118,40 @@ async function demo(): Promise<number> {
     const liftedStatus = await statusOf(client(botToken).embeddings.create({ model: 'local-small', input: 'back again' }));
     expect('lifted', liftedStatus === 200, String(liftedStatus));
 
+    say('8. batch-indexer sends export-controlled text to regulated-small: held for a reviewer (202), approved, used once');
+    const aliceToken = await fetchClientCredentialsToken(issuer.tokenEndpoint, secretOf('reviewer-alice'));
+    const heldInput = { model: 'regulated-small', input: ['ITAR technical data: torque limits of the actuator'] };
+    requests++;
+    const held = await client(indexerToken).embeddings.create(heldInput).withResponse();
+    const ticket = held.data as unknown as { approval_id?: string; status?: string; poll_url?: string };
+    expect('held for approval', held.response.status === 202 && ticket.status === 'pending', `${held.response.status} ${JSON.stringify({ approval_id: ticket.approval_id, status: ticket.status })}`);
+    const approvalId = ticket.approval_id ?? '';
+    const cli = async (token: string, args: string[]): Promise<string> => {
+      requests++;
+      const lines: string[] = [];
+      try {
+        await approvals([...args, '--url', gateway.url], { out: (l) => lines.push(l), env: { EMBEDGATE_TOKEN: token } });
+      } catch (e) {
+        lines.push((e as Error).message);
+      }
+      for (const l of lines) say(`     ${l}`);
+      return lines.join('\n');
+    };
+    say(`     $ EMBEDGATE_TOKEN=<batch-indexer> embedgate approvals approve ${approvalId} --reason "looks fine to me"`);
+    const self = await cli(indexerToken, ['approve', approvalId, '--reason', 'looks fine to me']);
+    expect('the requester cannot approve', self.includes('self_approval'), '403 self_approval');
+    say('     $ EMBEDGATE_TOKEN=<reviewer-alice> embedgate approvals list --status pending');
+    const listed = await cli(aliceToken, ['list', '--status', 'pending']);
+    expect('the reviewer sees it', listed.includes(approvalId), 'listed');
+    say(`     $ EMBEDGATE_TOKEN=<reviewer-alice> embedgate approvals approve ${approvalId} --reason "public datasheet values, cleared by export control"`);
+    const approved = await cli(aliceToken, ['approve', approvalId, '--reason', 'public datasheet values, cleared by export control']);
+    expect('approved by a reviewer', approved.includes('is now approved'), 'approved');
+    requests++;
+    const resend = await client(indexerToken).embeddings.create(heldInput, { headers: { 'x-embedgate-approval-id': approvalId } });
+    expect('the same request, re-sent with its approval id, is forwarded', resend.data.length === 1, '200');
+    const replay = await statusOf(client(indexerToken).embeddings.create(heldInput, { headers: { 'x-embedgate-approval-id': approvalId } }));
+    expect('a replay is refused', replay === 403, `${replay} approval_used`);
+
     const records = await readLocalArchive(archiveDir);
     say(`\nAudit: ${records.length} session records in ${archiveDir}\n`);
     say(formatAuditTable(records));
@@ -122,6 +159,9 @@ async function demo(): Promise<number> {
     if (maskedRecord) {
       say(`\nMasking findings of the masked request (types, counts, offsets; never the values):\n${maskedRecord.masking!.findings.map((f) => `  item ${f.item}: ${f.type} x${f.count} by ${f.detector} -> ${f.strategy} at ${JSON.stringify(f.offsets)}`).join('\n')}`);
     }
+    const chain = records.filter((r) => r.approval?.id === approvalId);
+    say(`\nThe approval chain of ${approvalId} (embedgate audit query approval-chain):\n${chain.map((r) => `  ${r.started_at}  ${r.approval!.step.padEnd(9)} ${r.approval!.status.padEnd(8)} ${r.principal?.subject ?? '-'}  ${r.decision.status} ${r.decision.reason}`).join('\n')}`);
+    expect('the approval chain is recorded', chain.map((r) => r.approval!.step).join(',') === 'requested,refused,decided,used,refused', chain.map((r) => r.approval!.step).join(' -> '));
     say('');
     expect('masking findings recorded', maskedRecord !== undefined, 'found');
     expect('one record per request', records.length === requests, `${records.length} records for ${requests} requests`);

@@ -5,6 +5,7 @@
  *   embedgate config validate <file>
  *   embedgate audit digest|verify|query|queries ...   (see cli/audit.ts)
  *   embedgate revoke | unrevoke | revocations list ...  (see cli/revoke.ts)
+ *   embedgate approvals list | show | approve | deny ...  (see cli/approvals.ts)
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,7 +26,10 @@ const USAGE = `usage:
       Cut off a principal at runtime: in the DynamoDB table of a deployed gateway (its output
       RevocationTableName), or in the deny list of embedgate dev (its --archive-dir).
   embedgate unrevoke (--subject | --client-id | --token-id) <value> [--issuer <iss>] (--table <name> | --archive-dir <dir>)
-  embedgate revocations list (--table <name> | --archive-dir <dir>) [--format table|json]`;
+  embedgate revocations list (--table <name> | --archive-dir <dir>) [--format table|json]
+  embedgate approvals list | show <id> | approve <id> --reason <text> | deny <id> --reason <text> --url <gateway URL>
+      Review held requests through the gateway's approval API, with the token in EMBEDGATE_TOKEN
+      (or --token-file). Works the same against embedgate dev and a deployed gateway.`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -50,6 +54,15 @@ export async function main(argv: string[]): Promise<number> {
         throw e;
       }
       break;
+    }
+    case 'approvals': {
+      const a = await import('./approvals.js');
+      try {
+        return await a.approvals(rest, { out: (line) => process.stdout.write(`${line}\n`) });
+      } catch (e) {
+        if (e instanceof a.ApprovalsUsageError) throw new UsageError(e.message);
+        throw e;
+      }
     }
     case 'config':
       if (rest[0] === 'validate' && rest[1]) {

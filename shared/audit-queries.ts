@@ -246,6 +246,7 @@ export const AUDIT_QUERIES: readonly AuditQuery[] = [
   model.name AS model,
   count(*) AS requests,
   count_if(decision.outcome = 'allow') AS allowed,
+  count_if(decision.outcome = 'held') AS held,
   count_if(decision.outcome = 'deny') AS denied,
   count_if(decision.outcome = 'invalid') AS invalid,
   count_if(decision.outcome = 'error') AS failed
@@ -381,6 +382,49 @@ ORDER BY started_at, session_id`,
 FROM {{database}}.{{table}}
 WHERE ${PERIOD_FILTER}
   AND session_id = {{session_id}}`,
+  },
+  {
+    name: 'approval-chain',
+    title: 'The full approval chain of a request',
+    description:
+      'Every record of one approval, in order: the held request (`requested`, 202), each reviewer '
+      + 'decision (`decided`) and refused decision attempt (`refused`: self-approval, not a reviewer, '
+      + 'decided already), status checks (`viewed`), the forwarded re-send (`used`), refused re-sends '
+      + 'and replays (`refused`), and the expiry by the workflow (`expired`). Within the period it '
+      + 'happened in; the approval id is the one the 202 answer carried (`approval_id`).',
+    params: [
+      SINCE,
+      UNTIL,
+      { name: 'approval_id', kind: AuditParamKind.STRING, description: 'The approval id (`approval_id` of the 202 answer).', example: '0190f5d2-7c4e-7a1b-8c3d-2e4f6a8b0c1e' },
+    ],
+    columns: {
+      ...PERIOD_COLUMNS,
+      'session_id': 'string', 'approval.id': 'string', 'approval.step': 'string', 'approval.status': 'string', 'principal.issuer': 'string',
+      'principal.subject': 'string', 'approval.decision': 'string', 'approval.reviewer.subject': 'string', 'decision.status': 'bigint',
+      'decision.reason': 'string', 'decision.rule_id': 'string', 'model.name': 'string', 'approval.payload_sha256': 'string',
+      'approval.triggers': 'array<string>', 'approval.via_grant': 'boolean', 'request.method': 'string', 'request.path': 'string',
+    },
+    sql: `SELECT started_at,
+  session_id,
+  approval.step AS step,
+  approval.status AS approval_status,
+  principal.issuer AS issuer,
+  principal.subject AS subject,
+  approval.decision AS decision,
+  approval.reviewer.subject AS reviewer,
+  decision.status AS status,
+  decision.reason AS reason,
+  decision.rule_id AS rule_id,
+  model.name AS model,
+  approval.payload_sha256 AS payload_sha256,
+  {{fn:array_join}}(approval.triggers, ',') AS triggers,
+  approval.via_grant AS via_grant,
+  request.method AS method,
+  request.path AS path
+FROM {{database}}.{{table}}
+WHERE ${PERIOD_FILTER}
+  AND approval.id = {{approval_id}}
+ORDER BY started_at, session_id`,
   },
   {
     name: 'upstream-errors-by-model',

@@ -45,7 +45,7 @@ export const MAX_REASON_CHARS = 500;
 /** How many times a compare-and-set is retried when another writer came first. */
 const CAS_ATTEMPTS = 5;
 
-export function recordApproval(a: Approval, step: RecordApproval['step'], extra: Partial<Pick<RecordApproval, 'decision' | 'reviewer' | 'grant'>> = {}): RecordApproval {
+export function recordApproval(a: Approval, step: RecordApproval['step'], extra: { decision?: RecordApproval['decision']; reviewer?: RecordApproval['reviewer']; grant?: boolean } = {}): RecordApproval {
   return {
     id: a.id,
     step,
@@ -55,7 +55,7 @@ export function recordApproval(a: Approval, step: RecordApproval['step'], extra:
     triggers: [...a.triggers],
     decision: extra.decision ?? null,
     reviewer: extra.reviewer ?? null,
-    grant: extra.grant ?? false,
+    via_grant: extra.grant ?? false,
   };
 }
 

@@ -370,7 +370,7 @@ export class Gateway {
     const store = this.deps.approvals!.store;
     try {
       const back = await casUpdate(store, used.id, (a) => (a.status === 'used' && a.usedBySessionId === s.id ? releaseApproval(a) : a));
-      s.approval = { ...recordApproval(back, 'refused'), grant: false };
+      s.approval = recordApproval(back, 'refused');
     } catch (e) {
       this.deps.onBackgroundError?.('approval release failed', e);
     }

@@ -120,7 +120,7 @@ export interface RecordApproval {
   readonly decision: 'approve' | 'deny' | null;
   readonly reviewer: { readonly issuer: string; readonly subject: string } | null;
   /** True when the request went through on a time-boxed grant. */
-  readonly grant: boolean;
+  readonly via_grant: boolean;
 }
 
 /** A record before it is sealed: every field but `record_sha256`. */

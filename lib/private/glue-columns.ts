@@ -120,7 +120,7 @@ export const SESSION_COLUMNS: readonly GlueField[] = [
     f('triggers', STRINGS),
     f('decision', 'string'),
     f('reviewer', struct(f('issuer', 'string'), f('subject', 'string'))),
-    f('grant', 'boolean'),
+    f('via_grant', 'boolean'),
   ), 'NULL unless the request touched an approval; records of one approval share approval.id'),
   f('record_sha256', 'string', 'sha256 of the canonical JSON of the record without this field'),
 ];

@@ -27,12 +27,12 @@ const run = (name: string, params: Record<string, string>) => runLocalQuery(dir,
 describe('calls-by-principal-and-model', () => {
   it('counts requests per day, principal and model, by outcome', async () => {
     const r = await run('calls-by-principal-and-model', DAY);
-    expect(r.columns).toEqual(['day', 'issuer', 'subject', 'client_id', 'model', 'requests', 'allowed', 'denied', 'invalid', 'failed']);
+    expect(r.columns).toEqual(['day', 'issuer', 'subject', 'client_id', 'model', 'requests', 'allowed', 'held', 'denied', 'invalid', 'failed']);
     expect(r.rows).toEqual([
-      { day: '2026-03-01', issuer: ISSUER, subject: 'svc-bot', client_id: 'bot', model: 'large', requests: 1, allowed: 0, denied: 1, invalid: 0, failed: 0 },
-      { day: '2026-03-01', issuer: ISSUER, subject: 'svc-bot', client_id: 'bot', model: 'small', requests: 2, allowed: 1, denied: 0, invalid: 1, failed: 0 },
-      { day: '2026-03-01', issuer: ISSUER, subject: 'svc-indexer', client_id: 'indexer', model: 'large', requests: 1, allowed: 1, denied: 0, invalid: 0, failed: 0 },
-      { day: '2026-03-01', issuer: ISSUER, subject: 'svc-indexer', client_id: 'indexer', model: 'small', requests: 2, allowed: 1, denied: 0, invalid: 0, failed: 1 },
+      { day: '2026-03-01', issuer: ISSUER, subject: 'svc-bot', client_id: 'bot', model: 'large', requests: 1, allowed: 0, held: 0, denied: 1, invalid: 0, failed: 0 },
+      { day: '2026-03-01', issuer: ISSUER, subject: 'svc-bot', client_id: 'bot', model: 'small', requests: 2, allowed: 1, held: 0, denied: 0, invalid: 1, failed: 0 },
+      { day: '2026-03-01', issuer: ISSUER, subject: 'svc-indexer', client_id: 'indexer', model: 'large', requests: 1, allowed: 1, held: 0, denied: 0, invalid: 0, failed: 0 },
+      { day: '2026-03-01', issuer: ISSUER, subject: 'svc-indexer', client_id: 'indexer', model: 'small', requests: 2, allowed: 1, held: 0, denied: 0, invalid: 0, failed: 1 },
     ]);
   });
 

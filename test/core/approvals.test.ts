@@ -338,7 +338,7 @@ describe('approvals through the gateway', () => {
     expect(d.json.grant_until).toBe(new Date((await g.store.get(id))!.grantUntil!).toISOString());
     const other = await g.embed('indexer', { model: 'sensitive', input: ['a different text entirely'] });
     expect(other.status).toBe(200);
-    expect(other.record.approval).toMatchObject({ id, step: 'used', grant: true });
+    expect(other.record.approval).toMatchObject({ id, step: 'used', via_grant: true });
     // Not for someone else.
     expect((await g.embed('agent', { model: 'sensitive', input: ['x'] })).status).toBe(202);
     g.clock.t += 10 * 60_000 + 1;

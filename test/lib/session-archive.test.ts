@@ -420,7 +420,7 @@ describe('SessionArchive: Glue table', () => {
     timings: { total_ms: 190.75, auth_ms: 1.5, upstream_ms: 182.4 },
     approval: {
       id: '0190f5d2-7c4e-7a1b-8c3d-2e4f6a8b0c1e', step: 'decided', status: 'approved', rule_id: 'indexers', payload_sha256: 'sha256:abc',
-      triggers: ['batch_over:100'], decision: 'approve', reviewer: { issuer: 'https://idp.example.com', subject: 'alice' }, grant: false,
+      triggers: ['batch_over:100'], decision: 'approve', reviewer: { issuer: 'https://idp.example.com', subject: 'alice' }, via_grant: false,
     },
     record_sha256: 'sha256:0123',
   };

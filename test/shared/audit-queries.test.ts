@@ -41,7 +41,7 @@ function lex(sql: string): { skeleton: string; literals: string[] } {
 }
 
 describe('AUDIT_QUERIES', () => {
-  it('has the seven audit questions, with unique kebab-case names', () => {
+  it('has the eight audit questions, with unique kebab-case names', () => {
     expect(AUDIT_QUERIES.map((q) => q.name)).toEqual([
       'calls-by-principal-and-model',
       'denied-by-principal-and-reason',
@@ -49,6 +49,7 @@ describe('AUDIT_QUERIES', () => {
       'sessions-with-pseudonym',
       'sessions-of-principal',
       'session-by-id',
+      'approval-chain',
       'upstream-errors-by-model',
     ]);
     for (const q of AUDIT_QUERIES) expect(q.name).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);
