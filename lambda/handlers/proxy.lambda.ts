@@ -8,6 +8,7 @@ import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { ComprehendClient } from '@aws-sdk/client-comprehend';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import type { ModelConfig } from '../../shared/config';
 import { Gateway } from '../core/gateway';
 import { deployedArchive, deployedConfig, requiredEnv } from './deployed';
@@ -16,6 +17,9 @@ import { systemClock, uuidv7Ids } from '../core/ids';
 import type { EmbeddingProvider } from '../core/ports';
 import { ComprehendPiiDetector } from '../adapters/aws/comprehend';
 import { DynamoDbRevocationList } from '../adapters/aws/dynamodb-revocations';
+import { DynamoDbApprovalStore } from '../adapters/aws/dynamodb-approvals';
+import { StepFunctionsApprovalWorkflow } from '../adapters/aws/step-functions-approvals';
+import { logger } from './powertools';
 import { lazyMasker } from '../core/masking/runtime';
 import { SecretsManagerStore } from '../adapters/aws/secrets-manager';
 import { createProvider } from '../providers';
@@ -38,6 +42,17 @@ const masker = lazyMasker(config, {
     : {}),
 });
 
+// Approvals only when a rule holds requests (the construct then sets both variables); a rule that
+// holds a request without them is answered 503 by the core, never forwarded.
+const approvalTable = process.env.EMBEDGATE_APPROVAL_TABLE;
+const dynamodb = new DynamoDBClient({});
+const approvals = approvalTable
+  ? {
+      store: new DynamoDbApprovalStore(dynamodb, { tableName: approvalTable }),
+      workflow: new StepFunctionsApprovalWorkflow(new SFNClient({}), { stateMachineArn: requiredEnv('EMBEDGATE_APPROVAL_STATE_MACHINE') }),
+    }
+  : undefined;
+
 const gateway = new Gateway({
   config,
   ...(masker ? { masker } : {}),
@@ -47,7 +62,9 @@ const gateway = new Gateway({
     if (!p) providers.set(m.name, (p = createProvider(m, { secrets, bedrock })));
     return p;
   },
-  revocations: new DynamoDbRevocationList(new DynamoDBClient({}), { tableName: requiredEnv('EMBEDGATE_REVOCATION_TABLE') }),
+  revocations: new DynamoDbRevocationList(dynamodb, { tableName: requiredEnv('EMBEDGATE_REVOCATION_TABLE') }),
+  ...(approvals ? { approvals } : {}),
+  onBackgroundError: (what, error) => logger.warn(what, { error: error instanceof Error ? { name: error.name, message: error.message } : String(error) }),
   archive: deployedArchive(),
   clock: systemClock,
   ids: uuidv7Ids(systemClock),

@@ -40,8 +40,11 @@ export class InMemoryApprovalStore implements ApprovalStore {
       .map(copy);
   }
 
+  /** Record a grant; an existing longer grant is kept (a grant is never shortened, as in DynamoDB). */
   async putGrant(grant: ApprovalGrant): Promise<void> {
-    this.grants.set(grantKey(grant.requester, grant.model, grant.ruleId), copy(grant));
+    const key = grantKey(grant.requester, grant.model, grant.ruleId);
+    const cur = this.grants.get(key);
+    if (!cur || cur.until < grant.until) this.grants.set(key, copy(grant));
   }
 
   async findGrant(requester: PrincipalRef, model: string, ruleId: string): Promise<ApprovalGrant | null> {

@@ -1,0 +1,134 @@
+/**
+ * The BUILT proxy bundle (assets/proxy/index.mjs) with approvals wired as the construct wires
+ * them (EMBEDGATE_APPROVAL_TABLE, EMBEDGATE_APPROVAL_STATE_MACHINE): a held request is stored
+ * in the DynamoDB table (dynalite) and its workflow started through the Step Functions API (a
+ * fake), reviewers decide through the same function, the decision releases the workflow's task
+ * token, and the approved re-send is forwarded once. Without the variables, a held request is
+ * refused 503 (fail closed).
+ *
+ * Needs the bundles: `npm run build` (part of `npm test`).
+ */
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDbApprovalStore } from '../../lambda/adapters/aws/dynamodb-approvals';
+import { handleApprovalTask, type ApprovalExecutionInput } from '../../lambda/core/approvals';
+import { loadConfig } from '../../shared/config';
+import { StepFunctionsApprovalWorkflow } from '../../lambda/adapters/aws/step-functions-approvals';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { S3RVER_CREDENTIALS, startDynalite, startS3rver, type StandIn } from '../support/aws-standins';
+import { createApprovalTable } from '../support/approval-items';
+import { startFakeStepFunctions, type FakeStepFunctions } from '../support/fake-step-functions';
+import { generateTestKey, signToken, startJwksServer, type JwksServer, type TestKey } from '../support/jwks';
+import { bundlePath, startLambdaRunner, type LambdaRunner } from '../support/lambda-runner';
+
+const REGION = 'us-east-1';
+const BUCKET = 'embedgate-archive-proxy-approvals';
+const REVOCATIONS = 'embedgate-revocations-approvals';
+const KMS_KEY_ARN = `arn:aws:kms:${REGION}:123456789012:key/11111111-2222-3333-4444-555555555555`;
+const AUDIENCE = 'api://embedgate';
+
+let s3: StandIn;
+let dynamo: StandIn;
+let sfn: FakeStepFunctions;
+let jwks: JwksServer;
+let key: TestKey;
+let proxy: LambdaRunner;
+let proxyWithout: LambdaRunner;
+let ddb: DynamoDBClient;
+let table: string;
+let configJson: string;
+
+beforeAll(async () => {
+  const bundle = bundlePath('proxy');
+  [s3, dynamo, sfn, key] = await Promise.all([startS3rver([BUCKET]), startDynalite(), startFakeStepFunctions(), generateTestKey('RS256')]);
+  jwks = await startJwksServer({ keys: [key] });
+  ddb = new DynamoDBClient({ endpoint: dynamo.endpoint, region: REGION, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  table = await createApprovalTable(ddb);
+  await ddb.send(new CreateTableCommand({ TableName: REVOCATIONS, AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }));
+  configJson = JSON.stringify({
+    issuers: [{ id: 'corp', issuer: jwks.issuer, audiences: [AUDIENCE], jwksUri: jwks.jwksUri, algorithms: ['RS256'] }],
+    models: [{ name: 'local-small', provider: 'local', dimensions: 8 }],
+    policy: { rules: [{ id: 'held', effect: 'allow', match: { groups: ['search-team'] }, models: ['*'], approval: { reviewers: { groups: ['reviewers'] } } }] },
+  });
+  const env = {
+    EMBEDGATE_ARCHIVE_BUCKET: BUCKET,
+    EMBEDGATE_ARCHIVE_KEY_ARN: KMS_KEY_ARN,
+    EMBEDGATE_REVOCATION_TABLE: REVOCATIONS,
+    POWERTOOLS_SERVICE_NAME: 'embedgate-test',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    AWS_REGION: REGION,
+    AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_S3: s3.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_ENDPOINT_URL_SFN: sfn.endpoint,
+  };
+  [proxy, proxyWithout] = await Promise.all([
+    startLambdaRunner({ bundle, files: { 'config.json': configJson }, functionName: 'embedgate-proxy', env: { ...env, EMBEDGATE_APPROVAL_TABLE: table, EMBEDGATE_APPROVAL_STATE_MACHINE: sfn.stateMachineArn } }),
+    startLambdaRunner({ bundle, files: { 'config.json': configJson }, functionName: 'embedgate-proxy-no-approvals', env }),
+  ]);
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.allSettled([proxy?.close(), proxyWithout?.close()]);
+  ddb?.destroy();
+  await Promise.allSettled([s3?.close(), dynamo?.close(), sfn?.close(), jwks?.stop()]);
+});
+
+let seq = 0;
+async function call(fn: LambdaRunner, who: { sub: string; groups: string[] }, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const token = await signToken(key, { iss: jwks.issuer, aud: AUDIENCE, sub: who.sub, groups: who.groups, exp: Math.floor(Date.now() / 1000) + 300, iat: Math.floor(Date.now() / 1000) });
+  const text = body === undefined ? undefined : JSON.stringify(body);
+  const now = Date.now();
+  const res = (await fn.invoke({
+    version: '2.0', routeKey: `${method} ${path}`, rawPath: path, rawQueryString: '',
+    headers: { host: 'abc.execute-api.us-east-1.amazonaws.com', authorization: `Bearer ${token}`, ...(text ? { 'content-type': 'application/json' } : {}), ...headers },
+    requestContext: { accountId: '1', apiId: 'abc', domainName: 'abc.execute-api.us-east-1.amazonaws.com', domainPrefix: 'abc', http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 't' }, requestId: `R${++seq}`, routeKey: '$default', stage: '$default', time: new Date(now).toISOString(), timeEpoch: now },
+    ...(text ? { body: text } : {}), isBase64Encoded: false,
+  })) as { statusCode: number; body: string };
+  return { status: res.statusCode, json: JSON.parse(res.body) as Record<string, unknown> & { error?: { code: string } } };
+}
+
+const INDEXER = { sub: 'svc-indexer', groups: ['search-team'] };
+const ALICE = { sub: 'alice', groups: ['reviewers'] };
+const BODY = { model: 'local-small', input: ['quarterly numbers'] };
+
+test('held (202) in DynamoDB with a started execution; approved by a reviewer, which releases the task token; forwarded once', async () => {
+  const held = await call(proxy, INDEXER, 'POST', '/v1/embeddings', BODY);
+  expect(held.status).toBe(202);
+  const id = held.json.approval_id as string;
+  expect(held.json.poll_url).toBe(`https://abc.execute-api.us-east-1.amazonaws.com/v1/approvals/${id}`);
+  const store = new DynamoDbApprovalStore(ddb, { tableName: table });
+  expect((await store.get(id))!.status).toBe('pending');
+  const execution = sfn.executions.get(id)!;
+  const input = JSON.parse(execution.input) as ApprovalExecutionInput;
+  expect(input).toMatchObject({ approvalId: id, timeoutSeconds: 3600, notification: { subject: expect.stringContaining('local-small') } });
+  expect(input.notification.message).toContain(`https://abc.execute-api.us-east-1.amazonaws.com/v1/approvals/${id}/decision`);
+
+  // The workflow's task registers its token (as the state machine's WaitForDecision does).
+  const token = sfn.issueToken(id);
+  const config = loadConfig(JSON.parse(configJson));
+  const sfnClient = new SFNClient({ endpoint: sfn.endpoint, region: REGION, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  await handleApprovalTask({ action: 'register', approvalId: id, taskToken: token }, {
+    config, store, workflow: new StepFunctionsApprovalWorkflow(sfnClient, { stateMachineArn: sfn.stateMachineArn }), archive: { put: async () => ({ key: 'k' }) }, clock: { now: Date.now }, ids: { sessionId: () => 'x' },
+  });
+  sfnClient.destroy();
+
+  expect((await call(proxy, INDEXER, 'POST', `/v1/approvals/${id}/decision`, { decision: 'approve', reason: 'mine' })).json.error!.code).toBe('self_approval');
+  const decided = await call(proxy, ALICE, 'POST', `/v1/approvals/${id}/decision`, { decision: 'approve', reason: 'fine' });
+  expect(decided.json.status).toBe('approved');
+  expect(JSON.parse(await sfn.waitForRelease(token))).toEqual({ status: 'approved' });
+
+  const used = await call(proxy, INDEXER, 'POST', '/v1/embeddings', BODY, { 'x-embedgate-approval-id': id });
+  expect(used.status).toBe(200);
+  expect((used.json.data as unknown[]).length).toBe(1);
+  expect((await call(proxy, INDEXER, 'POST', '/v1/embeddings', BODY, { 'x-embedgate-approval-id': id })).json.error!.code).toBe('approval_used');
+  expect((await store.get(id))!.status).toBe('used');
+}, 60_000);
+
+test('without the approval table and state machine, a held request fails closed (503) and nothing is stored', async () => {
+  const before = sfn.executions.size;
+  const r = await call(proxyWithout, INDEXER, 'POST', '/v1/embeddings', BODY);
+  expect(r.status).toBe(503);
+  expect(r.json.error!.code).toBe('approvals_unavailable');
+  expect(sfn.executions.size).toBe(before);
+});
