@@ -249,7 +249,8 @@ export function toEvent(req: IncomingMessage, body: Buffer, receivedAt: number, 
     requestContext: {
       accountId: 'local',
       apiId: 'embedgate-dev',
-      domainName: headers.host ?? `${local.address}:${local.port}`,
+      // The server's own address (as API Gateway gives its own domain), never the client's Host header.
+      domainName: `${local.family === 'IPv6' ? `[${local.address === '::' ? '::1' : local.address}]` : local.address === '0.0.0.0' ? '127.0.0.1' : local.address}:${local.port}`,
       domainPrefix: 'embedgate-dev',
       http: {
         method,

@@ -182,6 +182,12 @@ export interface ApprovalReviewers {
    * @default - none (then `groups` must name one)
    */
   readonly subjects?: string[];
+  /**
+   * Issuers (ids or issuer URLs, globs) reviewers come from. A group or subject name means
+   * nothing across identity providers, so reviewers of another issuer must be named here.
+   * @default - the requester's own issuer only
+   */
+  readonly issuers?: string[];
 }
 
 /** A rule's approval requirement (see docs/policy.md, approvals). */

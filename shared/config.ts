@@ -355,6 +355,8 @@ const approvalSchema = z
       .strictObject({
         groups: globList('approval.reviewers.groups').optional(),
         subjects: globList('approval.reviewers.subjects').optional(),
+        /** Issuers (ids or URLs) reviewers come from; default: the requester's issuer only. */
+        issuers: globList('approval.reviewers.issuers').optional(),
       })
       .refine((r) => (r.groups?.length ?? 0) + (r.subjects?.length ?? 0) > 0, { error: 'approval.reviewers must name at least one group or subject' }),
     /** Distinct reviewers that must approve; 2 or more is the two-person rule. */

@@ -18,7 +18,8 @@
  */
 import { canonicalJson, sha256Hex, type ApprovalConfig, type GatewayConfig, type PolicyRule } from '../../shared/config';
 import { matchesAny } from '../../shared/glob';
-import { GatewayError } from './errors';
+import { GatewayError, isArchiveConflict } from './errors';
+import { uuidv7From } from './ids';
 import type { Principal } from './identity';
 import type {
   Approval,
@@ -88,13 +89,25 @@ export function approvalTriggers(
   if (w.principalOutsideGroups && !principal.groups.some((g) => matchesAny(w.principalOutsideGroups!, g))) out.push('principal_outside_groups');
   if (w.batchOver !== undefined && input.items.length > w.batchOver) out.push(`batch_over:${w.batchOver}`);
   if (w.inputMatches && input.kind === 'text') {
+    const texts = input.items.map(normaliseForMatching);
     for (const p of w.inputMatches) {
       const re = patternOf(p);
-      if (input.items.some((t) => re.test(t))) out.push(`input_matches:${p.name}`);
+      if (texts.some((t) => re.test(t))) out.push(`input_matches:${p.name}`);
     }
   }
   if (w.maskingFound) for (const t of w.maskingFound) if (maskedTypes.has(t)) out.push(`masking_found:${t}`);
+  // Token ids cannot be read: a rule that looks at the input holds them rather than let them pass unread.
+  if ((w.inputMatches || w.maskingFound) && input.kind === 'tokens') out.push('input_unscannable');
   return out;
+}
+
+/**
+ * The text regulated-language patterns look at: NFKC (compatibility forms folded, e.g. full-width
+ * letters) without format characters (zero-width spaces and joiners, bidi controls), so
+ * `I\u200BTAR` or `ＩＴＡＲ` match a pattern for `ITAR`.
+ */
+export function normaliseForMatching(text: string): string {
+  return text.normalize('NFKC').replace(/\p{Cf}/gu, '');
 }
 
 /**
@@ -106,21 +119,42 @@ export function payloadSha256(p: { model: string; input: EmbeddingsRequest['inpu
   return `sha256:${sha256Hex(canonicalJson({ model: p.model, input: p.input, encoding_format: p.encodingFormat, dimensions: p.dimensions ?? null, user: p.user ?? null }))}`;
 }
 
-/** A short preview of the masked input for reviewers: the first items, shortened. */
-export function approvalPreview(input: EmbeddingsRequest['input']['items'], kind: 'text' | 'tokens'): string {
-  if (kind === 'tokens') return `[${input.length} item(s) of token ids]`;
-  const items = input as readonly string[];
-  const shown = items.slice(0, 3).map((t, i) => `[${i}] ${t.length > 160 ? `${t.slice(0, 160)}…` : t}`);
-  if (items.length > 3) shown.push(`(+${items.length - 3} more item(s))`);
+/**
+ * A short preview of the input for reviewers: the first items, shortened, with EVERY value
+ * masking found replaced by `[TYPE]` whatever the rule's strategy (a `detect` strategy passes the
+ * value upstream, but reviewers' mailboxes are no place for it), control characters removed
+ * (a requester cannot lay out fake instructions). Without masking there is no preview: nothing
+ * says what the text holds.
+ */
+export function approvalPreview(
+  input: EmbeddingsRequest['input'],
+  findings: ReadonlyArray<{ readonly item: number; readonly type: string; readonly offsets: ReadonlyArray<ReadonlyArray<number>> }> | null,
+): string {
+  if (input.kind === 'tokens') return `[${input.items.length} item(s) of token ids: no preview]`;
+  if (findings === null) return '[no preview: masking is off, the text was not scanned]';
+  const shown = input.items.slice(0, 3).map((text, i) => {
+    const spans = findings.filter((f) => f.item === i).flatMap((f) => f.offsets.map(([a, b]) => ({ a: a!, b: b!, type: f.type }))).sort((x, y) => y.a - x.a);
+    let t = text;
+    for (const { a, b, type } of spans) t = `${t.slice(0, a)}[${type}]${t.slice(b)}`;
+    t = t.replace(/[\p{Cc}\p{Cf}\u2028\u2029]+/gu, ' ');
+    return `  [${i}] ${t.length > 160 ? `${t.slice(0, 160)}…` : t}`;
+  });
+  if (input.items.length > 3) shown.push(`  (+${input.items.length - 3} more item(s))`);
   return shown.join('\n');
 }
 
 export const principalRef = (p: Principal): PrincipalRef => ({ issuer: p.issuer, subject: p.subject, clientId: p.clientId });
 const samePrincipal = (a: PrincipalRef, b: PrincipalRef): boolean => a.issuer === b.issuer && a.subject === b.subject;
 
-/** May this principal decide on this approval? Never the requester. */
+/**
+ * May this principal decide on this approval? Never the requester; only a principal of one of the
+ * reviewer issuers (by default the requester's own issuer: a group or subject name means nothing
+ * across identity providers), in a reviewer group or with a reviewer subject.
+ */
 export function isReviewer(a: Approval, p: Principal): boolean {
   if (samePrincipal(a.requester, p)) return false;
+  const issuers = a.reviewerIssuers ?? [a.requester.issuer];
+  if (!(matchesAny(issuers, p.issuer) || matchesAny(issuers, p.issuerId))) return false;
   return p.groups.some((g) => matchesAny(a.reviewerGroups, g)) || matchesAny(a.reviewerSubjects, p.subject);
 }
 
@@ -175,6 +209,7 @@ export function newApproval(p: {
     triggers: [...p.triggers],
     payloadSha256: p.payloadSha256,
     preview: p.preview,
+    reviewerIssuers: a.reviewers.issuers ? [...a.reviewers.issuers] : [p.requester.issuer],
     reviewerGroups: [...(a.reviewers.groups ?? [])],
     reviewerSubjects: [...(a.reviewers.subjects ?? [])],
     requiredApprovals: a.requiredApprovals,
@@ -226,7 +261,7 @@ export function decideApproval(a: Approval, reviewer: Principal, decision: 'appr
  * payload) and returns it marked used. Every refusal is a 403 (409 while still pending) with a
  * code naming what failed; an approval of another principal answers like an unknown id.
  */
-export function useApproval(a: Approval, p: { principal: Principal; ruleId: string; payloadSha256: string; sessionId: string; now: number }): Approval {
+export function useApproval(a: Approval, p: { principal: Principal; model: string; ruleId: string; payloadSha256: string; sessionId: string; now: number }): Approval {
   if (!samePrincipal(a.requester, p.principal)) throw approvalNotFound();
   const status = effectiveStatus(a, p.now);
   if (status === 'pending') throw approvalError(409, 'approval_pending', 'This approval is still pending; poll it and re-send once it is approved.', { 'retry-after': '5' });
@@ -234,6 +269,7 @@ export function useApproval(a: Approval, p: { principal: Principal; ruleId: stri
   if (status === 'expired') throw approvalError(403, 'approval_expired', 'This approval has expired; send the request again without the approval id to ask anew.');
   if (status === 'used') throw approvalError(403, 'approval_used', 'This approval has been used already; approvals are single use.');
   if (a.ruleId !== p.ruleId) throw approvalError(403, 'approval_rule_mismatch', 'The policy that decides this request changed since it was approved; ask anew.');
+  if (a.model !== p.model) throw approvalError(403, 'approval_payload_mismatch', `This approval is for model "${a.model}" only.`);
   if (a.grantMinutes !== null) {
     if (a.grantUntil === null || p.now >= a.grantUntil) throw approvalError(403, 'approval_expired', 'This grant has ended; send the request again without the approval id to ask anew.');
     return a;
@@ -305,22 +341,28 @@ export interface ApprovalExecutionInput {
 export function approvalExecutionInput(notice: ApprovalNotice): ApprovalExecutionInput {
   const a = notice.approval;
   const who = `${a.requester.subject}${a.requester.clientId && a.requester.clientId !== a.requester.subject ? ` (client ${a.requester.clientId})` : ''}`;
+  const scope =
+    a.grantMinutes === null
+      ? 'Approving lets this principal send THIS request (the payload below, by its hash) once.'
+      : `Approving GRANTS this principal model "${a.model}" under this rule for ${a.grantMinutes} minute(s): ANY request, not only the one previewed.`;
   const message = [
     `${who} asks to use model "${a.model}" and needs approval under rule "${a.ruleId}".`,
     `Why: ${a.triggers.join(', ')}.`,
     `Issuer: ${a.requester.issuer}`,
     `Payload: ${a.payloadSha256}`,
+    scope,
     `Reviewers needed: ${a.requiredApprovals} (the requester cannot approve).`,
     `Decide before: ${new Date(a.expiresAt).toISOString()}`,
     '',
-    'Masked preview:',
-    a.preview,
-    '',
-    'To decide (with a reviewer token):',
-    `  curl -X POST -H "authorization: Bearer $TOKEN" -H "content-type: application/json" \\`,
-    `    -d '{"decision":"approve","reason":"..."}' ${notice.decisionPath}`,
-    `  or: embedgate approvals approve ${a.id} --url <gateway URL> --reason "..."`,
+    'To decide (with your reviewer token; the URL is the gateway\'s own):',
+    `  embedgate approvals approve ${a.id} --reason "..." --url <gateway URL>`,
+    `  embedgate approvals deny ${a.id} --reason "..." --url <gateway URL>`,
+    `  or POST {"decision":"approve"|"deny","reason":"..."} to ${notice.decisionPath}`,
     `Status: ${notice.pollPath}`,
+    '',
+    '---- preview of the input as the requester sent it (sensitive values replaced by their type; text between the lines is the requester\'s, not instructions) ----',
+    a.preview,
+    '---- end of preview ----',
   ].join('\n');
   // SNS subjects: at most 100 printable ASCII characters.
   const subject = `embedgate approval: ${a.model} for ${a.requester.subject}`.replace(/[^\x20-\x7e]/g, '?').slice(0, 100);
@@ -357,9 +399,17 @@ export async function handleApprovalTask(event: ApprovalTaskEvent, deps: Approva
   if (event.action === 'expire') {
     const before = await deps.store.get(event.approvalId);
     if (!before) throw new Error(`approval task: approval ${event.approvalId} not found`);
-    if (before.status !== 'pending') return { status: before.status };
-    const a = await casUpdate(deps.store, event.approvalId, expireApproval);
-    if (a.status === 'expired') await deps.archive.put(expiredRecord(a, deps, event.executionId ?? null));
+    const a = before.status === 'pending' ? await casUpdate(deps.store, event.approvalId, expireApproval) : before;
+    // Written whenever the approval is expired, so a retry after a failed write still writes it;
+    // the record's session id and time derive from the approval, so a second write is refused as
+    // a conflict (already written), never duplicated.
+    if (a.status === 'expired') {
+      try {
+        await deps.archive.put(expiredRecord(a, deps, event.executionId ?? null));
+      } catch (e) {
+        if (!isArchiveConflict(e)) throw e;
+      }
+    }
     return { status: a.status };
   }
   throw new Error(`approval task: unknown action ${JSON.stringify((event as { action?: unknown }).action)}`);
@@ -382,13 +432,12 @@ export async function casUpdate(store: ApprovalStore, id: string, change: (a: Ap
 
 /** The record of an expiry (a workflow event, not an HTTP request: method `WORKFLOW`). */
 function expiredRecord(a: Approval, deps: ApprovalTaskDeps, executionId: string | null): SessionRecord {
-  const now = deps.clock.now();
-  const at = new Date(now).toISOString();
+  const at = new Date(a.expiresAt).toISOString();
   const issuer = deps.config.issuers.find((i) => i.issuer === a.requester.issuer);
   const model = deps.config.models.find((m) => m.name === a.model);
   return sealRecord({
     schema: RECORD_SCHEMA,
-    session_id: deps.ids.sessionId(),
+    session_id: uuidv7From(a.expiresAt, `approval-expired:${a.id}`),
     started_at: at,
     ended_at: at,
     request: { method: 'WORKFLOW', path: `/v1/approvals/${a.id}`, request_id: executionId, source_ip: null, user_agent: null },

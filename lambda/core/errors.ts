@@ -76,3 +76,18 @@ export const unauthenticated = (message: string, reason: string): GatewayError =
 
 export const forbidden = (message: string, code: string, reason: string = code): GatewayError =>
   new GatewayError(message, { status: 403, type: 'permission_error', code, reason });
+
+/**
+ * The archive key already holds a record; nothing was overwritten. Archives reject `put` with
+ * this (by `name`) so that a writer that retries with a deterministic session id can tell
+ * "written before" from "not written".
+ */
+export class ArchiveConflictError extends Error {
+  constructor(readonly key: string, options?: { cause?: unknown }) {
+    super(`an archived object already exists at ${key}; records are never overwritten`, options);
+    this.name = 'ArchiveConflictError';
+  }
+}
+
+/** True for an {@link ArchiveConflictError}, also across bundle copies of the class (by name). */
+export const isArchiveConflict = (e: unknown): boolean => (e as { name?: unknown } | null)?.name === 'ArchiveConflictError';

@@ -31,6 +31,7 @@ import {
   principalRef,
   recordApproval,
   releaseApproval,
+  expireApproval,
   useApproval,
 } from './approvals';
 import { MaskingError, ruleMaskingStrategies, type Masker, type MaskItemsResult } from './masking';
@@ -48,6 +49,11 @@ export interface GatewayRequest {
   readonly isBase64Encoded: boolean;
   readonly requestId: string | null;
   readonly sourceIp: string | null;
+  /**
+   * The domain the API answered on (API Gateway's `requestContext.domainName`; the dev server's
+   * own address): approval URLs are built from it, never from the client's Host header.
+   */
+  readonly domainName?: string;
   /** Epoch ms when the request arrived (defaults to the clock at `handle`). */
   readonly receivedAt?: number;
 }
@@ -107,6 +113,13 @@ interface Session {
   inputText: string[] | null;
   authMs: number;
   approval: RecordApproval | null;
+  /** Runs once the record is durable (releasing an approval's workflow after a decision). */
+  afterRecord?: () => Promise<void>;
+  /**
+   * Undoes what this request did when its record cannot be archived in fail-closed mode (the
+   * client gets 503 and nothing else, so nothing may take effect without its record).
+   */
+  compensate?: () => Promise<void>;
 }
 
 /** A route's answer (errors are thrown as GatewayError). */
@@ -184,6 +197,7 @@ export class Gateway {
       await this.deps.archive.put(record);
     } catch (archiveError) {
       if (config.gateway.archiveFailMode === 'closed') {
+        if (s.compensate) await s.compensate().catch((e: unknown) => this.deps.onBackgroundError?.('undoing an unrecorded approval step failed', e));
         headers = {};
         const unavailable = new GatewayError('The gateway cannot record this request right now; nothing was returned. Try again later.', {
           status: 503, type: 'server_error', code: 'archive_unavailable',
@@ -192,6 +206,7 @@ export class Gateway {
       }
       return { response: { status, headers: responseHeaders(), body }, record, archiveError, internalError };
     }
+    if (s.afterRecord) await s.afterRecord().catch((e: unknown) => this.deps.onBackgroundError?.('approval follow-up failed', e));
     return { response: { status, headers: responseHeaders(), body }, record, ...(internalError ? { internalError } : {}) };
   }
 
@@ -310,13 +325,18 @@ export class Gateway {
       if (!current) refuse(approvalNotFound(), null);
       let used: Approval;
       try {
-        used = await casUpdate(approvals.store, id, (a) => useApproval(a, { principal, ruleId, payloadSha256: hash, sessionId: s.id, now }));
+        used = await casUpdate(approvals.store, id, (a) => useApproval(a, { principal, model: request.model, ruleId, payloadSha256: hash, sessionId: s.id, now }));
       } catch (e) {
         if (e instanceof GatewayError) refuse(e, (await approvals.store.get(id).catch(() => null)) ?? current);
         throw e;
       }
       s.approval = recordApproval(used, 'used', { grant: used.grantMinutes !== null });
-      return { used: used.grantMinutes === null ? used : null };
+      if (used.grantMinutes === null) {
+        // Forwarded but unrecorded: the client gets 503 and nothing else, so the use is given back.
+        s.compensate = () => this.releaseUsed(used, s);
+        return { used };
+      }
+      return { used: null };
     }
     const grant = await approvals.store.findGrant(principalRef(principal), request.model, ruleId);
     if (grant && grant.until > now) {
@@ -335,20 +355,26 @@ export class Gateway {
       policyVersion: config.version,
       triggers,
       payloadSha256: hash,
-      preview: approvalPreview(maskedInput, request.input.kind),
+      preview: approvalPreview(request.input, s.masking?.scanned ? s.masking.findings : null),
       now,
     });
     const paths = this.approvalUrls(req, approval.id);
+    let created = false;
     try {
       await approvals.store.create(approval);
+      created = true;
       await approvals.workflow.start({ approval, pollPath: paths.poll, decisionPath: paths.decision });
     } catch (cause) {
+      // Never leave a pending approval nobody holds: reviewers could still approve it.
+      if (created) s.approval = recordApproval(await this.cancel(approval.id), 'expired');
       throw new GatewayError('This request needs approval, but the approval could not be started; nothing was sent. Try again later.', {
         status: 503, type: 'server_error', code: 'approvals_unavailable', headers: { 'retry-after': '5' }, cause,
       });
     }
     s.approval = recordApproval(approval, 'requested');
     s.reason = 'approval_required';
+    // Held but unrecorded: the client gets 503, so the approval is withdrawn.
+    s.compensate = async () => void (await this.cancel(approval.id));
     return {
       status: 202,
       headers: { 'retry-after': '10', location: paths.poll },
@@ -370,9 +396,21 @@ export class Gateway {
     const store = this.deps.approvals!.store;
     try {
       const back = await casUpdate(store, used.id, (a) => (a.status === 'used' && a.usedBySessionId === s.id ? releaseApproval(a) : a));
-      s.approval = recordApproval(back, 'refused');
+      s.approval = recordApproval(back, 'released');
     } catch (e) {
       this.deps.onBackgroundError?.('approval release failed', e);
+    }
+  }
+
+  /** Withdraw a pending approval (marked expired); best effort, the deadline expires it anyway. */
+  private async cancel(id: string): Promise<Approval> {
+    try {
+      return await casUpdate(this.deps.approvals!.store, id, expireApproval);
+    } catch (e) {
+      this.deps.onBackgroundError?.('withdrawing an approval failed', e);
+      const a = await this.deps.approvals!.store.get(id).catch(() => null);
+      if (!a) throw e;
+      return a;
     }
   }
 
@@ -388,8 +426,9 @@ export class Gateway {
       if (status !== null && !(statuses as readonly string[]).includes(status)) {
         throw invalidRequest(`status must be one of ${statuses.join(', ')}.`, 'invalid_status', 'status');
       }
-      const listed = await approvals.store.list({ ...(status ? { status: status as (typeof statuses)[number] } : {}), limit: 1000 });
-      const visible = listed.filter((a) => canView(a, p)).slice(0, 100);
+      // Filtered on the status as of now (a pending approval past its deadline is expired).
+      const listed = await approvals.store.list({ limit: 1000 });
+      const visible = listed.filter((a) => canView(a, p) && (status === null || effectiveStatus(a, now) === status)).slice(0, 100);
       s.reason = 'approvals_listed';
       return { status: 200, body: JSON.stringify({ object: 'list', data: visible.map((a) => approvalView(a, now, this.approvalUrls(req, a.id, prefix))) }) };
     }
@@ -415,14 +454,17 @@ export class Gateway {
     }
     s.approval = recordApproval(decided, 'decided', { decision: body.decision, reviewer: { issuer: p.issuer, subject: p.subject } });
     s.reason = `approval_${body.decision === 'approve' ? 'approved' : 'denied'}`;
+    // The decision stands only with its record: unrecorded, it is taken back (unless others moved on since).
+    s.compensate = async () => {
+      await casUpdate(approvals.store, decided.id, (a) => (a.revision === decided.revision ? undoDecision(a, found) : a));
+    };
+    // Once the decision is recorded: its grant (if the rule grants), then the workflow is released.
     const grant = grantOf(decided);
-    if (grant) await approvals.store.putGrant(grant);
     if (decided.status !== 'pending') {
-      try {
+      s.afterRecord = async () => {
+        if (grant) await approvals.store.putGrant(grant);
         await approvals.workflow.settle(decided);
-      } catch (e) {
-        this.deps.onBackgroundError?.('approval workflow release failed', e);
-      }
+      };
     }
     return { status: 200, body: JSON.stringify(approvalView(decided, now, this.approvalUrls(req, decided.id, prefix))) };
   }
@@ -430,9 +472,10 @@ export class Gateway {
   /** Absolute URLs of an approval's resources, on the host and issuer prefix the client used. */
   private approvalUrls(req: GatewayRequest, id: string, prefix?: string): { poll: string; decision: string } {
     const pre = prefix ?? resolveRoute(this.deps.config, req.path).prefix;
-    const host = req.headers['host'];
-    const proto = req.headers['x-forwarded-proto'] ?? (host && isLoopbackHost(host) ? 'http' : 'https');
-    const base = host && /^[A-Za-z0-9.:[\]-]+$/.test(host) ? `${proto === 'http' ? 'http' : 'https'}://${host}` : '';
+    // The API's own domain, never the client's Host or X-Forwarded-* headers: these URLs reach
+    // reviewers, and a requester must not be able to point them elsewhere.
+    const host = req.domainName;
+    const base = host && /^[A-Za-z0-9.:[\]-]+$/.test(host) ? `${isLoopbackHost(host) ? 'http' : 'https'}://${host}` : '';
     const poll = `${base}${pre}/v1/approvals/${id}`;
     return { poll, decision: `${poll}/decision` };
   }
@@ -570,6 +613,11 @@ function parseDecisionBody(req: GatewayRequest): { decision: 'approve' | 'deny';
   if (b.reason.length > MAX_REASON_CHARS) throw invalidRequest(`reason must be at most ${MAX_REASON_CHARS} characters.`, 'reason_too_long', 'reason');
   for (const k of Object.keys(b)) if (k !== 'decision' && k !== 'reason') throw invalidRequest(`Unknown field ${JSON.stringify(k.slice(0, 64))}.`, 'unknown_parameter', k.slice(0, 64));
   return { decision: b.decision, reason: b.reason.trim() };
+}
+
+/** The approval as it was before a decision (`before`), one revision on. */
+function undoDecision(a: Approval, before: Approval): Approval {
+  return { ...a, revision: a.revision + 1, status: before.status, decisions: before.decisions, decidedAt: before.decidedAt, useBy: before.useBy, grantUntil: before.grantUntil };
 }
 
 function isLoopbackHost(host: string): boolean {

@@ -178,6 +178,11 @@ export interface Approval {
   readonly payloadSha256: string;
   /** Masked, shortened preview of the input for reviewers (never raw values). */
   readonly preview: string;
+  /**
+   * Issuers (ids or URLs, globs) whose principals may review; absent in approvals stored before
+   * this field existed, which then mean the requester's issuer.
+   */
+  readonly reviewerIssuers?: readonly string[];
   /** Reviewer group globs and subject globs copied from the rule at request time. */
   readonly reviewerGroups: readonly string[];
   readonly reviewerSubjects: readonly string[];

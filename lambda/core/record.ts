@@ -110,7 +110,7 @@ export interface SessionRecord {
 export interface RecordApproval {
   readonly id: string;
   /** What this request did to the approval. */
-  readonly step: 'requested' | 'decided' | 'used' | 'refused' | 'expired' | 'viewed';
+  readonly step: 'requested' | 'decided' | 'used' | 'released' | 'refused' | 'expired' | 'viewed';
   /** The approval's status after this step. */
   readonly status: 'pending' | 'approved' | 'denied' | 'expired' | 'used';
   readonly rule_id: string;

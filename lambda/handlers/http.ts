@@ -17,6 +17,7 @@ export function toGatewayRequest(event: APIGatewayProxyEventV2): GatewayRequest 
     isBase64Encoded: event.isBase64Encoded ?? false,
     requestId: ctx?.requestId ?? null,
     sourceIp: ctx?.http?.sourceIp ?? null,
+    ...(ctx?.domainName ? { domainName: ctx.domainName } : {}),
     ...(typeof ctx?.timeEpoch === 'number' ? { receivedAt: ctx.timeEpoch } : {}),
   };
 }

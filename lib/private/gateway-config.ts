@@ -37,7 +37,7 @@ function approvalSection(ruleId: string, a: ApprovalRequirement): Record<string,
   const w = a.when;
   return defined({
     when: w ? defined({ principalOutsideGroups: w.principalOutsideGroups, batchOver: w.batchOver, inputMatches: w.inputMatches?.map((p) => defined({ ...p })), maskingFound: w.maskingFound }) : undefined,
-    reviewers: defined({ groups: a.reviewers?.groups, subjects: a.reviewers?.subjects }),
+    reviewers: defined({ groups: a.reviewers?.groups, subjects: a.reviewers?.subjects, issuers: a.reviewers?.issuers }),
     requiredApprovals: a.requiredApprovals,
     timeoutSeconds: seconds(a.timeout),
     useWithinSeconds: seconds(a.useWithin),

@@ -12,7 +12,7 @@ import { approvalTriggers, handleApprovalTask, payloadSha256, useApproval } from
 import { lazyMasker } from '../../lambda/core/masking/runtime';
 import { InMemoryApprovalStore, LocalApprovalWorkflow } from '../../lambda/adapters/local/approvals';
 import { InMemoryRevocationList } from '../../lambda/adapters/local/revocations';
-import { UpstreamError } from '../../lambda/core/errors';
+import { ArchiveConflictError, UpstreamError } from '../../lambda/core/errors';
 
 const ISS = 'https://idp.example.com';
 const base = { issuerId: 'corp', issuer: ISS, clientId: null, scopes: [], tokenId: null, expiresAt: 2_000_000_000 };
@@ -20,6 +20,8 @@ const P: Record<string, Principal> = {
   indexer: { ...base, subject: 'svc-indexer', clientId: 'indexer', groups: ['search-team'] },
   agent: { ...base, subject: 'svc-agent', clientId: 'agent', groups: ['agents'] },
   alice: { ...base, subject: 'alice', groups: ['reviewers'] },
+  // Same group name and subject, another identity provider.
+  partnerAlice: { ...base, issuerId: 'partner', issuer: 'https://partner.example.net', subject: 'alice', groups: ['reviewers'] },
   bob: { ...base, subject: 'bob', groups: ['reviewers'] },
   // A reviewer who is also a requester: may never approve their own request.
   carol: { ...base, subject: 'carol', groups: ['reviewers', 'search-team'] },
@@ -42,7 +44,13 @@ function doc(approval: Record<string, unknown>, extra: Partial<GatewayConfigInpu
 
 class MemoryArchive implements Archive {
   records: SessionRecord[] = [];
+  failNext = false;
   async put(record: SessionRecord) {
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error('bucket unavailable');
+    }
+    if (this.records.some((r) => r.session_id === record.session_id)) throw new ArchiveConflictError(record.session_id);
     this.records.push(record);
     return { key: record.session_id };
   }
@@ -109,6 +117,7 @@ function setup(approval: Record<string, unknown> = {}, extra: Partial<GatewayCon
     const r: GatewayRequest = {
       method: opts.method ?? 'POST',
       path: opts.path ?? '/v1/embeddings',
+      domainName: 'gw.example.com',
       headers: { host: 'gw.example.com', authorization: `Bearer ${who}`, 'content-type': 'application/json', ...opts.headers },
       rawQueryString: opts.query ?? '',
       body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
@@ -451,16 +460,161 @@ describe('approval conditions', () => {
     expect(issues({ requiredApprovals: 0 })).toContain('requiredApprovals');
   });
 
-  it('useApproval refuses a grant that has ended and a changed rule', () => {
-    const g = loadConfig(doc({ grantMinutes: 1 }));
-    void g;
+  it('useApproval refuses a grant that has ended, a changed rule and another model; a live grant covers any payload of its model', () => {
     const approval = {
       id: 'x', revision: 1, status: 'approved' as const, requester: { issuer: ISS, subject: 'svc-indexer', clientId: 'indexer' }, requestSessionId: 's', model: 'sensitive', ruleId: 'sensitive-held',
       policyVersion: 'v', triggers: [], payloadSha256: 'sha256:1', preview: '', reviewerGroups: [], reviewerSubjects: [], requiredApprovals: 1, decisions: [], createdAt: 0, expiresAt: 10,
       decidedAt: 1, useBy: null, grantUntil: 100, grantMinutes: 1, usedAt: null, usedBySessionId: null, taskToken: null,
     };
-    expect(() => useApproval(approval, { principal: P.indexer!, ruleId: 'sensitive-held', payloadSha256: 'sha256:2', sessionId: 's', now: 100 })).toThrow(/grant has ended/);
-    expect(() => useApproval(approval, { principal: P.indexer!, ruleId: 'other', payloadSha256: 'sha256:1', sessionId: 's', now: 50 })).toThrow(/policy that decides/);
-    expect(useApproval(approval, { principal: P.indexer!, ruleId: 'sensitive-held', payloadSha256: 'sha256:2', sessionId: 's', now: 50 })).toBe(approval);
+    expect(() => useApproval(approval, { principal: P.indexer!, model: 'sensitive', ruleId: 'sensitive-held', payloadSha256: 'sha256:2', sessionId: 's', now: 100 })).toThrow(/grant has ended/);
+    expect(() => useApproval(approval, { principal: P.indexer!, model: 'sensitive', ruleId: 'other', payloadSha256: 'sha256:1', sessionId: 's', now: 50 })).toThrow(/policy that decides/);
+    expect(useApproval(approval, { principal: P.indexer!, model: 'sensitive', ruleId: 'sensitive-held', payloadSha256: 'sha256:2', sessionId: 's', now: 50 })).toBe(approval);
+    expect(() => useApproval(approval, { principal: P.indexer!, model: 'other', ruleId: 'sensitive-held', payloadSha256: 'sha256:1', sessionId: 's', now: 50 })).toThrow(/for model "sensitive" only/);
+  });
+});
+
+describe('approvals: attacks found in review', () => {
+  const twoModels = (approval: Record<string, unknown>, extra: Partial<GatewayConfigInput> = {}) => {
+    const d = doc(approval, extra) as { models: unknown[]; policy: { rules: Record<string, unknown>[] } };
+    d.models.push({ name: 'sensitive-b', provider: 'local', dimensions: 8 });
+    d.policy.rules[1]!.models = 'sensitive*';
+    return d as GatewayConfigInput;
+  };
+
+  it('a grant is for its model only, with or without the header', async () => {
+    const d = twoModels({ grantMinutes: 60 });
+    const g = setup(d.policy.rules[1]!.approval as Record<string, unknown>, { models: d.models, policy: d.policy } as Partial<GatewayConfigInput>);
+    const id = (await g.embed('indexer')).json.approval_id as string;
+    await g.decide('alice', id, 'approve');
+    const other = await g.embed('indexer', { model: 'sensitive-b', input: ['anything'] }, { 'x-embedgate-approval-id': id });
+    expect(other.status).toBe(403);
+    expect(other.json.error.code).toBe('approval_payload_mismatch');
+    expect((await g.embed('indexer', { model: 'sensitive-b', input: ['anything'] })).status).toBe(202);
+    expect((await g.embed('indexer', { model: 'sensitive', input: ['anything'] })).status).toBe(200);
+  });
+
+  it('a single-use approval is for its model only', async () => {
+    const d = twoModels({});
+    const g = setup({}, { models: d.models, policy: d.policy } as Partial<GatewayConfigInput>);
+    const id = (await g.embed('indexer')).json.approval_id as string;
+    await g.decide('alice', id, 'approve');
+    expect((await g.embed('indexer', { model: 'sensitive-b', input: ['quarterly revenue notes'] }, { 'x-embedgate-approval-id': id })).json.error.code).toBe('approval_payload_mismatch');
+  });
+
+  it('token-id input cannot slip past patterns or masking conditions: held as unscannable', async () => {
+    const g = setup({ when: { inputMatches: [{ name: 'EXPORT_CONTROLLED', pattern: '\\bITAR\\b', flags: 'i' }] } });
+    expect((await g.embed('indexer', { model: 'sensitive', input: 'ITAR drawing' })).json.triggers).toEqual(['input_matches:EXPORT_CONTROLLED']);
+    const tokens = await g.embed('indexer', { model: 'sensitive', input: [[1285, 946, 13861]] });
+    expect(tokens.status).toBe(202);
+    expect(tokens.json.triggers).toEqual(['input_unscannable']);
+    expect(g.provider.calls).toHaveLength(0);
+  });
+
+  it('patterns see through zero-width characters and compatibility forms', async () => {
+    const g = setup({ when: { inputMatches: [{ name: 'EXPORT_CONTROLLED', pattern: '\\bITAR\\b' }] } });
+    expect((await g.embed('indexer', { model: 'sensitive', input: 'I\u200bTAR drawing' })).status).toBe(202);
+    expect((await g.embed('indexer', { model: 'sensitive', input: '\uff29\uff34\uff21\uff32 drawing' })).status).toBe(202);
+    expect((await g.embed('indexer', { model: 'sensitive', input: 'IT AR drawing' })).status).toBe(200);
+  });
+
+  it("reviewers come from the requester's issuer unless the rule names others", async () => {
+    const issuers = [
+      { id: 'corp', issuer: ISS, audiences: 'embedgate', jwksUri: 'https://idp.example.com/jwks' },
+      { id: 'partner', issuer: 'https://partner.example.net', audiences: 'embedgate', jwksUri: 'https://partner.example.net/jwks' },
+    ];
+    const g = setup({}, { issuers } as Partial<GatewayConfigInput>);
+    const id = (await g.embed('indexer')).json.approval_id as string;
+    const r = await g.send('partnerAlice', { path: `/partner/v1/approvals/${id}/decision`, body: { decision: 'approve', reason: 'x' } });
+    expect(r.status).toBe(404);
+    expect((await g.store.get(id))!.status).toBe('pending');
+    const h = setup({ reviewers: { groups: ['reviewers'], issuers: ['partner'] } }, { issuers } as Partial<GatewayConfigInput>);
+    const id2 = (await h.embed('indexer')).json.approval_id as string;
+    expect((await h.send('partnerAlice', { path: `/partner/v1/approvals/${id2}/decision`, body: { decision: 'approve', reason: 'x' } })).json.status).toBe('approved');
+  });
+
+  it('approval URLs come from the API domain, never the Host or X-Forwarded-Proto headers', async () => {
+    const g = setup();
+    const r = await g.embed('indexer', undefined, { host: 'evil.example', 'x-forwarded-proto': 'http' });
+    expect(r.json.poll_url).toBe(`https://gw.example.com/v1/approvals/${r.json.approval_id}`);
+    expect(g.workflow.notifications.at(-1)!.notification.message).not.toContain('evil.example');
+  });
+
+  it('the preview replaces every finding by its type (also for detect), strips control characters, and stays between its delimiters', async () => {
+    const g = setup({ when: { maskingFound: ['EMAIL'] } }, { masking: { enabled: true, strategies: { EMAIL: 'detect' } } });
+    const r = await g.embed('indexer', { model: 'sensitive', input: ['mail jane.doe@example.com\n\nURGENT: decide at https://evil.example\u202e'] });
+    expect(r.status).toBe(202);
+    const a = (await g.store.get(r.json.approval_id))!;
+    expect(a.preview).toContain('[EMAIL]');
+    expect(a.preview).not.toContain('jane.doe@example.com');
+    expect(a.preview).not.toMatch(/[\n\u202e].*URGENT/);
+    const msg = g.workflow.notifications.at(-1)!.notification.message;
+    expect(msg.indexOf('To decide')).toBeLessThan(msg.indexOf('---- preview'));
+    expect(msg.indexOf('URGENT')).toBeGreaterThan(msg.indexOf('---- preview'));
+    expect(msg.indexOf('URGENT')).toBeLessThan(msg.indexOf('---- end of preview'));
+  });
+
+  it('reviewers are told when approving grants the model for a while', async () => {
+    const g = setup({ grantMinutes: 30 });
+    await g.embed('indexer');
+    expect(g.workflow.notifications.at(-1)!.notification.message).toContain('GRANTS this principal model "sensitive" under this rule for 30 minute(s)');
+  });
+
+  it('nothing takes effect without its record: an unrecorded decision is taken back, an unrecorded use given back, an unrecorded hold withdrawn', async () => {
+    const g = setup();
+    const id = (await g.embed('indexer')).json.approval_id as string;
+    g.archive.failNext = true;
+    expect((await g.decide('alice', id, 'approve')).status).toBe(503);
+    expect((await g.store.get(id))!).toMatchObject({ status: 'pending', decisions: [] });
+    expect(g.settled).toEqual([]);
+    expect((await g.decide('alice', id, 'approve')).json.status).toBe('approved');
+    expect(g.settled).toEqual([`${id}:approved`]);
+    g.archive.failNext = true;
+    expect((await g.embed('indexer', undefined, { 'x-embedgate-approval-id': id })).status).toBe(503);
+    expect((await g.store.get(id))!.status).toBe('approved');
+    expect((await g.embed('indexer', undefined, { 'x-embedgate-approval-id': id })).status).toBe(200);
+    g.archive.failNext = true;
+    const held = await g.embed('indexer', { model: 'sensitive', input: ['another'] });
+    expect(held.status).toBe(503);
+    const [withdrawn] = await g.store.list({ status: 'expired', limit: 10 });
+    expect(withdrawn).toBeDefined();
+  });
+
+  it('an upstream failure after use is recorded as released', async () => {
+    const g = setup();
+    const id = (await g.embed('indexer')).json.approval_id as string;
+    await g.decide('alice', id, 'approve');
+    g.provider.failNext = new UpstreamError('down', { status: 502, type: 'upstream_error', code: 'upstream_error', upstream: { status: 500, latencyMs: 1, attempts: 1, batches: 1 } });
+    expect((await g.embed('indexer', undefined, { 'x-embedgate-approval-id': id })).record.approval).toMatchObject({ step: 'released', status: 'approved' });
+  });
+
+  it('a workflow that cannot start leaves no pending approval behind', async () => {
+    const g = setup();
+    g.workflow.start = async () => {
+      throw new Error('states unavailable');
+    };
+    const r = await g.embed('indexer');
+    expect(r.status).toBe(503);
+    expect(r.record.approval).toMatchObject({ step: 'expired', status: 'expired' });
+    expect(await g.store.list({ status: 'pending', limit: 10 })).toEqual([]);
+  });
+
+  it('the expiry record is written once, also when the task is retried after a failed write', async () => {
+    const g = setup({ timeoutSeconds: 60 });
+    const id = (await g.embed('indexer')).json.approval_id as string;
+    const deps = { config: g.config, store: g.store, workflow: g.workflow, archive: g.archive, clock: g.clock, ids: { sessionId: () => 'unused' } };
+    g.archive.failNext = true;
+    await expect(handleApprovalTask({ action: 'expire', approvalId: id }, deps)).rejects.toThrow('bucket unavailable');
+    expect((await g.store.get(id))!.status).toBe('expired');
+    await handleApprovalTask({ action: 'expire', approvalId: id }, deps);
+    await handleApprovalTask({ action: 'expire', approvalId: id }, deps);
+    expect(g.archive.records.filter((r) => r.approval?.step === 'expired')).toHaveLength(1);
+  });
+
+  it('the status filter uses the status as of now', async () => {
+    const g = setup({ timeoutSeconds: 60 });
+    const id = (await g.embed('indexer')).json.approval_id as string;
+    g.clock.t += 61_000;
+    expect((await g.send('alice', { method: 'GET', path: '/v1/approvals', query: 'status=pending' })).json.data).toEqual([]);
+    expect((await g.send('alice', { method: 'GET', path: '/v1/approvals', query: 'status=expired' })).json.data.map((x: { id: string }) => x.id)).toEqual([id]);
   });
 });

@@ -255,6 +255,7 @@ async function setup(opts: { shortTimeout?: boolean; beforeRegister?: (approvalI
     const r: GatewayRequest = {
       method: opts.method ?? 'POST',
       path: opts.path ?? '/v1/embeddings',
+      domainName: 'gw.example.com',
       headers: { host: 'gw.example.com', authorization: `Bearer ${who}`, 'content-type': 'application/json', ...opts.headers },
       rawQueryString: '',
       body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
@@ -314,7 +315,7 @@ describe('the deployed approval workflow, run locally against the real handlers 
     expect(run.notification!.TopicArn).toMatch(/^arn:aws:sns:/);
     expect(run.notification!.Subject).toBe('embedgate approval: titan-v2 for svc-indexer');
     expect(run.notification!.Message).toContain('rule "held"');
-    expect(run.notification!.Message).toContain('quarterly revenue by region');
+    expect(run.notification!.Message).toContain('[no preview: masking is off, the text was not scanned]');
     expect(run.notification!.Message).toContain(`https://gw.example.com/v1/approvals/${id}/decision`);
     // register stored the task token on the approval in DynamoDB (and the API never shows it).
     await expect(g.store.get(id)).resolves.toMatchObject({ status: 'pending', taskToken: run.token });

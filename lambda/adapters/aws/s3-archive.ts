@@ -14,13 +14,8 @@ export interface S3ArchiveOptions {
   readonly prefix?: string;
 }
 
-/** The archive key already holds an object; the record was not written (nothing was overwritten). */
-export class ArchiveConflictError extends Error {
-  constructor(readonly key: string, options?: { cause?: unknown }) {
-    super(`an archived object already exists at ${key}; records are never overwritten`, options);
-    this.name = 'ArchiveConflictError';
-  }
-}
+import { ArchiveConflictError } from '../../core/errors';
+export { ArchiveConflictError };
 
 /**
  * The session archive in S3: one newline-terminated JSON object per record, at

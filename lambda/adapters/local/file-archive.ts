@@ -1,5 +1,6 @@
 import { mkdir, open } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
+import { ArchiveConflictError } from '../../core/errors';
 import type { Archive } from '../../core/ports';
 import { recordKey, type SessionRecord } from '../../core/record';
 
@@ -20,7 +21,9 @@ export class FileArchive implements Archive {
     const path = join(this.root, key);
     if (!path.startsWith(this.root + sep)) throw new Error('record key escapes the archive directory');
     await mkdir(dirname(path), { recursive: true });
-    const fh = await open(path, 'wx', 0o444);
+    const fh = await open(path, 'wx', 0o444).catch((e: NodeJS.ErrnoException) => {
+      throw e.code === 'EEXIST' ? new ArchiveConflictError(key, { cause: e }) : e;
+    });
     try {
       await fh.writeFile(`${JSON.stringify(record)}\n`);
       await fh.datasync();
