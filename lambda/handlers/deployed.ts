@@ -8,13 +8,11 @@ import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { expandEnvRefs, loadConfig, type GatewayConfig } from '../../shared/config';
 import { S3Archive } from '../adapters/aws/s3-archive';
+import { requiredEnv } from './env';
 
-/** A required environment variable; throws at start (not per request) when it is missing. */
-export function requiredEnv(name: string): string {
-  const v = process.env[name];
-  if (!v) throw new Error(`environment variable ${name} is not set`);
-  return v;
-}
+// Re-exported for the entries that import it from here; the digest entry imports ./env directly,
+// since this module also pulls in the configuration schema (zod).
+export { requiredEnv } from './env';
 
 /** The configuration document of this deployment (`config.json` in the function's code). */
 export function deployedConfig(): GatewayConfig {

@@ -7,7 +7,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { systemClock } from '../core/ids';
 import { KmsSigner } from '../adapters/aws/kms-signer';
 import { S3Objects } from '../adapters/aws/s3-objects';
-import { requiredEnv } from './deployed';
+import { requiredEnv } from './env';
 import { createDigestHandler } from './digest';
 import { logger } from './powertools';
 

@@ -17,8 +17,15 @@
  * what the bundled S3 client actually sent (If-None-Match, SSE-KMS, checksum) and answers 412 to
  * a conditional PUT of a key already written through it, which s3rver itself ignores.
  *
+ * The proxy bundle is split (scripts/bundle.mjs): the Bedrock runtime and Comprehend clients are
+ * chunks it loads with `import()` only when the configuration names them. One function runs with
+ * both configured, against a fake Bedrock Runtime and a fake Comprehend (through
+ * `AWS_ENDPOINT_URL_BEDROCK_RUNTIME` / `AWS_ENDPOINT_URL_COMPREHEND`); another runs without them
+ * from a task root that lacks every lazily loaded chunk, which shows they are not needed there.
+ *
  * Needs the bundles: `npm run build` (part of `npm test`).
  */
+import { dirname } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
@@ -26,6 +33,9 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import { fingerprintVectors, RECORD_SCHEMA, type SessionRecord } from '../../lambda/core/record';
 import { uuidv7From } from '../../lambda/core/ids';
 import { deadEndpoint, S3RVER_CREDENTIALS, startDynalite, startS3rver, type StandIn } from '../support/aws-standins';
+import { bundleGraph } from '../support/bundle-graph';
+import { startFakeBedrock, type FakeBedrock } from '../support/fake-bedrock';
+import { startFakeComprehend, type FakeComprehend } from '../support/fake-comprehend';
 import { startFakeSecretsManager, type FakeSecretsManager } from '../support/fake-secrets-manager';
 import { fakeEmbedding, startFakeUpstream, type FakeUpstream } from '../support/fake-upstream';
 import { generateTestKey, signToken, startJwksServer, type JwksServer, type TestKey } from '../support/jwks';
@@ -395,6 +405,89 @@ describe('proxy bundle (assets/proxy/index.mjs)', () => {
     // Nothing of this request reached the real archive.
     const sessionId = res.headers['x-embedgate-session-id']!;
     expect((await listKeys()).filter((k) => k.includes(sessionId))).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Proxy bundle: the lazily loaded chunks (Bedrock runtime, Comprehend)
+// ---------------------------------------------------------------------------------------------
+
+describe('proxy bundle: lazily loaded chunks', () => {
+  const BEDROCK_MODEL = 'titan-v2';
+  const TITAN = 'amazon.titan-embed-text-v2:0';
+  let bedrockFake: FakeBedrock;
+  let comprehendFake: FakeComprehend;
+  let proxyAws: LambdaRunner;
+  let proxyLean: LambdaRunner;
+  let lazy: string[];
+
+  beforeAll(async () => {
+    const graph = await bundleGraph(dirname(bundlePath('proxy')));
+    lazy = graph.lazy;
+    [bedrockFake, comprehendFake] = await Promise.all([startFakeBedrock(), startFakeComprehend()]);
+    const doc = JSON.parse(configJson()) as { models: unknown[]; masking?: unknown };
+    doc.models.push({ name: BEDROCK_MODEL, provider: 'bedrock', upstreamModel: TITAN, upstream: { maxRetries: 0, timeoutMs: 10_000 } });
+    doc.masking = { enabled: true, strategies: { EMAIL: 'redact' }, comprehend: { enabled: true, failMode: 'closed' } };
+    [proxyAws, proxyLean] = await Promise.all([
+      startLambdaRunner({
+        bundle: bundlePath('proxy'),
+        files: { 'config.json': JSON.stringify(doc) },
+        env: { ...functionEnv(s3Front.endpoint, true), AWS_ENDPOINT_URL_BEDROCK_RUNTIME: bedrockFake.endpoint, AWS_ENDPOINT_URL_COMPREHEND: comprehendFake.endpoint },
+        functionName: 'embedgate-proxy-bedrock-comprehend',
+      }),
+      // No Bedrock model, no Comprehend: the function's code without any lazily loaded chunk.
+      startLambdaRunner({ bundle: bundlePath('proxy'), omit: graph.lazy, files: { 'config.json': configJson() }, env: functionEnv(s3Front.endpoint, true), functionName: 'embedgate-proxy-lean' }),
+    ]);
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.allSettled([proxyAws?.close(), proxyLean?.close()]);
+    await Promise.allSettled([bedrockFake?.close(), comprehendFake?.close()]);
+  });
+
+  test('the Bedrock runtime and Comprehend clients are chunks of their own, outside what the entry loads at start', () => {
+    expect(lazy).toEqual(expect.arrayContaining([expect.stringMatching(/^chunks\/bedrock-runtime-[A-Z0-9]+\.mjs$/), expect.stringMatching(/^chunks\/comprehend-client-[A-Z0-9]+\.mjs$/)]));
+  });
+
+  test('with both configured: masked by Comprehend, embedded by Bedrock, signed with the environment credentials', async () => {
+    const input = ['write to jane.doe@example.com about the report'];
+    const event = apiEvent('POST', '/v1/embeddings', { token: await token('svc-bedrock'), body: { model: BEDROCK_MODEL, input } });
+
+    const res = await proxyAws.invoke<ApiResult>(event);
+
+    expect(res.statusCode).toBe(200);
+    const body = parseBody(res) as { model: string; data: { embedding: number[] }[] };
+    expect(body.model).toBe(BEDROCK_MODEL);
+    expect(body.data).toHaveLength(1);
+    expect(body.data[0]!.embedding).toHaveLength(1024);
+
+    // Comprehend (the lazily loaded client) saw the raw text; Bedrock only the masked one.
+    expect(comprehendFake.texts).toContain(input[0]);
+    const detect = comprehendFake.requests.at(-1)!;
+    expect(String(detect.headers.authorization)).toMatch(/^AWS4-HMAC-SHA256 Credential=S3RVER\/\d{8}\/us-east-1\/comprehend\/aws4_request/);
+    expect(bedrockFake.requests).toHaveLength(1);
+    const invoke = bedrockFake.requests[0]!;
+    expect(invoke.modelId).toBe(TITAN);
+    expect(JSON.stringify(invoke.body)).not.toContain('jane.doe@example.com');
+    expect(invoke.body).toMatchObject({ inputText: expect.stringContaining('write to ') });
+    expect(String(invoke.headers.authorization)).toMatch(/^AWS4-HMAC-SHA256 Credential=S3RVER\/\d{8}\/us-east-1\/bedrock\/aws4_request/);
+
+    const record = await storedRecord(recordKeyAt(event.requestContext.timeEpoch, res.headers['x-embedgate-session-id']!));
+    expect(record).toMatchObject({
+      model: { name: BEDROCK_MODEL, provider: 'bedrock', upstream_model: TITAN },
+      decision: { outcome: 'allow', status: 200 },
+      masking: { scanned: true, external: { detector: 'comprehend', status: 'ok' } },
+      upstream: { status: 200 },
+    });
+  });
+
+  test('without them, the function starts and serves requests with no lazily loaded chunk in its code', async () => {
+    const remote = apiEvent('POST', '/v1/embeddings', { token: await token('svc-lean'), body: { model: REMOTE_MODEL, input: 'lean' } });
+    const local = apiEvent('POST', '/v1/embeddings', { token: await token('svc-lean'), body: { model: LOCAL_MODEL, input: 'lean' } });
+
+    expect((await proxyLean.invoke<ApiResult>(remote)).statusCode).toBe(200);
+    expect((await proxyLean.invoke<ApiResult>(local)).statusCode).toBe(200);
+    expect(proxyLean.output()).not.toMatch(/ERR_MODULE_NOT_FOUND|Cannot find module/);
   });
 });
 

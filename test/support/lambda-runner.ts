@@ -1,9 +1,9 @@
 /**
- * Runs a BUILT Lambda bundle (assets/<name>/index.mjs, what the construct deploys) the way the
- * Lambda Node.js runtime does: in its own Node process, from a task root holding `index.mjs` and
- * the files the construct ships next to it (`config.json`), with `LAMBDA_TASK_ROOT` and the
- * function's environment, importing the module once (init) and then calling `handler(event,
- * context)` once per invocation, one at a time.
+ * Runs a BUILT Lambda bundle (assets/<name>/: index.mjs and its chunks, what the construct
+ * deploys) the way the Lambda Node.js runtime does: in its own Node process, from a task root
+ * holding the bundle's files and the files the construct ships next to them (`config.json`), with
+ * `LAMBDA_TASK_ROOT` and the function's environment, importing the module once (init) and then
+ * calling `handler(event, context)` once per invocation, one at a time.
  *
  * jest's module system never sees the bundle: a tiny runner script (written into the task root)
  * does `await import(index.mjs)` in a child process, and events and results travel over Node's
@@ -14,9 +14,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { bundleFiles } from '../../lib/private/handler-code';
 
 const ASSETS = join(__dirname, '..', '..', 'assets');
 
@@ -29,8 +30,10 @@ export function bundlePath(name: string): string {
 
 /** Options of {@link startLambdaRunner}. */
 export interface LambdaRunnerOptions {
-  /** The bundle to run (see {@link bundlePath}); copied into the task root as `index.mjs`. */
+  /** The bundle to run (see {@link bundlePath}); its directory is copied into the task root. */
   readonly bundle: string;
+  /** Files of the bundle (relative paths, as `bundleFiles` lists them) to leave out of the task root. */
+  readonly omit?: readonly string[];
   /** Other files of the task root, by name (e.g. `config.json`). */
   readonly files?: Readonly<Record<string, string>>;
   /** The function's environment (on top of the variables the Lambda runtime sets). */
@@ -140,7 +143,12 @@ export async function startLambdaRunner(opts: LambdaRunnerOptions): Promise<Lamb
   const taskRoot = await mkdtemp(join(tmpdir(), 'embedgate-lambda-'));
   const functionName = opts.functionName ?? 'embedgate-test-function';
   const invokeTimeoutMs = opts.invokeTimeoutMs ?? 20_000;
-  await copyFile(opts.bundle, join(taskRoot, 'index.mjs'));
+  // Every file the construct ships (lib/private/handler-code.ts), but those omitted.
+  for (const f of bundleFiles(dirname(opts.bundle))) {
+    if (opts.omit?.includes(f)) continue;
+    await mkdir(dirname(join(taskRoot, f)), { recursive: true });
+    await copyFile(join(dirname(opts.bundle), f), join(taskRoot, f));
+  }
   for (const [name, content] of Object.entries(opts.files ?? {})) await writeFile(join(taskRoot, name), content);
   const runner = join(taskRoot, '.embedgate-test-runner.mjs');
   await writeFile(runner, RUNNER_SOURCE);
