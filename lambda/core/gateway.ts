@@ -325,7 +325,8 @@ export function outcomeOf(status: number): Outcome {
   return 'invalid';
 }
 
-function embeddingsBody(req: EmbeddingsRequest, model: string, r: EmbeddingResult): string {
+/** The OpenAI-shaped body of a successful embeddings answer (exported for benchmarks). */
+export function embeddingsBody(req: Pick<EmbeddingsRequest, 'encodingFormat'>, model: string, r: EmbeddingResult): string {
   const base64 = req.encodingFormat === 'base64';
   const data = r.vectors.map((v, index) => ({
     object: 'embedding',
