@@ -6,7 +6,7 @@
 import * as fc from 'fast-check';
 import { createProvider } from '../../lambda/providers';
 import { createCohereProvider } from '../../lambda/providers/cohere';
-import { embeddingArrayTexts, parseEmbeddingsResponse } from '../../lambda/providers/upstream-response';
+import { decodeBase64Float32, embeddingArrayTexts, parseEmbeddingsResponse } from '../../lambda/providers/upstream-response';
 import { startFakeUpstream, type FakeUpstream } from '../support/fake-upstream';
 import { instantDeps, modelConfig } from './fixtures';
 
@@ -103,6 +103,28 @@ describe('embeddingArrayTexts', () => {
         });
       }),
       { numRuns: 1000 },
+    );
+  });
+});
+
+describe('decodeBase64Float32', () => {
+  it('accepts exactly what the anchored pattern /^[A-Za-z0-9+/]*={0,2}$/ accepted (property)', () => {
+    const OLD = /^[A-Za-z0-9+/]*={0,2}$/;
+    const chars = fc.constantFrom(...'AQgwBz09+/=-_ .\n'.split(''));
+    const candidates = fc.oneof(
+      fc.array(chars, { maxLength: 16 }).map((cs) => cs.join('')),
+      fc.tuple(fc.float32Array({ minLength: 1, maxLength: 4 }), fc.nat(12), chars).map(([v, at, c]) => {
+        const s = Buffer.from(v.buffer).toString('base64');
+        return s.slice(0, at) + c + s.slice(at + 1);
+      }),
+    );
+    fc.assert(
+      fc.property(candidates, (s) => {
+        const bytes = Buffer.from(s, 'base64').length;
+        const old = s.length % 4 === 0 && OLD.test(s) && bytes % 4 === 0;
+        expect(decodeBase64Float32(s) !== undefined).toBe(old);
+      }),
+      { numRuns: 2000 },
     );
   });
 });
