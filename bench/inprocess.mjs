@@ -13,6 +13,7 @@
 //      client's body, float and base64.
 // Usage: npm run build && node bench/inprocess.mjs [--runs 5] [--ms 1000] [--only handler,stages,profile,jwt,response]
 import { spawnSync } from 'node:child_process';
+import { KeyObject, verify as nodeVerify } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -468,12 +469,19 @@ if (ONLY.has('jwt')) {
   console.log('## JWT verification with a cached JWKS\n');
   const localJwks = jose.createLocalJWKSet({ keys: [rsa.publicJwk, ec.publicJwk] });
   const opts = { issuer: ISSUER, audience: 'embedgate', algorithms: ['RS256', 'ES256'], requiredClaims: ['exp'] };
+  // The floor: the RSA signature check alone, with WebCrypto (what jose uses) and with node:crypto.
+  const [h, p, sig] = rsToken.split('.');
+  const signingInput = Buffer.from(`${h}.${p}`);
+  const signature = Buffer.from(sig, 'base64url');
+  const rsaKeyObject = KeyObject.from(rsa.publicKey);
   const rows = [
     ['TokenVerifier (production wiring: remote JWKS, cached), RS256, in full (verified-token cache off)', () => fullVerifier.verify(rsToken)],
     ['TokenVerifier, ES256, in full (cache off)', () => fullVerifier.verify(esToken)],
     ['TokenVerifier, RS256, the same token again (verified-token cache on, the default)', () => verifier.verify(rsToken)],
     ['bare jose jwtVerify + createLocalJWKSet, RS256', () => jose.jwtVerify(rsToken, localJwks, opts)],
     ['bare jose jwtVerify + createLocalJWKSet, ES256', () => jose.jwtVerify(esToken, localJwks, opts)],
+    ['floor: crypto.subtle.verify RS256 (WebCrypto, as jose does)', () => globalThis.crypto.subtle.verify('RSASSA-PKCS1-v1_5', rsa.publicKey, signature, signingInput)],
+    ['floor: node:crypto verify RS256 (synchronous)', async () => nodeVerify('sha256', signingInput, rsaKeyObject, signature)],
   ];
   console.log('| verifier | in flight | verifications/s (wall) | verifications per CPU-second (all threads) | CPU µs per verification |');
   console.log('| --- | --- | --- | --- | --- |');
