@@ -273,6 +273,7 @@ export class Gateway {
         input,
         ...(request.dimensions !== undefined ? { dimensions: request.dimensions } : {}),
         ...(request.user !== undefined ? { user: request.user } : {}),
+        encodingFormat: request.encodingFormat,
       });
     } catch (e) {
       // The client got no output: give a used single-use approval back so the same request can be retried.
@@ -625,14 +626,33 @@ function isLoopbackHost(host: string): boolean {
   return h === 'localhost' || h === '::1' || /^127\./.test(h);
 }
 
-function embeddingsBody(req: EmbeddingsRequest, model: string, r: EmbeddingResult): string {
-  const base64 = req.encodingFormat === 'base64';
-  const data = r.vectors.map((v, index) => ({
-    object: 'embedding',
-    index,
-    embedding: base64 ? Buffer.from(toLittleEndianBytes(v)).toString('base64') : Array.from(v),
-  }));
-  return JSON.stringify({ object: 'list', data, model, usage: { prompt_tokens: r.usage.promptTokens, total_tokens: r.usage.totalTokens } });
+/**
+ * The OpenAI-shaped body of a successful embeddings answer, in the client's `encoding_format`:
+ * `{"object":"list","data":[{"object":"embedding","index":i,"embedding":...}],"model":...,"usage":{...}}`.
+ *
+ * Pass-through: a vector the provider kept in the upstream's own encoding (`r.encoded`), when that
+ * is the client's encoding, goes out as the upstream wrote it (a canonical base64 string, or a
+ * compact number array's exact text) instead of being encoded again; others are encoded from the
+ * float32 values (`Array.from` for floats, so the numbers are the exact float32 values). Either
+ * way the values are the ones the record's `output.fingerprint` covers. Embeddings responses hold
+ * no text, so no response masking applies to them.
+ */
+export function embeddingsBody(req: Pick<EmbeddingsRequest, 'encodingFormat'>, model: string, r: EmbeddingResult): string {
+  const format = req.encodingFormat === 'base64' ? 'base64' : 'float';
+  let data = '';
+  for (let i = 0; i < r.vectors.length; i++) {
+    const kept = r.encoded?.[i];
+    let embedding: string;
+    if (kept !== undefined && kept.format === format) embedding = format === 'base64' ? `"${kept.text}"` : kept.text;
+    else if (format === 'float') embedding = JSON.stringify(Array.from(r.vectors[i]!));
+    else {
+      const bytes = toLittleEndianBytes(r.vectors[i]!);
+      embedding = `"${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')}"`;
+    }
+    data += `${i === 0 ? '' : ','}{"object":"embedding","index":${i},"embedding":${embedding}}`;
+  }
+  const usage = `{"prompt_tokens":${JSON.stringify(r.usage.promptTokens)},"total_tokens":${JSON.stringify(r.usage.totalTokens)}}`;
+  return `{"object":"list","data":[${data}],"model":${JSON.stringify(model)},"usage":${usage}}`;
 }
 
 function upstreamOf(u: EmbeddingResult['upstream']): NonNullable<SessionRecord['upstream']> {

@@ -5,17 +5,30 @@
  * `jose`, with exact rules per trusted issuer (algorithm allow-list, `typ`, audience, clock
  * tolerance, sane `iat`). Keys come from the issuer's JWKS, cached; an unknown `kid` triggers at
  * most one refetch per cooldown period, so a flood of made-up kids cannot hammer the IdP.
+ *
+ * Verified tokens are remembered (by the SHA-256 of the token): the same token presented again
+ * skips the signature check, but only when its header still resolves, in the issuer's current
+ * and fresh key set, to the very key object that verified it (jose imports each key of a fetched
+ * set once, so a refetch, a rotation or the stale-if-error fallback all send the token through the
+ * full check again), and every claim rule (`exp`, `nbf`, `iat`, token age, issuer, audience) is
+ * checked again on every request by jose's own claim validation. Revocation is not part of
+ * verification: the gateway checks it after, on every request.
  */
+import { hash } from 'node:crypto';
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
   decodeJwt,
   decodeProtectedHeader,
   errors as joseErrors,
+  jwksCache,
   jwtVerify,
   customFetch,
+  UnsecuredJWT,
+  type FlattenedJWSInput,
   type JSONWebKeySet,
   type JWSHeaderParameters,
+  type JWTClaimVerificationOptions,
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
@@ -50,6 +63,11 @@ export interface VerifierOptions {
   readonly jwksMaxStaleMs?: number;
   /** Timeout of a JWKS or discovery fetch, ms. @default 5000 */
   readonly fetchTimeoutMs?: number;
+  /**
+   * Most verified tokens remembered, so a token presented again skips the signature check (see
+   * the module doc: claims are still checked on every request). 0 turns it off. @default 1024
+   */
+  readonly verifiedTokenCacheSize?: number;
 }
 
 /** The request facts identity needs; header names lower-cased, repeated headers comma-joined. */
@@ -94,16 +112,47 @@ export function extractBearerToken(req: TokenSource, maxTokenBytes: number): str
   return token;
 }
 
+/** A token verified before: what it proved, and the key that proved it. */
+interface VerifiedToken {
+  readonly issuer: IssuerVerifier;
+  readonly header: JWSHeaderParameters;
+  /** The token's payload part (base64url), to check its claims again at each use. */
+  readonly payload: string;
+  readonly principal: Principal;
+  /** The key object that verified the signature (from the issuer's current, fresh key set). */
+  readonly key: VerificationKey;
+}
+
 /** Verifies access tokens against the configured trusted issuers. Create once per process. */
 export class TokenVerifier {
   private readonly byIssuer: Map<string, IssuerVerifier>;
+  private readonly verified = new Map<string, VerifiedToken>();
+  private readonly cacheSize: number;
 
   constructor(config: GatewayConfig, private readonly opts: VerifierOptions = {}) {
     this.byIssuer = new Map(config.issuers.map((i) => [i.issuer, new IssuerVerifier(i, opts)]));
+    this.cacheSize = opts.verifiedTokenCacheSize ?? 1024;
   }
 
   /** Verify a compact JWS access token; throws a 401 `GatewayError` with a reason code. */
   async verify(token: string): Promise<Principal> {
+    const nowMs = this.opts.now?.() ?? Date.now();
+    const cacheKey = this.cacheSize > 0 ? hash('sha256', token, 'base64') : undefined;
+    const known = cacheKey === undefined ? undefined : this.verified.get(cacheKey);
+    if (known) {
+      // The same bytes, verified with the key their header still resolves to: only the
+      // time-dependent rules can give another answer now.
+      if (await known.issuer.stillResolvesTo(known.header, known.key, nowMs)) {
+        try {
+          known.issuer.checkClaims(known.payload, nowMs);
+        } catch (e) {
+          this.verified.delete(cacheKey!);
+          throw e;
+        }
+        return known.principal;
+      }
+      this.verified.delete(cacheKey!);
+    }
     const parts = token.split('.');
     if (parts.length === 5) throw unauthenticated('Encrypted tokens (JWE) are not accepted; send a signed access token.', 'jwe_not_accepted');
     if (parts.length !== 3) throw unauthenticated('The bearer token is not a JWT.', 'malformed_token');
@@ -122,60 +171,119 @@ export class TokenVerifier {
     if (typeof header.alg !== 'string' || !verifier.config.algorithms.includes(header.alg)) {
       throw unauthenticated('The token is signed with an algorithm this issuer may not use.', 'algorithm_not_allowed');
     }
-    return verifier.verify(token, this.opts.now?.() ?? Date.now());
+    const { principal, key } = await verifier.verify(token, nowMs);
+    if (cacheKey !== undefined && key !== undefined) {
+      if (this.verified.size >= this.cacheSize) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(cacheKey, { issuer: verifier, header, payload: parts[1]!, principal, key });
+    }
+    return principal;
   }
 }
 
+/** An unsecured JWS header (`{"alg":"none"}`): checking a verified payload's claims again needs no signature. */
+const NONE_HEADER = Buffer.from('{"alg":"none"}').toString('base64url');
+
 class IssuerVerifier {
-  private keys: Promise<JWTVerifyGetKey> | undefined;
+  private keys: Promise<ResilientKeySet> | undefined;
   private lastDiscoveryFailure = 0;
 
   constructor(readonly config: IssuerConfig, private readonly opts: VerifierOptions) {}
 
-  async verify(token: string, nowMs: number): Promise<Principal> {
+  /**
+   * Verify signature and claims. `key` is the key that verified the signature when it came from
+   * the issuer's current, fresh key set (not the stale fallback): the result may be remembered.
+   */
+  async verify(token: string, nowMs: number): Promise<{ principal: Principal; key: VerificationKey | undefined }> {
     const c = this.config;
     let payload: JWTPayload;
+    let used: { key: VerificationKey; current: boolean } | undefined;
     try {
       const keys = await this.getKeys(nowMs);
-      ({ payload } = await jwtVerify(token, keys, {
-        issuer: c.issuer,
-        audience: c.audiences,
+      const getKey = async (header: JWSHeaderParameters, token: FlattenedJWSInput) => {
+        used = await keys.resolve(header, token);
+        return used.key;
+      };
+      ({ payload } = await jwtVerify(token, getKey, {
+        ...this.claimOptions(nowMs),
         algorithms: c.algorithms,
-        clockTolerance: c.clockToleranceSeconds,
-        currentDate: new Date(nowMs),
-        requiredClaims: ['exp'],
         ...(c.requiredTyp ? { typ: c.requiredTyp } : {}),
-        ...(c.maxTokenAgeSeconds ? { maxTokenAge: c.maxTokenAgeSeconds } : {}),
       }));
     } catch (e) {
       throw toUnauthenticated(e);
     }
-    const nowS = Math.floor(nowMs / 1000);
-    if (payload.iat !== undefined && payload.iat > nowS + c.clockToleranceSeconds) {
-      throw unauthenticated('The token is issued in the future.', 'token_issued_in_future');
-    }
-    return toPrincipal(c, payload);
+    this.checkIssuedAt(payload, nowMs);
+    const principal = freezePrincipal(toPrincipal(c, payload));
+    return { principal, key: used?.current ? used.key : undefined };
   }
 
-  private getKeys(nowMs: number): Promise<JWTVerifyGetKey> {
+  /**
+   * Whether `header` resolves now, in the current and fresh key set (refetched first when it is
+   * too old, exactly as for a full verification), to this very key object. Never throws.
+   */
+  async stillResolvesTo(header: JWSHeaderParameters, key: VerificationKey, nowMs: number): Promise<boolean> {
+    try {
+      const r = await (await this.getKeys(nowMs)).resolve(header);
+      return r.current && r.key === key;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Check the claims of a payload (base64url) whose signature was verified before, as `verify`
+   * does: jose's claim validation with the same options (all but `typ`, a header fact that
+   * cannot change), then the issued-in-the-future rule. Throws the same 401 errors.
+   */
+  checkClaims(payloadPart: string, nowMs: number): void {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = UnsecuredJWT.decode(`${NONE_HEADER}.${payloadPart}.`, this.claimOptions(nowMs)));
+    } catch (e) {
+      throw toUnauthenticated(e);
+    }
+    this.checkIssuedAt(payload, nowMs);
+  }
+
+  private claimOptions(nowMs: number): JWTClaimVerificationOptions {
+    const c = this.config;
+    return {
+      issuer: c.issuer,
+      audience: c.audiences,
+      clockTolerance: c.clockToleranceSeconds,
+      currentDate: new Date(nowMs),
+      requiredClaims: ['exp'],
+      ...(c.maxTokenAgeSeconds ? { maxTokenAge: c.maxTokenAgeSeconds } : {}),
+    };
+  }
+
+  private checkIssuedAt(payload: JWTPayload, nowMs: number): void {
+    const nowS = Math.floor(nowMs / 1000);
+    if (payload.iat !== undefined && payload.iat > nowS + this.config.clockToleranceSeconds) {
+      throw unauthenticated('The token is issued in the future.', 'token_issued_in_future');
+    }
+  }
+
+  private getKeys(nowMs: number): Promise<ResilientKeySet> {
     if (!this.keys) {
       const cooldown = this.opts.jwksCooldownMs ?? 30_000;
       if (nowMs - this.lastDiscoveryFailure < cooldown) {
         return Promise.reject(new JwksUnavailable('discovery failed recently'));
       }
-      this.keys = this.resolveJwksUri().then((uri) =>
+      const keys = this.resolveJwksUri().then((uri) =>
         resilientKeySet(
-          createRemoteJWKSet(new URL(uri), {
+          new URL(uri),
+          {
             cooldownDuration: cooldown,
             cacheMaxAge: this.opts.jwksMaxAgeMs ?? 600_000,
             timeoutDuration: this.opts.fetchTimeoutMs ?? 5000,
             ...(this.opts.fetch ? { [customFetch]: this.opts.fetch } : {}),
-          }),
+          },
           { cooldownMs: cooldown, maxStaleMs: this.opts.jwksMaxStaleMs ?? 3_600_000, now: () => this.opts.now?.() ?? Date.now() },
         ),
       );
-      this.keys.catch(() => {
-        this.keys = undefined;
+      this.keys = keys;
+      keys.catch(() => {
+        if (this.keys === keys) this.keys = undefined;
         this.lastDiscoveryFailure = nowMs;
       });
     }
@@ -209,7 +317,17 @@ class IssuerVerifier {
 
 class JwksUnavailable extends Error {}
 
-type RemoteKeySet = ReturnType<typeof createRemoteJWKSet>;
+type VerificationKey = Awaited<ReturnType<JWTVerifyGetKey>>;
+
+/** An issuer's keys: jose's remote key set with the guarantees of {@link resilientKeySet}. */
+interface ResilientKeySet {
+  /**
+   * The key for a token's header; `current` is true when it came from the current, fresh key set
+   * (not the stale fallback). jose imports each key of a fetched set once: the same key object
+   * comes back until the set is fetched again.
+   */
+  resolve(header: JWSHeaderParameters, token?: FlattenedJWSInput): Promise<{ key: VerificationKey; current: boolean }>;
+}
 
 /**
  * Wraps jose's remote key set with two guarantees it does not give on its own:
@@ -217,28 +335,33 @@ type RemoteKeySet = ReturnType<typeof createRemoteJWKSet>;
  *   unknown kids; without keys it would fetch on every request);
  * - when a refresh fails, the last keys fetched successfully keep verifying for `maxStaleMs`
  *   (stale-if-error), so an IdP outage does not lock out every caller; new kids fail closed.
+ * The fetched set is read through jose's `jwksCache` object (no copy per verification).
  */
-function resilientKeySet(remote: RemoteKeySet, o: { cooldownMs: number; maxStaleMs: number; now: () => number }): JWTVerifyGetKey {
+function resilientKeySet(url: URL, remoteOptions: Parameters<typeof createRemoteJWKSet>[1], o: { cooldownMs: number; maxStaleMs: number; now: () => number }): ResilientKeySet {
+  // jose writes the last successfully fetched set (a new object each time) and its time here.
+  const fetched: { jwks?: JSONWebKeySet; uat?: number } = {};
+  const remote = createRemoteJWKSet(url, { ...remoteOptions, [jwksCache]: fetched } as Parameters<typeof createRemoteJWKSet>[1]);
   let lastFailure = -Infinity;
   let lastGood: { keys: JSONWebKeySet; at: number } | undefined;
   const fallback = (header: JWSHeaderParameters, cause: unknown) => {
     if (lastGood && o.now() - lastGood.at <= o.maxStaleMs) return createLocalJWKSet(lastGood.keys)(header);
     throw cause instanceof JwksUnavailable ? cause : new JwksUnavailable('JWKS unavailable');
   };
-  return async (header, token) => {
-    if (o.now() - lastFailure < o.cooldownMs && (remote.jwks() === undefined || remote.fresh === false)) {
-      return fallback(header, new JwksUnavailable('JWKS fetch failed recently'));
-    }
-    try {
-      const key = await remote(header, token);
-      const current = remote.jwks();
-      if (current) lastGood = { keys: current, at: o.now() };
-      return key;
-    } catch (e) {
-      if (e instanceof joseErrors.JWKSNoMatchingKey || e instanceof joseErrors.JWKSMultipleMatchingKeys || e instanceof joseErrors.JOSENotSupported) throw e;
-      lastFailure = o.now();
-      return fallback(header, e);
-    }
+  return {
+    async resolve(header, token) {
+      if (o.now() - lastFailure < o.cooldownMs && (fetched.jwks === undefined || remote.fresh === false)) {
+        return { key: await fallback(header, new JwksUnavailable('JWKS fetch failed recently')), current: false };
+      }
+      try {
+        const key = await remote(header, token as FlattenedJWSInput);
+        if (fetched.jwks) lastGood = { keys: fetched.jwks, at: o.now() };
+        return { key, current: true };
+      } catch (e) {
+        if (e instanceof joseErrors.JWKSNoMatchingKey || e instanceof joseErrors.JWKSMultipleMatchingKeys || e instanceof joseErrors.JOSENotSupported) throw e;
+        lastFailure = o.now();
+        return { key: await fallback(header, e), current: false };
+      }
+    },
   };
 }
 
@@ -281,6 +404,13 @@ function toPrincipal(c: IssuerConfig, payload: JWTPayload): Principal {
     tokenId: typeof payload.jti === 'string' ? payload.jti : null,
     expiresAt: typeof payload.exp === 'number' ? payload.exp : null,
   };
+}
+
+/** The principal with its arrays frozen: a remembered one is shared by every request that presents the token. */
+function freezePrincipal(p: Principal): Principal {
+  Object.freeze(p.groups);
+  Object.freeze(p.scopes);
+  return Object.freeze(p);
 }
 
 /** A claim by exact name (`cognito:groups`, `https://example.com/roles`), else by dotted path (`realm_access.roles`). */

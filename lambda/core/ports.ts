@@ -80,11 +80,38 @@ export interface EmbeddingCall {
   readonly user?: string;
   /** Abort signal bounding the whole call (all batches, all retries). */
   readonly signal?: AbortSignal;
+  /**
+   * The encoding the client asked for. A provider whose upstream answers a vector in this
+   * encoding may return that encoding as it came (`EmbeddingResult.encoded`), so the response
+   * needs no re-encoding. It does not change what the provider asks of its upstream.
+   */
+  readonly encodingFormat?: VectorEncoding;
+}
+
+/** How vectors are written in an OpenAI embeddings response. */
+export type VectorEncoding = 'float' | 'base64';
+
+/**
+ * One vector as the upstream wrote it, safe to put into a JSON response as is:
+ * - `base64`: the base64 string (without quotes) of its little-endian float32 bytes, canonical
+ *   (only `A-Z a-z 0-9 + / =`);
+ * - `float`: the exact JSON text of its number array, compact (only `[ ] , 0-9 - + . e E`).
+ * Providers create it only from validated upstream answers; it decodes (`float`: rounds to float32)
+ * to exactly the values of the vector it stands for.
+ */
+export interface EncodedVector {
+  readonly format: VectorEncoding;
+  readonly text: string;
 }
 
 /** What a provider returns: one float vector per input item, in input order. */
 export interface EmbeddingResult {
   readonly vectors: Float32Array[];
+  /**
+   * Per vector (same positions as `vectors`), the upstream's own encoding of it when the provider
+   * kept one in the call's `encodingFormat`; undefined entries (or no array) otherwise.
+   */
+  readonly encoded?: ReadonlyArray<EncodedVector | undefined>;
   readonly usage: { readonly promptTokens: number; readonly totalTokens: number };
   /** Observed upstream facts for the session record. */
   readonly upstream: UpstreamStats;

@@ -6,7 +6,10 @@
  * - Azure OpenAI: `POST {baseUrl}/openai/deployments/{upstreamModel}/embeddings?api-version=...`
  *   with an `api-key: <key>` header.
  *
- * Vectors are requested as base64 and decoded to `Float32Array`; number arrays are accepted too.
+ * Vectors are requested as base64 (whatever the client asked: a quarter of the size of float text,
+ * and the cheapest to decompress, parse and check) and decoded to `Float32Array`; number arrays
+ * are accepted too. When the upstream's encoding of a vector is the one the client asked for
+ * (`EmbeddingCall.encodingFormat`), it is kept as is (`EmbeddingResult.encoded`) for the response.
  * The key is read from the `SecretStore` once per call (the store caches) and never appears in
  * an error message. When the upstream answers 401/403, the key may have been rotated: the store's
  * cached value is invalidated (`SecretStore.invalidate`), the key is read again and, if it
@@ -14,13 +17,13 @@
  * an unchanged key, a failed re-read or a second 401/403 ends in `upstream_auth_failed`.
  */
 import type { ModelConfig } from '../../shared/config';
-import type { EmbeddingCall, EmbeddingProvider, EmbeddingResult } from '../core/ports';
+import type { EmbeddingCall, EmbeddingProvider, EmbeddingResult, EncodedVector } from '../core/ports';
 import { UpstreamError } from '../core/errors';
 import { countBatches, runBatched } from './batching';
 import type { ProviderDeps } from './index';
 import { defaultSleep, postJsonWithRetry, UpstreamMeter, upstreamFailure, withStats } from './retry';
 import type { RetryDeps } from './retry';
-import { InvalidUpstreamResponse, parseEmbeddingsResponse, type ParsedEmbeddings } from './upstream-response';
+import { InvalidUpstreamResponse, parseEmbeddingsResponse, type KeepEncoding, type ParsedEmbeddings } from './upstream-response';
 
 /** How one HTTP embeddings API is spoken: where to send a batch, how, and how to read the answer. */
 export interface WireProtocol {
@@ -28,8 +31,12 @@ export interface WireProtocol {
   headers(key: string | undefined): Record<string, string>;
   /** The request body of one batch; may throw a `GatewayError` for input the API cannot take. */
   body(items: readonly (string | readonly number[])[], call: EmbeddingCall): string;
-  /** Throws `InvalidUpstreamResponse` when the answer is not what the API promises. */
-  parse(body: unknown, expectedCount: number, expectedDimensions?: number): ParsedEmbeddings;
+  /**
+   * Throws `InvalidUpstreamResponse` when the answer is not what the API promises. `keep`: keep
+   * the upstream's own encoding of vectors written in `keep.format` (`ParsedEmbeddings.encoded`),
+   * where the API has the OpenAI response shape; other protocols ignore it.
+   */
+  parse(body: unknown, expectedCount: number, expectedDimensions?: number, keep?: KeepEncoding): ParsedEmbeddings;
 }
 
 /** The OpenAI embeddings API (OpenAI, Azure OpenAI, OpenAI-compatible servers). */
@@ -69,15 +76,15 @@ export function createHttpProvider(model: ModelConfig, deps: ProviderDeps, proto
     let promptTokens = 0;
     let totalTokens = 0;
     try {
-      const vectors = await runBatched(call.input as readonly (string | readonly number[])[], { maxBatchSize, concurrency, signal: call.signal }, async (batch, signal) => {
+      const results = await runBatched(call.input as readonly (string | readonly number[])[], { maxBatchSize, concurrency, signal: call.signal }, async (batch, signal) => {
         const body = protocol.body(batch.items, call);
-        const send = (key: string | undefined): Promise<{ status: number; body: unknown }> =>
+        const send = (key: string | undefined): Promise<{ status: number; body: unknown; text: string }> =>
           postJsonWithRetry(
             { url, headers: protocol.headers(key), body },
             { policy: { maxRetries, timeoutMs }, deps: retryDeps, meter, signal, redact },
           );
         const usedKey = keys.current;
-        let res: { status: number; body: unknown };
+        let res: { status: number; body: unknown; text: string };
         try {
           res = await send(usedKey);
         } catch (e) {
@@ -87,10 +94,11 @@ export function createHttpProvider(model: ModelConfig, deps: ProviderDeps, proto
           res = await send(fresh);
         }
         try {
-          const parsed = protocol.parse(res.body, batch.items.length, call.dimensions);
+          const keep = call.encodingFormat ? { format: call.encodingFormat, text: res.text } : undefined;
+          const parsed = protocol.parse(res.body, batch.items.length, call.dimensions, keep);
           promptTokens += parsed.promptTokens;
           totalTokens += parsed.totalTokens;
-          return parsed.items;
+          return parsed.items.map((item, k) => ({ index: item.index, value: { vector: item.value, encoded: parsed.encoded?.[k] } }));
         } catch (e) {
           if (e instanceof InvalidUpstreamResponse) {
             throw upstreamFailure('invalid_response', { ...meter.snapshot(), status: res.status }, { detail: e.message });
@@ -98,7 +106,9 @@ export function createHttpProvider(model: ModelConfig, deps: ProviderDeps, proto
           throw e;
         }
       });
-      return { vectors, usage: { promptTokens, totalTokens }, upstream: meter.snapshot() };
+      const vectors = results.map((r) => r.vector);
+      const encoded: (EncodedVector | undefined)[] | undefined = results.some((r) => r.encoded) ? results.map((r) => r.encoded) : undefined;
+      return { vectors, ...(encoded ? { encoded } : {}), usage: { promptTokens, totalTokens }, upstream: meter.snapshot() };
     } catch (e) {
       if (e instanceof UpstreamError) throw withStats(e, meter.snapshot());
       if (call.signal?.aborted) throw upstreamFailure('aborted', meter.snapshot(), { cause: call.signal.reason });

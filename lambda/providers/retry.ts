@@ -209,11 +209,11 @@ type Outcome =
   | { readonly kind: 'aborted' };
 
 /**
- * POST `req` and return the parsed JSON body of a 2xx answer, retrying as the module doc says.
- * Throws `UpstreamError` whose stats carry this exchange's last status and the meter's counts at
- * the time (callers replace the counts with the final ones via {@link withStats}).
+ * POST `req` and return the parsed JSON body of a 2xx answer (and its text), retrying as the
+ * module doc says. Throws `UpstreamError` whose stats carry this exchange's last status and the
+ * meter's counts at the time (callers replace the counts with the final ones via {@link withStats}).
  */
-export async function postJsonWithRetry(req: UpstreamRequest, ctx: RetryContext): Promise<{ status: number; body: unknown }> {
+export async function postJsonWithRetry(req: UpstreamRequest, ctx: RetryContext): Promise<{ status: number; body: unknown; text: string }> {
   const { policy, deps, meter, signal } = ctx;
   const maxRetryAfterMs = policy.maxRetryAfterMs ?? 5000;
   // The status that explains a failure is this exchange's own, not a sibling batch's.
@@ -231,7 +231,7 @@ export async function postJsonWithRetry(req: UpstreamRequest, ctx: RetryContext)
       lastStatus = status;
       if (status >= 200 && status < 300) {
         try {
-          return { status, body: JSON.parse(text) as unknown };
+          return { status, body: JSON.parse(text) as unknown, text };
         } catch {
           throw upstreamFailure('invalid_response', stats(), { detail: 'the body is not JSON' });
         }

@@ -142,7 +142,7 @@ describe('Gateway: allowed requests', () => {
   test('passes dimensions and user to the provider, never the unknown fields', async () => {
     const { gateway, provider } = setup();
     await gateway.handle(req({ model: 'small', input: ['x'], dimensions: 4, user: 'u-1', extra: 'smuggled' }));
-    expect(provider.calls).toEqual([{ input: ['x'], dimensions: 4, user: 'u-1' }]);
+    expect(provider.calls).toEqual([{ input: ['x'], dimensions: 4, user: 'u-1', encodingFormat: 'float' }]);
   });
 
   test('GET /v1/models lists exactly the models the principal may use', async () => {
