@@ -21,6 +21,7 @@
 //        [--cpu-prof <dir>] (profile the embedgate dev process with node --cpu-prof)
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { createRequire } from 'node:module';
@@ -311,9 +312,21 @@ async function verifyTarget(name, target, directBytes, extra) {
 // ---------------------------------------------------------------------------------------------
 // Load
 
-/** One autocannon run; latencies (ms, float) of 2xx answers, counts, req/s. */
+/** CPU time (user + system) of a process so far, ms; null where /proc is missing. */
+function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // clock ticks of 10 ms (CLK_TCK 100)
+  } catch {
+    return null;
+  }
+}
+
+/** One autocannon run; latencies (ms, float) of 2xx answers, counts, req/s, server CPU per request. */
 async function load(target, connections, seconds) {
   const latencies = [];
+  const cpu0 = cpuMs(target.pid);
   const byStatus = {};
   const instance = autocannon({
     url: target.url,
@@ -330,9 +343,11 @@ async function load(target, connections, seconds) {
     if (status >= 200 && status < 300) latencies.push(ms);
   });
   const result = await instance;
+  const cpu1 = cpuMs(target.pid);
   latencies.sort((a, b) => a - b);
   const ok = latencies.length;
   return {
+    cpuPerRequest: cpu0 === null || cpu1 === null || ok === 0 ? NaN : (cpu1 - cpu0) / ok,
     p50: pct(latencies, 50),
     p99: pct(latencies, 99),
     rps: ok / result.duration,
@@ -380,7 +395,7 @@ try {
     const running = [upstream];
     try {
       const targets = {
-        direct: { url: `${upstream.value.url}/embeddings`, headers: { 'content-type': 'application/json', authorization: `Bearer ${UPSTREAM_KEY}` } },
+        direct: { url: `${upstream.value.url}/embeddings`, headers: { 'content-type': 'application/json', authorization: `Bearer ${UPSTREAM_KEY}` }, pid: upstream.pid },
       };
       let gw;
       if (TARGETS.includes('proxy')) {
@@ -445,7 +460,7 @@ try {
             const la = loadavg()[0];
             const r = await load(targets[name], concurrency, DURATION);
             cells[name].runs[run] = { ...r, loadavg: la };
-            log(`latency ${latency} c=${concurrency} run ${run + 1}/${RUNS} ${LABEL[name].padEnd(14)} p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms ${r.rps.toFixed(0)} req/s errors ${r.errors} non-2xx ${r.non2xx} (load ${la.toFixed(2)})`);
+            log(`latency ${latency} c=${concurrency} run ${run + 1}/${RUNS} ${LABEL[name].padEnd(14)} p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms ${r.rps.toFixed(0)} req/s cpu ${r.cpuPerRequest.toFixed(3)} ms/req errors ${r.errors} non-2xx ${r.non2xx} (load ${la.toFixed(2)})`);
           }
         }
         results.push(...Object.values(cells));
@@ -486,6 +501,7 @@ function summarize(cell) {
     p50: stats(cell.runs.map((r) => r.p50)),
     p99: stats(cell.runs.map((r) => r.p99)),
     rps: stats(cell.runs.map((r) => r.rps)),
+    cpu: stats(cell.runs.map((r) => r.cpuPerRequest)),
     errors: cell.runs.reduce((n, r) => n + r.errors, 0),
     non2xx: cell.runs.reduce((n, r) => n + r.non2xx, 0),
     addedP50: cell.target === 'direct' ? null : stats(perRun(cell, direct, (a, b) => a.p50 - b.p50)),
@@ -511,7 +527,10 @@ out.push(
 );
 const loads = results.flatMap((c) => c.runs.map((r) => r.loadavg));
 if (loads.length) out.push(`load average (1 min) at the start of the runs: median ${fmt(median(loads))}, min ${fmt(Math.min(...loads))}, max ${fmt(Math.max(...loads))}`);
-out.push('figures: median of the runs (min-max); added = target minus direct in the same round; ratio = target req/s over minimal proxy req/s in the same round');
+out.push(
+  'figures: median of the runs (min-max); added = target minus direct in the same round; vs proxy = target req/s over minimal proxy req/s in the same round; ' +
+    'server CPU = user + system CPU time of the process under test (for direct: the upstream stand-in) per answered request, median of the runs',
+);
 
 for (const latency of LATENCIES) {
   const rows = [];
@@ -520,7 +539,7 @@ for (const latency of LATENCIES) {
       const cell = find(latency, concurrency, target);
       if (!cell) {
         const why = failed.get(`${target}@${latency}`);
-        rows.push([LABEL[target], concurrency, 'FAILED', why ? why.slice(0, 80) : 'not measured', '', '', '', '', '']);
+        rows.push([LABEL[target], concurrency, 'FAILED', why ? why.slice(0, 80) : 'not measured', '', '', '', '', '', '']);
         continue;
       }
       const s = summarize(cell);
@@ -534,6 +553,7 @@ for (const latency of LATENCIES) {
         s.addedP50 ? signed(s.addedP50) : '-',
         s.addedP99 ? signed(s.addedP99) : '-',
         s.vsProxy ? spread(s.vsProxy) : '-',
+        fmt(s.cpu.median, 3),
       ]);
     }
   }

@@ -4,7 +4,16 @@
 // keep-alive requests from this process; the upstream stand-in runs in a child process.
 //
 // Usage: npm run build && node bench/compare/embedgate-phases.mjs [--requests 2000] [--latency 0]
-//        [--warmup 500] [--encoding base64|float] [--dimensions 1536] [--input-chars 2048] >/dev/null
+//        [--warmup 500] [--encoding base64|float] [--dimensions 1536] [--input-chars 2048]
+//        [--what-if verify-cache,mkdir-once,http-fetch,no-request-log,no-datasync] >/dev/null
+//
+// --what-if patches the compiled code in this process to estimate a fix before anyone makes it:
+//   verify-cache    TokenVerifier.verify remembers verified tokens until they expire (the edge
+//                   check and the handler then verify each token once per process, not twice per request)
+//   mkdir-once      the file archive creates each hour's directory once, not before every record
+//   http-fetch      the provider's fetch is node:http with a keep-alive agent instead of undici
+//   no-request-log  Powertools log level WARN (no "request" line per request)
+//   no-datasync     records are not fsync'd (NOT a fix: shows what durability costs here)
 // The report goes to stderr: stdout carries the gateway's own log line per request (Powertools),
 // which is part of the cost measured.
 //
@@ -13,6 +22,7 @@
 // own time and the HTTP hop show as "client total - handler".
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { Agent, request as httpRequest } from 'node:http';
 import { createRequire } from 'node:module';
@@ -32,9 +42,15 @@ const { values } = parseArgs({
     encoding: { type: 'string', default: 'base64' },
     dimensions: { type: 'string', default: '1536' },
     'input-chars': { type: 'string', default: '2048' },
+    'what-if': { type: 'string', default: '' },
   },
 });
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true'; // as `embedgate dev` sets it
+const WHAT_IF = new Set(values['what-if'].split(',').filter(Boolean));
+const KNOWN_WHAT_IF = ['verify-cache', 'mkdir-once', 'http-fetch', 'no-request-log', 'no-datasync'];
+for (const w of WHAT_IF) if (!KNOWN_WHAT_IF.includes(w)) throw new Error(`unknown --what-if ${w} (known: ${KNOWN_WHAT_IF.join(', ')})`);
+// Loaded below, after this: the logger reads its level when it is created.
+if (WHAT_IF.has('no-request-log')) process.env.POWERTOOLS_LOG_LEVEL = 'WARN';
 
 // --- timing wrappers ------------------------------------------------------------------------
 const perRequest = []; // Map(phase -> ms, summed over calls) per measured request
@@ -69,6 +85,58 @@ const providers = require('./lambda/providers/index.js');
 const runtime = require('./lambda/core/masking/runtime.js');
 const proxy = require('./lambda/handlers/proxy.js');
 const record = require('./lambda/core/record.js');
+
+// --- what-if patches ------------------------------------------------------------------------
+if (WHAT_IF.has('verify-cache')) {
+  // Installed before the timing wrappers, so a cache hit is timed too.
+  const inner = TokenVerifier.prototype.verify;
+  const cache = new Map();
+  TokenVerifier.prototype.verify = async function (token) {
+    const hit = cache.get(token);
+    if (hit && hit.verifier === this && (hit.principal.expiresAt === null || hit.principal.expiresAt * 1000 > Date.now())) return hit.principal;
+    const principal = await inner.call(this, token);
+    if (cache.size > 1000) cache.clear();
+    cache.set(token, { verifier: this, principal });
+    return principal;
+  };
+}
+if (WHAT_IF.has('mkdir-once')) {
+  const fspCjs = require('node:fs/promises');
+  const mkdir = fspCjs.mkdir;
+  const made = new Set();
+  fspCjs.mkdir = async (path, opts) => {
+    if (made.has(path)) return undefined;
+    const r = await mkdir(path, opts);
+    made.add(path);
+    return r;
+  };
+}
+if (WHAT_IF.has('no-datasync')) {
+  const fh = await fsp.open(fileURLToPath(import.meta.url), 'r');
+  const proto = Object.getPrototypeOf(fh);
+  await fh.close();
+  proto.datasync = async () => undefined;
+}
+if (WHAT_IF.has('http-fetch')) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const realFetch = globalThis.fetch;
+  // Only the provider's POSTs; jose fetches the JWKS with the real fetch.
+  globalThis.fetch = (url, init = {}) =>
+    init.method !== 'POST' ? realFetch(url, init) : new Promise((resolveFetch, reject) => {
+      const u = new URL(url);
+      const req = httpRequest({ host: u.hostname, port: u.port, path: u.pathname + u.search, method: init.method ?? 'GET', headers: init.headers, agent, signal: init.signal }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolveFetch({ status: res.statusCode, headers: { get: (n) => res.headers[n.toLowerCase()] ?? null }, text: async () => text });
+        });
+      });
+      req.on('error', reject);
+      req.end(init.body);
+    });
+}
 
 {
   // The first verification of a request is dev-server's edge check (API Gateway's JWT authorizer
@@ -208,11 +276,45 @@ const directUrl = `${upstream.url}/embeddings`;
 const gwUrl = `${server.url}/v1/embeddings`;
 await series(directUrl, {}, Number(values.warmup), false);
 await series(gwUrl, { authorization: `Bearer ${token}` }, Number(values.warmup), false);
+/** CPU ms (user + system) of this process's main thread and of all its other threads (Linux /proc). */
+function threadCpu() {
+  let main = 0;
+  let others = 0;
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = (Number(f[11]) + Number(f[12])) * 10; // CLK_TCK 100
+      if (Number(tid) === process.pid) main += ms;
+      else others += ms;
+    }
+  } catch {
+    return null;
+  }
+  return { main, others };
+}
+const cpu0 = process.cpuUsage();
+const threads0 = threadCpu();
 const direct = await series(directUrl, {}, N, false);
+const cpu1 = process.cpuUsage();
+const threads1 = threadCpu();
 await series(gwUrl, { authorization: `Bearer ${token}` }, N, true);
+const cpu2 = process.cpuUsage();
+const threads2 = threadCpu();
+const cpuMs = (a, b) => (b.user - a.user + b.system - a.system) / 1000 / N;
 
 const say = (line) => process.stderr.write(`${line}\n`);
 say(`node ${process.version}; ${N} sequential requests (after ${values.warmup} warm-up), upstream latency ${values.latency} ms, ${values.encoding}, ${values.dimensions} dimensions, input ${text.length} chars`);
+say(`what-if: ${WHAT_IF.size ? [...WHAT_IF].join(', ') : 'none (the code as built)'}`);
+const cpuPart = (a, b, k) => (b[k] - a[k]) / 1000 / N;
+say(
+  `CPU of this process per request: direct ${cpuMs(cpu0, cpu1).toFixed(3)} ms (the client), through embedgate ${cpuMs(cpu1, cpu2).toFixed(3)} ms (client + gateway): ` +
+    `the gateway's share ${(cpuMs(cpu1, cpu2) - cpuMs(cpu0, cpu1)).toFixed(3)} ms (user ${(cpuPart(cpu1, cpu2, 'user') - cpuPart(cpu0, cpu1, 'user')).toFixed(3)}, system ${(cpuPart(cpu1, cpu2, 'system') - cpuPart(cpu0, cpu1, 'system')).toFixed(3)})`,
+);
+if (threads0) {
+  const per = (a, b, k) => ((b[k] - a[k]) / N).toFixed(3);
+  say(`  by thread, ms per request: main thread direct ${per(threads0, threads1, 'main')} / via embedgate ${per(threads1, threads2, 'main')}; other threads (libuv pool, V8 GC and compiler) direct ${per(threads0, threads1, 'others')} / via embedgate ${per(threads1, threads2, 'others')}`);
+}
 say(`direct (same client): p50 ${pct(direct, 50).toFixed(3)} ms, p99 ${pct(direct, 99).toFixed(3)} ms`);
 const names = [];
 for (const m of perRequest) for (const k of m.keys()) if (!names.includes(k)) names.push(k);
