@@ -559,7 +559,7 @@ for (const latency of LATENCIES) {
   }
   out.push('');
   out.push(`Upstream latency ${latency} ms:`);
-  out.push(table(['target', 'conc.', 'p50 ms', 'p99 ms', 'req/s', 'errors / non-2xx', 'added p50 ms', 'added p99 ms', 'req/s vs proxy'], rows));
+  out.push(table(['target', 'conc.', 'p50 ms', 'p99 ms', 'req/s', 'errors / non-2xx', 'added p50 ms', 'added p99 ms', 'req/s vs proxy', 'server CPU ms/req'], rows));
 }
 
 // Goals (issue 7), judged on the medians.
