@@ -2,14 +2,15 @@
 // `node bench/compare.mjs --cpu-prof <dir>`): self and total (inclusive) time per function and
 // self time per file or package, as shares of the busy (non-idle) time.
 //
-// Usage: node bench/cpuprofile-summary.mjs <file.cpuprofile> [--top 25] [--match <substring>]
+// Usage: node bench/cpuprofile-summary.mjs <file.cpuprofile> [--top 25] [--match <substring>] [--skip <s>]
+//   --skip:  ignore the first <s> seconds of the profile (start-up, module loading, warm-up).
 //   --match: also list the callers-to-callee stacks (total time) of functions whose name or file
 //            contains the substring.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' }, match: { type: 'string' } } });
-if (positionals.length !== 1) throw new Error('usage: node bench/cpuprofile-summary.mjs <file.cpuprofile> [--top 25] [--match <substring>]');
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' }, match: { type: 'string' }, skip: { type: 'string', default: '0' } } });
+if (positionals.length !== 1) throw new Error('usage: node bench/cpuprofile-summary.mjs <file.cpuprofile> [--top 25] [--match <substring>] [--skip <s>]');
 const profile = JSON.parse(readFileSync(positionals[0], 'utf8'));
 const TOP = Number(values.top);
 
@@ -41,8 +42,12 @@ let all = 0;
 const IDLE = new Set(['(idle)', '(program)', '(garbage collector)']);
 let gc = 0;
 let program = 0;
+const skipMs = Number(values.skip) * 1000;
+let at = 0;
 for (let i = 0; i < profile.samples.length; i++) {
   const dt = (profile.timeDeltas[i + 1] ?? 0) / 1000; // ms, attributed to sample i
+  at += (profile.timeDeltas[i] ?? 0) / 1000;
+  if (at < skipMs) continue;
   const node = byId.get(profile.samples[i]);
   all += dt;
   const name = node.callFrame.functionName;
