@@ -529,7 +529,8 @@ const loads = results.flatMap((c) => c.runs.map((r) => r.loadavg));
 if (loads.length) out.push(`load average (1 min) at the start of the runs: median ${fmt(median(loads))}, min ${fmt(Math.min(...loads))}, max ${fmt(Math.max(...loads))}`);
 out.push(
   'figures: median of the runs (min-max); added = target minus direct in the same round; vs proxy = target req/s over minimal proxy req/s in the same round; ' +
-    'server CPU = user + system CPU time of the process under test (for direct: the upstream stand-in) per answered request, median of the runs',
+    'server CPU = user + system CPU time of the process under test (for direct: the upstream stand-in) per answered request, median of the runs ' +
+    '(the kernel samples it at its tick: over-charged when the server idles between requests, e.g. with a 50 ms upstream at low concurrency)',
 );
 
 for (const latency of LATENCIES) {
