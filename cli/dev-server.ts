@@ -137,10 +137,13 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     );
   });
 
+  // The listening address, read once (it does not change while the server listens).
+  let local: AddressInfo | undefined;
+
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const receivedAt = Date.now();
     const { body, truncated } = await readBody(req, config.gateway.maxRequestBytes);
-    const event = toEvent(req, body, receivedAt, server.address() as AddressInfo);
+    const event = toEvent(req, body, receivedAt, (local ??= server.address() as AddressInfo));
     let result;
     const rejection = edgeAuth && event.rawPath !== '/health' ? await edgeCheck(event) : undefined;
     if (rejection) {

@@ -11,6 +11,8 @@ import { recordKey, type SessionRecord } from '../../core/record';
  */
 export class FileArchive implements Archive {
   private readonly root: string;
+  /** Partition directories created already (one `mkdir` per hour of records, not per record). */
+  private readonly made = new Set<string>();
 
   constructor(root: string) {
     this.root = resolve(root);
@@ -20,10 +22,22 @@ export class FileArchive implements Archive {
     const key = recordKey(record);
     const path = join(this.root, key);
     if (!path.startsWith(this.root + sep)) throw new Error('record key escapes the archive directory');
-    await mkdir(dirname(path), { recursive: true });
-    const fh = await open(path, 'wx', 0o444).catch((e: NodeJS.ErrnoException) => {
-      throw e.code === 'EEXIST' ? new ArchiveConflictError(key, { cause: e }) : e;
-    });
+    const dir = dirname(path);
+    if (!this.made.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.made.add(dir);
+    }
+    const create = () => open(path, 'wx', 0o444);
+    const fh = await create()
+      .catch(async (e: NodeJS.ErrnoException) => {
+        // The directory went away since it was made (an archive directory cleaned by hand): make it again.
+        if (e.code !== 'ENOENT') throw e;
+        await mkdir(dir, { recursive: true });
+        return create();
+      })
+      .catch((e: NodeJS.ErrnoException) => {
+        throw e.code === 'EEXIST' ? new ArchiveConflictError(key, { cause: e }) : e;
+      });
     try {
       await fh.writeFile(`${JSON.stringify(record)}\n`);
       await fh.datasync();
