@@ -10,9 +10,12 @@
 // Every case runs once per round, round-robin, for --runs rounds. --baseline <dir> adds the bundles
 // of another build of the package (<dir>/assets/, e.g. the commit before a change, built with its
 // own scripts/bundle.mjs) to the same rounds, as "before".
+// The configuration document is written as the construct ships it: normalised and sealed
+// (`shipConfig`, from dist/); a build before sealing reads it as an ordinary document.
 // Usage: npm run build && node bench/bundles.mjs [--runs 15] [--baseline <dir>]
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +23,7 @@ import { gzipSync } from 'node:zlib';
 import { bundleLayout, bundles } from '../scripts/bundle.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { shipConfig } = createRequire(import.meta.url)(join(root, 'dist', 'shared', 'config.js'));
 const arg = (name) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const runs = Number(arg('--runs')) || 15;
 /** Another build of the package (its assets/), timed in the same rounds: e.g. the commit before a change. */
@@ -46,6 +50,9 @@ const env = {
   EMBEDGATE_DIGEST_LOOKBACK_SECONDS: '21600',
   EMBEDGATE_DIGEST_MAX_PERIOD_SECONDS: '86400',
 };
+
+// The approval task's own variables (given to it only: in the proxy they would turn approvals on).
+const approvalEnv = { EMBEDGATE_APPROVAL_TABLE: 'bench-approvals', EMBEDGATE_APPROVAL_STATE_MACHINE: 'arn:aws:states:eu-west-1:123456789012:stateMachine:bench' };
 
 // Printed by the timed process when it exits (after any loading started at init has finished).
 const CPU_AT_EXIT = "process.on('exit', () => { const u = process.cpuUsage(); process.stderr.write(`\\ncpu-us ${u.user + u.system}\\n`); });";
@@ -75,8 +82,8 @@ for (const [side, base] of baseline ? [['before', baseline], ['after', root]] : 
     const gz = (files) => gzipSync(Buffer.concat(files.map((f) => readFileSync(join(dir, f))))).length;
     const task = mkdtempSync(join(tmpdir(), `embedgate-bench-${c.name}-`));
     cpSync(dir, task, { recursive: true, filter: (src) => !src.endsWith('meta.json') });
-    writeFileSync(join(task, 'config.json'), JSON.stringify(c.config));
-    const k = cases.push({ label: `${tag}${c.label}`, script: "await import('./index.mjs');", cwd: task, env: { ...env, LAMBDA_TASK_ROOT: task } }) - 1;
+    writeFileSync(join(task, 'config.json'), JSON.stringify(shipConfig(c.config)));
+    const k = cases.push({ label: `${tag}${c.label}`, script: "await import('./index.mjs');", cwd: task, env: { ...env, ...(c.name === 'approval-task' ? approvalEnv : {}), LAMBDA_TASK_ROOT: task } }) - 1;
     rows.push({ ...c, label: `${tag}${c.label}`, k, g, startGz: gz(g.start), totalGz: gz(g.files) });
   }
 }

@@ -12,7 +12,10 @@
 //   lambda/adapters/aws/lambda-credentials.ts, the environment variables Lambda sets;
 // - SDK schema modules: computed keys naming module constants are written as the constants'
 //   string values, which lets esbuild drop the schemas of operations nobody calls;
-// - SDK package.json imports (read for `version` only) are reduced to name and version.
+// - SDK package.json imports (read for `version` only) are reduced to name and version;
+// - the configuration schema (zod, shared/config.ts) is not loaded at start: the entries read the
+//   sealed document the construct validated at synth (shared/config-runtime.ts); the schema is a
+//   chunk loaded only for a document that needs it. The build fails if it is on the start path.
 //
 // Usage: node scripts/bundle.mjs [--metafile]   (part of `npm run build`; --metafile also writes
 // assets/<name>/meta.json, esbuild's metafile, for inspection; it is never deployed)
@@ -37,6 +40,9 @@ const BUDGET_BYTES = 500_000;
 
 /** The SDK's default credential chain (and the STS/SSO clients it uses): never in a bundle. */
 const CREDENTIAL_CHAIN = /[\\/]node_modules[\\/]@aws-sdk[\\/](credential-provider-(node|ini|sso|process|web-identity|login|http)[\\/]|nested-clients[\\/]dist-es[\\/]submodules[\\/](sts|sso|signin|cognito-identity)[\\/])/;
+
+/** The configuration schema (zod and shared/config.ts): never in what a handler loads at start. */
+const CONFIG_SCHEMA = /([\\/]node_modules[\\/]zod[\\/]|(^|[\\/])shared[\\/]config\.ts$)/;
 
 /** `@aws-sdk/credential-provider-node` -> the Lambda credential provider (environment variables). */
 const lambdaCredentials = {
@@ -147,6 +153,10 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     const chain = Object.keys(result.metafile.inputs).filter((i) => CREDENTIAL_CHAIN.test(i));
     if (chain.length > 0) failures.push(`bundle ${b.name} contains the SDK's default credential chain (${chain.slice(0, 3).join(', ')}, ...): is the lambda-credentials alias still applied?`);
     const g = await bundleLayout(outdir);
+    const schemaAtStart = Object.entries(result.metafile.outputs)
+      .filter(([out]) => g.start.includes(relative(outdir, resolve(out))))
+      .flatMap(([, o]) => Object.keys(o.inputs).filter((i) => CONFIG_SCHEMA.test(i)));
+    if (schemaAtStart.length > 0) failures.push(`bundle ${b.name} loads the configuration schema at start (${schemaAtStart.slice(0, 3).join(', ')}, ...): is shared/config.ts imported (not type-only) by a module of the start path? (use shared/config-runtime.ts)`);
     const lazy = g.lazy.map((f) => `${basename(f)} ${(g.bytesOf(f) / 1024).toFixed(1)} KiB`).join(', ');
     console.log(`bundle ${b.name}: ${(g.startBytes / 1024).toFixed(1)} KiB loaded at start (${g.start.length} file(s)), ${(g.totalBytes / 1024).toFixed(1)} KiB in all${lazy ? `; lazy: ${lazy}` : ''}`);
     if (g.startBytes > BUDGET_BYTES) console.warn(`warning: bundle ${b.name} loads ${g.startBytes} bytes at start, over the ${BUDGET_BYTES}-byte goal (BENCHMARKS.md)`);

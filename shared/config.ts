@@ -1,13 +1,14 @@
 /**
  * The gateway configuration: one typed, validated, JSON-serialisable document.
  *
- * The CDK construct builds it from its props and hands it to the Lambdas; `embedgate dev` reads
- * it from a file. Both go through `loadConfig`, so there is one schema and one validator.
- * The document's version is the SHA-256 of its normalised canonical form; every policy decision
- * cites it.
+ * The CDK construct builds it from its props, validates it with `loadConfig` at synth and ships
+ * the normalised result, sealed (`shipConfig`), to the Lambdas, which open it without this schema
+ * (shared/config-runtime.ts); `embedgate dev` reads it from a file with `loadConfig`. There is
+ * one schema and one validator. The document's version is the SHA-256 of its normalised
+ * canonical form (references expanded; `configVersion`); every policy decision cites it.
  */
-import { createHash } from 'node:crypto';
 import * as z from 'zod';
+import { ConfigError, configVersion, isLoopback, sealConfig } from './config-runtime';
 import { compileGlob } from './glob';
 import {
   BUILTIN_DETECTOR_NAMES,
@@ -23,13 +24,8 @@ import {
 } from './masking/catalog';
 import { screenPattern } from './masking/pattern-safety';
 
-/** An invalid configuration document: every problem, each with its path and the fix. */
-export class ConfigError extends Error {
-  constructor(readonly issues: readonly string[]) {
-    super(`Invalid embedgate configuration:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
+// The zod-free part (what the Lambdas use at start, shared/config-runtime.ts), re-exported.
+export { canonicalJson, ConfigError, configVersion, expandEnvRefs, isLoopback, sha256Hex } from './config-runtime';
 
 /** Signature algorithms a trusted issuer may use. HMAC and `none` are never accepted. */
 export const ASYMMETRIC_ALGORITHMS = [
@@ -46,11 +42,6 @@ const httpsOrLocalUrl = (what: string) =>
       return false;
     }
   }, { error: `${what} must be an https:// URL (http:// is accepted only for localhost)` });
-
-/** Loopback host names, where plain http:// is accepted (local development only). */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '127.0.0.1' || host === '[::1]' || host.endsWith('.localhost');
-}
 
 const stringOrList = (what: string) =>
   z.union([nonEmpty(what), z.array(nonEmpty(what)).min(1, { error: `${what} must list at least one value` })], {
@@ -516,7 +507,7 @@ export function loadConfig(doc: unknown): GatewayConfig {
     throw new ConfigError(result.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`));
   }
   const { $schema: _ignored, ...normalised } = result.data;
-  return Object.freeze({ ...normalised, version: `sha256:${sha256Hex(canonicalJson(normalised))}` }) as GatewayConfig;
+  return Object.freeze({ ...normalised, version: configVersion(normalised) }) as GatewayConfig;
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
@@ -524,45 +515,29 @@ function formatPath(path: readonly PropertyKey[]): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
 }
 
-/** RFC 8785-style canonical JSON: object keys sorted, no whitespace; `undefined` members dropped. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-}
-
-export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
 /**
- * Deploy-time references: the construct writes the configuration document into the function's
- * code asset, where CloudFormation cannot resolve tokens (a created secret's ARN, say). Such
- * values are written as `${env:NAME}` and their resolved value is put in the function's
- * environment (references only, never secret values). The runtime expands them before
- * `loadConfig`; a missing variable is a configuration error naming it.
+ * The document a Lambda ships (`config.json`): validated and normalised by `loadConfig`, then
+ * sealed (`sealConfig` in shared/config-runtime.ts), so the runtime reads it without the schema.
+ * Deploy-time references (`${env:NAME}`, the whole string) stay references: for validation each
+ * is replaced by a placeholder URL (`https://deploy-time-reference.invalid/NAME`, which every
+ * string rule they may stand for accepts), and put back in the normalised document. `refs`, when
+ * given, limits this to those names. Throws `ConfigError` as `loadConfig` does.
  */
-export function expandEnvRefs(doc: unknown, env: Readonly<Record<string, string | undefined>>): unknown {
-  const missing: string[] = [];
-  const walk = (v: unknown): unknown => {
-    if (typeof v === 'string') {
-      return v.replace(/\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
-        const value = env[name];
-        if (value === undefined) {
-          missing.push(name);
-          return '';
-        }
-        return value;
-      });
-    }
-    if (Array.isArray(v)) return v.map(walk);
-    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+export function shipConfig(doc: unknown, refs?: ReadonlySet<string>): Record<string, unknown> {
+  const placeholder = (name: string) => `https://deploy-time-reference.invalid/${name}`;
+  const back = new Map<string, string>();
+  const swap = (v: unknown, f: (s: string) => string): unknown => {
+    if (typeof v === 'string') return f(v);
+    if (Array.isArray(v)) return v.map((x) => swap(x, f));
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, swap(x, f)]));
     return v;
   };
-  const out = walk(doc);
-  if (missing.length > 0) throw new ConfigError([...new Set(missing)].map((n) => `environment variable ${n} (a deploy-time reference) is not set`));
-  return out;
+  const forValidation = swap(doc, (s) => {
+    const m = /^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(s);
+    if (!m || (refs && !refs.has(m[1]))) return s;
+    back.set(placeholder(m[1]), s);
+    return placeholder(m[1]);
+  });
+  const normalised = swap(loadConfig(forValidation), (s) => back.get(s) ?? s) as Record<string, unknown>;
+  return sealConfig(normalised);
 }

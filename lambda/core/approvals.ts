@@ -16,7 +16,8 @@
  *   principal the model for that long; no header is needed then.
  * - Every step is a session record with an `approval` field (see docs/session-record.md).
  */
-import { canonicalJson, sha256Hex, type ApprovalConfig, type GatewayConfig, type PolicyRule } from '../../shared/config';
+import type { ApprovalConfig, GatewayConfig, PolicyRule } from '../../shared/config';
+import { canonicalJson, sha256Hex } from '../../shared/canonical';
 import { matchesAny } from '../../shared/glob';
 import { GatewayError, isArchiveConflict } from './errors';
 import { uuidv7From } from './ids';

@@ -32,7 +32,8 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
-import { isLoopback, type GatewayConfig, type IssuerConfig } from '../../shared/config';
+import type { GatewayConfig, IssuerConfig } from '../../shared/config';
+import { isLoopback } from '../../shared/config-runtime';
 import { unauthenticated, type GatewayError } from './errors';
 
 /** A verified service principal. */

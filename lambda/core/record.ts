@@ -7,7 +7,7 @@
  * (counts), not stored, in schema v1.
  */
 import { createHash } from 'node:crypto';
-import { canonicalJson } from '../../shared/config';
+import { canonicalJson } from '../../shared/canonical';
 import type { Principal } from './identity';
 
 export const RECORD_SCHEMA = 'embedgate.session.v1';

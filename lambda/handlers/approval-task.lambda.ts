@@ -9,10 +9,11 @@ import { DynamoDbApprovalStore } from '../adapters/aws/dynamodb-approvals';
 import { StepFunctionsApprovalWorkflow } from '../adapters/aws/step-functions-approvals';
 import { systemClock, uuidv7Ids } from '../core/ids';
 import { createApprovalTaskHandler } from './approval-task';
-import { deployedArchive, deployedConfig, requiredEnv } from './deployed';
+import { config } from './config.mjs';
+import { deployedArchive, requiredEnv } from './deployed';
 
 export const handler = createApprovalTaskHandler({
-  config: deployedConfig(),
+  config,
   store: new DynamoDbApprovalStore(new DynamoDBClient({}), { tableName: requiredEnv('EMBEDGATE_APPROVAL_TABLE') }),
   workflow: new StepFunctionsApprovalWorkflow(new SFNClient({}), { stateMachineArn: requiredEnv('EMBEDGATE_APPROVAL_STATE_MACHINE') }),
   archive: deployedArchive(),

@@ -6,18 +6,27 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
-import { expandEnvRefs, loadConfig, type GatewayConfig } from '../../shared/config';
+import type { GatewayConfig } from '../../shared/config';
+import { openShippedConfig } from '../../shared/config-runtime';
 import { S3Archive } from '../adapters/aws/s3-archive';
 import { requiredEnv } from './env';
 
-// Re-exported for the entries that import it from here; the digest entry imports ./env directly,
-// since this module also pulls in the configuration schema (zod).
+// Re-exported for the entries that import it from here; the digest entry imports ./env directly.
 export { requiredEnv } from './env';
 
-/** The configuration document of this deployment (`config.json` in the function's code). */
-export function deployedConfig(): GatewayConfig {
+/**
+ * The configuration of this deployment (`config.json` in the function's code): the normalised
+ * document the construct validated and sealed at synth, checked and opened without the schema
+ * (shared/config-runtime.ts). A document the runtime cannot vouch for that way (unsealed, from an
+ * older construct; a deploy-time reference in a field with rules of its own) is validated by
+ * `loadConfig`, whose chunk (zod) is then loaded, and only then. A document changed after synth
+ * is refused: the function does not start.
+ */
+export async function deployedConfig(): Promise<GatewayConfig> {
   const root = process.env.LAMBDA_TASK_ROOT ?? process.cwd();
-  return loadConfig(expandEnvRefs(JSON.parse(readFileSync(join(root, 'config.json'), 'utf8')), process.env));
+  const shipped = openShippedConfig(JSON.parse(readFileSync(join(root, 'config.json'), 'utf8')), process.env);
+  if (shipped.kind === 'checked') return shipped.config;
+  return (await import('../../shared/config.js')).loadConfig(shipped.document);
 }
 
 /** The session archive the construct gave this function. */

@@ -3,7 +3,8 @@
  * configuration document and archive as the proxy; it never verifies a token or calls a model.
  */
 import { Gateway } from '../core/gateway';
-import { deployedArchive, deployedConfig } from './deployed';
+import { config } from './config.mjs';
+import { deployedArchive } from './deployed';
 import { TokenVerifier } from '../core/identity';
 import { systemClock, uuidv7Ids } from '../core/ids';
 import { InMemoryRevocationList } from '../adapters/local/revocations';
@@ -11,8 +12,6 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { createEdgeRecorder } from './edge-recorder';
 import { logger } from './powertools';
-
-const config = deployedConfig();
 
 const gateway = new Gateway({
   config,

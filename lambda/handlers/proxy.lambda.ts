@@ -1,8 +1,8 @@
 /**
  * The proxy Lambda's entry (bundled into assets/proxy/ by scripts/bundle.mjs). Everything is
  * created once per execution environment, at module scope: the configuration (from config.json
- * next to the bundle, with deploy-time references expanded from the environment), the SDK
- * clients and the adapters.
+ * next to the bundle, with deploy-time references expanded from the environment; ./config.mts
+ * awaits it), the SDK clients and the adapters.
  *
  * The Bedrock runtime and Comprehend clients are imported with `import()`: each is a chunk of the
  * bundle that only gateways configuring it load. When configured, loading starts at init, so the
@@ -12,7 +12,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ModelConfig } from '../../shared/config';
 import { Gateway } from '../core/gateway';
-import { deployedArchive, deployedConfig, requiredEnv } from './deployed';
+import { config } from './config.mjs';
+import { deployedArchive, requiredEnv } from './deployed';
 import { TokenVerifier } from '../core/identity';
 import { systemClock, uuidv7Ids } from '../core/ids';
 import type { ApprovalWorkflow, EmbeddingProvider } from '../core/ports';
@@ -25,7 +26,6 @@ import { SecretsManagerStore } from '../adapters/aws/secrets-manager';
 import { createProvider } from '../providers';
 import { createProxyHandler } from './proxy';
 
-const config = deployedConfig();
 const secrets = new SecretsManagerStore(new SecretsManagerClient({}));
 const providers = new Map<string, EmbeddingProvider>();
 

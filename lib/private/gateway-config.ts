@@ -1,11 +1,14 @@
 import { Token, type Duration } from 'aws-cdk-lib';
-import { ConfigError, loadConfig } from '../../shared/config';
+import { ConfigError, shipConfig } from '../../shared/config';
 import type { ApprovalRequirement, PolicyRule, TrustedIssuer } from '../policy';
 import type { UpstreamModelBinding } from '../upstream-model';
 
 /** The gateway configuration document built from construct props, ready for the asset. */
 export interface BuiltConfig {
-  /** The document as written into the function's code (tokens replaced by `${env:...}`). */
+  /**
+   * The document as written into the function's code: normalised by `loadConfig` and sealed
+   * (`shipConfig`), tokens replaced by `${env:...}`. The Lambdas read it without the schema.
+   */
   readonly json: string;
   /** Environment variables carrying the deploy-time references. */
   readonly environment: Record<string, string>;
@@ -47,7 +50,8 @@ function approvalSection(ruleId: string, a: ApprovalRequirement): Record<string,
 
 /**
  * Build the configuration document from the props and validate it with the runtime's own
- * validator (`loadConfig`), so a bad policy fails `cdk synth`, not the first request.
+ * validator (`loadConfig`), so a bad policy fails `cdk synth`, not the first request; what is
+ * shipped is its normalised, sealed form (shared/config-runtime.ts).
  */
 export function buildGatewayConfig(i: GatewayConfigInputs): BuiltConfig {
   const doc = {
@@ -86,23 +90,19 @@ export function buildGatewayConfig(i: GatewayConfigInputs): BuiltConfig {
   // Tokens cannot live in a file asset: each becomes ${env:EMBEDGATE_REF_n}, resolved by
   // CloudFormation into the function's environment.
   const environment: Record<string, string> = {};
-  const forValidation = new Map<string, string>();
   let n = 0;
-  const json = JSON.stringify(doc, (_k, v: unknown) => {
+  const withRefs: unknown = JSON.parse(JSON.stringify(doc, (_k, v: unknown) => {
     if (typeof v === 'string' && Token.isUnresolved(v)) {
       const name = `EMBEDGATE_REF_${n++}`;
       environment[name] = v;
-      const placeholder = `\${env:${name}}`;
-      forValidation.set(placeholder, `https://deploy-time-reference.invalid/${name}`);
-      return placeholder;
+      return `\${env:${name}}`;
     }
     return v;
-  });
+  }));
   try {
-    loadConfig(JSON.parse(json, (_k, v: unknown) => (typeof v === 'string' && forValidation.has(v) ? forValidation.get(v) : v)));
+    return { json: JSON.stringify(shipConfig(withRefs, new Set(Object.keys(environment)))), environment };
   } catch (e) {
     if (e instanceof ConfigError) throw new Error(`EmbeddingGateway: the gateway configuration built from the props is invalid:\n${e.issues.map((x) => `  - ${x}`).join('\n')}`, { cause: e });
     throw e;
   }
-  return { json, environment };
 }

@@ -15,6 +15,7 @@ import { S3RVER_CREDENTIALS, startDynalite, startS3rver, type StandIn } from '..
 import { createApprovalTable, pendingApproval, REQUESTER } from '../support/approval-items';
 import { startFakeStepFunctions, type FakeStepFunctions } from '../support/fake-step-functions';
 import { bundlePath, LambdaInvocationError, startLambdaRunner, type LambdaRunner } from '../support/lambda-runner';
+import { shipConfig } from '../../shared/config';
 
 const REGION = 'us-east-1';
 const BUCKET = 'embedgate-archive-approvals';
@@ -29,11 +30,12 @@ let ddb: DynamoDBClient;
 let s3Client: S3Client;
 let store: DynamoDbApprovalStore;
 
-const configJson = JSON.stringify({
+// As the construct ships it: normalised and sealed.
+const configJson = JSON.stringify(shipConfig({
   issuers: [{ id: 'corp', issuer: REQUESTER.issuer, audiences: ['embedgate'], jwksUri: 'https://issuer.example.com/jwks' }],
   models: [{ name: 'titan-v2', provider: 'local', dimensions: 4 }],
   policy: { rules: [{ id: 'rag-export', effect: 'allow', approval: { reviewers: { groups: ['reviewers'] } } }] },
-});
+}));
 
 beforeAll(async () => {
   const bundle = bundlePath('approval-task');

@@ -30,6 +30,7 @@ import { gzipSync } from 'node:zlib';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { shipConfig } from '../../shared/config';
 import { fingerprintVectors, RECORD_SCHEMA, type SessionRecord } from '../../lambda/core/record';
 import { uuidv7From } from '../../lambda/core/ids';
 import { deadEndpoint, S3RVER_CREDENTIALS, startDynalite, startS3rver, type StandIn } from '../support/aws-standins';
@@ -78,9 +79,14 @@ let proxyArchiveDown: LambdaRunner;
 let edge: LambdaRunner;
 let s3Client: S3Client;
 
-/** The configuration document as the construct ships it (`config.json` next to index.mjs). */
+/** The configuration document as the construct ships it (`config.json` next to index.mjs): normalised and sealed. */
 function configJson(): string {
-  return JSON.stringify({
+  return JSON.stringify(shipConfig(configSource()));
+}
+
+/** The configuration document before the construct validates, normalises and seals it. */
+function configSource(): Record<string, unknown> {
+  return {
     issuers: [{ id: 'corp', issuer: jwks.issuer, audiences: [AUDIENCE], jwksUri: jwks.jwksUri, algorithms: ['RS256'] }],
     models: [
       {
@@ -95,7 +101,7 @@ function configJson(): string {
     ],
     policy: { rules: [{ id: 'allow-corp', effect: 'allow', match: { issuer: ['corp'] }, models: ['*'] }] },
     gateway: { maxRequestBytes: 2 * 1024 * 1024, maxTokenBytes: 8192, archiveFailMode: 'closed' },
-  });
+  };
 }
 
 /** The function environment: what the construct sets, plus region, credentials and endpoints. */
@@ -425,13 +431,13 @@ describe('proxy bundle: lazily loaded chunks', () => {
     const graph = await bundleGraph(dirname(bundlePath('proxy')));
     lazy = graph.lazy;
     [bedrockFake, comprehendFake] = await Promise.all([startFakeBedrock(), startFakeComprehend()]);
-    const doc = JSON.parse(configJson()) as { models: unknown[]; masking?: unknown };
+    const doc = configSource() as { models: unknown[]; masking?: unknown };
     doc.models.push({ name: BEDROCK_MODEL, provider: 'bedrock', upstreamModel: TITAN, upstream: { maxRetries: 0, timeoutMs: 10_000 } });
     doc.masking = { enabled: true, strategies: { EMAIL: 'redact' }, comprehend: { enabled: true, failMode: 'closed' } };
     [proxyAws, proxyLean] = await Promise.all([
       startLambdaRunner({
         bundle: bundlePath('proxy'),
-        files: { 'config.json': JSON.stringify(doc) },
+        files: { 'config.json': JSON.stringify(shipConfig(doc)) },
         env: { ...functionEnv(s3Front.endpoint, true), AWS_ENDPOINT_URL_BEDROCK_RUNTIME: bedrockFake.endpoint, AWS_ENDPOINT_URL_COMPREHEND: comprehendFake.endpoint },
         functionName: 'embedgate-proxy-bedrock-comprehend',
       }),
@@ -488,6 +494,37 @@ describe('proxy bundle: lazily loaded chunks', () => {
     expect((await proxyLean.invoke<ApiResult>(remote)).statusCode).toBe(200);
     expect((await proxyLean.invoke<ApiResult>(local)).statusCode).toBe(200);
     expect(proxyLean.output()).not.toMatch(/ERR_MODULE_NOT_FOUND|Cannot find module/);
+  });
+
+  test('the configuration schema (zod) is a lazily loaded chunk too: the lean function, without it, read its sealed config.json', () => {
+    expect(lazy).toEqual(expect.arrayContaining([expect.stringMatching(/^chunks\/config-[A-Z0-9]+\.mjs$/)]));
+  });
+});
+
+describe('proxy bundle: reading config.json', () => {
+  const runners: LambdaRunner[] = [];
+  afterAll(async () => {
+    await Promise.allSettled(runners.map((r) => r.close()));
+  });
+  const start = async (configJsonText: string, functionName: string, omit?: readonly string[]) => {
+    const r = await startLambdaRunner({ bundle: bundlePath('proxy'), ...(omit ? { omit } : {}), files: { 'config.json': configJsonText }, env: functionEnv(s3Front.endpoint, true), functionName });
+    runners.push(r);
+    return r;
+  };
+
+  test('an unsealed document (an older construct, or written by hand) is validated by the schema, loaded on demand', async () => {
+    const legacy = await start(JSON.stringify(configSource()), 'embedgate-proxy-unsealed');
+    const res = await legacy.invoke<ApiResult>(apiEvent('POST', '/v1/embeddings', { token: await token('svc-unsealed'), body: { model: LOCAL_MODEL, input: 'x' } }));
+    expect(res.statusCode).toBe(200);
+    // Without the schema's chunk, the same document cannot start: the sealed one does not need it.
+    const graph = await bundleGraph(dirname(bundlePath('proxy')));
+    await expect(start(JSON.stringify(configSource()), 'embedgate-proxy-unsealed-lean', graph.lazy)).rejects.toThrow(/init of .* failed/);
+  });
+
+  test('a config.json changed after synth: the function does not start, and says why', async () => {
+    const doc = JSON.parse(configJson()) as { gateway: { archiveFailMode: string } };
+    doc.gateway.archiveFailMode = 'open';
+    await expect(start(JSON.stringify(doc), 'embedgate-proxy-tampered')).rejects.toThrow(/ConfigError: [\s\S]*config\.json does not match the digest written at synth/);
   });
 });
 

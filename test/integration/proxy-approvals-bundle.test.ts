@@ -11,7 +11,7 @@
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDbApprovalStore } from '../../lambda/adapters/aws/dynamodb-approvals';
 import { handleApprovalTask, type ApprovalExecutionInput } from '../../lambda/core/approvals';
-import { loadConfig } from '../../shared/config';
+import { loadConfig, shipConfig } from '../../shared/config';
 import { StepFunctionsApprovalWorkflow } from '../../lambda/adapters/aws/step-functions-approvals';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { S3RVER_CREDENTIALS, startDynalite, startS3rver, type StandIn } from '../support/aws-standins';
@@ -44,11 +44,12 @@ beforeAll(async () => {
   ddb = new DynamoDBClient({ endpoint: dynamo.endpoint, region: REGION, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
   table = await createApprovalTable(ddb);
   await ddb.send(new CreateTableCommand({ TableName: REVOCATIONS, AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }));
-  configJson = JSON.stringify({
+  // As the construct ships it: normalised and sealed.
+  configJson = JSON.stringify(shipConfig({
     issuers: [{ id: 'corp', issuer: jwks.issuer, audiences: [AUDIENCE], jwksUri: jwks.jwksUri, algorithms: ['RS256'] }],
     models: [{ name: 'local-small', provider: 'local', dimensions: 8 }],
     policy: { rules: [{ id: 'held', effect: 'allow', match: { groups: ['search-team'] }, models: ['*'], approval: { reviewers: { groups: ['reviewers'] } } }] },
-  });
+  }));
   const env = {
     EMBEDGATE_ARCHIVE_BUCKET: BUCKET,
     EMBEDGATE_ARCHIVE_KEY_ARN: KMS_KEY_ARN,

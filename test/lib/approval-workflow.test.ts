@@ -197,6 +197,7 @@ describe('with a rule that requires approval', () => {
       id: 'export',
       effect: 'allow',
       match: { groups: ['export-*'] },
+      models: ['*'],
       approval: {
         when: { principalOutsideGroups: ['trusted-*'], batchOver: 100, inputMatches: [{ name: 'EXPORT_CONTROLLED', pattern: '\\bITAR\\b', flags: 'i' }] },
         reviewers: { groups: ['reviewers'], subjects: ['security-lead'] },
@@ -323,6 +324,6 @@ describe('invalid approval props', () => {
     const { app, template, gateway, id } = synth({ rules: [{ ...HELD, approval: { reviewers: { groups: ['r'] }, grantDuration: Duration.hours(2) } }] });
     const fn = template.toJSON().Resources[id(gateway.approvals!.taskFunction)].Properties;
     const doc = JSON.parse(readFileSync(join(app.synth().directory, `asset.${(fn.Code.S3Key as string).replace(/\.zip$/, '')}`, 'config.json'), 'utf8'));
-    expect(doc.policy.rules[0].approval).toEqual({ reviewers: { groups: ['r'] }, grantMinutes: 120 });
+    expect(doc.policy.rules[0].approval).toEqual({ reviewers: { groups: ['r'] }, grantMinutes: 120, requiredApprovals: 1, timeoutSeconds: 3600, useWithinSeconds: 900 });
   });
 });

@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ArchiveRetention, EmbeddingGateway, MaskingStrategy, PolicyEffect, UpstreamModel, type EmbeddingGatewayProps } from '../../lib';
 import { findForbiddenArchiveGrants } from '../support/policy-scan';
+import { expandEnvRefs, loadConfig } from '../../shared/config';
+import { openShippedConfig } from '../../shared/config-runtime';
 
 const ISSUERS: EmbeddingGatewayProps['issuers'] = [
   { id: 'okta', issuerUrl: 'https://acme.okta.com/oauth2/default', audiences: ['api://embedgate'] },
@@ -199,9 +201,12 @@ describe('masking', () => {
       enabled: true,
       strategies: { EMAIL: 'redact', US_SSN: 'block' },
       pseudonymKey: { source: 'secretsManager', secretId: expect.stringMatching(/^\$\{env:EMBEDGATE_REF_\d+\}$/) },
-      comprehend: { enabled: true, failMode: 'closed' },
+      // Shipped normalised: the schema's defaults written out.
+      comprehend: { enabled: true, failMode: 'closed', languageCode: 'en', minScore: 0.8, maxConcurrency: 4 },
       tokenInputs: 'refuse',
       storeInputText: true,
+      pseudonymLength: 8,
+      maxScanChars: 100_000,
     });
     expect(doc.policy.rules[0].masking).toEqual({ strategies: { CREDIT_CARD: 'pseudonymize' } });
     const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
@@ -328,7 +333,7 @@ describe('invalid props', () => {
   });
 });
 
-test('the shipped configuration document is the validated one, with deploy-time references from the environment', () => {
+test('the shipped configuration document is the validated one, normalised and sealed, with deploy-time references from the environment', () => {
   const { app, template } = synth({ allowInternetEgress: true, models: [UpstreamModel.openAi({ model: 'text-embedding-3-small', limits: { maxInputs: 64 } })] });
   const fn = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^embedgate proxy') } }))[0]!.Properties;
   const env = fn.Environment.Variables as Record<string, unknown>;
@@ -337,6 +342,12 @@ test('the shipped configuration document is the validated one, with deploy-time 
   const doc = JSON.parse(readFileSync(join(app.synth().directory, `asset.${hash}`, 'config.json'), 'utf8'));
   expect(doc.models[0]).toMatchObject({ name: 'text-embedding-3-small', provider: 'openai', apiKey: { source: 'secretsManager', secretId: '${env:EMBEDGATE_REF_0}' }, limits: { maxInputs: 64 } });
   expect(doc.issuers.map((i: { id: string }) => i.id)).toEqual(['okta', 'github']);
-  expect(doc.policy.rules).toEqual([{ id: 'rag', effect: 'allow', match: { groups: ['rag-*'] } }]);
+  expect(doc.policy.rules).toEqual([{ id: 'rag', effect: 'allow', match: { groups: ['rag-*'] }, models: ['*'] }]);
   expect(doc.gateway).toEqual({ maxRequestBytes: 2097152, maxTokenBytes: 8192, archiveFailMode: 'closed' });
+  // Sealed: the Lambda opens it without the schema, to what loadConfig makes of it (same version).
+  expect(doc.$schema).toMatch(/^embedgate:normalised-config:1:sha256:[0-9a-f]{64}$/);
+  const fnEnv = { EMBEDGATE_REF_0: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:k-AbCdEf' };
+  const opened = openShippedConfig(doc, fnEnv);
+  expect(opened.kind).toBe('checked');
+  expect(opened.kind === 'checked' && opened.config).toStrictEqual(loadConfig(expandEnvRefs(doc, fnEnv)));
 });

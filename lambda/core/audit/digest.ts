@@ -12,7 +12,7 @@
  * Pure: no I/O. `digest-builder.ts` lists and reads the archive and signs; `verify.ts` checks.
  */
 import { createHash, createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
-import { canonicalJson } from '../../../shared/config';
+import { canonicalJson } from '../../../shared/canonical';
 import { DIGEST_SIGNING_ALGORITHM, type ArchiveObject } from './ports';
 
 export const DIGEST_SCHEMA = 'embedgate.digest.v1';
