@@ -1,22 +1,24 @@
 /**
  * Embedding providers: one `EmbeddingProvider` per configured model.
  *
- * `openai`, `azure-openai`, `openai-compatible` and `cohere` go over HTTP (global `fetch`) with batching,
- * bounded concurrency, retries and strict response validation; `local` is a deterministic,
- * offline feature-hashing embedder for demos and tests.
+ * `openai`, `azure-openai`, `openai-compatible` and `cohere` go over HTTP (`nodeHttpFetch`:
+ * `node:http`/`node:https` with keep-alive agents) with batching, bounded concurrency, retries and
+ * strict response validation; `local` is a deterministic, offline feature-hashing embedder for
+ * demos and tests.
  */
 import type { ModelConfig } from '../../shared/config';
 import type { EmbeddingProvider, SecretStore } from '../core/ports';
 import { createCohereProvider } from './cohere';
 import { createLocalProvider } from './local';
+import type { UpstreamFetch } from './node-http-fetch';
 import { createOpenAiCompatibleProvider } from './openai-compatible';
 
 /** What providers need from the outside world; everything but `secrets` has a real default. */
 export interface ProviderDeps {
   /** Resolves `model.apiKey`; called once per `embed` call (the store is expected to cache). */
   readonly secrets: SecretStore;
-  /** @default globalThis.fetch */
-  readonly fetch?: typeof fetch;
+  /** The HTTP transport; any `fetch`-shaped function (tests pass fakes). @default nodeHttpFetch */
+  readonly fetch?: UpstreamFetch;
   /** Wait `ms`, rejecting as soon as `signal` aborts. @default a `setTimeout` timer */
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Uniform in [0, 1), for backoff jitter. @default Math.random */
@@ -55,3 +57,5 @@ export function createProvider(model: ModelConfig, deps: ProviderDeps): Embeddin
 
 export { createLocalProvider, embedLocal } from './local';
 export { createOpenAiCompatibleProvider } from './openai-compatible';
+export { nodeHttpFetch, upstreamAgents } from './node-http-fetch';
+export type { UpstreamFetch, UpstreamFetchInit, UpstreamFetchResponse } from './node-http-fetch';

@@ -21,6 +21,7 @@ import type { EmbeddingCall, EmbeddingProvider, EmbeddingResult, EncodedVector }
 import { UpstreamError } from '../core/errors';
 import { countBatches, runBatched } from './batching';
 import type { ProviderDeps } from './index';
+import { nodeHttpFetch } from './node-http-fetch';
 import { defaultSleep, postJsonWithRetry, UpstreamMeter, upstreamFailure, withStats } from './retry';
 import type { RetryDeps } from './retry';
 import { InvalidUpstreamResponse, parseEmbeddingsResponse, type KeepEncoding, type ParsedEmbeddings } from './upstream-response';
@@ -61,7 +62,7 @@ export function createOpenAiCompatibleProvider(model: ModelConfig, deps: Provide
  */
 export function createHttpProvider(model: ModelConfig, deps: ProviderDeps, protocol: WireProtocol): EmbeddingProvider {
   const retryDeps: RetryDeps = {
-    fetch: deps.fetch ?? globalThis.fetch,
+    fetch: deps.fetch ?? nodeHttpFetch,
     sleep: deps.sleep ?? defaultSleep,
     random: deps.random ?? Math.random,
     now: deps.now ?? Date.now,

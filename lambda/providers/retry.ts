@@ -11,6 +11,7 @@
 import { UpstreamError } from '../core/errors';
 import type { GatewayErrorOptions } from '../core/errors';
 import type { UpstreamStats } from '../core/ports';
+import type { UpstreamFetch } from './node-http-fetch';
 
 /** Retry and timeout settings for one upstream request. */
 export interface RetryPolicy {
@@ -28,7 +29,8 @@ export interface RetryPolicy {
 
 /** Effects the retry loop needs, injectable so tests control time and chance. */
 export interface RetryDeps {
-  readonly fetch: typeof fetch;
+  /** The transport (`nodeHttpFetch` by default; the global `fetch` fits too). */
+  readonly fetch: UpstreamFetch;
   /** Wait `ms`; reject (with the signal's reason) as soon as `signal` aborts. */
   readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Uniform in [0, 1). */
