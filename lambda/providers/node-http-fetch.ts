@@ -72,10 +72,25 @@ export const upstreamAgents = {
 
 const ACCEPT_ENCODING = 'gzip, deflate, br';
 /** Compressed bodies up to this size are decoded synchronously (cheaper than a thread-pool round trip). */
+/**
+ * Largest upstream response body accepted, raw and decoded: far above any embeddings answer (2048
+ * items of 3072 float dimensions written as JSON text is about 80 MB), low enough that a
+ * misbehaving upstream (or a compression bomb) cannot exhaust the function's memory.
+ */
+export const MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
 const SYNC_DECODE_MAX = 64 * 1024;
 
 /** POST (or any method) `url` over `node:http`/`node:https`; see the module doc. */
 export function nodeHttpFetch(url: string, init: UpstreamFetchInit = {}): Promise<UpstreamFetchResponse> {
+  return fetchWithLimit(url, init, MAX_RESPONSE_BYTES);
+}
+
+/** {@link nodeHttpFetch} with another response size bound (tests). */
+export function nodeHttpFetchWithLimit(maxResponseBytes: number): UpstreamFetch {
+  return (url, init) => fetchWithLimit(url, init, maxResponseBytes);
+}
+
+function fetchWithLimit(url: string, init: UpstreamFetchInit, maxBytes: number): Promise<UpstreamFetchResponse> {
   return new Promise<UpstreamFetchResponse>((resolve, reject) => {
     const signal = init.signal;
     if (signal?.aborted) {
@@ -126,10 +141,11 @@ export function nodeHttpFetch(url: string, init: UpstreamFetchInit = {}): Promis
         res.on('data', (c: Buffer) => {
           chunks.push(c);
           size += c.length;
+          if (size > maxBytes) finish(new Error(`the upstream response body exceeds ${maxBytes} bytes`));
         });
         res.on('end', () => {
           const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-          decode(raw, res.headers['content-encoding']).then(
+          decode(raw, res.headers['content-encoding'], maxBytes).then(
             (b) => {
               finish();
               resolveBody(b);
@@ -184,7 +200,7 @@ function responseHeaders(raw: readonly string[]): Headers {
 }
 
 /** `body` decoded per `content-encoding` (codings applied in order, so undone in reverse). */
-async function decode(body: Buffer, contentEncoding: string | undefined): Promise<Buffer> {
+async function decode(body: Buffer, contentEncoding: string | undefined, maxBytes: number): Promise<Buffer> {
   if (!contentEncoding || body.length === 0) return body;
   const codings = contentEncoding
     .toLowerCase()
@@ -197,19 +213,20 @@ async function decode(body: Buffer, contentEncoding: string | undefined): Promis
     const sync = out.length <= SYNC_DECODE_MAX;
     if (c === 'gzip' || c === 'x-gzip') {
       // Lenient about a truncated trailer, like undici's fetch (Z_SYNC_FLUSH).
-      const opts = { flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH };
+      const opts = { flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: maxBytes };
       const input = out;
       out = sync ? zlib.gunzipSync(input, opts) : await onPool((cb) => zlib.gunzip(input, opts, cb));
     } else if (c === 'deflate') {
       // zlib-wrapped per the RFC; some servers send raw deflate: try that too.
-      const opts = { flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH };
+      const opts = { flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: maxBytes };
       const input = out;
       const wrapped = (input[0]! & 0x0f) === 0x08;
       if (sync) out = wrapped ? zlib.inflateSync(input, opts) : zlib.inflateRawSync(input, opts);
       else out = await onPool((cb) => (wrapped ? zlib.inflate(input, opts, cb) : zlib.inflateRaw(input, opts, cb)));
     } else if (c === 'br') {
       const input = out;
-      out = sync ? zlib.brotliDecompressSync(input) : await onPool((cb) => zlib.brotliDecompress(input, cb));
+      const opts = { maxOutputLength: maxBytes };
+      out = sync ? zlib.brotliDecompressSync(input, opts) : await onPool((cb) => zlib.brotliDecompress(input, opts, cb));
     } else {
       // Unknown coding: left as it is (then it is not JSON, and the caller says so).
       return out;

@@ -5,7 +5,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
-import { nodeHttpFetch, upstreamAgents } from '../../lambda/providers/node-http-fetch';
+import { MAX_RESPONSE_BYTES, nodeHttpFetch, nodeHttpFetchWithLimit, upstreamAgents } from '../../lambda/providers/node-http-fetch';
 
 // A self-signed certificate for localhost / 127.0.0.1 (P-256, valid until 2126), made for this
 // test only: `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 36500
@@ -160,6 +160,31 @@ describe('nodeHttpFetch', () => {
       res.end('not really zstd');
     };
     expect(await (await post()).text()).toBe('not really zstd');
+  });
+
+  it('bounds the response body, raw and decoded (a compression bomb is refused, not inflated)', async () => {
+    expect(MAX_RESPONSE_BYTES).toBe(256 * 1024 * 1024);
+    const small = nodeHttpFetchWithLimit(64 * 1024);
+    const bomb = gzipSync(Buffer.alloc(8 * 1024 * 1024)); // 8 MiB of zeros in about 8 KiB
+    for (const [encoding, body] of [['gzip', bomb], ['br', brotliCompressSync(Buffer.alloc(8 * 1024 * 1024))], ['deflate', deflateSync(Buffer.alloc(8 * 1024 * 1024))]] as const) {
+      handler = (_req, res) => {
+        res.writeHead(200, { 'content-encoding': encoding });
+        res.end(body);
+      };
+      const res = await small(`${origin}/v1/embeddings`, { method: 'POST', body: '{}' });
+      await expect(res.text()).rejects.toThrow();
+    }
+    handler = (_req, res) => {
+      res.writeHead(200);
+      res.end(Buffer.alloc(128 * 1024, 0x61));
+    };
+    const raw = await small(`${origin}/v1/embeddings`, { method: 'POST', body: '{}' });
+    await expect(raw.text()).rejects.toThrow(/exceeds 65536 bytes/);
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-encoding': 'gzip' });
+      res.end(gzipSync(Buffer.alloc(32 * 1024, 0x61)));
+    };
+    expect((await (await small(`${origin}/v1/embeddings`, { method: 'POST', body: '{}' })).text()).length).toBe(32 * 1024);
   });
 
   it('rejects text() for a corrupt compressed body', async () => {
