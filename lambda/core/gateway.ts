@@ -347,6 +347,15 @@ export class Gateway {
         return { used: null };
       }
     }
+    // The same held request sent again while its approval is pending: the same approval, no new
+    // workflow and no new notification (a client that polls by re-sending cannot flood reviewers).
+    const previousId = await approvals.store.findRequested(principalRef(principal), ruleId, hash);
+    const previous = previousId ? await approvals.store.get(previousId) : null;
+    if (previous && previous.requester.issuer === principal.issuer && previous.requester.subject === principal.subject && effectiveStatus(previous, now) === 'pending') {
+      s.approval = recordApproval(previous, 'requested');
+      s.reason = 'approval_pending';
+      return this.heldAnswer(req, previous, ruleId);
+    }
     const approval = newApproval({
       id: this.deps.ids.sessionId(),
       requester: principal,
@@ -376,6 +385,13 @@ export class Gateway {
     s.reason = 'approval_required';
     // Held but unrecorded: the client gets 503, so the approval is withdrawn.
     s.compensate = async () => void (await this.cancel(approval.id));
+    return this.heldAnswer(req, approval, ruleId);
+  }
+
+  /** The 202 answer for a held request. */
+  private heldAnswer(req: GatewayRequest, approval: Approval, ruleId: string): Routed {
+    const paths = this.approvalUrls(req, approval.id);
+    const triggers = approval.triggers;
     return {
       status: 202,
       headers: { 'retry-after': '10', location: paths.poll },

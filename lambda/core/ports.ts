@@ -257,6 +257,12 @@ export interface ApprovalStore {
   update(next: Approval, expectedRevision: number): Promise<boolean>;
   /** Approvals, newest first, optionally of one status; at most `limit`. */
   list(filter: { readonly status?: ApprovalStatus; readonly limit: number }): Promise<Approval[]>;
+  /**
+   * The id of the approval last created for this requester, rule and payload hash (`create`
+   * remembers it), or null: a held request sent again while its approval is pending is answered
+   * with that approval instead of a new one.
+   */
+  findRequested(requester: PrincipalRef, ruleId: string, payloadSha256: string): Promise<string | null>;
   /** Record (or extend) a grant. */
   putGrant(grant: ApprovalGrant): Promise<void>;
   /** The grant of this principal for this model and rule, if one exists (it may have ended). */

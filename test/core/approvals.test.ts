@@ -224,6 +224,23 @@ describe('approvals through the gateway', () => {
     expect((await g.view('indexer', '../../etc/passwd')).status).toBe(404);
   });
 
+  it('the same held request sent again while pending gets the same approval: no new workflow, no new notification', async () => {
+    const g = setup();
+    const first = await g.embed('indexer');
+    const again = await g.embed('indexer');
+    expect(again.status).toBe(202);
+    expect(again.json.approval_id).toBe(first.json.approval_id);
+    expect(again.record.approval).toMatchObject({ id: first.json.approval_id, step: 'requested', status: 'pending' });
+    expect(again.record.decision.reason).toBe('approval_pending');
+    expect(g.workflow.notifications).toHaveLength(1);
+    // Another payload, or another principal, is another approval.
+    expect((await g.embed('indexer', { model: 'sensitive', input: ['other text'] })).json.approval_id).not.toBe(first.json.approval_id);
+    expect((await g.embed('agent')).json.approval_id).not.toBe(first.json.approval_id);
+    // Once decided, the same request asks anew (denied) or must carry the approval id (approved).
+    await g.decide('alice', first.json.approval_id, 'deny', 'no');
+    expect((await g.embed('indexer')).json.approval_id).not.toBe(first.json.approval_id);
+  });
+
   it('a reviewer who is not the requester but has no reviewer group gets 403 not_a_reviewer only when they can see it', async () => {
     const g = setup({ reviewers: { subjects: ['alice'] } });
     const id = (await g.embed('indexer')).json.approval_id as string;

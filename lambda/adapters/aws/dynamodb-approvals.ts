@@ -32,6 +32,7 @@ export const APPROVAL_ATTRIBUTES = {
 const A = APPROVAL_ATTRIBUTES;
 const APPROVAL_PREFIX = 'approval#';
 const GRANT_PREFIX = 'grant#';
+const REQUESTED_PREFIX = 'requested#';
 /** How long an item outlives its last deadline before TTL may delete it (records keep the chain for good). */
 const RETAIN_AFTER_MS = 30 * 86_400_000;
 
@@ -41,6 +42,10 @@ export const approvalKey = (id: string): string => `${APPROVAL_PREFIX}${id}`;
 /** The partition key of a grant: issuer, subject, model and rule, JSON-encoded so no separator can collide. */
 export const grantKey = (requester: PrincipalRef, model: string, ruleId: string): string =>
   `${GRANT_PREFIX}${JSON.stringify([requester.issuer, requester.subject, model, ruleId])}`;
+
+/** The partition key of the pointer to the approval last created for a requester, rule and payload hash. */
+export const requestedKey = (requester: PrincipalRef, ruleId: string, payloadSha256: string): string =>
+  `${REQUESTED_PREFIX}${JSON.stringify([requester.issuer, requester.subject, ruleId, payloadSha256])}`;
 
 /** TTL of an approval item, epoch seconds: 30 days after the latest of its deadlines. */
 export function approvalExpiresAt(a: Approval): number {
@@ -84,6 +89,27 @@ export class DynamoDbApprovalStore implements ApprovalStore {
       if (lostCondition(e)) throw new Error(`approval ${approval.id} already exists`, { cause: e });
       throw e;
     }
+    // The pointer a re-sent held request finds (last writer wins; it expires with the approval).
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.table,
+        Item: {
+          [A.partitionKey]: { S: requestedKey(approval.requester, approval.ruleId, approval.payloadSha256) },
+          [A.document]: { S: JSON.stringify({ approvalId: approval.id }) },
+          [A.expiresAt]: { N: String(Math.ceil(approval.expiresAt / 1000)) },
+        },
+      }),
+    );
+  }
+
+  async findRequested(requester: PrincipalRef, ruleId: string, payloadSha256: string): Promise<string | null> {
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.table, Key: { [A.partitionKey]: { S: requestedKey(requester, ruleId, payloadSha256) } }, ConsistentRead: true }),
+    );
+    const doc = out.Item?.[A.document]?.S;
+    if (!doc) return null;
+    const id = (JSON.parse(doc) as { approvalId?: unknown }).approvalId;
+    return typeof id === 'string' ? id : null;
   }
 
   async get(id: string): Promise<Approval | null> {

@@ -7,16 +7,19 @@ import { approvalExecutionInput, type ApprovalExecutionInput, type ApprovalTaskE
 import type { Approval, ApprovalGrant, ApprovalNotice, ApprovalStatus, ApprovalStore, ApprovalWorkflow, PrincipalRef } from '../../core/ports';
 
 const grantKey = (r: PrincipalRef, model: string, ruleId: string): string => JSON.stringify([r.issuer, r.subject, model, ruleId]);
+const requestedKey = (r: PrincipalRef, ruleId: string, hash: string): string => JSON.stringify([r.issuer, r.subject, ruleId, hash]);
 const copy = <T>(v: T): T => structuredClone(v);
 
 /** Approvals and grants in memory, with the DynamoDB adapter's compare-and-set semantics. */
 export class InMemoryApprovalStore implements ApprovalStore {
   private readonly approvals = new Map<string, Approval>();
   private readonly grants = new Map<string, ApprovalGrant>();
+  private readonly requested = new Map<string, string>();
 
   async create(approval: Approval): Promise<void> {
     if (this.approvals.has(approval.id)) throw new Error(`approval ${approval.id} exists`);
     this.approvals.set(approval.id, copy(approval));
+    this.requested.set(requestedKey(approval.requester, approval.ruleId, approval.payloadSha256), approval.id);
   }
 
   async get(id: string): Promise<Approval | null> {
@@ -41,6 +44,10 @@ export class InMemoryApprovalStore implements ApprovalStore {
   }
 
   /** Record a grant; an existing longer grant is kept (a grant is never shortened, as in DynamoDB). */
+  async findRequested(requester: PrincipalRef, ruleId: string, payloadSha256: string): Promise<string | null> {
+    return this.requested.get(requestedKey(requester, ruleId, payloadSha256)) ?? null;
+  }
+
   async putGrant(grant: ApprovalGrant): Promise<void> {
     const key = grantKey(grant.requester, grant.model, grant.ruleId);
     const cur = this.grants.get(key);

@@ -83,7 +83,8 @@ describe('approvals', () => {
     await store.create(a);
     await expect(store.create({ ...a, model: 'other' })).rejects.toThrow(/approval dup already exists/);
     await expect(store.get('dup')).resolves.toEqual(a);
-    expect(sent.filter((s) => s.command === 'PutItemCommand').map((s) => s.input.ConditionExpression)).toEqual(['attribute_not_exists(#pk)', 'attribute_not_exists(#pk)']);
+    // The approval (create-once), its requested# pointer (after it), then the refused duplicate: no pointer written for it.
+    expect(sent.filter((s) => s.command === 'PutItemCommand').map((s) => s.input.ConditionExpression)).toEqual(['attribute_not_exists(#pk)', undefined, 'attribute_not_exists(#pk)']);
   });
 
   it('get reads strongly consistently and answers null for an unknown id', async () => {
@@ -140,6 +141,22 @@ describe('approvals', () => {
     await expect(store.get('bad')).rejects.toThrow(/malformed/);
     await client.send(new PutItemCommand({ TableName: table, Item: { pk: { S: 'approval#nodoc' }, revision: { N: '0' } } }));
     await expect(store.get('nodoc')).rejects.toThrow(/no "doc" attribute/);
+  });
+});
+
+describe('findRequested', () => {
+  it('finds the approval last created for a requester, rule and payload hash; the pointer expires with the approval and is never listed', async () => {
+    const a = pendingApproval('0190a1b2-0000-7000-8000-0000000000a1', { payloadSha256: 'sha256:feed' });
+    await store.create(a);
+    await expect(store.findRequested(a.requester, a.ruleId, 'sha256:feed')).resolves.toBe(a.id);
+    await expect(store.findRequested(a.requester, a.ruleId, 'sha256:other')).resolves.toBeNull();
+    await expect(store.findRequested({ ...a.requester, subject: 'someone-else' }, a.ruleId, 'sha256:feed')).resolves.toBeNull();
+    const b = pendingApproval('0190a1b2-0000-7000-8000-0000000000a2', { payloadSha256: 'sha256:feed' });
+    await store.create(b);
+    await expect(store.findRequested(a.requester, a.ruleId, 'sha256:feed')).resolves.toBe(b.id);
+    const pointer = await rawItem(`requested#${JSON.stringify([a.requester.issuer, a.requester.subject, a.ruleId, 'sha256:feed'])}`);
+    expect(pointer?.expiresAt).toEqual({ N: String(Math.ceil(b.expiresAt / 1000)) });
+    expect((await store.list({ limit: 100 })).every((x) => typeof x.id === 'string' && x.requester !== undefined)).toBe(true);
   });
 });
 
@@ -236,6 +253,6 @@ describe('grants', () => {
     await store.putGrant(grant());
     await store.create(pendingApproval('a1'));
     const items = (await client.send(new ScanCommand({ TableName: table }))).Items ?? [];
-    expect(items.map((i) => i.pk!.S!.split('#')[0]).sort()).toEqual(['approval', 'grant']);
+    expect(items.map((i) => i.pk!.S!.split('#')[0]).sort()).toEqual(['approval', 'grant', 'requested']);
   });
 });
