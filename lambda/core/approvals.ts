@@ -145,7 +145,8 @@ export function approvalPreview(
 }
 
 export const principalRef = (p: Principal): PrincipalRef => ({ issuer: p.issuer, subject: p.subject, clientId: p.clientId });
-const samePrincipal = (a: PrincipalRef, b: PrincipalRef): boolean => a.issuer === b.issuer && a.subject === b.subject;
+/** The same principal: same issuer and subject (client ids do not make another principal). */
+export const samePrincipal = (a: PrincipalRef, b: PrincipalRef): boolean => a.issuer === b.issuer && a.subject === b.subject;
 
 /**
  * May this principal decide on this approval? Never the requester; only a principal of one of the

@@ -31,6 +31,7 @@ import {
   principalRef,
   recordApproval,
   releaseApproval,
+  samePrincipal,
   expireApproval,
   useApproval,
 } from './approvals';
@@ -322,13 +323,16 @@ export class Gateway {
         throw e;
       };
       if (!APPROVAL_ID_PATTERN.test(id)) refuse(approvalNotFound(), null);
-      const current = await approvals.store.get(id);
-      if (!current) refuse(approvalNotFound(), null);
+      // The approval as last read by the compare-and-set (null when there is none): what a refusal records.
+      let seen: Approval | null = null;
       let used: Approval;
       try {
-        used = await casUpdate(approvals.store, id, (a) => useApproval(a, { principal, model: request.model, ruleId, payloadSha256: hash, sessionId: s.id, now }));
+        used = await casUpdate(approvals.store, id, (a) => {
+          seen = a;
+          return useApproval(a, { principal, model: request.model, ruleId, payloadSha256: hash, sessionId: s.id, now });
+        });
       } catch (e) {
-        if (e instanceof GatewayError) refuse(e, (await approvals.store.get(id).catch(() => null)) ?? current);
+        if (e instanceof GatewayError) refuse(e, seen);
         throw e;
       }
       s.approval = recordApproval(used, 'used', { grant: used.grantMinutes !== null });
@@ -351,10 +355,10 @@ export class Gateway {
     // workflow and no new notification (a client that polls by re-sending cannot flood reviewers).
     const previousId = await approvals.store.findRequested(principalRef(principal), ruleId, hash);
     const previous = previousId ? await approvals.store.get(previousId) : null;
-    if (previous && previous.requester.issuer === principal.issuer && previous.requester.subject === principal.subject && effectiveStatus(previous, now) === 'pending') {
+    if (previous && samePrincipal(previous.requester, principal) && effectiveStatus(previous, now) === 'pending') {
       s.approval = recordApproval(previous, 'requested');
       s.reason = 'approval_pending';
-      return this.heldAnswer(req, previous, ruleId);
+      return this.heldAnswer(previous, ruleId, this.approvalUrls(req, previous.id));
     }
     const approval = newApproval({
       id: this.deps.ids.sessionId(),
@@ -385,12 +389,11 @@ export class Gateway {
     s.reason = 'approval_required';
     // Held but unrecorded: the client gets 503, so the approval is withdrawn.
     s.compensate = async () => void (await this.cancel(approval.id));
-    return this.heldAnswer(req, approval, ruleId);
+    return this.heldAnswer(approval, ruleId, paths);
   }
 
   /** The 202 answer for a held request. */
-  private heldAnswer(req: GatewayRequest, approval: Approval, ruleId: string): Routed {
-    const paths = this.approvalUrls(req, approval.id);
+  private heldAnswer(approval: Approval, ruleId: string, paths: { poll: string; decision: string }): Routed {
     const triggers = approval.triggers;
     return {
       status: 202,

@@ -13,7 +13,7 @@
  * - `StopQueryExecution` marks the query CANCELLED.
  * Every request is recorded.
  */
-import { createServer } from 'node:http';
+import { createAwsJsonServer, closeServer, sendAwsJson } from './aws-json';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { listenLocal } from './listen';
 
@@ -67,77 +67,68 @@ export async function startFakeAthena(): Promise<FakeAthena> {
     return states[Math.min(x.polls, states.length - 1)]!;
   };
 
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      let body: Record<string, unknown> | undefined;
-      try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
-      } catch {
-        body = undefined;
-      }
-      const target = typeof req.headers['x-amz-target'] === 'string' ? req.headers['x-amz-target'] : undefined;
-      requests.push({ target, headers: req.headers, body });
-      if (req.method !== 'POST' || req.url !== '/') return sendError(res, 404, 'UnknownOperationException', `no route for ${req.method} ${req.url}`);
-      const op = target?.startsWith('AmazonAthena.') ? target.slice('AmazonAthena.'.length) : undefined;
-      if (op === 'StartQueryExecution') {
-        if (typeof body?.QueryString !== 'string') return sendError(res, 400, 'InvalidRequestException', 'QueryString is required');
-        const id = `00000000-0000-4000-8000-${String(++counter).padStart(12, '0')}`;
-        executions.set(id, { outcome: queue.shift() ?? {}, start: body, polls: 0, stopped: false });
-        return send(res, { QueryExecutionId: id });
-      }
-      const id = body?.QueryExecutionId;
-      const x = typeof id === 'string' ? executions.get(id) : undefined;
-      if (!x) return sendError(res, 400, 'InvalidRequestException', `QueryExecution ${String(id)} was not found`);
-      switch (op) {
-        case 'GetQueryExecution': {
-          const state = stateOf(x);
-          x.polls++;
-          const ended = state === 'SUCCEEDED' || state === 'FAILED' || state === 'CANCELLED';
-          return send(res, {
-            QueryExecution: {
-              QueryExecutionId: id,
-              Query: x.start.QueryString,
-              StatementType: 'DML',
-              QueryExecutionContext: x.start.QueryExecutionContext,
-              WorkGroup: x.start.WorkGroup,
-              Status: {
-                State: state,
-                SubmissionDateTime: 1_700_000_000,
-                ...(ended ? { CompletionDateTime: 1_700_000_001 } : {}),
-                ...(state === 'FAILED' || state === 'CANCELLED' ? { StateChangeReason: x.outcome.reason ?? (x.stopped ? 'Query cancelled by user' : 'failed') } : {}),
-                ...(state === 'FAILED' ? { AthenaError: { ErrorCategory: 2, ErrorType: 1100, Retryable: false, ErrorMessage: x.outcome.reason } } : {}),
-              },
+  const server = createAwsJsonServer((r, res) => {
+    const body = r.body as Record<string, unknown> | undefined;
+    const target = r.target;
+    requests.push({ target, headers: r.headers, body });
+    if (!r.isProtocolRoute) return sendError(res, 404, 'UnknownOperationException', `no route for ${r.method} ${r.url}`);
+    const op = target?.startsWith('AmazonAthena.') ? target.slice('AmazonAthena.'.length) : undefined;
+    if (op === 'StartQueryExecution') {
+      if (typeof body?.QueryString !== 'string') return sendError(res, 400, 'InvalidRequestException', 'QueryString is required');
+      const id = `00000000-0000-4000-8000-${String(++counter).padStart(12, '0')}`;
+      executions.set(id, { outcome: queue.shift() ?? {}, start: body, polls: 0, stopped: false });
+      return send(res, { QueryExecutionId: id });
+    }
+    const id = body?.QueryExecutionId;
+    const x = typeof id === 'string' ? executions.get(id) : undefined;
+    if (!x) return sendError(res, 400, 'InvalidRequestException', `QueryExecution ${String(id)} was not found`);
+    switch (op) {
+      case 'GetQueryExecution': {
+        const state = stateOf(x);
+        x.polls++;
+        const ended = state === 'SUCCEEDED' || state === 'FAILED' || state === 'CANCELLED';
+        return send(res, {
+          QueryExecution: {
+            QueryExecutionId: id,
+            Query: x.start.QueryString,
+            StatementType: 'DML',
+            QueryExecutionContext: x.start.QueryExecutionContext,
+            WorkGroup: x.start.WorkGroup,
+            Status: {
+              State: state,
+              SubmissionDateTime: 1_700_000_000,
+              ...(ended ? { CompletionDateTime: 1_700_000_001 } : {}),
+              ...(state === 'FAILED' || state === 'CANCELLED' ? { StateChangeReason: x.outcome.reason ?? (x.stopped ? 'Query cancelled by user' : 'failed') } : {}),
+              ...(state === 'FAILED' ? { AthenaError: { ErrorCategory: 2, ErrorType: 1100, Retryable: false, ErrorMessage: x.outcome.reason } } : {}),
             },
-          });
-        }
-        case 'GetQueryResults': {
-          if (stateOf(x) !== 'SUCCEEDED') return sendError(res, 400, 'InvalidRequestException', `Query has not yet finished. Current state: ${stateOf(x)}`);
-          const columns = x.outcome.columns ?? [];
-          const all = [columns.map((c) => c.name), ...(x.outcome.rows ?? [])];
-          const size = Math.min(x.outcome.pageSize ?? 1000, typeof body?.MaxResults === 'number' ? body.MaxResults : 1000);
-          const offset = typeof body?.NextToken === 'string' ? Number(body.NextToken) : 0;
-          const page = all.slice(offset, offset + size);
-          const next = offset + size < all.length ? String(offset + size) : undefined;
-          return send(res, {
-            UpdateCount: 0,
-            ResultSet: {
-              Rows: page.map((r) => ({ Data: r.map((v) => (v === null ? {} : { VarCharValue: v })) })),
-              ResultSetMetadata: {
-                ColumnInfo: columns.map((c) => ({ CatalogName: 'hive', SchemaName: '', TableName: '', Name: c.name, Label: c.name, Type: c.type, Precision: 0, Scale: 0, Nullable: 'UNKNOWN', CaseSensitive: c.type === 'varchar' })),
-              },
-            },
-            ...(next ? { NextToken: next } : {}),
-          });
-        }
-        case 'StopQueryExecution':
-          x.stopped = true;
-          return send(res, {});
-        default:
-          return sendError(res, 400, 'UnknownOperationException', `unsupported operation ${target}`);
+          },
+        });
       }
-    });
+      case 'GetQueryResults': {
+        if (stateOf(x) !== 'SUCCEEDED') return sendError(res, 400, 'InvalidRequestException', `Query has not yet finished. Current state: ${stateOf(x)}`);
+        const columns = x.outcome.columns ?? [];
+        const all = [columns.map((c) => c.name), ...(x.outcome.rows ?? [])];
+        const size = Math.min(x.outcome.pageSize ?? 1000, typeof body?.MaxResults === 'number' ? body.MaxResults : 1000);
+        const offset = typeof body?.NextToken === 'string' ? Number(body.NextToken) : 0;
+        const page = all.slice(offset, offset + size);
+        const next = offset + size < all.length ? String(offset + size) : undefined;
+        return send(res, {
+          UpdateCount: 0,
+          ResultSet: {
+            Rows: page.map((r) => ({ Data: r.map((v) => (v === null ? {} : { VarCharValue: v })) })),
+            ResultSetMetadata: {
+              ColumnInfo: columns.map((c) => ({ CatalogName: 'hive', SchemaName: '', TableName: '', Name: c.name, Label: c.name, Type: c.type, Precision: 0, Scale: 0, Nullable: 'UNKNOWN', CaseSensitive: c.type === 'varchar' })),
+            },
+          },
+          ...(next ? { NextToken: next } : {}),
+        });
+      }
+      case 'StopQueryExecution':
+        x.stopped = true;
+        return send(res, {});
+      default:
+        return sendError(res, 400, 'UnknownOperationException', `unsupported operation ${target}`);
+    }
   });
 
   const endpoint = await listenLocal(server);
@@ -147,17 +138,12 @@ export async function startFakeAthena(): Promise<FakeAthena> {
     requestsOf: (op) => requests.filter((r) => r.target === `AmazonAthena.${op}`),
     enqueue: (o) => void queue.push(o),
     close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
+      closeServer(server),
   };
 }
 
 function send(res: ServerResponse, body: unknown, status = 200): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'content-length': Buffer.byteLength(text), 'x-amzn-requestid': 'fake-request-id' });
-  res.end(text);
+  sendAwsJson(res, '1.1', status, body);
 }
 
 function sendError(res: ServerResponse, status: number, type: string, message: string): void {

@@ -14,7 +14,7 @@
  * Errors are `{__type, message}`. Per request: queued behaviours, else `script`, else success.
  * Every request is recorded; `maxInFlight` is the most requests it held at once.
  */
-import { createServer } from 'node:http';
+import { createAwsJsonServer, closeServer, sendAwsJson } from './aws-json';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { listenLocal } from './listen';
 
@@ -109,37 +109,28 @@ export async function startFakeComprehend(opts: { maxTextBytes?: number } = {}):
   const timers = new Set<NodeJS.Timeout>();
   const state = { maxTextBytes: opts.maxTextBytes ?? 100_000 };
 
-  const server = createServer((req, res) => {
+  const server = createAwsJsonServer((r, res) => {
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
     res.on('close', () => void inFlight--);
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      let body: unknown;
-      try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-      } catch {
-        body = undefined;
-      }
-      const target = typeof req.headers['x-amz-target'] === 'string' ? req.headers['x-amz-target'] : undefined;
-      const b = (body ?? {}) as { Text?: unknown; LanguageCode?: unknown };
-      const fake: FakeComprehendRequest = { target, headers: req.headers, body, text: typeof b.Text === 'string' ? b.Text : undefined };
-      requests.push(fake);
-      const n = requests.length - 1;
-      if (req.method !== 'POST' || req.url !== '/') return sendError(res, 404, 'UnknownOperationException', `no route for ${req.method} ${req.url}`);
-      if (target !== DETECT_PII_TARGET) return sendError(res, 400, 'UnknownOperationException', `unsupported operation ${target}`);
-      const behaviour = queue.shift() ?? script?.(fake, n) ?? { kind: 'success' };
-      if (behaviour.kind === 'hang') return;
-      const act = (): void => respond(res, fake, b.LanguageCode, behaviour, state.maxTextBytes);
-      const latency = behaviour.kind === 'json' ? 0 : (behaviour.latencyMs ?? 0);
-      if (!latency) return act();
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        act();
-      }, latency);
-      timers.add(timer);
-    });
+    const body = r.body;
+    const target = r.target;
+    const b = (body ?? {}) as { Text?: unknown; LanguageCode?: unknown };
+    const fake: FakeComprehendRequest = { target, headers: r.headers, body, text: typeof b.Text === 'string' ? b.Text : undefined };
+    requests.push(fake);
+    const n = requests.length - 1;
+    if (!r.isProtocolRoute) return sendError(res, 404, 'UnknownOperationException', `no route for ${r.method} ${r.url}`);
+    if (target !== DETECT_PII_TARGET) return sendError(res, 400, 'UnknownOperationException', `unsupported operation ${target}`);
+    const behaviour = queue.shift() ?? script?.(fake, n) ?? { kind: 'success' };
+    if (behaviour.kind === 'hang') return;
+    const act = (): void => respond(res, fake, b.LanguageCode, behaviour, state.maxTextBytes);
+    const latency = behaviour.kind === 'json' ? 0 : (behaviour.latencyMs ?? 0);
+    if (!latency) return act();
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      act();
+    }, latency);
+    timers.add(timer);
   });
 
   const endpoint = await listenLocal(server);
@@ -173,13 +164,11 @@ export async function startFakeComprehend(opts: { maxTextBytes?: number } = {}):
       script = undefined;
       maxInFlight = inFlight;
     },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        for (const t of timers) clearTimeout(t);
-        timers.clear();
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
+    close: () => {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      return closeServer(server);
+    },
   };
 }
 
@@ -222,9 +211,7 @@ function codePointOffsets(text: string): number[] {
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'content-length': Buffer.byteLength(text), 'x-amzn-requestid': 'fake-request-id' });
-  res.end(text);
+  sendAwsJson(res, '1.1', status, body);
 }
 
 function sendError(res: ServerResponse, status: number, type: string, message: string): void {

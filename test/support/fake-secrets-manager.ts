@@ -7,7 +7,7 @@
  * `ResourceNotFoundException`. `failWith` makes every request fail (e.g. 500
  * `InternalServiceError`) until cleared. Every request is recorded.
  */
-import { createServer } from 'node:http';
+import { createAwsJsonServer, closeServer, sendAwsJson } from './aws-json';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { listenLocal } from './listen';
 
@@ -54,34 +54,24 @@ export async function startFakeSecretsManager(secrets: Readonly<Record<string, s
   const requests: FakeSecretsRequest[] = [];
   let failure: FakeSecretsFailure | undefined;
 
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      let body: unknown;
-      try {
-        body = JSON.parse(text) as unknown;
-      } catch {
-        body = undefined;
-      }
-      const target = typeof req.headers['x-amz-target'] === 'string' ? req.headers['x-amz-target'] : undefined;
-      requests.push({ target, headers: req.headers, body });
-      if (req.method !== 'POST' || req.url !== '/') return sendError(res, 404, 'UnknownOperationException', `no route for ${req.method} ${req.url}`);
-      if (failure) return sendError(res, failure.status, failure.type, failure.message ?? `fake failure ${failure.type}`);
-      if (target !== 'secretsmanager.GetSecretValue') return sendError(res, 400, 'UnknownOperationException', `unsupported operation ${target}`);
-      const id = (body as { SecretId?: unknown } | undefined)?.SecretId;
-      if (typeof id !== 'string') return sendError(res, 400, 'ValidationException', 'SecretId is required');
-      const secret = store.get(id);
-      if (!secret) return sendError(res, 400, 'ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
-      send(res, 200, {
-        ARN: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${id}-AbCdEf`,
-        Name: id,
-        SecretString: secret.value,
-        VersionId: `00000000-0000-4000-8000-${String(secret.version).padStart(12, '0')}`,
-        VersionStages: ['AWSCURRENT'],
-        CreatedDate: 1_700_000_000,
-      });
+  const server = createAwsJsonServer((r, res) => {
+    const body = r.body;
+    const target = r.target;
+    requests.push({ target, headers: r.headers, body });
+    if (!r.isProtocolRoute) return sendError(res, 404, 'UnknownOperationException', `no route for ${r.method} ${r.url}`);
+    if (failure) return sendError(res, failure.status, failure.type, failure.message ?? `fake failure ${failure.type}`);
+    if (target !== 'secretsmanager.GetSecretValue') return sendError(res, 400, 'UnknownOperationException', `unsupported operation ${target}`);
+    const id = (body as { SecretId?: unknown } | undefined)?.SecretId;
+    if (typeof id !== 'string') return sendError(res, 400, 'ValidationException', 'SecretId is required');
+    const secret = store.get(id);
+    if (!secret) return sendError(res, 400, 'ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+    send(res, 200, {
+      ARN: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${id}-AbCdEf`,
+      Name: id,
+      SecretString: secret.value,
+      VersionId: `00000000-0000-4000-8000-${String(secret.version).padStart(12, '0')}`,
+      VersionStages: ['AWSCURRENT'],
+      CreatedDate: 1_700_000_000,
     });
   });
 
@@ -98,17 +88,12 @@ export async function startFakeSecretsManager(secrets: Readonly<Record<string, s
     failWith: (f) => void (failure = f),
     reset: () => void (requests.length = 0),
     close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
+      closeServer(server),
   };
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'content-length': Buffer.byteLength(text), 'x-amzn-requestid': 'fake-request-id' });
-  res.end(text);
+  sendAwsJson(res, '1.1', status, body);
 }
 
 function sendError(res: ServerResponse, status: number, type: string, message: string): void {

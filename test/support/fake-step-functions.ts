@@ -13,7 +13,7 @@
  * `failWith` makes every request fail until cleared. Every request is recorded. `onStart` and
  * `waitForRelease` let a test run the workflow itself (see test/integration/approval-workflow.test.ts).
  */
-import { createServer } from 'node:http';
+import { createAwsJsonServer, closeServer, sendAwsJson } from './aws-json';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { listenLocal } from './listen';
 
@@ -74,54 +74,45 @@ export async function startFakeStepFunctions(stateMachineName = 'ApprovalWorkflo
   let startListener: ((execution: FakeSfnExecution) => void) | undefined;
   const waiters = new Map<string, ((output: string) => void)[]>();
 
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      let body: Record<string, unknown> | undefined;
-      try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
-      } catch {
-        body = undefined;
-      }
-      const target = typeof req.headers['x-amz-target'] === 'string' ? req.headers['x-amz-target'] : undefined;
-      requests.push({ target, headers: req.headers, body });
-      if (req.method !== 'POST' || req.url !== '/') return sendError(res, 404, 'UnknownOperationException', `no route for ${req.method} ${req.url}`);
-      if (failure) return sendError(res, failure.status, failure.type, `fake failure ${failure.type}`);
-      if (!body) return sendError(res, 400, 'SerializationException', 'the body is not JSON');
-      switch (target) {
-        case 'AWSStepFunctions.StartExecution': {
-          if (body.stateMachineArn !== stateMachineArn) return sendError(res, 400, 'StateMachineDoesNotExist', `State Machine Does Not Exist: '${String(body.stateMachineArn)}'`);
-          const name = String(body.name);
-          const input = typeof body.input === 'string' ? body.input : '{}';
-          const existing = executions.get(name);
-          if (existing) {
-            if (existing.running && existing.input === input) return send(res, 200, { executionArn: existing.executionArn, startDate: existing.startDate / 1000 });
-            return sendError(res, 400, 'ExecutionAlreadyExists', `Execution Already Exists: '${existing.executionArn}'`);
-          }
-          const execution = { name, executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:${stateMachineName}:${name}`, input, startDate: Date.now(), running: true };
-          executions.set(name, execution);
-          send(res, 200, { executionArn: execution.executionArn, startDate: execution.startDate / 1000 });
-          startListener?.(execution);
-          return;
+  const server = createAwsJsonServer((r, res) => {
+    const body = r.body as Record<string, unknown> | undefined;
+    const target = r.target;
+    requests.push({ target, headers: r.headers, body });
+    if (!r.isProtocolRoute) return sendError(res, 404, 'UnknownOperationException', `no route for ${r.method} ${r.url}`);
+    if (failure) return sendError(res, failure.status, failure.type, `fake failure ${failure.type}`);
+    if (!body) return sendError(res, 400, 'SerializationException', 'the body is not JSON');
+    switch (target) {
+      case 'AWSStepFunctions.StartExecution': {
+        if (body.stateMachineArn !== stateMachineArn) return sendError(res, 400, 'StateMachineDoesNotExist', `State Machine Does Not Exist: '${String(body.stateMachineArn)}'`);
+        const name = String(body.name);
+        const input = typeof body.input === 'string' ? body.input : '{}';
+        const existing = executions.get(name);
+        if (existing) {
+          if (existing.running && existing.input === input) return send(res, 200, { executionArn: existing.executionArn, startDate: existing.startDate / 1000 });
+          return sendError(res, 400, 'ExecutionAlreadyExists', `Execution Already Exists: '${existing.executionArn}'`);
         }
-        case 'AWSStepFunctions.SendTaskSuccess': {
-          const token = String(body.taskToken);
-          const t = tokens.get(token);
-          if (!t) return sendError(res, 400, 'InvalidToken', 'Invalid Token');
-          if (t.state === 'timedOut') return sendError(res, 400, 'TaskTimedOut', 'Task Timed Out');
-          if (t.state === 'released') return sendError(res, 400, 'TaskDoesNotExist', 'Task Does Not Exist');
-          t.state = 'released';
-          released.set(token, String(body.output));
-          send(res, 200, {});
-          for (const w of waiters.get(token) ?? []) w(String(body.output));
-          waiters.delete(token);
-          return;
-        }
-        default:
-          return sendError(res, 400, 'UnknownOperationException', `unsupported operation ${target}`);
+        const execution = { name, executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:${stateMachineName}:${name}`, input, startDate: Date.now(), running: true };
+        executions.set(name, execution);
+        send(res, 200, { executionArn: execution.executionArn, startDate: execution.startDate / 1000 });
+        startListener?.(execution);
+        return;
       }
-    });
+      case 'AWSStepFunctions.SendTaskSuccess': {
+        const token = String(body.taskToken);
+        const t = tokens.get(token);
+        if (!t) return sendError(res, 400, 'InvalidToken', 'Invalid Token');
+        if (t.state === 'timedOut') return sendError(res, 400, 'TaskTimedOut', 'Task Timed Out');
+        if (t.state === 'released') return sendError(res, 400, 'TaskDoesNotExist', 'Task Does Not Exist');
+        t.state = 'released';
+        released.set(token, String(body.output));
+        send(res, 200, {});
+        for (const w of waiters.get(token) ?? []) w(String(body.output));
+        waiters.delete(token);
+        return;
+      }
+      default:
+        return sendError(res, 400, 'UnknownOperationException', `unsupported operation ${target}`);
+    }
   });
   const endpoint = await listenLocal(server);
 
@@ -149,17 +140,12 @@ export async function startFakeStepFunctions(stateMachineName = 'ApprovalWorkflo
       return new Promise<string>((resolve) => waiters.set(token, [...(waiters.get(token) ?? []), resolve]));
     },
     close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
+      closeServer(server),
   };
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(text), 'x-amzn-requestid': 'fake-request-id' });
-  res.end(text);
+  sendAwsJson(res, '1.0', status, body);
 }
 
 function sendError(res: ServerResponse, status: number, type: string, message: string): void {
