@@ -81,7 +81,10 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     throw new Error('masking.comprehend calls Amazon Comprehend, which embedgate dev does not reach: remove "comprehend" from the masking section of the local configuration (the built-in detectors still run)');
   }
   const masker = lazyMasker(config, { secrets });
-  const archive = opts.archive ?? new FileArchive(opts.archiveDir);
+  // Requests being served right now: with only one, nothing else waits for the event loop, and
+  // the archive writes its record on this thread (see FileArchiveOptions.writeInline).
+  let inFlight = 0;
+  const archive = opts.archive ?? new FileArchive(opts.archiveDir, { writeInline: () => inFlight <= 1 });
   const ids = uuidv7Ids(systemClock);
   const approvalStore = new InMemoryApprovalStore();
   const workflow: LocalApprovalWorkflow = new LocalApprovalWorkflow({
@@ -104,6 +107,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const edgeAuth = opts.edgeAuth ?? true;
 
   const server = createServer((req, res) => {
+    inFlight++;
+    res.once('close', () => inFlight--);
     void serve(req, res).catch((e: unknown) => {
       // Only reached if writing the response itself failed; the record was already written.
       process.stderr.write(`embedgate dev: response failed: ${(e as Error).message}\n`);

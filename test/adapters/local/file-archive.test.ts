@@ -1,5 +1,6 @@
 /** The local write-once archive of `embedgate dev`. */
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import * as fs from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileArchive } from '../../../lambda/adapters/local/file-archive';
@@ -22,25 +23,57 @@ beforeEach(async () => {
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
-it('writes one read-only JSON line per record under the S3 key layout', async () => {
-  const r = record('0190a6b2-7c4d-7e00-8000-000000000001');
-  const { key } = await new FileArchive(dir).put(r);
-  expect(key).toBe(recordKey(r));
-  expect(await readFile(join(dir, key), 'utf8')).toBe(`${JSON.stringify(r)}\n`);
-  expect((await stat(join(dir, key))).mode & 0o777).toBe(0o444);
+// Both ways of writing: through the thread pool (under concurrency) and on the calling thread
+// (`writeInline`: the only request in flight in `embedgate dev`).
+describe.each([
+  ['through the thread pool', false],
+  ['inline', true],
+])('%s', (_name, inline) => {
+  it('writes one read-only JSON line per record under the S3 key layout', async () => {
+    const r = record('0190a6b2-7c4d-7e00-8000-000000000001');
+    const { key } = await new FileArchive(dir, { writeInline: () => inline }).put(r);
+    expect(key).toBe(recordKey(r));
+    expect(await readFile(join(dir, key), 'utf8')).toBe(`${JSON.stringify(r)}\n`);
+    expect((await stat(join(dir, key))).mode & 0o777).toBe(0o444);
+  });
+
+  it('never overwrites: a second record with the same key is an ArchiveConflictError', async () => {
+    const a = new FileArchive(dir, { writeInline: () => inline });
+    await a.put(record('0190a6b2-7c4d-7e00-8000-000000000002'));
+    const e = await a.put(record('0190a6b2-7c4d-7e00-8000-000000000002')).catch((x: unknown) => x);
+    expect(isArchiveConflict(e)).toBe(true);
+  });
+
+  it('makes a partition directory again if it was removed after the first write of the hour', async () => {
+    const a = new FileArchive(dir, { writeInline: () => inline });
+    await a.put(record('0190a6b2-7c4d-7e00-8000-000000000003'));
+    await rm(join(dir, 'sessions'), { recursive: true });
+    const { key } = await a.put(record('0190a6b2-7c4d-7e00-8000-000000000004'));
+    expect(await readFile(join(dir, key), 'utf8')).toContain('000000000004');
+  });
+
+  it('a record that cannot be written is an error, never a silent loss', async () => {
+    const a = new FileArchive(join(dir, 'missing-parent', 'file'), { writeInline: () => inline });
+    await writeFile(join(dir, 'missing-parent'), 'a file where the archive directory should be');
+    await expect(a.put(record('0190a6b2-7c4d-7e00-8000-000000000005'))).rejects.toThrow(/ENOTDIR|EEXIST/);
+  });
 });
 
-it('never overwrites: a second record with the same key is an ArchiveConflictError', async () => {
-  const a = new FileArchive(dir);
-  await a.put(record('0190a6b2-7c4d-7e00-8000-000000000002'));
-  const e = await a.put(record('0190a6b2-7c4d-7e00-8000-000000000002')).catch((x: unknown) => x);
-  expect(isArchiveConflict(e)).toBe(true);
-});
-
-it('makes a partition directory again if it was removed after the first write of the hour', async () => {
-  const a = new FileArchive(dir);
-  await a.put(record('0190a6b2-7c4d-7e00-8000-000000000003'));
-  await rm(join(dir, 'sessions'), { recursive: true });
-  const { key } = await a.put(record('0190a6b2-7c4d-7e00-8000-000000000004'));
-  expect(await readFile(join(dir, key), 'utf8')).toContain('000000000004');
+it('asks before every write whether to write inline, and each answer is followed', async () => {
+  const answers = [true, false, true];
+  const asked: boolean[] = [];
+  const a = new FileArchive(dir, { writeInline: () => { const x = answers[asked.length]!; asked.push(x); return x; } });
+  const ids = ['0190a6b2-7c4d-7e00-8000-000000000006', '0190a6b2-7c4d-7e00-8000-000000000007', '0190a6b2-7c4d-7e00-8000-000000000008'];
+  // An inline write is complete when `put` returns its promise; one through the thread pool has not
+  // even opened its file yet.
+  const onDiskAtOnce: boolean[] = [];
+  for (const id of ids) {
+    const r = record(id);
+    const put = a.put(r);
+    onDiskAtOnce.push(fs.existsSync(join(dir, recordKey(r))));
+    const { key } = await put;
+    expect(JSON.parse(await readFile(join(dir, key), 'utf8')).session_id).toBe(id);
+  }
+  expect(asked).toEqual([true, false, true]);
+  expect(onDiskAtOnce).toEqual([true, false, true]);
 });
