@@ -89,7 +89,7 @@ const STATE = { notify: 'Notify', wait: 'WaitForDecision', decision: 'Decision',
 export class ApprovalWorkflow extends Construct {
   /** The state machine (standard workflow, X-Ray traced, every event logged). */
   public readonly stateMachine: sfn.StateMachine;
-  /** Approvals (`approval#<id>`) and time-boxed grants (`grant#...`); TTL on `expiresAt`. */
+  /** Approvals (`approval#<id>`) and time-boxed grants (`grant#...`); TTL on `expiresAt`; index `pending-by-requester`. */
   public readonly table: dynamodb.Table;
   /** Where reviewers are notified. */
   public readonly topic: sns.ITopic;
@@ -122,6 +122,15 @@ export class ApprovalWorkflow extends Construct {
       timeToLiveAttribute: 'expiresAt',
       deletionProtection: true,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    // Pending approvals by requester and rule (sparse: an approval is in it only while pending),
+    // for the gateway's cap on pending approvals per principal (lambda/adapters/aws/dynamodb-approvals.ts).
+    this.table.addGlobalSecondaryIndex({
+      indexName: 'pending-by-requester',
+      partitionKey: { name: 'pendingBy', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'createdAt', type: dynamodb.AttributeType.NUMBER },
+      projectionType: dynamodb.ProjectionType.INCLUDE,
+      nonKeyAttributes: ['decideBy'],
     });
     Validations.of(this.table).acknowledge({
       id: 'NIST.800.53.R5-DynamoDBInBackupPlan',
@@ -203,11 +212,12 @@ export class ApprovalWorkflow extends Construct {
   }
 
   /**
-   * What the gateway's proxy needs: read, write and list approvals and grants, start the
-   * workflow, and release it when a reviewer decides.
+   * What the gateway's proxy needs: read, write and list approvals and grants, count a
+   * principal's pending approvals (a Query of the pending index), start the workflow, and
+   * release it when a reviewer decides.
    */
   public grantUse(grantee: iam.IGrantable): iam.Grant {
-    return this.grantItems(grantee, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan')
+    return this.grantItems(grantee, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan', 'dynamodb:Query')
       .combine(this.stateMachine.grantStartExecution(grantee))
       .combine(this.stateMachine.grant(grantee, 'states:SendTaskSuccess'));
   }

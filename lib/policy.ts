@@ -220,4 +220,15 @@ export interface ApprovalRequirement {
    * @default - single use
    */
   readonly grantDuration?: Duration;
+  /**
+   * How many approvals of this rule one principal may have pending at once (1 to 1000). Every
+   * held request notifies the reviewers and starts a workflow execution; past the cap a new held
+   * request is refused with 429 `too_many_pending_approvals` (and recorded) until one of the
+   * principal's pending approvals is decided or expires. The same request sent again while its
+   * approval is pending is not counted again. The count is read from an index that DynamoDB
+   * updates within about a second, so a burst of concurrent holds can pass the cap by the number
+   * in flight at that moment.
+   * @default 10
+   */
+  readonly maxPending?: number;
 }

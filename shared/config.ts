@@ -358,6 +358,12 @@ const approvalSchema = z
     useWithinSeconds: z.number().int().min(10).max(86_400).default(900),
     /** Instead of a single use, grant this principal the model for this many minutes after approval. */
     grantMinutes: z.number().int().min(1).max(1440).optional(),
+    /**
+     * How many approvals of this rule one principal may have pending at once. Each hold notifies
+     * the reviewers and starts a workflow: past the cap, a new held request is refused (429)
+     * until one of the principal's approvals is decided or expires.
+     */
+    maxPending: z.number().int().min(1).max(1000).default(10),
   });
 
 const ruleSchema = z.strictObject({

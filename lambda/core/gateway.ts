@@ -290,7 +290,7 @@ export class Gateway {
   /**
    * Approval for a request its allow rule holds: nothing when no condition holds; a use of an
    * approval or grant (the caller forwards); or the 202 answer after a new approval was stored
-   * and its workflow started. Refusals are thrown (403/409), with the approval in the record.
+   * and its workflow started. Refusals are thrown (403/409, with the approval in the record; 429 past the rule's `maxPending`).
    */
   private async approvalGate(
     req: GatewayRequest,
@@ -359,6 +359,15 @@ export class Gateway {
       s.approval = recordApproval(previous, 'requested');
       s.reason = 'approval_pending';
       return this.heldAnswer(previous, ruleId, this.approvalUrls(req, previous.id));
+    }
+    // A cap on holds per principal and rule: each notifies the reviewers and starts a workflow,
+    // so a principal (or a stolen token) cannot flood reviewers with requests for approval.
+    const { maxPending } = rule.approval;
+    if ((await approvals.store.countPending(principalRef(principal), ruleId, now, maxPending)) >= maxPending) {
+      throw new GatewayError(
+        `This request needs approval (rule "${ruleId}"), but ${maxPending} of your requests for it are already waiting for a decision; nothing was sent and no approval was requested. Try again once one of them is decided or expires (GET approvals?status=pending, under the same base URL, lists them).`,
+        { status: 429, type: 'rate_limit_error', code: 'too_many_pending_approvals', reason: 'approval_pending_limit', headers: { 'retry-after': '60' } },
+      );
     }
     const approval = newApproval({
       id: this.deps.ids.sessionId(),

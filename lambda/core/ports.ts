@@ -263,6 +263,12 @@ export interface ApprovalStore {
    * with that approval instead of a new one.
    */
   findRequested(requester: PrincipalRef, ruleId: string, payloadSha256: string): Promise<string | null>;
+  /**
+   * How many approvals of this rule the requester has pending whose decision deadline is after
+   * `now`, counted up to `atMost` (a count of `atMost` means "at least that many"). Used to cap
+   * pending approvals per principal; may lag a write by about a second (DynamoDB: an index).
+   */
+  countPending(requester: PrincipalRef, ruleId: string, now: number, atMost: number): Promise<number>;
   /** Record (or extend) a grant. */
   putGrant(grant: ApprovalGrant): Promise<void>;
   /** The grant of this principal for this model and rule, if one exists (it may have ended). */

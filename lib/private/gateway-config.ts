@@ -45,6 +45,7 @@ function approvalSection(ruleId: string, a: ApprovalRequirement): Record<string,
     timeoutSeconds: seconds(a.timeout),
     useWithinSeconds: seconds(a.useWithin),
     grantMinutes: minutes(a.grantDuration, `rule "${ruleId}" approval.grantDuration`),
+    maxPending: a.maxPending,
   });
 }
 

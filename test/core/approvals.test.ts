@@ -635,3 +635,64 @@ describe('approvals: attacks found in review', () => {
     expect((await g.send('alice', { method: 'GET', path: '/v1/approvals', query: 'status=expired' })).json.data.map((x: { id: string }) => x.id)).toEqual([id]);
   });
 });
+
+describe('a cap on pending approvals per principal and rule (reviewers cannot be flooded)', () => {
+  const payload = (i: number) => ({ model: 'sensitive', input: [`notes number ${i}`] });
+
+  it('past maxPending a new held request is refused with 429: nothing upstream, no approval, no notification, one record', async () => {
+    const g = setup({ maxPending: 2 });
+    expect((await g.embed('indexer', payload(1))).status).toBe(202);
+    expect((await g.embed('indexer', payload(2))).status).toBe(202);
+    const r = await g.embed('indexer', payload(3));
+    expect(r.status).toBe(429);
+    expect(r.headers['retry-after']).toBe('60');
+    expect(r.json.error).toMatchObject({ type: 'rate_limit_error', code: 'too_many_pending_approvals' });
+    expect(r.json.error.message).toContain('2 of your requests');
+    expect(r.record.decision).toMatchObject({ outcome: 'error', status: 429, reason: 'approval_pending_limit', rule_id: 'sensitive-held' });
+    expect(r.record.approval).toBeNull();
+    expect(await g.store.list({ limit: 10 })).toHaveLength(2);
+    expect(g.workflow.notifications).toHaveLength(2);
+    expect(g.provider.calls).toHaveLength(0);
+    expect(g.archive.records).toHaveLength(3);
+  });
+
+  it('the same request sent again while pending is not a new hold, also at the cap', async () => {
+    const g = setup({ maxPending: 1 });
+    const first = await g.embed('indexer', payload(1));
+    const again = await g.embed('indexer', payload(1));
+    expect(again.status).toBe(202);
+    expect(again.json.approval_id).toBe(first.json.approval_id);
+    expect((await g.embed('indexer', payload(2))).status).toBe(429);
+  });
+
+  it('counts per principal (issuer and subject) and per rule: another principal is not held back', async () => {
+    const g = setup({ maxPending: 1 });
+    expect((await g.embed('indexer', payload(1))).status).toBe(202);
+    expect((await g.embed('indexer', payload(2))).status).toBe(429);
+    expect((await g.embed('agent', payload(2))).status).toBe(202);
+    expect((await g.embed('mallory', payload(2))).status).toBe(202);
+  });
+
+  it('a decision or an expiry frees the place; approved-but-unused approvals do not count', async () => {
+    const g = setup({ maxPending: 1, timeoutSeconds: 60 });
+    const a = (await g.embed('indexer', payload(1))).json.approval_id as string;
+    expect((await g.embed('indexer', payload(2))).status).toBe(429);
+    await g.decide('alice', a, 'approve');
+    const b = (await g.embed('indexer', payload(2))).json.approval_id as string;
+    expect(b).toBeDefined();
+    expect((await g.embed('indexer', payload(3))).status).toBe(429);
+    await g.decide('alice', b, 'deny', 'no');
+    expect((await g.embed('indexer', payload(3))).status).toBe(202);
+    // Past its deadline a pending approval no longer counts, before any task marks it expired.
+    g.clock.t += 61_000;
+    expect((await g.embed('indexer', payload(4))).status).toBe(202);
+  });
+
+  it('defaults to 10, and accepts 1 to 1000', () => {
+    expect(loadConfig(doc({})).policy.rules[1]!.approval!.maxPending).toBe(10);
+    expect(loadConfig(doc({ maxPending: 1000 })).policy.rules[1]!.approval!.maxPending).toBe(1000);
+    expect(() => loadConfig(doc({ maxPending: 0 }))).toThrow(/maxPending/);
+    expect(() => loadConfig(doc({ maxPending: 1001 }))).toThrow(/maxPending/);
+    expect(() => loadConfig(doc({ maxPending: 2.5 }))).toThrow(/maxPending/);
+  });
+});

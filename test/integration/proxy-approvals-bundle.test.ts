@@ -133,3 +133,17 @@ test('without the approval table and state machine, a held request fails closed 
   expect(r.json.error!.code).toBe('approvals_unavailable');
   expect(sfn.executions.size).toBe(before);
 });
+
+test('a principal past maxPending (default 10) is refused 429: the pending index is queried through the bundle, and no execution starts', async () => {
+  const flooder = { sub: 'svc-flooder', groups: ['search-team'] };
+  for (let i = 0; i < 10; i++) {
+    expect((await call(proxy, flooder, 'POST', '/v1/embeddings', { model: 'local-small', input: [`batch ${i}`] })).status).toBe(202);
+  }
+  const before = sfn.executions.size;
+  const r = await call(proxy, flooder, 'POST', '/v1/embeddings', { model: 'local-small', input: ['batch 10'] });
+  expect(r.status).toBe(429);
+  expect(r.json.error!.code).toBe('too_many_pending_approvals');
+  expect(sfn.executions.size).toBe(before);
+  // Another principal is not held back by it.
+  expect((await call(proxy, { sub: 'svc-other', groups: ['search-team'] }, 'POST', '/v1/embeddings', { model: 'local-small', input: ['batch 10'] })).status).toBe(202);
+}, 60_000);

@@ -10,6 +10,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { EmbeddingGateway, PolicyEffect, UpstreamModel, type EmbeddingGatewayProps, type PolicyRule } from '../../lib';
+import { APPROVAL_ATTRIBUTES, APPROVAL_PENDING_INDEX } from '../../lambda/adapters/aws/dynamodb-approvals';
 import { stateMachineDefinition } from '../support/asl';
 
 const ISSUERS: EmbeddingGatewayProps['issuers'] = [
@@ -166,6 +167,23 @@ describe('with a rule that requires approval', () => {
     });
   });
 
+  test('table: the sparse pending index the proxy counts a principal\'s pending approvals with, as the adapter queries it', () => {
+    const table = template.toJSON().Resources[id(approvals.table)].Properties;
+    expect(table.GlobalSecondaryIndexes).toEqual([
+      {
+        IndexName: APPROVAL_PENDING_INDEX,
+        KeySchema: [{ AttributeName: APPROVAL_ATTRIBUTES.pendingBy, KeyType: 'HASH' }, { AttributeName: APPROVAL_ATTRIBUTES.createdAt, KeyType: 'RANGE' }],
+        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [APPROVAL_ATTRIBUTES.decideBy] },
+      },
+    ]);
+    expect(table.AttributeDefinitions).toEqual(
+      expect.arrayContaining([
+        { AttributeName: APPROVAL_ATTRIBUTES.pendingBy, AttributeType: 'S' },
+        { AttributeName: APPROVAL_ATTRIBUTES.createdAt, AttributeType: 'N' },
+      ]),
+    );
+  });
+
   test('topic: KMS-encrypted, TLS only; its ARN is an output', () => {
     expect(template.toJSON().Resources[id(approvals.topic as sns.Topic)].Properties).toMatchObject({ KmsMasterKeyId: { 'Fn::GetAtt': [expect.stringMatching(/LogsKey/), 'Arn'] } });
     template.hasResourceProperties('AWS::SNS::TopicPolicy', {
@@ -204,6 +222,7 @@ describe('with a rule that requires approval', () => {
         requiredApprovals: 2,
         timeoutSeconds: 14_400,
         useWithinSeconds: 300,
+        maxPending: 10,
       },
     });
     expect(readFileSync(join(dir, 'index.mjs'), 'utf8')).toContain('approval task');
@@ -230,11 +249,14 @@ describe('with a rule that requires approval', () => {
     expect(kms.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/LogsKey/), 'Arn'] }]);
   });
 
-  test('the proxy: table and machine in its environment; get, put and list approvals, start and release executions', () => {
+  test('the proxy: table and machine in its environment; get, put, list and count approvals, start and release executions', () => {
     const proxy = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^embedgate proxy') } }))[0]!.Properties;
     expect(proxy.Environment.Variables).toMatchObject({ EMBEDGATE_APPROVAL_TABLE: { Ref: id(approvals.table) }, EMBEDGATE_APPROVAL_STATE_MACHINE: { Ref: id(approvals.stateMachine) } });
     const statements = statementsOf(template, proxy.Role['Fn::GetAtt'][0]);
-    expect(actionsOn(statements, id(approvals.table))).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan']);
+    expect(actionsOn(statements, id(approvals.table))).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Scan']);
+    // The Query is on the index: the grant covers the table's indexes too.
+    const tableStatement = statements.find((st) => JSON.stringify(st.Resource).includes(id(approvals.table)))!;
+    expect(JSON.stringify(tableStatement.Resource)).toContain('/index/*');
     expect(actionsOn(statements, id(approvals.stateMachine))).toEqual(['states:SendTaskSuccess', 'states:StartExecution']);
   });
 
@@ -324,6 +346,14 @@ describe('invalid approval props', () => {
     const { app, template, gateway, id } = synth({ rules: [{ ...HELD, approval: { reviewers: { groups: ['r'] }, grantDuration: Duration.hours(2) } }] });
     const fn = template.toJSON().Resources[id(gateway.approvals!.taskFunction)].Properties;
     const doc = JSON.parse(readFileSync(join(app.synth().directory, `asset.${(fn.Code.S3Key as string).replace(/\.zip$/, '')}`, 'config.json'), 'utf8'));
-    expect(doc.policy.rules[0].approval).toEqual({ reviewers: { groups: ['r'] }, grantMinutes: 120, requiredApprovals: 1, timeoutSeconds: 3600, useWithinSeconds: 900 });
+    expect(doc.policy.rules[0].approval).toEqual({ reviewers: { groups: ['r'] }, grantMinutes: 120, requiredApprovals: 1, timeoutSeconds: 3600, useWithinSeconds: 900, maxPending: 10 });
+  });
+
+  test('maxPending is carried into the configuration, and checked at synth', () => {
+    const { app, template, gateway, id } = synth({ rules: [{ ...HELD, approval: { reviewers: { groups: ['r'] }, maxPending: 3 } }] });
+    const fn = template.toJSON().Resources[id(gateway.approvals!.taskFunction)].Properties;
+    const doc = JSON.parse(readFileSync(join(app.synth().directory, `asset.${(fn.Code.S3Key as string).replace(/\.zip$/, '')}`, 'config.json'), 'utf8'));
+    expect(doc.policy.rules[0].approval.maxPending).toBe(3);
+    expect(withApproval({ reviewers: { groups: ['r'] }, maxPending: 0 })).toThrow(/maxPending/);
   });
 });

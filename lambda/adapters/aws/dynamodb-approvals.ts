@@ -1,4 +1,4 @@
-import { GetItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Approval, ApprovalGrant, ApprovalStatus, ApprovalStore, PrincipalRef } from '../../core/ports';
 
@@ -27,7 +27,20 @@ export const APPROVAL_ATTRIBUTES = {
   until: 'until',
   /** Epoch seconds: DynamoDB TTL deletes the item some time after (30 days past its last use). */
   expiresAt: 'expiresAt',
+  /**
+   * Approvals, only while pending: requester and rule (a JSON array of issuer, subject, rule id),
+   * the partition key of the sparse index {@link APPROVAL_PENDING_INDEX}.
+   */
+  pendingBy: 'pendingBy',
+  /** Approvals, only while pending: the decision deadline, epoch ms (projected into the index). */
+  decideBy: 'decideBy',
 } as const;
+
+/**
+ * The sparse global secondary index of pending approvals: partition key `pendingBy`, sort key
+ * `createdAt`, `decideBy` projected. An approval leaves it when its status leaves `pending`.
+ */
+export const APPROVAL_PENDING_INDEX = 'pending-by-requester';
 
 const A = APPROVAL_ATTRIBUTES;
 const APPROVAL_PREFIX = 'approval#';
@@ -42,6 +55,9 @@ export const approvalKey = (id: string): string => `${APPROVAL_PREFIX}${id}`;
 /** The partition key of a grant: issuer, subject, model and rule, JSON-encoded so no separator can collide. */
 export const grantKey = (requester: PrincipalRef, model: string, ruleId: string): string =>
   `${GRANT_PREFIX}${JSON.stringify([requester.issuer, requester.subject, model, ruleId])}`;
+
+/** The index key of a requester's pending approvals of one rule. */
+export const pendingByKey = (requester: PrincipalRef, ruleId: string): string => JSON.stringify([requester.issuer, requester.subject, ruleId]);
 
 /** The partition key of the pointer to the approval last created for a requester, rule and payload hash. */
 export const requestedKey = (requester: PrincipalRef, ruleId: string, payloadSha256: string): string =>
@@ -58,6 +74,9 @@ export function approvalExpiresAt(a: Approval): number {
  * items hold the whole approval as JSON in `doc`, with `revision`, `status` and `createdAt`
  * copied to top-level attributes for conditions and filters; `grant#<json>` items hold a grant.
  * Every item carries the TTL attribute `expiresAt`, 30 days after its last deadline.
+ *
+ * Pending approvals also carry `pendingBy` and `decideBy`, the keys of the sparse index
+ * {@link APPROVAL_PENDING_INDEX} that `countPending` queries.
  *
  * `update` is a compare-and-set on `revision`; reads are strongly consistent. `list` is a Scan
  * (approvals are few and short-lived; TTL keeps the table small), bounded by `maxScanPages`.
@@ -110,6 +129,33 @@ export class DynamoDbApprovalStore implements ApprovalStore {
     if (!doc) return null;
     const id = (JSON.parse(doc) as { approvalId?: unknown }).approvalId;
     return typeof id === 'string' ? id : null;
+  }
+
+  /**
+   * A Query of the pending index (eventually consistent: a pending approval appears in it, and
+   * leaves it, within about a second of the write), counting the approvals whose deadline is after
+   * `now`; pages are read until `atMost` are counted.
+   */
+  async countPending(requester: PrincipalRef, ruleId: string, now: number, atMost: number): Promise<number> {
+    let count = 0;
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: APPROVAL_PENDING_INDEX,
+          KeyConditionExpression: '#pendingBy = :key',
+          FilterExpression: '#decideBy > :now',
+          ExpressionAttributeNames: { '#pendingBy': A.pendingBy, '#decideBy': A.decideBy },
+          ExpressionAttributeValues: { ':key': { S: pendingByKey(requester, ruleId) }, ':now': { N: String(now) } },
+          Select: 'COUNT',
+          ExclusiveStartKey: start,
+        }),
+      );
+      count += page.Count ?? 0;
+      start = page.LastEvaluatedKey;
+    } while (start !== undefined && count < atMost);
+    return Math.min(count, atMost);
   }
 
   async get(id: string): Promise<Approval | null> {
@@ -203,6 +249,8 @@ export function approvalItem(a: Approval): Record<string, AttributeValue> {
     [A.status]: { S: a.status },
     [A.createdAt]: { N: String(a.createdAt) },
     [A.expiresAt]: { N: String(approvalExpiresAt(a)) },
+    // In the pending index only while pending (a full PutItem drops them with the status change).
+    ...(a.status === 'pending' ? { [A.pendingBy]: { S: pendingByKey(a.requester, a.ruleId) }, [A.decideBy]: { N: String(a.expiresAt) } } : {}),
   };
 }
 

@@ -43,11 +43,20 @@ export class InMemoryApprovalStore implements ApprovalStore {
       .map(copy);
   }
 
-  /** Record a grant; an existing longer grant is kept (a grant is never shortened, as in DynamoDB). */
   async findRequested(requester: PrincipalRef, ruleId: string, payloadSha256: string): Promise<string | null> {
     return this.requested.get(requestedKey(requester, ruleId, payloadSha256)) ?? null;
   }
 
+  async countPending(requester: PrincipalRef, ruleId: string, now: number, atMost: number): Promise<number> {
+    let n = 0;
+    for (const a of this.approvals.values()) {
+      if (n >= atMost) break;
+      if (a.status === 'pending' && a.expiresAt > now && a.ruleId === ruleId && a.requester.issuer === requester.issuer && a.requester.subject === requester.subject) n++;
+    }
+    return n;
+  }
+
+  /** Record a grant; an existing longer grant is kept (a grant is never shortened, as in DynamoDB). */
   async putGrant(grant: ApprovalGrant): Promise<void> {
     const key = grantKey(grant.requester, grant.model, grant.ruleId);
     const cur = this.grants.get(key);

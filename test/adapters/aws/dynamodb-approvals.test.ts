@@ -48,7 +48,7 @@ const rawItem = async (pk: string) => (await client.send(new GetItemCommand({ Ta
 const next = (a: Approval, over: Partial<Approval>): Approval => ({ ...a, ...over, revision: a.revision + 1 });
 
 describe('approvals', () => {
-  it('stores the documented item: the whole approval in doc, revision, status, createdAt, and the TTL 30 days after its last deadline', async () => {
+  it('stores the documented item: the whole approval in doc, revision, status, createdAt, the TTL 30 days after its last deadline, and (while pending) the pending index keys', async () => {
     const a = pendingApproval('0190a1b2-0000-7000-8000-000000000001');
     await store.create(a);
     expect(await rawItem(`approval#${a.id}`)).toEqual({
@@ -58,6 +58,8 @@ describe('approvals', () => {
       status: { S: 'pending' },
       createdAt: { N: String(T0) },
       expiresAt: { N: String((T0 + 3_600_000 + 30 * DAY_MS) / 1000) },
+      pendingBy: { S: JSON.stringify([REQUESTER.issuer, REQUESTER.subject, 'rag-export']) },
+      decideBy: { N: String(T0 + 3_600_000) },
     });
     await expect(store.get(a.id)).resolves.toEqual(a);
   });
@@ -74,7 +76,11 @@ describe('approvals', () => {
     await store.create(a);
     const approved = next(a, { status: 'approved', decidedAt: T0 + 60_000, useBy: T0 + 2 * 3_600_000 });
     await expect(store.update(approved, 0)).resolves.toBe(true);
-    expect(await rawItem('approval#a1')).toMatchObject({ revision: { N: '1' }, status: { S: 'approved' }, expiresAt: { N: String((T0 + 2 * 3_600_000 + 30 * DAY_MS) / 1000) } });
+    const item = await rawItem('approval#a1');
+    expect(item).toMatchObject({ revision: { N: '1' }, status: { S: 'approved' }, expiresAt: { N: String((T0 + 2 * 3_600_000 + 30 * DAY_MS) / 1000) } });
+    // No longer pending: out of the pending index.
+    expect(item).not.toHaveProperty('pendingBy');
+    expect(item).not.toHaveProperty('decideBy');
     await expect(store.get('a1')).resolves.toEqual(approved);
   });
 
@@ -157,6 +163,43 @@ describe('findRequested', () => {
     const pointer = await rawItem(`requested#${JSON.stringify([a.requester.issuer, a.requester.subject, a.ruleId, 'sha256:feed'])}`);
     expect(pointer?.expiresAt).toEqual({ N: String(Math.ceil(b.expiresAt / 1000)) });
     expect((await store.list({ limit: 100 })).every((x) => typeof x.id === 'string' && x.requester !== undefined)).toBe(true);
+  });
+});
+
+describe('countPending', () => {
+  const id = (n: number) => `0190a1b2-0000-7000-8000-${String(n).padStart(12, '0')}`;
+
+  it("counts the requester's pending approvals of one rule whose deadline is after now, with one Query of the pending index", async () => {
+    await store.create(pendingApproval(id(1)));
+    await store.create(pendingApproval(id(2), { createdAt: T0 + 1 }));
+    // Not counted: another rule, another subject, the same subject of another issuer, past its deadline, decided.
+    await store.create(pendingApproval(id(3), { ruleId: 'other-rule' }));
+    await store.create(pendingApproval(id(4), { requester: { ...REQUESTER, subject: 'svc-other' } }));
+    await store.create(pendingApproval(id(5), { requester: { ...REQUESTER, issuer: 'https://other-issuer.example.com' } }));
+    await store.create(pendingApproval(id(6), { expiresAt: T0 + 60_000 }));
+    const decided = pendingApproval(id(7));
+    await store.create(decided);
+    await store.update(next(decided, { status: 'denied', decidedAt: T0 + 5 }), 0);
+    sent = [];
+    await expect(store.countPending(REQUESTER, 'rag-export', T0 + 120_000, 10)).resolves.toBe(2);
+    expect(sent.map((c) => c.command)).toEqual(['QueryCommand']);
+    expect(sent[0]!.input).toMatchObject({ TableName: table, IndexName: 'pending-by-requester', Select: 'COUNT' });
+    // Before the short deadline passed, that one counts too.
+    await expect(store.countPending(REQUESTER, 'rag-export', T0 + 30_000, 10)).resolves.toBe(3);
+    await expect(store.countPending(REQUESTER, 'other-rule', T0, 10)).resolves.toBe(1);
+    await expect(store.countPending({ ...REQUESTER, subject: 'nobody' }, 'rag-export', T0, 10)).resolves.toBe(0);
+  });
+
+  it('answers at most atMost', async () => {
+    for (let n = 1; n <= 4; n++) await store.create(pendingApproval(id(10 + n), { createdAt: T0 + n }));
+    await expect(store.countPending(REQUESTER, 'rag-export', T0, 3)).resolves.toBe(3);
+    await expect(store.countPending(REQUESTER, 'rag-export', T0, 100)).resolves.toBe(4);
+  });
+
+  it('separators in subjects or rule ids cannot collide: the key is a JSON array', async () => {
+    await store.create(pendingApproval(id(20), { requester: { ...REQUESTER, subject: 'a","b' }, ruleId: 'c' }));
+    await expect(store.countPending({ ...REQUESTER, subject: 'a' }, 'b","c', T0, 10)).resolves.toBe(0);
+    await expect(store.countPending({ ...REQUESTER, subject: 'a","b' }, 'c', T0, 10)).resolves.toBe(1);
   });
 });
 
