@@ -15,6 +15,9 @@ import { handlerCode } from './private/handler-code';
 import { STEP_FUNCTIONS_ENDPOINT } from './private/network-endpoints';
 import type { SessionArchive } from './session-archive';
 
+/** The pending-approvals index (its name and keys are the DynamoDB adapter's: lambda/adapters/aws/dynamodb-approvals.ts). */
+const PENDING_INDEX = 'pending-by-requester';
+
 /** Properties of an `ApprovalWorkflow`. `EmbeddingGateway` creates one when a policy rule requires approval. */
 export interface ApprovalWorkflowProps {
   /** The network the task function runs in (it gets a Step Functions interface endpoint). */
@@ -126,7 +129,7 @@ export class ApprovalWorkflow extends Construct {
     // Pending approvals by requester and rule (sparse: an approval is in it only while pending),
     // for the gateway's cap on pending approvals per principal (lambda/adapters/aws/dynamodb-approvals.ts).
     this.table.addGlobalSecondaryIndex({
-      indexName: 'pending-by-requester',
+      indexName: PENDING_INDEX,
       partitionKey: { name: 'pendingBy', type: dynamodb.AttributeType.STRING },
       sortKey: { name: 'createdAt', type: dynamodb.AttributeType.NUMBER },
       projectionType: dynamodb.ProjectionType.INCLUDE,
@@ -217,7 +220,8 @@ export class ApprovalWorkflow extends Construct {
    * release it when a reviewer decides.
    */
   public grantUse(grantee: iam.IGrantable): iam.Grant {
-    return this.grantItems(grantee, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan', 'dynamodb:Query')
+    return this.grantItems(grantee, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan')
+      .combine(iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:Query'], resourceArns: [`${this.table.tableArn}/index/${PENDING_INDEX}`] }))
       .combine(this.stateMachine.grantStartExecution(grantee))
       .combine(this.stateMachine.grant(grantee, 'states:SendTaskSuccess'));
   }
@@ -227,8 +231,9 @@ export class ApprovalWorkflow extends Construct {
     return this.stateMachine.metricFailed(props);
   }
 
+  /** Item actions on the table itself (not `table.grant`, which adds every index with a wildcard). */
   private grantItems(grantee: iam.IGrantable, ...actions: string[]): iam.Grant {
-    return this.table.grant(grantee, ...actions).combine(this.encryptionKey.grant(grantee, ...TABLE_KEY_ACTIONS));
+    return iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [this.table.tableArn] }).combine(this.encryptionKey.grant(grantee, ...TABLE_KEY_ACTIONS));
   }
 
   private definition(): sfn.IChainable {
