@@ -3,7 +3,7 @@ import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -11,7 +11,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { GatewayNetwork } from './gateway-network';
 import { functionRole } from './private/function-role';
-import { handlerCode } from './private/handler-code';
+import { gatewayFunction } from './private/gateway-function';
 import { STEP_FUNCTIONS_ENDPOINT } from './private/network-endpoints';
 import type { SessionArchive } from './session-archive';
 
@@ -151,18 +151,14 @@ export class ApprovalWorkflow extends Construct {
     props.network.addInterfaceEndpoint(STEP_FUNCTIONS_ENDPOINT.id, STEP_FUNCTIONS_ENDPOINT.service);
     const taskLogs = new logs.LogGroup(this, 'TaskLogs', { retention, encryptionKey: this.encryptionKey, removalPolicy: RemovalPolicy.RETAIN });
     const role = functionRole(this, 'TaskRole', { logGroup: taskLogs, inVpc: true, description: 'embedgate approval task function', policyReason: POLICY_REASON });
-    this.taskFunction = new lambda.Function(this, 'TaskFunction', {
+    this.taskFunction = gatewayFunction(this, 'TaskFunction', {
       description: 'embedgate approval task: registers the workflow task token, expires undecided approvals',
-      runtime: props.runtime ?? lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
-      handler: 'index.handler',
-      code: handlerCode('approval-task', { 'config.json': props.configuration }),
+      bundle: 'approval-task',
+      files: { 'config.json': props.configuration },
+      ...(props.runtime ? { runtime: props.runtime } : {}),
       memorySize: 256,
       timeout: Duration.seconds(30),
-      vpc: props.network.vpc,
-      vpcSubnets: props.network.vpcSubnets,
-      securityGroups: [props.network.lambdaSecurityGroup],
-      tracing: lambda.Tracing.ACTIVE,
+      network: props.network,
       logGroup: taskLogs,
       role,
       environment: {

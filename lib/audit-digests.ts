@@ -4,14 +4,14 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { GatewayNetwork } from './gateway-network';
 import { acknowledgeObjectWildcard } from './private/archive-buckets';
 import * as perms from './private/archive-perms';
 import { RECORDS_PREFIX } from './private/archive-table';
-import { handlerCode } from './private/handler-code';
+import { gatewayFunction } from './private/gateway-function';
 import type { SessionArchive } from './session-archive';
 import { functionRole } from './private/function-role';
 
@@ -161,20 +161,13 @@ export class AuditDigests extends Construct {
 
     this.signingKey = props.signingKey ?? this.createSigningKey(role);
 
-    this.function = new lambda.Function(this, 'Resource', {
+    this.function = gatewayFunction(this, 'Resource', {
       description: 'embedgate audit digests: hourly signed digest of the session archive',
-      runtime: props.runtime ?? lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
-      handler: 'index.handler',
-      code: handlerCode('digest', {}),
+      bundle: 'digest',
+      ...(props.runtime ? { runtime: props.runtime } : {}),
       memorySize: (props.memorySize ?? Size.mebibytes(1024)).toMebibytes(),
       timeout,
-      ...(props.network ? {
-        vpc: props.network.vpc,
-        vpcSubnets: props.network.vpcSubnets,
-        securityGroups: [props.network.lambdaSecurityGroup],
-      } : {}),
-      tracing: lambda.Tracing.ACTIVE,
+      ...(props.network ? { network: props.network } : {}),
       logGroup: this.logGroup,
       role,
       environment: {

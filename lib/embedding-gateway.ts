@@ -6,7 +6,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -22,7 +22,7 @@ import { MaskingStrategy, type GatewayMasking } from './masking';
 import { JwtAlgorithm, type PolicyRule, type TrustedIssuer } from './policy';
 import { buildGatewayConfig } from './private/gateway-config';
 import { functionRole } from './private/function-role';
-import { handlerCode } from './private/handler-code';
+import { gatewayFunction } from './private/gateway-function';
 import { GatewayMonitoring } from './private/monitoring';
 import { RevocationTable } from './revocation-table';
 import { SessionArchive } from './session-archive';
@@ -307,19 +307,15 @@ export class EmbeddingGateway extends Construct {
     const serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
     const functionLogs = new logs.LogGroup(this, 'ProxyLogs', { retention: logRetention, encryptionKey: this.logsKey, removalPolicy: RemovalPolicy.RETAIN });
     const role = functionRole(this, 'ProxyRole', { logGroup: functionLogs, inVpc: true, description: 'embedgate proxy function', policyReason: ROLE_POLICY_REASON });
-    this.proxyFunction = new lambda.Function(this, 'Proxy', {
+    this.proxyFunction = gatewayFunction(this, 'Proxy', {
       description: 'embedgate proxy: identity, revocation, policy, upstream call, session record',
-      runtime: props.runtime ?? lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
-      handler: 'index.handler',
-      code: handlerCode('proxy', { 'config.json': config.json }),
+      bundle: 'proxy',
+      files: { 'config.json': config.json },
+      ...(props.runtime ? { runtime: props.runtime } : {}),
       memorySize: (props.memorySize ?? Size.mebibytes(1024)).toMebibytes(),
       timeout: props.timeout ?? Duration.seconds(29),
-      ...(props.reservedConcurrentExecutions !== undefined ? { reservedConcurrentExecutions: props.reservedConcurrentExecutions } : {}),
-      vpc: this.network.vpc,
-      vpcSubnets: this.network.vpcSubnets,
-      securityGroups: [this.network.lambdaSecurityGroup],
-      tracing: lambda.Tracing.ACTIVE,
+      ...(props.reservedConcurrentExecutions !== undefined ? { extra: { reservedConcurrentExecutions: props.reservedConcurrentExecutions } } : {}),
+      network: this.network,
       logGroup: functionLogs,
       role,
       environment: {
@@ -416,22 +412,17 @@ export class EmbeddingGateway extends Construct {
       id: 'AwsSolutions-SQS3',
       reason: 'This queue is the dead-letter queue of the edge recorder: access-log batches it could not archive after its retries wait here (alarmed) to be replayed.',
     });
-    this.edgeRecorderFunction = new lambda.Function(this, 'EdgeRecorder', {
+    this.edgeRecorderFunction = gatewayFunction(this, 'EdgeRecorder', {
       description: 'embedgate edge recorder: session records for requests API Gateway refused itself',
-      runtime: props.runtime ?? lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
-      handler: 'index.handler',
-      code: handlerCode('edge-recorder', { 'config.json': config.json }),
+      bundle: 'edge-recorder',
+      files: { 'config.json': config.json },
+      ...(props.runtime ? { runtime: props.runtime } : {}),
       memorySize: 256,
       timeout: Duration.minutes(1),
-      vpc: this.network.vpc,
-      vpcSubnets: this.network.vpcSubnets,
-      securityGroups: [this.network.lambdaSecurityGroup],
-      tracing: lambda.Tracing.ACTIVE,
+      network: this.network,
       logGroup: edgeLogs,
       role: edgeRole,
-      deadLetterQueue: this.edgeRecorderDeadLetterQueue,
-      retryAttempts: 2,
+      extra: { deadLetterQueue: this.edgeRecorderDeadLetterQueue, retryAttempts: 2 },
       environment: {
         ...config.environment,
         EMBEDGATE_ARCHIVE_BUCKET: this.archive.bucket.bucketName,
