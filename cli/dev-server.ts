@@ -107,13 +107,16 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const edgeAuth = opts.edgeAuth ?? true;
 
   const server = createServer((req, res) => {
+    // Counts the work, not the socket: a request is in flight until its handling ends, whether
+    // the client waits for the answer, aborts, or pipelined it on a connection that closed.
     inFlight++;
-    res.once('close', () => inFlight--);
-    void serve(req, res).catch((e: unknown) => {
-      // Only reached if writing the response itself failed; the record was already written.
-      process.stderr.write(`embedgate dev: response failed: ${(e as Error).message}\n`);
-      if (!res.headersSent) res.writeHead(500).end();
-    });
+    void serve(req, res)
+      .catch((e: unknown) => {
+        // Only reached if writing the response itself failed; the record was already written.
+        process.stderr.write(`embedgate dev: response failed: ${(e as Error).message}\n`);
+        if (!res.headersSent) res.writeHead(500).end();
+      })
+      .finally(() => inFlight--);
   });
 
   // Requests Node's HTTP parser refuses before `serve` runs (headers over the size limit, malformed
@@ -129,7 +132,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     });
     const remote = (socket as Duplex & { remoteAddress?: string }).remoteAddress ?? null;
     const request = { method: 'UNKNOWN', path: '/', headers: {}, rawQueryString: '', body: undefined, isBase64Encoded: false, requestId: randomUUID(), sourceIp: remote };
-    void gateway.handle(request, { rejectedAtEdge: rejection }).then(
+    inFlight++;
+    void gateway.handle(request, { rejectedAtEdge: rejection }).finally(() => inFlight--).then(
       ({ response }) => {
         if (!socket.writable) {
           socket.destroy();

@@ -15,8 +15,6 @@ import { gatewayFunction } from './private/gateway-function';
 import { STEP_FUNCTIONS_ENDPOINT } from './private/network-endpoints';
 import type { SessionArchive } from './session-archive';
 
-/** The pending-approvals index (its name and keys are the DynamoDB adapter's: lambda/adapters/aws/dynamodb-approvals.ts). */
-const PENDING_INDEX = 'pending-by-requester';
 
 /** Properties of an `ApprovalWorkflow`. `EmbeddingGateway` creates one when a policy rule requires approval. */
 export interface ApprovalWorkflowProps {
@@ -92,7 +90,7 @@ const STATE = { notify: 'Notify', wait: 'WaitForDecision', decision: 'Decision',
 export class ApprovalWorkflow extends Construct {
   /** The state machine (standard workflow, X-Ray traced, every event logged). */
   public readonly stateMachine: sfn.StateMachine;
-  /** Approvals (`approval#<id>`) and time-boxed grants (`grant#...`); TTL on `expiresAt`; index `pending-by-requester`. */
+  /** Approvals (`approval#<id>`), time-boxed grants (`grant#...`), pending lists (`pending#...`); TTL on `expiresAt`. */
   public readonly table: dynamodb.Table;
   /** Where reviewers are notified. */
   public readonly topic: sns.ITopic;
@@ -125,15 +123,6 @@ export class ApprovalWorkflow extends Construct {
       timeToLiveAttribute: 'expiresAt',
       deletionProtection: true,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
-    });
-    // Pending approvals by requester and rule (sparse: an approval is in it only while pending),
-    // for the gateway's cap on pending approvals per principal (lambda/adapters/aws/dynamodb-approvals.ts).
-    this.table.addGlobalSecondaryIndex({
-      indexName: PENDING_INDEX,
-      partitionKey: { name: 'pendingBy', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'createdAt', type: dynamodb.AttributeType.NUMBER },
-      projectionType: dynamodb.ProjectionType.INCLUDE,
-      nonKeyAttributes: ['decideBy'],
     });
     Validations.of(this.table).acknowledge({
       id: 'NIST.800.53.R5-DynamoDBInBackupPlan',
@@ -211,13 +200,12 @@ export class ApprovalWorkflow extends Construct {
   }
 
   /**
-   * What the gateway's proxy needs: read, write and list approvals and grants, count a
-   * principal's pending approvals (a Query of the pending index), start the workflow, and
-   * release it when a reviewer decides.
+   * What the gateway's proxy needs: read, write and list approvals and grants, read the statuses
+   * of a principal's pending approvals (BatchGetItem, for the cap on pending approvals), start
+   * the workflow, and release it when a reviewer decides.
    */
   public grantUse(grantee: iam.IGrantable): iam.Grant {
-    return this.grantItems(grantee, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan')
-      .combine(iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:Query'], resourceArns: [`${this.table.tableArn}/index/${PENDING_INDEX}`] }))
+    return this.grantItems(grantee, 'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:Scan')
       .combine(this.stateMachine.grantStartExecution(grantee))
       .combine(this.stateMachine.grant(grantee, 'states:SendTaskSuccess'));
   }
@@ -227,7 +215,7 @@ export class ApprovalWorkflow extends Construct {
     return this.stateMachine.metricFailed(props);
   }
 
-  /** Item actions on the table itself (not `table.grant`, which adds every index with a wildcard). */
+  /** Item actions on the table itself (`table.grant` would add `<table>/index/*` as soon as the table had an index). */
   private grantItems(grantee: iam.IGrantable, ...actions: string[]): iam.Grant {
     return iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [this.table.tableArn] }).combine(this.encryptionKey.grant(grantee, ...TABLE_KEY_ACTIONS));
   }

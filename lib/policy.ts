@@ -225,9 +225,8 @@ export interface ApprovalRequirement {
    * held request notifies the reviewers and starts a workflow execution; past the cap a new held
    * request is refused with 429 `too_many_pending_approvals` (and recorded) until one of the
    * principal's pending approvals is decided or expires. The same request sent again while its
-   * approval is pending is not counted again. The count is read from an index that DynamoDB
-   * updates within about a second, so a burst of concurrent holds can pass the cap by the number
-   * in flight at that moment.
+   * approval is pending is not counted again. Exact under concurrency (a conditional write on the
+   * principal's list of pending approvals for the rule).
    * @default 10
    */
   readonly maxPending?: number;

@@ -355,19 +355,10 @@ export class Gateway {
     // workflow and no new notification (a client that polls by re-sending cannot flood reviewers).
     const previousId = await approvals.store.findRequested(principalRef(principal), ruleId, hash);
     const previous = previousId ? await approvals.store.get(previousId) : null;
-    if (previous && samePrincipal(previous.requester, principal) && effectiveStatus(previous, now) === 'pending') {
+    if (previous && samePrincipal(previous.requester, principal) && previous.ruleId === ruleId && previous.payloadSha256 === hash && effectiveStatus(previous, now) === 'pending') {
       s.approval = recordApproval(previous, 'requested');
       s.reason = 'approval_pending';
       return this.heldAnswer(previous, ruleId, this.approvalUrls(req, previous.id));
-    }
-    // A cap on holds per principal and rule: each notifies the reviewers and starts a workflow,
-    // so a principal (or a stolen token) cannot flood reviewers with requests for approval.
-    const { maxPending } = rule.approval;
-    if ((await approvals.store.countPending(principalRef(principal), ruleId, now, maxPending)) >= maxPending) {
-      throw new GatewayError(
-        `This request needs approval (rule "${ruleId}"), but ${maxPending} of your requests for it are already waiting for a decision; nothing was sent and no approval was requested. Try again once one of them is decided or expires (GET approvals?status=pending, under the same base URL, lists them).`,
-        { status: 429, type: 'rate_limit_error', code: 'too_many_pending_approvals', reason: 'approval_pending_limit', headers: { 'retry-after': '60' } },
-      );
     }
     const approval = newApproval({
       id: this.deps.ids.sessionId(),
@@ -382,17 +373,27 @@ export class Gateway {
       now,
     });
     const paths = this.approvalUrls(req, approval.id);
+    // A cap on holds per principal and rule (checked and taken atomically by the store): each hold
+    // notifies the reviewers and starts a workflow, so a principal, or a stolen token, cannot
+    // flood reviewers with requests for approval.
+    const { maxPending } = rule.approval;
     let created = false;
     try {
-      await approvals.store.create(approval);
-      created = true;
-      await approvals.workflow.start({ approval, pollPath: paths.poll, decisionPath: paths.decision });
+      created = await approvals.store.create(approval, { maxPending, now });
+      if (created) await approvals.workflow.start({ approval, pollPath: paths.poll, decisionPath: paths.decision });
     } catch (cause) {
       // Never leave a pending approval nobody holds: reviewers could still approve it.
       if (created) s.approval = recordApproval(await this.cancel(approval.id), 'expired');
       throw new GatewayError('This request needs approval, but the approval could not be started; nothing was sent. Try again later.', {
         status: 503, type: 'server_error', code: 'approvals_unavailable', headers: { 'retry-after': '5' }, cause,
       });
+    }
+    if (!created) {
+      // No Retry-After: waiting alone does not clear it (and the OpenAI SDKs would wait it out on each retry).
+      throw new GatewayError(
+        `This request needs approval (rule "${ruleId}"), but ${maxPending} of your requests for it are already waiting for a decision; nothing was sent and no approval was requested. Try again once one of them is decided or expires (GET approvals?status=pending, under the same base URL, lists them).`,
+        { status: 429, type: 'rate_limit_error', code: 'too_many_pending_approvals', reason: 'approval_pending_limit' },
+      );
     }
     s.approval = recordApproval(approval, 'requested');
     s.reason = 'approval_required';

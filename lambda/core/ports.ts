@@ -245,10 +245,22 @@ export interface ApprovalGrant {
   readonly until: number;
 }
 
+/** A cap on the approvals of one rule one requester may have pending at once (`ApprovalStore.create`). */
+export interface ApprovalCap {
+  readonly maxPending: number;
+  /** Epoch ms: approvals whose deadline is not after it no longer count. */
+  readonly now: number;
+}
+
 /** Where approvals live: DynamoDB in AWS, memory in `embedgate dev`. */
 export interface ApprovalStore {
-  /** Store a new approval (revision 0). Rejects if the id exists. */
-  create(approval: Approval): Promise<void>;
+  /**
+   * Store a new approval (revision 0). Rejects if the id exists. With `cap`, the approval is
+   * stored only if its requester has fewer than `cap.maxPending` approvals of the same rule
+   * pending (not decided, deadline after `cap.now`): checked and taken in one atomic step, so
+   * concurrent holds cannot pass the cap. Resolves false, storing nothing, when the cap is reached.
+   */
+  create(approval: Approval, cap?: ApprovalCap): Promise<boolean>;
   get(id: string): Promise<Approval | null>;
   /**
    * Replace the approval with `next` (whose revision must be `expectedRevision + 1`) only if the
@@ -263,12 +275,6 @@ export interface ApprovalStore {
    * with that approval instead of a new one.
    */
   findRequested(requester: PrincipalRef, ruleId: string, payloadSha256: string): Promise<string | null>;
-  /**
-   * How many approvals of this rule the requester has pending whose decision deadline is after
-   * `now`, counted up to `atMost` (a count of `atMost` means "at least that many"). Used to cap
-   * pending approvals per principal; may lag a write by about a second (DynamoDB: an index).
-   */
-  countPending(requester: PrincipalRef, ruleId: string, now: number, atMost: number): Promise<number>;
   /** Record (or extend) a grant. */
   putGrant(grant: ApprovalGrant): Promise<void>;
   /** The grant of this principal for this model and rule, if one exists (it may have ended). */

@@ -645,7 +645,8 @@ describe('a cap on pending approvals per principal and rule (reviewers cannot be
     expect((await g.embed('indexer', payload(2))).status).toBe(202);
     const r = await g.embed('indexer', payload(3));
     expect(r.status).toBe(429);
-    expect(r.headers['retry-after']).toBe('60');
+    // No Retry-After: waiting does not clear it, and the OpenAI SDKs would wait it out on each retry.
+    expect(r.headers['retry-after']).toBeUndefined();
     expect(r.json.error).toMatchObject({ type: 'rate_limit_error', code: 'too_many_pending_approvals' });
     expect(r.json.error.message).toContain('2 of your requests');
     expect(r.record.decision).toMatchObject({ outcome: 'error', status: 429, reason: 'approval_pending_limit', rule_id: 'sensitive-held' });
@@ -665,12 +666,58 @@ describe('a cap on pending approvals per principal and rule (reviewers cannot be
     expect((await g.embed('indexer', payload(2))).status).toBe(429);
   });
 
-  it('counts per principal (issuer and subject) and per rule: another principal is not held back', async () => {
-    const g = setup({ maxPending: 1 });
+  it('counts per principal (issuer and subject) and per rule: another client id is the same principal; another subject, issuer or rule is not held back', async () => {
+    const g = setup({ maxPending: 1 }, {
+      issuers: [
+        { id: 'corp', issuer: ISS, audiences: 'embedgate', jwksUri: 'https://idp.example.com/jwks' },
+        { id: 'partner', issuer: 'https://partner.example.net', audiences: 'embedgate', jwksUri: 'https://partner.example.net/jwks' },
+      ],
+      models: [{ name: 'small', provider: 'local', dimensions: 8 }, { name: 'sensitive', provider: 'local', dimensions: 8 }, { name: 'other', provider: 'local', dimensions: 8 }],
+      policy: {
+        rules: [
+          { id: 'sensitive-held', effect: 'allow', match: { groups: ['search-team', 'agents'] }, models: 'sensitive', approval: { reviewers: { groups: ['reviewers'] }, maxPending: 1 } },
+          { id: 'other-held', effect: 'allow', match: { groups: ['search-team'] }, models: 'other', approval: { reviewers: { groups: ['reviewers'] }, maxPending: 1 } },
+        ],
+      },
+    });
     expect((await g.embed('indexer', payload(1))).status).toBe(202);
     expect((await g.embed('indexer', payload(2))).status).toBe(429);
+    // The same issuer and subject through another OAuth client: the same principal.
+    P.indexerOtherClient = { ...P.indexer!, clientId: 'another-client' };
+    P.indexerOtherIssuer = { ...P.indexer!, issuerId: 'partner', issuer: 'https://partner.example.net' };
+    try {
+      expect((await g.embed('indexerOtherClient', payload(2))).status).toBe(429);
+      expect((await g.send('indexerOtherIssuer', { path: '/partner/v1/embeddings', body: payload(2) })).status).toBe(202);
+    } finally {
+      delete P.indexerOtherClient;
+      delete P.indexerOtherIssuer;
+    }
     expect((await g.embed('agent', payload(2))).status).toBe(202);
     expect((await g.embed('mallory', payload(2))).status).toBe(202);
+    expect((await g.embed('indexer', { model: 'other', input: ['x'] })).status).toBe(202);
+  });
+
+  it('a held request withdrawn because its workflow could not start frees its place', async () => {
+    const g = setup({ maxPending: 1 });
+    const start = g.workflow.start.bind(g.workflow);
+    g.workflow.start = async () => {
+      throw new Error('states unavailable');
+    };
+    expect((await g.embed('indexer', payload(1))).status).toBe(503);
+    g.workflow.start = start;
+    expect((await g.embed('indexer', payload(2))).status).toBe(202);
+  });
+
+  it('a store that fails while taking the place answers 503 approvals_unavailable, nothing held', async () => {
+    const g = setup({ maxPending: 1 });
+    g.store.create = async () => {
+      throw new Error('ProvisionedThroughputExceededException');
+    };
+    const r = await g.embed('indexer', payload(1));
+    expect(r.status).toBe(503);
+    expect(r.json.error.code).toBe('approvals_unavailable');
+    expect(g.workflow.notifications).toHaveLength(0);
+    expect(g.provider.calls).toHaveLength(0);
   });
 
   it('a decision or an expiry frees the place; approved-but-unused approvals do not count', async () => {

@@ -1,6 +1,7 @@
-import { GetItemCommand, PutItemCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { BatchGetItemCommand, GetItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import type { BatchGetItemCommandOutput } from '@aws-sdk/client-dynamodb';
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { Approval, ApprovalGrant, ApprovalStatus, ApprovalStore, PrincipalRef } from '../../core/ports';
+import type { Approval, ApprovalCap, ApprovalGrant, ApprovalStatus, ApprovalStore, PrincipalRef } from '../../core/ports';
 
 /** Options of {@link DynamoDbApprovalStore}. */
 export interface DynamoDbApprovalStoreOptions {
@@ -27,20 +28,7 @@ export const APPROVAL_ATTRIBUTES = {
   until: 'until',
   /** Epoch seconds: DynamoDB TTL deletes the item some time after (30 days past its last use). */
   expiresAt: 'expiresAt',
-  /**
-   * Approvals, only while pending: requester and rule (a JSON array of issuer, subject, rule id),
-   * the partition key of the sparse index {@link APPROVAL_PENDING_INDEX}.
-   */
-  pendingBy: 'pendingBy',
-  /** Approvals, only while pending: the decision deadline, epoch ms (projected into the index). */
-  decideBy: 'decideBy',
 } as const;
-
-/**
- * The sparse global secondary index of pending approvals: partition key `pendingBy`, sort key
- * `createdAt`, `decideBy` projected. An approval leaves it when its status leaves `pending`.
- */
-export const APPROVAL_PENDING_INDEX = 'pending-by-requester';
 
 const A = APPROVAL_ATTRIBUTES;
 const APPROVAL_PREFIX = 'approval#';
@@ -56,8 +44,25 @@ export const approvalKey = (id: string): string => `${APPROVAL_PREFIX}${id}`;
 export const grantKey = (requester: PrincipalRef, model: string, ruleId: string): string =>
   `${GRANT_PREFIX}${JSON.stringify([requester.issuer, requester.subject, model, ruleId])}`;
 
-/** The index key of a requester's pending approvals of one rule. */
-export const pendingByKey = (requester: PrincipalRef, ruleId: string): string => JSON.stringify([requester.issuer, requester.subject, ruleId]);
+const PENDING_PREFIX = 'pending#';
+/** How often `create` reads the pending list again after another writer changed it first. */
+const RESERVE_ATTEMPTS = 5;
+/**
+ * How long a reserved place whose approval is not (yet) stored still counts: the reservation is
+ * written before the approval, so a concurrent hold must see it; past this, it is a reservation
+ * whose approval was never stored (a failure in between), and counts for nothing.
+ */
+const RESERVATION_GRACE_MS = 60_000;
+
+/** The partition key of a requester's list of pending approvals of one rule (the cap's reservation item). */
+export const pendingListKey = (requester: PrincipalRef, ruleId: string): string => `${PENDING_PREFIX}${JSON.stringify([requester.issuer, requester.subject, ruleId])}`;
+
+/** One entry of a pending list: an approval, its decision deadline and when its place was taken (epoch ms). */
+interface PendingEntry {
+  readonly id: string;
+  readonly decideBy: number;
+  readonly reservedAt: number;
+}
 
 /** The partition key of the pointer to the approval last created for a requester, rule and payload hash. */
 export const requestedKey = (requester: PrincipalRef, ruleId: string, payloadSha256: string): string =>
@@ -75,8 +80,9 @@ export function approvalExpiresAt(a: Approval): number {
  * copied to top-level attributes for conditions and filters; `grant#<json>` items hold a grant.
  * Every item carries the TTL attribute `expiresAt`, 30 days after its last deadline.
  *
- * Pending approvals also carry `pendingBy` and `decideBy`, the keys of the sparse index
- * {@link APPROVAL_PENDING_INDEX} that `countPending` queries.
+ * `pending#<json>` items list each requester's pending approvals of a rule with their deadlines:
+ * `create` reserves a place there (a compare-and-set on the list's revision) before it stores a
+ * pending approval, which is how the cap on pending approvals holds under concurrency.
  *
  * `update` is a compare-and-set on `revision`; reads are strongly consistent. `list` is a Scan
  * (approvals are few and short-lived; TTL keeps the table small), bounded by `maxScanPages`.
@@ -94,7 +100,23 @@ export class DynamoDbApprovalStore implements ApprovalStore {
     this.maxScanPages = Math.max(1, opts.maxScanPages ?? 20);
   }
 
-  async create(approval: Approval): Promise<void> {
+  async create(approval: Approval, cap?: ApprovalCap): Promise<boolean> {
+    // A pending approval takes its place in its requester's pending list first (a compare-and-set
+    // on the list item), then the re-send pointer, then the approval: whatever fails after the
+    // reservation leaves at most an entry (or a pointer) naming an approval that does not exist,
+    // which holds its place for RESERVATION_GRACE_MS and is then dropped by the next reservation.
+    if (approval.status === 'pending' && !(await this.reserve(approval, cap))) return false;
+    // The pointer a re-sent held request finds (last writer wins; it expires with the approval).
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.table,
+        Item: {
+          [A.partitionKey]: { S: requestedKey(approval.requester, approval.ruleId, approval.payloadSha256) },
+          [A.document]: { S: JSON.stringify({ approvalId: approval.id }) },
+          [A.expiresAt]: { N: String(Math.ceil(approval.expiresAt / 1000)) },
+        },
+      }),
+    );
     try {
       await this.client.send(
         new PutItemCommand({
@@ -108,17 +130,72 @@ export class DynamoDbApprovalStore implements ApprovalStore {
       if (lostCondition(e)) throw new Error(`approval ${approval.id} already exists`, { cause: e });
       throw e;
     }
-    // The pointer a re-sent held request finds (last writer wins; it expires with the approval).
-    await this.client.send(
-      new PutItemCommand({
-        TableName: this.table,
-        Item: {
-          [A.partitionKey]: { S: requestedKey(approval.requester, approval.ruleId, approval.payloadSha256) },
-          [A.document]: { S: JSON.stringify({ approvalId: approval.id }) },
-          [A.expiresAt]: { N: String(Math.ceil(approval.expiresAt / 1000)) },
-        },
-      }),
-    );
+    return true;
+  }
+
+  /**
+   * Take a place in the requester's pending list of this rule: read the list (consistently),
+   * keep the entries whose deadline has not passed and whose approval is still pending (one
+   * consistent BatchGetItem), refuse when `cap.maxPending` remain, else write the list back with
+   * the new entry, conditional on its revision. Concurrent holds of one requester and rule
+   * serialise on that condition: the loser reads again.
+   */
+  private async reserve(approval: Approval, cap: ApprovalCap | undefined): Promise<boolean> {
+    const key = pendingListKey(approval.requester, approval.ruleId);
+    const now = cap?.now ?? approval.createdAt;
+    for (let attempt = 0; attempt < RESERVE_ATTEMPTS; attempt++) {
+      const out = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { [A.partitionKey]: { S: key } }, ConsistentRead: true }));
+      const revision = out.Item ? Number(out.Item[A.revision]?.N) : null;
+      const listed = out.Item ? ((parseDocument(out.Item) as { entries: PendingEntry[] }).entries ?? []) : [];
+      const live = await this.stillPending(listed.filter((e) => e.decideBy > now && e.id !== approval.id), now);
+      if (cap && live.length >= cap.maxPending) return false;
+      const entries = [...live, { id: approval.id, decideBy: approval.expiresAt, reservedAt: now }];
+      try {
+        await this.client.send(
+          new PutItemCommand({
+            TableName: this.table,
+            Item: {
+              [A.partitionKey]: { S: key },
+              [A.document]: { S: JSON.stringify({ entries }) },
+              [A.revision]: { N: String((revision ?? 0) + 1) },
+              [A.expiresAt]: { N: String(Math.ceil((Math.max(...entries.map((e) => e.decideBy)) + RETAIN_AFTER_MS) / 1000)) },
+            },
+            ...(revision === null
+              ? { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': A.partitionKey } }
+              : { ConditionExpression: '#revision = :expected', ExpressionAttributeNames: { '#revision': A.revision }, ExpressionAttributeValues: { ':expected': { N: String(revision) } } }),
+          }),
+        );
+        return true;
+      } catch (e) {
+        if (!lostCondition(e)) throw e;
+      }
+    }
+    throw new Error(`approval ${approval.id}: the pending list of its requester kept changing (${RESERVE_ATTEMPTS} attempts)`);
+  }
+
+  /**
+   * The entries whose approval is still pending, or not stored yet but reserved within the grace
+   * period (consistent reads, 100 keys per call).
+   */
+  private async stillPending(entries: readonly PendingEntry[], now: number): Promise<PendingEntry[]> {
+    const pending = new Set<string>();
+    const stored = new Set<string>();
+    for (let i = 0; i < entries.length; i += 100) {
+      let keys: Record<string, AttributeValue>[] | undefined = entries.slice(i, i + 100).map((e) => ({ [A.partitionKey]: { S: approvalKey(e.id) } }));
+      for (let round = 0; keys && keys.length > 0; round++) {
+        if (round >= 8) throw new Error('BatchGetItem left keys unprocessed 8 times: DynamoDB is throttling');
+        const out: BatchGetItemCommandOutput = await this.client.send(
+          new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true, ProjectionExpression: '#pk, #status', ExpressionAttributeNames: { '#pk': A.partitionKey, '#status': A.status } } } }),
+        );
+        for (const item of out.Responses?.[this.table] ?? []) {
+          const id = item[A.partitionKey]!.S!.slice(APPROVAL_PREFIX.length);
+          stored.add(id);
+          if (item[A.status]?.S === 'pending') pending.add(id);
+        }
+        keys = out.UnprocessedKeys?.[this.table]?.Keys;
+      }
+    }
+    return entries.filter((e) => pending.has(e.id) || (!stored.has(e.id) && now - e.reservedAt < RESERVATION_GRACE_MS));
   }
 
   async findRequested(requester: PrincipalRef, ruleId: string, payloadSha256: string): Promise<string | null> {
@@ -129,33 +206,6 @@ export class DynamoDbApprovalStore implements ApprovalStore {
     if (!doc) return null;
     const id = (JSON.parse(doc) as { approvalId?: unknown }).approvalId;
     return typeof id === 'string' ? id : null;
-  }
-
-  /**
-   * A Query of the pending index (eventually consistent: a pending approval appears in it, and
-   * leaves it, within about a second of the write), counting the approvals whose deadline is after
-   * `now`; pages are read until `atMost` are counted.
-   */
-  async countPending(requester: PrincipalRef, ruleId: string, now: number, atMost: number): Promise<number> {
-    let count = 0;
-    let start: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: APPROVAL_PENDING_INDEX,
-          KeyConditionExpression: '#pendingBy = :key',
-          FilterExpression: '#decideBy > :now',
-          ExpressionAttributeNames: { '#pendingBy': A.pendingBy, '#decideBy': A.decideBy },
-          ExpressionAttributeValues: { ':key': { S: pendingByKey(requester, ruleId) }, ':now': { N: String(now) } },
-          Select: 'COUNT',
-          ExclusiveStartKey: start,
-        }),
-      );
-      count += page.Count ?? 0;
-      start = page.LastEvaluatedKey;
-    } while (start !== undefined && count < atMost);
-    return Math.min(count, atMost);
   }
 
   async get(id: string): Promise<Approval | null> {
@@ -249,8 +299,6 @@ export function approvalItem(a: Approval): Record<string, AttributeValue> {
     [A.status]: { S: a.status },
     [A.createdAt]: { N: String(a.createdAt) },
     [A.expiresAt]: { N: String(approvalExpiresAt(a)) },
-    // In the pending index only while pending (a full PutItem drops them with the status change).
-    ...(a.status === 'pending' ? { [A.pendingBy]: { S: pendingByKey(a.requester, a.ruleId) }, [A.decideBy]: { N: String(a.expiresAt) } } : {}),
   };
 }
 

@@ -4,7 +4,7 @@
  * token, wait, expire), so the whole flow runs on a laptop.
  */
 import { approvalExecutionInput, type ApprovalExecutionInput, type ApprovalTaskEvent } from '../../core/approvals';
-import type { Approval, ApprovalGrant, ApprovalNotice, ApprovalStatus, ApprovalStore, ApprovalWorkflow, PrincipalRef } from '../../core/ports';
+import type { Approval, ApprovalCap, ApprovalGrant, ApprovalNotice, ApprovalStatus, ApprovalStore, ApprovalWorkflow, PrincipalRef } from '../../core/ports';
 
 const grantKey = (r: PrincipalRef, model: string, ruleId: string): string => JSON.stringify([r.issuer, r.subject, model, ruleId]);
 const requestedKey = (r: PrincipalRef, ruleId: string, hash: string): string => JSON.stringify([r.issuer, r.subject, ruleId, hash]);
@@ -16,10 +16,13 @@ export class InMemoryApprovalStore implements ApprovalStore {
   private readonly grants = new Map<string, ApprovalGrant>();
   private readonly requested = new Map<string, string>();
 
-  async create(approval: Approval): Promise<void> {
+  async create(approval: Approval, cap?: ApprovalCap): Promise<boolean> {
     if (this.approvals.has(approval.id)) throw new Error(`approval ${approval.id} exists`);
+    // Check and insert with no await between them: atomic, as the DynamoDB adapter's reservation.
+    if (cap && this.pendingOf(approval.requester, approval.ruleId, cap.now, cap.maxPending) >= cap.maxPending) return false;
     this.approvals.set(approval.id, copy(approval));
     this.requested.set(requestedKey(approval.requester, approval.ruleId, approval.payloadSha256), approval.id);
+    return true;
   }
 
   async get(id: string): Promise<Approval | null> {
@@ -47,7 +50,7 @@ export class InMemoryApprovalStore implements ApprovalStore {
     return this.requested.get(requestedKey(requester, ruleId, payloadSha256)) ?? null;
   }
 
-  async countPending(requester: PrincipalRef, ruleId: string, now: number, atMost: number): Promise<number> {
+  private pendingOf(requester: PrincipalRef, ruleId: string, now: number, atMost: number): number {
     let n = 0;
     for (const a of this.approvals.values()) {
       if (n >= atMost) break;

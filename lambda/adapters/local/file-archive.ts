@@ -40,17 +40,13 @@ export class FileArchive implements Archive {
     if (!path.startsWith(this.root + sep)) throw new Error('record key escapes the archive directory');
     const dir = dirname(path);
     const text = `${JSON.stringify(record)}\n`;
-    try {
-      if (this.writeInline()) this.writeNow(dir, path, text);
-      else await this.writeLater(dir, path, text);
-    } catch (e) {
-      throw (e as NodeJS.ErrnoException).code === 'EEXIST' ? new ArchiveConflictError(key, { cause: e }) : e;
-    }
+    if (this.writeInline()) this.writeNow(key, dir, path, text);
+    else await this.writeLater(key, dir, path, text);
     return { key };
   }
 
   /** On this thread: the whole write without giving up the event loop. */
-  private writeNow(dir: string, path: string, text: string): void {
+  private writeNow(key: string, dir: string, path: string, text: string): void {
     if (!this.made.has(dir)) {
       mkdirSync(dir, { recursive: true });
       this.made.add(dir);
@@ -60,9 +56,13 @@ export class FileArchive implements Archive {
       fd = openSync(path, 'wx', 0o444);
     } catch (e) {
       // The directory went away since it was made (an archive directory cleaned by hand): make it again.
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw createError(key, e);
       mkdirSync(dir, { recursive: true });
-      fd = openSync(path, 'wx', 0o444);
+      try {
+        fd = openSync(path, 'wx', 0o444);
+      } catch (again) {
+        throw createError(key, again);
+      }
     }
     try {
       const bytes = Buffer.from(text, 'utf8');
@@ -74,18 +74,22 @@ export class FileArchive implements Archive {
   }
 
   /** Through libuv's thread pool. */
-  private async writeLater(dir: string, path: string, text: string): Promise<void> {
+  private async writeLater(key: string, dir: string, path: string, text: string): Promise<void> {
     if (!this.made.has(dir)) {
       await mkdir(dir, { recursive: true });
       this.made.add(dir);
     }
     const create = () => open(path, 'wx', 0o444);
-    const fh = await create().catch(async (e: NodeJS.ErrnoException) => {
-      // The directory went away since it was made (an archive directory cleaned by hand): make it again.
-      if (e.code !== 'ENOENT') throw e;
-      await mkdir(dir, { recursive: true });
-      return create();
-    });
+    const fh = await create()
+      .catch(async (e: NodeJS.ErrnoException) => {
+        // The directory went away since it was made (an archive directory cleaned by hand): make it again.
+        if (e.code !== 'ENOENT') throw e;
+        await mkdir(dir, { recursive: true });
+        return create();
+      })
+      .catch((e: unknown) => {
+        throw createError(key, e);
+      });
     try {
       await fh.writeFile(text);
       await fh.datasync();
@@ -93,4 +97,9 @@ export class FileArchive implements Archive {
       await fh.close();
     }
   }
+}
+
+/** An error creating the record's file: EEXIST there (and only there) means the record exists. */
+function createError(key: string, e: unknown): unknown {
+  return (e as NodeJS.ErrnoException).code === 'EEXIST' ? new ArchiveConflictError(key, { cause: e }) : e;
 }

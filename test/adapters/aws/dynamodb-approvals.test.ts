@@ -48,7 +48,7 @@ const rawItem = async (pk: string) => (await client.send(new GetItemCommand({ Ta
 const next = (a: Approval, over: Partial<Approval>): Approval => ({ ...a, ...over, revision: a.revision + 1 });
 
 describe('approvals', () => {
-  it('stores the documented item: the whole approval in doc, revision, status, createdAt, the TTL 30 days after its last deadline, and (while pending) the pending index keys', async () => {
+  it('stores the documented item: the whole approval in doc, revision, status, createdAt, and the TTL 30 days after its last deadline', async () => {
     const a = pendingApproval('0190a1b2-0000-7000-8000-000000000001');
     await store.create(a);
     expect(await rawItem(`approval#${a.id}`)).toEqual({
@@ -58,8 +58,6 @@ describe('approvals', () => {
       status: { S: 'pending' },
       createdAt: { N: String(T0) },
       expiresAt: { N: String((T0 + 3_600_000 + 30 * DAY_MS) / 1000) },
-      pendingBy: { S: JSON.stringify([REQUESTER.issuer, REQUESTER.subject, 'rag-export']) },
-      decideBy: { N: String(T0 + 3_600_000) },
     });
     await expect(store.get(a.id)).resolves.toEqual(a);
   });
@@ -78,9 +76,6 @@ describe('approvals', () => {
     await expect(store.update(approved, 0)).resolves.toBe(true);
     const item = await rawItem('approval#a1');
     expect(item).toMatchObject({ revision: { N: '1' }, status: { S: 'approved' }, expiresAt: { N: String((T0 + 2 * 3_600_000 + 30 * DAY_MS) / 1000) } });
-    // No longer pending: out of the pending index.
-    expect(item).not.toHaveProperty('pendingBy');
-    expect(item).not.toHaveProperty('decideBy');
     await expect(store.get('a1')).resolves.toEqual(approved);
   });
 
@@ -89,8 +84,11 @@ describe('approvals', () => {
     await store.create(a);
     await expect(store.create({ ...a, model: 'other' })).rejects.toThrow(/approval dup already exists/);
     await expect(store.get('dup')).resolves.toEqual(a);
-    // The approval (create-once), its requested# pointer (after it), then the refused duplicate: no pointer written for it.
-    expect(sent.filter((s) => s.command === 'PutItemCommand').map((s) => s.input.ConditionExpression)).toEqual(['attribute_not_exists(#pk)', undefined, 'attribute_not_exists(#pk)']);
+    // Each create: the place in the pending list (compare-and-set), the requested# pointer, the approval (create-once).
+    expect(sent.filter((s) => s.command === 'PutItemCommand').map((s) => [String(s.input.Item && (s.input.Item as Record<string, { S?: string }>).pk!.S).split('#')[0], s.input.ConditionExpression])).toEqual([
+      ['pending', 'attribute_not_exists(#pk)'], ['requested', undefined], ['approval', 'attribute_not_exists(#pk)'],
+      ['pending', '#revision = :expected'], ['requested', undefined], ['approval', 'attribute_not_exists(#pk)'],
+    ]);
   });
 
   it('get reads strongly consistently and answers null for an unknown id', async () => {
@@ -166,40 +164,90 @@ describe('findRequested', () => {
   });
 });
 
-describe('countPending', () => {
+describe('create with a cap on pending approvals', () => {
   const id = (n: number) => `0190a1b2-0000-7000-8000-${String(n).padStart(12, '0')}`;
+  const LIST = `pending#${JSON.stringify([REQUESTER.issuer, REQUESTER.subject, 'rag-export'])}`;
+  const cap = (maxPending: number, now = T0) => ({ maxPending, now });
+  const entries = async () => (JSON.parse((await rawItem(LIST))!.doc!.S!) as { entries: { id: string; decideBy: number }[] }).entries;
 
-  it("counts the requester's pending approvals of one rule whose deadline is after now, with one Query of the pending index", async () => {
+  it("a pending approval takes a place in its requester's list of the rule: the documented item", async () => {
+    const a = pendingApproval(id(1));
+    await expect(store.create(a, cap(10))).resolves.toBe(true);
+    expect(await rawItem(LIST)).toEqual({
+      pk: { S: LIST },
+      doc: { S: JSON.stringify({ entries: [{ id: a.id, decideBy: a.expiresAt, reservedAt: T0 }] }) },
+      revision: { N: '1' },
+      expiresAt: { N: String((a.expiresAt + 30 * DAY_MS) / 1000) },
+    });
+    // Never listed as an approval.
+    expect((await store.list({ limit: 100 })).map((x) => x.id)).toEqual([a.id]);
+  });
+
+  it('at the cap, create resolves false and stores nothing: no approval, no pointer, the list unchanged', async () => {
+    await store.create(pendingApproval(id(1)), cap(2));
+    await store.create(pendingApproval(id(2), { createdAt: T0 + 1 }), cap(2));
+    const before = await rawItem(LIST);
+    const c = pendingApproval(id(3), { payloadSha256: 'sha256:third' });
+    await expect(store.create(c, cap(2))).resolves.toBe(false);
+    await expect(store.get(c.id)).resolves.toBeNull();
+    await expect(store.findRequested(c.requester, c.ruleId, 'sha256:third')).resolves.toBeNull();
+    expect(await rawItem(LIST)).toEqual(before);
+  });
+
+  it('decided approvals and approvals past their deadline free their place, and leave the list', async () => {
+    const a = pendingApproval(id(1));
+    const b = pendingApproval(id(2), { expiresAt: T0 + 60_000 });
+    await store.create(a, cap(2));
+    await store.create(b, cap(2));
+    await expect(store.create(pendingApproval(id(3)), cap(2))).resolves.toBe(false);
+    await store.update(next(a, { status: 'denied', decidedAt: T0 + 5 }), 0);
+    await expect(store.create(pendingApproval(id(3)), cap(2, T0 + 10))).resolves.toBe(true);
+    expect((await entries()).map((e) => e.id)).toEqual([b.id, id(3)]);
+    // b's deadline passes: its place is free without any decision.
+    await expect(store.create(pendingApproval(id(4)), cap(2, T0 + 60_000))).resolves.toBe(true);
+    expect((await entries()).map((e) => e.id)).toEqual([id(3), id(4)]);
+  });
+
+  it('holds under concurrency: of 8 concurrent creates under a cap of 3, exactly 3 are stored', async () => {
+    const results = await Promise.all(Array.from({ length: 8 }, (_, n) => store.create(pendingApproval(id(10 + n), { payloadSha256: `sha256:${n}` }), cap(3)).catch((e: Error) => e.message)));
+    expect(results.filter((r) => r === true)).toHaveLength(3);
+    // The rest were refused (false), or, after 5 lost compare-and-sets in a row, failed without storing anything.
+    for (const r of results) if (r !== true) expect([false, expect.stringContaining('kept changing')]).toContainEqual(r);
+    expect((await store.list({ limit: 100 })).filter((a) => a.status === 'pending')).toHaveLength(3);
+    expect(await entries()).toHaveLength(3);
+  });
+
+  it('counts per requester (issuer and subject) and rule; separators in names cannot collide', async () => {
+    await store.create(pendingApproval(id(1)), cap(1));
+    await expect(store.create(pendingApproval(id(2)), cap(1))).resolves.toBe(false);
+    await expect(store.create(pendingApproval(id(3), { ruleId: 'other-rule' }), cap(1))).resolves.toBe(true);
+    await expect(store.create(pendingApproval(id(4), { requester: { ...REQUESTER, subject: 'svc-other' } }), cap(1))).resolves.toBe(true);
+    await expect(store.create(pendingApproval(id(5), { requester: { ...REQUESTER, issuer: 'https://other.example.com' } }), cap(1))).resolves.toBe(true);
+    await expect(store.create(pendingApproval(id(6), { requester: { ...REQUESTER, clientId: 'another-client' } }), cap(1))).resolves.toBe(false);
+    await store.create(pendingApproval(id(7), { requester: { ...REQUESTER, subject: 'a","b' }, ruleId: 'c' }), cap(1));
+    await expect(store.create(pendingApproval(id(8), { requester: { ...REQUESTER, subject: 'a' }, ruleId: 'b","c' }), cap(1))).resolves.toBe(true);
+  });
+
+  it('a place whose approval is not stored holds for a minute (a concurrent hold is storing it), then counts for nothing', async () => {
+    await client.send(new PutItemCommand({ TableName: table, Item: { pk: { S: LIST }, doc: { S: JSON.stringify({ entries: [{ id: id(99), decideBy: T0 + 3_600_000, reservedAt: T0 }] }) }, revision: { N: '1' } } }));
+    await expect(store.create(pendingApproval(id(1)), cap(1, T0 + 59_999))).resolves.toBe(false);
+    await expect(store.create(pendingApproval(id(1)), cap(1, T0 + 60_000))).resolves.toBe(true);
+    expect((await entries()).map((e) => e.id)).toEqual([id(1)]);
+  });
+
+  it('without a cap a pending approval is still listed (a later capped create counts it); other statuses are not', async () => {
     await store.create(pendingApproval(id(1)));
-    await store.create(pendingApproval(id(2), { createdAt: T0 + 1 }));
-    // Not counted: another rule, another subject, the same subject of another issuer, past its deadline, decided.
-    await store.create(pendingApproval(id(3), { ruleId: 'other-rule' }));
-    await store.create(pendingApproval(id(4), { requester: { ...REQUESTER, subject: 'svc-other' } }));
-    await store.create(pendingApproval(id(5), { requester: { ...REQUESTER, issuer: 'https://other-issuer.example.com' } }));
-    await store.create(pendingApproval(id(6), { expiresAt: T0 + 60_000 }));
-    const decided = pendingApproval(id(7));
-    await store.create(decided);
-    await store.update(next(decided, { status: 'denied', decidedAt: T0 + 5 }), 0);
+    await store.create(pendingApproval(id(2), { status: 'approved', decidedAt: T0, useBy: T0 + 900_000 }));
+    expect((await entries()).map((e) => e.id)).toEqual([id(1)]);
+    await expect(store.create(pendingApproval(id(3)), cap(1))).resolves.toBe(false);
+  });
+
+  it('reads the statuses in one consistent BatchGetItem per 100 entries', async () => {
+    for (let n = 1; n <= 3; n++) await store.create(pendingApproval(id(n)), cap(10));
     sent = [];
-    await expect(store.countPending(REQUESTER, 'rag-export', T0 + 120_000, 10)).resolves.toBe(2);
-    expect(sent.map((c) => c.command)).toEqual(['QueryCommand']);
-    expect(sent[0]!.input).toMatchObject({ TableName: table, IndexName: 'pending-by-requester', Select: 'COUNT' });
-    // Before the short deadline passed, that one counts too.
-    await expect(store.countPending(REQUESTER, 'rag-export', T0 + 30_000, 10)).resolves.toBe(3);
-    await expect(store.countPending(REQUESTER, 'other-rule', T0, 10)).resolves.toBe(1);
-    await expect(store.countPending({ ...REQUESTER, subject: 'nobody' }, 'rag-export', T0, 10)).resolves.toBe(0);
-  });
-
-  it('answers at most atMost', async () => {
-    for (let n = 1; n <= 4; n++) await store.create(pendingApproval(id(10 + n), { createdAt: T0 + n }));
-    await expect(store.countPending(REQUESTER, 'rag-export', T0, 3)).resolves.toBe(3);
-    await expect(store.countPending(REQUESTER, 'rag-export', T0, 100)).resolves.toBe(4);
-  });
-
-  it('separators in subjects or rule ids cannot collide: the key is a JSON array', async () => {
-    await store.create(pendingApproval(id(20), { requester: { ...REQUESTER, subject: 'a","b' }, ruleId: 'c' }));
-    await expect(store.countPending({ ...REQUESTER, subject: 'a' }, 'b","c', T0, 10)).resolves.toBe(0);
-    await expect(store.countPending({ ...REQUESTER, subject: 'a","b' }, 'c', T0, 10)).resolves.toBe(1);
+    await store.create(pendingApproval(id(4)), cap(10));
+    expect(sent.map((c) => c.command)).toEqual(['GetItemCommand', 'BatchGetItemCommand', 'PutItemCommand', 'PutItemCommand', 'PutItemCommand']);
+    expect(JSON.stringify(sent[1]!.input)).toContain('"ConsistentRead":true');
   });
 });
 
@@ -296,6 +344,6 @@ describe('grants', () => {
     await store.putGrant(grant());
     await store.create(pendingApproval('a1'));
     const items = (await client.send(new ScanCommand({ TableName: table }))).Items ?? [];
-    expect(items.map((i) => i.pk!.S!.split('#')[0]).sort()).toEqual(['approval', 'grant', 'requested']);
+    expect(items.map((i) => i.pk!.S!.split('#')[0]).sort()).toEqual(['approval', 'grant', 'pending', 'requested']);
   });
 });

@@ -1,5 +1,5 @@
 /** The local write-once archive of `embedgate dev`. */
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileArchive } from '../../../lambda/adapters/local/file-archive';
@@ -49,6 +49,16 @@ describe.each([
     await rm(join(dir, 'sessions'), { recursive: true });
     const { key } = await a.put(record('0190a6b2-7c4d-7e00-8000-000000000004'));
     expect(await readFile(join(dir, key), 'utf8')).toContain('000000000004');
+  });
+
+  it('a file where a partition directory should be is an error, not a conflict (a conflict would read as "already written")', async () => {
+    const r = record('0190a6b2-7c4d-7e00-8000-000000000009');
+    const partition = join(dir, recordKey(r), '..');
+    await mkdir(join(partition, '..'), { recursive: true });
+    await writeFile(partition, 'a file where the hour directory should be');
+    const e = await new FileArchive(dir, { writeInline: () => inline }).put(r).catch((x: unknown) => x);
+    expect(isArchiveConflict(e)).toBe(false);
+    expect((e as NodeJS.ErrnoException).code).toMatch(/EEXIST|ENOTDIR/);
   });
 
   it('a record that cannot be written is an error, never a silent loss', async () => {
