@@ -1,5 +1,5 @@
-import { closeSync, fdatasyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
+import { closeSync, fdatasyncSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdir, open, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { ArchiveConflictError } from '../../core/errors';
 import type { Archive } from '../../core/ports';
@@ -21,7 +21,8 @@ export interface FileArchiveOptions {
 /**
  * Local archive for `embedgate dev`: one JSON-lines file per record, under the same key layout
  * as the S3 archive (`sessions/dt=YYYY-MM-DD/hr=HH/<session id>.json`). Files are created with
- * O_EXCL and fsync'd before `put` resolves; nothing here ever overwrites or deletes a record.
+ * O_EXCL and fsync'd before `put` resolves; nothing here ever overwrites or deletes a record (a
+ * file whose write failed is removed: it never was one).
  */
 export class FileArchive implements Archive {
   private readonly root: string;
@@ -68,9 +69,17 @@ export class FileArchive implements Archive {
       const bytes = Buffer.from(text, 'utf8');
       for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);
       fdatasyncSync(fd);
-    } finally {
+    } catch (e) {
       closeSync(fd);
+      // Not written: remove the partial file, or a retry would find it and take it for the record.
+      try {
+        unlinkSync(path);
+      } catch {
+        // Left for an operator; the error below still tells the caller the record was not written.
+      }
+      throw e;
     }
+    closeSync(fd);
   }
 
   /** Through libuv's thread pool. */
@@ -93,9 +102,13 @@ export class FileArchive implements Archive {
     try {
       await fh.writeFile(text);
       await fh.datasync();
-    } finally {
+    } catch (e) {
       await fh.close();
+      // Not written: remove the partial file, or a retry would find it and take it for the record.
+      await unlink(path).catch(() => undefined);
+      throw e;
     }
+    await fh.close();
   }
 }
 

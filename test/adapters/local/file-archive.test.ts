@@ -1,5 +1,6 @@
 /** The local write-once archive of `embedgate dev`. */
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import fs from 'node:fs';
+import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileArchive } from '../../../lambda/adapters/local/file-archive';
@@ -17,6 +18,13 @@ const record = (id: string, at = '2026-03-01T05:06:07.000Z'): SessionRecord =>
   });
 
 let dir: string;
+/** The prototype of node's FileHandle (not exported by name), to make one of its calls fail. */
+let FileHandlePrototype: { datasync(): Promise<void> };
+beforeAll(async () => {
+  const fh = await open(__filename, 'r');
+  FileHandlePrototype = Object.getPrototypeOf(fh) as typeof FileHandlePrototype;
+  await fh.close();
+});
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'embedgate-file-archive-'));
 });
@@ -59,6 +67,25 @@ describe.each([
     const e = await new FileArchive(dir, { writeInline: () => inline }).put(r).catch((x: unknown) => x);
     expect(isArchiveConflict(e)).toBe(false);
     expect((e as NodeJS.ErrnoException).code).toMatch(/EEXIST|ENOTDIR/);
+  });
+
+  it('a write that fails after the file was created removes the partial file, so a retry writes the record', async () => {
+    const r = record('0190a6b2-7c4d-7e00-8000-00000000000a');
+    const a = new FileArchive(dir, { writeInline: () => inline });
+    const failure = Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+    const spy = inline
+      ? jest.spyOn(fs, 'fdatasyncSync').mockImplementationOnce(() => {
+          throw failure;
+        })
+      : jest.spyOn(FileHandlePrototype, 'datasync').mockImplementationOnce(() => Promise.reject(failure));
+    try {
+      await expect(a.put(r)).rejects.toThrow('no space left on device');
+    } finally {
+      spy.mockRestore();
+    }
+    expect(fs.existsSync(join(dir, recordKey(r)))).toBe(false);
+    const { key } = await a.put(r);
+    expect(await readFile(join(dir, key), 'utf8')).toBe(`${JSON.stringify(r)}\n`);
   });
 
   it('a record that cannot be written is an error, never a silent loss', async () => {
