@@ -63,6 +63,8 @@ export interface DevServer {
   readonly revocations: ManagedRevocationList;
   /** The approvals this server holds (in memory) and its stand-in for the Step Functions workflow. */
   readonly approvals: { readonly store: InMemoryApprovalStore; readonly workflow: LocalApprovalWorkflow };
+  /** Requests being handled right now (with one, the archive writes on the event loop's thread). */
+  requestsInFlight(): number;
   close(): Promise<void>;
 }
 
@@ -197,6 +199,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     gateway,
     revocations,
     approvals: { store: approvalStore, workflow },
+    requestsInFlight: () => inFlight,
     close: () =>
       new Promise<void>((resolve) => {
         workflow.close();

@@ -1,0 +1,82 @@
+/**
+ * `embedgate dev`'s count of requests in flight (with one, the file archive writes a record on
+ * the event loop's thread; with more, through the thread pool): it must come back to zero however
+ * a request ends, or inline writes would stop (a leak) or block other requests (an undercount).
+ */
+import { once } from 'node:events';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startDevServer, type DevServer } from '../../cli/dev-server';
+import { loadConfig } from '../../shared/config';
+
+let dir: string;
+let server: DevServer;
+let port: number;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'embedgate-dev-inflight-'));
+  const config = loadConfig({
+    issuers: [{ id: 'corp', issuer: 'https://idp.example.com', audiences: 'embedgate', jwksUri: 'https://idp.example.com/jwks' }],
+    models: [{ name: 'small', provider: 'local', dimensions: 8 }],
+    policy: { rules: [{ id: 'all', effect: 'allow', models: ['*'] }] },
+  });
+  server = await startDevServer({ config, archiveDir: dir, port: 0, notifyApproval: () => undefined });
+  port = Number(new URL(server.url).port);
+});
+afterAll(async () => {
+  await server.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const settled = async () => {
+  for (let i = 0; i < 200 && server.requestsInFlight() !== 0; i++) await new Promise((r) => setTimeout(r, 10));
+  return server.requestsInFlight();
+};
+const records = async () => (await readdir(join(dir, 'sessions'), { recursive: true }).catch(() => [] as string[])).filter((f) => f.endsWith('.json')).length;
+const rawSocket = async (): Promise<Socket> => {
+  const s = connect(port, '127.0.0.1');
+  await once(s, 'connect');
+  return s;
+};
+const POST = (body: string) => `POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+
+it('an ordinary request: none in flight after its answer, and its record written', async () => {
+  const before = await records();
+  const res = await fetch(`${server.url}/v1/embeddings`, { method: 'POST', body: '{"model":"small","input":"x"}', headers: { 'content-type': 'application/json' } });
+  expect(res.status).toBe(401);
+  await res.text();
+  expect(await settled()).toBe(0);
+  expect(await records()).toBe(before + 1);
+});
+
+it('pipelined requests on a connection the client closes at once: none left in flight', async () => {
+  const s = await rawSocket();
+  const body = '{"model":"small","input":"x"}';
+  s.write(POST(body) + POST(body) + POST(body));
+  // Node answers pipelined requests one at a time: closing while the first is being handled
+  // leaves the others parsed but never answered.
+  await new Promise((r) => setImmediate(r));
+  s.destroy();
+  expect(await settled()).toBe(0);
+});
+
+it('a request whose body never completes (the client aborts): none left in flight', async () => {
+  const s = await rawSocket();
+  s.write('POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"model":');
+  await new Promise((r) => setTimeout(r, 50));
+  expect(server.requestsInFlight()).toBe(1);
+  s.destroy();
+  expect(await settled()).toBe(0);
+});
+
+it('a request the HTTP parser refuses (recorded at the edge): none left in flight', async () => {
+  const before = await records();
+  const s = await rawSocket();
+  s.resume();
+  s.write('NOT A REQUEST\r\n\r\n');
+  await once(s, 'close');
+  expect(await settled()).toBe(0);
+  expect(await records()).toBe(before + 1);
+});
