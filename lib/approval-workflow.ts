@@ -15,6 +15,9 @@ import { gatewayFunction } from './private/gateway-function';
 import { STEP_FUNCTIONS_ENDPOINT } from './private/network-endpoints';
 import type { SessionArchive } from './session-archive';
 
+/** The approvals table's status index (its name and keys are the DynamoDB adapter's: lambda/adapters/aws/dynamodb-approvals.ts). */
+const STATUS_INDEX = 'by-status';
+
 
 /** Properties of an `ApprovalWorkflow`. `EmbeddingGateway` creates one when a policy rule requires approval. */
 export interface ApprovalWorkflowProps {
@@ -90,7 +93,7 @@ const STATE = { notify: 'Notify', wait: 'WaitForDecision', decision: 'Decision',
 export class ApprovalWorkflow extends Construct {
   /** The state machine (standard workflow, X-Ray traced, every event logged). */
   public readonly stateMachine: sfn.StateMachine;
-  /** Approvals (`approval#<id>`), time-boxed grants (`grant#...`), pending lists (`pending#...`); TTL on `expiresAt`. */
+  /** Approvals (`approval#<id>`), time-boxed grants (`grant#...`), pending lists (`pending#...`); TTL on `expiresAt`; index `by-status`. */
   public readonly table: dynamodb.Table;
   /** Where reviewers are notified. */
   public readonly topic: sns.ITopic;
@@ -123,6 +126,13 @@ export class ApprovalWorkflow extends Construct {
       timeToLiveAttribute: 'expiresAt',
       deletionProtection: true,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    // Approvals by status, newest first: what the approvals list reads (lambda/adapters/aws/dynamodb-approvals.ts).
+    this.table.addGlobalSecondaryIndex({
+      indexName: STATUS_INDEX,
+      partitionKey: { name: 'status', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'createdAt', type: dynamodb.AttributeType.NUMBER },
+      projectionType: dynamodb.ProjectionType.ALL,
     });
     Validations.of(this.table).acknowledge({
       id: 'NIST.800.53.R5-DynamoDBInBackupPlan',
@@ -200,12 +210,14 @@ export class ApprovalWorkflow extends Construct {
   }
 
   /**
-   * What the gateway's proxy needs: read, write and list approvals and grants, read the statuses
-   * of a principal's pending approvals (BatchGetItem, for the cap on pending approvals), start
-   * the workflow, and release it when a reviewer decides.
+   * What the gateway's proxy needs: read and write approvals and grants, read the statuses of a
+   * principal's pending approvals (BatchGetItem, for the cap on pending approvals), list
+   * approvals (Query of the status index), start the workflow, and release it when a reviewer
+   * decides.
    */
   public grantUse(grantee: iam.IGrantable): iam.Grant {
-    return this.grantItems(grantee, 'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:Scan')
+    return this.grantItems(grantee, 'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem')
+      .combine(iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:Query'], resourceArns: [`${this.table.tableArn}/index/${STATUS_INDEX}`] }))
       .combine(this.stateMachine.grantStartExecution(grantee))
       .combine(this.stateMachine.grant(grantee, 'states:SendTaskSuccess'));
   }

@@ -12,7 +12,7 @@ import { forbidden, GatewayError, invalidRequest, UpstreamError, unauthenticated
 import { issuerPrefix, resolveRoute } from './routes';
 import { extractBearerToken, type Principal } from './identity';
 import { allowedModels, decide } from './policy';
-import type { Approval, ApprovalStore, ApprovalWorkflow, Archive, Clock, EmbeddingCall, EmbeddingProvider, EmbeddingResult, Ids, RevocationList } from './ports';
+import type { Approval, ApprovalStatus, ApprovalStore, ApprovalWorkflow, Archive, Clock, EmbeddingCall, EmbeddingProvider, EmbeddingResult, Ids, RevocationList } from './ports';
 import {
   APPROVAL_HEADER,
   APPROVAL_ID_PATTERN,
@@ -456,8 +456,11 @@ export class Gateway {
       if (status !== null && !(statuses as readonly string[]).includes(status)) {
         throw invalidRequest(`status must be one of ${statuses.join(', ')}.`, 'invalid_status', 'status');
       }
-      // Filtered on the status as of now (a pending approval past its deadline is expired).
-      const listed = await approvals.store.list({ limit: 1000 });
+      // Filtered on the status as of now: a pending approval past its deadline, or an approved
+      // single use past its use-by time, is expired; so `expired` reads those stored statuses too.
+      const stored: readonly ApprovalStatus[] | null = status === null ? null : status === 'expired' ? ['expired', 'pending', 'approved'] : [status as ApprovalStatus];
+      const listed = stored === null ? await approvals.store.list({ limit: 1000 }) : (await Promise.all(stored.map((st) => approvals.store.list({ status: st, limit: 1000 })))).flat();
+      listed.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
       const visible = listed.filter((a) => canView(a, p) && (status === null || effectiveStatus(a, now) === status)).slice(0, 100);
       s.reason = 'approvals_listed';
       return { status: 200, body: JSON.stringify({ object: 'list', data: visible.map((a) => approvalView(a, now, this.approvalUrls(req, a.id, prefix))) }) };

@@ -634,6 +634,18 @@ describe('approvals: attacks found in review', () => {
     expect((await g.send('alice', { method: 'GET', path: '/v1/approvals', query: 'status=pending' })).json.data).toEqual([]);
     expect((await g.send('alice', { method: 'GET', path: '/v1/approvals', query: 'status=expired' })).json.data.map((x: { id: string }) => x.id)).toEqual([id]);
   });
+
+  it('expired also lists approved single uses past their use-by time, newest first', async () => {
+    const g = setup({ timeoutSeconds: 60, useWithinSeconds: 30 });
+    const pendingOne = (await g.embed('indexer')).json.approval_id as string;
+    const approvedOne = (await g.embed('indexer', { model: 'sensitive', input: ['another text'] })).json.approval_id as string;
+    await g.decide('alice', approvedOne, 'approve');
+    const list = async (status: string) => (await g.send('alice', { method: 'GET', path: '/v1/approvals', query: `status=${status}` })).json.data.map((x: { id: string }) => x.id);
+    expect(await list('approved')).toEqual([approvedOne]);
+    g.clock.t += 61_000;
+    expect(await list('approved')).toEqual([]);
+    expect(await list('expired')).toEqual([approvedOne, pendingOne]);
+  });
 });
 
 describe('a cap on pending approvals per principal and rule (reviewers cannot be flooded)', () => {

@@ -10,6 +10,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { EmbeddingGateway, PolicyEffect, UpstreamModel, type EmbeddingGatewayProps, type PolicyRule } from '../../lib';
+import { APPROVAL_ATTRIBUTES, APPROVAL_STATUS_INDEX } from '../../lambda/adapters/aws/dynamodb-approvals';
 import { stateMachineDefinition } from '../support/asl';
 
 const ISSUERS: EmbeddingGatewayProps['issuers'] = [
@@ -166,6 +167,23 @@ describe('with a rule that requires approval', () => {
     });
   });
 
+  test('table: the status index the approvals list queries, as the adapter queries it', () => {
+    const table = template.toJSON().Resources[id(approvals.table)].Properties;
+    expect(table.GlobalSecondaryIndexes).toEqual([
+      {
+        IndexName: APPROVAL_STATUS_INDEX,
+        KeySchema: [{ AttributeName: APPROVAL_ATTRIBUTES.status, KeyType: 'HASH' }, { AttributeName: APPROVAL_ATTRIBUTES.createdAt, KeyType: 'RANGE' }],
+        Projection: { ProjectionType: 'ALL' },
+      },
+    ]);
+    expect(table.AttributeDefinitions).toEqual(
+      expect.arrayContaining([
+        { AttributeName: APPROVAL_ATTRIBUTES.status, AttributeType: 'S' },
+        { AttributeName: APPROVAL_ATTRIBUTES.createdAt, AttributeType: 'N' },
+      ]),
+    );
+  });
+
   test('topic: KMS-encrypted, TLS only; its ARN is an output', () => {
     expect(template.toJSON().Resources[id(approvals.topic as sns.Topic)].Properties).toMatchObject({ KmsMasterKeyId: { 'Fn::GetAtt': [expect.stringMatching(/LogsKey/), 'Arn'] } });
     template.hasResourceProperties('AWS::SNS::TopicPolicy', {
@@ -231,14 +249,17 @@ describe('with a rule that requires approval', () => {
     expect(kms.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/LogsKey/), 'Arn'] }]);
   });
 
-  test('the proxy: table and machine in its environment; get, put, list and batch-read approvals, start and release executions', () => {
+  test('the proxy: table and machine in its environment; get, put, batch-read and list (by status) approvals, start and release executions', () => {
     const proxy = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^embedgate proxy') } }))[0]!.Properties;
     expect(proxy.Environment.Variables).toMatchObject({ EMBEDGATE_APPROVAL_TABLE: { Ref: id(approvals.table) }, EMBEDGATE_APPROVAL_STATE_MACHINE: { Ref: id(approvals.stateMachine) } });
     const statements = statementsOf(template, proxy.Role['Fn::GetAtt'][0]);
-    expect(actionsOn(statements, id(approvals.table))).toEqual(['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan']);
-    // On the table itself, no index wildcard.
+    expect(actionsOn(statements, id(approvals.table))).toEqual(['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query']);
+    // Items on the table itself; the Query on the status index only (no index wildcard, no Scan).
     const onTable = statements.filter((st) => JSON.stringify(st.Resource).includes(id(approvals.table)));
-    expect(onTable.map((st) => st.Resource)).toEqual([{ 'Fn::GetAtt': [id(approvals.table), 'Arn'] }]);
+    expect(onTable.map((st) => [[st.Action].flat().sort(), st.Resource])).toEqual([
+      [['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem'], { 'Fn::GetAtt': [id(approvals.table), 'Arn'] }],
+      [['dynamodb:Query'], { 'Fn::Join': ['', [{ 'Fn::GetAtt': [id(approvals.table), 'Arn'] }, `/index/${APPROVAL_STATUS_INDEX}`]] }],
+    ]);
     expect(actionsOn(statements, id(approvals.stateMachine))).toEqual(['states:SendTaskSuccess', 'states:StartExecution']);
   });
 

@@ -4,6 +4,7 @@
  */
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { APPROVAL_ATTRIBUTES as A, APPROVAL_STATUS_INDEX } from '../../lambda/adapters/aws/dynamodb-approvals';
 import type { Approval, PrincipalRef } from '../../lambda/core/ports';
 
 export const T0 = Date.UTC(2030, 0, 15, 9, 0, 0);
@@ -42,14 +43,25 @@ export function pendingApproval(id: string, over: Partial<Approval> = {}): Appro
 
 let tables = 0;
 
-/** Create an empty table with partition key `pk` (string); resolves to its name. */
+/** Create an empty table with partition key `pk` (string) and the status index, as the construct does; resolves to its name. */
 export async function createApprovalTable(client: DynamoDBClient): Promise<string> {
   const name = `approvals-${++tables}`;
   await client.send(
     new CreateTableCommand({
       TableName: name,
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: A.status, AttributeType: 'S' },
+        { AttributeName: A.createdAt, AttributeType: 'N' },
+      ],
       KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: APPROVAL_STATUS_INDEX,
+          KeySchema: [{ AttributeName: A.status, KeyType: 'HASH' }, { AttributeName: A.createdAt, KeyType: 'RANGE' }],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
       BillingMode: 'PAY_PER_REQUEST',
     }),
   );

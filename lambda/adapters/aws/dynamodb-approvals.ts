@@ -1,4 +1,4 @@
-import { BatchGetItemCommand, GetItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { BatchGetItemCommand, GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import type { BatchGetItemCommandOutput } from '@aws-sdk/client-dynamodb';
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Approval, ApprovalCap, ApprovalGrant, ApprovalStatus, ApprovalStore, PrincipalRef } from '../../core/ports';
@@ -6,12 +6,15 @@ import type { Approval, ApprovalCap, ApprovalGrant, ApprovalStatus, ApprovalStor
 /** Options of {@link DynamoDbApprovalStore}. */
 export interface DynamoDbApprovalStoreOptions {
   readonly tableName: string;
-  /**
-   * Most Scan pages `list` reads (each up to 1 MB) before it answers with what it has.
-   * @default 20
-   */
-  readonly maxScanPages?: number;
 }
+
+/**
+ * The global secondary index `list` queries: partition key `status`, sort key `createdAt`, all
+ * attributes projected. Only approval items carry `status`, so grants, pointers and pending lists
+ * are not in it.
+ */
+export const APPROVAL_STATUS_INDEX = 'by-status';
+const STATUSES: readonly ApprovalStatus[] = ['pending', 'approved', 'denied', 'expired', 'used'];
 
 /** Attribute names of approval and grant items. `expiresAt` is the table's TTL attribute. */
 export const APPROVAL_ATTRIBUTES = {
@@ -20,9 +23,9 @@ export const APPROVAL_ATTRIBUTES = {
   document: 'doc',
   /** Approvals: the compare-and-set counter, copied from the document. */
   revision: 'revision',
-  /** Approvals: the status, copied from the document (what `list` filters on). */
+  /** Approvals: the status, copied from the document (the partition key of the status index `list` queries). */
   status: 'status',
-  /** Approvals: creation time, epoch ms. */
+  /** Approvals: creation time, epoch ms (the sort key of the status index). */
   createdAt: 'createdAt',
   /** Grants: end of the grant, epoch ms. */
   until: 'until',
@@ -84,20 +87,19 @@ export function approvalExpiresAt(a: Approval): number {
  * `create` reserves a place there (a compare-and-set on the list's revision) before it stores a
  * pending approval, which is how the cap on pending approvals holds under concurrency.
  *
- * `update` is a compare-and-set on `revision`; reads are strongly consistent. `list` is a Scan
- * (approvals are few and short-lived; TTL keeps the table small), bounded by `maxScanPages`.
+ * `update` is a compare-and-set on `revision`; reads are strongly consistent. `list` queries the
+ * status index newest first (one Query per status asked for; the index follows writes within
+ * moments, eventually consistent).
  * Errors other than a lost compare-and-set propagate.
  */
 export class DynamoDbApprovalStore implements ApprovalStore {
   private readonly table: string;
-  private readonly maxScanPages: number;
 
   constructor(
     private readonly client: DynamoDBClient,
     opts: DynamoDbApprovalStoreOptions,
   ) {
     this.table = opts.tableName;
-    this.maxScanPages = Math.max(1, opts.maxScanPages ?? 20);
   }
 
   async create(approval: Approval, cap?: ApprovalCap): Promise<boolean> {
@@ -236,27 +238,35 @@ export class DynamoDbApprovalStore implements ApprovalStore {
   }
 
   async list(filter: { readonly status?: ApprovalStatus; readonly limit: number }): Promise<Approval[]> {
+    const limit = Math.max(0, filter.limit);
+    if (limit === 0) return [];
+    const found = (await Promise.all((filter.status ? [filter.status] : STATUSES).map((status) => this.newestOf(status, limit)))).flat();
+    // UUIDv7 ids are time-ordered: they break ties between approvals created in the same millisecond.
+    found.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    return found.slice(0, limit);
+  }
+
+  /** The newest `limit` approvals of one status, from the status index (pages until enough). */
+  private async newestOf(status: ApprovalStatus, limit: number): Promise<Approval[]> {
     const found: Approval[] = [];
-    const names: Record<string, string> = { '#pk': A.partitionKey };
-    const values: Record<string, AttributeValue> = { ':prefix': { S: APPROVAL_PREFIX } };
-    let expression = 'begins_with(#pk, :prefix)';
-    if (filter.status !== undefined) {
-      names['#status'] = A.status;
-      values[':status'] = { S: filter.status };
-      expression += ' AND #status = :status';
-    }
     let start: Record<string, AttributeValue> | undefined;
-    let pages = 0;
     do {
       const page = await this.client.send(
-        new ScanCommand({ TableName: this.table, FilterExpression: expression, ExpressionAttributeNames: names, ExpressionAttributeValues: values, ExclusiveStartKey: start }),
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: APPROVAL_STATUS_INDEX,
+          KeyConditionExpression: '#status = :status',
+          ExpressionAttributeNames: { '#status': A.status },
+          ExpressionAttributeValues: { ':status': { S: status } },
+          ScanIndexForward: false,
+          Limit: Math.min(limit - found.length, 1000),
+          ExclusiveStartKey: start,
+        }),
       );
       for (const item of page.Items ?? []) found.push(parseApproval(item));
       start = page.LastEvaluatedKey;
-    } while (start !== undefined && ++pages < this.maxScanPages);
-    // UUIDv7 ids are time-ordered: they break ties between approvals created in the same millisecond.
-    found.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-    return found.slice(0, Math.max(0, filter.limit));
+    } while (start !== undefined && found.length < limit);
+    return found;
   }
 
   /** Record a grant, or extend one; a grant is never shortened (the later `until` stays). */

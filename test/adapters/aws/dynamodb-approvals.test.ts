@@ -270,13 +270,28 @@ describe('list', () => {
     expect(await store.list({ limit: 0 })).toEqual([]);
   });
 
-  it('of one status, filtered by DynamoDB', async () => {
+  it('of one status: one Query of the status index, newest first', async () => {
     await seed();
     sent = [];
     expect((await store.list({ status: 'pending', limit: 10 })).map((a) => a.id)).toEqual(['0190-4', '0190-2', '0190-0']);
     expect(sent).toHaveLength(1);
-    expect(sent[0]!.input).toMatchObject({ FilterExpression: 'begins_with(#pk, :prefix) AND #status = :status', ExpressionAttributeValues: { ':status': { S: 'pending' } } });
+    expect(sent[0]!.input).toMatchObject({ IndexName: 'by-status', KeyConditionExpression: '#status = :status', ExpressionAttributeValues: { ':status': { S: 'pending' } }, ScanIndexForward: false });
     await expect(store.list({ status: 'expired', limit: 10 })).resolves.toEqual([]);
+  });
+
+  it('of every status: one Query per status, merged newest first', async () => {
+    await seed();
+    sent = [];
+    expect((await store.list({ limit: 3 })).map((a) => a.id)).toEqual(['0190-5', '0190-4', '0190-3']);
+    expect(sent.map((c) => (c.input.ExpressionAttributeValues as Record<string, { S: string }>)[':status']!.S).sort()).toEqual(['approved', 'denied', 'expired', 'pending', 'used']);
+  });
+
+  it('a status changed by an update moves the approval to the other status', async () => {
+    const a = pendingApproval('0190-m');
+    await store.create(a);
+    await store.update(next(a, { status: 'denied', decidedAt: T0 + 1 }), 0);
+    await expect(store.list({ status: 'pending', limit: 10 })).resolves.toEqual([]);
+    expect((await store.list({ status: 'denied', limit: 10 })).map((x) => x.id)).toEqual(['0190-m']);
   });
 
   it('same millisecond: the later (greater) UUIDv7 id first', async () => {
@@ -285,20 +300,17 @@ describe('list', () => {
     expect((await store.list({ limit: 5 })).map((a) => a.id)).toEqual(['0190-b', '0190-a']);
   });
 
-  it('reads every page, up to maxScanPages', async () => {
-    // A big preview makes each item ~100 KB, so a 1 MB Scan page holds about ten of them.
+  it('reads page after page until it has limit approvals, and no further', async () => {
+    // A big preview makes each item ~100 KB, so a 1 MB page holds about ten of them.
     const preview = 'x'.repeat(100_000);
     for (let i = 0; i < 25; i++) await store.create(pendingApproval(`big-${String(i).padStart(2, '0')}`, { createdAt: T0 + i, preview }));
     sent = [];
-    expect(await store.list({ limit: 100 })).toHaveLength(25);
-    const scans = sent.filter((s) => s.command === 'ScanCommand').length;
-    expect(scans).toBeGreaterThan(1);
+    const all = await store.list({ status: 'pending', limit: 100 });
+    expect(all.map((a) => a.id)).toEqual(Array.from({ length: 25 }, (_, i) => `big-${String(24 - i).padStart(2, '0')}`));
+    expect(sent.filter((s) => s.command === 'QueryCommand').length).toBeGreaterThan(1);
     sent = [];
-    const capped = new DynamoDbApprovalStore(client, { tableName: table, maxScanPages: 1 });
-    const some = await capped.list({ limit: 100 });
+    expect((await store.list({ status: 'pending', limit: 3 })).map((a) => a.id)).toEqual(['big-24', 'big-23', 'big-22']);
     expect(sent).toHaveLength(1);
-    expect(some.length).toBeGreaterThan(0);
-    expect(some.length).toBeLessThan(25);
   });
 });
 
