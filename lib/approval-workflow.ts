@@ -18,7 +18,6 @@ import type { SessionArchive } from './session-archive';
 /** The approvals table's status index (its name and keys are the DynamoDB adapter's: lambda/adapters/aws/dynamodb-approvals.ts). */
 const STATUS_INDEX = 'by-status';
 
-
 /** Properties of an `ApprovalWorkflow`. `EmbeddingGateway` creates one when a policy rule requires approval. */
 export interface ApprovalWorkflowProps {
   /** The network the task function runs in (it gets a Step Functions interface endpoint). */

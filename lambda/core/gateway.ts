@@ -382,8 +382,10 @@ export class Gateway {
       created = await approvals.store.create(approval, { maxPending, now });
       if (created) await approvals.workflow.start({ approval, pollPath: paths.poll, decisionPath: paths.decision });
     } catch (cause) {
-      // Never leave a pending approval nobody holds: reviewers could still approve it.
-      if (created) s.approval = recordApproval(await this.cancel(approval.id), 'expired');
+      // Never leave a pending approval nobody holds: reviewers could still approve it. A create
+      // that failed may have stored it all the same (a write applied, its answer lost).
+      const withdrawn = created ? await this.cancel(approval.id) : await this.cancelIfStored(approval.id);
+      if (withdrawn) s.approval = recordApproval(withdrawn, 'expired');
       throw new GatewayError('This request needs approval, but the approval could not be started; nothing was sent. Try again later.', {
         status: 503, type: 'server_error', code: 'approvals_unavailable', headers: { 'retry-after': '5' }, cause,
       });
@@ -433,6 +435,15 @@ export class Gateway {
   }
 
   /** Withdraw a pending approval (marked expired); best effort, the deadline expires it anyway. */
+  /** `cancel` for an approval that may not exist: null when it does not (or cannot be read). */
+  private async cancelIfStored(id: string): Promise<Approval | null> {
+    const stored = await this.deps.approvals!.store.get(id).catch((e: unknown) => {
+      this.deps.onBackgroundError?.('reading an approval to withdraw it failed', e);
+      return null;
+    });
+    return stored ? this.cancel(id).catch(() => null) : null;
+  }
+
   private async cancel(id: string): Promise<Approval> {
     try {
       return await casUpdate(this.deps.approvals!.store, id, expireApproval);

@@ -720,6 +720,21 @@ describe('a cap on pending approvals per principal and rule (reviewers cannot be
     expect((await g.embed('indexer', payload(2))).status).toBe(202);
   });
 
+  it('a create that stored the approval but answered with an error (its answer lost) withdraws it: 503, and the place is free', async () => {
+    const g = setup({ maxPending: 1 });
+    const real = g.store.create.bind(g.store);
+    g.store.create = async (a, cap) => {
+      await real(a, cap);
+      throw new Error('socket hang up');
+    };
+    const r = await g.embed('indexer', payload(1));
+    expect(r.status).toBe(503);
+    expect(r.record.approval).toMatchObject({ step: 'expired', status: 'expired' });
+    expect(g.workflow.notifications).toHaveLength(0);
+    g.store.create = real;
+    expect((await g.embed('indexer', payload(2))).status).toBe(202);
+  });
+
   it('a store that fails while taking the place answers 503 approvals_unavailable, nothing held', async () => {
     const g = setup({ maxPending: 1 });
     g.store.create = async () => {

@@ -134,7 +134,7 @@ test('without the approval table and state machine, a held request fails closed 
   expect(sfn.executions.size).toBe(before);
 });
 
-test('a principal past maxPending (default 10) is refused 429: the pending index is queried through the bundle, and no execution starts', async () => {
+test('a principal past maxPending (default 10) is refused 429 through the bundle (its pending list in DynamoDB), and no execution starts; the approvals list reads the status index', async () => {
   const flooder = { sub: 'svc-flooder', groups: ['search-team'] };
   for (let i = 0; i < 10; i++) {
     expect((await call(proxy, flooder, 'POST', '/v1/embeddings', { model: 'local-small', input: [`batch ${i}`] })).status).toBe(202);
@@ -146,4 +146,10 @@ test('a principal past maxPending (default 10) is refused 429: the pending index
   expect(sfn.executions.size).toBe(before);
   // Another principal is not held back by it.
   expect((await call(proxy, { sub: 'svc-other', groups: ['search-team'] }, 'POST', '/v1/embeddings', { model: 'local-small', input: ['batch 10'] })).status).toBe(202);
+  // The flooder's own pending approvals, through the status index (GET without query string: all statuses, newest first).
+  const mine = await call(proxy, flooder, 'GET', '/v1/approvals');
+  expect(mine.status).toBe(200);
+  const data = mine.json.data as { status: string; created_at?: string }[];
+  expect(data).toHaveLength(10);
+  expect(data.every((a) => a.status === 'pending')).toBe(true);
 }, 60_000);

@@ -1,11 +1,14 @@
 import { BatchGetItemCommand, GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import type { BatchGetItemCommandOutput } from '@aws-sdk/client-dynamodb';
+import { randomUUID } from 'node:crypto';
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Approval, ApprovalCap, ApprovalGrant, ApprovalStatus, ApprovalStore, PrincipalRef } from '../../core/ports';
 
 /** Options of {@link DynamoDbApprovalStore}. */
 export interface DynamoDbApprovalStoreOptions {
   readonly tableName: string;
+  /** Waits between retries (tests). @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /**
@@ -27,6 +30,8 @@ export const APPROVAL_ATTRIBUTES = {
   status: 'status',
   /** Approvals: creation time, epoch ms (the sort key of the status index). */
   createdAt: 'createdAt',
+  /** Pending lists: a random token replaced on every write (the compare-and-set condition). */
+  version: 'version',
   /** Grants: end of the grant, epoch ms. */
   until: 'until',
   /** Epoch seconds: DynamoDB TTL deletes the item some time after (30 days past its last use). */
@@ -48,14 +53,20 @@ export const grantKey = (requester: PrincipalRef, model: string, ruleId: string)
   `${GRANT_PREFIX}${JSON.stringify([requester.issuer, requester.subject, model, ruleId])}`;
 
 const PENDING_PREFIX = 'pending#';
-/** How often `create` reads the pending list again after another writer changed it first. */
-const RESERVE_ATTEMPTS = 5;
+/** How often `create` reads the pending list again after another writer changed it first (with backoff). */
+const RESERVE_ATTEMPTS = 10;
+/** How often unprocessed BatchGetItem keys are asked again (with backoff) before `create` gives up. */
+const UNPROCESSED_ROUNDS = 8;
 /**
  * How long a reserved place whose approval is not (yet) stored still counts: the reservation is
- * written before the approval, so a concurrent hold must see it; past this, it is a reservation
- * whose approval was never stored (a failure in between), and counts for nothing.
+ * written before the approval, so a concurrent hold must see it. No Lambda invocation lasts longer
+ * than 15 minutes, so past that the approval will never be stored (a failure in between), and the
+ * place counts for nothing.
  */
-const RESERVATION_GRACE_MS = 60_000;
+const RESERVATION_GRACE_MS = 15 * 60_000;
+
+/** Exponential backoff with full jitter: up to 10, 20, 40 ... ms, at most 640 ms. */
+const backoffMs = (attempt: number): number => Math.random() * 10 * 2 ** Math.min(attempt - 1, 6);
 
 /** The partition key of a requester's list of pending approvals of one rule (the cap's reservation item). */
 export const pendingListKey = (requester: PrincipalRef, ruleId: string): string => `${PENDING_PREFIX}${JSON.stringify([requester.issuer, requester.subject, ruleId])}`;
@@ -94,12 +105,14 @@ export function approvalExpiresAt(a: Approval): number {
  */
 export class DynamoDbApprovalStore implements ApprovalStore {
   private readonly table: string;
+  private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(
     private readonly client: DynamoDBClient,
     opts: DynamoDbApprovalStoreOptions,
   ) {
     this.table = opts.tableName;
+    this.sleep = opts.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
   async create(approval: Approval, cap?: ApprovalCap): Promise<boolean> {
@@ -129,27 +142,37 @@ export class DynamoDbApprovalStore implements ApprovalStore {
         }),
       );
     } catch (e) {
-      if (lostCondition(e)) throw new Error(`approval ${approval.id} already exists`, { cause: e });
-      throw e;
+      if (!lostCondition(e)) throw e;
+      // The SDK retried a write that had been applied (its first answer was lost): the very same
+      // approval is there, so it was created. Anything else is another approval with this id.
+      const there = await this.get(approval.id);
+      if (there && JSON.stringify(there) === JSON.stringify(approval)) return true;
+      throw new Error(`approval ${approval.id} already exists`, { cause: e });
     }
     return true;
   }
 
   /**
    * Take a place in the requester's pending list of this rule: read the list (consistently),
-   * keep the entries whose deadline has not passed and whose approval is still pending (one
-   * consistent BatchGetItem), refuse when `cap.maxPending` remain, else write the list back with
-   * the new entry, conditional on its revision. Concurrent holds of one requester and rule
-   * serialise on that condition: the loser reads again.
+   * keep the entries whose deadline has not passed and whose approval is still pending
+   * (consistent BatchGetItem), refuse when `cap.maxPending` remain, else write the list back with
+   * the new entry, conditional on its version. Concurrent holds of one requester and rule
+   * serialise on that condition: the loser waits a random moment and reads again. An approval
+   * never returns to pending, so what one attempt learns (not pending, not stored past the grace)
+   * holds for the next ones, which read only the entries they have not seen.
    */
   private async reserve(approval: Approval, cap: ApprovalCap | undefined): Promise<boolean> {
     const key = pendingListKey(approval.requester, approval.ruleId);
     const now = cap?.now ?? approval.createdAt;
+    const known = new Map<string, boolean>(); // approval id -> still counts
     for (let attempt = 0; attempt < RESERVE_ATTEMPTS; attempt++) {
+      if (attempt > 0) await this.sleep(backoffMs(attempt));
       const out = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { [A.partitionKey]: { S: key } }, ConsistentRead: true }));
-      const revision = out.Item ? Number(out.Item[A.revision]?.N) : null;
+      const version = out.Item?.[A.version]?.S ?? null;
       const listed = out.Item ? ((parseDocument(out.Item) as { entries: PendingEntry[] }).entries ?? []) : [];
-      const live = await this.stillPending(listed.filter((e) => e.decideBy > now && e.id !== approval.id), now);
+      const candidates = listed.filter((e) => e.decideBy > now && e.id !== approval.id && known.get(e.id) !== false);
+      await this.learn(candidates.filter((e) => !known.has(e.id)), now, known);
+      const live = candidates.filter((e) => known.get(e.id));
       if (cap && live.length >= cap.maxPending) return false;
       const entries = [...live, { id: approval.id, decideBy: approval.expiresAt, reservedAt: now }];
       try {
@@ -159,12 +182,13 @@ export class DynamoDbApprovalStore implements ApprovalStore {
             Item: {
               [A.partitionKey]: { S: key },
               [A.document]: { S: JSON.stringify({ entries }) },
-              [A.revision]: { N: String((revision ?? 0) + 1) },
+              // A random version, not a counter: a list deleted by TTL and made again never repeats one.
+              [A.version]: { S: randomUUID() },
               [A.expiresAt]: { N: String(Math.ceil((Math.max(...entries.map((e) => e.decideBy)) + RETAIN_AFTER_MS) / 1000)) },
             },
-            ...(revision === null
+            ...(version === null
               ? { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': A.partitionKey } }
-              : { ConditionExpression: '#revision = :expected', ExpressionAttributeNames: { '#revision': A.revision }, ExpressionAttributeValues: { ':expected': { N: String(revision) } } }),
+              : { ConditionExpression: '#version = :expected', ExpressionAttributeNames: { '#version': A.version }, ExpressionAttributeValues: { ':expected': { S: version } } }),
           }),
         );
         return true;
@@ -176,28 +200,29 @@ export class DynamoDbApprovalStore implements ApprovalStore {
   }
 
   /**
-   * The entries whose approval is still pending, or not stored yet but reserved within the grace
-   * period (consistent reads, 100 keys per call).
+   * Whether each entry still counts: its approval is pending, or not stored yet but reserved
+   * within the grace period. Consistent BatchGetItem, 100 keys per call, calls in parallel; keys
+   * DynamoDB leaves unprocessed are asked again after a backoff, and an entry never read counts.
    */
-  private async stillPending(entries: readonly PendingEntry[], now: number): Promise<PendingEntry[]> {
-    const pending = new Set<string>();
-    const stored = new Set<string>();
-    for (let i = 0; i < entries.length; i += 100) {
-      let keys: Record<string, AttributeValue>[] | undefined = entries.slice(i, i + 100).map((e) => ({ [A.partitionKey]: { S: approvalKey(e.id) } }));
-      for (let round = 0; keys && keys.length > 0; round++) {
-        if (round >= 8) throw new Error('BatchGetItem left keys unprocessed 8 times: DynamoDB is throttling');
-        const out: BatchGetItemCommandOutput = await this.client.send(
-          new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true, ProjectionExpression: '#pk, #status', ExpressionAttributeNames: { '#pk': A.partitionKey, '#status': A.status } } } }),
-        );
-        for (const item of out.Responses?.[this.table] ?? []) {
-          const id = item[A.partitionKey]!.S!.slice(APPROVAL_PREFIX.length);
-          stored.add(id);
-          if (item[A.status]?.S === 'pending') pending.add(id);
+  private async learn(entries: readonly PendingEntry[], now: number, known: Map<string, boolean>): Promise<void> {
+    const chunks: PendingEntry[][] = [];
+    for (let i = 0; i < entries.length; i += 100) chunks.push(entries.slice(i, i + 100));
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        const status = new Map<string, string | undefined>();
+        let keys: Record<string, AttributeValue>[] | undefined = chunk.map((e) => ({ [A.partitionKey]: { S: approvalKey(e.id) } }));
+        for (let round = 0; keys && keys.length > 0; round++) {
+          if (round >= UNPROCESSED_ROUNDS) throw new Error(`BatchGetItem left keys unprocessed ${UNPROCESSED_ROUNDS} times: DynamoDB is throttling`);
+          if (round > 0) await this.sleep(backoffMs(round));
+          const out: BatchGetItemCommandOutput = await this.client.send(
+            new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true, ProjectionExpression: '#pk, #status', ExpressionAttributeNames: { '#pk': A.partitionKey, '#status': A.status } } } }),
+          );
+          for (const item of out.Responses?.[this.table] ?? []) status.set(item[A.partitionKey]!.S!.slice(APPROVAL_PREFIX.length), item[A.status]?.S);
+          keys = out.UnprocessedKeys?.[this.table]?.Keys;
         }
-        keys = out.UnprocessedKeys?.[this.table]?.Keys;
-      }
-    }
-    return entries.filter((e) => pending.has(e.id) || (!stored.has(e.id) && now - e.reservedAt < RESERVATION_GRACE_MS));
+        for (const e of chunk) known.set(e.id, status.has(e.id) ? status.get(e.id) === 'pending' : now - e.reservedAt < RESERVATION_GRACE_MS);
+      }),
+    );
   }
 
   async findRequested(requester: PrincipalRef, ruleId: string, payloadSha256: string): Promise<string | null> {
