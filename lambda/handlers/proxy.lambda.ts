@@ -4,9 +4,9 @@
  * next to the bundle, with deploy-time references expanded from the environment; ./config.mts
  * awaits it), the SDK clients and the adapters.
  *
- * The Bedrock runtime and Comprehend clients are imported with `import()`: each is a chunk of the
- * bundle that only gateways configuring it load. When configured, loading starts at init, so the
- * first request finds it (nearly) ready.
+ * The Bedrock runtime and Comprehend clients and the approvals adapters are imported with
+ * `import()`: each is a chunk of the bundle that only gateways configuring it load. When
+ * configured, loading starts at init, so the first request finds it (nearly) ready.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -16,9 +16,8 @@ import { config } from './config.mjs';
 import { deployedArchive, requiredEnv } from './deployed';
 import { TokenVerifier } from '../core/identity';
 import { systemClock, uuidv7Ids } from '../core/ids';
-import type { ApprovalWorkflow, EmbeddingProvider } from '../core/ports';
+import type { ApprovalStore, ApprovalWorkflow, EmbeddingProvider } from '../core/ports';
 import { DynamoDbRevocationList } from '../adapters/aws/dynamodb-revocations';
-import { DynamoDbApprovalStore } from '../adapters/aws/dynamodb-approvals';
 import { lazyProvider, once } from '../adapters/aws/lazy';
 import { logger } from './powertools';
 import { lazyMasker } from '../core/masking/runtime';
@@ -44,10 +43,7 @@ const masker = lazyMasker(config, { secrets, ...(loadDetector ? { loadDetector }
 // holds a request without them is answered 503 by the core, never forwarded.
 const approvalTable = process.env.EMBEDGATE_APPROVAL_TABLE;
 const dynamodb = new DynamoDBClient({});
-// The Step Functions client is a chunk too, loaded (from init) only when approvals are on.
-const approvals = approvalTable
-  ? { store: new DynamoDbApprovalStore(dynamodb, { tableName: approvalTable }), workflow: lazyApprovalWorkflow(requiredEnv('EMBEDGATE_APPROVAL_STATE_MACHINE')) }
-  : undefined;
+const approvals = approvalTable ? lazyApprovals(approvalTable, requiredEnv('EMBEDGATE_APPROVAL_STATE_MACHINE')) : undefined;
 
 const gateway = new Gateway({
   config,
@@ -68,8 +64,21 @@ const gateway = new Gateway({
 
 export const handler = createProxyHandler(gateway);
 
-function lazyApprovalWorkflow(stateMachineArn: string): ApprovalWorkflow {
-  const load = once(async () => (await import('../adapters/aws/step-functions-client.js')).stepFunctionsApprovalWorkflow(stateMachineArn));
+/** The approval store and workflow, from their chunk (loading starts now, at init). */
+function lazyApprovals(tableName: string, stateMachineArn: string): { store: ApprovalStore; workflow: ApprovalWorkflow } {
+  const load = once(async () => (await import('../adapters/aws/approvals-client.js')).approvalAdapters(dynamodb, tableName, stateMachineArn));
   load().catch(() => undefined);
-  return { start: async (notice) => (await load()).start(notice), settle: async (approval) => (await load()).settle(approval) };
+  const store = async () => (await load()).store;
+  return {
+    store: {
+      create: async (approval, cap) => (await store()).create(approval, cap),
+      get: async (id) => (await store()).get(id),
+      update: async (next, expectedRevision) => (await store()).update(next, expectedRevision),
+      list: async (filter) => (await store()).list(filter),
+      findRequested: async (requester, ruleId, payloadSha256) => (await store()).findRequested(requester, ruleId, payloadSha256),
+      putGrant: async (grant) => (await store()).putGrant(grant),
+      findGrant: async (requester, model, ruleId) => (await store()).findGrant(requester, model, ruleId),
+    },
+    workflow: { start: async (notice) => (await load()).workflow.start(notice), settle: async (approval) => (await load()).workflow.settle(approval) },
+  };
 }

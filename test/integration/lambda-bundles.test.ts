@@ -415,7 +415,7 @@ describe('proxy bundle (assets/proxy/index.mjs)', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Proxy bundle: the lazily loaded chunks (Bedrock runtime, Comprehend)
+// Proxy bundle: the lazily loaded chunks (Bedrock runtime, Comprehend, approvals)
 // ---------------------------------------------------------------------------------------------
 
 describe('proxy bundle: lazily loaded chunks', () => {
@@ -451,8 +451,14 @@ describe('proxy bundle: lazily loaded chunks', () => {
     await Promise.allSettled([bedrockFake?.close(), comprehendFake?.close()]);
   });
 
-  test('the Bedrock runtime and Comprehend clients are chunks of their own, outside what the entry loads at start', () => {
-    expect(lazy).toEqual(expect.arrayContaining([expect.stringMatching(/^chunks\/bedrock-runtime-[A-Z0-9]+\.mjs$/), expect.stringMatching(/^chunks\/comprehend-client-[A-Z0-9]+\.mjs$/)]));
+  test('the Bedrock runtime and Comprehend clients and the approvals adapters are chunks of their own, outside what the entry loads at start', () => {
+    expect(lazy).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^chunks\/bedrock-runtime-[A-Z0-9]+\.mjs$/),
+        expect.stringMatching(/^chunks\/comprehend-client-[A-Z0-9]+\.mjs$/),
+        expect.stringMatching(/^chunks\/approvals-client-[A-Z0-9]+\.mjs$/),
+      ]),
+    );
   });
 
   test('with both configured: masked by Comprehend, embedded by Bedrock, signed with the environment credentials', async () => {
