@@ -71,7 +71,17 @@ export interface ApprovalWorkflowProps {
 }
 
 /** States of the workflow whose names the runtime and tests rely on. */
-const STATE = { notify: 'Notify', wait: 'WaitForDecision', decision: 'Decision', approved: 'Approved', denied: 'Denied', expire: 'Expire', expired: 'Expired' } as const;
+const STATE = {
+  notify: 'Notify',
+  wait: 'WaitForDecision',
+  confirm: 'Confirm',
+  decision: 'Decision',
+  approved: 'Approved',
+  denied: 'Denied',
+  waitDeadline: 'WaitForDeadline',
+  expire: 'Expire',
+  expired: 'Expired',
+} as const;
 
 /**
  * Just-in-time approvals: a Step Functions standard workflow per held request, a DynamoDB table
@@ -81,8 +91,10 @@ const STATE = { notify: 'Notify', wait: 'WaitForDecision', decision: 'Decision',
  * `{approvalId, timeoutSeconds, notification: {subject, message}}`. The workflow publishes the
  * notification (`Notify`), hands its task token to the task function and waits for it
  * (`WaitForDecision`, timing out after `timeoutSeconds`); a reviewer's decision through the
- * gateway releases it with `{"status": "approved" | "denied"}`. On timeout, `Expire` marks the
- * approval expired and records it. The approval in the table is what the gateway enforces; the
+ * gateway releases it with `{"status": "approved" | "denied"}`. The workflow then reads the
+ * approval's status from the table (`Confirm`) and ends on that, not on what released the wait:
+ * a release the table does not confirm (a forged `SendTaskSuccess`) waits until the deadline
+ * (`WaitForDeadline`). On timeout, `Expire` marks the approval expired and records it. The approval in the table is what the gateway enforces; the
  * workflow holds the wait, notifies, and expires.
  *
  * Logs: every event, without execution data (inputs and outputs): task parameters carry the task
@@ -264,12 +276,31 @@ export class ApprovalWorkflow extends Construct {
     expire.next(new sfn.Succeed(this, STATE.expired));
     wait.addCatch(expire, { errors: ['States.Timeout'], resultPath: '$.timeout' });
 
+    // Whoever released the wait (a reviewer's decision through the gateway, or anyone else with
+    // states:SendTaskSuccess and the token), the table says how the approval stands.
+    const confirm = new tasks.LambdaInvoke(this, STATE.confirm, {
+      comment: 'Read the approval status from the table: the workflow ends on it, not on what released the wait',
+      lambdaFunction: this.taskFunction,
+      payload: sfn.TaskInput.fromObject({ action: 'confirm', approvalId }),
+      resultSelector: { 'status.$': '$.Payload.status' },
+      resultPath: '$.confirmed',
+    });
+    confirm.addRetry({ errors: ['States.TaskFailed'], interval: Duration.seconds(5), maxAttempts: 3, backoffRate: 2 });
+
+    const waitDeadline = new sfn.Wait(this, STATE.waitDeadline, {
+      comment: 'Released but still pending in the table: not a decision; wait for the deadline, then expire',
+      time: sfn.WaitTime.timestampPath('$.decideBy'),
+    });
+    waitDeadline.next(expire);
+
     const decision = new sfn.Choice(this, STATE.decision)
-      .when(sfn.Condition.stringEquals('$.decision.status', 'approved'), new sfn.Succeed(this, STATE.approved))
-      .when(sfn.Condition.stringEquals('$.decision.status', 'denied'), new sfn.Succeed(this, STATE.denied))
-      // Released as expired (registered after the deadline): expiring again is a no-op that ends the same way.
+      .when(sfn.Condition.or(sfn.Condition.stringEquals('$.confirmed.status', 'approved'), sfn.Condition.stringEquals('$.confirmed.status', 'used')), new sfn.Succeed(this, STATE.approved))
+      .when(sfn.Condition.stringEquals('$.confirmed.status', 'denied'), new sfn.Succeed(this, STATE.denied))
+      .when(sfn.Condition.stringEquals('$.confirmed.status', 'pending'), waitDeadline)
+      // Expired (withdrawn by the gateway, or registered after the deadline): expiring again writes
+      // its record once and ends the same way.
       .otherwise(expire);
-    return notify.next(wait).next(decision);
+    return notify.next(wait).next(confirm).next(decision);
   }
 }
 

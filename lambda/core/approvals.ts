@@ -336,6 +336,8 @@ export interface ApprovalExecutionInput {
   readonly approvalId: string;
   /** How long the workflow waits for a decision. */
   readonly timeoutSeconds: number;
+  /** The decision deadline (ISO 8601): a release of the wait that the table does not confirm waits until then. */
+  readonly decideBy: string;
   /** What reviewers are told (SNS subject and message): who, which model, which rule, a masked preview, how to decide. */
   readonly notification: { readonly subject: string; readonly message: string };
 }
@@ -368,13 +370,19 @@ export function approvalExecutionInput(notice: ApprovalNotice): ApprovalExecutio
   ].join('\n');
   // SNS subjects: at most 100 printable ASCII characters.
   const subject = `embedgate approval: ${a.model} for ${a.requester.subject}`.replace(/[^\x20-\x7e]/g, '?').slice(0, 100);
-  return { approvalId: a.id, timeoutSeconds: Math.max(1, Math.ceil((a.expiresAt - a.createdAt) / 1000)), notification: { subject, message: message.slice(0, 200_000) } };
+  return {
+    approvalId: a.id,
+    timeoutSeconds: Math.max(1, Math.ceil((a.expiresAt - a.createdAt) / 1000)),
+    decideBy: new Date(a.expiresAt).toISOString(),
+    notification: { subject, message: message.slice(0, 200_000) },
+  };
 }
 
 /** What the workflow's Lambda task receives. */
 export type ApprovalTaskEvent =
   | { readonly action: 'register'; readonly approvalId: string; readonly taskToken: string }
-  | { readonly action: 'expire'; readonly approvalId: string; readonly executionId?: string };
+  | { readonly action: 'expire'; readonly approvalId: string; readonly executionId?: string }
+  | { readonly action: 'confirm'; readonly approvalId: string };
 
 export interface ApprovalTaskDeps {
   readonly config: GatewayConfig;
@@ -387,8 +395,9 @@ export interface ApprovalTaskDeps {
 
 /**
  * The workflow's task: `register` keeps the task token on the approval (and releases it at once
- * when the approval was decided before the workflow got there); `expire` marks a pending
- * approval expired and writes its record.
+ * when the approval was decided before the workflow got there); `confirm` answers the stored
+ * status after the wait was released (the workflow trusts the table, not whoever released it);
+ * `expire` marks a pending approval expired and writes its record.
  */
 export async function handleApprovalTask(event: ApprovalTaskEvent, deps: ApprovalTaskDeps): Promise<{ status: ApprovalStatus }> {
   if (!event || typeof event.approvalId !== 'string' || !APPROVAL_ID_PATTERN.test(event.approvalId)) throw new Error('approval task: approvalId must be an approval id');
@@ -396,6 +405,11 @@ export async function handleApprovalTask(event: ApprovalTaskEvent, deps: Approva
     if (typeof event.taskToken !== 'string' || event.taskToken.length === 0) throw new Error('approval task: taskToken is required');
     const a = await casUpdate(deps.store, event.approvalId, (cur) => ({ ...cur, revision: cur.revision + 1, taskToken: event.taskToken }));
     if (a.status !== 'pending') await deps.workflow.settle(a);
+    return { status: a.status };
+  }
+  if (event.action === 'confirm') {
+    const a = await deps.store.get(event.approvalId);
+    if (!a) throw new Error(`approval task: approval ${event.approvalId} not found`);
     return { status: a.status };
   }
   if (event.action === 'expire') {

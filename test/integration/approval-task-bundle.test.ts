@@ -88,6 +88,14 @@ test('register on an approval decided already releases the workflow through the 
   expect(sfn.requests.at(-1)).toMatchObject({ target: 'AWSStepFunctions.SendTaskSuccess' });
 });
 
+test('confirm answers the status the table holds, whatever released the wait; an unknown approval fails the task', async () => {
+  await store.create(pendingApproval(ID(4)));
+  await expect(fn.invoke({ action: 'confirm', approvalId: ID(4) })).resolves.toEqual({ status: 'pending' });
+  await store.create({ ...pendingApproval(ID(5)), status: 'denied', decidedAt: Date.now() });
+  await expect(fn.invoke({ action: 'confirm', approvalId: ID(5) })).resolves.toEqual({ status: 'denied' });
+  await expect(fn.invoke({ action: 'confirm', approvalId: ID(99) })).rejects.toThrow(/not found/);
+});
+
 test('expire marks the approval expired and writes its record to the archive, the execution id as its request id', async () => {
   await store.create(pendingApproval(ID(3)));
   const executionId = `arn:aws:states:${REGION}:123456789012:execution:Approvals:${ID(3)}`;

@@ -29,7 +29,7 @@ import { readFileSync } from 'node:fs';
 import type * as LocalStepFunctions from 'aws-local-stepfunctions';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SFNClient } from '@aws-sdk/client-sfn';
+import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { App, Duration, Stack, type CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { EmbeddingGateway, PolicyEffect, UpstreamModel } from '../../lib';
@@ -167,7 +167,7 @@ afterEach(() => {
   for (const r of runs.values()) if (!r.done) r.abort();
 });
 
-async function setup(opts: { shortTimeout?: boolean; beforeRegister?: (approvalId: string) => Promise<void> } = {}) {
+async function setup(opts: { shortTimeout?: boolean; shortDeadline?: boolean; beforeRegister?: (approvalId: string) => Promise<void> } = {}) {
   runs = new Map();
   const store = new DynamoDbApprovalStore(ddb, { tableName: await createApprovalTable(ddb) });
   const workflow = new StepFunctionsApprovalWorkflow(sfnClient, { stateMachineArn: sfn.stateMachineArn });
@@ -197,7 +197,8 @@ async function setup(opts: { shortTimeout?: boolean; beforeRegister?: (approvalI
 
   sfn.onStart((execution) => {
     const sent = JSON.parse(execution.input) as ApprovalExecutionInput;
-    const input = opts.shortTimeout ? { ...sent, timeoutSeconds: 1 } : sent;
+    // shortDeadline: the deadline a WaitForDeadline state waits for, a second from now (not the hour of the rule).
+    const input = opts.shortTimeout ? { ...sent, timeoutSeconds: 1 } : opts.shortDeadline ? { ...sent, decideBy: new Date(Date.now() + 1000).toISOString() } : sent;
     const token = sfn.issueToken(execution.name);
     let registered!: () => void;
     const run: Run = {
@@ -213,7 +214,7 @@ async function setup(opts: { shortTimeout?: boolean; beforeRegister?: (approvalI
       context: { Execution: { Id: execution.executionArn, Name: execution.name }, Task: { Token: token } },
       overrides: {
         // Retries of the deployed definition wait seconds; here they do not wait.
-        retryIntervalOverrides: { Notify: 0, WaitForDecision: 0, Expire: 0 },
+        retryIntervalOverrides: { Notify: 0, WaitForDecision: 0, Confirm: 0, Expire: 0 },
         taskResourceLocalHandlers: {
           Notify: async (params: Json) => {
             run.notification = params as unknown as Run['notification'];
@@ -226,6 +227,7 @@ async function setup(opts: { shortTimeout?: boolean; beforeRegister?: (approvalI
             registered();
             return JSON.parse(await sfn.waitForRelease(Payload.action === 'register' ? Payload.taskToken : '')) as Json;
           },
+          Confirm: async (params: Json) => ({ Payload: await task((params as unknown as { Payload: ApprovalTaskEvent }).Payload) }),
           Expire: async (params: Json) => ({ Payload: await task((params as unknown as { Payload: ApprovalTaskEvent }).Payload) }),
         },
       },
@@ -328,7 +330,7 @@ describe('the deployed approval workflow, run locally against the real handlers 
     const { output, states } = await finished(run);
     expect(JSON.parse(sfn.released.get(run.token)!)).toEqual({ status: 'approved' });
     expect(output).toMatchObject({ approvalId: id, decision: { status: 'approved' } });
-    expect(states).toEqual(['Notify', 'WaitForDecision', 'Decision', 'Approved']);
+    expect(states).toEqual(['Notify', 'WaitForDecision', 'Confirm', 'Decision', 'Approved']);
 
     const used = await g.resend('indexer', id);
     expect(used.status).toBe(200);
@@ -346,7 +348,7 @@ describe('the deployed approval workflow, run locally against the real handlers 
     expect((await g.decide('bob', id, 'deny', 'not for this dataset')).json).toMatchObject({ status: 'denied' });
     const { states } = await finished(run);
     expect(JSON.parse(sfn.released.get(run.token)!)).toEqual({ status: 'denied' });
-    expect(states).toEqual(['Notify', 'WaitForDecision', 'Decision', 'Denied']);
+    expect(states).toEqual(['Notify', 'WaitForDecision', 'Confirm', 'Decision', 'Denied']);
     const r = await g.resend('indexer', id);
     expect(r.status).toBe(403);
     expect(r.json.error.code).toBe('approval_denied');
@@ -377,6 +379,26 @@ describe('the deployed approval workflow, run locally against the real handlers 
     expect(r.json.error.code).toBe('approval_expired');
     expect(g.provider.calls).toHaveLength(0);
     expect(sfn.released.has(run.token)).toBe(false);
+  });
+
+  test('a forged release (SendTaskSuccess by someone else, the table still pending) is not a decision: the workflow waits for the deadline and expires the approval, with its record', async () => {
+    const g = await setup({ shortDeadline: true });
+    const { id, run } = await g.hold();
+    await run.registered;
+    // Someone with states:SendTaskSuccess who read the token from the execution history.
+    await sfnClient.send(new SendTaskSuccessCommand({ taskToken: run.token, output: JSON.stringify({ status: 'approved' }) }));
+    const started = Date.now();
+    const { output, states } = await finished(run);
+    expect(states).toEqual(['Notify', 'WaitForDecision', 'Confirm', 'Decision', 'WaitForDeadline', 'Expire', 'Expired']);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(500);
+    expect(output).toMatchObject({ decision: { status: 'approved' }, confirmed: { status: 'pending' }, expiry: { status: 'expired' } });
+    await expect(g.store.get(id)).resolves.toMatchObject({ status: 'expired' });
+    expect(g.records.filter((x) => x.approval?.step === 'expired')).toHaveLength(1);
+    // The gateway never took the forged release for an approval.
+    const r = await g.resend('indexer', id);
+    expect(r.status).toBe(403);
+    expect(r.json.error.code).toBe('approval_expired');
+    expect(g.provider.calls).toHaveLength(0);
   });
 
   test('self-approval is refused and does not release the workflow; another reviewer can still approve', async () => {
@@ -448,7 +470,7 @@ describe('the deployed approval workflow, run locally against the real handlers 
 
     const second = await g.decide('bob', id, 'approve');
     expect(second.json).toMatchObject({ status: 'approved', approvals: 2 });
-    expect((await finished(run)).states).toEqual(['Notify', 'WaitForDecision', 'Decision', 'Approved']);
+    expect((await finished(run)).states).toEqual(['Notify', 'WaitForDecision', 'Confirm', 'Decision', 'Approved']);
     expect((await g.resend('indexer', id, g.body('cohere-en'))).status).toBe(200);
     const decisions = (await g.store.get(id))!.decisions.map((d) => d.reviewer.subject);
     expect(decisions).toEqual(['alice', 'bob']);
@@ -464,7 +486,7 @@ describe('the deployed approval workflow, run locally against the real handlers 
     expect((await g.decide('alice', id, 'deny', 'no')).json).toMatchObject({ status: 'denied' });
     expect(sfn.released.size === 0 || !sfn.released.has(run.token)).toBe(true);
     allowRegister();
-    expect((await finished(run)).states).toEqual(['Notify', 'WaitForDecision', 'Decision', 'Denied']);
+    expect((await finished(run)).states).toEqual(['Notify', 'WaitForDecision', 'Confirm', 'Decision', 'Denied']);
     expect(JSON.parse(sfn.released.get(run.token)!)).toEqual({ status: 'denied' });
   });
 });

@@ -100,11 +100,11 @@ describe('with a rule that requires approval', () => {
     expect(lg).toMatchObject({ RetentionInDays: 365, KmsKeyId: { 'Fn::GetAtt': [expect.stringMatching(/LogsKey/), 'Arn'] } });
   });
 
-  test('the definition: Notify (SNS) → WaitForDecision (task token, timeout from the input) → Approved / Denied; timeout → Expire → Expired', () => {
+  test('the definition: Notify (SNS) → WaitForDecision (task token, timeout from the input) → Confirm (the table) → Approved / Denied / WaitForDeadline → Expire; timeout → Expire → Expired', () => {
     const asl = stateMachineDefinition(template.toJSON());
     expect(asl.StartAt).toBe('Notify');
     const s = asl.States;
-    expect(Object.keys(s).sort()).toEqual(['Approved', 'Decision', 'Denied', 'Expire', 'Expired', 'Notify', 'WaitForDecision']);
+    expect(Object.keys(s).sort()).toEqual(['Approved', 'Confirm', 'Decision', 'Denied', 'Expire', 'Expired', 'Notify', 'WaitForDeadline', 'WaitForDecision']);
     expect(s.Notify).toMatchObject({
       Type: 'Task',
       Resource: 'arn:aws:states:::sns:publish',
@@ -119,17 +119,28 @@ describe('with a rule that requires approval', () => {
       TimeoutSecondsPath: '$.timeoutSeconds',
       ResultPath: '$.decision',
       Catch: [{ ErrorEquals: ['States.Timeout'], Next: 'Expire', ResultPath: '$.timeout' }],
-      Next: 'Decision',
+      Next: 'Confirm',
     });
     expect(s.WaitForDecision!.TimeoutSeconds).toBeUndefined();
+    // What released the wait is not trusted: the workflow ends on the status the table holds.
+    expect(s.Confirm).toMatchObject({
+      Type: 'Task',
+      Resource: 'arn:aws:states:::lambda:invoke',
+      Parameters: { FunctionName: expect.stringContaining(id(approvals.taskFunction)), Payload: { action: 'confirm', 'approvalId.$': '$.approvalId' } },
+      ResultSelector: { 'status.$': '$.Payload.status' },
+      ResultPath: '$.confirmed',
+      Next: 'Decision',
+    });
     expect(s.Decision).toEqual({
       Type: 'Choice',
       Choices: [
-        { Variable: '$.decision.status', StringEquals: 'approved', Next: 'Approved' },
-        { Variable: '$.decision.status', StringEquals: 'denied', Next: 'Denied' },
+        { Or: [{ Variable: '$.confirmed.status', StringEquals: 'approved' }, { Variable: '$.confirmed.status', StringEquals: 'used' }], Next: 'Approved' },
+        { Variable: '$.confirmed.status', StringEquals: 'denied', Next: 'Denied' },
+        { Variable: '$.confirmed.status', StringEquals: 'pending', Next: 'WaitForDeadline' },
       ],
       Default: 'Expire',
     });
+    expect(s.WaitForDeadline).toMatchObject({ Type: 'Wait', TimestampPath: '$.decideBy', Next: 'Expire' });
     expect(s.Expire).toMatchObject({
       Type: 'Task',
       Resource: 'arn:aws:states:::lambda:invoke',
@@ -143,7 +154,7 @@ describe('with a rule that requires approval', () => {
 
   test('Lambda tasks retry on Lambda service errors (and their own failures); no retry swallows the timeout', () => {
     const s = stateMachineDefinition(template.toJSON()).States;
-    for (const name of ['WaitForDecision', 'Expire']) {
+    for (const name of ['WaitForDecision', 'Confirm', 'Expire']) {
       const retry = s[name]!.Retry as { ErrorEquals: string[] }[];
       expect(retry[0]!.ErrorEquals).toEqual(expect.arrayContaining(['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException']));
       expect(retry.flatMap((r) => r.ErrorEquals)).not.toContain('States.Timeout');
