@@ -80,6 +80,7 @@ const STATE = {
   denied: 'Denied',
   waitDeadline: 'WaitForDeadline',
   expire: 'Expire',
+  expiryOutcome: 'ExpiryOutcome',
   expired: 'Expired',
 } as const;
 
@@ -91,10 +92,12 @@ const STATE = {
  * `{approvalId, timeoutSeconds, notification: {subject, message}}`. The workflow publishes the
  * notification (`Notify`), hands its task token to the task function and waits for it
  * (`WaitForDecision`, timing out after `timeoutSeconds`); a reviewer's decision through the
- * gateway releases it with `{"status": "approved" | "denied"}`. The workflow then reads the
- * approval's status from the table (`Confirm`) and ends on that, not on what released the wait:
- * a release the table does not confirm (a forged `SendTaskSuccess`) waits until the deadline
- * (`WaitForDeadline`). On timeout, `Expire` marks the approval expired and records it. The approval in the table is what the gateway enforces; the
+ * gateway releases it with `{"status": "approved" | "denied"}`. However the wait ends (but a
+ * timeout), the workflow then reads the approval's status and deadline from the table (`Confirm`)
+ * and ends on those, not on what ended the wait: one the table does not confirm (a forged
+ * `SendTaskSuccess` or `SendTaskFailure`) waits until the deadline (`WaitForDeadline`). On
+ * timeout, `Expire` marks the approval expired (if still pending) and records it; one decided
+ * meanwhile ends as decided (`ExpiryOutcome`). The approval in the table is what the gateway enforces; the
  * workflow holds the wait, notifies, and expires.
  *
  * Logs: every event, without execution data (inputs and outputs): task parameters carry the task
@@ -162,7 +165,7 @@ export class ApprovalWorkflow extends Construct {
     const taskLogs = new logs.LogGroup(this, 'TaskLogs', { retention, encryptionKey: this.encryptionKey, removalPolicy: RemovalPolicy.RETAIN });
     const role = functionRole(this, 'TaskRole', { logGroup: taskLogs, inVpc: true, description: 'embedgate approval task function', policyReason: POLICY_REASON });
     this.taskFunction = gatewayFunction(this, 'TaskFunction', {
-      description: 'embedgate approval task: registers the workflow task token, expires undecided approvals',
+      description: 'embedgate approval task: registers the workflow task token, confirms decisions from the table, expires undecided approvals',
       bundle: 'approval-task',
       files: { 'config.json': props.configuration },
       ...(props.runtime ? { runtime: props.runtime } : {}),
@@ -187,7 +190,7 @@ export class ApprovalWorkflow extends Construct {
     role.addToPolicy(new iam.PolicyStatement({ actions: ['states:SendTaskSuccess'], resources: [stateMachineArn] }));
     Validations.of(this.taskFunction).acknowledge(
       { id: 'NIST.800.53.R5-LambdaDLQ', reason: 'Invoked synchronously by the approval workflow, whose Retry and Catch handle its failures; a dead-letter queue applies to asynchronous invocations only.' },
-      { id: 'NIST.800.53.R5-LambdaConcurrency', reason: 'Invoked only by the approval workflow, at most twice per held request; held requests are bounded by the API stage throttle.' },
+      { id: 'NIST.800.53.R5-LambdaConcurrency', reason: 'Invoked only by the approval workflow, at most three times per held request (register, confirm, expire) and their retries; held requests are bounded by the API stage throttle and the per-principal cap.' },
     );
 
     this.logGroup = new logs.LogGroup(this, 'Logs', { retention, encryptionKey: this.encryptionKey, removalPolicy: RemovalPolicy.RETAIN });
@@ -260,7 +263,9 @@ export class ApprovalWorkflow extends Construct {
       integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
       payload: sfn.TaskInput.fromObject({ action: 'register', approvalId, taskToken: sfn.JsonPath.taskToken }),
       taskTimeout: sfn.Timeout.at('$.timeoutSeconds'),
-      resultPath: '$.decision',
+      // What released the wait is not kept: it decides nothing (Confirm reads the table), and a
+      // large forged output could push the state past Step Functions' size limit.
+      resultPath: sfn.JsonPath.DISCARD,
     });
     // Function errors (e.g. DynamoDB briefly unavailable): registering again is harmless.
     wait.addRetry({ errors: ['States.TaskFailed'], interval: Duration.seconds(5), maxAttempts: 2, backoffRate: 2 });
@@ -273,7 +278,15 @@ export class ApprovalWorkflow extends Construct {
       resultPath: '$.expiry',
     });
     expire.addRetry({ errors: ['States.TaskFailed'], interval: Duration.seconds(5), maxAttempts: 3, backoffRate: 2 });
-    expire.next(new sfn.Succeed(this, STATE.expired));
+    // Expire changes only a pending approval: one decided meanwhile ends as decided.
+    const approved = new sfn.Succeed(this, STATE.approved);
+    const denied = new sfn.Succeed(this, STATE.denied);
+    expire.next(
+      new sfn.Choice(this, STATE.expiryOutcome)
+        .when(sfn.Condition.or(sfn.Condition.stringEquals('$.expiry.status', 'approved'), sfn.Condition.stringEquals('$.expiry.status', 'used')), approved)
+        .when(sfn.Condition.stringEquals('$.expiry.status', 'denied'), denied)
+        .otherwise(new sfn.Succeed(this, STATE.expired)),
+    );
     wait.addCatch(expire, { errors: ['States.Timeout'], resultPath: '$.timeout' });
 
     // Whoever released the wait (a reviewer's decision through the gateway, or anyone else with
@@ -282,20 +295,23 @@ export class ApprovalWorkflow extends Construct {
       comment: 'Read the approval status from the table: the workflow ends on it, not on what released the wait',
       lambdaFunction: this.taskFunction,
       payload: sfn.TaskInput.fromObject({ action: 'confirm', approvalId }),
-      resultSelector: { 'status.$': '$.Payload.status' },
+      resultSelector: { 'status.$': '$.Payload.status', 'decideBy.$': '$.Payload.decideBy' },
       resultPath: '$.confirmed',
     });
     confirm.addRetry({ errors: ['States.TaskFailed'], interval: Duration.seconds(5), maxAttempts: 3, backoffRate: 2 });
+    // Any other end of the wait (a forged SendTaskFailure, or register failing past its retries):
+    // the table decides here too.
+    wait.addCatch(confirm, { errors: ['States.ALL'], resultPath: '$.waitError' });
 
     const waitDeadline = new sfn.Wait(this, STATE.waitDeadline, {
-      comment: 'Released but still pending in the table: not a decision; wait for the deadline, then expire',
-      time: sfn.WaitTime.timestampPath('$.decideBy'),
+      comment: 'The wait ended but the table still says pending: not a decision; wait for the deadline (from the table), then expire',
+      time: sfn.WaitTime.timestampPath('$.confirmed.decideBy'),
     });
     waitDeadline.next(expire);
 
     const decision = new sfn.Choice(this, STATE.decision)
-      .when(sfn.Condition.or(sfn.Condition.stringEquals('$.confirmed.status', 'approved'), sfn.Condition.stringEquals('$.confirmed.status', 'used')), new sfn.Succeed(this, STATE.approved))
-      .when(sfn.Condition.stringEquals('$.confirmed.status', 'denied'), new sfn.Succeed(this, STATE.denied))
+      .when(sfn.Condition.or(sfn.Condition.stringEquals('$.confirmed.status', 'approved'), sfn.Condition.stringEquals('$.confirmed.status', 'used')), approved)
+      .when(sfn.Condition.stringEquals('$.confirmed.status', 'denied'), denied)
       .when(sfn.Condition.stringEquals('$.confirmed.status', 'pending'), waitDeadline)
       // Expired (withdrawn by the gateway, or registered after the deadline): expiring again writes
       // its record once and ends the same way.

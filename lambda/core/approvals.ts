@@ -336,8 +336,6 @@ export interface ApprovalExecutionInput {
   readonly approvalId: string;
   /** How long the workflow waits for a decision. */
   readonly timeoutSeconds: number;
-  /** The decision deadline (ISO 8601): a release of the wait that the table does not confirm waits until then. */
-  readonly decideBy: string;
   /** What reviewers are told (SNS subject and message): who, which model, which rule, a masked preview, how to decide. */
   readonly notification: { readonly subject: string; readonly message: string };
 }
@@ -373,7 +371,6 @@ export function approvalExecutionInput(notice: ApprovalNotice): ApprovalExecutio
   return {
     approvalId: a.id,
     timeoutSeconds: Math.max(1, Math.ceil((a.expiresAt - a.createdAt) / 1000)),
-    decideBy: new Date(a.expiresAt).toISOString(),
     notification: { subject, message: message.slice(0, 200_000) },
   };
 }
@@ -396,10 +393,11 @@ export interface ApprovalTaskDeps {
 /**
  * The workflow's task: `register` keeps the task token on the approval (and releases it at once
  * when the approval was decided before the workflow got there); `confirm` answers the stored
- * status after the wait was released (the workflow trusts the table, not whoever released it);
+ * status and deadline after the wait ended (the workflow trusts the table, not whoever released
+ * it);
  * `expire` marks a pending approval expired and writes its record.
  */
-export async function handleApprovalTask(event: ApprovalTaskEvent, deps: ApprovalTaskDeps): Promise<{ status: ApprovalStatus }> {
+export async function handleApprovalTask(event: ApprovalTaskEvent, deps: ApprovalTaskDeps): Promise<{ status: ApprovalStatus; decideBy?: string }> {
   if (!event || typeof event.approvalId !== 'string' || !APPROVAL_ID_PATTERN.test(event.approvalId)) throw new Error('approval task: approvalId must be an approval id');
   if (event.action === 'register') {
     if (typeof event.taskToken !== 'string' || event.taskToken.length === 0) throw new Error('approval task: taskToken is required');
@@ -410,7 +408,8 @@ export async function handleApprovalTask(event: ApprovalTaskEvent, deps: Approva
   if (event.action === 'confirm') {
     const a = await deps.store.get(event.approvalId);
     if (!a) throw new Error(`approval task: approval ${event.approvalId} not found`);
-    return { status: a.status };
+    // The deadline from the table too, rounded up to a whole second (a Wait state drops milliseconds).
+    return { status: a.status, decideBy: new Date(Math.ceil(a.expiresAt / 1000) * 1000).toISOString() };
   }
   if (event.action === 'expire') {
     const before = await deps.store.get(event.approvalId);

@@ -11,6 +11,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ModelConfig } from '../../shared/config';
+import { GatewayError } from '../core/errors';
 import { Gateway } from '../core/gateway';
 import { config } from './config.mjs';
 import { deployedArchive, requiredEnv } from './deployed';
@@ -64,21 +65,36 @@ const gateway = new Gateway({
 
 export const handler = createProxyHandler(gateway);
 
-/** The approval store and workflow, from their chunk (loading starts now, at init). */
+/**
+ * The approval store and workflow, from their chunk (loading starts now, at init). Calls wait for
+ * it; if it cannot load, every call fails with 503 `approvals_unavailable` (never "no approval").
+ */
 function lazyApprovals(tableName: string, stateMachineArn: string): { store: ApprovalStore; workflow: ApprovalWorkflow } {
   const load = once(async () => (await import('../adapters/aws/approvals-client.js')).approvalAdapters(dynamodb, tableName, stateMachineArn));
-  load().catch(() => undefined);
-  const store = async () => (await load()).store;
+  load().catch((e: unknown) => logger.warn('loading the approvals adapters failed', { error: e instanceof Error ? { name: e.name, message: e.message } : String(e) }));
+  const loaded = async () => {
+    try {
+      return await load();
+    } catch (cause) {
+      throw new GatewayError('Approvals are unavailable right now; nothing was sent. Try again later.', { status: 503, type: 'server_error', code: 'approvals_unavailable', headers: { 'retry-after': '5' }, cause });
+    }
+  };
+  // Every argument forwarded as it comes (a dropped optional one, such as create's cap, would not be a type error).
+  const store = <K extends keyof ApprovalStore>(k: K): ApprovalStore[K] =>
+    (async (...args: unknown[]) => {
+      const s = (await loaded()).store;
+      return (s[k] as (...a: unknown[]) => Promise<unknown>).apply(s, args);
+    }) as ApprovalStore[K];
   return {
     store: {
-      create: async (approval, cap) => (await store()).create(approval, cap),
-      get: async (id) => (await store()).get(id),
-      update: async (next, expectedRevision) => (await store()).update(next, expectedRevision),
-      list: async (filter) => (await store()).list(filter),
-      findRequested: async (requester, ruleId, payloadSha256) => (await store()).findRequested(requester, ruleId, payloadSha256),
-      putGrant: async (grant) => (await store()).putGrant(grant),
-      findGrant: async (requester, model, ruleId) => (await store()).findGrant(requester, model, ruleId),
+      create: store('create'),
+      get: store('get'),
+      update: store('update'),
+      list: store('list'),
+      findRequested: store('findRequested'),
+      putGrant: store('putGrant'),
+      findGrant: store('findGrant'),
     },
-    workflow: { start: async (notice) => (await load()).workflow.start(notice), settle: async (approval) => (await load()).workflow.settle(approval) },
+    workflow: { start: async (notice) => (await loaded()).workflow.start(notice), settle: async (approval) => (await loaded()).workflow.settle(approval) },
   };
 }

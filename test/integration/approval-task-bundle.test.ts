@@ -89,10 +89,12 @@ test('register on an approval decided already releases the workflow through the 
 });
 
 test('confirm answers the status the table holds, whatever released the wait; an unknown approval fails the task', async () => {
-  await store.create(pendingApproval(ID(4)));
-  await expect(fn.invoke({ action: 'confirm', approvalId: ID(4) })).resolves.toEqual({ status: 'pending' });
+  const a = pendingApproval(ID(4), { expiresAt: Date.UTC(2030, 0, 15, 10, 0, 0, 250) });
+  await store.create(a);
+  // The deadline too, rounded up to the second (a Wait state drops milliseconds).
+  await expect(fn.invoke({ action: 'confirm', approvalId: ID(4) })).resolves.toEqual({ status: 'pending', decideBy: '2030-01-15T10:00:01.000Z' });
   await store.create({ ...pendingApproval(ID(5)), status: 'denied', decidedAt: Date.now() });
-  await expect(fn.invoke({ action: 'confirm', approvalId: ID(5) })).resolves.toEqual({ status: 'denied' });
+  await expect(fn.invoke({ action: 'confirm', approvalId: ID(5) })).resolves.toMatchObject({ status: 'denied' });
   await expect(fn.invoke({ action: 'confirm', approvalId: ID(99) })).rejects.toThrow(/not found/);
 });
 

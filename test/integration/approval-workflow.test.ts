@@ -29,7 +29,7 @@ import { readFileSync } from 'node:fs';
 import type * as LocalStepFunctions from 'aws-local-stepfunctions';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { App, Duration, Stack, type CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { EmbeddingGateway, PolicyEffect, UpstreamModel } from '../../lib';
@@ -167,7 +167,7 @@ afterEach(() => {
   for (const r of runs.values()) if (!r.done) r.abort();
 });
 
-async function setup(opts: { shortTimeout?: boolean; shortDeadline?: boolean; beforeRegister?: (approvalId: string) => Promise<void> } = {}) {
+async function setup(opts: { shortTimeout?: boolean; beforeRegister?: (approvalId: string) => Promise<void> } = {}) {
   runs = new Map();
   const store = new DynamoDbApprovalStore(ddb, { tableName: await createApprovalTable(ddb) });
   const workflow = new StepFunctionsApprovalWorkflow(sfnClient, { stateMachineArn: sfn.stateMachineArn });
@@ -197,8 +197,7 @@ async function setup(opts: { shortTimeout?: boolean; shortDeadline?: boolean; be
 
   sfn.onStart((execution) => {
     const sent = JSON.parse(execution.input) as ApprovalExecutionInput;
-    // shortDeadline: the deadline a WaitForDeadline state waits for, a second from now (not the hour of the rule).
-    const input = opts.shortTimeout ? { ...sent, timeoutSeconds: 1 } : opts.shortDeadline ? { ...sent, decideBy: new Date(Date.now() + 1000).toISOString() } : sent;
+    const input = opts.shortTimeout ? { ...sent, timeoutSeconds: 1 } : sent;
     const token = sfn.issueToken(execution.name);
     let registered!: () => void;
     const run: Run = {
@@ -329,7 +328,9 @@ describe('the deployed approval workflow, run locally against the real handlers 
     expect(d.json).toMatchObject({ status: 'approved' });
     const { output, states } = await finished(run);
     expect(JSON.parse(sfn.released.get(run.token)!)).toEqual({ status: 'approved' });
-    expect(output).toMatchObject({ approvalId: id, decision: { status: 'approved' } });
+    // What released the wait is discarded; the table's status decided the end.
+    expect(output).toMatchObject({ approvalId: id, confirmed: { status: 'approved' } });
+    expect(output).not.toHaveProperty('decision');
     expect(states).toEqual(['Notify', 'WaitForDecision', 'Confirm', 'Decision', 'Approved']);
 
     const used = await g.resend('indexer', id);
@@ -362,7 +363,7 @@ describe('the deployed approval workflow, run locally against the real handlers 
     const started = Date.now();
     const { output, states } = await finished(run);
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
-    expect(states).toEqual(['Notify', 'WaitForDecision', 'Expire', 'Expired']);
+    expect(states).toEqual(['Notify', 'WaitForDecision', 'Expire', 'ExpiryOutcome', 'Expired']);
     // What the deployed path ($.timeoutSeconds) reads in Step Functions: the state input of WaitForDecision.
     expect(deployed.States.WaitForDecision!.TimeoutSecondsPath).toBe('$.timeoutSeconds');
     expect(run.inputs.WaitForDecision).toMatchObject({ approvalId: id, timeoutSeconds: 1 });
@@ -381,17 +382,25 @@ describe('the deployed approval workflow, run locally against the real handlers 
     expect(sfn.released.has(run.token)).toBe(false);
   });
 
-  test('a forged release (SendTaskSuccess by someone else, the table still pending) is not a decision: the workflow waits for the deadline and expires the approval, with its record', async () => {
-    const g = await setup({ shortDeadline: true });
+  /** Bring an approval's deadline to a second from now in the table (the rule's shortest timeout is a minute). */
+  const deadlineSoon = async (g: Awaited<ReturnType<typeof setup>>, id: string) => {
+    const a = (await g.store.get(id))!;
+    expect(await g.store.update({ ...a, revision: a.revision + 1, expiresAt: Date.now() + 1000 }, a.revision)).toBe(true);
+  };
+  // Someone with states:SendTaskSuccess / SendTaskFailure who read the token from the execution history.
+  const forgeSuccess = (token: string) => sfnClient.send(new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify({ status: 'approved' }) }));
+
+  test('a forged release (SendTaskSuccess by someone else, the table still pending) is not a decision: the workflow waits for the deadline from the table and expires the approval, with its record', async () => {
+    const g = await setup();
     const { id, run } = await g.hold();
     await run.registered;
-    // Someone with states:SendTaskSuccess who read the token from the execution history.
-    await sfnClient.send(new SendTaskSuccessCommand({ taskToken: run.token, output: JSON.stringify({ status: 'approved' }) }));
+    await deadlineSoon(g, id);
+    await forgeSuccess(run.token);
     const started = Date.now();
     const { output, states } = await finished(run);
-    expect(states).toEqual(['Notify', 'WaitForDecision', 'Confirm', 'Decision', 'WaitForDeadline', 'Expire', 'Expired']);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(500);
-    expect(output).toMatchObject({ decision: { status: 'approved' }, confirmed: { status: 'pending' }, expiry: { status: 'expired' } });
+    expect(states).toEqual(['Notify', 'WaitForDecision', 'Confirm', 'Decision', 'WaitForDeadline', 'Expire', 'ExpiryOutcome', 'Expired']);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(output).toMatchObject({ confirmed: { status: 'pending' }, expiry: { status: 'expired' } });
     await expect(g.store.get(id)).resolves.toMatchObject({ status: 'expired' });
     expect(g.records.filter((x) => x.approval?.step === 'expired')).toHaveLength(1);
     // The gateway never took the forged release for an approval.
@@ -399,6 +408,33 @@ describe('the deployed approval workflow, run locally against the real handlers 
     expect(r.status).toBe(403);
     expect(r.json.error.code).toBe('approval_expired');
     expect(g.provider.calls).toHaveLength(0);
+  });
+
+  test('a forged release, then a real approval before the deadline: the workflow ends Approved, with no expiry record', async () => {
+    const g = await setup();
+    const { id, run } = await g.hold();
+    await run.registered;
+    await deadlineSoon(g, id);
+    await forgeSuccess(run.token);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The reviewer decides while the workflow waits for the deadline (the token is spent: the gateway's release fails quietly).
+    expect((await g.decide('alice', id, 'approve')).json).toMatchObject({ status: 'approved' });
+    const { states, output } = await finished(run);
+    expect(states).toEqual(['Notify', 'WaitForDecision', 'Confirm', 'Decision', 'WaitForDeadline', 'Expire', 'ExpiryOutcome', 'Approved']);
+    expect(output).toMatchObject({ expiry: { status: 'approved' } });
+    expect(g.records.filter((x) => x.approval?.step === 'expired')).toHaveLength(0);
+  });
+
+  test('a forged SendTaskFailure is not a decision either: Confirm reads the table, the workflow waits for the deadline and expires', async () => {
+    const g = await setup();
+    const { id, run } = await g.hold();
+    await run.registered;
+    await deadlineSoon(g, id);
+    await sfnClient.send(new SendTaskFailureCommand({ taskToken: run.token, error: 'Forged', cause: 'not a reviewer' }));
+    const { states } = await finished(run);
+    expect(states).toEqual(['Notify', 'WaitForDecision', 'Confirm', 'Decision', 'WaitForDeadline', 'Expire', 'ExpiryOutcome', 'Expired']);
+    await expect(g.store.get(id)).resolves.toMatchObject({ status: 'expired' });
+    expect(g.records.filter((x) => x.approval?.step === 'expired')).toHaveLength(1);
   });
 
   test('self-approval is refused and does not release the workflow; another reviewer can still approve', async () => {

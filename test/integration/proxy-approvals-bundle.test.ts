@@ -8,6 +8,8 @@
  *
  * Needs the bundles: `npm run build` (part of `npm test`).
  */
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDbApprovalStore } from '../../lambda/adapters/aws/dynamodb-approvals';
 import { handleApprovalTask, type ApprovalExecutionInput } from '../../lambda/core/approvals';
@@ -33,6 +35,8 @@ let jwks: JwksServer;
 let key: TestKey;
 let proxy: LambdaRunner;
 let proxyWithout: LambdaRunner;
+/** Approvals configured, but the function's code lacks the approvals chunk (it cannot load). */
+let proxyNoChunk: LambdaRunner;
 let ddb: DynamoDBClient;
 let table: string;
 let configJson: string;
@@ -63,14 +67,18 @@ beforeAll(async () => {
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     AWS_ENDPOINT_URL_SFN: sfn.endpoint,
   };
-  [proxy, proxyWithout] = await Promise.all([
-    startLambdaRunner({ bundle, files: { 'config.json': configJson }, functionName: 'embedgate-proxy', env: { ...env, EMBEDGATE_APPROVAL_TABLE: table, EMBEDGATE_APPROVAL_STATE_MACHINE: sfn.stateMachineArn } }),
+  const approvalsChunk = readdirSync(join(dirname(bundle), 'chunks')).filter((f) => f.startsWith('approvals-client-')).map((f) => `chunks/${f}`);
+  expect(approvalsChunk).toHaveLength(1);
+  const approvalEnv = { ...env, EMBEDGATE_APPROVAL_TABLE: table, EMBEDGATE_APPROVAL_STATE_MACHINE: sfn.stateMachineArn };
+  [proxy, proxyWithout, proxyNoChunk] = await Promise.all([
+    startLambdaRunner({ bundle, files: { 'config.json': configJson }, functionName: 'embedgate-proxy', env: approvalEnv }),
     startLambdaRunner({ bundle, files: { 'config.json': configJson }, functionName: 'embedgate-proxy-no-approvals', env }),
+    startLambdaRunner({ bundle, omit: approvalsChunk, files: { 'config.json': configJson }, functionName: 'embedgate-proxy-no-approvals-chunk', env: approvalEnv }),
   ]);
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.allSettled([proxy?.close(), proxyWithout?.close()]);
+  await Promise.allSettled([proxy?.close(), proxyWithout?.close(), proxyNoChunk?.close()]);
   ddb?.destroy();
   await Promise.allSettled([s3?.close(), dynamo?.close(), sfn?.close(), jwks?.stop()]);
 });
@@ -125,6 +133,20 @@ test('held (202) in DynamoDB with a started execution; approved by a reviewer, w
   expect((await call(proxy, INDEXER, 'POST', '/v1/embeddings', BODY, { 'x-embedgate-approval-id': id })).json.error!.code).toBe('approval_used');
   expect((await store.get(id))!.status).toBe('used');
 }, 60_000);
+
+test('approvals configured but their chunk missing: held requests, re-sends with an approval id and the approvals API fail closed (503 approvals_unavailable)', async () => {
+  const before = sfn.executions.size;
+  const held = await call(proxyNoChunk, INDEXER, 'POST', '/v1/embeddings', BODY);
+  expect(held.status).toBe(503);
+  expect(held.json.error!.code).toBe('approvals_unavailable');
+  const resend = await call(proxyNoChunk, INDEXER, 'POST', '/v1/embeddings', BODY, { 'x-embedgate-approval-id': '0190a6b2-7c4d-7e00-8000-000000000001' });
+  expect(resend.status).toBe(503);
+  expect(resend.json.error!.code).toBe('approvals_unavailable');
+  const list = await call(proxyNoChunk, ALICE, 'GET', '/v1/approvals');
+  expect(list.status).toBe(503);
+  expect(sfn.executions.size).toBe(before);
+  expect(proxyNoChunk.output()).toContain('loading the approvals adapters failed');
+});
 
 test('without the approval table and state machine, a held request fails closed (503) and nothing is stored', async () => {
   const before = sfn.executions.size;

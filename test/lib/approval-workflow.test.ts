@@ -104,7 +104,7 @@ describe('with a rule that requires approval', () => {
     const asl = stateMachineDefinition(template.toJSON());
     expect(asl.StartAt).toBe('Notify');
     const s = asl.States;
-    expect(Object.keys(s).sort()).toEqual(['Approved', 'Confirm', 'Decision', 'Denied', 'Expire', 'Expired', 'Notify', 'WaitForDeadline', 'WaitForDecision']);
+    expect(Object.keys(s).sort()).toEqual(['Approved', 'Confirm', 'Decision', 'Denied', 'Expire', 'Expired', 'ExpiryOutcome', 'Notify', 'WaitForDeadline', 'WaitForDecision']);
     expect(s.Notify).toMatchObject({
       Type: 'Task',
       Resource: 'arn:aws:states:::sns:publish',
@@ -117,8 +117,13 @@ describe('with a rule that requires approval', () => {
       Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
       Parameters: { FunctionName: expect.stringContaining(id(approvals.taskFunction)), Payload: { action: 'register', 'approvalId.$': '$.approvalId', 'taskToken.$': '$$.Task.Token' } },
       TimeoutSecondsPath: '$.timeoutSeconds',
-      ResultPath: '$.decision',
-      Catch: [{ ErrorEquals: ['States.Timeout'], Next: 'Expire', ResultPath: '$.timeout' }],
+      // What released the wait is discarded: it decides nothing.
+      ResultPath: null,
+      Catch: [
+        { ErrorEquals: ['States.Timeout'], Next: 'Expire', ResultPath: '$.timeout' },
+        // Any other end (a forged SendTaskFailure, register failing past its retries): the table decides.
+        { ErrorEquals: ['States.ALL'], Next: 'Confirm', ResultPath: '$.waitError' },
+      ],
       Next: 'Confirm',
     });
     expect(s.WaitForDecision!.TimeoutSeconds).toBeUndefined();
@@ -127,7 +132,7 @@ describe('with a rule that requires approval', () => {
       Type: 'Task',
       Resource: 'arn:aws:states:::lambda:invoke',
       Parameters: { FunctionName: expect.stringContaining(id(approvals.taskFunction)), Payload: { action: 'confirm', 'approvalId.$': '$.approvalId' } },
-      ResultSelector: { 'status.$': '$.Payload.status' },
+      ResultSelector: { 'status.$': '$.Payload.status', 'decideBy.$': '$.Payload.decideBy' },
       ResultPath: '$.confirmed',
       Next: 'Decision',
     });
@@ -140,12 +145,22 @@ describe('with a rule that requires approval', () => {
       ],
       Default: 'Expire',
     });
-    expect(s.WaitForDeadline).toMatchObject({ Type: 'Wait', TimestampPath: '$.decideBy', Next: 'Expire' });
+    // The deadline from the table as well.
+    expect(s.WaitForDeadline).toMatchObject({ Type: 'Wait', TimestampPath: '$.confirmed.decideBy', Next: 'Expire' });
     expect(s.Expire).toMatchObject({
       Type: 'Task',
       Resource: 'arn:aws:states:::lambda:invoke',
       Parameters: { Payload: { action: 'expire', 'approvalId.$': '$.approvalId', 'executionId.$': '$$.Execution.Id' } },
-      Next: 'Expired',
+      Next: 'ExpiryOutcome',
+    });
+    // Expire changes only a pending approval: one decided meanwhile ends as decided.
+    expect(s.ExpiryOutcome).toEqual({
+      Type: 'Choice',
+      Choices: [
+        { Or: [{ Variable: '$.expiry.status', StringEquals: 'approved' }, { Variable: '$.expiry.status', StringEquals: 'used' }], Next: 'Approved' },
+        { Variable: '$.expiry.status', StringEquals: 'denied', Next: 'Denied' },
+      ],
+      Default: 'Expired',
     });
     for (const end of ['Approved', 'Denied', 'Expired']) expect(s[end]).toEqual({ Type: 'Succeed' });
     // The longest approval timeout is 7 days; the execution as a whole stops a day after.

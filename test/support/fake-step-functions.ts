@@ -9,6 +9,8 @@
  * - `AWSStepFunctions.SendTaskSuccess`: a token from `issueToken` is released once (its output
  *   kept); a released one answers `TaskDoesNotExist`, one marked by `timeOut` `TaskTimedOut`,
  *   anything else `InvalidToken`.
+ * - `AWSStepFunctions.SendTaskFailure`: the same, the waiting task then fails with its `error`
+ *   (as the error's name) and `cause`.
  *
  * `failWith` makes every request fail until cleared. Every request is recorded. `onStart` and
  * `waitForRelease` let a test run the workflow itself (see test/integration/approval-workflow.test.ts).
@@ -55,7 +57,10 @@ export interface FakeStepFunctions {
   failWith(failure: FakeSfnFailure | undefined): void;
   /** Called with every new execution, after the StartExecution answer is decided (replaces the previous listener). */
   onStart(listener: ((execution: FakeSfnExecution) => void) | undefined): void;
-  /** Resolves with the output `SendTaskSuccess` releases `token` with (at once if it was released already). */
+  /**
+   * Resolves with the output `SendTaskSuccess` releases `token` with, or rejects with the error
+   * `SendTaskFailure` fails it with (at once if it was released already).
+   */
   waitForRelease(token: string): Promise<string>;
   close(): Promise<void>;
 }
@@ -72,7 +77,9 @@ export async function startFakeStepFunctions(stateMachineName = 'ApprovalWorkflo
   let failure: FakeSfnFailure | undefined;
   let issued = 0;
   let startListener: ((execution: FakeSfnExecution) => void) | undefined;
-  const waiters = new Map<string, ((output: string) => void)[]>();
+  const waiters = new Map<string, { resolve: (output: string) => void; reject: (e: Error) => void }[]>();
+  /** Tokens released with `SendTaskFailure`: the error the waiting task fails with. */
+  const failed = new Map<string, Error>();
 
   const server = createAwsJsonServer((r, res) => {
     const body = r.body as Record<string, unknown> | undefined;
@@ -106,7 +113,21 @@ export async function startFakeStepFunctions(stateMachineName = 'ApprovalWorkflo
         t.state = 'released';
         released.set(token, String(body.output));
         send(res, 200, {});
-        for (const w of waiters.get(token) ?? []) w(String(body.output));
+        for (const w of waiters.get(token) ?? []) w.resolve(String(body.output));
+        waiters.delete(token);
+        return;
+      }
+      case 'AWSStepFunctions.SendTaskFailure': {
+        const token = String(body.taskToken);
+        const t = tokens.get(token);
+        if (!t) return sendError(res, 400, 'InvalidToken', 'Invalid Token');
+        if (t.state === 'timedOut') return sendError(res, 400, 'TaskTimedOut', 'Task Timed Out');
+        if (t.state === 'released') return sendError(res, 400, 'TaskDoesNotExist', 'Task Does Not Exist');
+        t.state = 'released';
+        const error = Object.assign(new Error(typeof body.cause === 'string' ? body.cause : ''), { name: typeof body.error === 'string' ? body.error : 'Error' });
+        failed.set(token, error);
+        send(res, 200, {});
+        for (const w of waiters.get(token) ?? []) w.reject(error);
         waiters.delete(token);
         return;
       }
@@ -137,7 +158,9 @@ export async function startFakeStepFunctions(stateMachineName = 'ApprovalWorkflo
     waitForRelease: (token) => {
       const done = released.get(token);
       if (done !== undefined) return Promise.resolve(done);
-      return new Promise<string>((resolve) => waiters.set(token, [...(waiters.get(token) ?? []), resolve]));
+      const error = failed.get(token);
+      if (error) return Promise.reject(error);
+      return new Promise<string>((resolve, reject) => waiters.set(token, [...(waiters.get(token) ?? []), { resolve, reject }]));
     },
     close: () =>
       closeServer(server),

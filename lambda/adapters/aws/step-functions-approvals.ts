@@ -9,7 +9,7 @@ export interface StepFunctionsApprovalWorkflowOptions {
   readonly stateMachineArn: string;
 }
 
-/** What the waiting task returns to the state machine; its Choice state routes on `status`. */
+/** What releases the waiting task when a reviewer decides; the workflow then confirms the status from the table (it does not route on this). */
 export interface ApprovalTaskOutput {
   readonly status: 'approved' | 'denied' | 'expired';
 }

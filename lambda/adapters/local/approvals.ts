@@ -84,7 +84,9 @@ export interface LocalApprovalWorkflowOptions {
 /**
  * The approval workflow of `embedgate dev`, step for step the state machine's: notify, register
  * the task token (the same core task the Lambda runs), wait for a decision with a timeout,
- * expire. Timers are unref'd: a pending approval never keeps the process alive.
+ * expire. The state machine's `Confirm` has no counterpart: here only the gateway releases the
+ * wait, after the store holds the decision. Timers are unref'd: a pending approval never keeps
+ * the process alive.
  */
 export class LocalApprovalWorkflow implements ApprovalWorkflow {
   private readonly timers = new Map<string, NodeJS.Timeout>();
