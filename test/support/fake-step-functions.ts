@@ -81,6 +81,19 @@ export async function startFakeStepFunctions(stateMachineName = 'ApprovalWorkflo
   /** Tokens released with `SendTaskFailure`: the error the waiting task fails with. */
   const failed = new Map<string, Error>();
 
+  /** Marks a waiting token released; answers the error (and returns false) for any other. */
+  const release = (res: ServerResponse, token: string): boolean => {
+    const t = tokens.get(token);
+    if (!t) sendError(res, 400, 'InvalidToken', 'Invalid Token');
+    else if (t.state === 'timedOut') sendError(res, 400, 'TaskTimedOut', 'Task Timed Out');
+    else if (t.state === 'released') sendError(res, 400, 'TaskDoesNotExist', 'Task Does Not Exist');
+    else {
+      t.state = 'released';
+      return true;
+    }
+    return false;
+  };
+
   const server = createAwsJsonServer((r, res) => {
     const body = r.body as Record<string, unknown> | undefined;
     const target = r.target;
@@ -106,11 +119,7 @@ export async function startFakeStepFunctions(stateMachineName = 'ApprovalWorkflo
       }
       case 'AWSStepFunctions.SendTaskSuccess': {
         const token = String(body.taskToken);
-        const t = tokens.get(token);
-        if (!t) return sendError(res, 400, 'InvalidToken', 'Invalid Token');
-        if (t.state === 'timedOut') return sendError(res, 400, 'TaskTimedOut', 'Task Timed Out');
-        if (t.state === 'released') return sendError(res, 400, 'TaskDoesNotExist', 'Task Does Not Exist');
-        t.state = 'released';
+        if (!release(res, token)) return;
         released.set(token, String(body.output));
         send(res, 200, {});
         for (const w of waiters.get(token) ?? []) w.resolve(String(body.output));
@@ -119,11 +128,7 @@ export async function startFakeStepFunctions(stateMachineName = 'ApprovalWorkflo
       }
       case 'AWSStepFunctions.SendTaskFailure': {
         const token = String(body.taskToken);
-        const t = tokens.get(token);
-        if (!t) return sendError(res, 400, 'InvalidToken', 'Invalid Token');
-        if (t.state === 'timedOut') return sendError(res, 400, 'TaskTimedOut', 'Task Timed Out');
-        if (t.state === 'released') return sendError(res, 400, 'TaskDoesNotExist', 'Task Does Not Exist');
-        t.state = 'released';
+        if (!release(res, token)) return;
         const error = Object.assign(new Error(typeof body.cause === 'string' ? body.cause : ''), { name: typeof body.error === 'string' ? body.error : 'Error' });
         failed.set(token, error);
         send(res, 200, {});
