@@ -165,11 +165,24 @@ export function canView(a: Approval, p: Principal): boolean {
   return samePrincipal(a.requester, p) || isReviewer(a, p);
 }
 
+/** Every approval status (the `Record` makes the compiler check that none is missing). */
+export const APPROVAL_STATUSES = Object.keys({ pending: 0, approved: 0, denied: 0, expired: 0, used: 0 } satisfies Record<ApprovalStatus, 0>) as readonly ApprovalStatus[];
+
 /** The status as of `now`: a pending approval past its deadline is expired even before the workflow says so. */
 export function effectiveStatus(a: Approval, now: number): ApprovalStatus {
   if (a.status === 'pending' && now >= a.expiresAt) return 'expired';
   if (a.status === 'approved' && a.grantMinutes === null && a.useBy !== null && now >= a.useBy) return 'expired';
   return a.status;
+}
+
+/** The stored statuses an approval can have while `effectiveStatus` gives `status` (what a store is asked for). */
+export function storedStatusesFor(status: ApprovalStatus): readonly ApprovalStatus[] {
+  return status === 'expired' ? ['expired', 'pending', 'approved'] : [status];
+}
+
+/** Newest first; UUIDv7 ids (time-ordered) break ties between approvals of the same millisecond. */
+export function newestFirst(a: Approval, b: Approval): number {
+  return b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 }
 
 // ---- transitions (pure) ----------------------------------------------------------------------

@@ -23,7 +23,10 @@ import {
   canView,
   casUpdate,
   decideApproval,
+  APPROVAL_STATUSES,
   effectiveStatus,
+  newestFirst,
+  storedStatusesFor,
   grantOf,
   MAX_REASON_CHARS,
   newApproval,
@@ -463,15 +466,15 @@ export class Gateway {
     const now = this.deps.clock.now();
     if (path === '/v1/approvals') {
       const status = new URLSearchParams(req.rawQueryString).get('status');
-      const statuses = ['pending', 'approved', 'denied', 'expired', 'used'] as const;
-      if (status !== null && !(statuses as readonly string[]).includes(status)) {
-        throw invalidRequest(`status must be one of ${statuses.join(', ')}.`, 'invalid_status', 'status');
+      if (status !== null && !(APPROVAL_STATUSES as readonly string[]).includes(status)) {
+        throw invalidRequest(`status must be one of ${APPROVAL_STATUSES.join(', ')}.`, 'invalid_status', 'status');
       }
-      // Filtered on the status as of now: a pending approval past its deadline, or an approved
-      // single use past its use-by time, is expired; so `expired` reads those stored statuses too.
-      const stored: readonly ApprovalStatus[] | null = status === null ? null : status === 'expired' ? ['expired', 'pending', 'approved'] : [status as ApprovalStatus];
-      const listed = stored === null ? await approvals.store.list({ limit: 1000 }) : (await Promise.all(stored.map((st) => approvals.store.list({ status: st, limit: 1000 })))).flat();
-      listed.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+      // Filtered on the status as of now (a pending approval past its deadline is expired), so a
+      // status reads every stored status that can be it now.
+      const listed =
+        status === null
+          ? await approvals.store.list({ limit: 1000 })
+          : (await Promise.all(storedStatusesFor(status as ApprovalStatus).map((st) => approvals.store.list({ status: st, limit: 1000 })))).flat().sort(newestFirst);
       const visible = listed.filter((a) => canView(a, p) && (status === null || effectiveStatus(a, now) === status)).slice(0, 100);
       s.reason = 'approvals_listed';
       return { status: 200, body: JSON.stringify({ object: 'list', data: visible.map((a) => approvalView(a, now, this.approvalUrls(req, a.id, prefix))) }) };

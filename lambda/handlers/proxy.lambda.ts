@@ -11,15 +11,14 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ModelConfig } from '../../shared/config';
-import { GatewayError } from '../core/errors';
 import { Gateway } from '../core/gateway';
 import { config } from './config.mjs';
 import { deployedArchive, requiredEnv } from './deployed';
 import { TokenVerifier } from '../core/identity';
 import { systemClock, uuidv7Ids } from '../core/ids';
-import type { ApprovalStore, ApprovalWorkflow, EmbeddingProvider } from '../core/ports';
+import type { EmbeddingProvider } from '../core/ports';
 import { DynamoDbRevocationList } from '../adapters/aws/dynamodb-revocations';
-import { lazyProvider, once } from '../adapters/aws/lazy';
+import { lazyApprovals, lazyProvider, once } from '../adapters/aws/lazy';
 import { logger } from './powertools';
 import { lazyMasker } from '../core/masking/runtime';
 import { SecretsManagerStore } from '../adapters/aws/secrets-manager';
@@ -44,7 +43,7 @@ const masker = lazyMasker(config, { secrets, ...(loadDetector ? { loadDetector }
 // holds a request without them is answered 503 by the core, never forwarded.
 const approvalTable = process.env.EMBEDGATE_APPROVAL_TABLE;
 const dynamodb = new DynamoDBClient({});
-const approvals = approvalTable ? lazyApprovals(approvalTable, requiredEnv('EMBEDGATE_APPROVAL_STATE_MACHINE')) : undefined;
+const approvals = approvalTable ? approvalsOf(approvalTable, requiredEnv('EMBEDGATE_APPROVAL_STATE_MACHINE')) : undefined;
 
 const gateway = new Gateway({
   config,
@@ -65,36 +64,10 @@ const gateway = new Gateway({
 
 export const handler = createProxyHandler(gateway);
 
-/**
- * The approval store and workflow, from their chunk (loading starts now, at init). Calls wait for
- * it; if it cannot load, every call fails with 503 `approvals_unavailable` (never "no approval").
- */
-function lazyApprovals(tableName: string, stateMachineArn: string): { store: ApprovalStore; workflow: ApprovalWorkflow } {
-  const load = once(async () => (await import('../adapters/aws/approvals-client.js')).approvalAdapters(dynamodb, tableName, stateMachineArn));
-  load().catch((e: unknown) => logger.warn('loading the approvals adapters failed', { error: e instanceof Error ? { name: e.name, message: e.message } : String(e) }));
-  const loaded = async () => {
-    try {
-      return await load();
-    } catch (cause) {
-      throw new GatewayError('Approvals are unavailable right now; nothing was sent. Try again later.', { status: 503, type: 'server_error', code: 'approvals_unavailable', headers: { 'retry-after': '5' }, cause });
-    }
-  };
-  // Every argument forwarded as it comes (a dropped optional one, such as create's cap, would not be a type error).
-  const store = <K extends keyof ApprovalStore>(k: K): ApprovalStore[K] =>
-    (async (...args: unknown[]) => {
-      const s = (await loaded()).store;
-      return (s[k] as (...a: unknown[]) => Promise<unknown>).apply(s, args);
-    }) as ApprovalStore[K];
-  return {
-    store: {
-      create: store('create'),
-      get: store('get'),
-      update: store('update'),
-      list: store('list'),
-      findRequested: store('findRequested'),
-      putGrant: store('putGrant'),
-      findGrant: store('findGrant'),
-    },
-    workflow: { start: async (notice) => (await loaded()).workflow.start(notice), settle: async (approval) => (await loaded()).workflow.settle(approval) },
-  };
+/** The DynamoDB store and Step Functions workflow of approvals: a chunk, loaded from init. */
+function approvalsOf(tableName: string, stateMachineArn: string) {
+  return lazyApprovals(
+    async () => (await import('../adapters/aws/approvals-client.js')).approvalAdapters(dynamodb, tableName, stateMachineArn),
+    (e) => logger.warn('loading the approvals adapters failed', { error: e instanceof Error ? { name: e.name, message: e.message } : String(e) }),
+  );
 }

@@ -2,6 +2,7 @@ import { BatchGetItemCommand, GetItemCommand, PutItemCommand, QueryCommand } fro
 import type { BatchGetItemCommandOutput } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { APPROVAL_STATUSES, newestFirst } from '../../core/approvals';
 import type { Approval, ApprovalCap, ApprovalGrant, ApprovalStatus, ApprovalStore, PrincipalRef } from '../../core/ports';
 
 /** Options of {@link DynamoDbApprovalStore}. */
@@ -17,7 +18,6 @@ export interface DynamoDbApprovalStoreOptions {
  * are not in it.
  */
 export const APPROVAL_STATUS_INDEX = 'by-status';
-const STATUSES: readonly ApprovalStatus[] = ['pending', 'approved', 'denied', 'expired', 'used'];
 
 /** Attribute names of approval and grant items. `expiresAt` is the table's TTL attribute. */
 export const APPROVAL_ATTRIBUTES = {
@@ -265,10 +265,8 @@ export class DynamoDbApprovalStore implements ApprovalStore {
   async list(filter: { readonly status?: ApprovalStatus; readonly limit: number }): Promise<Approval[]> {
     const limit = Math.max(0, filter.limit);
     if (limit === 0) return [];
-    const found = (await Promise.all((filter.status ? [filter.status] : STATUSES).map((status) => this.newestOf(status, limit)))).flat();
-    // UUIDv7 ids are time-ordered: they break ties between approvals created in the same millisecond.
-    found.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-    return found.slice(0, limit);
+    const found = (await Promise.all((filter.status ? [filter.status] : APPROVAL_STATUSES).map((status) => this.newestOf(status, limit)))).flat();
+    return found.sort(newestFirst).slice(0, limit);
   }
 
   /** The newest `limit` approvals of one status, from the status index (pages until enough). */

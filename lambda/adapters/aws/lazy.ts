@@ -1,9 +1,10 @@
 /**
  * Loading rarely used AWS clients on demand. The Lambda bundles are split (scripts/bundle.mjs):
  * a module reached only through `import()` is a chunk of its own, read and compiled only by
- * gateways that use it (Bedrock models, Comprehend masking), so the others start faster.
+ * gateways that use it (Bedrock models, Comprehend masking, approvals), so the others start faster.
  */
-import type { EmbeddingCall, EmbeddingProvider, EmbeddingResult } from '../../core/ports';
+import { GatewayError } from '../../core/errors';
+import type { ApprovalStore, ApprovalWorkflow, EmbeddingCall, EmbeddingProvider, EmbeddingResult } from '../../core/ports';
 
 /**
  * `load`, memoised: the first call starts it, later calls share its promise. A failed load is
@@ -33,5 +34,44 @@ export function lazyProvider(kind: string, create: () => Promise<EmbeddingProvid
   return {
     kind,
     embed: async (call: EmbeddingCall): Promise<EmbeddingResult> => (await get()).embed(call),
+  };
+}
+
+/**
+ * The approval store and workflow, from `load` (a chunk), which starts now (at init). Calls wait
+ * for it; if it cannot load, every call fails with 503 `approvals_unavailable`, never as "no
+ * approval" (`onLoadError` is told once per failed load).
+ */
+export function lazyApprovals(
+  load: () => Promise<{ store: ApprovalStore; workflow: ApprovalWorkflow }>,
+  onLoadError: (e: unknown) => void,
+): { store: ApprovalStore; workflow: ApprovalWorkflow } {
+  const get = once(load);
+  get().catch(onLoadError);
+  const loaded = async () => {
+    try {
+      return await get();
+    } catch (cause) {
+      throw new GatewayError('Approvals are unavailable right now; nothing was sent. Try again later.', { status: 503, type: 'server_error', code: 'approvals_unavailable', headers: { 'retry-after': '5' }, cause });
+    }
+  };
+  // Every argument forwarded as it comes, to the store bound (a dropped optional argument, such
+  // as create's cap, would not be a type error in a hand-written delegate).
+  const store = <K extends keyof ApprovalStore>(k: K): ApprovalStore[K] =>
+    (async (...args: unknown[]) => {
+      const s = (await loaded()).store;
+      return (s[k] as (...a: unknown[]) => Promise<unknown>).apply(s, args);
+    }) as ApprovalStore[K];
+  return {
+    store: {
+      create: store('create'),
+      get: store('get'),
+      update: store('update'),
+      list: store('list'),
+      findRequested: store('findRequested'),
+      putGrant: store('putGrant'),
+      findGrant: store('findGrant'),
+    },
+    workflow: { start: async (notice) => (await loaded()).workflow.start(notice), settle: async (approval) => (await loaded()).workflow.settle(approval) },
   };
 }

@@ -3,7 +3,7 @@
  * store, and a timer standing in for the Step Functions workflow (notify, register the task
  * token, wait, expire), so the whole flow runs on a laptop.
  */
-import { approvalExecutionInput, type ApprovalExecutionInput, type ApprovalTaskEvent } from '../../core/approvals';
+import { approvalExecutionInput, newestFirst, type ApprovalExecutionInput, type ApprovalTaskEvent } from '../../core/approvals';
 import type { Approval, ApprovalCap, ApprovalGrant, ApprovalNotice, ApprovalStatus, ApprovalStore, ApprovalWorkflow, PrincipalRef } from '../../core/ports';
 
 const grantKey = (r: PrincipalRef, model: string, ruleId: string): string => JSON.stringify([r.issuer, r.subject, model, ruleId]);
@@ -41,7 +41,7 @@ export class InMemoryApprovalStore implements ApprovalStore {
   async list(filter: { readonly status?: ApprovalStatus; readonly limit: number }): Promise<Approval[]> {
     return [...this.approvals.values()]
       .filter((a) => !filter.status || a.status === filter.status)
-      .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1))
+      .sort(newestFirst)
       .slice(0, filter.limit)
       .map(copy);
   }
