@@ -7,21 +7,53 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', require: 'readonly', module: 'writable', __dirname: 'readonly', Buffer: 'readonly', URL: 'readonly', fetch: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', AbortController: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly', performance: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        require: 'readonly',
+        module: 'writable',
+        __dirname: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+        fetch: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        AbortController: 'readonly',
+        TextEncoder: 'readonly',
+        TextDecoder: 'readonly',
+        performance: 'readonly',
+      },
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
-      'no-restricted-imports': ['error', { patterns: [{ group: ['@aws-sdk/*'], message: 'The core never imports the AWS SDK: use a port.' }] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['@aws-sdk/*'], message: 'The core never imports the AWS SDK: use a port.' }] },
+      ],
     },
   },
   {
     // The AWS adapters are the one place allowed to use the AWS SDK.
-    files: ['lambda/adapters/aws/**', 'lambda/providers/bedrock.ts', 'lambda/handlers/*.lambda.ts', 'lambda/handlers/deployed.ts', 'cli/**', 'test/**'],
+    files: [
+      'lambda/adapters/aws/**',
+      'lambda/providers/bedrock.ts',
+      'lambda/handlers/*.lambda.ts',
+      'lambda/handlers/deployed.ts',
+      'cli/**',
+      'test/**',
+    ],
     rules: { 'no-restricted-imports': 'off' },
   },
   {
     files: ['lib/**'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/lambda/**', '../lambda/*'], message: 'lib/ never imports lambda/: refer to bundles as assets.' }] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/lambda/**', '../lambda/*'], message: 'lib/ never imports lambda/: refer to bundles as assets.' }] },
+      ],
+    },
   },
   {
     files: ['**/*.js', '**/*.cjs'],

@@ -52,10 +52,14 @@ const env = {
 };
 
 // The approval task's own variables (given to it only: in the proxy they would turn approvals on).
-const approvalEnv = { EMBEDGATE_APPROVAL_TABLE: 'bench-approvals', EMBEDGATE_APPROVAL_STATE_MACHINE: 'arn:aws:states:eu-west-1:123456789012:stateMachine:bench' };
+const approvalEnv = {
+  EMBEDGATE_APPROVAL_TABLE: 'bench-approvals',
+  EMBEDGATE_APPROVAL_STATE_MACHINE: 'arn:aws:states:eu-west-1:123456789012:stateMachine:bench',
+};
 
 // Printed by the timed process when it exits (after any loading started at init has finished).
-const CPU_AT_EXIT = "process.on('exit', () => { const u = process.cpuUsage(); process.stderr.write(`\\ncpu-us ${u.user + u.system}\\n`); });";
+const CPU_AT_EXIT =
+  "process.on('exit', () => { const u = process.cpuUsage(); process.stderr.write(`\\ncpu-us ${u.user + u.system}\\n`); });";
 
 function stats(samples) {
   const s = [...samples].sort((a, b) => a - b);
@@ -65,7 +69,12 @@ function stats(samples) {
 /** One cold start: wall time, and CPU time as the process reported it at exit, in ms. */
 function once(script, cwd, e) {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `${CPU_AT_EXIT} ${script}`], { cwd, env: e, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `${CPU_AT_EXIT} ${script}`], {
+    cwd,
+    env: e,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+  });
   const wall = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`${script} in ${cwd} failed (${r.status}): ${r.stderr}`);
   return { wall, cpu: Number(/cpu-us (\d+)\s*$/.exec(r.stderr)[1]) / 1000 };
@@ -74,16 +83,30 @@ function once(script, cwd, e) {
 // Cases: bare node, then every bundle (of the baseline build first, when one is given).
 const cases = [{ label: 'bare node', script: '', cwd: root }];
 const rows = [];
-for (const [side, base] of baseline ? [['before', baseline], ['after', root]] : [['', root]]) {
+for (const [side, base] of baseline
+  ? [
+      ['before', baseline],
+      ['after', root],
+    ]
+  : [['', root]]) {
   const tag = side ? `${side}: ` : '';
-  for (const c of [...bundles.map((b) => ({ label: b.name, name: b.name, config })), { label: 'proxy, Bedrock + Comprehend', name: 'proxy', config: withAws }]) {
+  for (const c of [
+    ...bundles.map((b) => ({ label: b.name, name: b.name, config })),
+    { label: 'proxy, Bedrock + Comprehend', name: 'proxy', config: withAws },
+  ]) {
     const dir = join(base, 'assets', c.name);
     const g = await bundleLayout(dir);
     const gz = (files) => gzipSync(Buffer.concat(files.map((f) => readFileSync(join(dir, f))))).length;
     const task = mkdtempSync(join(tmpdir(), `embedgate-bench-${c.name}-`));
     cpSync(dir, task, { recursive: true, filter: (src) => !src.endsWith('meta.json') });
     writeFileSync(join(task, 'config.json'), JSON.stringify(shipConfig(c.config)));
-    const k = cases.push({ label: `${tag}${c.label}`, script: "await import('./index.mjs');", cwd: task, env: { ...env, ...(c.name === 'approval-task' ? approvalEnv : {}), LAMBDA_TASK_ROOT: task } }) - 1;
+    const k =
+      cases.push({
+        label: `${tag}${c.label}`,
+        script: "await import('./index.mjs');",
+        cwd: task,
+        env: { ...env, ...(c.name === 'approval-task' ? approvalEnv : {}), LAMBDA_TASK_ROOT: task },
+      }) - 1;
     rows.push({ ...c, label: `${tag}${c.label}`, k, g, startGz: gz(g.start), totalGz: gz(g.files) });
   }
 }
@@ -102,16 +125,26 @@ const bare = load[0];
 
 const f = (ms) => ms.toFixed(1);
 const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
-console.log(`node ${process.version}, ${cpus()[0].model} x${cpus().length}, ${runs} rounds, ${new Date().toISOString()}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `node ${process.version}, ${cpus()[0].model} x${cpus().length}, ${runs} rounds, ${new Date().toISOString()}, load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 console.log('| bundle | loaded at start (files) | gzip | whole directory (files) | gzip | loaded on demand |');
 console.log('| --- | --- | --- | --- | --- | --- |');
 for (const r of rows.filter((r) => r.config === config)) {
-  const lazy = r.g.lazy.map((c) => `${c.replace(/^chunks\//, '').replace(/-[A-Z0-9]{8}\.mjs$/, '')} ${kib(r.g.bytesOf(c))}`).join(', ') || '-';
-  console.log(`| ${r.label} | ${kib(r.g.startBytes)} (${r.g.start.length}) | ${kib(r.startGz)} | ${kib(r.g.totalBytes)} (${r.g.files.length}) | ${kib(r.totalGz)} | ${lazy} |`);
+  const lazy =
+    r.g.lazy.map((c) => `${c.replace(/^chunks\//, '').replace(/-[A-Z0-9]{8}\.mjs$/, '')} ${kib(r.g.bytesOf(c))}`).join(', ') || '-';
+  console.log(
+    `| ${r.label} | ${kib(r.g.startBytes)} (${r.g.start.length}) | ${kib(r.startGz)} | ${kib(r.g.totalBytes)} (${r.g.files.length}) | ${kib(r.totalGz)} | ${lazy} |`,
+  );
 }
 console.log('');
 const ms = (t) => `${f(t.median)} ms (${f(t.min)}-${f(t.max)})`;
 console.log(`bare node: wall ${ms(bare.wall)}, CPU ${ms(bare.cpu)}`);
 console.log('| cold load | wall median (min-max) | over bare node | CPU median (min-max) | over bare node |');
 console.log('| --- | --- | --- | --- | --- |');
-for (const r of rows) console.log(`| ${r.label} | ${ms(load[r.k].wall)} | +${f(load[r.k].wall.median - bare.wall.median)} ms | ${ms(load[r.k].cpu)} | +${f(load[r.k].cpu.median - bare.cpu.median)} ms |`);
+for (const r of rows)
+  console.log(
+    `| ${r.label} | ${ms(load[r.k].wall)} | +${f(load[r.k].wall.median - bare.wall.median)} ms | ${ms(load[r.k].cpu)} | +${f(load[r.k].cpu.median - bare.cpu.median)} ms |`,
+  );

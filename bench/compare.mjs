@@ -52,7 +52,11 @@ const { values } = parseArgs({
     'cpu-prof': { type: 'string' },
   },
 });
-const list = (s) => s.split(',').map((x) => x.trim()).filter(Boolean);
+const list = (s) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 const DURATION = Number(values.duration);
 const RUNS = Number(values.runs);
 const LATENCIES = list(values.latency).map(Number);
@@ -144,7 +148,8 @@ async function startChild(name, args, { ready, env = {}, timeoutMs = 30_000 }) {
   const started = Date.now();
   let value;
   while ((value = ready(out)) === undefined) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${out.slice(-4000)}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${out.slice(-4000)}`);
     if (Date.now() - started > timeoutMs) {
       child.kill('SIGKILL');
       throw new Error(`${name}: not ready within ${timeoutMs} ms:\n${out.slice(-4000)}`);
@@ -187,16 +192,25 @@ async function freePort() {
 }
 
 const startUpstream = (latencyMs) =>
-  startChild('upstream', [join(root, 'bench', 'compare', 'upstream.mjs'), '--latency', String(latencyMs), '--dimensions', String(DIMENSIONS)], { ready: jsonLine('benchUpstream') });
+  startChild(
+    'upstream',
+    [join(root, 'bench', 'compare', 'upstream.mjs'), '--latency', String(latencyMs), '--dimensions', String(DIMENSIONS)],
+    { ready: jsonLine('benchUpstream') },
+  );
 
-const startProxy = (targetOrigin) => startChild('minimal proxy', [join(root, 'bench', 'compare', 'min-proxy.mjs'), '--target', targetOrigin], { ready: jsonLine('minProxy') });
+const startProxy = (targetOrigin) =>
+  startChild('minimal proxy', [join(root, 'bench', 'compare', 'min-proxy.mjs'), '--target', targetOrigin], { ready: jsonLine('minProxy') });
 
 async function startPortkey() {
   const port = await freePort();
-  const child = await startChild('portkey', [join(root, 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js'), `--port=${port}`, '--headless'], {
-    ready: (out) => (out.includes('Ready for connections') ? `http://127.0.0.1:${port}` : undefined),
-    timeoutMs: 60_000,
-  });
+  const child = await startChild(
+    'portkey',
+    [join(root, 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js'), `--port=${port}`, '--headless'],
+    {
+      ready: (out) => (out.includes('Ready for connections') ? `http://127.0.0.1:${port}` : undefined),
+      timeoutMs: 60_000,
+    },
+  );
   return child;
 }
 
@@ -213,10 +227,14 @@ async function startEmbedgate(upstreamUrl, idp, dir) {
     }),
   );
   const prof = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', resolve(values['cpu-prof'])] : [];
-  const child = await startChild('embedgate dev', [...prof, join(root, 'cli', 'embedgate.js'), 'dev', '--port', '0', '--config', configFile, '--archive-dir', archiveDir], {
-    ready: (out) => /gateway listening on (http:\/\/\S+)/.exec(out)?.[1],
-    env: { BENCH_UPSTREAM_KEY: UPSTREAM_KEY },
-  });
+  const child = await startChild(
+    'embedgate dev',
+    [...prof, join(root, 'cli', 'embedgate.js'), 'dev', '--port', '0', '--config', configFile, '--archive-dir', archiveDir],
+    {
+      ready: (out) => /gateway listening on (http:\/\/\S+)/.exec(out)?.[1],
+      env: { BENCH_UPSTREAM_KEY: UPSTREAM_KEY },
+    },
+  );
   return { ...child, archiveDir };
 }
 
@@ -228,7 +246,14 @@ function post(url, headers, body) {
   return new Promise((resolvePost, reject) => {
     const u = new URL(url);
     const req = httpRequest(
-      { host: u.hostname, port: u.port, path: u.pathname + u.search, method: 'POST', agent: false, headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
+      {
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname + u.search,
+        method: 'POST',
+        agent: false,
+        headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+      },
       (res) => {
         const chunks = [];
         res.on('data', (c) => chunks.push(c));
@@ -251,7 +276,8 @@ function checkEmbeddings(res) {
   } catch {
     return { problem: `not JSON: ${res.body.slice(0, 200)}` };
   }
-  if (doc?.object !== 'list' || !Array.isArray(doc.data) || doc.data.length !== 1) return { problem: `not a one-item embeddings list: ${res.body.slice(0, 200)}` };
+  if (doc?.object !== 'list' || !Array.isArray(doc.data) || doc.data.length !== 1)
+    return { problem: `not a one-item embeddings list: ${res.body.slice(0, 200)}` };
   const [item] = doc.data;
   if (item.object !== 'embedding' || item.index !== 0) return { problem: 'data[0] is not embedding #0' };
   if (typeof doc.usage?.prompt_tokens !== 'number' || typeof doc.usage?.total_tokens !== 'number') return { problem: 'no usage' };
@@ -260,7 +286,8 @@ function checkEmbeddings(res) {
     if (typeof item.embedding !== 'string') return { problem: 'embedding is not base64 although base64 was asked for' };
     bytes = Buffer.from(item.embedding, 'base64');
   } else {
-    if (!Array.isArray(item.embedding) || !item.embedding.every((x) => typeof x === 'number' && Number.isFinite(x))) return { problem: 'embedding is not an array of numbers' };
+    if (!Array.isArray(item.embedding) || !item.embedding.every((x) => typeof x === 'number' && Number.isFinite(x)))
+      return { problem: 'embedding is not an array of numbers' };
     bytes = Buffer.from(new Float32Array(item.embedding).buffer);
   }
   if (bytes.length !== DIMENSIONS * 4) return { problem: `embedding has ${bytes.length / 4} dimensions, expected ${DIMENSIONS}` };
@@ -297,9 +324,13 @@ async function verifyTarget(name, target, directBytes, extra) {
     const record = sid ? await findRecord(extra.archiveDir, sid) : null;
     if (!record) problems.push('no archive record for the session');
     else {
-      if (record.decision?.outcome !== 'allow' || record.decision?.rule_id !== 'indexers') problems.push(`record decision ${JSON.stringify(record.decision)}`);
+      if (record.decision?.outcome !== 'allow' || record.decision?.rule_id !== 'indexers')
+        problems.push(`record decision ${JSON.stringify(record.decision)}`);
       if (record.masking?.scanned !== true) problems.push('the input was not scanned (masking off?)');
-      else notes.push(`record ${sid}: policy rule ${record.decision.rule_id}, input scanned, ${record.masking.counts.length} finding types, server-timing "${res.headers['server-timing']}"`);
+      else
+        notes.push(
+          `record ${sid}: policy rule ${record.decision.rule_id}, input scanned, ${record.masking.counts.length} finding types, server-timing "${res.headers['server-timing']}"`,
+        );
     }
     const anon = await post(target.url, { 'content-type': 'application/json' }, BODY);
     if (anon.status !== 401) problems.push(`a request without a token got ${anon.status}, not 401`);
@@ -377,7 +408,15 @@ const key = await generateTestKey('RS256', { kid: 'bench-compare-1' });
 const strangerKey = await generateTestKey('RS256', { kid: 'bench-compare-1' });
 const idp = await startJwksServer({ keys: [key] });
 const now = Math.floor(Date.now() / 1000);
-const claims = { iss: idp.issuer, aud: AUDIENCE, sub: 'svc-indexer', client_id: 'svc-indexer', groups: ['indexers'], iat: now - 10, exp: now + 24 * 3600 };
+const claims = {
+  iss: idp.issuer,
+  aud: AUDIENCE,
+  sub: 'svc-indexer',
+  client_id: 'svc-indexer',
+  groups: ['indexers'],
+  iat: now - 10,
+  exp: now + 24 * 3600,
+};
 const token = await signToken(key, claims);
 const badToken = await signToken(strangerKey, claims);
 
@@ -395,7 +434,11 @@ try {
     const running = [upstream];
     try {
       const targets = {
-        direct: { url: `${upstream.value.url}/embeddings`, headers: { 'content-type': 'application/json', authorization: `Bearer ${UPSTREAM_KEY}` }, pid: upstream.pid },
+        direct: {
+          url: `${upstream.value.url}/embeddings`,
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${UPSTREAM_KEY}` },
+          pid: upstream.pid,
+        },
       };
       let gw;
       if (TARGETS.includes('proxy')) {
@@ -420,7 +463,11 @@ try {
       if (TARGETS.includes('embedgate')) {
         gw = await startEmbedgate(upstream.value.url, idp, dir);
         running.push(gw);
-        targets.embedgate = { url: `${gw.value}/v1/embeddings`, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, pid: gw.pid };
+        targets.embedgate = {
+          url: `${gw.value}/v1/embeddings`,
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          pid: gw.pid,
+        };
       }
 
       // Correctness first: every target answers a valid embeddings response equal to the direct one.
@@ -428,7 +475,8 @@ try {
       if (direct.problems.length) throw new Error(`the upstream stand-in itself fails: ${direct.problems.join('; ')}`);
       const active = [];
       for (const name of TARGETS) {
-        const v = name === 'direct' ? direct : await verifyTarget(name, targets[name], direct.bytes, { archiveDir: gw?.archiveDir, badToken });
+        const v =
+          name === 'direct' ? direct : await verifyTarget(name, targets[name], direct.bytes, { archiveDir: gw?.archiveDir, badToken });
         if (v.problems.length) {
           failed.set(`${name}@${latency}`, v.problems.join('; '));
           log(`FAIL ${LABEL[name]}: ${v.problems.join('; ')} (not measured)`);
@@ -441,8 +489,12 @@ try {
       }
       if (portkey && latency === LATENCIES[0]) {
         // Documented for the report: the openai provider mode fails on Node 20/24 (TOOLING.md).
-        const r = await post(`${portkey.value}/v1/embeddings`, { ...targets.portkey.headers, 'x-portkey-provider': 'openai' }, BODY).catch((e) => ({ status: e.message }));
-        notes.push(`Portkey with x-portkey-provider: openai answers ${r.status} on Node ${process.versions.node} (measured with azure-openai instead)`);
+        const r = await post(`${portkey.value}/v1/embeddings`, { ...targets.portkey.headers, 'x-portkey-provider': 'openai' }, BODY).catch(
+          (e) => ({ status: e.message }),
+        );
+        notes.push(
+          `Portkey with x-portkey-provider: openai answers ${r.status} on Node ${process.versions.node} (measured with azure-openai instead)`,
+        );
       }
 
       // Warm up each target (JIT, keep-alive pools) before its first measurement at this latency.
@@ -460,7 +512,9 @@ try {
             const la = loadavg()[0];
             const r = await load(targets[name], concurrency, DURATION);
             cells[name].runs[run] = { ...r, loadavg: la };
-            log(`latency ${latency} c=${concurrency} run ${run + 1}/${RUNS} ${LABEL[name].padEnd(14)} p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms ${r.rps.toFixed(0)} req/s cpu ${r.cpuPerRequest.toFixed(3)} ms/req errors ${r.errors} non-2xx ${r.non2xx} (load ${la.toFixed(2)})`);
+            log(
+              `latency ${latency} c=${concurrency} run ${run + 1}/${RUNS} ${LABEL[name].padEnd(14)} p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms ${r.rps.toFixed(0)} req/s cpu ${r.cpuPerRequest.toFixed(3)} ms/req errors ${r.errors} non-2xx ${r.non2xx} (load ${la.toFixed(2)})`,
+            );
           }
         }
         results.push(...Object.values(cells));
@@ -485,14 +539,16 @@ try {
 // ---------------------------------------------------------------------------------------------
 // Report
 
-const find = (latency, concurrency, target) => results.find((c) => c.latency === latency && c.concurrency === concurrency && c.target === target);
+const find = (latency, concurrency, target) =>
+  results.find((c) => c.latency === latency && c.concurrency === concurrency && c.target === target);
 const cellFailed = (c) => c.runs.some((r) => r.errors > 0 || r.non2xx > 0 || r.ok === 0);
 /** Per-run differences against another target of the same cell and round. */
 const perRun = (cell, other, f) => (other ? cell.runs.map((r, i) => f(r, other.runs[i])) : []);
 
 const fmt = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 const spread = (s, d = 2) => (Number.isFinite(s.median) ? `${fmt(s.median, d)} (${fmt(s.min, d)}-${fmt(s.max, d)})` : '-');
-const signed = (s, d = 2) => (Number.isFinite(s.median) ? `${s.median >= 0 ? '+' : ''}${fmt(s.median, d)} (${fmt(s.min, d)}-${fmt(s.max, d)})` : '-');
+const signed = (s, d = 2) =>
+  Number.isFinite(s.median) ? `${s.median >= 0 ? '+' : ''}${fmt(s.median, d)} (${fmt(s.min, d)}-${fmt(s.max, d)})` : '-';
 
 function summarize(cell) {
   const direct = find(cell.latency, cell.concurrency, 'direct');
@@ -512,21 +568,35 @@ function summarize(cell) {
 }
 
 function table(header, rows) {
-  if (values.markdown) return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  if (values.markdown)
+    return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join(
+      '\n',
+    );
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (r) => r.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd();
+  const line = (r) =>
+    r
+      .map((c, i) => String(c).padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }
 
 const out = [];
-out.push(`node ${process.version}, ${cpus()[0]?.model} x${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${startedAt.toISOString()}`);
+out.push(
+  `node ${process.version}, ${cpus()[0]?.model} x${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${startedAt.toISOString()}`,
+);
 out.push(
   `${RUNS} runs of ${DURATION} s per cell (after a ${WARMUP} s warm-up), targets interleaved; body: 1 input of ${TEXT.length} characters, ` +
     `encoding_format ${ENCODING}, ${DIMENSIONS} dimensions (${BODY.length} bytes); load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')} at start, ` +
-    `${loadavg().map((x) => x.toFixed(2)).join(' ')} at end`,
+    `${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')} at end`,
 );
 const loads = results.flatMap((c) => c.runs.map((r) => r.loadavg));
-if (loads.length) out.push(`load average (1 min) at the start of the runs: median ${fmt(median(loads))}, min ${fmt(Math.min(...loads))}, max ${fmt(Math.max(...loads))}`);
+if (loads.length)
+  out.push(
+    `load average (1 min) at the start of the runs: median ${fmt(median(loads))}, min ${fmt(Math.min(...loads))}, max ${fmt(Math.max(...loads))}`,
+  );
 out.push(
   'figures: median of the runs (min-max); added = target minus direct in the same round; vs proxy = target req/s over minimal proxy req/s in the same round; ' +
     'server CPU = user + system CPU time of the process under test (for direct: the upstream stand-in) per answered request, median of the runs ' +
@@ -560,7 +630,23 @@ for (const latency of LATENCIES) {
   }
   out.push('');
   out.push(`Upstream latency ${latency} ms:`);
-  out.push(table(['target', 'conc.', 'p50 ms', 'p99 ms', 'req/s', 'errors / non-2xx', 'added p50 ms', 'added p99 ms', 'req/s vs proxy', 'server CPU ms/req'], rows));
+  out.push(
+    table(
+      [
+        'target',
+        'conc.',
+        'p50 ms',
+        'p99 ms',
+        'req/s',
+        'errors / non-2xx',
+        'added p50 ms',
+        'added p99 ms',
+        'req/s vs proxy',
+        'server CPU ms/req',
+      ],
+      rows,
+    ),
+  );
 }
 
 // Goals (issue 7), judged on the medians.
@@ -578,12 +664,22 @@ for (const latency of LATENCIES) {
   const e1 = eg(latency, 1);
   const p1 = pk(latency, 1);
   if (CONCURRENCIES.includes(1)) {
-    goal(`embedgate added p50 <= 1 ms at concurrency 1, upstream ${latency} ms`, e1 ? !e1.failed && e1.addedP50.median <= 1 : false, e1 ? `${fmt(e1.addedP50.median)} ms` : 'not measured');
-    goal(`embedgate added p99 <= 5 ms at concurrency 1, upstream ${latency} ms`, e1 ? !e1.failed && e1.addedP99.median <= 5 : false, e1 ? `${fmt(e1.addedP99.median)} ms` : 'not measured');
+    goal(
+      `embedgate added p50 <= 1 ms at concurrency 1, upstream ${latency} ms`,
+      e1 ? !e1.failed && e1.addedP50.median <= 1 : false,
+      e1 ? `${fmt(e1.addedP50.median)} ms` : 'not measured',
+    );
+    goal(
+      `embedgate added p99 <= 5 ms at concurrency 1, upstream ${latency} ms`,
+      e1 ? !e1.failed && e1.addedP99.median <= 5 : false,
+      e1 ? `${fmt(e1.addedP99.median)} ms` : 'not measured',
+    );
     goal(
       `embedgate adds less latency than Portkey at concurrency 1, upstream ${latency} ms`,
       !p1 ? null : e1 ? !e1.failed && e1.addedP50.median < p1.addedP50.median && e1.addedP99.median < p1.addedP99.median : false,
-      e1 && p1 ? `p50 +${fmt(e1.addedP50.median)} vs +${fmt(p1.addedP50.median)} ms, p99 +${fmt(e1.addedP99.median)} vs +${fmt(p1.addedP99.median)} ms` : 'not measured',
+      e1 && p1
+        ? `p50 +${fmt(e1.addedP50.median)} vs +${fmt(p1.addedP50.median)} ms, p99 +${fmt(e1.addedP99.median)} vs +${fmt(p1.addedP99.median)} ms`
+        : 'not measured',
     );
   }
   for (const c of CONCURRENCIES) {

@@ -9,8 +9,12 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' }, match: { type: 'string' }, skip: { type: 'string', default: '0' } } });
-if (positionals.length !== 1) throw new Error('usage: node bench/cpuprofile-summary.mjs <file.cpuprofile> [--top 25] [--match <substring>] [--skip <s>]');
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { top: { type: 'string', default: '25' }, match: { type: 'string' }, skip: { type: 'string', default: '0' } },
+});
+if (positionals.length !== 1)
+  throw new Error('usage: node bench/cpuprofile-summary.mjs <file.cpuprofile> [--top 25] [--match <substring>] [--skip <s>]');
 const profile = JSON.parse(readFileSync(positionals[0], 'utf8'));
 const TOP = Number(values.top);
 
@@ -70,8 +74,14 @@ for (let i = 0; i < profile.samples.length; i++) {
 }
 
 const pctOf = (ms) => `${((100 * ms) / busy).toFixed(1).padStart(5)} %`;
-const rows = (m, n) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, ms]) => `${pctOf(ms)} ${ms.toFixed(0).padStart(7)} ms  ${k}`);
-console.log(`profile: ${(all / 1000).toFixed(1)} s sampled, busy ${(busy / 1000).toFixed(1)} s (${((100 * busy) / all).toFixed(0)} %), of which GC ${pctOf(gc)}, (program) ${pctOf(program)}`);
+const rows = (m, n) =>
+  [...m]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([k, ms]) => `${pctOf(ms)} ${ms.toFixed(0).padStart(7)} ms  ${k}`);
+console.log(
+  `profile: ${(all / 1000).toFixed(1)} s sampled, busy ${(busy / 1000).toFixed(1)} s (${((100 * busy) / all).toFixed(0)} %), of which GC ${pctOf(gc)}, (program) ${pctOf(program)}`,
+);
 console.log(`\nself time by file or package (share of busy time):`);
 console.log(rows(files, TOP).join('\n'));
 console.log(`\nself time by function:`);

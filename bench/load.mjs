@@ -38,9 +38,13 @@ const UPSTREAM_KEY = 'sk-bench-load-upstream-key-0000';
 
 /** Start the fake upstream in its own process; resolves with its URL and a stop function. */
 function startUpstreamProcess() {
-  const child = spawn(process.execPath, [join(root, 'dist', 'test', 'support', 'run-fake-upstream.js'), '--seed', String(SEED), '--fault-rate', values['fault-rate']], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(root, 'dist', 'test', 'support', 'run-fake-upstream.js'), '--seed', String(SEED), '--fault-rate', values['fault-rate']],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   let out = '';
   return new Promise((resolve, reject) => {
     child.stdout.on('data', (d) => {
@@ -73,8 +77,13 @@ const gw = await startGateway({
   env: { BENCH_UPSTREAM_KEY: UPSTREAM_KEY },
 });
 const now = Math.floor(Date.now() / 1000);
-const token = (sub, groups, exp = now + 3600) => signToken(key, { iss: idp.issuer, aud: LOAD_AUDIENCE, sub, client_id: sub, groups, iat: now - 10, exp });
-const tokens = { indexer: await token('svc-indexer', ['indexers']), bot: await token('svc-bot', ['bots']), expired: await token('svc-old', ['indexers'], now - 60) };
+const token = (sub, groups, exp = now + 3600) =>
+  signToken(key, { iss: idp.issuer, aud: LOAD_AUDIENCE, sub, client_id: sub, groups, iat: now - 10, exp });
+const tokens = {
+  indexer: await token('svc-indexer', ['indexers']),
+  bot: await token('svc-bot', ['bots']),
+  expired: await token('svc-old', ['indexers'], now - 60),
+};
 
 // RSS of the dev process: every 250 ms, and at each tenth of the run.
 const samples = [];
@@ -119,7 +128,10 @@ await idp.stop();
 // V8 heap grows in steps to its working size (JIT, caches, keep-alive sockets): a 30,000-request
 // run plateaus there and stays (see BENCHMARKS.md). A leak of 4 KiB per request would break it.
 const rssAt = (i) => marks[i]?.rss ?? null;
-const tail = marks.slice(6).map((m) => m.rss).filter((r) => r !== null);
+const tail = marks
+  .slice(6)
+  .map((m) => m.rss)
+  .filter((r) => r !== null);
 const warm = rssAt(5) ?? samples[Math.floor(samples.length * 0.6)];
 const end = rssAt(marks.length - 1) ?? samples.at(-1);
 const peak = Math.max(...samples, ...marks.map((m) => m.rss ?? 0));
@@ -130,21 +142,43 @@ const checks = [
   ['every request answered', result.transportErrors.length === 0, `${result.transportErrors.length} transport errors`],
   ['every answer carries a session id', result.withoutSessionId === 0, `${result.withoutSessionId} without`],
   ['no duplicate session ids', result.duplicateSessionIds.length === 0, `${result.duplicateSessionIds.length} duplicates`],
-  ['exactly one record per request', audit.records === REQUESTS && audit.missingRecords.length === 0 && audit.duplicateRecords.length === 0 && audit.unknownRecords.length === 0,
-    `${audit.records} records, ${audit.missingRecords.length} missing, ${audit.duplicateRecords.length} duplicated, ${audit.unknownRecords.length} unknown`],
-  ['records by status = clients by status', JSON.stringify(audit.byStatus) === JSON.stringify(result.byStatus) && audit.statusMismatches.length === 0, `${audit.statusMismatches.length} mismatches`],
-  ['no internal errors', audit.internalErrors === 0 && !/request failed|response failed|archive write failed/.test(output), `${audit.internalErrors} internal_error records`],
-  ['memory flat', flat, `RSS over the last 40 % of the run within ${mib(spread)} MiB (${mib(warm)} MiB at 60 %, ${mib(end)} MiB at the end, peak ${mib(peak)} MiB)`],
+  [
+    'exactly one record per request',
+    audit.records === REQUESTS &&
+      audit.missingRecords.length === 0 &&
+      audit.duplicateRecords.length === 0 &&
+      audit.unknownRecords.length === 0,
+    `${audit.records} records, ${audit.missingRecords.length} missing, ${audit.duplicateRecords.length} duplicated, ${audit.unknownRecords.length} unknown`,
+  ],
+  [
+    'records by status = clients by status',
+    JSON.stringify(audit.byStatus) === JSON.stringify(result.byStatus) && audit.statusMismatches.length === 0,
+    `${audit.statusMismatches.length} mismatches`,
+  ],
+  [
+    'no internal errors',
+    audit.internalErrors === 0 && !/request failed|response failed|archive write failed/.test(output),
+    `${audit.internalErrors} internal_error records`,
+  ],
+  [
+    'memory flat',
+    flat,
+    `RSS over the last 40 % of the run within ${mib(spread)} MiB (${mib(warm)} MiB at 60 %, ${mib(end)} MiB at the end, peak ${mib(peak)} MiB)`,
+  ],
 ];
 
 const lat = result.latenciesMs;
-const statusLine = Object.entries(result.byStatus).map(([s, n]) => `${s}: ${n}`).join(', ');
+const statusLine = Object.entries(result.byStatus)
+  .map(([s, n]) => `${s}: ${n}`)
+  .join(', ');
 const lines = [
   `node ${process.version}, ${cpus()[0]?.model} x${cpus().length}, ${mib(totalmem())} MiB, ${new Date().toISOString()}`,
   `${REQUESTS} requests at concurrency ${CONCURRENCY}, seed ${SEED}, upstream fault rate ${values['fault-rate']}: ${(result.durationMs / 1000).toFixed(1)} s, ${(REQUESTS / (result.durationMs / 1000)).toFixed(0)} req/s`,
   `client latency ms: p50 ${pct(lat, 50).toFixed(1)}, p90 ${pct(lat, 90).toFixed(1)}, p99 ${pct(lat, 99).toFixed(1)}, max ${lat.at(-1).toFixed(1)}`,
   `responses by status (clients): ${statusLine}`,
-  `records by status (archive):   ${Object.entries(audit.byStatus).map(([s, n]) => `${s}: ${n}`).join(', ')}`,
+  `records by status (archive):   ${Object.entries(audit.byStatus)
+    .map(([s, n]) => `${s}: ${n}`)
+    .join(', ')}`,
   `upstream requests (retries included): ${upstreamRequests}`,
   `RSS of the dev process by tenth of the run (MiB): ${marks.map((m) => (m.rss === null ? '?' : mib(m.rss))).join(', ')}`,
   ...checks.map(([name, ok, detail]) => `${ok ? 'ok  ' : 'FAIL'} ${name}: ${detail}`),

@@ -55,18 +55,23 @@ export function createCorpus({ seed = 20261129, positives = 3000, hardNegatives 
     },
     US_SSN: () => {
       let area;
-      do area = f.number.int({ min: 1, max: 899 }); while (area === 666);
+      do area = f.number.int({ min: 1, max: 899 });
+      while (area === 666);
       const a = String(area).padStart(3, '0');
       const g = String(f.number.int({ min: 1, max: 99 })).padStart(2, '0');
       const s = String(f.number.int({ min: 1, max: 9999 })).padStart(4, '0');
       const form = pick(['dash', 'dash', 'dash', 'space', 'bare']);
-      if (form === 'bare') return { value: `${a}${g}${s}`, kind: 'US_SSN/bare', prefix: pick(['SSN ', 'SSN: ', 'social security number ', 'SS# ']) };
+      if (form === 'bare')
+        return { value: `${a}${g}${s}`, kind: 'US_SSN/bare', prefix: pick(['SSN ', 'SSN: ', 'social security number ', 'SS# ']) };
       return { value: form === 'dash' ? `${a}-${g}-${s}` : `${a} ${g} ${s}`, kind: `US_SSN/${form}` };
     },
     CREDIT_CARD: () => {
       const raw = f.finance.creditCardNumber(pick(['visa', 'mastercard', 'amex', 'discover', 'jcb', 'diners_club']));
       const form = pick(['dash', 'space', 'bare']);
-      return { value: form === 'dash' ? raw : form === 'space' ? raw.replace(/-/g, ' ') : raw.replace(/-/g, ''), kind: `CREDIT_CARD/${form}` };
+      return {
+        value: form === 'dash' ? raw : form === 'space' ? raw.replace(/-/g, ' ') : raw.replace(/-/g, ''),
+        kind: `CREDIT_CARD/${form}`,
+      };
     },
     IBAN: () => {
       const formatted = chance(0.5);
@@ -86,8 +91,12 @@ export function createCorpus({ seed = 20261129, positives = 3000, hardNegatives 
     AWS_ACCESS_KEY_ID: () => ({ value: `${pick(['AKIA', 'ASIA'])}${f.string.fromCharacters('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 16)}` }),
     AWS_SECRET_ACCESS_KEY: () => {
       let v;
-      do v = randomBytesFrom(f, 30).toString('base64'); while (!/[A-Z]/.test(v) || !/[a-z]/.test(v) || !/[0-9+/]/.test(v));
-      return { value: v.slice(0, 40), prefix: pick(['aws_secret_access_key = ', 'AWS secret access key: ', '"SecretAccessKey": "', 'export AWS_SECRET_ACCESS_KEY=']) };
+      do v = randomBytesFrom(f, 30).toString('base64');
+      while (!/[A-Z]/.test(v) || !/[a-z]/.test(v) || !/[0-9+/]/.test(v));
+      return {
+        value: v.slice(0, 40),
+        prefix: pick(['aws_secret_access_key = ', 'AWS secret access key: ', '"SecretAccessKey": "', 'export AWS_SECRET_ACCESS_KEY=']),
+      };
     },
     JWT: () => {
       const header = b64url(JSON.stringify({ alg: pick(['HS256', 'RS256', 'ES256']), typ: 'JWT' }));
@@ -117,7 +126,8 @@ export function createCorpus({ seed = 20261129, positives = 3000, hardNegatives 
   };
 
   // ---- sentences -----------------------------------------------------------------------------
-  const filler = () => pick([() => f.company.catchPhrase(), () => f.hacker.phrase(), () => f.lorem.sentence(), () => f.commerce.productDescription()])();
+  const filler = () =>
+    pick([() => f.company.catchPhrase(), () => f.hacker.phrase(), () => f.lorem.sentence(), () => f.commerce.productDescription()])();
   const TEMPLATES = [
     (e) => [`Please contact ${name()} at `, e, ` regarding the ${f.commerce.productName()} order.`],
     (e) => [`${name()} (`, e, `) updated the record on ${f.date.recent().toDateString()}.`],
@@ -145,7 +155,9 @@ export function createCorpus({ seed = 20261129, positives = 3000, hardNegatives 
     const type = TYPES[i % TYPES.length];
     const e = entity(type);
     const tpls = [...TEMPLATES, ...(TYPE_TEMPLATES[type] ?? [])];
-    const parts = pick(tpls)(null).flatMap((p) => (p === null ? [e.prefix, { type: e.type, value: e.value, kind: e.kind }, e.suffix] : [p]));
+    const parts = pick(tpls)(null).flatMap((p) =>
+      p === null ? [e.prefix, { type: e.type, value: e.value, kind: e.kind }, e.suffix] : [p],
+    );
     // A second entity in a quarter of the sentences.
     if (chance(0.25)) {
       const e2 = entity(pick(['EMAIL', 'PHONE', 'IP_ADDRESS', 'CREDIT_CARD']));
@@ -169,7 +181,8 @@ export function createCorpus({ seed = 20261129, positives = 3000, hardNegatives 
     () => `Epoch ${f.number.int({ min: 1.6e9, max: 1.8e9 })} and millis ${f.number.int({ min: 1.6e12, max: 1.8e12 })} logged.`,
     () => `Upgrade to v${f.system.semver()} (previous ${f.system.semver()}).`,
     () => `Running version ${f.number.int(20)}.${f.number.int(9)}.${f.number.int(30)}.${f.number.int(200)} of the agent.`,
-    () => `Windows ${f.number.int({ min: 6, max: 10 })}.0.${f.number.int({ min: 10000, max: 22000 })}.${f.number.int({ min: 100, max: 3000 })} patched.`,
+    () =>
+      `Windows ${f.number.int({ min: 6, max: 10 })}.0.${f.number.int({ min: 10000, max: 22000 })}.${f.number.int({ min: 100, max: 3000 })} patched.`,
     () => `Dotted build id ${f.number.int(9)}.${f.number.int(9)}.${f.number.int(9)}.${f.number.int(9)}.${f.number.int(9)} released.`,
     () => `Request id ${f.string.uuid()} failed.`,
     () => `Trace ${f.string.uuid().toUpperCase()} correlated with span ${f.string.hexadecimal({ length: 16, prefix: '' })}.`,
@@ -179,14 +192,17 @@ export function createCorpus({ seed = 20261129, positives = 3000, hardNegatives 
     () => `Part no. ${f.number.int({ min: 200, max: 999 })}-${f.number.int({ min: 200, max: 999 })}-${digits(4)} replaced.`,
     () => `Model ${f.string.alpha({ length: 2, casing: 'upper' })}-${digits(4)}-${digits(3)} discontinued.`,
     () => `ISBN ${f.commerce.isbn(13)} and ISBN-10 ${f.commerce.isbn(10)} are in the catalogue.`,
-    () => `Total: $${f.finance.amount({ min: 1000, max: 999999 })} (${f.number.int({ min: 1000000, max: 99999999 }).toLocaleString('en-US')} units).`,
+    () =>
+      `Total: $${f.finance.amount({ min: 1000, max: 999999 })} (${f.number.int({ min: 1000000, max: 99999999 }).toLocaleString('en-US')} units).`,
     () => `Coordinates ${f.location.latitude()}, ${f.location.longitude()}.`,
     () => `Commit ${f.git.commitSha()} fixed colour ${f.color.rgb()}.`,
     () => `Tracking 1Z${alnum(6, 'upper')}${digits(10)} via UPS.`,
     () => `ZIP ${f.location.zipCode('#####-####')}, routing ${f.finance.routingNumber()}.`,
-    () => `MAC ${f.internet.mac()} seen at ${String(f.number.int(23)).padStart(2, '0')}:${String(f.number.int(59)).padStart(2, '0')}:${String(f.number.int(59)).padStart(2, '0')}.`,
+    () =>
+      `MAC ${f.internet.mac()} seen at ${String(f.number.int(23)).padStart(2, '0')}:${String(f.number.int(59)).padStart(2, '0')}:${String(f.number.int(59)).padStart(2, '0')}.`,
     () => `Pi is ${Math.PI.toFixed(12)} and e is ${Math.E.toFixed(10)}.`,
-    () => `Invalid address ${f.number.int({ min: 256, max: 999 })}.${f.number.int(255)}.${f.number.int(255)}.${f.number.int(255)} rejected.`,
+    () =>
+      `Invalid address ${f.number.int({ min: 256, max: 999 })}.${f.number.int(255)}.${f.number.int(255)}.${f.number.int(255)} rejected.`,
     () => `Mention @${f.internet.username()} or write to support at example dot com.`,
     () => `Use scikit-learn (sk-learn-style-names-are-common) and ${f.word.noun()}-${f.word.noun()}-${f.word.noun()}.`,
     () => `Checksum sha1 ${f.string.hexadecimal({ length: 40, casing: 'lower', prefix: '' })} verified.`,
@@ -202,25 +218,31 @@ export function createCorpus({ seed = 20261129, positives = 3000, hardNegatives 
   // precision on text the detectors were not adjusted to.
   const UNSEEN = [
     () => `Call 1-800-FLOWERS or visit aisle ${f.number.int(40)}.`,
-    () => `See pages ${f.number.int({ min: 100, max: 900 })}-${f.number.int({ min: 901, max: 999 })} and ${f.number.int({ min: 2000, max: 2010 })}-${f.number.int({ min: 2011, max: 2024 })}.`,
-    () => `Final score ${f.number.int(9)}-${f.number.int(9)} in the ${f.number.int({ min: 2000, max: 2023 })}-${f.number.int({ min: 24, max: 25 })} season.`,
+    () =>
+      `See pages ${f.number.int({ min: 100, max: 900 })}-${f.number.int({ min: 901, max: 999 })} and ${f.number.int({ min: 2000, max: 2010 })}-${f.number.int({ min: 2011, max: 2024 })}.`,
+    () =>
+      `Final score ${f.number.int(9)}-${f.number.int(9)} in the ${f.number.int({ min: 2000, max: 2023 })}-${f.number.int({ min: 24, max: 25 })} season.`,
     () => `Open ${String(f.number.int({ min: 6, max: 10 })).padStart(2, '0')}:00-17:30, Mon-Fri.`,
     () => `Certified ISO 9001:2015 and IEC 62443-3-3; see RFC ${f.number.int({ min: 1000, max: 9999 })}.`,
     () => `Flight LH ${f.number.int({ min: 100, max: 999 })} boards at gate B${f.number.int(40)}, seat ${f.number.int(40)}C.`,
     () => `S/N ${digits(4)}-${digits(4)}-${alnum(4, 'upper')} registered.`,
     () => `Total EUR ${f.number.int({ min: 1, max: 999 })}.${digits(3)}.${digits(3)},${digits(2)} booked.`,
-    () => `Ubuntu ${f.number.int({ min: 18, max: 24 })}.04.${f.number.int(6)} LTS with kernel ${f.number.int({ min: 4, max: 6 })}.${f.number.int(19)}.${f.number.int(200)}-${f.number.int(100)}-generic.`,
+    () =>
+      `Ubuntu ${f.number.int({ min: 18, max: 24 })}.04.${f.number.int(6)} LTS with kernel ${f.number.int({ min: 4, max: 6 })}.${f.number.int(19)}.${f.number.int(200)}-${f.number.int(100)}-generic.`,
     () => `The number ${digits(10)} appeared ${f.number.int(99)} times in the log.`,
     () => `Batch ${digits(3)}.${digits(3)}.${digits(4)} passed QA.`,
     () => `Grid reference ${digits(3)} ${digits(3)} ${digits(4)} on sheet ${f.number.int(99)}.`,
     () => `Population ${f.number.int({ min: 1e6, max: 9e8 }).toLocaleString('en-US')} (${f.number.int(99)}.${f.number.int(9)}%).`,
-    () => `Patch ${f.string.hexadecimal({ length: 8, prefix: '' })}:${f.string.hexadecimal({ length: 4, prefix: '' })} applied to ${f.system.filePath()}.`,
+    () =>
+      `Patch ${f.string.hexadecimal({ length: 8, prefix: '' })}:${f.string.hexadecimal({ length: 4, prefix: '' })} applied to ${f.system.filePath()}.`,
     () => `Key fingerprint SHA256:${Buffer.from(f.string.alphanumeric(32)).toString('base64').slice(0, 43)}.`,
     () => `Token budget ${f.number.int({ min: 1000, max: 128000 })}, temperature 0.${f.number.int(9)}, top_p 0.${f.number.int(99)}.`,
     () => `Image sha256:${f.string.hexadecimal({ length: 64, casing: 'lower', prefix: '' })} pushed.`,
-    () => `Customer since ${f.date.past({ years: 10 }).getFullYear()}, ${f.number.int({ min: 2, max: 40 })} orders, NPS ${f.number.int(10)}.`,
+    () =>
+      `Customer since ${f.date.past({ years: 10 }).getFullYear()}, ${f.number.int({ min: 2, max: 40 })} orders, NPS ${f.number.int(10)}.`,
     () => `Lat/long ${f.location.latitude({ precision: 6 })}, ${f.location.longitude({ precision: 6 })}; altitude ${f.number.int(4000)} m.`,
-    () => `Ticket ${f.string.alpha({ length: 3, casing: 'upper' })}-${f.number.int({ min: 100, max: 99999 })} moved to ${f.word.adjective()} by ${f.person.firstName()}.`,
+    () =>
+      `Ticket ${f.string.alpha({ length: 3, casing: 'upper' })}-${f.number.int({ min: 100, max: 99999 })} moved to ${f.word.adjective()} by ${f.person.firstName()}.`,
   ];
   for (let i = 0; i < unseenNegatives; i++) items.push({ group: 'unseen-negative', text: UNSEEN[i % UNSEEN.length](), entities: [] });
 

@@ -49,7 +49,8 @@ for (const item of corpus) {
     s.labelled++;
     // Found: the labelled span is covered by regions of its type.
     let covered = e.start;
-    for (const g of regions.filter((x) => x.type === e.type).sort((a, b) => a.start - b.start)) if (g.start <= covered && g.end > covered) covered = g.end;
+    for (const g of regions.filter((x) => x.type === e.type).sort((a, b) => a.start - b.start))
+      if (g.start <= covered && g.end > covered) covered = g.end;
     const ok = covered >= e.end;
     if (ok) s.found++;
     else misses.push({ type: e.kind, value: item.text.slice(e.start, e.end), text: item.text });
@@ -62,11 +63,20 @@ for (const item of corpus) {
     const s = stat(g.type);
     s.findings++;
     if (item.entities.some((e) => e.type === g.type && e.start < g.end && g.start < e.end)) s.correct++;
-    else falsePositives.push({ type: g.type, detector: g.detector, value: item.text.slice(g.start, g.end), group: item.group, text: item.text });
+    else
+      falsePositives.push({
+        type: g.type,
+        detector: g.detector,
+        value: item.text.slice(g.start, g.end),
+        group: item.group,
+        text: item.text,
+      });
   }
 }
 const evalMs = performance.now() - t0;
-const fpByGroup = Object.fromEntries(['hard-negative', 'unseen-negative', 'clean', 'positive'].map((g) => [g, falsePositives.filter((x) => x.group === g).length]));
+const fpByGroup = Object.fromEntries(
+  ['hard-negative', 'unseen-negative', 'clean', 'positive'].map((g) => [g, falsePositives.filter((x) => x.group === g).length]),
+);
 
 // ---- 2. throughput -------------------------------------------------------------------------
 function batches(texts, itemChars) {
@@ -96,9 +106,34 @@ const textsOf = (...groups) => corpus.filter((x) => groups.includes(x.group)).ma
 const denseTexts = textsOf('positive');
 const workloads = [
   { name: 'clean prose (no entities)', items: batches(repeatTo(textsOf('clean'), TARGET), 8192), masking: {} },
-  { name: 'number-heavy text without PII (hard negatives)', items: batches(repeatTo(textsOf('hard-negative', 'unseen-negative'), TARGET), 8192), masking: {} },
+  {
+    name: 'number-heavy text without PII (hard negatives)',
+    items: batches(repeatTo(textsOf('hard-negative', 'unseen-negative'), TARGET), 8192),
+    masking: {},
+  },
   { name: 'PII-dense text, redact', items: batches(repeatTo(denseTexts, TARGET), 8192), masking: {} },
-  { name: 'PII-dense text, pseudonymize all', items: batches(repeatTo(denseTexts, TARGET), 8192), masking: { pseudonymKey: { source: 'env', name: 'K' }, strategies: Object.fromEntries(['EMAIL', 'PHONE', 'US_SSN', 'CREDIT_CARD', 'IBAN', 'IP_ADDRESS', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'JWT', 'PRIVATE_KEY', 'API_KEY'].map((t) => [t, 'pseudonymize'])) } },
+  {
+    name: 'PII-dense text, pseudonymize all',
+    items: batches(repeatTo(denseTexts, TARGET), 8192),
+    masking: {
+      pseudonymKey: { source: 'env', name: 'K' },
+      strategies: Object.fromEntries(
+        [
+          'EMAIL',
+          'PHONE',
+          'US_SSN',
+          'CREDIT_CARD',
+          'IBAN',
+          'IP_ADDRESS',
+          'AWS_ACCESS_KEY_ID',
+          'AWS_SECRET_ACCESS_KEY',
+          'JWT',
+          'PRIVATE_KEY',
+          'API_KEY',
+        ].map((t) => [t, 'pseudonymize']),
+      ),
+    },
+  },
 ];
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 for (const w of workloads) {
@@ -166,15 +201,27 @@ const f3 = (x) => (Number.isNaN(x) ? 'n/a' : x.toFixed(3));
 const cpu = cpus();
 console.log(`node ${process.version}, ${cpu[0].model} x${cpu.length}, ${runs} runs, ${new Date().toISOString()}`);
 const count = (g) => corpus.filter((x) => x.group === g).length;
-console.log(`\nEvaluation set (seed ${seed}): ${corpus.length} items: ${count('positive')} with entities, ${count('hard-negative')} hard negatives, ${count('unseen-negative')} hard negatives written after tuning, ${count('clean')} clean; scanned in ${f1(evalMs)} ms`);
+console.log(
+  `\nEvaluation set (seed ${seed}): ${corpus.length} items: ${count('positive')} with entities, ${count('hard-negative')} hard negatives, ${count('unseen-negative')} hard negatives written after tuning, ${count('clean')} clean; scanned in ${f1(evalMs)} ms`,
+);
 console.log('| entity type | labelled | recall | findings | precision |');
 console.log('| --- | --- | --- | --- | --- |');
 for (const [type, s] of [...stats.entries()].sort()) {
   console.log(`| ${type} | ${s.labelled} | ${f3(s.found / s.labelled)} | ${s.findings} | ${f3(s.correct / s.findings)} |`);
 }
-console.log(`\nFalse positives by group: ${Object.entries(fpByGroup).map(([g, n]) => `${g} ${n}/${count(g)} items`).join(', ')}`);
+console.log(
+  `\nFalse positives by group: ${Object.entries(fpByGroup)
+    .map(([g, n]) => `${g} ${n}/${count(g)} items`)
+    .join(', ')}`,
+);
 console.log('\nRecall by format:');
-console.log([...kinds.entries()].sort().filter(([k]) => k.includes('/')).map(([k, v]) => `${k} ${v.found}/${v.labelled}`).join(', '));
+console.log(
+  [...kinds.entries()]
+    .sort()
+    .filter(([k]) => k.includes('/'))
+    .map(([k, v]) => `${k} ${v.found}/${v.labelled}`)
+    .join(', '),
+);
 console.log('\nThroughput, one core, `maskItems` over ~8 KB items (median, min-max over runs):');
 console.log('| workload | input | findings per KB | MB/s median (min-max) |');
 console.log('| --- | --- | --- | --- |');
@@ -188,7 +235,8 @@ console.log('| --- | --- | --- | --- | --- |');
 for (const a of adversarial) console.log(`| ${a.name} | ${a.times.map((t) => `${t.toFixed(2)} ms`).join(' | ')} | ${a.ratio.toFixed(1)} |`);
 if (verbose) {
   console.log('\nFalse positives:');
-  for (const fp of falsePositives.slice(0, 60)) console.log(`  ${fp.type}/${fp.detector} [${fp.group}] ${JSON.stringify(fp.value)} in ${JSON.stringify(fp.text.slice(0, 160))}`);
+  for (const fp of falsePositives.slice(0, 60))
+    console.log(`  ${fp.type}/${fp.detector} [${fp.group}] ${JSON.stringify(fp.value)} in ${JSON.stringify(fp.text.slice(0, 160))}`);
   console.log('\nMisses:');
   for (const m of misses.slice(0, 60)) console.log(`  ${m.type} ${JSON.stringify(m.value)} in ${JSON.stringify(m.text.slice(0, 160))}`);
 }

@@ -41,7 +41,10 @@ new EmbeddingGateway(stack, 'Gateway', {
     },
   ],
   models: [
-    UpstreamModel.bedrock('amazon.titan-embed-text-v2:0', { name: 'titan-v2', limits: { maxInputs: 256, maxInputChars: 50_000, allowedDimensions: [256, 512, 1024] } }),
+    UpstreamModel.bedrock('amazon.titan-embed-text-v2:0', {
+      name: 'titan-v2',
+      limits: { maxInputs: 256, maxInputChars: 50_000, allowedDimensions: [256, 512, 1024] },
+    }),
     UpstreamModel.openAi({ model: 'text-embedding-3-small', limits: { maxInputs: 512, maxInputChars: 32_000 } }),
     UpstreamModel.openAiCompatible('https://tei.embeddings.internal.acme.com/v1', { model: 'bge-m3', name: 'bge-m3', inVpc: true }),
   ],
@@ -91,7 +94,13 @@ new EmbeddingGateway(stack, 'Gateway', {
   // Mask before anything leaves: e-mails and phones redacted, card numbers pseudonymized (retrieval
   // keeps working), SSNs and private keys refused; names and addresses found by Comprehend in prod.
   masking: {
-    strategies: { EMAIL: MaskingStrategy.REDACT, PHONE: MaskingStrategy.REDACT, CREDIT_CARD: MaskingStrategy.PSEUDONYMIZE, US_SSN: MaskingStrategy.BLOCK, PRIVATE_KEY: MaskingStrategy.BLOCK },
+    strategies: {
+      EMAIL: MaskingStrategy.REDACT,
+      PHONE: MaskingStrategy.REDACT,
+      CREDIT_CARD: MaskingStrategy.PSEUDONYMIZE,
+      US_SSN: MaskingStrategy.BLOCK,
+      PRIVATE_KEY: MaskingStrategy.BLOCK,
+    },
     comprehend: prod,
   },
   allowInternetEgress: true, // text-embedding-3-small is on OpenAI's API

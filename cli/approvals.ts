@@ -87,7 +87,9 @@ export async function approvals(argv: string[], io: ApprovalsIo): Promise<number
       const target = id();
       if (!values.reason?.trim()) throw new ApprovalsUsageError(`--reason <text> is required: reviewers say why`);
       const a = await call('POST', `/v1/approvals/${target}/decision`, { decision: sub, reason: values.reason });
-      io.out(`${sub === 'approve' ? 'approved' : 'denied'} by you: approval ${String(a.id)} is now ${String(a.status)} (${String(a.approvals)}/${String(a.required_approvals)} approvals)`);
+      io.out(
+        `${sub === 'approve' ? 'approved' : 'denied'} by you: approval ${String(a.id)} is now ${String(a.status)} (${String(a.approvals)}/${String(a.required_approvals)} approvals)`,
+      );
       return 0;
     }
     default:
@@ -112,7 +114,11 @@ function printTable(rows: Record<string, unknown>[], out: (line: string) => void
     (r.triggers as string[] | undefined)?.join(',') ?? '',
   ]);
   const widths = cols.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
-  const line = (row: string[]) => row.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (row: string[]) =>
+    row
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   out(line(cols));
   for (const row of cells) out(line(row));
 }

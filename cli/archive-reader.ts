@@ -15,9 +15,13 @@ export async function readLocalArchive(dir: string): Promise<SessionRecord[]> {
   const records: SessionRecord[] = [];
   for (let i = 0; i < files.length; i += 64) {
     const batch = files.slice(i, i + 64);
-    records.push(...(await Promise.all(batch.map(async (f) => JSON.parse(await readFile(join(dir, 'sessions', f), 'utf8')) as SessionRecord))));
+    records.push(
+      ...(await Promise.all(batch.map(async (f) => JSON.parse(await readFile(join(dir, 'sessions', f), 'utf8')) as SessionRecord))),
+    );
   }
-  return records.sort((a, b) => (a.started_at < b.started_at ? -1 : a.started_at > b.started_at ? 1 : a.session_id < b.session_id ? -1 : 1));
+  return records.sort((a, b) =>
+    a.started_at < b.started_at ? -1 : a.started_at > b.started_at ? 1 : a.session_id < b.session_id ? -1 : 1,
+  );
 }
 
 /** A fixed-width text table of records, for the demo and the terminal. */
@@ -35,6 +39,10 @@ export function formatAuditTable(records: readonly SessionRecord[]): string {
   ]);
   const header = ['time (UTC)', 'principal', 'route', 'model', 'status', 'outcome', 'reason', 'rule', 'vectors'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }

@@ -39,7 +39,12 @@ export interface AthenaRunOptions {
 
 /** A query Athena refused, failed, cancelled, or that was stopped (timeout, abort). */
 export class AthenaQueryError extends Error {
-  constructor(message: string, readonly queryExecutionId?: string, readonly state?: string, options?: ErrorOptions) {
+  constructor(
+    message: string,
+    readonly queryExecutionId?: string,
+    readonly state?: string,
+    options?: ErrorOptions,
+  ) {
     super(message, options);
     this.name = 'AthenaQueryError';
   }
@@ -60,16 +65,26 @@ export async function runAthenaQuery(client: AthenaClient, query: AuditQuery, op
       return await fn();
     } catch (e) {
       const err = e as Error;
-      throw new AthenaQueryError(`Athena ${what} ${id ? `of query ${id} ` : ''}${where} failed: ${err.name}: ${err.message}`, id, undefined, { cause: e });
+      throw new AthenaQueryError(
+        `Athena ${what} ${id ? `of query ${id} ` : ''}${where} failed: ${err.name}: ${err.message}`,
+        id,
+        undefined,
+        { cause: e },
+      );
     }
   };
   const send = { abortSignal: signal };
 
-  const started = await call('StartQueryExecution', undefined, () => client.send(new StartQueryExecutionCommand({
-    QueryString: sql,
-    QueryExecutionContext: { Database: database },
-    WorkGroup: workGroup,
-  }), send));
+  const started = await call('StartQueryExecution', undefined, () =>
+    client.send(
+      new StartQueryExecutionCommand({
+        QueryString: sql,
+        QueryExecutionContext: { Database: database },
+        WorkGroup: workGroup,
+      }),
+      send,
+    ),
+  );
   const id = started.QueryExecutionId;
   if (!id) throw new AthenaQueryError(`Athena StartQueryExecution ${where} returned no query execution id`);
 
@@ -98,7 +113,11 @@ export async function runAthenaQuery(client: AthenaClient, query: AuditQuery, op
     if (state === 'SUCCEEDED') break;
     if (state === 'FAILED' || state === 'CANCELLED') {
       const category = status?.AthenaError?.ErrorType !== undefined ? ` (error type ${status.AthenaError.ErrorType})` : '';
-      throw new AthenaQueryError(`Athena query ${id} ${where} ${state}: ${status?.StateChangeReason ?? 'no reason given'}${category}`, id, state);
+      throw new AthenaQueryError(
+        `Athena query ${id} ${where} ${state}: ${status?.StateChangeReason ?? 'no reason given'}${category}`,
+        id,
+        state,
+      );
     }
     const left = deadline - Date.now();
     if (left <= 0) return stop(`did not finish within ${Math.round(timeoutMs / 1000)} s (last state ${state ?? 'unknown'})`);
@@ -111,11 +130,16 @@ export async function runAthenaQuery(client: AthenaClient, query: AuditQuery, op
   let nextToken: string | undefined;
   let first = true;
   do {
-    const page = await call('GetQueryResults', id, () => client.send(new GetQueryResultsCommand({
-      QueryExecutionId: id,
-      MaxResults: 1000,
-      ...(nextToken ? { NextToken: nextToken } : {}),
-    }), send));
+    const page = await call('GetQueryResults', id, () =>
+      client.send(
+        new GetQueryResultsCommand({
+          QueryExecutionId: id,
+          MaxResults: 1000,
+          ...(nextToken ? { NextToken: nextToken } : {}),
+        }),
+        send,
+      ),
+    );
     columns ??= page.ResultSet?.ResultSetMetadata?.ColumnInfo ?? [];
     const pageRows = page.ResultSet?.Rows ?? [];
     // The first row of the first page repeats the column names.

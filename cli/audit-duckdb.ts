@@ -43,8 +43,10 @@ export function sessionsViewSql(archiveDir: string, hasRecords: boolean): string
   const glob = `${resolve(archiveDir)}/sessions/*/*/*.json`;
   const columns = SESSION_COLUMNS.map((f) => `${literal(f.name)}: ${literal(duckDbType(f.type))}`).join(', ');
   const hiveTypes = PARTITION_KEYS.map((f) => `${literal(f.name)}: ${literal(duckDbType(f.type))}`).join(', ');
-  return `CREATE VIEW "${DUCKDB_SCHEMA}"."${DUCKDB_TABLE}" AS SELECT * FROM read_json(${literal(glob)}, `
-    + `format = 'newline_delimited', hive_partitioning = true, hive_types = {${hiveTypes}}, columns = {${columns}})`;
+  return (
+    `CREATE VIEW "${DUCKDB_SCHEMA}"."${DUCKDB_TABLE}" AS SELECT * FROM read_json(${literal(glob)}, ` +
+    `format = 'newline_delimited', hive_partitioning = true, hive_types = {${hiveTypes}}, columns = {${columns}})`
+  );
 }
 
 /** Whether the archive directory holds at least one record file. */
@@ -59,7 +61,11 @@ async function hasRecords(archiveDir: string): Promise<boolean> {
 }
 
 /** Run one named query over a local archive directory. */
-export async function runLocalQuery(archiveDir: string, query: AuditQuery, params: Readonly<Record<string, unknown>>): Promise<QueryResult> {
+export async function runLocalQuery(
+  archiveDir: string,
+  query: AuditQuery,
+  params: Readonly<Record<string, unknown>>,
+): Promise<QueryResult> {
   const sql = renderDuckDb(query, { database: DUCKDB_SCHEMA, table: DUCKDB_TABLE, params });
   let duckdb: typeof DuckDb;
   try {
@@ -71,7 +77,7 @@ export async function runLocalQuery(archiveDir: string, query: AuditQuery, param
   const conn = await instance.connect();
   try {
     // Trino sorts NULLs last in ascending order; pin DuckDB to the same.
-    await conn.run('SET default_null_order = \'nulls_last\'');
+    await conn.run("SET default_null_order = 'nulls_last'");
     await conn.run(`CREATE SCHEMA "${DUCKDB_SCHEMA}"`);
     await conn.run(sessionsViewSql(archiveDir, await hasRecords(archiveDir)));
     const reader = await conn.runAndReadAll(sql);

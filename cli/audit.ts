@@ -100,7 +100,8 @@ async function digest(args: string[], io: AuditIo): Promise<number> {
     strict: true,
   });
   const lookbackHours = Number(values['lookback-hours']);
-  if (!Number.isInteger(lookbackHours) || lookbackHours < 0) throw new AuditUsageError(`--lookback-hours must be a whole number, got ${values['lookback-hours']}`);
+  if (!Number.isInteger(lookbackHours) || lookbackHours < 0)
+    throw new AuditUsageError(`--lookback-hours must be a whole number, got ${values['lookback-hours']}`);
   const dir = resolve(values['archive-dir']);
   const keyPath = values['signing-key'] ? resolve(values['signing-key']) : defaultSigningKeyPath(dir);
   const signer = await LocalKeySigner.open(keyPath);
@@ -130,18 +131,19 @@ async function verify(args: string[], io: AuditIo): Promise<number> {
     args,
     options: {
       'archive-dir': { type: 'string' },
-      'bucket': { type: 'string' },
-      'prefix': { type: 'string' },
-      'region': { type: 'string' },
-      'endpoint': { type: 'string' },
+      bucket: { type: 'string' },
+      prefix: { type: 'string' },
+      region: { type: 'string' },
+      endpoint: { type: 'string' },
       'public-key': { type: 'string', multiple: true },
-      'from': { type: 'string' },
-      'to': { type: 'string' },
-      'format': { type: 'string', default: 'text' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      format: { type: 'string', default: 'text' },
     },
     strict: true,
   });
-  if (values.format !== 'text' && values.format !== 'json') throw new AuditUsageError(`--format must be text or json, got ${values.format}`);
+  if (values.format !== 'text' && values.format !== 'json')
+    throw new AuditUsageError(`--format must be text or json, got ${values.format}`);
   if (values['archive-dir'] && values.bucket) throw new AuditUsageError('give --archive-dir or --bucket, not both');
   const from = values.from === undefined ? undefined : instant('--from', values.from);
   const to = values.to === undefined ? undefined : instant('--to', values.to);
@@ -152,8 +154,10 @@ async function verify(args: string[], io: AuditIo): Promise<number> {
   const keyFiles = [...(values['public-key'] ?? [])].map((f) => resolve(f));
   if (values.bucket) {
     if (keyFiles.length === 0) {
-      throw new AuditUsageError('--bucket needs --public-key <file>: the signing key\'s public key, e.g. '
-        + 'aws kms get-public-key --key-id <SigningKeyArn> --query PublicKey --output text | base64 -d > digest-key.der');
+      throw new AuditUsageError(
+        "--bucket needs --public-key <file>: the signing key's public key, e.g. " +
+          'aws kms get-public-key --key-id <SigningKeyArn> --query PublicKey --output text | base64 -d > digest-key.der',
+      );
     }
     const client = new S3Client({
       ...(values.region ? { region: values.region } : {}),
@@ -168,13 +172,15 @@ async function verify(args: string[], io: AuditIo): Promise<number> {
     if (keyFiles.length === 0 && existsSync(local)) keyFiles.push(local);
     store = new DirectoryObjects(dir);
   }
-  const publicKeys = await Promise.all(keyFiles.map(async (f) => {
-    try {
-      return parsePublicKey(await readFile(f));
-    } catch (e) {
-      throw new AuditUsageError(`${f} is not a public key (PEM or DER SubjectPublicKeyInfo): ${(e as Error).message}`);
-    }
-  }));
+  const publicKeys = await Promise.all(
+    keyFiles.map(async (f) => {
+      try {
+        return parsePublicKey(await readFile(f));
+      } catch (e) {
+        throw new AuditUsageError(`${f} is not a public key (PEM or DER SubjectPublicKeyInfo): ${(e as Error).message}`);
+      }
+    }),
+  );
   try {
     const report = await verifyArchive({ store, publicKeys, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });
     io.out(values.format === 'json' ? JSON.stringify(report, null, 2) : formatReport(report));
@@ -188,25 +194,37 @@ async function verify(args: string[], io: AuditIo): Promise<number> {
 export function formatReport(r: VerifyReport): string {
   const lines = [`embedgate audit verify: ${r.location}`];
   lines.push(`  window:  ${r.window.from ?? 'the beginning'} to ${r.window.to ?? 'now'}`);
-  lines.push(r.digests.checked === 0
-    ? '  digests: none (run "embedgate audit digest", or wait for the hourly digest in AWS)'
-    : `  digests: ${r.digests.checked} checked, covering ${r.digests.coveredFrom} to ${r.digests.coveredUntil}`);
-  lines.push(`  records: ${r.records.checked} in the archive, ${r.records.digested} listed in digests, ${r.records.undigested} not digested yet`);
+  lines.push(
+    r.digests.checked === 0
+      ? '  digests: none (run "embedgate audit digest", or wait for the hourly digest in AWS)'
+      : `  digests: ${r.digests.checked} checked, covering ${r.digests.coveredFrom} to ${r.digests.coveredUntil}`,
+  );
+  lines.push(
+    `  records: ${r.records.checked} in the archive, ${r.records.digested} listed in digests, ${r.records.undigested} not digested yet`,
+  );
   const notYet = r.warnings.filter((w) => w.message.startsWith('not digested yet'));
   const otherWarnings = r.warnings.filter((w) => !notYet.includes(w));
-  if (notYet.length > 0) lines.push(`  note: ${notYet.length} record(s) newer than the last digest (ends ${r.digests.coveredUntil ?? '-'}) are not covered yet`);
+  if (notYet.length > 0)
+    lines.push(`  note: ${notYet.length} record(s) newer than the last digest (ends ${r.digests.coveredUntil ?? '-'}) are not covered yet`);
   for (const w of otherWarnings) lines.push(`  warning: ${w.key}: ${w.message}`);
   if (r.problems.length > 0) {
     lines.push(`  PROBLEMS (${r.problems.length}):`);
     const width = Math.max(...r.problems.map((p) => p.kind.length));
     for (const p of r.problems) lines.push(`    ${p.kind.padEnd(width)}  ${p.key}: ${p.message}`);
   }
-  lines.push(r.ok ? 'OK: no missing, changed or inserted record; the digest chain and its signatures are intact' : `FAILED: ${r.problems.length} problem(s)`);
+  lines.push(
+    r.ok
+      ? 'OK: no missing, changed or inserted record; the digest chain and its signatures are intact'
+      : `FAILED: ${r.problems.length} problem(s)`,
+  );
   return lines.join('\n');
 }
 
 const QUERY_PARAM_OPTIONS = Object.fromEntries(
-  [...new Set(AUDIT_QUERIES.flatMap((q) => q.params.map((p) => p.name)))].map((name) => [name.replace(/_/g, '-'), { type: 'string' as const }]),
+  [...new Set(AUDIT_QUERIES.flatMap((q) => q.params.map((p) => p.name)))].map((name) => [
+    name.replace(/_/g, '-'),
+    { type: 'string' as const },
+  ]),
 );
 
 async function query(args: string[], io: AuditIo): Promise<number> {
@@ -215,14 +233,14 @@ async function query(args: string[], io: AuditIo): Promise<number> {
     allowPositionals: true,
     options: {
       ...QUERY_PARAM_OPTIONS,
-      'format': { type: 'string', default: 'table' },
+      format: { type: 'string', default: 'table' },
       'archive-dir': { type: 'string', default: '.archive' },
-      'sql': { type: 'boolean', default: false },
-      'athena': { type: 'boolean', default: false },
-      'database': { type: 'string' },
-      'table': { type: 'string' },
-      'workgroup': { type: 'string' },
-      'region': { type: 'string' },
+      sql: { type: 'boolean', default: false },
+      athena: { type: 'boolean', default: false },
+      database: { type: 'string' },
+      table: { type: 'string' },
+      workgroup: { type: 'string' },
+      region: { type: 'string' },
     },
     strict: true,
   });
@@ -234,7 +252,8 @@ async function query(args: string[], io: AuditIo): Promise<number> {
     throw new AuditUsageError((e as Error).message);
   }
   const format = values.format as OutputFormat;
-  if (!OUTPUT_FORMATS.includes(format)) throw new AuditUsageError(`--format must be one of ${OUTPUT_FORMATS.join(', ')}, got ${values.format}`);
+  if (!OUTPUT_FORMATS.includes(format))
+    throw new AuditUsageError(`--format must be one of ${OUTPUT_FORMATS.join(', ')}, got ${values.format}`);
   const v = values as Record<string, unknown>;
   const params: Record<string, string> = {};
   for (const name of Object.keys(QUERY_PARAM_OPTIONS)) {
@@ -244,7 +263,8 @@ async function query(args: string[], io: AuditIo): Promise<number> {
   params.until ??= new Date(io.now()).toISOString();
   if (params.since === undefined) {
     const until = parseInstant(params.until);
-    if (until === undefined) throw new AuditUsageError(`--until must be a UTC date (YYYY-MM-DD) or an ISO-8601 instant, got ${params.until}`);
+    if (until === undefined)
+      throw new AuditUsageError(`--until must be a UTC date (YYYY-MM-DD) or an ISO-8601 instant, got ${params.until}`);
     params.since = new Date(until - 7 * 86_400_000).toISOString();
   }
   const render = (fn: () => string) => {
@@ -256,18 +276,24 @@ async function query(args: string[], io: AuditIo): Promise<number> {
   };
 
   if (values.athena) {
-    if (!values.database || !values.table) throw new AuditUsageError('--athena needs --database and --table (the stack outputs the workgroup; the SessionArchive names the database and table)');
+    if (!values.database || !values.table)
+      throw new AuditUsageError(
+        '--athena needs --database and --table (the stack outputs the workgroup; the SessionArchive names the database and table)',
+      );
     const target = { database: values.database, table: values.table };
     const sql = render(() => renderAthena(q, { ...target, params }));
     if (values.sql) {
       io.out(sql);
       if (values.workgroup) {
-        io.err(`# save the SQL above as query.sql, then: aws athena start-query-execution --work-group ${shellQuote(values.workgroup)} `
-          + `--query-execution-context Database=${shellQuote(values.database)} --query-string file://query.sql`);
+        io.err(
+          `# save the SQL above as query.sql, then: aws athena start-query-execution --work-group ${shellQuote(values.workgroup)} ` +
+            `--query-execution-context Database=${shellQuote(values.database)} --query-string file://query.sql`,
+        );
       }
       return 0;
     }
-    if (!values.workgroup) throw new AuditUsageError('--athena needs --workgroup to run the query (the AthenaWorkGroup stack output), or --sql to print it');
+    if (!values.workgroup)
+      throw new AuditUsageError('--athena needs --workgroup to run the query (the AthenaWorkGroup stack output), or --sql to print it');
     const client = new AthenaClient(values.region ? { region: values.region } : {});
     const abort = new AbortController();
     const onSigint = () => abort.abort();
@@ -297,7 +323,9 @@ async function query(args: string[], io: AuditIo): Promise<number> {
 
 function listQueries(): string {
   return AUDIT_QUERIES.map((q) => {
-    const params = q.params.map((p) => (p.optional ? `[--${p.name.replace(/_/g, '-')} <${p.kind}>]` : `--${p.name.replace(/_/g, '-')} <${p.kind}>`)).join(' ');
+    const params = q.params
+      .map((p) => (p.optional ? `[--${p.name.replace(/_/g, '-')} <${p.kind}>]` : `--${p.name.replace(/_/g, '-')} <${p.kind}>`))
+      .join(' ');
     return `${q.name}\n  ${q.title}\n  ${params}`;
   }).join('\n');
 }

@@ -63,16 +63,28 @@ async function demo(): Promise<number> {
     const indexerToken = await fetchClientCredentialsToken(issuer.tokenEndpoint, secretOf('batch-indexer'));
     const botToken = await fetchClientCredentialsToken(issuer.tokenEndpoint, secretOf('support-bot'));
     say('1. batch-indexer (group search-team) embeds three documents with local-large');
-    const docs = ['Invoices are archived for seven years.', 'Invoices are kept for seven years in the archive.', 'The cafeteria opens at noon.'];
+    const docs = [
+      'Invoices are archived for seven years.',
+      'Invoices are kept for seven years in the archive.',
+      'The cafeteria opens at noon.',
+    ];
     requests++;
     const res = await client(indexerToken).embeddings.create({ model: 'local-large', input: docs });
     const [a, b, c] = res.data.map((x) => x.embedding);
     const cos = (x: number[], y: number[]) => x.reduce((s, v, i) => s + v * y[i]!, 0);
     expect('embeddings', res.data.length === 3 && a!.length === 1024, `${res.data.length} vectors of ${a!.length} dimensions`);
-    expect('similar texts are close', cos(a!, b!) > cos(a!, c!), `cos(doc1, doc2)=${cos(a!, b!).toFixed(3)} > cos(doc1, doc3)=${cos(a!, c!).toFixed(3)}`);
+    expect(
+      'similar texts are close',
+      cos(a!, b!) > cos(a!, c!),
+      `cos(doc1, doc2)=${cos(a!, b!).toFixed(3)} > cos(doc1, doc3)=${cos(a!, c!).toFixed(3)}`,
+    );
 
     say('2. support-bot (group support) may use local-small only');
-    expect('local-small', (await statusOf(client(botToken).embeddings.create({ model: 'local-small', input: 'Where is my order?' }))) === 200, '200');
+    expect(
+      'local-small',
+      (await statusOf(client(botToken).embeddings.create({ model: 'local-small', input: 'Where is my order?' }))) === 200,
+      '200',
+    );
     const denied = await statusOf(client(botToken).embeddings.create({ model: 'local-large', input: 'Where is my order?' }));
     expect('local-large is denied', denied === 403, String(denied));
 
@@ -101,13 +113,19 @@ async function demo(): Promise<number> {
 
     say('6. sensitive data is masked before it leaves: e-mail redacted, card pseudonymized; an SSN is blocked');
     requests++;
-    const maskedRes = await client(indexerToken).embeddings.create({ model: 'local-small', input: ['Refund jane.doe@example.com on card 4111 1111 1111 1111'] });
+    const maskedRes = await client(indexerToken).embeddings.create({
+      model: 'local-small',
+      input: ['Refund jane.doe@example.com on card 4111 1111 1111 1111'],
+    });
     expect('masked request embedded', maskedRes.data.length === 1, '200');
     const ssn = await statusOf(client(indexerToken).embeddings.create({ model: 'local-small', input: ['SSN 123-45-6789'] }));
     expect('SSN blocked', ssn === 422, `${ssn} sensitive_data_blocked`);
 
     say('7. an operator revokes support-bot at runtime (embedgate revoke --subject support-bot), then lifts it');
-    await revoke(['--subject', 'support-bot', '--reason', 'demo: suspected key leak', '--archive-dir', archiveDir, '--by', 'demo-operator'], (line) => say(`     $ ${line}`));
+    await revoke(
+      ['--subject', 'support-bot', '--reason', 'demo: suspected key leak', '--archive-dir', archiveDir, '--by', 'demo-operator'],
+      (line) => say(`     $ ${line}`),
+    );
     // The dev runtime re-reads its deny list within a second (in AWS: the table, within 15 s).
     const reload = () => new Promise((r) => setTimeout(r, 1100));
     await reload();
@@ -124,7 +142,11 @@ async function demo(): Promise<number> {
     requests++;
     const held = await client(indexerToken).embeddings.create(heldInput).withResponse();
     const ticket = held.data as unknown as { approval_id?: string; status?: string; poll_url?: string };
-    expect('held for approval', held.response.status === 202 && ticket.status === 'pending', `${held.response.status} ${JSON.stringify({ approval_id: ticket.approval_id, status: ticket.status })}`);
+    expect(
+      'held for approval',
+      held.response.status === 202 && ticket.status === 'pending',
+      `${held.response.status} ${JSON.stringify({ approval_id: ticket.approval_id, status: ticket.status })}`,
+    );
     const approvalId = ticket.approval_id ?? '';
     const cli = async (token: string, args: string[]): Promise<string> => {
       requests++;
@@ -143,13 +165,17 @@ async function demo(): Promise<number> {
     say('     $ EMBEDGATE_TOKEN=<reviewer-alice> embedgate approvals list --status pending');
     const listed = await cli(aliceToken, ['list', '--status', 'pending']);
     expect('the reviewer sees it', listed.includes(approvalId), 'listed');
-    say(`     $ EMBEDGATE_TOKEN=<reviewer-alice> embedgate approvals approve ${approvalId} --reason "public datasheet values, cleared by export control"`);
+    say(
+      `     $ EMBEDGATE_TOKEN=<reviewer-alice> embedgate approvals approve ${approvalId} --reason "public datasheet values, cleared by export control"`,
+    );
     const approved = await cli(aliceToken, ['approve', approvalId, '--reason', 'public datasheet values, cleared by export control']);
     expect('approved by a reviewer', approved.includes('is now approved'), 'approved');
     requests++;
     const resend = await client(indexerToken).embeddings.create(heldInput, { headers: { 'x-embedgate-approval-id': approvalId } });
     expect('the same request, re-sent with its approval id, is forwarded', resend.data.length === 1, '200');
-    const replay = await statusOf(client(indexerToken).embeddings.create(heldInput, { headers: { 'x-embedgate-approval-id': approvalId } }));
+    const replay = await statusOf(
+      client(indexerToken).embeddings.create(heldInput, { headers: { 'x-embedgate-approval-id': approvalId } }),
+    );
     expect('a replay is refused', replay === 403, `${replay} approval_used`);
 
     const records = await readLocalArchive(archiveDir);
@@ -157,17 +183,29 @@ async function demo(): Promise<number> {
     say(formatAuditTable(records));
     const maskedRecord = records.find((r) => r.masking?.counts.some((c) => c.type === 'CREDIT_CARD'));
     if (maskedRecord) {
-      say(`\nMasking findings of the masked request (types, counts, offsets; never the values):\n${maskedRecord.masking!.findings.map((f) => `  item ${f.item}: ${f.type} x${f.count} by ${f.detector} -> ${f.strategy} at ${JSON.stringify(f.offsets)}`).join('\n')}`);
+      say(
+        `\nMasking findings of the masked request (types, counts, offsets; never the values):\n${maskedRecord.masking!.findings.map((f) => `  item ${f.item}: ${f.type} x${f.count} by ${f.detector} -> ${f.strategy} at ${JSON.stringify(f.offsets)}`).join('\n')}`,
+      );
     }
     const chain = records.filter((r) => r.approval?.id === approvalId);
-    say(`\nThe approval chain of ${approvalId} (embedgate audit query approval-chain):\n${chain.map((r) => `  ${r.started_at}  ${r.approval!.step.padEnd(9)} ${r.approval!.status.padEnd(8)} ${r.principal?.subject ?? '-'}  ${r.decision.status} ${r.decision.reason}`).join('\n')}`);
-    expect('the approval chain is recorded', chain.map((r) => r.approval!.step).join(',') === 'requested,refused,decided,used,refused', chain.map((r) => r.approval!.step).join(' -> '));
+    say(
+      `\nThe approval chain of ${approvalId} (embedgate audit query approval-chain):\n${chain.map((r) => `  ${r.started_at}  ${r.approval!.step.padEnd(9)} ${r.approval!.status.padEnd(8)} ${r.principal?.subject ?? '-'}  ${r.decision.status} ${r.decision.reason}`).join('\n')}`,
+    );
+    expect(
+      'the approval chain is recorded',
+      chain.map((r) => r.approval!.step).join(',') === 'requested,refused,decided,used,refused',
+      chain.map((r) => r.approval!.step).join(' -> '),
+    );
     say('');
     expect('masking findings recorded', maskedRecord !== undefined, 'found');
     expect('one record per request', records.length === requests, `${records.length} records for ${requests} requests`);
     const raw = JSON.stringify(records);
     expect('no token in any record', ![indexerToken, botToken, expiring, forged].some((t) => raw.includes(t)), 'checked');
-    expect('no masked value in any record', !['jane.doe@example.com', '4111 1111 1111 1111', '123-45-6789'].some((v) => raw.includes(v)), 'checked');
+    expect(
+      'no masked value in any record',
+      !['jane.doe@example.com', '4111 1111 1111 1111', '123-45-6789'].some((v) => raw.includes(v)),
+      'checked',
+    );
   } finally {
     await gateway.close();
     await issuer.close();

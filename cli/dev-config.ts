@@ -49,11 +49,16 @@ export function readDevConfigFile(path: string): DevConfigFile {
   } catch (e) {
     throw new ConfigError([`${path}: cannot read JSON: ${(e as Error).message}`]);
   }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError([`${path}: the configuration must be a JSON object`]);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new ConfigError([`${path}: the configuration must be a JSON object`]);
   const { dev, ...document } = raw as Record<string, unknown>;
   const parsed = devSchema.safeParse(dev ?? {});
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `dev${i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}: ${i.message}`));
+    throw new ConfigError(
+      parsed.error.issues.map(
+        (i) => `dev${i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}: ${i.message}`,
+      ),
+    );
   }
   return { document, dev: parsed.data };
 }

@@ -80,7 +80,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const verifier = new TokenVerifier(config);
   const revocations = opts.revocations ?? new FileRevocationList(join(opts.archiveDir, 'revocations.json'));
   if (config.masking?.enabled && config.masking.comprehend?.enabled) {
-    throw new Error('masking.comprehend calls Amazon Comprehend, which embedgate dev does not reach: remove "comprehend" from the masking section of the local configuration (the built-in detectors still run)');
+    throw new Error(
+      'masking.comprehend calls Amazon Comprehend, which embedgate dev does not reach: remove "comprehend" from the masking section of the local configuration (the built-in detectors still run)',
+    );
   }
   const masker = lazyMasker(config, { secrets });
   // Requests being served right now: with only one, nothing else waits for the event loop, and
@@ -133,19 +135,37 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       reason: overflow ? 'edge_headers_too_large' : 'edge_malformed_request',
     });
     const remote = (socket as Duplex & { remoteAddress?: string }).remoteAddress ?? null;
-    const request = { method: 'UNKNOWN', path: '/', headers: {}, rawQueryString: '', body: undefined, isBase64Encoded: false, requestId: randomUUID(), sourceIp: remote };
+    const request = {
+      method: 'UNKNOWN',
+      path: '/',
+      headers: {},
+      rawQueryString: '',
+      body: undefined,
+      isBase64Encoded: false,
+      requestId: randomUUID(),
+      sourceIp: remote,
+    };
     inFlight++;
-    void gateway.handle(request, { rejectedAtEdge: rejection }).finally(() => inFlight--).then(
-      ({ response }) => {
-        if (!socket.writable) {
-          socket.destroy();
-          return;
-        }
-        const head = Object.entries({ ...response.headers, 'content-length': String(Buffer.byteLength(response.body)), connection: 'close' }).map(([k, v]) => `${k}: ${v}`);
-        socket.end(`HTTP/1.1 ${response.status} ${overflow ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n${head.join('\r\n')}\r\n\r\n${response.body}`);
-      },
-      () => socket.destroy(),
-    );
+    void gateway
+      .handle(request, { rejectedAtEdge: rejection })
+      .finally(() => inFlight--)
+      .then(
+        ({ response }) => {
+          if (!socket.writable) {
+            socket.destroy();
+            return;
+          }
+          const head = Object.entries({
+            ...response.headers,
+            'content-length': String(Buffer.byteLength(response.body)),
+            connection: 'close',
+          }).map(([k, v]) => `${k}: ${v}`);
+          socket.end(
+            `HTTP/1.1 ${response.status} ${overflow ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n${head.join('\r\n')}\r\n\r\n${response.body}`,
+          );
+        },
+        () => socket.destroy(),
+      );
   });
 
   // The listening address, read once (it does not change while the server listens).
@@ -161,12 +181,18 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       // API Gateway answers these itself; embedgate records them from the access log in AWS.
       const handled = await gateway.handle(toGatewayRequest(event), { rejectedAtEdge: rejection });
       // The handler logs the records it loses; a lost edge record must not go unnoticed either.
-      if (handled.archiveError) process.stderr.write(`embedgate dev: archive write failed: session ${handled.record.session_id} (${handled.record.decision.reason}): ${(handled.archiveError as Error).message}\n`);
+      if (handled.archiveError)
+        process.stderr.write(
+          `embedgate dev: archive write failed: session ${handled.record.session_id} (${handled.record.decision.reason}): ${(handled.archiveError as Error).message}\n`,
+        );
       result = toApiGatewayResult(handled.response);
     } else {
       result = await handler(event, lambdaContext(event.requestContext.requestId));
     }
-    const headers: Record<string, string> = { ...(result.headers as Record<string, string>), 'apigw-requestid': event.requestContext.requestId };
+    const headers: Record<string, string> = {
+      ...(result.headers as Record<string, string>),
+      'apigw-requestid': event.requestContext.requestId,
+    };
     if (truncated) {
       headers.connection = 'close';
       res.once('finish', () => req.destroy());
@@ -178,9 +204,12 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   /** API Gateway's JWT authorizer, emulated: the token must verify against a trusted issuer. */
   async function edgeCheck(event: APIGatewayProxyEventV2): Promise<GatewayError | undefined> {
     try {
-      const principal = await verifier.verify(extractBearerToken({ headers: event.headers, rawQueryString: event.rawQueryString }, config.gateway.maxTokenBytes));
+      const principal = await verifier.verify(
+        extractBearerToken({ headers: event.headers, rawQueryString: event.rawQueryString }, config.gateway.maxTokenBytes),
+      );
       // Each route has its own issuer's authorizer: another issuer's token fails there.
-      if (principal.issuerId !== resolveRoute(config, event.rawPath).issuerId) return unauthenticated('Unauthorized', 'issuer_route_mismatch');
+      if (principal.issuerId !== resolveRoute(config, event.rawPath).issuerId)
+        return unauthenticated('Unauthorized', 'issuer_route_mismatch');
       return undefined;
     } catch (e) {
       if (e instanceof GatewayError) return e;

@@ -296,7 +296,10 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
       responseTypes: [],
       scopes: [...new Set(opts.clients.flatMap((client) => client.scopes ?? []))],
       claims: {},
-      ttl: { ClientCredentials: (_ctx: unknown, _token: unknown, client: OidcClient) => clientsById.get(client.clientId)?.accessTokenTtlSeconds ?? ttl },
+      ttl: {
+        ClientCredentials: (_ctx: unknown, _token: unknown, client: OidcClient) =>
+          clientsById.get(client.clientId)?.accessTokenTtlSeconds ?? ttl,
+      },
       features: {
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },

@@ -68,7 +68,9 @@ export async function main(argv: string[]): Promise<number> {
       if (rest[0] === 'validate' && rest[1]) {
         const file = readDevConfigFile(rest[1]);
         const config = buildConfig(file, file.dev.issuer ? 'http://127.0.0.1:1' : undefined);
-        process.stdout.write(`valid: ${config.issuers.length} issuer(s), ${config.models.length} model(s), ${config.policy.rules.length} rule(s); version ${config.version}\n`);
+        process.stdout.write(
+          `valid: ${config.issuers.length} issuer(s), ${config.models.length} model(s), ${config.policy.rules.length} rule(s); version ${config.version}\n`,
+        );
         return 0;
       }
       break;
@@ -111,7 +113,13 @@ async function dev(args: string[]): Promise<number> {
     if (!file.dev.issuer) throw new UsageError(`--issuer needs a "dev.issuer" section in ${values.config}`);
     const { startDevIssuer } = await import('./issuer.js');
     const d = file.dev.issuer;
-    issuer = await startDevIssuer({ port: d.port, host: values.host, audience: d.audience, clients: d.clients, accessTokenTtlSeconds: d.accessTokenTtlSeconds });
+    issuer = await startDevIssuer({
+      port: d.port,
+      host: values.host,
+      audience: d.audience,
+      clients: d.clients,
+      accessTokenTtlSeconds: d.accessTokenTtlSeconds,
+    });
   }
   const config = buildConfig(file, issuer?.issuer);
   const archiveDir = resolve(values['archive-dir']);
@@ -120,7 +128,9 @@ async function dev(args: string[]): Promise<number> {
   const lines = [
     'embedgate dev',
     `  gateway listening on ${server.url}  (OpenAI base URL: ${server.url}/v1)`,
-    ...(issuer ? [`  issuer ${issuer.issuer}  (token: curl -s -u CLIENT_ID:SECRET -d grant_type=client_credentials ${issuer.tokenEndpoint})`] : []),
+    ...(issuer
+      ? [`  issuer ${issuer.issuer}  (token: curl -s -u CLIENT_ID:SECRET -d grant_type=client_credentials ${issuer.tokenEndpoint})`]
+      : []),
     `  archive ${archiveDir}`,
     `  policy version ${config.version}`,
   ];

@@ -33,7 +33,10 @@ const TARGET = {
 async function store(values: { table?: string; region?: string; 'archive-dir'?: string }): Promise<{ store: Store; where: string }> {
   if (values.table && values['archive-dir']) throw new UsageError('use either --table (AWS) or --archive-dir (embedgate dev), not both');
   if (values.table) {
-    const [{ DynamoDBClient }, { DynamoDbRevocationList }] = await Promise.all([import('@aws-sdk/client-dynamodb'), import('../lambda/adapters/aws/dynamodb-revocations.js')]);
+    const [{ DynamoDBClient }, { DynamoDbRevocationList }] = await Promise.all([
+      import('@aws-sdk/client-dynamodb'),
+      import('../lambda/adapters/aws/dynamodb-revocations.js'),
+    ]);
     const client = new DynamoDBClient(values.region ? { region: values.region } : {});
     return { store: new DynamoDbRevocationList(client, { tableName: values.table }), where: `DynamoDB table ${values.table}` };
   }
@@ -41,7 +44,11 @@ async function store(values: { table?: string; region?: string; 'archive-dir'?: 
   return { store: new FileRevocationList(path), where: path };
 }
 
-function target(values: { subject?: string; 'client-id'?: string; 'token-id'?: string; issuer?: string }): { kind: RevocationKind; value: string; issuer: string | null } {
+function target(values: { subject?: string; 'client-id'?: string; 'token-id'?: string; issuer?: string }): {
+  kind: RevocationKind;
+  value: string;
+  issuer: string | null;
+} {
   const given = (['subject', 'client-id', 'token-id'] as const).filter((k) => values[k] !== undefined);
   if (given.length !== 1) throw new UsageError('name exactly one of --subject, --client-id or --token-id');
   const flag = given[0]!;
@@ -56,13 +63,18 @@ export function parseUntil(text: string | undefined, now: number): number | null
   const d = /^(\d+)([mhd])$/.exec(text);
   if (d) return now + Number(d[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[d[2] as 'm' | 'h' | 'd'];
   const t = Date.parse(text);
-  if (Number.isNaN(t) || !/^\d{4}-\d{2}-\d{2}/.test(text)) throw new UsageError(`--until must be an ISO time (2026-12-01T00:00:00Z) or a duration (30m, 12h, 7d), got ${JSON.stringify(text)}`);
+  if (Number.isNaN(t) || !/^\d{4}-\d{2}-\d{2}/.test(text))
+    throw new UsageError(`--until must be an ISO time (2026-12-01T00:00:00Z) or a duration (30m, 12h, 7d), got ${JSON.stringify(text)}`);
   if (t <= now) throw new UsageError(`--until ${text} is in the past`);
   return t;
 }
 
 export async function revoke(args: string[], out: (s: string) => void): Promise<number> {
-  const { values } = parseArgs({ args, options: { ...TARGET, reason: { type: 'string' }, until: { type: 'string' }, by: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args,
+    options: { ...TARGET, reason: { type: 'string' }, until: { type: 'string' }, by: { type: 'string' } },
+    strict: true,
+  });
   const t = target(values);
   const now = Date.now();
   const r: Revocation = {
@@ -74,7 +86,9 @@ export async function revoke(args: string[], out: (s: string) => void): Promise<
   };
   const { store: s, where } = await store(values);
   await s.put(r);
-  out(`revoked ${t.kind} ${t.value}${t.issuer ? ` (issuer ${t.issuer})` : ' (any issuer)'}${r.until ? ` until ${new Date(r.until).toISOString()}` : ''} in ${where}`);
+  out(
+    `revoked ${t.kind} ${t.value}${t.issuer ? ` (issuer ${t.issuer})` : ' (any issuer)'}${r.until ? ` until ${new Date(r.until).toISOString()}` : ''} in ${where}`,
+  );
   return 0;
 }
 
@@ -83,12 +97,25 @@ export async function unrevoke(args: string[], out: (s: string) => void): Promis
   const t = target(values);
   const { store: s, where } = await store(values);
   const deleted = await s.delete(t.kind, t.value, t.issuer);
-  out(deleted ? `lifted the revocation of ${t.kind} ${t.value} in ${where}` : `no revocation of ${t.kind} ${t.value}${t.issuer ? ` for issuer ${t.issuer}` : ' for any issuer'} in ${where}`);
+  out(
+    deleted
+      ? `lifted the revocation of ${t.kind} ${t.value} in ${where}`
+      : `no revocation of ${t.kind} ${t.value}${t.issuer ? ` for issuer ${t.issuer}` : ' for any issuer'} in ${where}`,
+  );
   return deleted ? 0 : 1;
 }
 
 export async function listRevocations(args: string[], out: (s: string) => void): Promise<number> {
-  const { values } = parseArgs({ args, options: { table: TARGET.table, region: TARGET.region, 'archive-dir': TARGET['archive-dir'], format: { type: 'string', default: 'table' } }, strict: true });
+  const { values } = parseArgs({
+    args,
+    options: {
+      table: TARGET.table,
+      region: TARGET.region,
+      'archive-dir': TARGET['archive-dir'],
+      format: { type: 'string', default: 'table' },
+    },
+    strict: true,
+  });
   if (values.format !== 'table' && values.format !== 'json') throw new UsageError('--format must be table or json');
   const { store: s } = await store(values);
   const list = await s.list();
@@ -97,10 +124,22 @@ export async function listRevocations(args: string[], out: (s: string) => void):
     out(JSON.stringify(list, null, 2));
     return 0;
   }
-  const rows = list.map((r) => [r.kind, r.value, r.issuer ?? '*', r.until === null ? 'forever' : new Date(r.until).toISOString(), r.until !== null && r.until <= now ? 'expired' : 'active', r.reason ?? '', r.createdBy ?? '']);
+  const rows = list.map((r) => [
+    r.kind,
+    r.value,
+    r.issuer ?? '*',
+    r.until === null ? 'forever' : new Date(r.until).toISOString(),
+    r.until !== null && r.until <= now ? 'expired' : 'active',
+    r.reason ?? '',
+    r.createdBy ?? '',
+  ]);
   const header = ['kind', 'value', 'issuer', 'until', 'state', 'reason', 'by'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   out([line(header), ...rows.map(line)].join('\n'));
   return 0;
 }

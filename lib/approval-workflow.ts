@@ -125,7 +125,11 @@ export class ApprovalWorkflow extends Construct {
     if (props.encryptionKey) {
       this.encryptionKey = props.encryptionKey;
     } else {
-      const key = new kms.Key(this, 'Key', { description: 'embedgate: encrypts approvals, reviewer notifications and workflow logs', enableKeyRotation: true, removalPolicy: RemovalPolicy.RETAIN });
+      const key = new kms.Key(this, 'Key', {
+        description: 'embedgate: encrypts approvals, reviewer notifications and workflow logs',
+        enableKeyRotation: true,
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
       key.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`));
       this.encryptionKey = key;
     }
@@ -150,22 +154,39 @@ export class ApprovalWorkflow extends Construct {
     });
     Validations.of(this.table).acknowledge({
       id: 'NIST.800.53.R5-DynamoDBInBackupPlan',
-      reason: 'Point-in-time recovery is on (35 days). Items live until 30 days past their deadline, and every step of an approval is also a session record in the Object Lock archive; adding the table to an AWS Backup plan is a decision of the deployment.',
+      reason:
+        'Point-in-time recovery is on (35 days). Items live until 30 days past their deadline, and every step of an approval is also a session record in the Object Lock archive; adding the table to an AWS Backup plan is a decision of the deployment.',
     });
 
-    this.topic = props.topic ?? new sns.Topic(this, 'Topic', { displayName: 'embedgate approvals', masterKey: this.encryptionKey, enforceSSL: true });
+    this.topic =
+      props.topic ?? new sns.Topic(this, 'Topic', { displayName: 'embedgate approvals', masterKey: this.encryptionKey, enforceSSL: true });
     for (const s of props.subscriptions ?? []) this.topic.addSubscription(s);
 
     // The name is fixed so the task function can be given the ARN without a reference to the
     // state machine, which refers to the function (a reference would be a dependency cycle).
     const stateMachineName = Names.uniqueResourceName(this, { maxLength: 80 });
-    const stateMachineArn = stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: stateMachineName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const stateMachineArn = stack.formatArn({
+      service: 'states',
+      resource: 'stateMachine',
+      resourceName: stateMachineName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
 
     props.network.addInterfaceEndpoint(STEP_FUNCTIONS_ENDPOINT.id, STEP_FUNCTIONS_ENDPOINT.service);
-    const taskLogs = new logs.LogGroup(this, 'TaskLogs', { retention, encryptionKey: this.encryptionKey, removalPolicy: RemovalPolicy.RETAIN });
-    const role = functionRole(this, 'TaskRole', { logGroup: taskLogs, inVpc: true, description: 'embedgate approval task function', policyReason: POLICY_REASON });
+    const taskLogs = new logs.LogGroup(this, 'TaskLogs', {
+      retention,
+      encryptionKey: this.encryptionKey,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const role = functionRole(this, 'TaskRole', {
+      logGroup: taskLogs,
+      inVpc: true,
+      description: 'embedgate approval task function',
+      policyReason: POLICY_REASON,
+    });
     this.taskFunction = gatewayFunction(this, 'TaskFunction', {
-      description: 'embedgate approval task: registers the workflow task token, confirms decisions from the table, expires undecided approvals',
+      description:
+        'embedgate approval task: registers the workflow task token, confirms decisions from the table, expires undecided approvals',
       bundle: 'approval-task',
       files: { 'config.json': props.configuration },
       ...(props.runtime ? { runtime: props.runtime } : {}),
@@ -189,8 +210,16 @@ export class ApprovalWorkflow extends Construct {
     // `register` releases the workflow at once when the approval was decided before it got there.
     role.addToPolicy(new iam.PolicyStatement({ actions: ['states:SendTaskSuccess'], resources: [stateMachineArn] }));
     Validations.of(this.taskFunction).acknowledge(
-      { id: 'NIST.800.53.R5-LambdaDLQ', reason: 'Invoked synchronously by the approval workflow, whose Retry and Catch handle its failures; a dead-letter queue applies to asynchronous invocations only.' },
-      { id: 'NIST.800.53.R5-LambdaConcurrency', reason: 'Invoked only by the approval workflow, at most three times per held request (register, confirm, expire) and their retries; held requests are bounded by the API stage throttle and the per-principal cap.' },
+      {
+        id: 'NIST.800.53.R5-LambdaDLQ',
+        reason:
+          'Invoked synchronously by the approval workflow, whose Retry and Catch handle its failures; a dead-letter queue applies to asynchronous invocations only.',
+      },
+      {
+        id: 'NIST.800.53.R5-LambdaConcurrency',
+        reason:
+          'Invoked only by the approval workflow, at most three times per held request (register, confirm, expire) and their retries; held requests are bounded by the API stage throttle and the per-principal cap.',
+      },
     );
 
     this.logGroup = new logs.LogGroup(this, 'Logs', { retention, encryptionKey: this.encryptionKey, removalPolicy: RemovalPolicy.RETAIN });
@@ -209,7 +238,8 @@ export class ApprovalWorkflow extends Construct {
     Validations.of(this.stateMachine.role).acknowledge(
       {
         id: 'AwsSolutions-IAM5[Resource::*]',
-        reason: 'Only what IAM cannot scope to a resource: X-Ray PutTraceSegments/PutTelemetryRecords/GetSampling*, and the CloudWatch Logs delivery actions Step Functions needs to log to a log group.',
+        reason:
+          'Only what IAM cannot scope to a resource: X-Ray PutTraceSegments/PutTelemetryRecords/GetSampling*, and the CloudWatch Logs delivery actions Step Functions needs to log to a log group.',
       },
       {
         id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(this.taskFunction.node.defaultChild as lambda.CfnFunction)}.Arn>:*]`,
@@ -217,7 +247,8 @@ export class ApprovalWorkflow extends Construct {
       },
       {
         id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
-        reason: 'Publishing to an SNS topic encrypted with a customer-managed key needs kms:GenerateDataKey* and kms:Decrypt on that key (as AWS documents for publishers); granted by topic.grantPublish on the topic key only.',
+        reason:
+          'Publishing to an SNS topic encrypted with a customer-managed key needs kms:GenerateDataKey* and kms:Decrypt on that key (as AWS documents for publishers); granted by topic.grantPublish on the topic key only.',
       },
       { id: 'NIST.800.53.R5-IAMNoInlinePolicy', reason: POLICY_REASON },
     );
@@ -231,7 +262,9 @@ export class ApprovalWorkflow extends Construct {
    */
   public grantUse(grantee: iam.IGrantable): iam.Grant {
     return this.grantItems(grantee, 'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem')
-      .combine(iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:Query'], resourceArns: [`${this.table.tableArn}/index/${STATUS_INDEX}`] }))
+      .combine(
+        iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:Query'], resourceArns: [`${this.table.tableArn}/index/${STATUS_INDEX}`] }),
+      )
       .combine(this.stateMachine.grantStartExecution(grantee))
       .combine(this.stateMachine.grant(grantee, 'states:SendTaskSuccess'));
   }
@@ -243,7 +276,9 @@ export class ApprovalWorkflow extends Construct {
 
   /** Item actions on the table itself (`table.grant` would add `<table>/index/*` as soon as the table had an index). */
   private grantItems(grantee: iam.IGrantable, ...actions: string[]): iam.Grant {
-    return iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [this.table.tableArn] }).combine(this.encryptionKey.grant(grantee, ...TABLE_KEY_ACTIONS));
+    return iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [this.table.tableArn] }).combine(
+      this.encryptionKey.grant(grantee, ...TABLE_KEY_ACTIONS),
+    );
   }
 
   private definition(): sfn.IChainable {
@@ -255,7 +290,12 @@ export class ApprovalWorkflow extends Construct {
       message: sfn.TaskInput.fromJsonPathAt('$.notification.message'),
       resultPath: sfn.JsonPath.DISCARD,
     });
-    notify.addRetry({ errors: ['SNS.SdkClientException', 'SNS.InternalErrorException', 'SNS.ThrottledException'], interval: Duration.seconds(2), maxAttempts: 4, backoffRate: 2 });
+    notify.addRetry({
+      errors: ['SNS.SdkClientException', 'SNS.InternalErrorException', 'SNS.ThrottledException'],
+      interval: Duration.seconds(2),
+      maxAttempts: 4,
+      backoffRate: 2,
+    });
 
     const wait = new tasks.LambdaInvoke(this, STATE.wait, {
       comment: 'Give the task token to the gateway (stored on the approval); a reviewer decision releases it',
@@ -283,7 +323,13 @@ export class ApprovalWorkflow extends Construct {
     const denied = new sfn.Succeed(this, STATE.denied);
     expire.next(
       new sfn.Choice(this, STATE.expiryOutcome)
-        .when(sfn.Condition.or(sfn.Condition.stringEquals('$.expiry.status', 'approved'), sfn.Condition.stringEquals('$.expiry.status', 'used')), approved)
+        .when(
+          sfn.Condition.or(
+            sfn.Condition.stringEquals('$.expiry.status', 'approved'),
+            sfn.Condition.stringEquals('$.expiry.status', 'used'),
+          ),
+          approved,
+        )
         .when(sfn.Condition.stringEquals('$.expiry.status', 'denied'), denied)
         .otherwise(new sfn.Succeed(this, STATE.expired)),
     );
@@ -310,7 +356,13 @@ export class ApprovalWorkflow extends Construct {
     waitDeadline.next(expire);
 
     const decision = new sfn.Choice(this, STATE.decision)
-      .when(sfn.Condition.or(sfn.Condition.stringEquals('$.confirmed.status', 'approved'), sfn.Condition.stringEquals('$.confirmed.status', 'used')), approved)
+      .when(
+        sfn.Condition.or(
+          sfn.Condition.stringEquals('$.confirmed.status', 'approved'),
+          sfn.Condition.stringEquals('$.confirmed.status', 'used'),
+        ),
+        approved,
+      )
       .when(sfn.Condition.stringEquals('$.confirmed.status', 'denied'), denied)
       .when(sfn.Condition.stringEquals('$.confirmed.status', 'pending'), waitDeadline)
       // Expired (withdrawn by the gateway, or registered after the deadline): expiring again writes

@@ -61,8 +61,8 @@ export class ArchiveRetention {
       const factory = mode === ArchiveRetentionMode.COMPLIANCE ? 'compliance' : 'governance';
       if (!Number.isInteger(days)) {
         throw new Error(
-          `Archive retention must be a whole number of days (S3 Object Lock counts days), got ${given}. `
-          + `Use ArchiveRetention.${factory}(Duration.days(${Math.max(1, Math.ceil(days))})).`,
+          `Archive retention must be a whole number of days (S3 Object Lock counts days), got ${given}. ` +
+            `Use ArchiveRetention.${factory}(Duration.days(${Math.max(1, Math.ceil(days))})).`,
         );
       }
       if (days < 1) {
@@ -72,8 +72,8 @@ export class ArchiveRetention {
       }
       if (days > MAX_DAYS) {
         throw new Error(
-          `Archive retention must be at most 100 years (${MAX_DAYS} days), got ${given}. `
-          + `Use ArchiveRetention.${factory}(Duration.days(${MAX_DAYS})) or less.`,
+          `Archive retention must be at most 100 years (${MAX_DAYS} days), got ${given}. ` +
+            `Use ArchiveRetention.${factory}(Duration.days(${MAX_DAYS})) or less.`,
         );
       }
     }

@@ -156,7 +156,8 @@ export class AuditDigests extends Construct {
       logGroup: this.logGroup,
       inVpc: props.network !== undefined,
       description: 'embedgate audit digest function',
-      policyReason: 'The role\'s policy is generated from least-privilege grants on this archive\'s bucket prefixes and keys; it belongs to this role alone and is not meant to be attached elsewhere.',
+      policyReason:
+        "The role's policy is generated from least-privilege grants on this archive's bucket prefixes and keys; it belongs to this role alone and is not meant to be attached elsewhere.",
     });
 
     this.signingKey = props.signingKey ?? this.createSigningKey(role);
@@ -204,7 +205,10 @@ export class AuditDigests extends Construct {
   public grantVerify(grantee: iam.IGrantable): iam.Grant {
     const bucket = this.archive.bucket;
     const list = iam.Grant.addToPrincipalOrResource({
-      grantee, actions: perms.ARCHIVE_READ_BUCKET_ACTIONS, resourceArns: [bucket.bucketArn], resource: bucket,
+      grantee,
+      actions: perms.ARCHIVE_READ_BUCKET_ACTIONS,
+      resourceArns: [bucket.bucketArn],
+      resource: bucket,
     });
     const read = iam.Grant.addToPrincipalOrResource({
       grantee,
@@ -215,8 +219,11 @@ export class AuditDigests extends Construct {
     });
     acknowledgeObjectWildcard(grantee, bucket, RECORDS_PREFIX, 'Verification reads every record; there is one object per session.');
     acknowledgeObjectWildcard(grantee, bucket, DIGESTS_PREFIX, 'Verification reads every digest; there is one object per period.');
-    return [read, this.archive.encryptionKey.grant(grantee, 'kms:Decrypt'), this.signingKey.grant(grantee, ...perms.DIGEST_VERIFY_ACTIONS)]
-      .reduce((a, b) => a.combine(b), list);
+    return [
+      read,
+      this.archive.encryptionKey.grant(grantee, 'kms:Decrypt'),
+      this.signingKey.grant(grantee, ...perms.DIGEST_VERIFY_ACTIONS),
+    ].reduce((a, b) => a.combine(b), list);
   }
 
   /** Failed runs of the digest function. @default sum over 5 minutes */
@@ -249,8 +256,18 @@ export class AuditDigests extends Construct {
     });
     this.archive.encryptionKey.grant(role, 'kms:Decrypt', ...perms.KEY_WRITE_ACTIONS);
     this.signingKey.grant(role, ...perms.DIGEST_SIGN_ACTIONS);
-    acknowledgeObjectWildcard(role, bucket, RECORDS_PREFIX, 'The digest function reads every record of a period; there is one object per session.');
-    acknowledgeObjectWildcard(role, bucket, DIGESTS_PREFIX, 'The digest function reads the previous digests and writes one new digest per period, named by its last hour.');
+    acknowledgeObjectWildcard(
+      role,
+      bucket,
+      RECORDS_PREFIX,
+      'The digest function reads every record of a period; there is one object per session.',
+    );
+    acknowledgeObjectWildcard(
+      role,
+      bucket,
+      DIGESTS_PREFIX,
+      'The digest function reads the previous digests and writes one new digest per period, named by its last hour.',
+    );
   }
 
   private createSigningKey(role: iam.IRole): kms.Key {
@@ -260,29 +277,33 @@ export class AuditDigests extends Construct {
       keyUsage: kms.KeyUsage.SIGN_VERIFY,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    key.addToResourcePolicy(new iam.PolicyStatement({
-      sid: 'DenyKeyDeletion',
-      effect: iam.Effect.DENY,
-      principals: [new iam.AnyPrincipal()],
-      actions: perms.DENIED_KEY_ACTIONS,
-      // In a key policy, "*" is the key itself.
-      resources: ['*'],
-    }));
-    key.addToResourcePolicy(new iam.PolicyStatement({
-      sid: 'DenySigningByOthers',
-      effect: iam.Effect.DENY,
-      principals: [new iam.AnyPrincipal()],
-      actions: ['kms:Sign'],
-      resources: ['*'],
-      // Only the digest function may sign: a digest signed by this key came from it.
-      conditions: { ArnNotEquals: { 'aws:PrincipalArn': role.roleArn } },
-    }));
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'DenyKeyDeletion',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: perms.DENIED_KEY_ACTIONS,
+        // In a key policy, "*" is the key itself.
+        resources: ['*'],
+      }),
+    );
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'DenySigningByOthers',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['kms:Sign'],
+        resources: ['*'],
+        // Only the digest function may sign: a digest signed by this key came from it.
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': role.roleArn } },
+      }),
+    );
     return key;
   }
 
   private createLogKey(): kms.Key {
     const key = new kms.Key(this, 'LogsKey', {
-      description: 'embedgate audit digests: encrypts the digest function\'s log group',
+      description: "embedgate audit digests: encrypts the digest function's log group",
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
@@ -294,17 +315,20 @@ export class AuditDigests extends Construct {
     Validations.of(this.function).acknowledge(
       {
         id: 'NIST.800.53.R5-LambdaDLQ',
-        reason: 'A failed run leaves nothing to replay: the next scheduled run starts where the last digest ended and covers the missed hours. Failures show in metricErrors().',
+        reason:
+          'A failed run leaves nothing to replay: the next scheduled run starts where the last digest ended and covers the missed hours. Failures show in metricErrors().',
       },
       {
         id: 'NIST.800.53.R5-LambdaConcurrency',
-        reason: 'Invoked once an hour by its schedule; a concurrent run cannot write a second digest of a period (digests are created write-once, If-None-Match).',
+        reason:
+          'Invoked once an hour by its schedule; a concurrent run cannot write a second digest of a period (digests are created write-once, If-None-Match).',
       },
     );
     if (!inVpc) {
       Validations.of(this.function).acknowledge({
         id: 'NIST.800.53.R5-LambdaInsideVPC',
-        reason: 'No network was given: the function only calls S3 and KMS over TLS with its own least-privilege role, and accepts no inbound connections. Pass `network` to run it in the gateway\'s VPC.',
+        reason:
+          "No network was given: the function only calls S3 and KMS over TLS with its own least-privilege role, and accepts no inbound connections. Pass `network` to run it in the gateway's VPC.",
       });
     }
   }
@@ -316,10 +340,14 @@ function validate(settle: Duration, lookback: Duration, maxPeriod: Duration, tim
     throw new Error(`AuditDigests: settleTime must be at most 24 hours, got ${settle.toHumanString()}`);
   }
   if (!lookback.isUnresolved() && hours(lookback) > 48) {
-    throw new Error(`AuditDigests: lateRecordLookback must be at most 48 hours (each hour is listed on every run), got ${lookback.toHumanString()}`);
+    throw new Error(
+      `AuditDigests: lateRecordLookback must be at most 48 hours (each hour is listed on every run), got ${lookback.toHumanString()}`,
+    );
   }
   if (!maxPeriod.isUnresolved() && (!Number.isInteger(hours(maxPeriod)) || hours(maxPeriod) < 1)) {
-    throw new Error(`AuditDigests: maxPeriod must be a whole number of hours, at least 1, got ${maxPeriod.toHumanString()}; use Duration.hours(n)`);
+    throw new Error(
+      `AuditDigests: maxPeriod must be a whole number of hours, at least 1, got ${maxPeriod.toHumanString()}; use Duration.hours(n)`,
+    );
   }
   if (!timeout.isUnresolved() && (timeout.toSeconds() < 60 || timeout.toSeconds() > 900)) {
     throw new Error(`AuditDigests: timeout must be 1 to 15 minutes, got ${timeout.toHumanString()}`);

@@ -228,7 +228,11 @@ export class EmbeddingGateway extends Construct {
 
     // Created upstream-key secrets are encrypted with a key of the gateway's own.
     const secretsKey = props.models.some((m) => m.needsCreatedSecret)
-      ? new kms.Key(this, 'SecretsKey', { description: 'embedgate: encrypts the upstream API key secrets', enableKeyRotation: true, removalPolicy: RemovalPolicy.RETAIN })
+      ? new kms.Key(this, 'SecretsKey', {
+          description: 'embedgate: encrypts the upstream API key secrets',
+          enableKeyRotation: true,
+          removalPolicy: RemovalPolicy.RETAIN,
+        })
       : undefined;
     const bindings = props.models.map((m, i) => m.bind(this, `ApiKey${i}`, secretsKey ? { encryptionKey: secretsKey } : {}));
     const needsInternet = props.models.filter((_m, i) => bindings[i]!.needsInternet);
@@ -256,7 +260,8 @@ export class EmbeddingGateway extends Construct {
       ...(props.archiveEncryptionKey ? { encryptionKey: props.archiveEncryptionKey } : {}),
     });
     this.archiveBucket = this.archive.bucket;
-    const replication = 'Cross-Region replication of the archive needs a destination bucket with Object Lock and a key in a second Region: a decision of the deployment, not of this construct (configure it on archive.bucket).';
+    const replication =
+      'Cross-Region replication of the archive needs a destination bucket with Object Lock and a key in a second Region: a decision of the deployment, not of this construct (configure it on archive.bucket).';
     Validations.of(this.archive.bucket).acknowledge({ id: 'NIST.800.53.R5-S3BucketReplicationEnabled', reason: replication });
     Validations.of(this.archive.accessLogsBucket).acknowledge({ id: 'NIST.800.53.R5-S3BucketReplicationEnabled', reason: replication });
     this.revocations = new RevocationTable(this, 'Revocations');
@@ -265,10 +270,17 @@ export class EmbeddingGateway extends Construct {
 
     const failMode = props.archiveFailureMode ?? ArchiveFailureMode.CLOSED;
     if (failMode === ArchiveFailureMode.OPEN) {
-      Annotations.of(this).addWarningV2('embedgate:archiveFailOpen', 'archiveFailureMode is OPEN: responses leave even when their session record could not be archived');
+      Annotations.of(this).addWarningV2(
+        'embedgate:archiveFailOpen',
+        'archiveFailureMode is OPEN: responses leave even when their session record could not be archived',
+      );
     }
     const masking = props.masking;
-    const pseudonymize = masking !== undefined && [...Object.values(masking.strategies ?? {}), ...props.rules.flatMap((r) => Object.values(r.maskingStrategies ?? {}))].includes(MaskingStrategy.PSEUDONYMIZE);
+    const pseudonymize =
+      masking !== undefined &&
+      [...Object.values(masking.strategies ?? {}), ...props.rules.flatMap((r) => Object.values(r.maskingStrategies ?? {}))].includes(
+        MaskingStrategy.PSEUDONYMIZE,
+      );
     this.pseudonymKey =
       masking?.pseudonymKey ??
       (pseudonymize
@@ -279,8 +291,12 @@ export class EmbeddingGateway extends Construct {
           })
         : undefined);
     if (this.pseudonymKey && !masking?.pseudonymKey) {
-      const reason = 'Rotating the pseudonym key changes every pseudonym and breaks retrieval over already embedded documents; rotate it deliberately, with a re-embedding plan.';
-      Validations.of(this.pseudonymKey).acknowledge({ id: 'AwsSolutions-SMG4', reason }, { id: 'NIST.800.53.R5-SecretsManagerRotationEnabled', reason });
+      const reason =
+        'Rotating the pseudonym key changes every pseudonym and breaks retrieval over already embedded documents; rotate it deliberately, with a re-embedding plan.';
+      Validations.of(this.pseudonymKey).acknowledge(
+        { id: 'AwsSolutions-SMG4', reason },
+        { id: 'NIST.800.53.R5-SecretsManagerRotationEnabled', reason },
+      );
     }
     const config = buildGatewayConfig({
       ...(masking
@@ -305,8 +321,17 @@ export class EmbeddingGateway extends Construct {
     });
 
     const serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
-    const functionLogs = new logs.LogGroup(this, 'ProxyLogs', { retention: logRetention, encryptionKey: this.logsKey, removalPolicy: RemovalPolicy.RETAIN });
-    const role = functionRole(this, 'ProxyRole', { logGroup: functionLogs, inVpc: true, description: 'embedgate proxy function', policyReason: ROLE_POLICY_REASON });
+    const functionLogs = new logs.LogGroup(this, 'ProxyLogs', {
+      retention: logRetention,
+      encryptionKey: this.logsKey,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const role = functionRole(this, 'ProxyRole', {
+      logGroup: functionLogs,
+      inVpc: true,
+      description: 'embedgate proxy function',
+      policyReason: ROLE_POLICY_REASON,
+    });
     this.proxyFunction = gatewayFunction(this, 'Proxy', {
       description: 'embedgate proxy: identity, revocation, policy, upstream call, session record',
       bundle: 'proxy',
@@ -314,7 +339,9 @@ export class EmbeddingGateway extends Construct {
       ...(props.runtime ? { runtime: props.runtime } : {}),
       memorySize: (props.memorySize ?? Size.mebibytes(1024)).toMebibytes(),
       timeout: props.timeout ?? Duration.seconds(29),
-      ...(props.reservedConcurrentExecutions !== undefined ? { extra: { reservedConcurrentExecutions: props.reservedConcurrentExecutions } } : {}),
+      ...(props.reservedConcurrentExecutions !== undefined
+        ? { extra: { reservedConcurrentExecutions: props.reservedConcurrentExecutions } }
+        : {}),
       network: this.network,
       logGroup: functionLogs,
       role,
@@ -363,11 +390,18 @@ export class EmbeddingGateway extends Construct {
       this.proxyFunction.addEnvironment('EMBEDGATE_APPROVAL_STATE_MACHINE', this.approvals.stateMachine.stateMachineArn);
       this.approvals.grantUse(this.proxyFunction);
     } else if (props.approvalTopic || props.approvalSubscriptions) {
-      Annotations.of(this).addWarningV2('embedgate:approvalsUnused', 'approvalTopic or approvalSubscriptions is set, but no policy rule has an approval: no approval workflow is created');
+      Annotations.of(this).addWarningV2(
+        'embedgate:approvalsUnused',
+        'approvalTopic or approvalSubscriptions is set, but no policy rule has an approval: no approval workflow is created',
+      );
     }
 
     // API: one JWT authorizer per issuer; the primary issuer at /v1, the others at /<id>/v1.
-    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', { retention: logRetention, encryptionKey: this.logsKey, removalPolicy: RemovalPolicy.RETAIN });
+    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
+      retention: logRetention,
+      encryptionKey: this.logsKey,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
     this.api = new apigwv2.HttpApi(this, 'Api', {
       description: 'embedgate: identity-aware embeddings gateway',
       createDefaultStage: false,
@@ -382,7 +416,10 @@ export class EmbeddingGateway extends Construct {
     });
     const integration = new HttpLambdaIntegration('Proxy', this.proxyFunction);
     props.issuers.forEach((issuer, i) => {
-      const authorizer = new HttpJwtAuthorizer(`Jwt-${issuer.id}`, issuer.issuerUrl, { jwtAudience: issuer.audiences, authorizerName: `jwt-${issuer.id}` });
+      const authorizer = new HttpJwtAuthorizer(`Jwt-${issuer.id}`, issuer.issuerUrl, {
+        jwtAudience: issuer.audiences,
+        authorizerName: `jwt-${issuer.id}`,
+      });
       const prefix = i === 0 ? '' : `/${issuer.id}`;
       this.api.addRoutes({ path: `${prefix}/v1/embeddings`, methods: [apigwv2.HttpMethod.POST], integration, authorizer });
       this.api.addRoutes({ path: `${prefix}/v1/models`, methods: [apigwv2.HttpMethod.GET], integration, authorizer });
@@ -395,14 +432,24 @@ export class EmbeddingGateway extends Construct {
     const [health] = this.api.addRoutes({ path: '/health', methods: [apigwv2.HttpMethod.GET], integration });
     Validations.of(health!).acknowledge({
       id: 'AwsSolutions-APIG4',
-      reason: 'GET /health is the liveness probe: it answers a constant {"status":"ok"} without reading a body, a token or any data, and writes no record.',
+      reason:
+        'GET /health is the liveness probe: it answers a constant {"status":"ok"} without reading a body, a token or any data, and writes no record.',
     });
     this.url = `${this.stage.url.replace(/\/$/, '')}/v1`;
 
     // Requests API Gateway answers itself (authorizer refusals, unknown routes, throttling) never
     // reach the proxy: the edge recorder turns their access-log entries into session records.
-    const edgeLogs = new logs.LogGroup(this, 'EdgeRecorderLogs', { retention: logRetention, encryptionKey: this.logsKey, removalPolicy: RemovalPolicy.RETAIN });
-    const edgeRole = functionRole(this, 'EdgeRecorderRole', { logGroup: edgeLogs, inVpc: true, description: 'embedgate edge recorder function', policyReason: ROLE_POLICY_REASON });
+    const edgeLogs = new logs.LogGroup(this, 'EdgeRecorderLogs', {
+      retention: logRetention,
+      encryptionKey: this.logsKey,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const edgeRole = functionRole(this, 'EdgeRecorderRole', {
+      logGroup: edgeLogs,
+      inVpc: true,
+      description: 'embedgate edge recorder function',
+      policyReason: ROLE_POLICY_REASON,
+    });
     this.edgeRecorderDeadLetterQueue = new sqs.Queue(this, 'EdgeRecorderDlq', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -410,7 +457,8 @@ export class EmbeddingGateway extends Construct {
     });
     Validations.of(this.edgeRecorderDeadLetterQueue).acknowledge({
       id: 'AwsSolutions-SQS3',
-      reason: 'This queue is the dead-letter queue of the edge recorder: access-log batches it could not archive after its retries wait here (alarmed) to be replayed.',
+      reason:
+        'This queue is the dead-letter queue of the edge recorder: access-log batches it could not archive after its retries wait here (alarmed) to be replayed.',
     });
     this.edgeRecorderFunction = gatewayFunction(this, 'EdgeRecorder', {
       description: 'embedgate edge recorder: session records for requests API Gateway refused itself',
@@ -434,7 +482,8 @@ export class EmbeddingGateway extends Construct {
     this.archive.grantWrite(this.edgeRecorderFunction);
     Validations.of(this.edgeRecorderFunction).acknowledge({
       id: 'NIST.800.53.R5-LambdaConcurrency',
-      reason: 'Invoked by the access log subscription only, in batches; its concurrency follows the API traffic, which the stage throttle bounds.',
+      reason:
+        'Invoked by the access log subscription only, in batches; its concurrency follows the API traffic, which the stage throttle bounds.',
     });
     new logs.SubscriptionFilter(this, 'EdgeRecords', {
       logGroup: this.accessLogGroup,
@@ -443,7 +492,10 @@ export class EmbeddingGateway extends Construct {
     });
 
     const alarms = props.alarms ?? true;
-    this.alarmTopic = alarms ? (props.alarmTopic ?? new sns.Topic(this, 'AlarmTopic', { displayName: 'embedgate alarms', masterKey: this.logsKey, enforceSSL: true })) : undefined;
+    this.alarmTopic = alarms
+      ? (props.alarmTopic ??
+        new sns.Topic(this, 'AlarmTopic', { displayName: 'embedgate alarms', masterKey: this.logsKey, enforceSSL: true }))
+      : undefined;
     this.monitoring = new GatewayMonitoring(this, 'Monitoring', {
       serviceName,
       proxyFunction: this.proxyFunction,
@@ -457,15 +509,21 @@ export class EmbeddingGateway extends Construct {
     this.alarms = this.monitoring.alarms;
     this.dashboard = this.monitoring.dashboard;
 
-    new CfnOutput(this, 'Url', { description: 'OpenAI base URL of the primary issuer\'s clients', value: this.url });
+    new CfnOutput(this, 'Url', { description: "OpenAI base URL of the primary issuer's clients", value: this.url });
     new CfnOutput(this, 'ArchiveBucketName', { value: this.archive.bucket.bucketName });
     new CfnOutput(this, 'RevocationTableName', { value: this.revocations.table.tableName });
     new CfnOutput(this, 'AthenaWorkGroup', { value: this.archive.workGroupName });
     if (this.approvals) {
-      new CfnOutput(this, 'ApprovalTopicArn', { description: 'Reviewers of held requests are notified here: subscribe to it', value: this.approvals.topic.topicArn });
+      new CfnOutput(this, 'ApprovalTopicArn', {
+        description: 'Reviewers of held requests are notified here: subscribe to it',
+        value: this.approvals.topic.topicArn,
+      });
       new CfnOutput(this, 'ApprovalStateMachineArn', { value: this.approvals.stateMachine.stateMachineArn });
     }
-    Object.entries(secrets).forEach(([name, s], i) => new CfnOutput(this, `ApiKeySecret${i}`, { description: `Upstream API key secret of model "${name}"`, value: s.secretArn }));
+    Object.entries(secrets).forEach(
+      ([name, s], i) =>
+        new CfnOutput(this, `ApiKeySecret${i}`, { description: `Upstream API key secret of model "${name}"`, value: s.secretArn }),
+    );
   }
 
   /** Permission to run the audit queries (Athena workgroup, Glue table, archive read). */
@@ -520,12 +578,14 @@ const ROLE_POLICY_REASON =
 function acknowledgeProxyFindings(fn: lambda.Function, concurrencyReserved: boolean): void {
   Validations.of(fn).acknowledge({
     id: 'NIST.800.53.R5-LambdaDLQ',
-    reason: 'The proxy is invoked synchronously by API Gateway; a dead-letter queue applies to asynchronous invocations only. Every request\'s outcome is in its session record.',
+    reason:
+      "The proxy is invoked synchronously by API Gateway; a dead-letter queue applies to asynchronous invocations only. Every request's outcome is in its session record.",
   });
   if (!concurrencyReserved) {
     Validations.of(fn).acknowledge({
       id: 'NIST.800.53.R5-LambdaConcurrency',
-      reason: 'Concurrency is bounded by the API stage throttle (throttlingRateLimit / throttlingBurstLimit); set reservedConcurrentExecutions to reserve it as well.',
+      reason:
+        'Concurrency is bounded by the API stage throttle (throttlingRateLimit / throttlingBurstLimit); set reservedConcurrentExecutions to reserve it as well.',
     });
   }
 }
@@ -535,10 +595,15 @@ function validateProps(props: EmbeddingGatewayProps): void {
   if (!props.models || props.models.length === 0) throw new Error('EmbeddingGateway: models must list at least one UpstreamModel');
   for (const issuer of props.issuers) {
     if (!Token.isUnresolved(issuer.issuerUrl) && !issuer.issuerUrl.startsWith('https://')) {
-      throw new Error(`EmbeddingGateway: issuer "${issuer.id}" has issuerUrl ${JSON.stringify(issuer.issuerUrl)}; API Gateway's JWT authorizer needs an https:// issuer (use embedgate dev for a local issuer)`);
+      throw new Error(
+        `EmbeddingGateway: issuer "${issuer.id}" has issuerUrl ${JSON.stringify(issuer.issuerUrl)}; API Gateway's JWT authorizer needs an https:// issuer (use embedgate dev for a local issuer)`,
+      );
     }
     for (const alg of issuer.algorithms ?? []) {
-      if (!Object.values(JwtAlgorithm).includes(alg)) throw new Error(`EmbeddingGateway: issuer "${issuer.id}" algorithm ${String(alg)} is not supported; use JwtAlgorithm.RS256, RS384 or RS512`);
+      if (!Object.values(JwtAlgorithm).includes(alg))
+        throw new Error(
+          `EmbeddingGateway: issuer "${issuer.id}" algorithm ${String(alg)} is not supported; use JwtAlgorithm.RS256, RS384 or RS512`,
+        );
     }
   }
   const names = props.models.map((m) => m.name);

@@ -5,7 +5,12 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { EndpointSpec } from './private/network-endpoints';
 import {
-  ALWAYS_ON_ENDPOINTS, BEDROCK_RUNTIME_ENDPOINT, COMPREHEND_ENDPOINT, HTTPS, STEP_FUNCTIONS_ENDPOINT, XRAY_ENDPOINT,
+  ALWAYS_ON_ENDPOINTS,
+  BEDROCK_RUNTIME_ENDPOINT,
+  COMPREHEND_ENDPOINT,
+  HTTPS,
+  STEP_FUNCTIONS_ENDPOINT,
+  XRAY_ENDPOINT,
 } from './private/network-endpoints';
 import { createVpcFlowLog } from './private/flow-log';
 import { assertRouteTablesKnown, selectNetworkSubnets, validateNetworkProps } from './private/network-validation';
@@ -229,10 +234,14 @@ export class GatewayNetwork extends Construct {
     if (this.endpointsCreated) {
       if (imported) assertRouteTablesKnown(selected);
       this.s3Endpoint = new ec2.GatewayVpcEndpoint(this, 'S3Endpoint', {
-        vpc: this.vpc, service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [this.vpcSubnets],
+        vpc: this.vpc,
+        service: ec2.GatewayVpcEndpointAwsService.S3,
+        subnets: [this.vpcSubnets],
       });
       this.dynamoDbEndpoint = new ec2.GatewayVpcEndpoint(this, 'DynamoDbEndpoint', {
-        vpc: this.vpc, service: ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets: [this.vpcSubnets],
+        vpc: this.vpc,
+        service: ec2.GatewayVpcEndpointAwsService.DYNAMODB,
+        subnets: [this.vpcSubnets],
       });
     }
 
@@ -270,8 +279,10 @@ export class GatewayNetwork extends Construct {
     if (!this.endpointsCreated) {
       if (!this._ownerEndpoints.includes(key)) {
         this._ownerEndpoints.push(key);
-        Annotations.of(this).addWarningV2('embedgate:GatewayNetwork.endpointNotCreated',
-          `createEndpoints is false: the imported VPC must already have an interface endpoint with private DNS for "${key}" in the Lambdas' subnets, accepting 443 from the Lambda security group`);
+        Annotations.of(this).addWarningV2(
+          'embedgate:GatewayNetwork.endpointNotCreated',
+          `createEndpoints is false: the imported VPC must already have an interface endpoint with private DNS for "${key}" in the Lambdas' subnets, accepting 443 from the Lambda security group`,
+        );
       }
       return undefined;
     }
@@ -291,10 +302,10 @@ export class GatewayNetwork extends Construct {
   private createVpc(props: GatewayNetworkProps): ec2.Vpc {
     const subnetConfiguration: ec2.SubnetConfiguration[] = this.egressAllowed
       ? [
-        // Only the NAT gateways live here; they use Elastic IPs, nothing needs a public IP on launch.
-        { name: 'Public', subnetType: ec2.SubnetType.PUBLIC, mapPublicIpOnLaunch: false },
-        { name: 'Private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-      ]
+          // Only the NAT gateways live here; they use Elastic IPs, nothing needs a public IP on launch.
+          { name: 'Public', subnetType: ec2.SubnetType.PUBLIC, mapPublicIpOnLaunch: false },
+          { name: 'Private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+        ]
       : [{ name: 'Isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }];
     const vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs: props.maxAzs ?? 2,
@@ -306,7 +317,8 @@ export class GatewayNetwork extends Construct {
     for (const subnet of vpc.publicSubnets) {
       Validations.of(subnet).acknowledge({
         id: 'NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW',
-        reason: 'Only with allowInternetEgress: the public subnets hold nothing but the NAT gateways, whose default route to the internet gateway carries the Lambdas\' calls to model providers outside AWS (443 only, by security group).',
+        reason:
+          "Only with allowInternetEgress: the public subnets hold nothing but the NAT gateways, whose default route to the internet gateway carries the Lambdas' calls to model providers outside AWS (443 only, by security group).",
       });
     }
     return vpc;
@@ -329,33 +341,46 @@ export class GatewayNetwork extends Construct {
       // internet gateway route, so 443 reaches only the VPC (the interface endpoints) and the
       // S3 and DynamoDB gateway endpoints. DNS needs no rule: security groups do not filter
       // traffic to the Amazon-provided resolver.
-      this.lambdaSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), https,
-        'HTTPS to the S3 and DynamoDB gateway endpoints (no route to the internet from these subnets)');
+      this.lambdaSecurityGroup.addEgressRule(
+        ec2.Peer.anyIpv4(),
+        https,
+        'HTTPS to the S3 and DynamoDB gateway endpoints (no route to the internet from these subnets)',
+      );
     }
   }
 
   private annotateImportedVpc(props: GatewayNetworkProps, selected: ec2.SelectedSubnets): void {
     const note = Annotations.of(this);
-    note.addInfo('GatewayNetwork: the VPC is imported, so no flow logs are created here: they belong to its owner, with its routes and NAT gateways.');
+    note.addInfo(
+      'GatewayNetwork: the VPC is imported, so no flow logs are created here: they belong to its owner, with its routes and NAT gateways.',
+    );
     if (props.createEndpoints === false) {
-      note.addInfo("GatewayNetwork: createEndpoints is false: the imported VPC must already have S3 and DynamoDB gateway endpoints on the route tables of the Lambdas' subnets.");
+      note.addInfo(
+        "GatewayNetwork: createEndpoints is false: the imported VPC must already have S3 and DynamoDB gateway endpoints on the route tables of the Lambdas' subnets.",
+      );
     }
     if (this.egressAllowed) {
-      note.addInfo("GatewayNetwork: allowInternetEgress is true: the route tables of the imported subnets must send 0.0.0.0/0 through a NAT gateway.");
+      note.addInfo(
+        'GatewayNetwork: allowInternetEgress is true: the route tables of the imported subnets must send 0.0.0.0/0 through a NAT gateway.',
+      );
       return;
     }
     if (props.s3PrefixList) return; // egress narrowed to the endpoints by the security group itself
     const withEgress = new Set(this.vpc.privateSubnets.map((s) => s.subnetId));
     if (!selected.isPendingLookup && selected.subnets.some((s) => withEgress.has(s.subnetId))) {
-      note.addWarningV2('embedgate:GatewayNetwork.egressSubnetsSelected',
-        'allowInternetEgress is false, but vpcSubnets selects private subnets with egress and the Lambda security group allows 443 to 0.0.0.0/0: '
-        + 'the Lambdas could reach the internet. Select PRIVATE_ISOLATED subnets, pass s3PrefixList and dynamoDbPrefixList, '
-        + 'or set allowInternetEgress: true if a configured model lives outside AWS');
+      note.addWarningV2(
+        'embedgate:GatewayNetwork.egressSubnetsSelected',
+        'allowInternetEgress is false, but vpcSubnets selects private subnets with egress and the Lambda security group allows 443 to 0.0.0.0/0: ' +
+          'the Lambdas could reach the internet. Select PRIVATE_ISOLATED subnets, pass s3PrefixList and dynamoDbPrefixList, ' +
+          'or set allowInternetEgress: true if a configured model lives outside AWS',
+      );
     } else {
-      note.addWarningV2('embedgate:GatewayNetwork.importedVpcEgress',
-        'allowInternetEgress is false, but the Lambda security group allows 443 to 0.0.0.0/0 (the S3 and DynamoDB prefix-list ids are not known offline): '
-        + "in an imported VPC only the subnets' route tables keep that traffic inside AWS. Pass s3PrefixList and dynamoDbPrefixList "
-        + 'to narrow the rule to the gateway endpoints, or make sure the selected subnets have no NAT or internet gateway route');
+      note.addWarningV2(
+        'embedgate:GatewayNetwork.importedVpcEgress',
+        'allowInternetEgress is false, but the Lambda security group allows 443 to 0.0.0.0/0 (the S3 and DynamoDB prefix-list ids are not known offline): ' +
+          "in an imported VPC only the subnets' route tables keep that traffic inside AWS. Pass s3PrefixList and dynamoDbPrefixList " +
+          'to narrow the rule to the gateway endpoints, or make sure the selected subnets have no NAT or internet gateway route',
+      );
     }
   }
 }

@@ -39,7 +39,9 @@ export class RevocationTable extends Construct {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
       billing: dynamodb.Billing.onDemand(),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: props.encryptionKey ? dynamodb.TableEncryptionV2.customerManagedKey(props.encryptionKey) : dynamodb.TableEncryptionV2.awsManagedKey(),
+      encryption: props.encryptionKey
+        ? dynamodb.TableEncryptionV2.customerManagedKey(props.encryptionKey)
+        : dynamodb.TableEncryptionV2.awsManagedKey(),
       timeToLiveAttribute: 'expiresAt',
       deletionProtection: true,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
@@ -55,6 +57,15 @@ export class RevocationTable extends Construct {
   /** Revoke, list and lift revocations (operators, `embedgate revoke`). */
   public grantRevoke(grantee: iam.IGrantable): iam.Grant {
     this.encryptionKey?.grantEncryptDecrypt(grantee);
-    return this.table.grant(grantee, 'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Scan', 'dynamodb:Query', 'dynamodb:DescribeTable');
+    return this.table.grant(
+      grantee,
+      'dynamodb:GetItem',
+      'dynamodb:BatchGetItem',
+      'dynamodb:PutItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:Scan',
+      'dynamodb:Query',
+      'dynamodb:DescribeTable',
+    );
   }
 }

@@ -11,7 +11,12 @@ import { acknowledgeObjectWildcard, denyRecordTampering, logAccessTo, SECURE_BUC
 import * as perms from './private/archive-perms';
 import { RECORDS_PREFIX, sessionTableInput } from './private/archive-table';
 import {
-  checkCatalogName, checkProjectionStart, checkTransitions, checkWorkGroupName, cutoffBytes, wholeDays,
+  checkCatalogName,
+  checkProjectionStart,
+  checkTransitions,
+  checkWorkGroupName,
+  cutoffBytes,
+  wholeDays,
 } from './private/archive-validation';
 
 /** Properties of a `SessionArchive`. */
@@ -192,17 +197,25 @@ export class SessionArchive extends Construct {
       ...SECURE_BUCKET_PROPS,
       // S3 server access log delivery writes only to SSE-S3 buckets.
       encryption: s3.BucketEncryption.S3_MANAGED,
-      lifecycleRules: [{
-        id: 'ExpireAccessLogs',
-        expiration: accessLogsRetention,
-        noncurrentVersionExpiration: Duration.days(30),
-        abortIncompleteMultipartUploadAfter: Duration.days(1),
-      }],
+      lifecycleRules: [
+        {
+          id: 'ExpireAccessLogs',
+          expiration: accessLogsRetention,
+          noncurrentVersionExpiration: Duration.days(30),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
     });
     Validations.of(accessLogs).acknowledge(
       { id: 'AwsSolutions-S1', reason: 'This is the server access log bucket of the archive; logging it into itself would loop.' },
-      { id: 'NIST.800.53.R5-S3BucketLoggingEnabled', reason: 'This is the server access log bucket of the archive; logging it into itself would loop.' },
-      { id: 'NIST.800.53.R5-S3DefaultEncryptionKMS', reason: 'S3 server access log delivery supports only SSE-S3 on the destination bucket.' },
+      {
+        id: 'NIST.800.53.R5-S3BucketLoggingEnabled',
+        reason: 'This is the server access log bucket of the archive; logging it into itself would loop.',
+      },
+      {
+        id: 'NIST.800.53.R5-S3DefaultEncryptionKMS',
+        reason: 'S3 server access log delivery supports only SSE-S3 on the destination bucket.',
+      },
     );
     this.accessLogsBucket = accessLogs;
 
@@ -215,12 +228,14 @@ export class SessionArchive extends Construct {
       encryption: s3.BucketEncryption.KMS,
       encryptionKey: this.encryptionKey,
       bucketKeyEnabled: true,
-      lifecycleRules: [{
-        id: 'ExpireQueryResults',
-        expiration: resultsExpiration,
-        noncurrentVersionExpiration: Duration.days(1),
-        abortIncompleteMultipartUploadAfter: Duration.days(1),
-      }],
+      lifecycleRules: [
+        {
+          id: 'ExpireQueryResults',
+          expiration: resultsExpiration,
+          noncurrentVersionExpiration: Duration.days(1),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
     });
     logAccessTo(results, accessLogs, 'results/');
     Validations.of(results).acknowledge({
@@ -273,7 +288,12 @@ export class SessionArchive extends Construct {
       resourceArns: [this.bucket.arnForObjects(`${RECORDS_PREFIX}*`)],
       resource: this.bucket,
     });
-    acknowledgeObjectWildcard(grantee, this.bucket, RECORDS_PREFIX, 'The gateway writes one object per session, named by date, hour and session id.');
+    acknowledgeObjectWildcard(
+      grantee,
+      this.bucket,
+      RECORDS_PREFIX,
+      'The gateway writes one object per session, named by date, hour and session id.',
+    );
     return put.combine(this.encryptionKey.grant(grantee, ...perms.KEY_WRITE_ACTIONS));
   }
 
@@ -300,7 +320,10 @@ export class SessionArchive extends Construct {
       ],
     });
     const listArchive = iam.Grant.addToPrincipalOrResource({
-      grantee, actions: perms.ARCHIVE_READ_BUCKET_ACTIONS, resourceArns: [this.bucket.bucketArn], resource: this.bucket,
+      grantee,
+      actions: perms.ARCHIVE_READ_BUCKET_ACTIONS,
+      resourceArns: [this.bucket.bucketArn],
+      resource: this.bucket,
     });
     const readArchive = iam.Grant.addToPrincipalOrResource({
       grantee,
@@ -310,7 +333,10 @@ export class SessionArchive extends Construct {
       resource: this.bucket,
     });
     const listResults = iam.Grant.addToPrincipalOrResource({
-      grantee, actions: perms.RESULTS_BUCKET_ACTIONS, resourceArns: [this.resultsBucket.bucketArn], resource: this.resultsBucket,
+      grantee,
+      actions: perms.RESULTS_BUCKET_ACTIONS,
+      resourceArns: [this.resultsBucket.bucketArn],
+      resource: this.resultsBucket,
     });
     const useResults = iam.Grant.addToPrincipalOrResource({
       grantee,
@@ -321,7 +347,12 @@ export class SessionArchive extends Construct {
     });
     const key = this.encryptionKey.grant(grantee, ...perms.KEY_AUDIT_ACTIONS);
     acknowledgeObjectWildcard(grantee, this.bucket, RECORDS_PREFIX, 'Audit queries read every record; there is one object per session.');
-    acknowledgeObjectWildcard(grantee, this.resultsBucket, RESULTS_PREFIX, 'Athena names each query result object by its query execution id.');
+    acknowledgeObjectWildcard(
+      grantee,
+      this.resultsBucket,
+      RESULTS_PREFIX,
+      'Athena names each query result object by its query execution id.',
+    );
     return [glueGrant, listArchive, readArchive, listResults, useResults, key].reduce((a, b) => a.combine(b), athenaGrant);
   }
 
@@ -331,14 +362,16 @@ export class SessionArchive extends Construct {
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    key.addToResourcePolicy(new iam.PolicyStatement({
-      sid: 'DenyKeyDeletion',
-      effect: iam.Effect.DENY,
-      principals: [new iam.AnyPrincipal()],
-      actions: perms.DENIED_KEY_ACTIONS,
-      // In a key policy, "*" is the key itself.
-      resources: ['*'],
-    }));
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'DenyKeyDeletion',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: perms.DENIED_KEY_ACTIONS,
+        // In a key policy, "*" is the key itself.
+        resources: ['*'],
+      }),
+    );
     return key;
   }
 
@@ -351,16 +384,18 @@ export class SessionArchive extends Construct {
       blockedEncryptionTypes: [s3.BlockedEncryptionType.SSE_C],
       objectLockEnabled: true,
       transitionDefaultMinimumObjectSize: s3.TransitionDefaultMinimumObjectSize.ALL_STORAGE_CLASSES_128_K,
-      lifecycleRules: [{
-        id: 'TransitionRecords',
-        // No expiration, ever: lifecycle expiry is not subject to the bucket policy and would add
-        // delete markers that hide records from Athena.
-        transitions: [
-          { storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: toInfrequentAccess },
-          { storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: toGlacier },
-        ],
-        abortIncompleteMultipartUploadAfter: Duration.days(1),
-      }],
+      lifecycleRules: [
+        {
+          id: 'TransitionRecords',
+          // No expiration, ever: lifecycle expiry is not subject to the bucket policy and would add
+          // delete markers that hide records from Athena.
+          transitions: [
+            { storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: toInfrequentAccess },
+            { storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: toGlacier },
+          ],
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
     });
     // Object Lock default retention on the L1: s3.ObjectLockRetention cannot take a token.
     (bucket.node.defaultChild as s3.CfnBucket).objectLockConfiguration = {
@@ -376,13 +411,21 @@ export class SessionArchive extends Construct {
     const optional = q.params.filter((p) => p.optional);
     const header = [
       `-- embedgate audit query "${q.name}": ${q.title}`,
-      `-- Sample values, replace them: ${q.params.filter((p) => !p.optional).map((p) => `${p.name} = ${p.example}`).join('; ')}`,
+      `-- Sample values, replace them: ${q.params
+        .filter((p) => !p.optional)
+        .map((p) => `${p.name} = ${p.example}`)
+        .join('; ')}`,
       ...(optional.length > 0
-        ? [`-- Optional filters, CAST(NULL AS VARCHAR) = any; replace by a value to filter: ${optional.map((p) => `${p.name} (e.g. ${p.example})`).join('; ')}`]
+        ? [
+            `-- Optional filters, CAST(NULL AS VARCHAR) = any; replace by a value to filter: ${optional.map((p) => `${p.name} (e.g. ${p.example})`).join('; ')}`,
+          ]
         : []),
       '-- The period is [since, until), UTC; since and until take a date (YYYY-MM-DD) or an ISO-8601 instant.',
     ].join('\n');
-    const id = q.name.split('-').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
+    const id = q.name
+      .split('-')
+      .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+      .join('');
     const query = new athena.CfnNamedQuery(this, `Query${id}`, {
       name: q.name,
       description: `${q.title}. ${q.description}`.slice(0, 1024),

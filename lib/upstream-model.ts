@@ -178,13 +178,27 @@ export class UpstreamModel {
   /** An OpenAI model. */
   public static openAi(options: OpenAiModelOptions): UpstreamModel {
     requireText(options.model, 'UpstreamModel.openAi: model');
-    return new UpstreamModel('openai', options.name ?? options.model, options.model, httpsUrl(options.baseUrl ?? 'https://api.openai.com/v1', 'UpstreamModel.openAi: baseUrl'), options, true);
+    return new UpstreamModel(
+      'openai',
+      options.name ?? options.model,
+      options.model,
+      httpsUrl(options.baseUrl ?? 'https://api.openai.com/v1', 'UpstreamModel.openAi: baseUrl'),
+      options,
+      true,
+    );
   }
 
   /** An Azure OpenAI deployment. */
   public static azureOpenAi(options: AzureOpenAiModelOptions): UpstreamModel {
     requireText(options.deployment, 'UpstreamModel.azureOpenAi: deployment');
-    const m = new UpstreamModel('azure-openai', options.name ?? options.deployment, options.deployment, httpsUrl(options.endpoint, 'UpstreamModel.azureOpenAi: endpoint'), options, true);
+    const m = new UpstreamModel(
+      'azure-openai',
+      options.name ?? options.deployment,
+      options.deployment,
+      httpsUrl(options.endpoint, 'UpstreamModel.azureOpenAi: endpoint'),
+      options,
+      true,
+    );
     m.apiVersion = options.apiVersion ?? '2024-10-21';
     return m;
   }
@@ -193,7 +207,14 @@ export class UpstreamModel {
   public static cohere(options: CohereModelOptions): UpstreamModel {
     requireText(options.model, 'UpstreamModel.cohere: model');
     const upstream = { maxBatchSize: 96, ...options.upstream };
-    return new UpstreamModel('cohere', options.name ?? options.model, options.model, httpsUrl(options.baseUrl ?? 'https://api.cohere.com', 'UpstreamModel.cohere: baseUrl'), { ...options, upstream }, true);
+    return new UpstreamModel(
+      'cohere',
+      options.name ?? options.model,
+      options.model,
+      httpsUrl(options.baseUrl ?? 'https://api.cohere.com', 'UpstreamModel.cohere: baseUrl'),
+      { ...options, upstream },
+      true,
+    );
   }
 
   /**
@@ -204,7 +225,9 @@ export class UpstreamModel {
   public static bedrock(modelId: string, options: ModelOptions = {}): UpstreamModel {
     requireText(modelId, 'UpstreamModel.bedrock: modelId');
     if (!Token.isUnresolved(modelId) && !/^(amazon\.titan-embed|cohere\.embed)/.test(modelId)) {
-      throw new Error(`UpstreamModel.bedrock: "${modelId}" is not a supported embedding model; use amazon.titan-embed-text-v2:0, cohere.embed-english-v3 or cohere.embed-multilingual-v3`);
+      throw new Error(
+        `UpstreamModel.bedrock: "${modelId}" is not a supported embedding model; use amazon.titan-embed-text-v2:0, cohere.embed-english-v3 or cohere.embed-multilingual-v3`,
+      );
     }
     const upstream = modelId.startsWith('cohere.') ? { maxBatchSize: 96, ...options.upstream } : options.upstream;
     return new UpstreamModel('bedrock', options.name ?? modelId, modelId, undefined, { ...options, upstream }, false);
@@ -213,7 +236,14 @@ export class UpstreamModel {
   /** A model on an OpenAI-compatible server at `url` (its base URL, e.g. `https://tei.internal/v1`). */
   public static openAiCompatible(url: string, options: OpenAiCompatibleModelOptions): UpstreamModel {
     requireText(options.model, 'UpstreamModel.openAiCompatible: model');
-    const m = new UpstreamModel('openai-compatible', options.name ?? options.model, options.model, httpsUrl(url, 'UpstreamModel.openAiCompatible: url'), options, false);
+    const m = new UpstreamModel(
+      'openai-compatible',
+      options.name ?? options.model,
+      options.model,
+      httpsUrl(url, 'UpstreamModel.openAiCompatible: url'),
+      options,
+      false,
+    );
     m.outsideVpc = !options.inVpc;
     return m;
   }
@@ -256,7 +286,10 @@ export class UpstreamModel {
         ...(options.encryptionKey ? { encryptionKey: options.encryptionKey } : {}),
       });
       const reason = `The upstream API key of model "${this.name}" is issued by the provider (${this.kind}); no rotation Lambda can create one. Rotate it at the provider and put the new value into this secret (the proxy refreshes its cache on a 401).`;
-      Validations.of(created).acknowledge({ id: 'AwsSolutions-SMG4', reason }, { id: 'NIST.800.53.R5-SecretsManagerRotationEnabled', reason });
+      Validations.of(created).acknowledge(
+        { id: 'AwsSolutions-SMG4', reason },
+        { id: 'NIST.800.53.R5-SecretsManagerRotationEnabled', reason },
+      );
       secret = created;
     }
     const statements: iam.PolicyStatement[] = [];
@@ -264,7 +297,15 @@ export class UpstreamModel {
       statements.push(
         new iam.PolicyStatement({
           actions: ['bedrock:InvokeModel'],
-          resources: [Stack.of(scope).formatArn({ service: 'bedrock', account: '', resource: 'foundation-model', resourceName: this.upstreamModel, arnFormat: ArnFormat.SLASH_RESOURCE_NAME })],
+          resources: [
+            Stack.of(scope).formatArn({
+              service: 'bedrock',
+              account: '',
+              resource: 'foundation-model',
+              resourceName: this.upstreamModel,
+              arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+            }),
+          ],
         }),
       );
     }
@@ -274,7 +315,15 @@ export class UpstreamModel {
       provider: this.kind,
       upstreamModel: this.upstreamModel,
       ...(this.baseUrl ? { baseUrl: this.baseUrl } : {}),
-      ...(secret ? { apiKey: { source: 'secretsManager', secretId: secret.secretArn, ...(this.options.apiKeyField ? { field: this.options.apiKeyField } : {}) } } : {}),
+      ...(secret
+        ? {
+            apiKey: {
+              source: 'secretsManager',
+              secretId: secret.secretArn,
+              ...(this.options.apiKeyField ? { field: this.options.apiKeyField } : {}),
+            },
+          }
+        : {}),
       ...(this.apiVersion ? { apiVersion: this.apiVersion } : {}),
       limits: { ...this.options.limits },
       upstream: {
@@ -300,7 +349,8 @@ function httpsUrl(url: string, what: string): string {
   } catch {
     throw new Error(`${what} must be an absolute https:// URL, got ${JSON.stringify(url)}`);
   }
-  if (u.protocol !== 'https:') throw new Error(`${what} must use https:// (got ${JSON.stringify(url)}): upstream keys never travel in clear text`);
+  if (u.protocol !== 'https:')
+    throw new Error(`${what} must use https:// (got ${JSON.stringify(url)}): upstream keys never travel in clear text`);
   return url.replace(/\/+$/, '');
 }
 

@@ -39,7 +39,8 @@ export const bundles = [
 const BUDGET_BYTES = 500_000;
 
 /** The SDK's default credential chain (and the STS/SSO clients it uses): never in a bundle. */
-const CREDENTIAL_CHAIN = /[\\/]node_modules[\\/]@aws-sdk[\\/](credential-provider-(node|ini|sso|process|web-identity|login|http)[\\/]|nested-clients[\\/]dist-es[\\/]submodules[\\/](sts|sso|signin|cognito-identity)[\\/])/;
+const CREDENTIAL_CHAIN =
+  /[\\/]node_modules[\\/]@aws-sdk[\\/](credential-provider-(node|ini|sso|process|web-identity|login|http)[\\/]|nested-clients[\\/]dist-es[\\/]submodules[\\/](sts|sso|signin|cognito-identity)[\\/])/;
 
 /** The configuration schema (zod and shared/config.ts): never in what a handler loads at start. */
 const CONFIG_SCHEMA = /([\\/]node_modules[\\/]zod[\\/]|(^|[\\/])shared[\\/]config\.ts$)/;
@@ -104,10 +105,20 @@ const packageVersions = {
  * The import graph is read by esbuild from the built files themselves.
  */
 export async function bundleLayout(dir) {
-  const r = await build({ entryPoints: [join(dir, 'index.mjs')], bundle: true, write: false, metafile: true, format: 'esm', platform: 'node', outdir: join(dir, '.graph'), absWorkingDir: root, logLevel: 'silent' });
+  const r = await build({
+    entryPoints: [join(dir, 'index.mjs')],
+    bundle: true,
+    write: false,
+    metafile: true,
+    format: 'esm',
+    platform: 'node',
+    outdir: join(dir, '.graph'),
+    absWorkingDir: root,
+    logLevel: 'silent',
+  });
   const inputs = Object.fromEntries(Object.entries(r.metafile.inputs).map(([k, v]) => [relative(dir, resolve(root, k)), v]));
   const start = new Set(['index.mjs']);
-  for (const queue = ['index.mjs']; queue.length > 0; ) {
+  for (const queue = ['index.mjs']; queue.length > 0;) {
     for (const i of inputs[queue.pop()].imports) {
       if (i.external || i.kind !== 'import-statement') continue;
       const f = relative(dir, resolve(root, i.path));
@@ -117,10 +128,20 @@ export async function bundleLayout(dir) {
       }
     }
   }
-  const files = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && e.name.endsWith('.mjs')).map((e) => relative(dir, join(e.parentPath, e.name))).sort();
+  const files = readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.mjs'))
+    .map((e) => relative(dir, join(e.parentPath, e.name)))
+    .sort();
   const bytes = (fs) => fs.reduce((n, f) => n + statSync(join(dir, f)).size, 0);
   const lazy = files.filter((f) => !start.has(f));
-  return { files, start: [...start].sort(), lazy, startBytes: bytes([...start]), totalBytes: bytes(files), bytesOf: (f) => statSync(join(dir, f)).size };
+  return {
+    files,
+    start: [...start].sort(),
+    lazy,
+    startBytes: bytes([...start]),
+    totalBytes: bytes(files),
+    bytesOf: (f) => statSync(join(dir, f)).size,
+  };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
@@ -151,15 +172,24 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     });
     if (process.argv.includes('--metafile')) writeFileSync(join(outdir, 'meta.json'), JSON.stringify(result.metafile));
     const chain = Object.keys(result.metafile.inputs).filter((i) => CREDENTIAL_CHAIN.test(i));
-    if (chain.length > 0) failures.push(`bundle ${b.name} contains the SDK's default credential chain (${chain.slice(0, 3).join(', ')}, ...): is the lambda-credentials alias still applied?`);
+    if (chain.length > 0)
+      failures.push(
+        `bundle ${b.name} contains the SDK's default credential chain (${chain.slice(0, 3).join(', ')}, ...): is the lambda-credentials alias still applied?`,
+      );
     const g = await bundleLayout(outdir);
     const schemaAtStart = Object.entries(result.metafile.outputs)
       .filter(([out]) => g.start.includes(relative(outdir, resolve(out))))
       .flatMap(([, o]) => Object.keys(o.inputs).filter((i) => CONFIG_SCHEMA.test(i)));
-    if (schemaAtStart.length > 0) failures.push(`bundle ${b.name} loads the configuration schema at start (${schemaAtStart.slice(0, 3).join(', ')}, ...): is shared/config.ts imported (not type-only) by a module of the start path? (use shared/config-runtime.ts)`);
+    if (schemaAtStart.length > 0)
+      failures.push(
+        `bundle ${b.name} loads the configuration schema at start (${schemaAtStart.slice(0, 3).join(', ')}, ...): is shared/config.ts imported (not type-only) by a module of the start path? (use shared/config-runtime.ts)`,
+      );
     const lazy = g.lazy.map((f) => `${basename(f)} ${(g.bytesOf(f) / 1024).toFixed(1)} KiB`).join(', ');
-    console.log(`bundle ${b.name}: ${(g.startBytes / 1024).toFixed(1)} KiB loaded at start (${g.start.length} file(s)), ${(g.totalBytes / 1024).toFixed(1)} KiB in all${lazy ? `; lazy: ${lazy}` : ''}`);
-    if (g.startBytes > BUDGET_BYTES) console.warn(`warning: bundle ${b.name} loads ${g.startBytes} bytes at start, over the ${BUDGET_BYTES}-byte goal (BENCHMARKS.md)`);
+    console.log(
+      `bundle ${b.name}: ${(g.startBytes / 1024).toFixed(1)} KiB loaded at start (${g.start.length} file(s)), ${(g.totalBytes / 1024).toFixed(1)} KiB in all${lazy ? `; lazy: ${lazy}` : ''}`,
+    );
+    if (g.startBytes > BUDGET_BYTES)
+      console.warn(`warning: bundle ${b.name} loads ${g.startBytes} bytes at start, over the ${BUDGET_BYTES}-byte goal (BENCHMARKS.md)`);
   }
   if (failures.length > 0) {
     for (const f of failures) console.error(f);

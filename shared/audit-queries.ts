@@ -68,9 +68,11 @@ export interface AuditQueryParam {
 
 /** The Glue type a query expects of a column it reads (see `lib/private/glue-columns.ts`). */
 /** The Glue type of `masking.findings` (schema v1). */
-const FINDINGS_TYPE = 'array<struct<item:bigint,type:string,detector:string,strategy:string,count:bigint,offsets:array<array<bigint>>,pseudonyms:array<string>>>';
+const FINDINGS_TYPE =
+  'array<struct<item:bigint,type:string,detector:string,strategy:string,count:bigint,offsets:array<array<bigint>>,pseudonyms:array<string>>>';
 
-export type AuditColumnType = 'string' | 'bigint' | 'double' | 'boolean' | 'array<string>' | 'array<struct<type:string,count:bigint>>' | typeof FINDINGS_TYPE;
+export type AuditColumnType =
+  'string' | 'bigint' | 'double' | 'boolean' | 'array<string>' | 'array<struct<type:string,count:bigint>>' | typeof FINDINGS_TYPE;
 
 export interface AuditQuery {
   /** Stable kebab-case id. */
@@ -138,7 +140,7 @@ const UNTIL: AuditQueryParam = {
 const PRINCIPAL: AuditQueryParam = {
   name: 'principal',
   kind: AuditParamKind.STRING,
-  description: 'The principal\'s subject (`sub` claim).',
+  description: "The principal's subject (`sub` claim).",
   example: 'batch-indexer',
 };
 const ONLY_PRINCIPAL: AuditQueryParam = { ...PRINCIPAL, description: 'Only this principal (its subject, `sub` claim).', optional: true };
@@ -216,14 +218,36 @@ const SESSION_SELECT = `SELECT session_id,
 
 const SESSION_SELECT_COLUMNS = {
   ...PERIOD_COLUMNS,
-  'session_id': 'string', 'ended_at': 'string', 'request.method': 'string', 'request.path': 'string', 'request.request_id': 'string',
-  'request.source_ip': 'string', 'principal.issuer': 'string', 'principal.subject': 'string', 'principal.client_id': 'string',
-  'principal.groups': 'array<string>', 'principal.token_id': 'string', 'model.name': 'string', 'model.provider': 'string',
-  'model.upstream_model': 'string', 'decision.outcome': 'string', 'decision.status': 'bigint', 'decision.reason': 'string',
-  'decision.rule_id': 'string', 'decision.policy_version': 'string', 'input.kind': 'string', 'input.items': 'bigint',
-  'input.characters': 'bigint', 'input.dimensions': 'bigint', 'upstream.status': 'bigint', 'usage.total_tokens': 'bigint',
-  'output.vectors': 'bigint', 'output.dimensions': 'bigint', 'output.fingerprint': 'string', 'timings.total_ms': 'double',
-  'record_sha256': 'string',
+  session_id: 'string',
+  ended_at: 'string',
+  'request.method': 'string',
+  'request.path': 'string',
+  'request.request_id': 'string',
+  'request.source_ip': 'string',
+  'principal.issuer': 'string',
+  'principal.subject': 'string',
+  'principal.client_id': 'string',
+  'principal.groups': 'array<string>',
+  'principal.token_id': 'string',
+  'model.name': 'string',
+  'model.provider': 'string',
+  'model.upstream_model': 'string',
+  'decision.outcome': 'string',
+  'decision.status': 'bigint',
+  'decision.reason': 'string',
+  'decision.rule_id': 'string',
+  'decision.policy_version': 'string',
+  'input.kind': 'string',
+  'input.items': 'bigint',
+  'input.characters': 'bigint',
+  'input.dimensions': 'bigint',
+  'upstream.status': 'bigint',
+  'usage.total_tokens': 'bigint',
+  'output.vectors': 'bigint',
+  'output.dimensions': 'bigint',
+  'output.fingerprint': 'string',
+  'timings.total_ms': 'double',
+  record_sha256: 'string',
 } as const;
 
 export const AUDIT_QUERIES: readonly AuditQuery[] = [
@@ -231,13 +255,17 @@ export const AUDIT_QUERIES: readonly AuditQuery[] = [
     name: 'calls-by-principal-and-model',
     title: 'Who called which model, per day',
     description:
-      'Requests that named a model, per UTC day, principal (issuer, subject, client id) and model, '
-      + 'with how many were allowed, denied, invalid or failed. Unauthenticated requests appear '
-      + 'with an empty principal. Optionally only one principal, issuer or model.',
+      'Requests that named a model, per UTC day, principal (issuer, subject, client id) and model, ' +
+      'with how many were allowed, denied, invalid or failed. Unauthenticated requests appear ' +
+      'with an empty principal. Optionally only one principal, issuer or model.',
     params: [SINCE, UNTIL, ONLY_PRINCIPAL, ONLY_ISSUER, ONLY_MODEL],
     columns: {
-      ...PERIOD_COLUMNS, ...FILTER_COLUMNS.principal, ...FILTER_COLUMNS.issuer, ...FILTER_COLUMNS.model,
-      'principal.client_id': 'string', 'decision.outcome': 'string',
+      ...PERIOD_COLUMNS,
+      ...FILTER_COLUMNS.principal,
+      ...FILTER_COLUMNS.issuer,
+      ...FILTER_COLUMNS.model,
+      'principal.client_id': 'string',
+      'decision.outcome': 'string',
     },
     sql: `SELECT dt AS day,
   principal.issuer AS issuer,
@@ -263,15 +291,22 @@ ORDER BY 1, 2, 3, 4, 5`,
     name: 'denied-by-principal-and-reason',
     title: 'Denied attempts, by principal and reason',
     description:
-      'Requests refused with 401 or 403, per principal, reason code, deciding rule and status, '
-      + 'with the first and last attempt and how many source addresses they came from. Requests '
-      + 'without a verifiable token have an empty principal; their reason says why. Optionally '
-      + 'only one principal, issuer or model.',
+      'Requests refused with 401 or 403, per principal, reason code, deciding rule and status, ' +
+      'with the first and last attempt and how many source addresses they came from. Requests ' +
+      'without a verifiable token have an empty principal; their reason says why. Optionally ' +
+      'only one principal, issuer or model.',
     params: [SINCE, UNTIL, ONLY_PRINCIPAL, ONLY_ISSUER, ONLY_MODEL],
     columns: {
-      ...PERIOD_COLUMNS, ...FILTER_COLUMNS.principal, ...FILTER_COLUMNS.issuer, ...FILTER_COLUMNS.model,
-      'principal.client_id': 'string', 'decision.outcome': 'string', 'decision.reason': 'string', 'decision.rule_id': 'string',
-      'decision.status': 'bigint', 'request.source_ip': 'string',
+      ...PERIOD_COLUMNS,
+      ...FILTER_COLUMNS.principal,
+      ...FILTER_COLUMNS.issuer,
+      ...FILTER_COLUMNS.model,
+      'principal.client_id': 'string',
+      'decision.outcome': 'string',
+      'decision.reason': 'string',
+      'decision.rule_id': 'string',
+      'decision.status': 'bigint',
+      'request.source_ip': 'string',
     },
     sql: `SELECT principal.issuer AS issuer,
   principal.subject AS subject,
@@ -296,13 +331,18 @@ ORDER BY attempts DESC, 1, 2, 3, 4`,
     name: 'masking-findings-by-principal-and-type',
     title: 'Masking findings, by principal and entity type',
     description:
-      'How many sensitive values of each entity type masking found in the inputs of each principal, '
-      + 'in how many sessions, and how many of those sessions were refused for a blocked type. '
-      + 'Counts only: records never hold the values. Optionally only one principal, issuer or model.',
+      'How many sensitive values of each entity type masking found in the inputs of each principal, ' +
+      'in how many sessions, and how many of those sessions were refused for a blocked type. ' +
+      'Counts only: records never hold the values. Optionally only one principal, issuer or model.',
     params: [SINCE, UNTIL, ONLY_PRINCIPAL, ONLY_ISSUER, ONLY_MODEL],
     columns: {
-      ...PERIOD_COLUMNS, ...FILTER_COLUMNS.principal, ...FILTER_COLUMNS.issuer, ...FILTER_COLUMNS.model,
-      'session_id': 'string', 'masking.counts': 'array<struct<type:string,count:bigint>>', 'decision.reason': 'string',
+      ...PERIOD_COLUMNS,
+      ...FILTER_COLUMNS.principal,
+      ...FILTER_COLUMNS.issuer,
+      ...FILTER_COLUMNS.model,
+      session_id: 'string',
+      'masking.counts': 'array<struct<type:string,count:bigint>>',
+      'decision.reason': 'string',
     },
     sql: `SELECT principal.issuer AS issuer,
   principal.subject AS subject,
@@ -323,17 +363,27 @@ ORDER BY values_found DESC, 1, 2, 3`,
     name: 'sessions-with-pseudonym',
     title: 'Sessions that carried a pseudonym (lineage for erasure requests)',
     description:
-      'Every session whose input had a value pseudonymized to this token: compute the token of the '
-      + 'person\'s value with the pseudonym key (the same HMAC the gateway uses), then find where it '
-      + 'went: who sent it, to which model, when. Records keep the tokens, never the values.',
+      'Every session whose input had a value pseudonymized to this token: compute the token of the ' +
+      "person's value with the pseudonym key (the same HMAC the gateway uses), then find where it " +
+      'went: who sent it, to which model, when. Records keep the tokens, never the values.',
     params: [
       SINCE,
       UNTIL,
-      { name: 'pseudonym', kind: AuditParamKind.STRING, description: 'The pseudonym token, e.g. `<EMAIL_3f9a1c2e>`.', example: '<EMAIL_3f9a1c2e>' },
+      {
+        name: 'pseudonym',
+        kind: AuditParamKind.STRING,
+        description: 'The pseudonym token, e.g. `<EMAIL_3f9a1c2e>`.',
+        example: '<EMAIL_3f9a1c2e>',
+      },
     ],
     columns: {
-      ...PERIOD_COLUMNS, 'session_id': 'string', 'principal.issuer': 'string', 'principal.subject': 'string', 'model.name': 'string',
-      'decision.outcome': 'string', 'masking.findings': FINDINGS_TYPE,
+      ...PERIOD_COLUMNS,
+      session_id: 'string',
+      'principal.issuer': 'string',
+      'principal.subject': 'string',
+      'model.name': 'string',
+      'decision.outcome': 'string',
+      'masking.findings': FINDINGS_TYPE,
     },
     sql: `SELECT session_id,
   started_at,
@@ -353,9 +403,9 @@ ORDER BY started_at, session_id, item`,
     name: 'sessions-of-principal',
     title: 'Every session of one principal',
     description:
-      'Every record of one principal (subject) in the period, oldest first: route, groups, model, '
-      + 'decision, input counts, upstream status, usage, the output fingerprint and the record\'s '
-      + 'seal. The issuer (its URL or configured id) and the model narrow it down.',
+      'Every record of one principal (subject) in the period, oldest first: route, groups, model, ' +
+      "decision, input counts, upstream status, usage, the output fingerprint and the record's " +
+      'seal. The issuer (its URL or configured id) and the model narrow it down.',
     params: [SINCE, UNTIL, PRINCIPAL, ONLY_ISSUER, ONLY_MODEL],
     columns: { ...SESSION_SELECT_COLUMNS, ...FILTER_COLUMNS.issuer },
     sql: `${SESSION_SELECT}
@@ -370,12 +420,17 @@ ORDER BY started_at, session_id`,
     name: 'session-by-id',
     title: 'One session, by its id',
     description:
-      'The record of one session, by the id a response carried in `x-embedgate-session-id` '
-      + '(or a log line), within the period it happened in.',
+      'The record of one session, by the id a response carried in `x-embedgate-session-id` ' +
+      '(or a log line), within the period it happened in.',
     params: [
       SINCE,
       UNTIL,
-      { name: 'session_id', kind: AuditParamKind.STRING, description: 'The session id (`x-embedgate-session-id`).', example: '0190f5d2-7c4e-7a1b-8c3d-2e4f6a8b0c1d' },
+      {
+        name: 'session_id',
+        kind: AuditParamKind.STRING,
+        description: 'The session id (`x-embedgate-session-id`).',
+        example: '0190f5d2-7c4e-7a1b-8c3d-2e4f6a8b0c1d',
+      },
     ],
     columns: SESSION_SELECT_COLUMNS,
     sql: `${SESSION_SELECT}
@@ -387,22 +442,40 @@ WHERE ${PERIOD_FILTER}
     name: 'approval-chain',
     title: 'The full approval chain of a request',
     description:
-      'Every record of one approval, in order: the held request (`requested`, 202), each reviewer '
-      + 'decision (`decided`) and refused decision attempt (`refused`: self-approval, not a reviewer, '
-      + 'decided already), status checks (`viewed`), the forwarded re-send (`used`), refused re-sends '
-      + 'and replays (`refused`), and the expiry by the workflow (`expired`). Within the period it '
-      + 'happened in; the approval id is the one the 202 answer carried (`approval_id`).',
+      'Every record of one approval, in order: the held request (`requested`, 202), each reviewer ' +
+      'decision (`decided`) and refused decision attempt (`refused`: self-approval, not a reviewer, ' +
+      'decided already), status checks (`viewed`), the forwarded re-send (`used`), refused re-sends ' +
+      'and replays (`refused`), and the expiry by the workflow (`expired`). Within the period it ' +
+      'happened in; the approval id is the one the 202 answer carried (`approval_id`).',
     params: [
       SINCE,
       UNTIL,
-      { name: 'approval_id', kind: AuditParamKind.STRING, description: 'The approval id (`approval_id` of the 202 answer).', example: '0190f5d2-7c4e-7a1b-8c3d-2e4f6a8b0c1e' },
+      {
+        name: 'approval_id',
+        kind: AuditParamKind.STRING,
+        description: 'The approval id (`approval_id` of the 202 answer).',
+        example: '0190f5d2-7c4e-7a1b-8c3d-2e4f6a8b0c1e',
+      },
     ],
     columns: {
       ...PERIOD_COLUMNS,
-      'session_id': 'string', 'approval.id': 'string', 'approval.step': 'string', 'approval.status': 'string', 'principal.issuer': 'string',
-      'principal.subject': 'string', 'approval.decision': 'string', 'approval.reviewer.subject': 'string', 'decision.status': 'bigint',
-      'decision.reason': 'string', 'decision.rule_id': 'string', 'model.name': 'string', 'approval.payload_sha256': 'string',
-      'approval.triggers': 'array<string>', 'approval.via_grant': 'boolean', 'request.method': 'string', 'request.path': 'string',
+      session_id: 'string',
+      'approval.id': 'string',
+      'approval.step': 'string',
+      'approval.status': 'string',
+      'principal.issuer': 'string',
+      'principal.subject': 'string',
+      'approval.decision': 'string',
+      'approval.reviewer.subject': 'string',
+      'decision.status': 'bigint',
+      'decision.reason': 'string',
+      'decision.rule_id': 'string',
+      'model.name': 'string',
+      'approval.payload_sha256': 'string',
+      'approval.triggers': 'array<string>',
+      'approval.via_grant': 'boolean',
+      'request.method': 'string',
+      'request.path': 'string',
     },
     sql: `SELECT started_at,
   session_id,
@@ -430,13 +503,19 @@ ORDER BY started_at, session_id`,
     name: 'upstream-errors-by-model',
     title: 'Upstream errors, by model and reason',
     description:
-      'Requests that failed because of the upstream provider (reason codes `upstream_*`: 5xx, '
-      + 'timeouts, network errors, rate limits, refused keys, invalid answers), per model, reason '
-      + 'and upstream status, with attempts and latency. For operators. Optionally one model.',
+      'Requests that failed because of the upstream provider (reason codes `upstream_*`: 5xx, ' +
+      'timeouts, network errors, rate limits, refused keys, invalid answers), per model, reason ' +
+      'and upstream status, with attempts and latency. For operators. Optionally one model.',
     params: [SINCE, UNTIL, ONLY_MODEL],
     columns: {
-      ...PERIOD_COLUMNS, ...FILTER_COLUMNS.model, 'model.provider': 'string', 'model.upstream_model': 'string',
-      'decision.reason': 'string', 'decision.status': 'bigint', 'upstream.status': 'bigint', 'upstream.attempts': 'bigint',
+      ...PERIOD_COLUMNS,
+      ...FILTER_COLUMNS.model,
+      'model.provider': 'string',
+      'model.upstream_model': 'string',
+      'decision.reason': 'string',
+      'decision.status': 'bigint',
+      'upstream.status': 'bigint',
+      'upstream.attempts': 'bigint',
       'upstream.latency_ms': 'double',
     },
     sql: `SELECT model.name AS model,
@@ -550,8 +629,8 @@ function parameterValues(query: AuditQuery, params: Readonly<Record<string, unkn
   const unknown = Object.keys(params).filter((k) => !declared.has(k));
   if (unknown.length > 0) {
     throw new Error(
-      `Audit query "${query.name}" has no parameter ${unknown.map((k) => `"${k}"`).join(', ')}; `
-      + `its parameters are: ${[...declared].join(', ')}.`,
+      `Audit query "${query.name}" has no parameter ${unknown.map((k) => `"${k}"`).join(', ')}; ` +
+        `its parameters are: ${[...declared].join(', ')}.`,
     );
   }
   const out = new Map<string, ParamValue>();
@@ -568,12 +647,14 @@ function parameterValues(query: AuditQuery, params: Readonly<Record<string, unkn
     if (typeof raw !== 'string') {
       const accepted = p.kind === AuditParamKind.TIMESTAMP ? 'a string or a Date' : 'a string';
       throw new Error(
-        `Audit query "${query.name}": parameter "${p.name}" must be ${accepted}, got ${describe(raw)}. `
-        + `Pass it as text, e.g. "${p.example}".`,
+        `Audit query "${query.name}": parameter "${p.name}" must be ${accepted}, got ${describe(raw)}. ` +
+          `Pass it as text, e.g. "${p.example}".`,
       );
     }
     if (raw.length === 0 || raw.length > MAX_VALUE_LENGTH) {
-      throw new Error(`Audit query "${query.name}": parameter "${p.name}" must be 1 to ${MAX_VALUE_LENGTH} characters long, got ${raw.length}.`);
+      throw new Error(
+        `Audit query "${query.name}": parameter "${p.name}" must be 1 to ${MAX_VALUE_LENGTH} characters long, got ${raw.length}.`,
+      );
     }
     // eslint-disable-next-line no-control-regex
     if (/[\u0000-\u001f\u007f]/.test(raw)) {
@@ -583,8 +664,8 @@ function parameterValues(query: AuditQuery, params: Readonly<Record<string, unkn
       const instant = normaliseInstant(raw);
       if (instant === undefined) {
         throw new Error(
-          `Audit query "${query.name}": parameter "${p.name}" must be a UTC date (YYYY-MM-DD) or an ISO-8601 instant `
-          + `(YYYY-MM-DDTHH:MM[:SS[.sss]] with Z or an offset), got "${raw}".`,
+          `Audit query "${query.name}": parameter "${p.name}" must be a UTC date (YYYY-MM-DD) or an ISO-8601 instant ` +
+            `(YYYY-MM-DDTHH:MM[:SS[.sss]] with Z or an offset), got "${raw}".`,
         );
       }
       const partition = p.exclusive ? new Date(Date.parse(instant) - 1).toISOString() : instant;
@@ -621,8 +702,14 @@ function normaliseInstant(text: string): string | undefined {
   const fields = [Number(year), Number(month), Number(day), Number(hour), Number(minute), Number(second)];
   const [y, mo, d, h, mi, s] = fields as [number, number, number, number, number, number];
   const probe = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
-  if (probe.getUTCFullYear() !== y || probe.getUTCMonth() !== mo - 1 || probe.getUTCDate() !== d
-    || probe.getUTCHours() !== h || probe.getUTCMinutes() !== mi || probe.getUTCSeconds() !== s) {
+  if (
+    probe.getUTCFullYear() !== y ||
+    probe.getUTCMonth() !== mo - 1 ||
+    probe.getUTCDate() !== d ||
+    probe.getUTCHours() !== h ||
+    probe.getUTCMinutes() !== mi ||
+    probe.getUTCSeconds() !== s
+  ) {
     return undefined;
   }
   const offset = m[8];

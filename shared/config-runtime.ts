@@ -65,7 +65,8 @@ export function expandEnvRefs(doc: unknown, env: Readonly<Record<string, string 
     return v;
   };
   const out = walk(doc);
-  if (missing.length > 0) throw new ConfigError([...new Set(missing)].map((n) => `environment variable ${n} (a deploy-time reference) is not set`));
+  if (missing.length > 0)
+    throw new ConfigError([...new Set(missing)].map((n) => `environment variable ${n} (a deploy-time reference) is not set`));
   return out;
 }
 
@@ -99,26 +100,39 @@ export function openShippedConfig(doc: unknown, env: Readonly<Record<string, str
   if (!isObject(doc)) throw new ConfigError(['config.json: the document must be a JSON object']);
   const marker = doc.$schema;
   if (typeof marker !== 'string' || !marker.startsWith(`${FORMAT}:`)) {
-    return { kind: 'validate', document: expandEnvRefs(doc, env), reason: 'config.json is not sealed (written by an older embedgate construct, or by hand)' };
+    return {
+      kind: 'validate',
+      document: expandEnvRefs(doc, env),
+      reason: 'config.json is not sealed (written by an older embedgate construct, or by hand)',
+    };
   }
   const seal = SEAL.exec(marker);
   if (!seal || Number(seal[1]) !== FORMAT_VERSION) {
-    throw new ConfigError([`config.json: $schema ${JSON.stringify(marker)} is not a format this runtime reads (${FORMAT}:${FORMAT_VERSION}:sha256:<64 hex digits>); deploy the function from the same embedgate version as its construct`]);
+    throw new ConfigError([
+      `config.json: $schema ${JSON.stringify(marker)} is not a format this runtime reads (${FORMAT}:${FORMAT_VERSION}:sha256:<64 hex digits>); deploy the function from the same embedgate version as its construct`,
+    ]);
   }
   const { $schema: _marker, ...normalised } = doc;
   const digest = sha256Hex(canonicalJson(normalised));
   if (digest !== seal[2]) {
-    throw new ConfigError([`config.json does not match the digest written at synth (sha256:${seal[2]}, the document has sha256:${digest}): it was changed after the construct validated it; change the CDK app and deploy again instead of editing the asset`]);
+    throw new ConfigError([
+      `config.json does not match the digest written at synth (sha256:${seal[2]}, the document has sha256:${digest}): it was changed after the construct validated it; change the CDK app and deploy again instead of editing the asset`,
+    ]);
   }
   const shapeIssues = checkShape(normalised);
-  if (shapeIssues.length > 0) throw new ConfigError(shapeIssues.map((i) => `config.json: ${i} (the construct always writes it: was the document sealed by hand?)`));
+  if (shapeIssues.length > 0)
+    throw new ConfigError(shapeIssues.map((i) => `config.json: ${i} (the construct always writes it: was the document sealed by hand?)`));
 
   const refs: Path[] = [];
   collectRefs(normalised, [], refs);
   const expanded = expandEnvRefs(normalised, env) as Record<string, unknown>;
   const unchecked = refs.filter((p) => !REF_CHECKS.some(([pattern]) => matches(pattern, p)));
   if (unchecked.length > 0) {
-    return { kind: 'validate', document: expanded, reason: `deploy-time references in ${unchecked.map(formatPath).join(', ')} need the full validator` };
+    return {
+      kind: 'validate',
+      document: expanded,
+      reason: `deploy-time references in ${unchecked.map(formatPath).join(', ')} need the full validator`,
+    };
   }
   const issues: string[] = [];
   for (const p of refs) {
@@ -130,7 +144,10 @@ export function openShippedConfig(doc: unknown, env: Readonly<Record<string, str
     const seen = new Map<unknown, number>();
     (expanded.issuers as Array<Record<string, unknown>>).forEach((x, i) => {
       const first = seen.get(x.issuer);
-      if (first !== undefined) issues.push(`issuers[${i}].issuer: duplicate issuer ${JSON.stringify(x.issuer)} (also at issuers[${first}]); each issuer must be unique`);
+      if (first !== undefined)
+        issues.push(
+          `issuers[${i}].issuer: duplicate issuer ${JSON.stringify(x.issuer)} (also at issuers[${first}]); each issuer must be unique`,
+        );
       else seen.set(x.issuer, i);
     });
   }
@@ -171,7 +188,8 @@ const REF_CHECKS: ReadonlyArray<readonly [Path, Check]> = [
   [['masking', 'pseudonymKey', 'path'], nonEmpty],
 ];
 
-const matches = (pattern: Path, p: Path) => pattern.length === p.length && pattern.every((x, i) => x === '*' ? typeof p[i] === 'number' : x === p[i]);
+const matches = (pattern: Path, p: Path) =>
+  pattern.length === p.length && pattern.every((x, i) => (x === '*' ? typeof p[i] === 'number' : x === p[i]));
 
 function collectRefs(v: unknown, path: Array<string | number>, out: Path[]): void {
   if (typeof v === 'string') {
@@ -201,15 +219,40 @@ const kindOf = (v: unknown): string => (Array.isArray(v) ? 'array' : v === null 
 
 const TOP: Record<string, Kind> = { issuers: 'array', models: 'array', policy: 'object', gateway: 'object' };
 const OPTIONAL_TOP = new Set(['masking']);
-const ISSUER: Record<string, Kind> = { id: 'string', issuer: 'string', audiences: 'array', algorithms: 'array', clockToleranceSeconds: 'number', claims: 'object' };
+const ISSUER: Record<string, Kind> = {
+  id: 'string',
+  issuer: 'string',
+  audiences: 'array',
+  algorithms: 'array',
+  clockToleranceSeconds: 'number',
+  claims: 'object',
+};
 const CLAIMS: Record<string, Kind> = { subject: 'string', clientId: 'array', groups: 'array', scopes: 'array' };
 const MODEL: Record<string, Kind> = { name: 'string', provider: 'string', limits: 'object', upstream: 'object' };
 const UPSTREAM: Record<string, Kind> = { maxBatchSize: 'number', concurrency: 'number', timeoutMs: 'number', maxRetries: 'number' };
 const RULE: Record<string, Kind> = { id: 'string', effect: 'string', match: 'object', models: 'array' };
-const APPROVAL: Record<string, Kind> = { reviewers: 'object', requiredApprovals: 'number', timeoutSeconds: 'number', useWithinSeconds: 'number' };
+const APPROVAL: Record<string, Kind> = {
+  reviewers: 'object',
+  requiredApprovals: 'number',
+  timeoutSeconds: 'number',
+  useWithinSeconds: 'number',
+};
 const GATEWAY: Record<string, Kind> = { maxRequestBytes: 'number', maxTokenBytes: 'number', archiveFailMode: 'string' };
-const MASKING: Record<string, Kind> = { enabled: 'boolean', strategies: 'object', pseudonymLength: 'number', tokenInputs: 'string', storeInputText: 'boolean', maxScanChars: 'number' };
-const COMPREHEND: Record<string, Kind> = { enabled: 'boolean', languageCode: 'string', minScore: 'number', failMode: 'string', maxConcurrency: 'number' };
+const MASKING: Record<string, Kind> = {
+  enabled: 'boolean',
+  strategies: 'object',
+  pseudonymLength: 'number',
+  tokenInputs: 'string',
+  storeInputText: 'boolean',
+  maxScanChars: 'number',
+};
+const COMPREHEND: Record<string, Kind> = {
+  enabled: 'boolean',
+  languageCode: 'string',
+  minScore: 'number',
+  failMode: 'string',
+  maxConcurrency: 'number',
+};
 
 /** The normalised document's required keys and their types (the schema's required keys and defaults). */
 function checkShape(doc: Record<string, unknown>): string[] {
@@ -220,10 +263,19 @@ function checkShape(doc: Record<string, unknown>): string[] {
       return;
     }
     for (const [k, kind] of Object.entries(keys)) {
-      if (kindOf(v[k]) !== kind) issues.push(`${path ? `${path}.` : ''}${k} must be ${kind === 'array' || kind === 'object' ? `an ${kind}` : `a ${kind}`}${k in v ? `, got ${kindOf(v[k])}` : ', missing'}`);
+      if (kindOf(v[k]) !== kind)
+        issues.push(
+          `${path ? `${path}.` : ''}${k} must be ${kind === 'array' || kind === 'object' ? `an ${kind}` : `a ${kind}`}${k in v ? `, got ${kindOf(v[k])}` : ', missing'}`,
+        );
     }
   };
-  const each = (v: unknown, path: string, keys: Record<string, Kind>, nonEmptyList: boolean, more?: (x: Record<string, unknown>, at: string) => unknown): void => {
+  const each = (
+    v: unknown,
+    path: string,
+    keys: Record<string, Kind>,
+    nonEmptyList: boolean,
+    more?: (x: Record<string, unknown>, at: string) => unknown,
+  ): void => {
     if (!Array.isArray(v)) return; // reported by the parent
     if (nonEmptyList && v.length === 0) issues.push(`${path} must not be empty`);
     v.forEach((x, i) => {

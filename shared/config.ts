@@ -29,24 +29,38 @@ export { canonicalJson, ConfigError, configVersion, expandEnvRefs, isLoopback, s
 
 /** Signature algorithms a trusted issuer may use. HMAC and `none` are never accepted. */
 export const ASYMMETRIC_ALGORITHMS = [
-  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
 ] as const;
 
 const nonEmpty = (what: string) => z.string().min(1, { error: `${what} must be a non-empty string` });
 const httpsOrLocalUrl = (what: string) =>
-  z.string().refine((v) => {
-    try {
-      const u = new URL(v);
-      return u.protocol === 'https:' || (u.protocol === 'http:' && isLoopback(u.hostname));
-    } catch {
-      return false;
-    }
-  }, { error: `${what} must be an https:// URL (http:// is accepted only for localhost)` });
+  z.string().refine(
+    (v) => {
+      try {
+        const u = new URL(v);
+        return u.protocol === 'https:' || (u.protocol === 'http:' && isLoopback(u.hostname));
+      } catch {
+        return false;
+      }
+    },
+    { error: `${what} must be an https:// URL (http:// is accepted only for localhost)` },
+  );
 
 const stringOrList = (what: string) =>
-  z.union([nonEmpty(what), z.array(nonEmpty(what)).min(1, { error: `${what} must list at least one value` })], {
-    error: `${what} must be a non-empty string or a non-empty list of non-empty strings`,
-  })
+  z
+    .union([nonEmpty(what), z.array(nonEmpty(what)).min(1, { error: `${what} must list at least one value` })], {
+      error: `${what} must be a non-empty string or a non-empty list of non-empty strings`,
+    })
     .transform((v) => (Array.isArray(v) ? v : [v]));
 
 const globList = (what: string) =>
@@ -103,14 +117,26 @@ const issuerSchema = z.strictObject({
   maxTokenAgeSeconds: z.number().int().positive().optional(),
   /** Required JOSE `typ` header, e.g. "at+jwt" (RFC 9068). */
   requiredTyp: nonEmpty('requiredTyp').optional(),
-  claims: claimsSchema.default({ subject: 'sub', clientId: ['client_id', 'azp', 'cid', 'appid'], groups: ['groups'], scopes: ['scope', 'scp'] }),
+  claims: claimsSchema.default({
+    subject: 'sub',
+    clientId: ['client_id', 'azp', 'cid', 'appid'],
+    groups: ['groups'],
+    scopes: ['scope', 'scp'],
+  }),
 });
 
-const secretRefSchema = z.discriminatedUnion('source', [
-  z.strictObject({ source: z.literal('secretsManager'), secretId: nonEmpty('secretId'), field: nonEmpty('field').optional() }),
-  z.strictObject({ source: z.literal('env'), name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'env name must be a valid environment variable name' }) }),
-  z.strictObject({ source: z.literal('file'), path: nonEmpty('path') }),
-], { error: 'apiKey.source must be "secretsManager", "env" or "file"' });
+const secretRefSchema = z.discriminatedUnion(
+  'source',
+  [
+    z.strictObject({ source: z.literal('secretsManager'), secretId: nonEmpty('secretId'), field: nonEmpty('field').optional() }),
+    z.strictObject({
+      source: z.literal('env'),
+      name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'env name must be a valid environment variable name' }),
+    }),
+    z.strictObject({ source: z.literal('file'), path: nonEmpty('path') }),
+  ],
+  { error: 'apiKey.source must be "secretsManager", "env" or "file"' },
+);
 
 const limitsSchema = z.strictObject({
   /** Most items in `input` per request. */
@@ -158,19 +184,39 @@ const modelSchema = z
   })
   .superRefine((m, ctx) => {
     if (m.provider !== 'local' && m.provider !== 'bedrock' && !m.baseUrl) {
-      ctx.addIssue({ code: 'custom', path: ['baseUrl'], message: `baseUrl is required for provider "${m.provider}" (e.g. https://api.openai.com/v1)` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['baseUrl'],
+        message: `baseUrl is required for provider "${m.provider}" (e.g. https://api.openai.com/v1)`,
+      });
     }
     if (m.provider === 'bedrock' && (m.baseUrl || m.apiKey)) {
-      ctx.addIssue({ code: 'custom', path: [m.baseUrl ? 'baseUrl' : 'apiKey'], message: 'provider "bedrock" is called with the function\'s IAM role in its own region: remove baseUrl and apiKey' });
+      ctx.addIssue({
+        code: 'custom',
+        path: [m.baseUrl ? 'baseUrl' : 'apiKey'],
+        message: 'provider "bedrock" is called with the function\'s IAM role in its own region: remove baseUrl and apiKey',
+      });
     }
     if (m.provider === 'bedrock' && !m.upstreamModel) {
-      ctx.addIssue({ code: 'custom', path: ['upstreamModel'], message: 'upstreamModel is required for provider "bedrock": the Bedrock model id, e.g. "amazon.titan-embed-text-v2:0"' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['upstreamModel'],
+        message: 'upstreamModel is required for provider "bedrock": the Bedrock model id, e.g. "amazon.titan-embed-text-v2:0"',
+      });
     }
     if ((m.provider === 'openai' || m.provider === 'azure-openai' || m.provider === 'cohere') && !m.apiKey) {
-      ctx.addIssue({ code: 'custom', path: ['apiKey'], message: `apiKey is required for provider "${m.provider}": a secret reference such as {"source":"env","name":"OPENAI_API_KEY"}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['apiKey'],
+        message: `apiKey is required for provider "${m.provider}": a secret reference such as {"source":"env","name":"OPENAI_API_KEY"}`,
+      });
     }
     if (m.provider === 'azure-openai' && !m.apiVersion) {
-      ctx.addIssue({ code: 'custom', path: ['apiVersion'], message: 'apiVersion is required for provider "azure-openai" (e.g. "2024-10-21")' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['apiVersion'],
+        message: 'apiVersion is required for provider "azure-openai" (e.g. "2024-10-21")',
+      });
     }
   });
 
@@ -188,7 +234,9 @@ const matchSchema = z.strictObject({
 // ---- masking -------------------------------------------------------------------------------
 
 const entityTypeName = (what: string) =>
-  z.string().regex(ENTITY_TYPE_PATTERN, { error: `${what} must be an entity type in upper snake case (1-64 characters of A-Z, 0-9, "_", starting with a letter), e.g. "EMAIL"` });
+  z.string().regex(ENTITY_TYPE_PATTERN, {
+    error: `${what} must be an entity type in upper snake case (1-64 characters of A-Z, 0-9, "_", starting with a letter), e.g. "EMAIL"`,
+  });
 
 const strategySchema = z.enum(STRATEGIES, { error: `strategy must be one of ${STRATEGIES.map((x) => `"${x}"`).join(', ')}` });
 
@@ -196,7 +244,11 @@ const strategySchema = z.enum(STRATEGIES, { error: `strategy must be one of ${ST
 const strategiesSchema = z.record(z.string(), strategySchema).superRefine((m, ctx) => {
   for (const type of Object.keys(m)) {
     if (!ENTITY_TYPE_PATTERN.test(type)) {
-      ctx.addIssue({ code: 'custom', path: [type], message: `strategies key ${JSON.stringify(type)} must be an entity type in upper snake case (1-64 characters of A-Z, 0-9, "_", starting with a letter), e.g. "EMAIL"` });
+      ctx.addIssue({
+        code: 'custom',
+        path: [type],
+        message: `strategies key ${JSON.stringify(type)} must be an entity type in upper snake case (1-64 characters of A-Z, 0-9, "_", starting with a letter), e.g. "EMAIL"`,
+      });
     }
   }
 });
@@ -210,9 +262,14 @@ const customDetectorSchema = z
     /** Flags among "i", "m", "s", "u" ("g" is added by the engine). */
     flags: z.string().optional(),
     /** Check digits every match must pass. */
-    validator: z.enum(VALIDATORS, { error: `validator must be one of ${VALIDATORS.map((x) => `"${x}"`).join(', ')} (or omitted)` }).optional(),
+    validator: z
+      .enum(VALIDATORS, { error: `validator must be one of ${VALIDATORS.map((x) => `"${x}"`).join(', ')} (or omitted)` })
+      .optional(),
     /** Words (case-insensitive) of which one must occur within `contextWindow` characters before a match. */
-    contextWords: z.array(nonEmpty('contextWords[]')).min(1, { error: 'contextWords must list at least one word (or be omitted)' }).optional(),
+    contextWords: z
+      .array(nonEmpty('contextWords[]'))
+      .min(1, { error: 'contextWords must list at least one word (or be omitted)' })
+      .optional(),
     /** Characters before a match searched for a context word (default 50). */
     contextWindow: z.number().int().positive().max(1000, { error: 'contextWindow must be at most 1000 characters' }).optional(),
   })
@@ -226,7 +283,11 @@ const customDetectorSchema = z
       });
     }
     if (d.contextWindow !== undefined && !d.contextWords) {
-      ctx.addIssue({ code: 'custom', path: ['contextWindow'], message: 'contextWindow has no effect without contextWords: add contextWords or remove contextWindow' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['contextWindow'],
+        message: 'contextWindow has no effect without contextWords: add contextWords or remove contextWindow',
+      });
     }
   });
 
@@ -234,13 +295,20 @@ const comprehendSchema = z.strictObject({
   /** Run Amazon Comprehend DetectPiiEntities in addition to the built-in detectors. */
   enabled: z.boolean().default(true),
   /** Language of the texts (DetectPiiEntities supports "en" and "es"). */
-  languageCode: z.enum(['en', 'es'], { error: 'languageCode must be "en" or "es" (the languages DetectPiiEntities supports)' }).default('en'),
+  languageCode: z
+    .enum(['en', 'es'], { error: 'languageCode must be "en" or "es" (the languages DetectPiiEntities supports)' })
+    .default('en'),
   /** Entities scored below this are ignored. */
   minScore: z.number().min(0).max(1, { error: 'minScore must be between 0 and 1' }).default(0.8),
   /** "closed": the request is refused when Comprehend cannot answer; "open": it proceeds with the built-in detectors only. */
   failMode: z.enum(['open', 'closed'], { error: 'failMode must be "open" or "closed"' }).default('closed'),
   /** Comprehend types to keep (Comprehend's names, e.g. "NAME", "ADDRESS"). Default: all but DATE_TIME, AGE and URL. */
-  entityTypes: z.array(z.enum(COMPREHEND_ENTITY_TYPES, { error: `entityTypes entries must be Comprehend PII types: ${COMPREHEND_ENTITY_TYPES.join(', ')}` })).min(1).optional(),
+  entityTypes: z
+    .array(
+      z.enum(COMPREHEND_ENTITY_TYPES, { error: `entityTypes entries must be Comprehend PII types: ${COMPREHEND_ENTITY_TYPES.join(', ')}` }),
+    )
+    .min(1)
+    .optional(),
   /** Most Comprehend calls in flight for one request. */
   maxConcurrency: z.number().int().positive().max(32).default(4),
 });
@@ -261,19 +329,37 @@ const maskingSchema = z
     /** Strategy per entity type; a type not listed is redacted. */
     strategies: strategiesSchema.default({}),
     /** Built-in detectors to turn off, by name. */
-    disabledDetectors: z.array(z.enum(BUILTIN_DETECTOR_NAMES, { error: `disabledDetectors entries must be built-in detector names: ${BUILTIN_DETECTOR_NAMES.join(', ')}` })).optional(),
+    disabledDetectors: z
+      .array(
+        z.enum(BUILTIN_DETECTOR_NAMES, {
+          error: `disabledDetectors entries must be built-in detector names: ${BUILTIN_DETECTOR_NAMES.join(', ')}`,
+        }),
+      )
+      .optional(),
     customDetectors: z.array(customDetectorSchema).optional(),
     /** Where the HMAC key of pseudonyms comes from; required when any strategy is "pseudonymize". */
-    pseudonymKey: z.discriminatedUnion('source', secretRefSchema.options, { error: 'pseudonymKey.source must be "secretsManager", "env" or "file"' }).optional(),
+    pseudonymKey: z
+      .discriminatedUnion('source', secretRefSchema.options, { error: 'pseudonymKey.source must be "secretsManager", "env" or "file"' })
+      .optional(),
     /** Hex characters of HMAC in a pseudonym (8 = 32 bits: collisions become likely past ~10^4 distinct values of one type). */
-    pseudonymLength: z.number().int().min(PSEUDONYM_HEX_MIN).max(PSEUDONYM_HEX_MAX, { error: `pseudonymLength must be between ${PSEUDONYM_HEX_MIN} and ${PSEUDONYM_HEX_MAX}` }).default(PSEUDONYM_HEX_DEFAULT),
+    pseudonymLength: z
+      .number()
+      .int()
+      .min(PSEUDONYM_HEX_MIN)
+      .max(PSEUDONYM_HEX_MAX, { error: `pseudonymLength must be between ${PSEUDONYM_HEX_MIN} and ${PSEUDONYM_HEX_MAX}` })
+      .default(PSEUDONYM_HEX_DEFAULT),
     comprehend: comprehendSchema.optional(),
     /** Token-id inputs cannot be scanned: refuse them (default) or let them through unscanned. */
     tokenInputs: z.enum(['refuse', 'allow'], { error: 'tokenInputs must be "refuse" or "allow"' }).default(MASKING_DEFAULTS.tokenInputs),
     /** Keep the MASKED input text in the session record (default: no input text at all). */
     storeInputText: z.boolean().default(MASKING_DEFAULTS.storeInputText),
     /** Longest input item scanned, characters; a longer item is refused (413), never passed unscanned. */
-    maxScanChars: z.number().int().positive().max(1_000_000, { error: 'maxScanChars must be at most 1000000' }).default(MASKING_DEFAULTS.maxScanChars),
+    maxScanChars: z
+      .number()
+      .int()
+      .positive()
+      .max(1_000_000, { error: 'maxScanChars must be at most 1000000' })
+      .default(MASKING_DEFAULTS.maxScanChars),
   })
   .superRefine((m, ctx) => {
     const names = (m.customDetectors ?? []).map((d) => d.name);
@@ -281,7 +367,11 @@ const maskingSchema = z
     const known = knownEntityTypes(m);
     for (const [type, strategy] of Object.entries(m.strategies)) {
       if (!known.has(type) && ENTITY_TYPE_PATTERN.test(type)) {
-        ctx.addIssue({ code: 'custom', path: ['strategies', type], message: `unknown entity type ${JSON.stringify(type)}: use a built-in type (${BUILTIN_ENTITY_TYPES.join(', ')}), a custom detector name${m.comprehend?.enabled ? ' or a Comprehend type' : ''}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['strategies', type],
+          message: `unknown entity type ${JSON.stringify(type)}: use a built-in type (${BUILTIN_ENTITY_TYPES.join(', ')}), a custom detector name${m.comprehend?.enabled ? ' or a Comprehend type' : ''}`,
+        });
       }
       if (strategy === 'pseudonymize' && !m.pseudonymKey) {
         ctx.addIssue({ code: 'custom', path: ['strategies', type], message: pseudonymKeyMissing(`masking.strategies.${type}`) });
@@ -314,12 +404,19 @@ const approvalPatternSchema = z
     /** JavaScript regular expression source (no slashes), screened for linear-time matching. */
     pattern: nonEmpty('approval.when.inputMatches[].pattern'),
     /** Flags among "i", "m", "s", "u". */
-    flags: z.string().regex(/^[imsu]*$/, { error: 'flags may contain only "i", "m", "s" and "u"' }).optional(),
+    flags: z
+      .string()
+      .regex(/^[imsu]*$/, { error: 'flags may contain only "i", "m", "s" and "u"' })
+      .optional(),
   })
   .superRefine((d, ctx) => {
     const screened = screenPattern(d.pattern, d.flags ?? '');
     if (!screened.ok) {
-      ctx.addIssue({ code: 'custom', path: ['pattern'], message: `approval pattern ${JSON.stringify(d.name)}: pattern ${JSON.stringify(d.pattern)} is refused: ${screened.reason}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pattern'],
+        message: `approval pattern ${JSON.stringify(d.name)}: pattern ${JSON.stringify(d.pattern)} is refused: ${screened.reason}`,
+      });
     }
   });
 
@@ -338,36 +435,44 @@ const approvalWhenSchema = z.strictObject({
   maskingFound: z.array(entityTypeName('approval.when.maskingFound[]')).min(1).optional(),
 });
 
-const approvalSchema = z
-  .strictObject({
-    when: approvalWhenSchema.optional(),
-    /** Who may decide: principals in a group matching one of these globs, or with a subject matching `subjects`. */
-    reviewers: z
-      .strictObject({
-        groups: globList('approval.reviewers.groups').optional(),
-        subjects: globList('approval.reviewers.subjects').optional(),
-        /** Issuers (ids or URLs) reviewers come from; default: the requester's issuer only. */
-        issuers: globList('approval.reviewers.issuers').optional(),
-      })
-      .refine((r) => (r.groups?.length ?? 0) + (r.subjects?.length ?? 0) > 0, { error: 'approval.reviewers must name at least one group or subject' }),
-    /** Distinct reviewers that must approve; 2 or more is the two-person rule. */
-    requiredApprovals: z.number().int().min(1).max(5).default(1),
-    /** How long a request waits for a decision before it expires, seconds (1 minute to 7 days). */
-    timeoutSeconds: z.number().int().min(60).max(7 * 86_400).default(3600),
-    /** After approval, how long the client has to re-send the request (single use), seconds. */
-    useWithinSeconds: z.number().int().min(10).max(86_400).default(900),
-    /** Instead of a single use, grant this principal the model for this many minutes after approval. */
-    grantMinutes: z.number().int().min(1).max(1440).optional(),
-    /**
-     * How many approvals of this rule one principal may have pending at once. Each hold notifies
-     * the reviewers and starts a workflow: past the cap, a new held request is refused (429)
-     * until one of the principal's approvals is decided or expires.
-     */
-    maxPending: z.number().int().min(1).max(1000).default(10),
-  });
+const approvalSchema = z.strictObject({
+  when: approvalWhenSchema.optional(),
+  /** Who may decide: principals in a group matching one of these globs, or with a subject matching `subjects`. */
+  reviewers: z
+    .strictObject({
+      groups: globList('approval.reviewers.groups').optional(),
+      subjects: globList('approval.reviewers.subjects').optional(),
+      /** Issuers (ids or URLs) reviewers come from; default: the requester's issuer only. */
+      issuers: globList('approval.reviewers.issuers').optional(),
+    })
+    .refine((r) => (r.groups?.length ?? 0) + (r.subjects?.length ?? 0) > 0, {
+      error: 'approval.reviewers must name at least one group or subject',
+    }),
+  /** Distinct reviewers that must approve; 2 or more is the two-person rule. */
+  requiredApprovals: z.number().int().min(1).max(5).default(1),
+  /** How long a request waits for a decision before it expires, seconds (1 minute to 7 days). */
+  timeoutSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 86_400)
+    .default(3600),
+  /** After approval, how long the client has to re-send the request (single use), seconds. */
+  useWithinSeconds: z.number().int().min(10).max(86_400).default(900),
+  /** Instead of a single use, grant this principal the model for this many minutes after approval. */
+  grantMinutes: z.number().int().min(1).max(1440).optional(),
+  /**
+   * How many approvals of this rule one principal may have pending at once. Each hold notifies
+   * the reviewers and starts a workflow: past the cap, a new held request is refused (429)
+   * until one of the principal's approvals is decided or expires.
+   */
+  maxPending: z.number().int().min(1).max(1000).default(10),
+});
 
 const ruleSchema = z.strictObject({
-  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, { error: 'rule id must be 1-64 characters of letters, digits, "_", ".", ":" or "-"' }),
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, { error: 'rule id must be 1-64 characters of letters, digits, "_", ".", ":" or "-"' }),
   description: z.string().max(500).optional(),
   effect: z.enum(['allow', 'deny'], { error: 'effect must be "allow" or "deny"' }),
   /** Which principals the rule applies to; every field given must match. Omit to match everyone. */
@@ -384,7 +489,12 @@ const ruleSchema = z.strictObject({
 
 const gatewaySchema = z.strictObject({
   /** Largest request body accepted, bytes (413 above). */
-  maxRequestBytes: z.number().int().positive().max(10 * 1024 * 1024).default(2 * 1024 * 1024),
+  maxRequestBytes: z
+    .number()
+    .int()
+    .positive()
+    .max(10 * 1024 * 1024)
+    .default(2 * 1024 * 1024),
   /** Largest bearer token accepted, bytes (401 above). */
   maxTokenBytes: z.number().int().min(512).max(65_536).default(8192),
   /** Fail closed (503, no model output) when a record cannot be archived; "open" returns output anyway. */
@@ -404,13 +514,37 @@ export const configSchema = z
     masking: maskingSchema.optional(),
   })
   .superRefine((c, ctx) => {
-    unique(c.issuers.map((i) => i.id), 'issuers', 'id', ctx);
-    unique(c.issuers.map((i) => i.issuer), 'issuers', 'issuer', ctx);
-    unique(c.models.map((m) => m.name), 'models', 'name', ctx);
-    unique(c.policy.rules.map((r) => r.id), 'policy.rules', 'id', ctx);
+    unique(
+      c.issuers.map((i) => i.id),
+      'issuers',
+      'id',
+      ctx,
+    );
+    unique(
+      c.issuers.map((i) => i.issuer),
+      'issuers',
+      'issuer',
+      ctx,
+    );
+    unique(
+      c.models.map((m) => m.name),
+      'models',
+      'name',
+      ctx,
+    );
+    unique(
+      c.policy.rules.map((r) => r.id),
+      'policy.rules',
+      'id',
+      ctx,
+    );
     c.policy.rules.forEach((r, i) => {
       if (r.effect === 'deny' && r.limits) {
-        ctx.addIssue({ code: 'custom', path: ['policy', 'rules', i, 'limits'], message: 'limits apply to allow rules only; remove them from this deny rule' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['policy', 'rules', i, 'limits'],
+          message: 'limits apply to allow rules only; remove them from this deny rule',
+        });
       }
       if (r.masking) checkRuleMasking(c.masking, r.effect, r.masking, i, ctx);
       if (r.approval) checkRuleApproval(c.masking, r.effect, r.approval, i, ctx);
@@ -430,16 +564,28 @@ function checkRuleMasking(
     return;
   }
   if (!m?.enabled) {
-    ctx.addIssue({ code: 'custom', path, message: 'this rule overrides masking strategies but masking is off: set masking.enabled to true, or remove the override' });
+    ctx.addIssue({
+      code: 'custom',
+      path,
+      message: 'this rule overrides masking strategies but masking is off: set masking.enabled to true, or remove the override',
+    });
     return;
   }
   const known = knownEntityTypes(m);
   for (const [type, strategy] of Object.entries(rm.strategies ?? {})) {
     if (!known.has(type) && ENTITY_TYPE_PATTERN.test(type)) {
-      ctx.addIssue({ code: 'custom', path: [...path, 'strategies', type], message: `unknown entity type ${JSON.stringify(type)}: use a built-in type (${BUILTIN_ENTITY_TYPES.join(', ')}) or a custom detector name` });
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, 'strategies', type],
+        message: `unknown entity type ${JSON.stringify(type)}: use a built-in type (${BUILTIN_ENTITY_TYPES.join(', ')}) or a custom detector name`,
+      });
     }
     if (strategy === 'pseudonymize' && !m.pseudonymKey) {
-      ctx.addIssue({ code: 'custom', path: [...path, 'strategies', type], message: pseudonymKeyMissing(`policy.rules[${i}].masking.strategies.${type}`) });
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, 'strategies', type],
+        message: pseudonymKeyMissing(`policy.rules[${i}].masking.strategies.${type}`),
+      });
     }
   }
 }
@@ -458,17 +604,31 @@ function checkRuleApproval(
   }
   if (a.when?.maskingFound) {
     if (!m?.enabled) {
-      ctx.addIssue({ code: 'custom', path: [...path, 'when', 'maskingFound'], message: 'approval.when.maskingFound needs masking: set masking.enabled to true, or remove the condition' });
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, 'when', 'maskingFound'],
+        message: 'approval.when.maskingFound needs masking: set masking.enabled to true, or remove the condition',
+      });
       return;
     }
     const known = knownEntityTypes(m);
     a.when.maskingFound.forEach((type, j) => {
       if (!known.has(type)) {
-        ctx.addIssue({ code: 'custom', path: [...path, 'when', 'maskingFound', j], message: `unknown entity type ${JSON.stringify(type)}: use a built-in type (${BUILTIN_ENTITY_TYPES.join(', ')}) or a custom detector name` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'when', 'maskingFound', j],
+          message: `unknown entity type ${JSON.stringify(type)}: use a built-in type (${BUILTIN_ENTITY_TYPES.join(', ')}) or a custom detector name`,
+        });
       }
     });
   }
-  if (a.when?.inputMatches) unique(a.when.inputMatches.map((p) => p.name), `policy.rules.${i}.approval.when.inputMatches`, 'name', ctx);
+  if (a.when?.inputMatches)
+    unique(
+      a.when.inputMatches.map((p) => p.name),
+      `policy.rules.${i}.approval.when.inputMatches`,
+      'name',
+      ctx,
+    );
 }
 
 function unique(values: string[], list: string, field: string, ctx: z.RefinementCtx): void {
@@ -476,7 +636,11 @@ function unique(values: string[], list: string, field: string, ctx: z.Refinement
   values.forEach((v, i) => {
     const first = seen.get(v);
     if (first !== undefined) {
-      ctx.addIssue({ code: 'custom', path: [...list.split('.'), i, field], message: `duplicate ${field} ${JSON.stringify(v)} (also at ${list}[${first}]); each ${field} must be unique` });
+      ctx.addIssue({
+        code: 'custom',
+        path: [...list.split('.'), i, field],
+        message: `duplicate ${field} ${JSON.stringify(v)} (also at ${list}[${first}]); each ${field} must be unique`,
+      });
     } else {
       seen.set(v, i);
     }

@@ -9,7 +9,12 @@ import { startIssuerProcess } from './support/issuer-process';
 import type { IssuerProcess } from './support/issuer-process';
 
 const AUDIENCE = 'https://embedgate.test/api';
-const ML = { clientId: 'svc-ml', clientSecret: 'ml-secret-0123456789', scopes: ['embed', 'embed:admin'], claims: { groups: ['ml-team'], tier: 'gold' } };
+const ML = {
+  clientId: 'svc-ml',
+  clientSecret: 'ml-secret-0123456789',
+  scopes: ['embed', 'embed:admin'],
+  claims: { groups: ['ml-team'], tier: 'gold' },
+};
 const OTHER = { clientId: 'svc-other', clientSecret: 'other secret+with:odd%chars', scopes: ['models:read'] };
 
 describe('dev issuer (RS256)', () => {
@@ -96,9 +101,13 @@ describe('dev issuer (RS256)', () => {
   });
 
   it('refuses an unknown client, a scope of another client and another resource', async () => {
-    await expect(fetchClientCredentialsToken(idp.tokenEndpoint, { clientId: 'nobody', clientSecret: 'x' })).rejects.toThrow(/HTTP 401 invalid_client/);
+    await expect(fetchClientCredentialsToken(idp.tokenEndpoint, { clientId: 'nobody', clientSecret: 'x' })).rejects.toThrow(
+      /HTTP 401 invalid_client/,
+    );
     await expect(fetchClientCredentialsToken(idp.tokenEndpoint, ML, { scope: 'models:read' })).rejects.toThrow(/HTTP 400 invalid_scope/);
-    await expect(fetchClientCredentialsToken(idp.tokenEndpoint, ML, { resource: 'https://elsewhere.test/' })).rejects.toThrow(/HTTP 400 invalid_target/);
+    await expect(fetchClientCredentialsToken(idp.tokenEndpoint, ML, { resource: 'https://elsewhere.test/' })).rejects.toThrow(
+      /HTTP 400 invalid_target/,
+    );
   });
 
   it('refuses grant types other than client_credentials', async () => {
@@ -134,7 +143,12 @@ describe('dev issuer (ES256, non-URI audience)', () => {
     const token = await fetchClientCredentialsToken(idp.tokenEndpoint, ML);
     expect(decodeProtectedHeader(token)).toMatchObject({ alg: 'ES256', typ: 'at+jwt' });
     const jwks = createRemoteJWKSet(new URL(idp.jwksUri));
-    const { payload } = await jwtVerify(token, jwks, { issuer: idp.issuer, audience: 'embedgate-dev', typ: 'at+jwt', algorithms: ['ES256'] });
+    const { payload } = await jwtVerify(token, jwks, {
+      issuer: idp.issuer,
+      audience: 'embedgate-dev',
+      typ: 'at+jwt',
+      algorithms: ['ES256'],
+    });
     expect(payload).toMatchObject({ sub: 'svc-ml', aud: 'embedgate-dev', groups: ['ml-team'] });
     expect(payload.exp! - payload.iat!).toBe(300);
     expect(idp.logs()).toBe('');

@@ -93,7 +93,8 @@ if (WHAT_IF.has('verify-cache')) {
   const cache = new Map();
   TokenVerifier.prototype.verify = async function (token) {
     const hit = cache.get(token);
-    if (hit && hit.verifier === this && (hit.principal.expiresAt === null || hit.principal.expiresAt * 1000 > Date.now())) return hit.principal;
+    if (hit && hit.verifier === this && (hit.principal.expiresAt === null || hit.principal.expiresAt * 1000 > Date.now()))
+      return hit.principal;
     const principal = await inner.call(this, token);
     if (cache.size > 1000) cache.clear();
     cache.set(token, { verifier: this, principal });
@@ -122,20 +123,37 @@ if (WHAT_IF.has('http-fetch')) {
   const realFetch = globalThis.fetch;
   // Only the provider's POSTs; jose fetches the JWKS with the real fetch.
   globalThis.fetch = (url, init = {}) =>
-    init.method !== 'POST' ? realFetch(url, init) : new Promise((resolveFetch, reject) => {
-      const u = new URL(url);
-      const req = httpRequest({ host: u.hostname, port: u.port, path: u.pathname + u.search, method: init.method ?? 'GET', headers: init.headers, agent, signal: init.signal }, (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          resolveFetch({ status: res.statusCode, headers: { get: (n) => res.headers[n.toLowerCase()] ?? null }, text: async () => text });
+    init.method !== 'POST'
+      ? realFetch(url, init)
+      : new Promise((resolveFetch, reject) => {
+          const u = new URL(url);
+          const req = httpRequest(
+            {
+              host: u.hostname,
+              port: u.port,
+              path: u.pathname + u.search,
+              method: init.method ?? 'GET',
+              headers: init.headers,
+              agent,
+              signal: init.signal,
+            },
+            (res) => {
+              const chunks = [];
+              res.on('data', (c) => chunks.push(c));
+              res.on('error', reject);
+              res.on('end', () => {
+                const text = Buffer.concat(chunks).toString('utf8');
+                resolveFetch({
+                  status: res.statusCode,
+                  headers: { get: (n) => res.headers[n.toLowerCase()] ?? null },
+                  text: async () => text,
+                });
+              });
+            },
+          );
+          req.on('error', reject);
+          req.end(init.body);
         });
-      });
-      req.on('error', reject);
-      req.end(init.body);
-    });
 }
 
 {
@@ -209,7 +227,11 @@ const { loadConfig } = require('./shared/config.js');
 const { generateTestKey, signToken, startJwksServer } = require('./test/support/jwks.js');
 
 // --- the upstream stand-in, in its own process -----------------------------------------------
-const up = spawn(process.execPath, [join(root, 'bench', 'compare', 'upstream.mjs'), '--latency', values.latency, '--dimensions', values.dimensions], { stdio: ['pipe', 'pipe', 'inherit'] });
+const up = spawn(
+  process.execPath,
+  [join(root, 'bench', 'compare', 'upstream.mjs'), '--latency', values.latency, '--dimensions', values.dimensions],
+  { stdio: ['pipe', 'pipe', 'inherit'] },
+);
 process.on('exit', () => up.kill('SIGKILL'));
 let upOut = '';
 for await (const d of up.stdout) {
@@ -223,7 +245,15 @@ const AUDIENCE = 'https://embedgate.bench.test';
 const key = await generateTestKey('RS256', { kid: 'bench-phases-1' });
 const idp = await startJwksServer({ keys: [key] });
 const now = Math.floor(Date.now() / 1000);
-const token = await signToken(key, { iss: idp.issuer, aud: AUDIENCE, sub: 'svc-indexer', client_id: 'svc-indexer', groups: ['indexers'], iat: now - 10, exp: now + 3600 });
+const token = await signToken(key, {
+  iss: idp.issuer,
+  aud: AUDIENCE,
+  sub: 'svc-indexer',
+  client_id: 'svc-indexer',
+  groups: ['indexers'],
+  iat: now - 10,
+  exp: now + 3600,
+});
 const dir = await fsp.mkdtemp(join(tmpdir(), 'embedgate-bench-phases-'));
 const config = loadConfig({
   issuers: [{ id: 'bench', issuer: idp.issuer, jwksUri: idp.jwksUri, audiences: [AUDIENCE] }],
@@ -234,7 +264,8 @@ const config = loadConfig({
 const server = await startDevServer({ config, archiveDir: join(dir, 'archive'), port: 0, env: { BENCH_UPSTREAM_KEY: 'sk-bench' } });
 
 // The same body as bench/compare.mjs.
-const sentences = 'The indexing service splits long documents into passages of a few hundred words before it asks for their embeddings. Retrieval quality depends more on how the passages are cut than on the choice of the embedding model itself.';
+const sentences =
+  'The indexing service splits long documents into passages of a few hundred words before it asks for their embeddings. Retrieval quality depends more on how the passages are cut than on the choice of the embedding model itself.';
 let text = '';
 while (text.length < Number(values['input-chars'])) text += `${text ? ' ' : ''}${sentences}`;
 text = text.slice(0, Number(values['input-chars']));
@@ -243,11 +274,21 @@ const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 const post = (url, headers) =>
   new Promise((resolve, reject) => {
     const u = new URL(url);
-    const req = httpRequest({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', agent, headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
-    });
+    const req = httpRequest(
+      {
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname,
+        method: 'POST',
+        agent,
+        headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -304,7 +345,9 @@ const threads2 = threadCpu();
 const cpuMs = (a, b) => (b.user - a.user + b.system - a.system) / 1000 / N;
 
 const say = (line) => process.stderr.write(`${line}\n`);
-say(`node ${process.version}; ${N} sequential requests (after ${values.warmup} warm-up), upstream latency ${values.latency} ms, ${values.encoding}, ${values.dimensions} dimensions, input ${text.length} chars`);
+say(
+  `node ${process.version}; ${N} sequential requests (after ${values.warmup} warm-up), upstream latency ${values.latency} ms, ${values.encoding}, ${values.dimensions} dimensions, input ${text.length} chars`,
+);
 say(`what-if: ${WHAT_IF.size ? [...WHAT_IF].join(', ') : 'none (the code as built)'}`);
 const cpuPart = (a, b, k) => (b[k] - a[k]) / 1000 / N;
 say(
@@ -313,7 +356,9 @@ say(
 );
 if (threads0) {
   const per = (a, b, k) => ((b[k] - a[k]) / N).toFixed(3);
-  say(`  by thread, ms per request: main thread direct ${per(threads0, threads1, 'main')} / via embedgate ${per(threads1, threads2, 'main')}; other threads (libuv pool, V8 GC and compiler) direct ${per(threads0, threads1, 'others')} / via embedgate ${per(threads1, threads2, 'others')}`);
+  say(
+    `  by thread, ms per request: main thread direct ${per(threads0, threads1, 'main')} / via embedgate ${per(threads1, threads2, 'main')}; other threads (libuv pool, V8 GC and compiler) direct ${per(threads0, threads1, 'others')} / via embedgate ${per(threads1, threads2, 'others')}`,
+  );
 }
 say(`direct (same client): p50 ${pct(direct, 50).toFixed(3)} ms, p99 ${pct(direct, 99).toFixed(3)} ms`);
 const names = [];
@@ -321,22 +366,39 @@ for (const m of perRequest) for (const k of m.keys()) if (!names.includes(k)) na
 const g = (m, k) => m.get(k) ?? 0;
 const derived = {
   'added over direct (client total - direct p50)': (m) => g(m, 'client total') - pct(direct, 50),
-  'outside the handler (HTTP, event, client)': (m) => g(m, 'client total') - g(m, 'handler (middy + powertools + gateway.handle)') - g(m, 'token verification: edge check'),
-  'middy + powertools (handler - gateway.handle)': (m) => g(m, 'handler (middy + powertools + gateway.handle)') - g(m, 'gateway.handle (total)'),
+  'outside the handler (HTTP, event, client)': (m) =>
+    g(m, 'client total') - g(m, 'handler (middy + powertools + gateway.handle)') - g(m, 'token verification: edge check'),
+  'middy + powertools (handler - gateway.handle)': (m) =>
+    g(m, 'handler (middy + powertools + gateway.handle)') - g(m, 'gateway.handle (total)'),
   'gateway.handle, not in a listed phase': (m) =>
-    g(m, 'gateway.handle (total)') - g(m, 'token verification: handler') - g(m, 'revocation check') - g(m, 'masking: maskItems') - g(m, 'provider.embed (total)') -
-    g(m, 'record: sealRecord') - g(m, 'archive.put (total)'),
+    g(m, 'gateway.handle (total)') -
+    g(m, 'token verification: handler') -
+    g(m, 'revocation check') -
+    g(m, 'masking: maskItems') -
+    g(m, 'provider.embed (total)') -
+    g(m, 'record: sealRecord') -
+    g(m, 'archive.put (total)'),
   '  provider: besides the upstream latency': (m) => g(m, 'provider.embed (total)') - g(m, '  provider: upstream latency (its meter)'),
   '  archive: close and the rest': (m) =>
-    g(m, 'archive.put (total)') - g(m, '  archive: mkdir') - g(m, '  archive: open') - g(m, '  archive: filehandle.writeFile') - g(m, '  archive: filehandle.datasync'),
+    g(m, 'archive.put (total)') -
+    g(m, '  archive: mkdir') -
+    g(m, '  archive: open') -
+    g(m, '  archive: filehandle.writeFile') -
+    g(m, '  archive: filehandle.datasync'),
 };
 say('phase (ms per request)                            p50      mean     p99');
 const row = (k, xs) => {
   const sorted = [...xs].sort((a, b) => a - b);
   const mean = xs.reduce((a, x) => a + x, 0) / xs.length;
-  say(`${k.padEnd(48)} ${pct(sorted, 50).toFixed(3).padStart(7)}  ${mean.toFixed(3).padStart(7)}  ${pct(sorted, 99).toFixed(3).padStart(7)}`);
+  say(
+    `${k.padEnd(48)} ${pct(sorted, 50).toFixed(3).padStart(7)}  ${mean.toFixed(3).padStart(7)}  ${pct(sorted, 99).toFixed(3).padStart(7)}`,
+  );
 };
-for (const k of names) row(k, perRequest.map((m) => g(m, k)));
+for (const k of names)
+  row(
+    k,
+    perRequest.map((m) => g(m, k)),
+  );
 say('derived:');
 for (const [k, f] of Object.entries(derived)) row(k, perRequest.map(f));
 await server.close();

@@ -47,7 +47,11 @@ export const MAX_REASON_CHARS = 500;
 /** How many times a compare-and-set is retried when another writer came first. */
 const CAS_ATTEMPTS = 5;
 
-export function recordApproval(a: Approval, step: RecordApproval['step'], extra: { decision?: RecordApproval['decision']; reviewer?: RecordApproval['reviewer']; grant?: boolean } = {}): RecordApproval {
+export function recordApproval(
+  a: Approval,
+  step: RecordApproval['step'],
+  extra: { decision?: RecordApproval['decision']; reviewer?: RecordApproval['reviewer']; grant?: boolean } = {},
+): RecordApproval {
   return {
     id: a.id,
     step,
@@ -83,11 +87,15 @@ export function approvalTriggers(
   maskedTypes: ReadonlySet<string>,
 ): string[] {
   const w = a.when;
-  if (!w || (w.principalOutsideGroups === undefined && w.batchOver === undefined && w.inputMatches === undefined && w.maskingFound === undefined)) {
+  if (
+    !w ||
+    (w.principalOutsideGroups === undefined && w.batchOver === undefined && w.inputMatches === undefined && w.maskingFound === undefined)
+  ) {
     return ['always'];
   }
   const out: string[] = [];
-  if (w.principalOutsideGroups && !principal.groups.some((g) => matchesAny(w.principalOutsideGroups!, g))) out.push('principal_outside_groups');
+  if (w.principalOutsideGroups && !principal.groups.some((g) => matchesAny(w.principalOutsideGroups!, g)))
+    out.push('principal_outside_groups');
   if (w.batchOver !== undefined && input.items.length > w.batchOver) out.push(`batch_over:${w.batchOver}`);
   if (w.inputMatches && input.kind === 'text') {
     const texts = input.items.map(normaliseForMatching);
@@ -116,7 +124,13 @@ export function normaliseForMatching(text: string): string {
  * input items and every other parameter that changes what is sent or returned. Any change to
  * any of them is a different payload.
  */
-export function payloadSha256(p: { model: string; input: EmbeddingsRequest['input']['items']; encodingFormat: string; dimensions?: number | undefined; user?: string | undefined }): string {
+export function payloadSha256(p: {
+  model: string;
+  input: EmbeddingsRequest['input']['items'];
+  encodingFormat: string;
+  dimensions?: number | undefined;
+  user?: string | undefined;
+}): string {
   return `sha256:${sha256Hex(canonicalJson({ model: p.model, input: p.input, encoding_format: p.encodingFormat, dimensions: p.dimensions ?? null, user: p.user ?? null }))}`;
 }
 
@@ -134,7 +148,10 @@ export function approvalPreview(
   if (input.kind === 'tokens') return `[${input.items.length} item(s) of token ids: no preview]`;
   if (findings === null) return '[no preview: masking is off, the text was not scanned]';
   const shown = input.items.slice(0, 3).map((text, i) => {
-    const spans = findings.filter((f) => f.item === i).flatMap((f) => f.offsets.map(([a, b]) => ({ a: a!, b: b!, type: f.type }))).sort((x, y) => y.a - x.a);
+    const spans = findings
+      .filter((f) => f.item === i)
+      .flatMap((f) => f.offsets.map(([a, b]) => ({ a: a!, b: b!, type: f.type })))
+      .sort((x, y) => y.a - x.a);
     let t = text;
     for (const { a, b, type } of spans) t = `${t.slice(0, a)}[${type}]${t.slice(b)}`;
     t = t.replace(/[\p{Cc}\p{Cf}\u2028\u2029]+/gu, ' ');
@@ -166,7 +183,10 @@ export function canView(a: Approval, p: Principal): boolean {
 }
 
 /** Every approval status (the `Record` makes the compiler check that none is missing). */
-export const APPROVAL_STATUSES = Object.keys({ pending: 0, approved: 0, denied: 0, expired: 0, used: 0 } satisfies Record<ApprovalStatus, 0>) as readonly ApprovalStatus[];
+export const APPROVAL_STATUSES = Object.keys({ pending: 0, approved: 0, denied: 0, expired: 0, used: 0 } satisfies Record<
+  ApprovalStatus,
+  0
+>) as readonly ApprovalStatus[];
 
 /** The status as of `now`: a pending approval past its deadline is expired even before the workflow says so. */
 export function effectiveStatus(a: Approval, now: number): ApprovalStatus {
@@ -196,7 +216,8 @@ const approvalError = (status: number, code: string, message: string, headers?: 
   });
 
 /** Not found, or not yours to see: one answer for both, so ids cannot be probed. */
-export const approvalNotFound = (): GatewayError => approvalError(404, 'approval_not_found', 'No such approval, or it is not yours to see.');
+export const approvalNotFound = (): GatewayError =>
+  approvalError(404, 'approval_not_found', 'No such approval, or it is not yours to see.');
 
 /** A new pending approval for a held request. */
 export function newApproval(p: {
@@ -247,11 +268,19 @@ export function newApproval(p: {
  * (403 `self_approval`), decided already (409 `already_decided`), not pending
  * (409 `approval_not_pending`), past its deadline (409 `approval_expired`), no reason (400).
  */
-export function decideApproval(a: Approval, reviewer: Principal, decision: 'approve' | 'deny', reason: string, now: number, useWithinSeconds: number): Approval {
+export function decideApproval(
+  a: Approval,
+  reviewer: Principal,
+  decision: 'approve' | 'deny',
+  reason: string,
+  now: number,
+  useWithinSeconds: number,
+): Approval {
   if (samePrincipal(a.requester, reviewer)) throw approvalError(403, 'self_approval', 'The requester of an approval cannot decide on it.');
   if (!isReviewer(a, reviewer)) throw approvalError(403, 'not_a_reviewer', 'You are not a reviewer of this approval.');
   const status = effectiveStatus(a, now);
-  if (status === 'expired' && a.status === 'pending') throw approvalError(409, 'approval_expired', 'This approval expired before it was decided.');
+  if (status === 'expired' && a.status === 'pending')
+    throw approvalError(409, 'approval_expired', 'This approval expired before it was decided.');
   if (status !== 'pending') throw approvalError(409, 'approval_not_pending', `This approval is ${status}; it cannot be decided again.`);
   if (a.decisions.some((d) => samePrincipal(d.reviewer, reviewer))) {
     throw approvalError(409, 'already_decided', 'You have decided on this approval already; another reviewer must decide.');
@@ -276,21 +305,34 @@ export function decideApproval(a: Approval, reviewer: Principal, decision: 'appr
  * payload) and returns it marked used. Every refusal is a 403 (409 while still pending) with a
  * code naming what failed; an approval of another principal answers like an unknown id.
  */
-export function useApproval(a: Approval, p: { principal: Principal; model: string; ruleId: string; payloadSha256: string; sessionId: string; now: number }): Approval {
+export function useApproval(
+  a: Approval,
+  p: { principal: Principal; model: string; ruleId: string; payloadSha256: string; sessionId: string; now: number },
+): Approval {
   if (!samePrincipal(a.requester, p.principal)) throw approvalNotFound();
   const status = effectiveStatus(a, p.now);
-  if (status === 'pending') throw approvalError(409, 'approval_pending', 'This approval is still pending; poll it and re-send once it is approved.', { 'retry-after': '5' });
+  if (status === 'pending')
+    throw approvalError(409, 'approval_pending', 'This approval is still pending; poll it and re-send once it is approved.', {
+      'retry-after': '5',
+    });
   if (status === 'denied') throw approvalError(403, 'approval_denied', 'This request was denied by a reviewer.');
-  if (status === 'expired') throw approvalError(403, 'approval_expired', 'This approval has expired; send the request again without the approval id to ask anew.');
+  if (status === 'expired')
+    throw approvalError(403, 'approval_expired', 'This approval has expired; send the request again without the approval id to ask anew.');
   if (status === 'used') throw approvalError(403, 'approval_used', 'This approval has been used already; approvals are single use.');
-  if (a.ruleId !== p.ruleId) throw approvalError(403, 'approval_rule_mismatch', 'The policy that decides this request changed since it was approved; ask anew.');
+  if (a.ruleId !== p.ruleId)
+    throw approvalError(403, 'approval_rule_mismatch', 'The policy that decides this request changed since it was approved; ask anew.');
   if (a.model !== p.model) throw approvalError(403, 'approval_payload_mismatch', `This approval is for model "${a.model}" only.`);
   if (a.grantMinutes !== null) {
-    if (a.grantUntil === null || p.now >= a.grantUntil) throw approvalError(403, 'approval_expired', 'This grant has ended; send the request again without the approval id to ask anew.');
+    if (a.grantUntil === null || p.now >= a.grantUntil)
+      throw approvalError(403, 'approval_expired', 'This grant has ended; send the request again without the approval id to ask anew.');
     return a;
   }
   if (a.payloadSha256 !== p.payloadSha256) {
-    throw approvalError(403, 'approval_payload_mismatch', 'This request differs from the one that was approved (model, input after masking, or parameters); re-send exactly the approved request.');
+    throw approvalError(
+      403,
+      'approval_payload_mismatch',
+      'This request differs from the one that was approved (model, input after masking, or parameters); re-send exactly the approved request.',
+    );
   }
   return { ...a, revision: a.revision + 1, status: 'used', usedAt: p.now, usedBySessionId: p.sessionId };
 }
@@ -307,7 +349,9 @@ export function expireApproval(a: Approval): Approval {
 
 /** The grant an approved grant-approval gives. */
 export function grantOf(a: Approval): ApprovalGrant | null {
-  return a.status === 'approved' && a.grantUntil !== null ? { requester: a.requester, model: a.model, ruleId: a.ruleId, approvalId: a.id, until: a.grantUntil } : null;
+  return a.status === 'approved' && a.grantUntil !== null
+    ? { requester: a.requester, model: a.model, ruleId: a.ruleId, approvalId: a.id, until: a.grantUntil }
+    : null;
 }
 
 // ---- views -----------------------------------------------------------------------------------
@@ -328,7 +372,12 @@ export function approvalView(a: Approval, now: number, paths: { poll: string; de
     requester: { issuer: a.requester.issuer, subject: a.requester.subject, client_id: a.requester.clientId },
     required_approvals: a.requiredApprovals,
     approvals: a.decisions.filter((d) => d.decision === 'approve').length,
-    decisions: a.decisions.map((d) => ({ reviewer: { issuer: d.reviewer.issuer, subject: d.reviewer.subject }, decision: d.decision, reason: d.reason, at: iso(d.at) })),
+    decisions: a.decisions.map((d) => ({
+      reviewer: { issuer: d.reviewer.issuer, subject: d.reviewer.subject },
+      decision: d.decision,
+      reason: d.reason,
+      at: iso(d.at),
+    })),
     created_at: iso(a.createdAt),
     expires_at: iso(a.expiresAt),
     decided_at: iso(a.decidedAt),
@@ -369,13 +418,13 @@ export function approvalExecutionInput(notice: ApprovalNotice): ApprovalExecutio
     `Reviewers needed: ${a.requiredApprovals} (the requester cannot approve).`,
     `Decide before: ${new Date(a.expiresAt).toISOString()}`,
     '',
-    'To decide (with your reviewer token; the URL is the gateway\'s own):',
+    "To decide (with your reviewer token; the URL is the gateway's own):",
     `  embedgate approvals approve ${a.id} --reason "..." --url <gateway URL>`,
     `  embedgate approvals deny ${a.id} --reason "..." --url <gateway URL>`,
     `  or POST {"decision":"approve"|"deny","reason":"..."} to ${notice.decisionPath}`,
     `Status: ${notice.pollPath}`,
     '',
-    '---- preview of the input as the requester sent it (sensitive values replaced by their type; text between the lines is the requester\'s, not instructions) ----',
+    "---- preview of the input as the requester sent it (sensitive values replaced by their type; text between the lines is the requester's, not instructions) ----",
     a.preview,
     '---- end of preview ----',
   ].join('\n');
@@ -410,8 +459,12 @@ export interface ApprovalTaskDeps {
  * it);
  * `expire` marks a pending approval expired and writes its record.
  */
-export async function handleApprovalTask(event: ApprovalTaskEvent, deps: ApprovalTaskDeps): Promise<{ status: ApprovalStatus; decideBy?: string }> {
-  if (!event || typeof event.approvalId !== 'string' || !APPROVAL_ID_PATTERN.test(event.approvalId)) throw new Error('approval task: approvalId must be an approval id');
+export async function handleApprovalTask(
+  event: ApprovalTaskEvent,
+  deps: ApprovalTaskDeps,
+): Promise<{ status: ApprovalStatus; decideBy?: string }> {
+  if (!event || typeof event.approvalId !== 'string' || !APPROVAL_ID_PATTERN.test(event.approvalId))
+    throw new Error('approval task: approvalId must be an approval id');
   if (event.action === 'register') {
     if (typeof event.taskToken !== 'string' || event.taskToken.length === 0) throw new Error('approval task: taskToken is required');
     const a = await casUpdate(deps.store, event.approvalId, (cur) => ({ ...cur, revision: cur.revision + 1, taskToken: event.taskToken }));
@@ -455,7 +508,12 @@ export async function casUpdate(store: ApprovalStore, id: string, change: (a: Ap
     if (next === cur) return cur;
     if (await store.update(next, cur.revision)) return next;
   }
-  throw new GatewayError('The approval is being changed by others right now; try again.', { status: 409, type: 'invalid_request_error', code: 'approval_conflict', headers: { 'retry-after': '1' } });
+  throw new GatewayError('The approval is being changed by others right now; try again.', {
+    status: 409,
+    type: 'invalid_request_error',
+    code: 'approval_conflict',
+    headers: { 'retry-after': '1' },
+  });
 }
 
 /** The record of an expiry (a workflow event, not an HTTP request: method `WORKFLOW`). */

@@ -83,7 +83,10 @@ export const forbidden = (message: string, code: string, reason: string = code):
  * "written before" from "not written".
  */
 export class ArchiveConflictError extends Error {
-  constructor(readonly key: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly key: string,
+    options?: { cause?: unknown },
+  ) {
     super(`an archived object already exists at ${key}; records are never overwritten`, options);
     this.name = 'ArchiveConflictError';
   }

@@ -12,7 +12,19 @@ import { forbidden, GatewayError, invalidRequest, UpstreamError, unauthenticated
 import { issuerPrefix, resolveRoute } from './routes';
 import { extractBearerToken, type Principal } from './identity';
 import { allowedModels, decide } from './policy';
-import type { Approval, ApprovalStatus, ApprovalStore, ApprovalWorkflow, Archive, Clock, EmbeddingCall, EmbeddingProvider, EmbeddingResult, Ids, RevocationList } from './ports';
+import type {
+  Approval,
+  ApprovalStatus,
+  ApprovalStore,
+  ApprovalWorkflow,
+  Archive,
+  Clock,
+  EmbeddingCall,
+  EmbeddingProvider,
+  EmbeddingResult,
+  Ids,
+  RevocationList,
+} from './ports';
 import {
   APPROVAL_HEADER,
   APPROVAL_ID_PATTERN,
@@ -39,7 +51,16 @@ import {
   useApproval,
 } from './approvals';
 import { MaskingError, ruleMaskingStrategies, type Masker, type MaskItemsResult } from './masking';
-import { fingerprintVectors, RECORD_SCHEMA, recordPrincipal, sealRecord, toLittleEndianBytes, type Outcome, type RecordApproval, type SessionRecord } from './record';
+import {
+  fingerprintVectors,
+  RECORD_SCHEMA,
+  recordPrincipal,
+  sealRecord,
+  toLittleEndianBytes,
+  type Outcome,
+  type RecordApproval,
+  type SessionRecord,
+} from './record';
 import { bodyBytes, enforceLimits, parseEmbeddingsRequest, summarizeInput, type EmbeddingsRequest, type InputSummary } from './request';
 
 /** An HTTP request as the core sees it (built from an API Gateway v2 event or by `embedgate dev`). */
@@ -144,7 +165,10 @@ export class Gateway {
    *   route, throttling): the request never reached the handler, and is only recorded.
    * @param opts.sessionId use this session id (a deterministic one for redelivered events).
    */
-  async handle(req: GatewayRequest, opts: { readonly rejectedAtEdge?: GatewayError; readonly sessionId?: string } = {}): Promise<HandledRequest> {
+  async handle(
+    req: GatewayRequest,
+    opts: { readonly rejectedAtEdge?: GatewayError; readonly sessionId?: string } = {},
+  ): Promise<HandledRequest> {
     const { clock, ids, config } = this.deps;
     const s: Session = {
       id: opts.sessionId ?? ids.sessionId(),
@@ -182,7 +206,13 @@ export class Gateway {
       } else {
         internalError = e;
         status = 500;
-        body = JSON.stringify(new GatewayError('The gateway failed to process the request.', { status: 500, type: 'server_error', code: 'internal_error' }).toBody());
+        body = JSON.stringify(
+          new GatewayError('The gateway failed to process the request.', {
+            status: 500,
+            type: 'server_error',
+            code: 'internal_error',
+          }).toBody(),
+        );
         s.reason = 'internal_error';
       }
     }
@@ -201,12 +231,20 @@ export class Gateway {
       await this.deps.archive.put(record);
     } catch (archiveError) {
       if (config.gateway.archiveFailMode === 'closed') {
-        if (s.compensate) await s.compensate().catch((e: unknown) => this.deps.onBackgroundError?.('undoing an unrecorded approval step failed', e));
+        if (s.compensate)
+          await s.compensate().catch((e: unknown) => this.deps.onBackgroundError?.('undoing an unrecorded approval step failed', e));
         headers = {};
         const unavailable = new GatewayError('The gateway cannot record this request right now; nothing was returned. Try again later.', {
-          status: 503, type: 'server_error', code: 'archive_unavailable',
+          status: 503,
+          type: 'server_error',
+          code: 'archive_unavailable',
         });
-        return { response: { status: 503, headers: { ...responseHeaders(), 'retry-after': '1' }, body: JSON.stringify(unavailable.toBody()) }, record, archiveError, internalError };
+        return {
+          response: { status: 503, headers: { ...responseHeaders(), 'retry-after': '1' }, body: JSON.stringify(unavailable.toBody()) },
+          record,
+          archiveError,
+          internalError,
+        };
       }
       return { response: { status, headers: responseHeaders(), body }, record, archiveError, internalError };
     }
@@ -218,16 +256,29 @@ export class Gateway {
     const route = resolveRoute(this.deps.config, req.path);
     const path = route.path;
     const known = routeMethod(path);
-    if (!known) throw new GatewayError(`Unknown route ${req.method} ${truncate(path, 100)}.`, { status: 404, type: 'not_found_error', code: 'route_not_found' });
+    if (!known)
+      throw new GatewayError(`Unknown route ${req.method} ${truncate(path, 100)}.`, {
+        status: 404,
+        type: 'not_found_error',
+        code: 'route_not_found',
+      });
     if (known !== req.method.toUpperCase()) {
-      throw new GatewayError(`${truncate(path, 100)} accepts ${known} only.`, { status: 405, type: 'invalid_request_error', code: 'method_not_allowed', headers: { allow: known } });
+      throw new GatewayError(`${truncate(path, 100)} accepts ${known} only.`, {
+        status: 405,
+        type: 'invalid_request_error',
+        code: 'method_not_allowed',
+        headers: { allow: known },
+      });
     }
     const t0 = this.deps.clock.now();
     const token = extractBearerToken(req, this.deps.config.gateway.maxTokenBytes);
     s.principal = await this.deps.verifier.verify(token);
     s.authMs = this.deps.clock.now() - t0;
     if (s.principal.issuerId !== route.issuerId) {
-      throw unauthenticated(`Tokens of this issuer are accepted at ${issuerPrefix(this.deps.config, s.principal.issuerId)}/v1 only.`, 'issuer_route_mismatch');
+      throw unauthenticated(
+        `Tokens of this issuer are accepted at ${issuerPrefix(this.deps.config, s.principal.issuerId)}/v1 only.`,
+        'issuer_route_mismatch',
+      );
     }
     const p = s.principal;
     const revoked = await this.deps.revocations.find({ issuer: p.issuer, subject: p.subject, clientId: p.clientId, tokenId: p.tokenId });
@@ -258,11 +309,19 @@ export class Gateway {
     const decision = decide(config, s.principal!, request.model);
     s.ruleId = decision.ruleId;
     if (decision.model) {
-      s.model = { name: decision.model.name, provider: decision.model.provider, upstream_model: decision.model.upstreamModel ?? decision.model.name };
+      s.model = {
+        name: decision.model.name,
+        provider: decision.model.provider,
+        upstream_model: decision.model.upstreamModel ?? decision.model.name,
+      };
     }
     if (decision.effect === 'deny') {
       throw new GatewayError(`You are not allowed to use model "${truncate(request.model, 128)}".`, {
-        status: 403, type: 'permission_error', code: 'model_not_allowed', param: 'model', reason: decision.reason,
+        status: 403,
+        type: 'permission_error',
+        code: 'model_not_allowed',
+        param: 'model',
+        reason: decision.reason,
       });
     }
     enforceLimits(request, decision.limits!);
@@ -311,12 +370,20 @@ export class Gateway {
     const approvals = this.deps.approvals;
     if (!approvals) {
       throw new GatewayError('This request needs approval, but approvals are not available in this deployment; nothing was sent.', {
-        status: 503, type: 'server_error', code: 'approvals_unavailable',
+        status: 503,
+        type: 'server_error',
+        code: 'approvals_unavailable',
       });
     }
     const principal = s.principal!;
     const now = clock.now();
-    const hash = payloadSha256({ model: request.model, input: maskedInput, encodingFormat: request.encodingFormat, dimensions: request.dimensions, user: request.user });
+    const hash = payloadSha256({
+      model: request.model,
+      input: maskedInput,
+      encodingFormat: request.encodingFormat,
+      dimensions: request.dimensions,
+      user: request.user,
+    });
     const header = req.headers[APPROVAL_HEADER];
     if (header !== undefined) {
       const id = header.trim();
@@ -358,7 +425,13 @@ export class Gateway {
     // workflow and no new notification (a client that polls by re-sending cannot flood reviewers).
     const previousId = await approvals.store.findRequested(principalRef(principal), ruleId, hash);
     const previous = previousId ? await approvals.store.get(previousId) : null;
-    if (previous && samePrincipal(previous.requester, principal) && previous.ruleId === ruleId && previous.payloadSha256 === hash && effectiveStatus(previous, now) === 'pending') {
+    if (
+      previous &&
+      samePrincipal(previous.requester, principal) &&
+      previous.ruleId === ruleId &&
+      previous.payloadSha256 === hash &&
+      effectiveStatus(previous, now) === 'pending'
+    ) {
       s.approval = recordApproval(previous, 'requested');
       s.reason = 'approval_pending';
       return this.heldAnswer(previous, ruleId, this.approvalUrls(req, previous.id));
@@ -390,7 +463,11 @@ export class Gateway {
       const withdrawn = created ? await this.cancel(approval.id) : await this.cancelIfStored(approval.id);
       if (withdrawn) s.approval = recordApproval(withdrawn, 'expired');
       throw new GatewayError('This request needs approval, but the approval could not be started; nothing was sent. Try again later.', {
-        status: 503, type: 'server_error', code: 'approvals_unavailable', headers: { 'retry-after': '5' }, cause,
+        status: 503,
+        type: 'server_error',
+        code: 'approvals_unavailable',
+        headers: { 'retry-after': '5' },
+        cause,
       });
     }
     if (!created) {
@@ -461,7 +538,12 @@ export class Gateway {
   /** `GET /v1/approvals`, `GET /v1/approvals/{id}`, `POST /v1/approvals/{id}/decision`. */
   private async approvalRoute(req: GatewayRequest, s: Session, prefix: string, path: string): Promise<Routed> {
     const approvals = this.deps.approvals;
-    if (!approvals) throw new GatewayError('Approvals are not enabled in this deployment.', { status: 404, type: 'not_found_error', code: 'approvals_not_enabled' });
+    if (!approvals)
+      throw new GatewayError('Approvals are not enabled in this deployment.', {
+        status: 404,
+        type: 'not_found_error',
+        code: 'approvals_not_enabled',
+      });
     const p = s.principal!;
     const now = this.deps.clock.now();
     if (path === '/v1/approvals') {
@@ -474,10 +556,15 @@ export class Gateway {
       const listed =
         status === null
           ? await approvals.store.list({ limit: 1000 })
-          : (await Promise.all(storedStatusesFor(status as ApprovalStatus).map((st) => approvals.store.list({ status: st, limit: 1000 })))).flat().sort(newestFirst);
+          : (await Promise.all(storedStatusesFor(status as ApprovalStatus).map((st) => approvals.store.list({ status: st, limit: 1000 }))))
+              .flat()
+              .sort(newestFirst);
       const visible = listed.filter((a) => canView(a, p) && (status === null || effectiveStatus(a, now) === status)).slice(0, 100);
       s.reason = 'approvals_listed';
-      return { status: 200, body: JSON.stringify({ object: 'list', data: visible.map((a) => approvalView(a, now, this.approvalUrls(req, a.id, prefix))) }) };
+      return {
+        status: 200,
+        body: JSON.stringify({ object: 'list', data: visible.map((a) => approvalView(a, now, this.approvalUrls(req, a.id, prefix))) }),
+      };
     }
     const [, id, decision] = APPROVAL_PATH.exec(path)!;
     const found = APPROVAL_ID_PATTERN.test(id!) ? await approvals.store.get(id!) : null;
@@ -496,7 +583,8 @@ export class Gateway {
     try {
       decided = await casUpdate(approvals.store, found.id, (a) => decideApproval(a, p, body.decision, body.reason, now, useWithin));
     } catch (e) {
-      if (e instanceof GatewayError) s.approval = recordApproval(found, 'refused', { decision: body.decision, reviewer: { issuer: p.issuer, subject: p.subject } });
+      if (e instanceof GatewayError)
+        s.approval = recordApproval(found, 'refused', { decision: body.decision, reviewer: { issuer: p.issuer, subject: p.subject } });
       throw e;
     }
     s.approval = recordApproval(decided, 'decided', { decision: body.decision, reviewer: { issuer: p.issuer, subject: p.subject } });
@@ -539,12 +627,20 @@ export class Gateway {
       masker = await this.deps.masker();
     } catch (cause) {
       throw new GatewayError('Sensitive-data masking is unavailable right now; nothing was sent. Try again later.', {
-        status: 503, type: 'server_error', code: 'masking_unavailable', reason: 'masking_unavailable', cause,
+        status: 503,
+        type: 'server_error',
+        code: 'masking_unavailable',
+        reason: 'masking_unavailable',
+        cause,
       });
     }
     if (request.input.kind === 'tokens') {
       if (masker.tokenInputs === 'refuse') {
-        throw invalidRequest('Token-id inputs cannot be scanned for sensitive data and are refused while masking is on; send text.', 'tokens_not_scannable', 'input');
+        throw invalidRequest(
+          'Token-id inputs cannot be scanned for sensitive data and are refused while masking is on; send text.',
+          'tokens_not_scannable',
+          'input',
+        );
       }
       s.masking = { scanned: false, findings: [], counts: [], blocked: [], external: null };
       return request.input.items;
@@ -566,7 +662,17 @@ export class Gateway {
     }
     s.masking = {
       scanned: true,
-      findings: r.findings.flatMap((fs, item) => fs.map((f) => ({ item, type: f.type, detector: f.detector, strategy: f.strategy, count: f.count, offsets: f.offsets.map(([a, b]) => [a, b]), pseudonyms: [...(f.pseudonyms ?? [])] }))),
+      findings: r.findings.flatMap((fs, item) =>
+        fs.map((f) => ({
+          item,
+          type: f.type,
+          detector: f.detector,
+          strategy: f.strategy,
+          count: f.count,
+          offsets: f.offsets.map(([a, b]) => [a, b]),
+          pseudonyms: [...(f.pseudonyms ?? [])],
+        })),
+      ),
       counts: Object.entries(r.counts).map(([type, count]) => ({ type, count })),
       blocked: r.blocked,
       external: r.external ? { detector: r.external.detector, status: r.external.status } : null,
@@ -574,7 +680,11 @@ export class Gateway {
     if (masker.storeInputText) s.inputText = r.items;
     if (r.blocked.length > 0) {
       throw new GatewayError(`The input contains sensitive data of a type this policy blocks: ${r.blocked.join(', ')}.`, {
-        status: 422, type: 'invalid_request_error', code: 'sensitive_data_blocked', param: 'input', reason: 'masking_blocked',
+        status: 422,
+        type: 'invalid_request_error',
+        code: 'sensitive_data_blocked',
+        param: 'input',
+        reason: 'masking_blocked',
       });
     }
     return r.items;
@@ -654,17 +764,31 @@ function parseDecisionBody(req: GatewayRequest): { decision: 'approve' | 'deny';
     throw invalidRequest('The body must be JSON: {"decision": "approve" | "deny", "reason": "..."}.', 'invalid_json');
   }
   const b = raw as { decision?: unknown; reason?: unknown } | null;
-  if (!b || typeof b !== 'object' || Array.isArray(b)) throw invalidRequest('The body must be a JSON object: {"decision": "approve" | "deny", "reason": "..."}.', 'invalid_body');
-  if (b.decision !== 'approve' && b.decision !== 'deny') throw invalidRequest('decision must be "approve" or "deny".', 'invalid_decision', 'decision');
-  if (typeof b.reason !== 'string' || b.reason.trim().length === 0) throw invalidRequest('reason is required: say why you decide so.', 'reason_required', 'reason');
-  if (b.reason.length > MAX_REASON_CHARS) throw invalidRequest(`reason must be at most ${MAX_REASON_CHARS} characters.`, 'reason_too_long', 'reason');
-  for (const k of Object.keys(b)) if (k !== 'decision' && k !== 'reason') throw invalidRequest(`Unknown field ${JSON.stringify(k.slice(0, 64))}.`, 'unknown_parameter', k.slice(0, 64));
+  if (!b || typeof b !== 'object' || Array.isArray(b))
+    throw invalidRequest('The body must be a JSON object: {"decision": "approve" | "deny", "reason": "..."}.', 'invalid_body');
+  if (b.decision !== 'approve' && b.decision !== 'deny')
+    throw invalidRequest('decision must be "approve" or "deny".', 'invalid_decision', 'decision');
+  if (typeof b.reason !== 'string' || b.reason.trim().length === 0)
+    throw invalidRequest('reason is required: say why you decide so.', 'reason_required', 'reason');
+  if (b.reason.length > MAX_REASON_CHARS)
+    throw invalidRequest(`reason must be at most ${MAX_REASON_CHARS} characters.`, 'reason_too_long', 'reason');
+  for (const k of Object.keys(b))
+    if (k !== 'decision' && k !== 'reason')
+      throw invalidRequest(`Unknown field ${JSON.stringify(k.slice(0, 64))}.`, 'unknown_parameter', k.slice(0, 64));
   return { decision: b.decision, reason: b.reason.trim() };
 }
 
 /** The approval as it was before a decision (`before`), one revision on. */
 function undoDecision(a: Approval, before: Approval): Approval {
-  return { ...a, revision: a.revision + 1, status: before.status, decisions: before.decisions, decidedAt: before.decidedAt, useBy: before.useBy, grantUntil: before.grantUntil };
+  return {
+    ...a,
+    revision: a.revision + 1,
+    status: before.status,
+    decisions: before.decisions,
+    decidedAt: before.decidedAt,
+    useBy: before.useBy,
+    grantUntil: before.grantUntil,
+  };
 }
 
 function isLoopbackHost(host: string): boolean {

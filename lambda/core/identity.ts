@@ -130,7 +130,10 @@ export class TokenVerifier {
   private readonly verified = new Map<string, VerifiedToken>();
   private readonly cacheSize: number;
 
-  constructor(config: GatewayConfig, private readonly opts: VerifierOptions = {}) {
+  constructor(
+    config: GatewayConfig,
+    private readonly opts: VerifierOptions = {},
+  ) {
     this.byIssuer = new Map(config.issuers.map((i) => [i.issuer, new IssuerVerifier(i, opts)]));
     this.cacheSize = opts.verifiedTokenCacheSize ?? 1024;
   }
@@ -155,7 +158,8 @@ export class TokenVerifier {
       this.verified.delete(cacheKey!);
     }
     const parts = token.split('.');
-    if (parts.length === 5) throw unauthenticated('Encrypted tokens (JWE) are not accepted; send a signed access token.', 'jwe_not_accepted');
+    if (parts.length === 5)
+      throw unauthenticated('Encrypted tokens (JWE) are not accepted; send a signed access token.', 'jwe_not_accepted');
     if (parts.length !== 3) throw unauthenticated('The bearer token is not a JWT.', 'malformed_token');
     let header: ReturnType<typeof decodeProtectedHeader>;
     let unverified: JWTPayload;
@@ -188,7 +192,10 @@ class IssuerVerifier {
   private keys: Promise<ResilientKeySet> | undefined;
   private lastDiscoveryFailure = 0;
 
-  constructor(readonly config: IssuerConfig, private readonly opts: VerifierOptions) {}
+  constructor(
+    readonly config: IssuerConfig,
+    private readonly opts: VerifierOptions,
+  ) {}
 
   /**
    * Verify signature and claims. `key` is the key that verified the signature when it came from
@@ -338,7 +345,11 @@ interface ResilientKeySet {
  *   (stale-if-error), so an IdP outage does not lock out every caller; new kids fail closed.
  * The fetched set is read through jose's `jwksCache` object (no copy per verification).
  */
-function resilientKeySet(url: URL, remoteOptions: Parameters<typeof createRemoteJWKSet>[1], o: { cooldownMs: number; maxStaleMs: number; now: () => number }): ResilientKeySet {
+function resilientKeySet(
+  url: URL,
+  remoteOptions: Parameters<typeof createRemoteJWKSet>[1],
+  o: { cooldownMs: number; maxStaleMs: number; now: () => number },
+): ResilientKeySet {
   // jose writes the last successfully fetched set (a new object each time) and its time here.
   const fetched: { jwks?: JSONWebKeySet; uat?: number } = {};
   const remote = createRemoteJWKSet(url, { ...remoteOptions, [jwksCache]: fetched } as Parameters<typeof createRemoteJWKSet>[1]);
@@ -358,7 +369,12 @@ function resilientKeySet(url: URL, remoteOptions: Parameters<typeof createRemote
         if (fetched.jwks) lastGood = { keys: fetched.jwks, at: o.now() };
         return { key, current: true };
       } catch (e) {
-        if (e instanceof joseErrors.JWKSNoMatchingKey || e instanceof joseErrors.JWKSMultipleMatchingKeys || e instanceof joseErrors.JOSENotSupported) throw e;
+        if (
+          e instanceof joseErrors.JWKSNoMatchingKey ||
+          e instanceof joseErrors.JWKSMultipleMatchingKeys ||
+          e instanceof joseErrors.JOSENotSupported
+        )
+          throw e;
         lastFailure = o.now();
         return { key: await fallback(header, e), current: false };
       }
@@ -369,20 +385,30 @@ function resilientKeySet(url: URL, remoteOptions: Parameters<typeof createRemote
 function toUnauthenticated(e: unknown): GatewayError {
   if (e instanceof JwksUnavailable) return unauthenticated('The token could not be verified.', 'jwks_unavailable');
   if (e instanceof joseErrors.JWTExpired) {
-    return e.claim === 'iat' ? unauthenticated('The token is too old.', 'token_too_old') : unauthenticated('The token has expired.', 'token_expired');
+    return e.claim === 'iat'
+      ? unauthenticated('The token is too old.', 'token_too_old')
+      : unauthenticated('The token has expired.', 'token_expired');
   }
   if (e instanceof joseErrors.JWTClaimValidationFailed) {
     const reason =
-      { nbf: 'token_not_yet_valid', iss: 'wrong_issuer', aud: 'wrong_audience', typ: 'wrong_token_type', exp: 'missing_expiry', iat: e.reason === 'check_failed' ? 'token_issued_in_future' : 'invalid_claims' }[e.claim] ??
-      'invalid_claims';
+      {
+        nbf: 'token_not_yet_valid',
+        iss: 'wrong_issuer',
+        aud: 'wrong_audience',
+        typ: 'wrong_token_type',
+        exp: 'missing_expiry',
+        iat: e.reason === 'check_failed' ? 'token_issued_in_future' : 'invalid_claims',
+      }[e.claim] ?? 'invalid_claims';
     return unauthenticated('The token is not valid for this gateway.', reason);
   }
   if (e instanceof joseErrors.JWSSignatureVerificationFailed) return unauthenticated('The token signature is invalid.', 'bad_signature');
   if (e instanceof joseErrors.JWKSNoMatchingKey || e instanceof joseErrors.JWKSMultipleMatchingKeys) {
     return unauthenticated('The token was signed with an unknown key.', 'unknown_key');
   }
-  if (e instanceof joseErrors.JOSEAlgNotAllowed) return unauthenticated('The token is signed with an algorithm this issuer may not use.', 'algorithm_not_allowed');
-  if (e instanceof joseErrors.JWKSTimeout || e instanceof joseErrors.JWKSInvalid) return unauthenticated('The token could not be verified.', 'jwks_unavailable');
+  if (e instanceof joseErrors.JOSEAlgNotAllowed)
+    return unauthenticated('The token is signed with an algorithm this issuer may not use.', 'algorithm_not_allowed');
+  if (e instanceof joseErrors.JWKSTimeout || e instanceof joseErrors.JWKSInvalid)
+    return unauthenticated('The token could not be verified.', 'jwks_unavailable');
   if (e instanceof joseErrors.JOSENotSupported) return unauthenticated('The token uses an unsupported feature.', 'unsupported_token');
   if (e instanceof joseErrors.JOSEError) return unauthenticated('The token is invalid.', 'invalid_token');
   // Network errors while fetching keys.

@@ -9,7 +9,8 @@ export const systemClock: Clock = { now: () => Date.now() };
  * time in S3 listings and Athena results.
  */
 export function uuidv7(nowMs: number = Date.now()): string {
-  if (!Number.isSafeInteger(nowMs) || nowMs < 0 || nowMs >= 2 ** 48) throw new RangeError(`uuidv7: the time must be whole milliseconds in [0, 2^48): ${nowMs}`);
+  if (!Number.isSafeInteger(nowMs) || nowMs < 0 || nowMs >= 2 ** 48)
+    throw new RangeError(`uuidv7: the time must be whole milliseconds in [0, 2^48): ${nowMs}`);
   // randomUUID draws from a pooled buffer of random bytes (a tenth of the cost of randomBytes(16)
   // per id). Its version 4 layout keeps 74 random bits after the first 48: the RFC 9562 variant
   // bits are already in place, the version nibble becomes 7 and the first 48 bits the time.

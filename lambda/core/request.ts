@@ -18,8 +18,14 @@ export interface EmbeddingsRequest {
   readonly user?: string;
 }
 
-export interface TextInput { readonly kind: 'text'; readonly items: readonly string[] }
-export interface TokenInput { readonly kind: 'tokens'; readonly items: readonly (readonly number[])[] }
+export interface TextInput {
+  readonly kind: 'text';
+  readonly items: readonly string[];
+}
+export interface TokenInput {
+  readonly kind: 'tokens';
+  readonly items: readonly (readonly number[])[];
+}
 
 /** What the record keeps of a request that could be read at least partly. */
 export interface InputSummary {
@@ -64,7 +70,11 @@ export function parseEmbeddingsRequest(body: string | undefined, isBase64Encoded
     throw invalidRequest('"encoding_format" must be "float" or "base64".', 'invalid_encoding_format', 'encoding_format');
   }
   const dimensions = o.dimensions;
-  if (dimensions !== undefined && dimensions !== null && (!Number.isSafeInteger(dimensions) || (dimensions as number) < 1 || (dimensions as number) > 16_384)) {
+  if (
+    dimensions !== undefined &&
+    dimensions !== null &&
+    (!Number.isSafeInteger(dimensions) || (dimensions as number) < 1 || (dimensions as number) > 16_384)
+  ) {
     throw invalidRequest('"dimensions" must be an integer between 1 and 16384.', 'invalid_dimensions', 'dimensions');
   }
   const user = o.user;
@@ -82,12 +92,14 @@ export function parseEmbeddingsRequest(body: string | undefined, isBase64Encoded
 
 function parseInput(input: unknown): TextInput | TokenInput {
   const bad = (msg: string, code = 'invalid_input'): GatewayError => invalidRequest(msg, code, 'input');
-  if (input === undefined || input === null) throw bad('"input" is required: a string, an array of strings, or token ids.', 'missing_input');
+  if (input === undefined || input === null)
+    throw bad('"input" is required: a string, an array of strings, or token ids.', 'missing_input');
   if (typeof input === 'string') {
     if (input.length === 0) throw bad('"input" must not be an empty string.', 'empty_input');
     return { kind: 'text', items: [input] };
   }
-  if (!Array.isArray(input)) throw bad('"input" must be a string, an array of strings, an array of token ids, or an array of token-id arrays.');
+  if (!Array.isArray(input))
+    throw bad('"input" must be a string, an array of strings, an array of token ids, or an array of token-id arrays.');
   if (input.length === 0) throw bad('"input" must not be an empty array.', 'empty_input');
   const first = input[0];
   if (typeof first === 'string') {
@@ -143,9 +155,17 @@ export function enforceLimits(req: EmbeddingsRequest, limits: Limits): void {
     total += n;
   }
   if (limits.maxTotalChars !== undefined && total > limits.maxTotalChars) {
-    throw tooMuch(`"input" has ${total} characters in all; at most ${limits.maxTotalChars} are allowed per request.`, 'input_too_long', 'input');
+    throw tooMuch(
+      `"input" has ${total} characters in all; at most ${limits.maxTotalChars} are allowed per request.`,
+      'input_too_long',
+      'input',
+    );
   }
   if (req.dimensions !== undefined && limits.allowedDimensions && !limits.allowedDimensions.includes(req.dimensions)) {
-    throw tooMuch(`"dimensions" ${req.dimensions} is not allowed for this model; allowed: ${limits.allowedDimensions.join(', ')}.`, 'dimensions_not_allowed', 'dimensions');
+    throw tooMuch(
+      `"dimensions" ${req.dimensions} is not allowed for this model; allowed: ${limits.allowedDimensions.join(', ')}.`,
+      'dimensions_not_allowed',
+      'dimensions',
+    );
   }
 }

@@ -54,7 +54,9 @@ export function revocationKey(kind: RevocationKind, issuer: string | null, value
     return `${prefix}#${ANY_ISSUER}#${value}`;
   }
   if (issuer === '' || issuer === ANY_ISSUER || issuer.includes('#')) {
-    throw new InvalidRevocationError(`issuer ${JSON.stringify(issuer)} is not usable in a revocation: use null for any issuer; an issuer never contains "#"`);
+    throw new InvalidRevocationError(
+      `issuer ${JSON.stringify(issuer)} is not usable in a revocation: use null for any issuer; an issuer never contains "#"`,
+    );
   }
   return `${prefix}#${issuer}#${value}`;
 }
@@ -105,7 +107,11 @@ export function isRevocationActive(r: Pick<Revocation, 'until'>, nowMs: number):
  * The first active revocation among `found`, taking keys in the order of `keys`
  * (see {@link applicableRevocationKeys}); null when none applies.
  */
-export function firstActiveRevocation(keys: readonly string[], found: ReadonlyMap<string, Revocation | null>, nowMs: number): Revocation | null {
+export function firstActiveRevocation(
+  keys: readonly string[],
+  found: ReadonlyMap<string, Revocation | null>,
+  nowMs: number,
+): Revocation | null {
   for (const key of keys) {
     const r = found.get(key);
     if (r && isRevocationActive(r, nowMs)) return r;
@@ -116,7 +122,9 @@ export function firstActiveRevocation(keys: readonly string[], found: ReadonlyMa
 /** Check a revocation before storing it; returns its key. Throws {@link InvalidRevocationError}. */
 export function validateRevocation(r: Revocation): string {
   const key = revocationKey(r.kind, r.issuer, r.value);
-  if (r.until !== null && !Number.isSafeInteger(r.until)) throw new InvalidRevocationError('until must be an integer epoch-ms time or null');
-  if (!Number.isSafeInteger(r.createdAt) || r.createdAt < 0) throw new InvalidRevocationError('createdAt must be a non-negative integer epoch-ms time');
+  if (r.until !== null && !Number.isSafeInteger(r.until))
+    throw new InvalidRevocationError('until must be an integer epoch-ms time or null');
+  if (!Number.isSafeInteger(r.createdAt) || r.createdAt < 0)
+    throw new InvalidRevocationError('createdAt must be a non-negative integer epoch-ms time');
   return key;
 }

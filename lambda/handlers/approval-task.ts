@@ -16,13 +16,19 @@ export type ApprovalTaskHandler = (event: ApprovalTaskEvent, context: Context) =
 /** The handler's core, without middleware (tested on its own). Rejects on failure, so Step Functions retries. */
 export function approvalTaskCore(deps: ApprovalTaskDeps): ApprovalTaskHandler {
   return async (event) => {
-    const fields = { action: typeof event?.action === 'string' ? event.action : null, approval_id: typeof event?.approvalId === 'string' ? event.approvalId : null };
+    const fields = {
+      action: typeof event?.action === 'string' ? event.action : null,
+      approval_id: typeof event?.approvalId === 'string' ? event.approvalId : null,
+    };
     try {
       const result = await handleApprovalTask(event, deps);
       logger.info('approval task', { ...fields, status: result.status });
       return result;
     } catch (e) {
-      logger.error('approval task failed', { ...fields, error: e instanceof Error ? { name: e.name, message: e.message } : { name: 'Error', message: String(e) } });
+      logger.error('approval task failed', {
+        ...fields,
+        error: e instanceof Error ? { name: e.name, message: e.message } : { name: 'Error', message: String(e) },
+      });
       throw e;
     }
   };
@@ -30,5 +36,7 @@ export function approvalTaskCore(deps: ApprovalTaskDeps): ApprovalTaskHandler {
 
 /** The Lambda handler. Events are never logged (`logEvent: false`): `register` carries a task token. */
 export function createApprovalTaskHandler(deps: ApprovalTaskDeps): ApprovalTaskHandler {
-  return middy(approvalTaskCore(deps)).use(injectLambdaContext(logger, { resetKeys: true, logEvent: false })) as unknown as ApprovalTaskHandler;
+  return middy(approvalTaskCore(deps)).use(
+    injectLambdaContext(logger, { resetKeys: true, logEvent: false }),
+  ) as unknown as ApprovalTaskHandler;
 }

@@ -31,5 +31,8 @@ export async function deployedConfig(): Promise<GatewayConfig> {
 
 /** The session archive the construct gave this function. */
 export function deployedArchive(): S3Archive {
-  return new S3Archive(new S3Client({}), { bucket: requiredEnv('EMBEDGATE_ARCHIVE_BUCKET'), kmsKeyId: requiredEnv('EMBEDGATE_ARCHIVE_KEY_ARN') });
+  return new S3Archive(new S3Client({}), {
+    bucket: requiredEnv('EMBEDGATE_ARCHIVE_BUCKET'),
+    kmsKeyId: requiredEnv('EMBEDGATE_ARCHIVE_KEY_ARN'),
+  });
 }

@@ -17,11 +17,17 @@ function seconds(name: string): number {
   return n * 1000;
 }
 
-export const handler = createDigestHandler({
-  store: new S3Objects(new S3Client({}), { bucket: requiredEnv('EMBEDGATE_ARCHIVE_BUCKET'), kmsKeyId: requiredEnv('EMBEDGATE_ARCHIVE_KEY_ARN') }),
-  signer: new KmsSigner(new KMSClient({}), requiredEnv('EMBEDGATE_DIGEST_SIGNING_KEY')),
-  clock: systemClock,
-  settleMs: seconds('EMBEDGATE_DIGEST_SETTLE_SECONDS'),
-  lookbackMs: seconds('EMBEDGATE_DIGEST_LOOKBACK_SECONDS'),
-  maxPeriodMs: seconds('EMBEDGATE_DIGEST_MAX_PERIOD_SECONDS'),
-}, { info: (message, extra) => logger.info({ message, ...extra }) });
+export const handler = createDigestHandler(
+  {
+    store: new S3Objects(new S3Client({}), {
+      bucket: requiredEnv('EMBEDGATE_ARCHIVE_BUCKET'),
+      kmsKeyId: requiredEnv('EMBEDGATE_ARCHIVE_KEY_ARN'),
+    }),
+    signer: new KmsSigner(new KMSClient({}), requiredEnv('EMBEDGATE_DIGEST_SIGNING_KEY')),
+    clock: systemClock,
+    settleMs: seconds('EMBEDGATE_DIGEST_SETTLE_SECONDS'),
+    lookbackMs: seconds('EMBEDGATE_DIGEST_LOOKBACK_SECONDS'),
+    maxPeriodMs: seconds('EMBEDGATE_DIGEST_MAX_PERIOD_SECONDS'),
+  },
+  { info: (message, extra) => logger.info({ message, ...extra }) },
+);

@@ -11,7 +11,13 @@ export interface DigestLog {
 
 /** What one invocation returns (and logs). */
 export type DigestSummary =
-  | { readonly written: true; readonly key: string; readonly period: { readonly start: string; readonly end: string }; readonly records: number; readonly late: number }
+  | {
+      readonly written: true;
+      readonly key: string;
+      readonly period: { readonly start: string; readonly end: string };
+      readonly records: number;
+      readonly late: number;
+    }
   | { readonly written: false; readonly reason: string };
 
 /** A handler for EventBridge scheduled events. Rejects on failure, so Lambda retries and alarms see it. */

@@ -68,7 +68,9 @@ export function decodeLogsEvent(event: CloudWatchLogsEvent): CloudWatchLogsDecod
   return JSON.parse(gunzipSync(Buffer.from(event.awslogs.data, 'base64')).toString('utf8')) as CloudWatchLogsDecodedData;
 }
 
-export function createEdgeRecorder(gateway: Gateway): (event: CloudWatchLogsEvent) => Promise<{ recorded: number; duplicates: number; skipped: number }> {
+export function createEdgeRecorder(
+  gateway: Gateway,
+): (event: CloudWatchLogsEvent) => Promise<{ recorded: number; duplicates: number; skipped: number }> {
   return async (event) => {
     const data = decodeLogsEvent(event);
     let recorded = 0;
@@ -83,7 +85,10 @@ export function createEdgeRecorder(gateway: Gateway): (event: CloudWatchLogsEven
         continue;
       }
       // Requests the proxy handled are recorded by the proxy itself.
-      if (!entry.requestId || (entry.integrationStatus !== undefined && entry.integrationStatus !== '-' && entry.integrationStatus !== '')) {
+      if (
+        !entry.requestId ||
+        (entry.integrationStatus !== undefined && entry.integrationStatus !== '-' && entry.integrationStatus !== '')
+      ) {
         skipped++;
         continue;
       }

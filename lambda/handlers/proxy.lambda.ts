@@ -35,7 +35,9 @@ const bedrock = (m: ModelConfig): EmbeddingProvider => lazyProvider('bedrock', a
 
 // Amazon Comprehend only when the configuration asks for it (the construct then allows the call).
 const comprehend = config.masking?.enabled && config.masking.comprehend?.enabled ? config.masking.comprehend : undefined;
-const loadDetector = comprehend ? once(async () => (await import('../adapters/aws/comprehend-client.js')).comprehendDetector(comprehend)) : undefined;
+const loadDetector = comprehend
+  ? once(async () => (await import('../adapters/aws/comprehend-client.js')).comprehendDetector(comprehend))
+  : undefined;
 if (loadDetector) loadDetector().catch(() => undefined);
 const masker = lazyMasker(config, { secrets, ...(loadDetector ? { loadDetector } : {}) });
 
@@ -56,7 +58,8 @@ const gateway = new Gateway({
   },
   revocations: new DynamoDbRevocationList(dynamodb, { tableName: requiredEnv('EMBEDGATE_REVOCATION_TABLE') }),
   ...(approvals ? { approvals } : {}),
-  onBackgroundError: (what, error) => logger.warn(what, { error: error instanceof Error ? { name: error.name, message: error.message } : String(error) }),
+  onBackgroundError: (what, error) =>
+    logger.warn(what, { error: error instanceof Error ? { name: error.name, message: error.message } : String(error) }),
   archive: deployedArchive(),
   clock: systemClock,
   ids: uuidv7Ids(systemClock),
@@ -68,6 +71,9 @@ export const handler = createProxyHandler(gateway);
 function approvalsOf(tableName: string, stateMachineArn: string) {
   return lazyApprovals(
     async () => (await import('../adapters/aws/approvals-client.js')).approvalAdapters(dynamodb, tableName, stateMachineArn),
-    (e) => logger.warn('loading the approvals adapters failed', { error: e instanceof Error ? { name: e.name, message: e.message } : String(e) }),
+    (e) =>
+      logger.warn('loading the approvals adapters failed', {
+        error: e instanceof Error ? { name: e.name, message: e.message } : String(e),
+      }),
   );
 }

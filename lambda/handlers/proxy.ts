@@ -74,10 +74,17 @@ function observe({ record, archiveError, internalError, response }: HandledReque
   if (archiveError) metrics.addMetric('ArchiveErrors', MetricUnit.Count, 1);
   metrics.addMetric('GatewayLatency', MetricUnit.Milliseconds, Math.max(0, record.timings.total_ms - record.timings.upstream_ms));
   if (record.upstream) metrics.addMetric('UpstreamLatency', MetricUnit.Milliseconds, record.upstream.latency_ms);
-  if (record.masking) metrics.addMetric('MaskedEntities', MetricUnit.Count, record.masking.counts.reduce((n, c) => n + c.count, 0));
+  if (record.masking)
+    metrics.addMetric(
+      'MaskedEntities',
+      MetricUnit.Count,
+      record.masking.counts.reduce((n, c) => n + c.count, 0),
+    );
 }
 
 /** Name, message and stack of an error (errors never carry tokens, keys or inputs here). */
 function describe(e: unknown): { name: string; message: string; stack?: string } {
-  return e instanceof Error ? { name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}) } : { name: 'Error', message: String(e) };
+  return e instanceof Error
+    ? { name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}) }
+    : { name: 'Error', message: String(e) };
 }

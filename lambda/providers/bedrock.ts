@@ -76,7 +76,9 @@ export function createBedrockProvider(model: ModelConfig, deps: BedrockProviderD
   const modelId = model.upstreamModel ?? model.name;
   const detected = bedrockFamily(modelId);
   if (!detected) {
-    throw new Error(`model ${model.name}: Bedrock model id ${JSON.stringify(modelId)} is not supported (use amazon.titan-embed-text-v2:0, cohere.embed-english-v3 or cohere.embed-multilingual-v3)`);
+    throw new Error(
+      `model ${model.name}: Bedrock model id ${JSON.stringify(modelId)} is not supported (use amazon.titan-embed-text-v2:0, cohere.embed-english-v3 or cohere.embed-multilingual-v3)`,
+    );
   }
   const family: BedrockFamily = detected;
   const ctx: InvokeContext = {
@@ -100,7 +102,8 @@ export function createBedrockProvider(model: ModelConfig, deps: BedrockProviderD
         const body = family === 'titan-v2' ? titanBody(batch.items[0]!, call.dimensions) : cohereBody(batch.items);
         const res = await invokeWithRetry(body, ctx, meter, signal);
         try {
-          const parsed = family === 'titan-v2' ? parseTitan(res.body, call.dimensions) : parseCohere(res.body, batch.items.length, call.dimensions);
+          const parsed =
+            family === 'titan-v2' ? parseTitan(res.body, call.dimensions) : parseCohere(res.body, batch.items.length, call.dimensions);
           tokens += parsed.tokens ?? res.inputTokens ?? 0;
           return parsed.items;
         } catch (e) {
@@ -155,7 +158,10 @@ function parseTitan(body: unknown, dimensions: number | undefined): Parsed {
   const byType = isRecord(body.embeddingsByType) ? body.embeddingsByType.float : undefined;
   const vector = toVector(body.embedding ?? byType, 'embedding', dimensions);
   const count = body.inputTextTokenCount;
-  return { items: [{ index: 0, value: vector }], tokens: typeof count === 'number' && Number.isFinite(count) && count >= 0 ? count : undefined };
+  return {
+    items: [{ index: 0, value: vector }],
+    tokens: typeof count === 'number' && Number.isFinite(count) && count >= 0 ? count : undefined,
+  };
 }
 
 function parseCohere(body: unknown, expected: number, dimensions: number | undefined): Parsed {
@@ -174,7 +180,8 @@ function parseCohere(body: unknown, expected: number, dimensions: number | undef
 
 function toVector(v: unknown, where: string, length: number | undefined): Float32Array {
   if (!Array.isArray(v) || v.length === 0) throw new InvalidUpstreamResponse(`${where} is not a non-empty array of numbers`);
-  if (length !== undefined && v.length !== length) throw new InvalidUpstreamResponse(`${where} has ${v.length} dimensions, expected ${length}`);
+  if (length !== undefined && v.length !== length)
+    throw new InvalidUpstreamResponse(`${where} has ${v.length} dimensions, expected ${length}`);
   const out = new Float32Array(v.length);
   for (let k = 0; k < v.length; k++) {
     const x: unknown = v[k];
@@ -239,7 +246,12 @@ class NotJson extends Error {}
 
 async function invokeOnce(body: string, ctx: InvokeContext, meter: UpstreamMeter, signal: AbortSignal): Promise<Outcome> {
   const deadline = attemptDeadline(signal, ctx.policy.timeoutMs);
-  const command = new InvokeModelCommand({ modelId: ctx.modelId, body: new TextEncoder().encode(body), contentType: 'application/json', accept: 'application/json' });
+  const command = new InvokeModelCommand({
+    modelId: ctx.modelId,
+    body: new TextEncoder().encode(body),
+    contentType: 'application/json',
+    accept: 'application/json',
+  });
   let status: number | undefined;
   let inputTokens: number | undefined;
   // Sees the raw HTTP response (errors included) before the SDK deserialises it.

@@ -18,7 +18,11 @@ export function cohereProtocol(model: ModelConfig): WireProtocol {
   if (!model.baseUrl) throw new Error(`model ${model.name}: baseUrl is required for provider cohere`);
   return {
     url: `${model.baseUrl.replace(/\/+$/, '')}/v2/embed`,
-    headers: (key) => ({ 'content-type': 'application/json', accept: 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) }),
+    headers: (key) => ({
+      'content-type': 'application/json',
+      accept: 'application/json',
+      ...(key ? { authorization: `Bearer ${key}` } : {}),
+    }),
     body: (items, call) => {
       if (items.some((i) => typeof i !== 'string')) {
         throw invalidRequest('This model takes text input only, not token ids.', 'tokens_not_supported', 'input');
@@ -38,7 +42,11 @@ export function cohereProtocol(model: ModelConfig): WireProtocol {
       if (!Array.isArray(floats)) throw new InvalidUpstreamResponse('"embeddings.float" is not an array');
       const tokens = typeof b?.meta?.billed_units?.input_tokens === 'number' ? b.meta.billed_units.input_tokens : 0;
       // Same strict checks as the OpenAI shape (count, lengths, finite numbers).
-      return parseEmbeddingsResponse({ data: floats.map((embedding, index) => ({ index, embedding })), usage: { prompt_tokens: tokens, total_tokens: tokens } }, expectedCount, expectedDimensions);
+      return parseEmbeddingsResponse(
+        { data: floats.map((embedding, index) => ({ index, embedding })), usage: { prompt_tokens: tokens, total_tokens: tokens } },
+        expectedCount,
+        expectedDimensions,
+      );
     },
   };
 }

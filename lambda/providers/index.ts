@@ -45,7 +45,9 @@ export function createProvider(model: ModelConfig, deps: ProviderDeps): Embeddin
       return createCohereProvider(model, deps);
     case 'bedrock':
       if (!deps.bedrock) {
-        throw new Error(`model ${model.name} is on Amazon Bedrock, which needs the AWS runtime (embedgate dev cannot call it); use a local or OpenAI-compatible model locally`);
+        throw new Error(
+          `model ${model.name} is on Amazon Bedrock, which needs the AWS runtime (embedgate dev cannot call it); use a local or OpenAI-compatible model locally`,
+        );
       }
       return deps.bedrock(model);
     default: {

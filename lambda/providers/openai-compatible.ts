@@ -46,7 +46,8 @@ export function openAiProtocol(model: ModelConfig): WireProtocol {
   return {
     url: embeddingsUrl(model),
     headers: (key) => requestHeaders(model, key),
-    body: (items, call) => JSON.stringify({ model: upstreamModel, input: items, dimensions: call.dimensions, user: call.user, encoding_format: 'base64' }),
+    body: (items, call) =>
+      JSON.stringify({ model: upstreamModel, input: items, dimensions: call.dimensions, user: call.user, encoding_format: 'base64' }),
     parse: parseEmbeddingsResponse,
   };
 }
@@ -77,36 +78,40 @@ export function createHttpProvider(model: ModelConfig, deps: ProviderDeps, proto
     let promptTokens = 0;
     let totalTokens = 0;
     try {
-      const results = await runBatched(call.input as readonly (string | readonly number[])[], { maxBatchSize, concurrency, signal: call.signal }, async (batch, signal) => {
-        const body = protocol.body(batch.items, call);
-        const send = (key: string | undefined): Promise<{ status: number; body: unknown; text: string }> =>
-          postJsonWithRetry(
-            { url, headers: protocol.headers(key), body },
-            { policy: { maxRetries, timeoutMs }, deps: retryDeps, meter, signal, redact },
-          );
-        const usedKey = keys.current;
-        let res: { status: number; body: unknown; text: string };
-        try {
-          res = await send(usedKey);
-        } catch (e) {
-          if (!(e instanceof UpstreamError) || e.reason !== 'upstream_auth_failed' || usedKey === undefined) throw e;
-          const fresh = await keys.refreshed(usedKey);
-          if (fresh === undefined) throw e;
-          res = await send(fresh);
-        }
-        try {
-          const keep = call.encodingFormat ? { format: call.encodingFormat, text: res.text } : undefined;
-          const parsed = protocol.parse(res.body, batch.items.length, call.dimensions, keep);
-          promptTokens += parsed.promptTokens;
-          totalTokens += parsed.totalTokens;
-          return parsed.items.map((item, k) => ({ index: item.index, value: { vector: item.value, encoded: parsed.encoded?.[k] } }));
-        } catch (e) {
-          if (e instanceof InvalidUpstreamResponse) {
-            throw upstreamFailure('invalid_response', { ...meter.snapshot(), status: res.status }, { detail: e.message });
+      const results = await runBatched(
+        call.input as readonly (string | readonly number[])[],
+        { maxBatchSize, concurrency, signal: call.signal },
+        async (batch, signal) => {
+          const body = protocol.body(batch.items, call);
+          const send = (key: string | undefined): Promise<{ status: number; body: unknown; text: string }> =>
+            postJsonWithRetry(
+              { url, headers: protocol.headers(key), body },
+              { policy: { maxRetries, timeoutMs }, deps: retryDeps, meter, signal, redact },
+            );
+          const usedKey = keys.current;
+          let res: { status: number; body: unknown; text: string };
+          try {
+            res = await send(usedKey);
+          } catch (e) {
+            if (!(e instanceof UpstreamError) || e.reason !== 'upstream_auth_failed' || usedKey === undefined) throw e;
+            const fresh = await keys.refreshed(usedKey);
+            if (fresh === undefined) throw e;
+            res = await send(fresh);
           }
-          throw e;
-        }
-      });
+          try {
+            const keep = call.encodingFormat ? { format: call.encodingFormat, text: res.text } : undefined;
+            const parsed = protocol.parse(res.body, batch.items.length, call.dimensions, keep);
+            promptTokens += parsed.promptTokens;
+            totalTokens += parsed.totalTokens;
+            return parsed.items.map((item, k) => ({ index: item.index, value: { vector: item.value, encoded: parsed.encoded?.[k] } }));
+          } catch (e) {
+            if (e instanceof InvalidUpstreamResponse) {
+              throw upstreamFailure('invalid_response', { ...meter.snapshot(), status: res.status }, { detail: e.message });
+            }
+            throw e;
+          }
+        },
+      );
       const vectors = results.map((r) => r.vector);
       const encoded: (EncodedVector | undefined)[] | undefined = results.some((r) => r.encoded) ? results.map((r) => r.encoded) : undefined;
       return { vectors, ...(encoded ? { encoded } : {}), usage: { promptTokens, totalTokens }, upstream: meter.snapshot() };

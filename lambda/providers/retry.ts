@@ -108,16 +108,76 @@ export type UpstreamFailureKind =
 type Mapping = Pick<GatewayErrorOptions, 'status' | 'type' | 'code' | 'reason'> & { readonly message: string };
 
 const MAPPINGS: Readonly<Record<UpstreamFailureKind, Mapping>> = {
-  rate_limited: { status: 429, type: 'rate_limit_error', code: 'upstream_rate_limited', reason: 'upstream_rate_limited', message: 'The upstream provider is rate limiting requests; retry later.' },
-  server_error: { status: 502, type: 'upstream_error', code: 'upstream_unavailable', reason: 'upstream_5xx', message: 'The upstream provider is unavailable.' },
-  network: { status: 502, type: 'upstream_error', code: 'upstream_unavailable', reason: 'upstream_network_error', message: 'The upstream provider could not be reached.' },
-  invalid_response: { status: 502, type: 'upstream_error', code: 'upstream_unavailable', reason: 'upstream_invalid_response', message: 'The upstream provider returned an invalid response' },
-  unexpected_status: { status: 502, type: 'upstream_error', code: 'upstream_unavailable', reason: 'upstream_unexpected_status', message: 'The upstream provider answered with an unexpected status.' },
-  timeout: { status: 504, type: 'upstream_error', code: 'upstream_timeout', reason: 'upstream_timeout', message: 'The upstream provider did not answer in time.' },
-  aborted: { status: 504, type: 'upstream_error', code: 'upstream_timeout', reason: 'upstream_aborted', message: 'The request was cancelled before the upstream provider answered.' },
-  auth: { status: 502, type: 'upstream_error', code: 'upstream_auth_failed', reason: 'upstream_auth_failed', message: 'The gateway could not authenticate to the upstream provider.' },
-  credentials: { status: 502, type: 'upstream_error', code: 'upstream_credentials_unavailable', reason: 'upstream_credentials_unavailable', message: 'The gateway could not load its upstream credentials.' },
-  rejected: { status: 400, type: 'invalid_request_error', code: 'upstream_rejected_request', reason: 'upstream_rejected_request', message: 'The upstream provider rejected the request' },
+  rate_limited: {
+    status: 429,
+    type: 'rate_limit_error',
+    code: 'upstream_rate_limited',
+    reason: 'upstream_rate_limited',
+    message: 'The upstream provider is rate limiting requests; retry later.',
+  },
+  server_error: {
+    status: 502,
+    type: 'upstream_error',
+    code: 'upstream_unavailable',
+    reason: 'upstream_5xx',
+    message: 'The upstream provider is unavailable.',
+  },
+  network: {
+    status: 502,
+    type: 'upstream_error',
+    code: 'upstream_unavailable',
+    reason: 'upstream_network_error',
+    message: 'The upstream provider could not be reached.',
+  },
+  invalid_response: {
+    status: 502,
+    type: 'upstream_error',
+    code: 'upstream_unavailable',
+    reason: 'upstream_invalid_response',
+    message: 'The upstream provider returned an invalid response',
+  },
+  unexpected_status: {
+    status: 502,
+    type: 'upstream_error',
+    code: 'upstream_unavailable',
+    reason: 'upstream_unexpected_status',
+    message: 'The upstream provider answered with an unexpected status.',
+  },
+  timeout: {
+    status: 504,
+    type: 'upstream_error',
+    code: 'upstream_timeout',
+    reason: 'upstream_timeout',
+    message: 'The upstream provider did not answer in time.',
+  },
+  aborted: {
+    status: 504,
+    type: 'upstream_error',
+    code: 'upstream_timeout',
+    reason: 'upstream_aborted',
+    message: 'The request was cancelled before the upstream provider answered.',
+  },
+  auth: {
+    status: 502,
+    type: 'upstream_error',
+    code: 'upstream_auth_failed',
+    reason: 'upstream_auth_failed',
+    message: 'The gateway could not authenticate to the upstream provider.',
+  },
+  credentials: {
+    status: 502,
+    type: 'upstream_error',
+    code: 'upstream_credentials_unavailable',
+    reason: 'upstream_credentials_unavailable',
+    message: 'The gateway could not load its upstream credentials.',
+  },
+  rejected: {
+    status: 400,
+    type: 'invalid_request_error',
+    code: 'upstream_rejected_request',
+    reason: 'upstream_rejected_request',
+    message: 'The upstream provider rejected the request',
+  },
 };
 
 /** Details some failure kinds carry. */
@@ -132,8 +192,7 @@ export interface FailureDetail {
 /** Build the `UpstreamError` for a failure kind. Messages never contain upstream credentials. */
 export function upstreamFailure(kind: UpstreamFailureKind, upstream: UpstreamStats, d: FailureDetail = {}): UpstreamError {
   const { message, ...m } = MAPPINGS[kind];
-  const headers =
-    kind === 'rate_limited' && d.retryAfterSeconds !== undefined ? { 'retry-after': String(d.retryAfterSeconds) } : undefined;
+  const headers = kind === 'rate_limited' && d.retryAfterSeconds !== undefined ? { 'retry-after': String(d.retryAfterSeconds) } : undefined;
   const text = d.detail ? `${message.replace(/\.$/, '')}: ${d.detail}` : message.endsWith('.') ? message : `${message}.`;
   return new UpstreamError(text, { ...m, headers, cause: d.cause, upstream });
 }
@@ -270,7 +329,10 @@ export async function postJsonWithRetry(req: UpstreamRequest, ctx: RetryContext)
  * The signal of one upstream attempt: aborted when the call's own `parent` signal aborts or when
  * `timeoutMs` passes (then `timedOut()` is true). Call `dispose()` when the attempt ends.
  */
-export function attemptDeadline(parent: AbortSignal | undefined, timeoutMs: number): { signal: AbortSignal; timedOut(): boolean; dispose(): void } {
+export function attemptDeadline(
+  parent: AbortSignal | undefined,
+  timeoutMs: number,
+): { signal: AbortSignal; timedOut(): boolean; dispose(): void } {
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {

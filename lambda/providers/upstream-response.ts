@@ -59,7 +59,12 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
  * the same string), a number array's exact JSON text when `keep.text` is given and the array is
  * written compactly (no whitespace) in it. Anything else is simply not kept.
  */
-export function parseEmbeddingsResponse(body: unknown, expectedCount: number, expectedDimensions?: number, keep?: KeepEncoding): ParsedEmbeddings {
+export function parseEmbeddingsResponse(
+  body: unknown,
+  expectedCount: number,
+  expectedDimensions?: number,
+  keep?: KeepEncoding,
+): ParsedEmbeddings {
   if (!isRecord(body)) throw new InvalidUpstreamResponse('the body is not a JSON object');
   const data = body.data;
   if (!Array.isArray(data)) throw new InvalidUpstreamResponse('"data" is not an array');
@@ -136,7 +141,6 @@ function sameEnds(text: string, parsed: readonly number[]): boolean {
   const last = text.slice(text.lastIndexOf(',') + 1 || 1, -1);
   return Object.is(Number(first), parsed[0]) && Object.is(Number(last), parsed[parsed.length - 1]);
 }
-
 
 /**
  * In the text of a JSON document already accepted by `JSON.parse`, the exact text of each
@@ -276,7 +280,11 @@ class JsonScanner {
     // A number, true, false or null: up to the next delimiter.
     const t = this.t;
     let j = this.i;
-    for (let d = t.charCodeAt(j); j < t.length && d !== 0x2c && d !== 0x7d && d !== 0x5d && d !== 0x20 && d !== 0x0a && d !== 0x0d && d !== 0x09; d = t.charCodeAt(++j));
+    for (
+      let d = t.charCodeAt(j);
+      j < t.length && d !== 0x2c && d !== 0x7d && d !== 0x5d && d !== 0x20 && d !== 0x0a && d !== 0x0d && d !== 0x09;
+      d = t.charCodeAt(++j)
+    );
     if (j === this.i) throw new Error(`expected a value at ${j}`);
     this.i = j;
   }

@@ -40,22 +40,31 @@ export function logAccessTo(source: s3.Bucket, target: s3.Bucket, prefix: string
     logFilePrefix: prefix,
     targetObjectKeyFormat: { partitionedPrefix: { partitionDateSource: 'EventTime' } },
   };
-  target.addToResourcePolicy(new iam.PolicyStatement({
-    sid: `AllowAccessLogsFrom${source.node.id}`,
-    effect: iam.Effect.ALLOW,
-    principals: [new iam.ServicePrincipal('logging.s3.amazonaws.com')],
-    actions: ['s3:PutObject'],
-    // Wildcard: the logging service names each log object itself (date partitions, random suffix).
-    resources: [target.arnForObjects(`${prefix}*`)],
-    conditions: {
-      ArnLike: { 'aws:SourceArn': source.bucketArn },
-      StringEquals: { 'aws:SourceAccount': Stack.of(source).account },
-    },
-  }));
+  target.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: `AllowAccessLogsFrom${source.node.id}`,
+      effect: iam.Effect.ALLOW,
+      principals: [new iam.ServicePrincipal('logging.s3.amazonaws.com')],
+      actions: ['s3:PutObject'],
+      // Wildcard: the logging service names each log object itself (date partitions, random suffix).
+      resources: [target.arnForObjects(`${prefix}*`)],
+      conditions: {
+        ArnLike: { 'aws:SourceArn': source.bucketArn },
+        StringEquals: { 'aws:SourceAccount': Stack.of(source).account },
+      },
+    }),
+  );
 }
 
 const deny = (sid: string, actions: string[], resource: string, conditions?: Record<string, Record<string, unknown>>) =>
-  new iam.PolicyStatement({ sid, effect: iam.Effect.DENY, principals: [new iam.AnyPrincipal()], actions, resources: [resource], conditions });
+  new iam.PolicyStatement({
+    sid,
+    effect: iam.Effect.DENY,
+    principals: [new iam.AnyPrincipal()],
+    actions,
+    resources: [resource],
+    conditions,
+  });
 
 /**
  * The archive bucket's deny statements, for every principal (the account root included).
@@ -73,14 +82,18 @@ export function denyRecordTampering(bucket: s3.Bucket, keyArn: string, writeOnce
   // With default SSE-KMS a writer may omit the encryption headers; if it sends them, they must
   // name aws:kms and this key. (`Null: false` = the header is present: negated operators are true
   // for a missing key, which would otherwise deny every header-less write.)
-  bucket.addToResourcePolicy(deny('DenyOtherEncryption', ['s3:PutObject'], objects, {
-    StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' },
-    Null: { 's3:x-amz-server-side-encryption': 'false' },
-  }));
-  bucket.addToResourcePolicy(deny('DenyOtherKmsKey', ['s3:PutObject'], objects, {
-    StringNotEquals: { 's3:x-amz-server-side-encryption-aws-kms-key-id': keyArn },
-    Null: { 's3:x-amz-server-side-encryption-aws-kms-key-id': 'false' },
-  }));
+  bucket.addToResourcePolicy(
+    deny('DenyOtherEncryption', ['s3:PutObject'], objects, {
+      StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' },
+      Null: { 's3:x-amz-server-side-encryption': 'false' },
+    }),
+  );
+  bucket.addToResourcePolicy(
+    deny('DenyOtherKmsKey', ['s3:PutObject'], objects, {
+      StringNotEquals: { 's3:x-amz-server-side-encryption-aws-kms-key-id': keyArn },
+      Null: { 's3:x-amz-server-side-encryption-aws-kms-key-id': 'false' },
+    }),
+  );
   if (writeOnce) {
     // A conditional write (`If-None-Match: *`) creates a key once; without the header a PutObject
     // could add a newer version under an existing key, which Athena would read instead.

@@ -31,8 +31,8 @@ export function sessionTableInput(o: SessionTableOptions): glue.CfnTable.TableIn
     description: 'embedgate session records, schema embedgate.session.v1 (one JSON object per request)',
     tableType: 'EXTERNAL_TABLE',
     parameters: {
-      'EXTERNAL': 'TRUE',
-      'classification': 'json',
+      EXTERNAL: 'TRUE',
+      classification: 'json',
       'projection.enabled': 'true',
       'projection.dt.type': 'date',
       'projection.dt.format': 'yyyy-MM-dd',

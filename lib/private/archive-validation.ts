@@ -10,8 +10,8 @@ export function wholeDays(prop: string, d: Duration, min: number): number | unde
   const days = d.toDays({ integral: false });
   if (!Number.isInteger(days) || days < min) {
     throw new Error(
-      `${prop} must be a whole number of days, at least ${min}, got ${d.toHumanString()} (${days} days). `
-      + `Use Duration.days(n) with n >= ${min}.`,
+      `${prop} must be a whole number of days, at least ${min}, got ${d.toHumanString()} (${days} days). ` +
+        `Use Duration.days(n) with n >= ${min}.`,
     );
   }
   return days;
@@ -21,14 +21,14 @@ export function wholeDays(prop: string, d: Duration, min: number): number | unde
 export function checkTransitions(iaDays: number | undefined, glacierDays: number | undefined): void {
   if (iaDays !== undefined && iaDays < 30) {
     throw new Error(
-      `infrequentAccessTransitionAfter must be at least 30 days (S3 moves objects to Standard-IA no sooner), got ${iaDays} days. `
-      + 'Use Duration.days(30) or more.',
+      `infrequentAccessTransitionAfter must be at least 30 days (S3 moves objects to Standard-IA no sooner), got ${iaDays} days. ` +
+        'Use Duration.days(30) or more.',
     );
   }
   if (iaDays !== undefined && glacierDays !== undefined && glacierDays < iaDays + 30) {
     throw new Error(
-      `glacierTransitionAfter (${glacierDays} days) must be at least 30 days after infrequentAccessTransitionAfter (${iaDays} days): `
-      + `S3 keeps objects in Standard-IA for 30 days before Glacier Instant Retrieval. Use Duration.days(${iaDays + 30}) or more.`,
+      `glacierTransitionAfter (${glacierDays} days) must be at least 30 days after infrequentAccessTransitionAfter (${iaDays} days): ` +
+        `S3 keeps objects in Standard-IA for 30 days before Glacier Instant Retrieval. Use Duration.days(${iaDays + 30}) or more.`,
     );
   }
 }
@@ -38,8 +38,13 @@ export function checkCatalogName(prop: string, name: string): void {
   if (Token.isUnresolved(name)) return;
   if (!/^[a-z0-9_]{1,255}$/.test(name)) {
     throw new Error(
-      `${prop} must be 1 to 255 lower-case letters, digits or underscores (what Athena accepts), got "${name}". `
-      + `Try "${name.toLowerCase().replace(/[^a-z0-9_]+/g, '_').slice(0, 255) || 'embedgate_sessions'}".`,
+      `${prop} must be 1 to 255 lower-case letters, digits or underscores (what Athena accepts), got "${name}". ` +
+        `Try "${
+          name
+            .toLowerCase()
+            .replace(/[^a-z0-9_]+/g, '_')
+            .slice(0, 255) || 'embedgate_sessions'
+        }".`,
     );
   }
 }
@@ -49,8 +54,8 @@ export function checkWorkGroupName(name: string): void {
   if (Token.isUnresolved(name)) return;
   if (!/^[a-zA-Z0-9._-]{1,128}$/.test(name)) {
     throw new Error(
-      `workGroupName must be 1 to 128 letters, digits, ".", "_" or "-", got "${name}". `
-      + `Try "${name.replace(/[^a-zA-Z0-9._-]+/g, '-').slice(0, 128) || 'embedgate-audit'}".`,
+      `workGroupName must be 1 to 128 letters, digits, ".", "_" or "-", got "${name}". ` +
+        `Try "${name.replace(/[^a-zA-Z0-9._-]+/g, '-').slice(0, 128) || 'embedgate-audit'}".`,
     );
   }
 }
@@ -61,8 +66,8 @@ export function cutoffBytes(size: Size): number {
   const bytes = size.toBytes();
   if (bytes < 10_000_000) {
     throw new Error(
-      `bytesScannedCutoffPerQuery must be at least 10 MB (10,000,000 bytes), Athena's minimum, got ${bytes} bytes. `
-      + 'Use Size.mebibytes(10) or more.',
+      `bytesScannedCutoffPerQuery must be at least 10 MB (10,000,000 bytes), Athena's minimum, got ${bytes} bytes. ` +
+        'Use Size.mebibytes(10) or more.',
     );
   }
   return bytes;
@@ -72,14 +77,16 @@ export function cutoffBytes(size: Size): number {
 export function checkProjectionStart(date: string): void {
   if (Token.isUnresolved(date)) return;
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
-  const ok = m !== null && (() => {
-    const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
-    return d.toISOString().slice(0, 10) === date;
-  })();
+  const ok =
+    m !== null &&
+    (() => {
+      const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+      return d.toISOString().slice(0, 10) === date;
+    })();
   if (!ok) {
     throw new Error(
-      `projectionStartDate must be a calendar date YYYY-MM-DD (the first day records can exist), got "${date}". `
-      + 'Use e.g. "2026-01-01".',
+      `projectionStartDate must be a calendar date YYYY-MM-DD (the first day records can exist), got "${date}". ` +
+        'Use e.g. "2026-01-01".',
     );
   }
 }

@@ -30,7 +30,8 @@ export function createVpcFlowLog(scope: Construct, vpc: ec2.IVpc, options: VpcFl
   if (!options.encryptionKey) {
     Validations.of(logGroup).acknowledge({
       id: 'NIST.800.53.R5-CloudWatchLogGroupEncrypted',
-      reason: 'VPC flow-log records hold addresses, ports and byte counts, never payloads, and CloudWatch Logs encrypts them at rest; a customer-managed key is one prop away (flowLogEncryptionKey).',
+      reason:
+        'VPC flow-log records hold addresses, ports and byte counts, never payloads, and CloudWatch Logs encrypts them at rest; a customer-managed key is one prop away (flowLogEncryptionKey).',
     });
   }
 
@@ -45,13 +46,17 @@ export function createVpcFlowLog(scope: Construct, vpc: ec2.IVpc, options: VpcFl
       },
     }),
   });
-  role.addManagedPolicy(new iam.ManagedPolicy(scope, 'FlowLogPolicy', {
-    description: 'Write VPC flow logs to the embedgate flow-log group',
-    statements: [new iam.PolicyStatement({
-      actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
-      resources: [logGroup.logGroupArn],
-    })],
-  }));
+  role.addManagedPolicy(
+    new iam.ManagedPolicy(scope, 'FlowLogPolicy', {
+      description: 'Write VPC flow logs to the embedgate flow-log group',
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+          resources: [logGroup.logGroupArn],
+        }),
+      ],
+    }),
+  );
 
   const flowLog = new ec2.FlowLog(scope, 'FlowLog', {
     resourceType: ec2.FlowLogResourceType.fromVpc(vpc),

@@ -8,14 +8,26 @@ import type { Construct } from 'constructs';
  * and, in a VPC, manage its network interfaces (actions IAM cannot scope to a resource). Grants
  * add the rest.
  */
-export function functionRole(scope: Construct, id: string, opts: { logGroup: logs.ILogGroup; inVpc: boolean; description: string; policyReason: string }): iam.Role {
+export function functionRole(
+  scope: Construct,
+  id: string,
+  opts: { logGroup: logs.ILogGroup; inVpc: boolean; description: string; policyReason: string },
+): iam.Role {
   const role = new iam.Role(scope, id, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: opts.description });
-  role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [opts.logGroup.logGroupArn] }));
+  role.addToPolicy(
+    new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [opts.logGroup.logGroupArn] }),
+  );
   if (opts.inVpc) {
     role.addToPolicy(
       new iam.PolicyStatement({
         // Lambda creates and deletes the function's ENIs in the VPC; these actions take no resource ARN.
-        actions: ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
+        actions: [
+          'ec2:CreateNetworkInterface',
+          'ec2:DescribeNetworkInterfaces',
+          'ec2:DeleteNetworkInterface',
+          'ec2:AssignPrivateIpAddresses',
+          'ec2:UnassignPrivateIpAddresses',
+        ],
         resources: ['*'],
       }),
     );

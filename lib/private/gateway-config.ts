@@ -39,7 +39,14 @@ const defined = <T extends object>(o: T): T => Object.fromEntries(Object.entries
 function approvalSection(ruleId: string, a: ApprovalRequirement): Record<string, unknown> {
   const w = a.when;
   return defined({
-    when: w ? defined({ principalOutsideGroups: w.principalOutsideGroups, batchOver: w.batchOver, inputMatches: w.inputMatches?.map((p) => defined({ ...p })), maskingFound: w.maskingFound }) : undefined,
+    when: w
+      ? defined({
+          principalOutsideGroups: w.principalOutsideGroups,
+          batchOver: w.batchOver,
+          inputMatches: w.inputMatches?.map((p) => defined({ ...p })),
+          maskingFound: w.maskingFound,
+        })
+      : undefined,
     reviewers: defined({ groups: a.reviewers?.groups, subjects: a.reviewers?.subjects, issuers: a.reviewers?.issuers }),
     requiredApprovals: a.requiredApprovals,
     timeoutSeconds: seconds(a.timeout),
@@ -92,18 +99,24 @@ export function buildGatewayConfig(i: GatewayConfigInputs): BuiltConfig {
   // CloudFormation into the function's environment.
   const environment: Record<string, string> = {};
   let n = 0;
-  const withRefs: unknown = JSON.parse(JSON.stringify(doc, (_k, v: unknown) => {
-    if (typeof v === 'string' && Token.isUnresolved(v)) {
-      const name = `EMBEDGATE_REF_${n++}`;
-      environment[name] = v;
-      return `\${env:${name}}`;
-    }
-    return v;
-  }));
+  const withRefs: unknown = JSON.parse(
+    JSON.stringify(doc, (_k, v: unknown) => {
+      if (typeof v === 'string' && Token.isUnresolved(v)) {
+        const name = `EMBEDGATE_REF_${n++}`;
+        environment[name] = v;
+        return `\${env:${name}}`;
+      }
+      return v;
+    }),
+  );
   try {
     return { json: JSON.stringify(shipConfig(withRefs, new Set(Object.keys(environment)))), environment };
   } catch (e) {
-    if (e instanceof ConfigError) throw new Error(`EmbeddingGateway: the gateway configuration built from the props is invalid:\n${e.issues.map((x) => `  - ${x}`).join('\n')}`, { cause: e });
+    if (e instanceof ConfigError)
+      throw new Error(
+        `EmbeddingGateway: the gateway configuration built from the props is invalid:\n${e.issues.map((x) => `  - ${x}`).join('\n')}`,
+        { cause: e },
+      );
     throw e;
   }
 }

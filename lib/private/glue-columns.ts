@@ -15,12 +15,7 @@
 
 /** A Hive/Glue type. */
 export type GlueType =
-  | 'string'
-  | 'bigint'
-  | 'double'
-  | 'boolean'
-  | { readonly array: GlueType }
-  | { readonly struct: readonly GlueField[] };
+  'string' | 'bigint' | 'double' | 'boolean' | { readonly array: GlueType } | { readonly struct: readonly GlueField[] };
 
 export interface GlueField {
   readonly name: string;
@@ -38,90 +33,89 @@ export const SESSION_COLUMNS: readonly GlueField[] = [
   f('session_id', 'string', 'UUIDv7, also the object name'),
   f('started_at', 'string', 'ISO-8601 UTC, request received'),
   f('ended_at', 'string', 'ISO-8601 UTC, record built'),
-  f('request', struct(
-    f('method', 'string'),
-    f('path', 'string'),
-    f('request_id', 'string'),
-    f('source_ip', 'string'),
-    f('user_agent', 'string'),
-  )),
-  f('principal', struct(
-    f('issuer', 'string'),
-    f('issuer_id', 'string'),
-    f('subject', 'string'),
-    f('client_id', 'string'),
-    f('groups', STRINGS),
-    f('scopes', STRINGS),
-    f('token_id', 'string'),
-    f('token_expires_at', 'string'),
-  ), 'NULL when no token was verified'),
-  f('model', struct(
-    f('name', 'string'),
-    f('provider', 'string'),
-    f('upstream_model', 'string'),
-  ), 'NULL when the request named no model'),
-  f('decision', struct(
-    f('outcome', 'string'),
-    f('status', 'bigint'),
-    f('reason', 'string'),
-    f('rule_id', 'string'),
-    f('policy_version', 'string'),
-  )),
-  f('input', struct(
-    f('kind', 'string'),
-    f('items', 'bigint'),
-    f('characters', 'bigint'),
-    f('encoding_format', 'string'),
-    f('dimensions', 'bigint'),
-    f('request_bytes', 'bigint'),
-    f('text', STRINGS, 'the MASKED input items, only with masking.storeInputText'),
-  )),
-  f('masking', struct(
-    f('scanned', 'boolean'),
-    f('findings', { array: struct(
-      f('item', 'bigint'),
-      f('type', 'string'),
-      f('detector', 'string'),
-      f('strategy', 'string'),
-      f('count', 'bigint'),
-      f('offsets', { array: { array: 'bigint' } }),
-      f('pseudonyms', STRINGS),
-    ) }),
-    f('counts', { array: struct(f('type', 'string'), f('count', 'bigint')) }),
-    f('blocked', STRINGS),
-    f('external', struct(f('detector', 'string'), f('status', 'string'))),
-  ), 'NULL when masking is off'),
-  f('upstream', struct(
-    f('status', 'bigint'),
-    f('latency_ms', 'double'),
-    f('attempts', 'bigint'),
-    f('batches', 'bigint'),
-  ), 'NULL when no upstream call was made'),
-  f('usage', struct(
-    f('prompt_tokens', 'bigint'),
-    f('total_tokens', 'bigint'),
-  )),
-  f('output', struct(
-    f('vectors', 'bigint'),
-    f('dimensions', 'bigint'),
-    f('fingerprint', 'string'),
-  ), 'never the vectors: their sha256 fingerprint'),
-  f('timings', struct(
-    f('total_ms', 'double'),
-    f('auth_ms', 'double'),
-    f('upstream_ms', 'double'),
-  )),
-  f('approval', struct(
-    f('id', 'string'),
-    f('step', 'string'),
-    f('status', 'string'),
-    f('rule_id', 'string'),
-    f('payload_sha256', 'string'),
-    f('triggers', STRINGS),
-    f('decision', 'string'),
-    f('reviewer', struct(f('issuer', 'string'), f('subject', 'string'))),
-    f('via_grant', 'boolean'),
-  ), 'NULL unless the request touched an approval; records of one approval share approval.id'),
+  f(
+    'request',
+    struct(f('method', 'string'), f('path', 'string'), f('request_id', 'string'), f('source_ip', 'string'), f('user_agent', 'string')),
+  ),
+  f(
+    'principal',
+    struct(
+      f('issuer', 'string'),
+      f('issuer_id', 'string'),
+      f('subject', 'string'),
+      f('client_id', 'string'),
+      f('groups', STRINGS),
+      f('scopes', STRINGS),
+      f('token_id', 'string'),
+      f('token_expires_at', 'string'),
+    ),
+    'NULL when no token was verified',
+  ),
+  f('model', struct(f('name', 'string'), f('provider', 'string'), f('upstream_model', 'string')), 'NULL when the request named no model'),
+  f(
+    'decision',
+    struct(f('outcome', 'string'), f('status', 'bigint'), f('reason', 'string'), f('rule_id', 'string'), f('policy_version', 'string')),
+  ),
+  f(
+    'input',
+    struct(
+      f('kind', 'string'),
+      f('items', 'bigint'),
+      f('characters', 'bigint'),
+      f('encoding_format', 'string'),
+      f('dimensions', 'bigint'),
+      f('request_bytes', 'bigint'),
+      f('text', STRINGS, 'the MASKED input items, only with masking.storeInputText'),
+    ),
+  ),
+  f(
+    'masking',
+    struct(
+      f('scanned', 'boolean'),
+      f('findings', {
+        array: struct(
+          f('item', 'bigint'),
+          f('type', 'string'),
+          f('detector', 'string'),
+          f('strategy', 'string'),
+          f('count', 'bigint'),
+          f('offsets', { array: { array: 'bigint' } }),
+          f('pseudonyms', STRINGS),
+        ),
+      }),
+      f('counts', { array: struct(f('type', 'string'), f('count', 'bigint')) }),
+      f('blocked', STRINGS),
+      f('external', struct(f('detector', 'string'), f('status', 'string'))),
+    ),
+    'NULL when masking is off',
+  ),
+  f(
+    'upstream',
+    struct(f('status', 'bigint'), f('latency_ms', 'double'), f('attempts', 'bigint'), f('batches', 'bigint')),
+    'NULL when no upstream call was made',
+  ),
+  f('usage', struct(f('prompt_tokens', 'bigint'), f('total_tokens', 'bigint'))),
+  f(
+    'output',
+    struct(f('vectors', 'bigint'), f('dimensions', 'bigint'), f('fingerprint', 'string')),
+    'never the vectors: their sha256 fingerprint',
+  ),
+  f('timings', struct(f('total_ms', 'double'), f('auth_ms', 'double'), f('upstream_ms', 'double'))),
+  f(
+    'approval',
+    struct(
+      f('id', 'string'),
+      f('step', 'string'),
+      f('status', 'string'),
+      f('rule_id', 'string'),
+      f('payload_sha256', 'string'),
+      f('triggers', STRINGS),
+      f('decision', 'string'),
+      f('reviewer', struct(f('issuer', 'string'), f('subject', 'string'))),
+      f('via_grant', 'boolean'),
+    ),
+    'NULL unless the request touched an approval; records of one approval share approval.id',
+  ),
   f('record_sha256', 'string', 'sha256 of the canonical JSON of the record without this field'),
 ];
 

@@ -29,7 +29,9 @@ export function bundleFiles(dir: string): string[] {
 export function handlerCode(bundle: BundleName, files: Readonly<Record<string, string>>): lambda.Code {
   const source = join(packageRoot(), 'assets', bundle);
   if (!existsSync(join(source, 'index.mjs'))) {
-    throw new Error(`embedgate: the "${bundle}" handler bundle is missing (${join(source, 'index.mjs')}); run "npm run build" in the embedgate package`);
+    throw new Error(
+      `embedgate: the "${bundle}" handler bundle is missing (${join(source, 'index.mjs')}); run "npm run build" in the embedgate package`,
+    );
   }
   const shipped = bundleFiles(source);
   for (const name of Object.keys(files)) {

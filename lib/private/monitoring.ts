@@ -26,7 +26,11 @@ export class GatewayMonitoring extends Construct {
   public readonly alarms: cloudwatch.Alarm[] = [];
   public readonly dashboard?: cloudwatch.Dashboard;
 
-  constructor(scope: Construct, id: string, private readonly props: GatewayMonitoringProps) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: GatewayMonitoringProps,
+  ) {
     super(scope, id);
     if (props.alarms) {
       const alarm = (name: string, metric: cloudwatch.IMetric, threshold: number, description: string) => {
@@ -41,13 +45,43 @@ export class GatewayMonitoring extends Construct {
         if (props.alarmTopic) a.addAlarmAction(new cwActions.SnsAction(props.alarmTopic));
         this.alarms.push(a);
       };
-      alarm('ArchiveErrors', this.metric('ArchiveErrors', { statistic: 'Sum' }), 1, 'Session records could not be archived (fail-closed: clients got 503).');
-      alarm('GatewayErrors', this.metric('Errors', { statistic: 'Sum' }), 10, 'Requests failed with 429/5xx (upstream failures or gateway errors).');
-      alarm('EdgeRecordsLost', props.edgeRecorderDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }), 1, 'Access-log entries the edge recorder could not archive are waiting in its dead-letter queue.');
-      alarm('ProxyFunctionErrors', props.proxyFunction.metricErrors({ period: Duration.minutes(5) }), 1, 'The proxy function crashed (unhandled errors).');
-      alarm('ProxyThrottles', props.proxyFunction.metricThrottles({ period: Duration.minutes(5) }), 1, 'The proxy function was throttled: raise its concurrency.');
+      alarm(
+        'ArchiveErrors',
+        this.metric('ArchiveErrors', { statistic: 'Sum' }),
+        1,
+        'Session records could not be archived (fail-closed: clients got 503).',
+      );
+      alarm(
+        'GatewayErrors',
+        this.metric('Errors', { statistic: 'Sum' }),
+        10,
+        'Requests failed with 429/5xx (upstream failures or gateway errors).',
+      );
+      alarm(
+        'EdgeRecordsLost',
+        props.edgeRecorderDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+        1,
+        'Access-log entries the edge recorder could not archive are waiting in its dead-letter queue.',
+      );
+      alarm(
+        'ProxyFunctionErrors',
+        props.proxyFunction.metricErrors({ period: Duration.minutes(5) }),
+        1,
+        'The proxy function crashed (unhandled errors).',
+      );
+      alarm(
+        'ProxyThrottles',
+        props.proxyFunction.metricThrottles({ period: Duration.minutes(5) }),
+        1,
+        'The proxy function was throttled: raise its concurrency.',
+      );
       if (props.approvalStateMachine) {
-        alarm('ApprovalExecutionsFailed', props.approvalStateMachine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }), 1, 'An approval workflow execution failed: its approval stays pending until its deadline, and reviewers may not have been notified.');
+        alarm(
+          'ApprovalExecutionsFailed',
+          props.approvalStateMachine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }),
+          1,
+          'An approval workflow execution failed: its approval stays pending until its deadline, and reviewers may not have been notified.',
+        );
       }
       alarm('GatewayLatencyP99', this.metric('GatewayLatency', { statistic: 'p99' }), 50, "The gateway's own p99 time exceeds 50 ms.");
     }
@@ -61,8 +95,14 @@ export class GatewayMonitoring extends Construct {
         }),
         new cloudwatch.GraphWidget({
           title: 'Latency (ms)',
-          left: [this.metric('GatewayLatency', { statistic: 'p50', label: 'gateway p50' }), this.metric('GatewayLatency', { statistic: 'p99', label: 'gateway p99' })],
-          right: [this.metric('UpstreamLatency', { statistic: 'p50', label: 'upstream p50' }), this.metric('UpstreamLatency', { statistic: 'p99', label: 'upstream p99' })],
+          left: [
+            this.metric('GatewayLatency', { statistic: 'p50', label: 'gateway p50' }),
+            this.metric('GatewayLatency', { statistic: 'p99', label: 'gateway p99' }),
+          ],
+          right: [
+            this.metric('UpstreamLatency', { statistic: 'p50', label: 'upstream p50' }),
+            this.metric('UpstreamLatency', { statistic: 'p99', label: 'upstream p99' }),
+          ],
           width: 12,
         }),
         new cloudwatch.GraphWidget({

@@ -32,8 +32,14 @@ export const ALWAYS_ON_ENDPOINTS: readonly EndpointSpec[] = [
  */
 export const XRAY_ENDPOINT: EndpointSpec = { id: 'XRayEndpoint', service: ec2.InterfaceVpcEndpointAwsService.XRAY };
 export const COMPREHEND_ENDPOINT: EndpointSpec = { id: 'ComprehendEndpoint', service: ec2.InterfaceVpcEndpointAwsService.COMPREHEND };
-export const BEDROCK_RUNTIME_ENDPOINT: EndpointSpec = { id: 'BedrockRuntimeEndpoint', service: ec2.InterfaceVpcEndpointAwsService.BEDROCK_RUNTIME };
-export const STEP_FUNCTIONS_ENDPOINT: EndpointSpec = { id: 'StepFunctionsEndpoint', service: ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS };
+export const BEDROCK_RUNTIME_ENDPOINT: EndpointSpec = {
+  id: 'BedrockRuntimeEndpoint',
+  service: ec2.InterfaceVpcEndpointAwsService.BEDROCK_RUNTIME,
+};
+export const STEP_FUNCTIONS_ENDPOINT: EndpointSpec = {
+  id: 'StepFunctionsEndpoint',
+  service: ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS,
+};
 
 /** The port every endpoint and every upstream provider is reached on. */
 export const HTTPS = 443;

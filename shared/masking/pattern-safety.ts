@@ -52,7 +52,10 @@ export const SCREEN_PATTERNS: readonly RegExp[] = [BRACE_QUANTIFIER, HEX4, HEX2,
 /** Parse a (syntactically valid) JavaScript pattern into the few shapes the rules look at. */
 class Parser {
   private i = 0;
-  constructor(private readonly src: string, private readonly unicode: boolean) {}
+  constructor(
+    private readonly src: string,
+    private readonly unicode: boolean,
+  ) {}
 
   parse(): Node {
     const n = this.disjunction();
@@ -186,7 +189,6 @@ interface Walk {
   boundedSum: number;
 }
 
-
 const cap = (n: number): number => Math.min(n, Number.MAX_SAFE_INTEGER);
 
 /** Smallest number of characters a node matches. */
@@ -267,7 +269,9 @@ function check(n: Node, tail: boolean, w: Walk): number {
     case 'quant': {
       if (n.max === Infinity) {
         if (n.body.kind !== 'char' || !tail) {
-          throw new Refusal(`unbounded quantifier in "${n.text}": "*", "+" and "{n,}" are allowed only on a single character or class at the very end of the pattern; use a bounded one such as {1,16}`);
+          throw new Refusal(
+            `unbounded quantifier in "${n.text}": "*", "+" and "{n,}" are allowed only on a single character or class at the very end of the pattern; use a bounded one such as {1,16}`,
+          );
         }
         return 1;
       }
@@ -275,7 +279,9 @@ function check(n: Node, tail: boolean, w: Walk): number {
       if (n.max > n.min) w.boundedSum += n.max;
       if (n.body.kind === 'char') return span;
       if (n.max > 1 && hasAlt(n.body)) {
-        throw new Refusal(`repeated group "${n.text}" holds an alternation ("|"), which can backtrack exponentially; list the alternatives outside the repetition`);
+        throw new Refusal(
+          `repeated group "${n.text}" holds an alternation ("|"), which can backtrack exponentially; list the alternatives outside the repetition`,
+        );
       }
       const inner = check(n.body, false, w);
       if (n.max > 1 && inner > 1 && n.max - n.min > 0) {
@@ -293,9 +299,14 @@ class Refusal extends Error {}
 
 /** Screen `source` (with `flags`) as a custom detector pattern. */
 export function screenPattern(source: string, flags = ''): ScreenResult {
-  if (source.length > MAX_PATTERN_LENGTH) return { ok: false, reason: `the pattern is ${source.length} characters long; at most ${MAX_PATTERN_LENGTH} are allowed` };
+  if (source.length > MAX_PATTERN_LENGTH)
+    return { ok: false, reason: `the pattern is ${source.length} characters long; at most ${MAX_PATTERN_LENGTH} are allowed` };
   for (const f of flags) {
-    if (!ALLOWED_FLAGS.includes(f)) return { ok: false, reason: `flag "${f}" is not allowed; use only ${[...ALLOWED_FLAGS].map((x) => `"${x}"`).join(', ')} (the engine adds "g" itself)` };
+    if (!ALLOWED_FLAGS.includes(f))
+      return {
+        ok: false,
+        reason: `flag "${f}" is not allowed; use only ${[...ALLOWED_FLAGS].map((x) => `"${x}"`).join(', ')} (the engine adds "g" itself)`,
+      };
   }
   if (new Set(flags).size !== flags.length) return { ok: false, reason: `flags "${flags}" repeat a flag` };
   try {
@@ -317,10 +328,16 @@ export function screenPattern(source: string, flags = ''): ScreenResult {
     throw e;
   }
   if (w.boundedSum > MAX_BOUNDED_REPEAT_SUM) {
-    return { ok: false, reason: `its bounded quantifiers allow up to ${w.boundedSum} repetitions in total; at most ${MAX_BOUNDED_REPEAT_SUM} are allowed (exact counts such as {16} do not count): tighten the ranges` };
+    return {
+      ok: false,
+      reason: `its bounded quantifiers allow up to ${w.boundedSum} repetitions in total; at most ${MAX_BOUNDED_REPEAT_SUM} are allowed (exact counts such as {16} do not count): tighten the ranges`,
+    };
   }
   if (w.paths > MAX_BACKTRACK_PATHS) {
-    return { ok: false, reason: `a match attempt can backtrack through ${w.paths >= Number.MAX_SAFE_INTEGER ? 'too many' : w.paths} paths; at most ${MAX_BACKTRACK_PATHS} are allowed: use fewer optional parts or narrower ranges` };
+    return {
+      ok: false,
+      reason: `a match attempt can backtrack through ${w.paths >= Number.MAX_SAFE_INTEGER ? 'too many' : w.paths} paths; at most ${MAX_BACKTRACK_PATHS} are allowed: use fewer optional parts or narrower ranges`,
+    };
   }
   if (minWidth(ast) === 0) return { ok: false, reason: 'it can match the empty string; every detector must match at least one character' };
   return { ok: true };

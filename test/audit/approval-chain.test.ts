@@ -17,7 +17,16 @@ import { InMemoryRevocationList } from '../../lambda/adapters/local/revocations'
 import { tempDir } from './archive-fixture';
 
 const ISS = 'https://idp.example.com';
-const who = (subject: string, groups: string[]): Principal => ({ issuerId: 'corp', issuer: ISS, subject, clientId: subject, groups, scopes: [], tokenId: null, expiresAt: null });
+const who = (subject: string, groups: string[]): Principal => ({
+  issuerId: 'corp',
+  issuer: ISS,
+  subject,
+  clientId: subject,
+  groups,
+  scopes: [],
+  tokenId: null,
+  expiresAt: null,
+});
 const P: Record<string, Principal> = { indexer: who('svc-indexer', ['search-team']), alice: who('alice', ['reviewers']) };
 
 let dir: string;
@@ -28,17 +37,55 @@ beforeAll(async () => {
   const config = loadConfig({
     issuers: [{ id: 'corp', issuer: ISS, audiences: 'embedgate', jwksUri: `${ISS}/jwks` }],
     models: [{ name: 'held', provider: 'local', dimensions: 8 }],
-    policy: { rules: [{ id: 'held-rule', effect: 'allow', match: { groups: 'search-team' }, models: 'held', approval: { reviewers: { groups: ['reviewers'] } } }] },
+    policy: {
+      rules: [
+        {
+          id: 'held-rule',
+          effect: 'allow',
+          match: { groups: 'search-team' },
+          models: 'held',
+          approval: { reviewers: { groups: ['reviewers'] } },
+        },
+      ],
+    },
   });
   const archive = new FileArchive(dir);
   const store = new InMemoryApprovalStore();
   let now = Date.parse('2026-03-01T05:00:00.000Z');
   const clock = { now: () => (now += 1000) };
   const ids = { sessionId: () => uuidv7(clock.now()) };
-  const workflow: LocalApprovalWorkflow = new LocalApprovalWorkflow({ runTask: (e) => handleApprovalTask(e, { config, store, workflow, archive, clock, ids }), notify: () => undefined });
-  const gateway = new Gateway({ config, verifier: { verify: async (t) => P[t]! }, provider: () => ({ kind: 'local', embed: async (c) => ({ vectors: c.input.map(() => new Float32Array(8)), usage: { promptTokens: 1, totalTokens: 1 }, upstream: { status: 200, latencyMs: 1, attempts: 1, batches: 1 } }) }), revocations: new InMemoryRevocationList(), archive, approvals: { store, workflow }, clock, ids });
+  const workflow: LocalApprovalWorkflow = new LocalApprovalWorkflow({
+    runTask: (e) => handleApprovalTask(e, { config, store, workflow, archive, clock, ids }),
+    notify: () => undefined,
+  });
+  const gateway = new Gateway({
+    config,
+    verifier: { verify: async (t) => P[t]! },
+    provider: () => ({
+      kind: 'local',
+      embed: async (c) => ({
+        vectors: c.input.map(() => new Float32Array(8)),
+        usage: { promptTokens: 1, totalTokens: 1 },
+        upstream: { status: 200, latencyMs: 1, attempts: 1, batches: 1 },
+      }),
+    }),
+    revocations: new InMemoryRevocationList(),
+    archive,
+    approvals: { store, workflow },
+    clock,
+    ids,
+  });
   const send = async (token: string, path: string, body: unknown, headers: Record<string, string> = {}) => {
-    const req: GatewayRequest = { method: 'POST', path, headers: { authorization: `Bearer ${token}`, ...headers }, rawQueryString: '', body: JSON.stringify(body), isBase64Encoded: false, requestId: null, sourceIp: null };
+    const req: GatewayRequest = {
+      method: 'POST',
+      path,
+      headers: { authorization: `Bearer ${token}`, ...headers },
+      rawQueryString: '',
+      body: JSON.stringify(body),
+      isBase64Encoded: false,
+      requestId: null,
+      sourceIp: null,
+    };
     return JSON.parse((await gateway.handle(req)).response.body) as { approval_id: string };
   };
   const payload = { model: 'held', input: 'x' };
@@ -48,7 +95,10 @@ beforeAll(async () => {
   await send('indexer', '/v1/embeddings', payload, { 'x-embedgate-approval-id': first });
   await send('indexer', '/v1/embeddings', payload, { 'x-embedgate-approval-id': first });
   second = (await send('indexer', '/v1/embeddings', { model: 'held', input: 'y' })).approval_id;
-  await handleApprovalTask({ action: 'expire', approvalId: second, executionId: 'exec-2' }, { config, store, workflow, archive, clock, ids });
+  await handleApprovalTask(
+    { action: 'expire', approvalId: second, executionId: 'exec-2' },
+    { config, store, workflow, archive, clock, ids },
+  );
   workflow.close();
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));

@@ -27,8 +27,14 @@ import { InMemoryRevocationList } from '../../lambda/adapters/local/revocations'
 
 export const ISSUER = 'https://idp.example.com';
 export const INDEXER: Principal = {
-  issuerId: 'corp', issuer: ISSUER, subject: 'svc-indexer', clientId: 'indexer',
-  groups: ['search-team', 'ml'], scopes: ['embeddings'], tokenId: 'jti-1', expiresAt: 1_900_000_000,
+  issuerId: 'corp',
+  issuer: ISSUER,
+  subject: 'svc-indexer',
+  clientId: 'indexer',
+  groups: ['search-team', 'ml'],
+  scopes: ['embeddings'],
+  tokenId: 'jti-1',
+  expiresAt: 1_900_000_000,
 };
 export const BOT: Principal = { ...INDEXER, subject: 'svc-bot', clientId: 'bot', groups: ['support'], tokenId: 'jti-2' };
 const TOKENS: Record<string, Principal> = { 'tok.indexer': INDEXER, 'tok.bot': BOT };
@@ -75,7 +81,10 @@ class FakeProvider implements EmbeddingProvider {
   async embed(call: EmbeddingCall): Promise<EmbeddingResult> {
     if (this.failNext) {
       throw new UpstreamError('upstream failed', {
-        status: 502, type: 'upstream_error', code: 'upstream_error', reason: 'upstream_5xx',
+        status: 502,
+        type: 'upstream_error',
+        code: 'upstream_error',
+        reason: 'upstream_5xx',
         upstream: { status: 503, latencyMs: 40.5, attempts: 3, batches: 1 },
       });
     }
@@ -116,7 +125,11 @@ export async function writeSessions(dir: string, steps: readonly Step[] = SCRIPT
     const req: GatewayRequest = {
       method: s.method ?? 'POST',
       path: s.path ?? '/v1/embeddings',
-      headers: { 'content-type': 'application/json', ...(s.token ? { authorization: `Bearer ${s.token}` } : {}), 'user-agent': 'audit-fixture' },
+      headers: {
+        'content-type': 'application/json',
+        ...(s.token ? { authorization: `Bearer ${s.token}` } : {}),
+        'user-agent': 'audit-fixture',
+      },
       rawQueryString: '',
       body: s.body === undefined ? undefined : JSON.stringify(s.body),
       isBase64Encoded: false,

@@ -36,8 +36,11 @@ describe('runAthenaQuery', () => {
     fake.enqueue({
       states: ['QUEUED', 'RUNNING', 'RUNNING', 'SUCCEEDED'],
       columns: [
-        { name: 'day', type: 'varchar' }, { name: 'subject', type: 'varchar' }, { name: 'requests', type: 'bigint' },
-        { name: 'avg_ms', type: 'double' }, { name: 'huge', type: 'bigint' },
+        { name: 'day', type: 'varchar' },
+        { name: 'subject', type: 'varchar' },
+        { name: 'requests', type: 'bigint' },
+        { name: 'avg_ms', type: 'double' },
+        { name: 'huge', type: 'bigint' },
       ],
       rows: [
         ['2026-03-01', 'svc-a', '3', '12.5', '1'],
@@ -67,7 +70,10 @@ describe('runAthenaQuery', () => {
     expect(start!.headers.authorization).toMatch(/AKIAFAKEFAKEFAKE\/\d{8}\/eu-west-1\/athena\/aws4_request/);
 
     expect(formatResult(result, 'csv').split('\r\n')).toEqual([
-      'day,subject,requests,avg_ms,huge', '2026-03-01,svc-a,3,12.5,1', '2026-03-01,,1,,9007199254740993', '2026-03-01,,2,0.25,',
+      'day,subject,requests,avg_ms,huge',
+      '2026-03-01,svc-a,3,12.5,1',
+      '2026-03-01,,1,,9007199254740993',
+      '2026-03-01,,2,0.25,',
     ]);
   });
 
@@ -76,7 +82,9 @@ describe('runAthenaQuery', () => {
     const err = await runAthenaQuery(client, auditQuery('denied-by-principal-and-reason'), base).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AthenaQueryError);
     expect((err as AthenaQueryError).state).toBe('FAILED');
-    expect((err as Error).message).toMatch(/in workgroup embedgate-audit FAILED: COLUMN_NOT_FOUND: line 3:3: Column 'nope' cannot be resolved/);
+    expect((err as Error).message).toMatch(
+      /in workgroup embedgate-audit FAILED: COLUMN_NOT_FOUND: line 3:3: Column 'nope' cannot be resolved/,
+    );
     expect((err as Error).message).not.toContain(SECRET);
     expect(fake.requestsOf('GetQueryResults')).toHaveLength(0);
     expect(fake.requestsOf('StopQueryExecution')).toHaveLength(0);
@@ -96,14 +104,20 @@ describe('runAthenaQuery', () => {
   it('stops the query when aborted', async () => {
     fake.enqueue({ states: ['RUNNING'] });
     const ac = new AbortController();
-    const running = runAthenaQuery(client, auditQuery('upstream-errors-by-model'), { ...base, pollMs: 20, signal: ac.signal }).catch((e: unknown) => e);
+    const running = runAthenaQuery(client, auditQuery('upstream-errors-by-model'), { ...base, pollMs: 20, signal: ac.signal }).catch(
+      (e: unknown) => e,
+    );
     setTimeout(() => ac.abort(), 50);
     expect(((await running) as Error).message).toMatch(/was aborted; sent StopQueryExecution/);
     expect(fake.requestsOf('StopQueryExecution')).toHaveLength(1);
   });
 
   it('refuses bad parameters before any request', async () => {
-    const err = await runAthenaQuery(client, auditQuery('upstream-errors-by-model'), { ...base, database: 'x', params: { since: 'bad' } }).catch((e: unknown) => e);
+    const err = await runAthenaQuery(client, auditQuery('upstream-errors-by-model'), {
+      ...base,
+      database: 'x',
+      params: { since: 'bad' },
+    }).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/since/);
     expect(fake.requestsOf('StartQueryExecution')).toHaveLength(0);
   });
@@ -122,7 +136,11 @@ describe('embedgate audit query --athena', () => {
   const io = () => {
     const out: string[] = [];
     const err: string[] = [];
-    return { out, err, io: { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t), now: () => Date.parse('2026-03-02T00:00:00Z') } };
+    return {
+      out,
+      err,
+      io: { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t), now: () => Date.parse('2026-03-02T00:00:00Z') },
+    };
   };
 
   it('needs --workgroup to run, not to print the SQL with --sql', async () => {

@@ -42,12 +42,14 @@ function templateColumns(): Map<string, string> {
   const walk = (name: string, type: string) => {
     out.set(name, type);
     const m = /^struct<(.*)>$/.exec(type);
-    if (m) for (const field of splitTop(m[1]!, ',')) {
-      const [n, t] = splitTop(field, ':');
-      walk(`${name}.${n}`, t!);
-    }
+    if (m)
+      for (const field of splitTop(m[1]!, ',')) {
+        const [n, t] = splitTop(field, ':');
+        walk(`${name}.${n}`, t!);
+      }
   };
-  for (const c of [...tableInput.StorageDescriptor.Columns, ...tableInput.PartitionKeys] as { Name: string; Type: string }[]) walk(c.Name, c.Type);
+  for (const c of [...tableInput.StorageDescriptor.Columns, ...tableInput.PartitionKeys] as { Name: string; Type: string }[])
+    walk(c.Name, c.Type);
   return out;
 }
 
@@ -63,7 +65,9 @@ describe('the named queries against the synthesized Glue table', () => {
   });
 
   it.each(QUERY_CASES)('%s reads only columns the table has, each with the type the query expects', (_n, q) => {
-    const wrong = Object.entries(q.columns).filter(([path, type]) => glue.get(path) !== type).map(([path, type]) => `${path}: query expects ${type}, table has ${glue.get(path) ?? 'nothing'}`);
+    const wrong = Object.entries(q.columns)
+      .filter(([path, type]) => glue.get(path) !== type)
+      .map(([path, type]) => `${path}: query expects ${type}, table has ${glue.get(path) ?? 'nothing'}`);
     expect(wrong).toEqual([]);
   });
 
@@ -74,7 +78,9 @@ describe('the named queries against the synthesized Glue table', () => {
   });
 
   it.each(QUERY_CASES)('%s is saved as a named query whose SQL is its Athena rendering', (_n, q) => {
-    const saved = Object.values(template.findResources('AWS::Athena::NamedQuery')).map((x) => (x as Json).Properties).find((x) => x.Name === q.name)!;
+    const saved = Object.values(template.findResources('AWS::Athena::NamedQuery'))
+      .map((x) => (x as Json).Properties)
+      .find((x) => x.Name === q.name)!;
     const sample = Object.fromEntries(q.params.filter((p) => !p.optional).map((p) => [p.name, p.example]));
     const sql = renderAthena(q, { database: archive.databaseName, table: archive.tableName, params: sample });
     expect(saved.QueryString.endsWith(`\n${sql}`)).toBe(true);
@@ -91,20 +97,27 @@ describe('dialects', () => {
     const params = { since: '2026-03-01', until: '2026-03-02', principal: 'svc' };
     const athena = renderAthena(q, { database: 'db', table: 't', params });
     const duck = renderDuckDb(q, { database: 'db', table: 't', params });
-    expect(athena).toContain('array_join(principal.groups, \' \') AS groups');
-    expect(duck).toContain('array_to_string(principal.groups, \' \') AS groups');
+    expect(athena).toContain("array_join(principal.groups, ' ') AS groups");
+    expect(duck).toContain("array_to_string(principal.groups, ' ') AS groups");
     // Otherwise the same statement.
     expect(duck.replace('array_to_string', 'array_join')).toBe(athena);
     // Optional filters left out render as a typed NULL in both.
     expect(athena).toContain('(CAST(NULL AS VARCHAR) IS NULL OR model.name = CAST(NULL AS VARCHAR))');
   });
 
-  it('the DuckDB runner reads the archive with the Glue table\'s columns and types', () => {
+  it("the DuckDB runner reads the archive with the Glue table's columns and types", () => {
     const sql = sessionsViewSql('/a', true);
     for (const c of SESSION_COLUMNS) expect(sql).toContain(`'${c.name}': '${duckDbType(c.type)}'`);
     for (const k of PARTITION_KEYS) expect(sql).toContain(`'${k.name}': 'VARCHAR'`);
-    expect(sql).toContain('read_json(\'/a/sessions/*/*/*.json\', format = \'newline_delimited\', hive_partitioning = true');
-    expect(duckDbType({ struct: [{ name: 'groups', type: { array: 'string' } }, { name: 'n', type: 'bigint' }] })).toBe('STRUCT("groups" VARCHAR[], "n" BIGINT)');
+    expect(sql).toContain("read_json('/a/sessions/*/*/*.json', format = 'newline_delimited', hive_partitioning = true");
+    expect(
+      duckDbType({
+        struct: [
+          { name: 'groups', type: { array: 'string' } },
+          { name: 'n', type: 'bigint' },
+        ],
+      }),
+    ).toBe('STRUCT("groups" VARCHAR[], "n" BIGINT)');
     const columns = (tableInput.StorageDescriptor.Columns as { Name: string }[]).map((c) => c.Name);
     expect(SESSION_COLUMNS.map((c) => c.name)).toEqual(columns);
   });

@@ -39,7 +39,11 @@ interface BuildOptions {
 }
 
 function build(opts: BuildOptions = {}): Built {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false, ...(opts.outdir ? { outdir: opts.outdir } : {}) });
+  const app = new App({
+    context: { 'aws:cdk:bundling-stacks': [] },
+    builtinCloudFormationValidation: false,
+    ...(opts.outdir ? { outdir: opts.outdir } : {}),
+  });
   const stack = new Stack(app, 'DigestStack');
   const archive = new SessionArchive(stack, 'Archive');
   const network = opts.network === false ? undefined : new GatewayNetwork(stack, 'Network');
@@ -112,23 +116,47 @@ describe('AuditDigests: the function', () => {
     base.template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'cron(20 * * * ? *)',
       State: 'ENABLED',
-      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [ids.fn, 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 } })],
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [ids.fn, 'Arn'] },
+          RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 },
+        }),
+      ],
     });
-    const { template } = build({ props: { schedule: events.Schedule.rate(Duration.minutes(30)), settleTime: Duration.minutes(5), lateRecordLookback: Duration.hours(2), maxPeriod: Duration.hours(6) } });
+    const { template } = build({
+      props: {
+        schedule: events.Schedule.rate(Duration.minutes(30)),
+        settleTime: Duration.minutes(5),
+        lateRecordLookback: Duration.hours(2),
+        maxPeriod: Duration.hours(6),
+      },
+    });
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(30 minutes)' });
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ EMBEDGATE_DIGEST_SETTLE_SECONDS: '300', EMBEDGATE_DIGEST_LOOKBACK_SECONDS: '7200', EMBEDGATE_DIGEST_MAX_PERIOD_SECONDS: '21600' }) },
+      Environment: {
+        Variables: Match.objectLike({
+          EMBEDGATE_DIGEST_SETTLE_SECONDS: '300',
+          EMBEDGATE_DIGEST_LOOKBACK_SECONDS: '7200',
+          EMBEDGATE_DIGEST_MAX_PERIOD_SECONDS: '21600',
+        }),
+      },
     });
   });
 
   it('logs to its own log group, encrypted with a rotating key, kept a year', () => {
     const { template, stack, digests } = base;
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 365, KmsKeyId: Match.anyValue() });
-    template.hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: { LogGroup: { Ref: stack.getLogicalId(digests.logGroup.node.defaultChild as never) } } });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      LoggingConfig: { LogGroup: { Ref: stack.getLogicalId(digests.logGroup.node.defaultChild as never) } },
+    });
   });
 
   it.each([
-    ['maxPeriod is not whole hours', { maxPeriod: Duration.minutes(90) }, /maxPeriod must be a whole number of hours, at least 1, got 1 hour 30 minutes; use Duration\.hours\(n\)/],
+    [
+      'maxPeriod is not whole hours',
+      { maxPeriod: Duration.minutes(90) },
+      /maxPeriod must be a whole number of hours, at least 1, got 1 hour 30 minutes; use Duration\.hours\(n\)/,
+    ],
     ['the lookback is over 48 hours', { lateRecordLookback: Duration.hours(72) }, /lateRecordLookback must be at most 48 hours/],
     ['the timeout is over 15 minutes', { timeout: Duration.minutes(20) }, /timeout must be 1 to 15 minutes/],
     ['the settle time is over a day', { settleTime: Duration.hours(25) }, /settleTime must be at most 24 hours/],
@@ -148,13 +176,25 @@ describe('AuditDigests: the signing key', () => {
 
   it('denies key deletion to everyone, and signing to every principal but the digest function', () => {
     const policy = (base.template.toJSON().Resources[ids.signingKey] as Json).Properties.KeyPolicy.Statement as Json[];
-    expect(policy).toEqual(expect.arrayContaining([
-      expect.objectContaining({ Sid: 'DenyKeyDeletion', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'kms:ScheduleKeyDeletion', Resource: '*' }),
-      expect.objectContaining({
-        Sid: 'DenySigningByOthers', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'kms:Sign', Resource: '*',
-        Condition: { ArnNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [ids.role, 'Arn'] } } },
-      }),
-    ]));
+    expect(policy).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          Sid: 'DenyKeyDeletion',
+          Effect: 'Deny',
+          Principal: { AWS: '*' },
+          Action: 'kms:ScheduleKeyDeletion',
+          Resource: '*',
+        }),
+        expect.objectContaining({
+          Sid: 'DenySigningByOthers',
+          Effect: 'Deny',
+          Principal: { AWS: '*' },
+          Action: 'kms:Sign',
+          Resource: '*',
+          Condition: { ArnNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [ids.role, 'Arn'] } } },
+        }),
+      ]),
+    );
   });
 
   it('uses the key given, and creates no signing key', () => {
@@ -163,9 +203,13 @@ describe('AuditDigests: the signing key', () => {
     const key = kms.Key.fromKeyArn(stack, 'K', 'arn:aws:kms:us-east-1:123456789012:key/0b1e2f3a-4c5d-4e6f-8a9b-0c1d2e3f4a5b');
     const digests = new AuditDigests(stack, 'Digests', { archive: new SessionArchive(stack, 'Archive'), signingKey: key });
     const t = Template.fromStack(stack);
-    expect(Object.values(t.findResources('AWS::KMS::Key')).filter((k) => (k as Json).Properties.KeySpec === 'ECC_NIST_P256')).toHaveLength(0);
+    expect(Object.values(t.findResources('AWS::KMS::Key')).filter((k) => (k as Json).Properties.KeySpec === 'ECC_NIST_P256')).toHaveLength(
+      0,
+    );
     expect(digests.signingKey).toBe(key);
-    t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ EMBEDGATE_DIGEST_SIGNING_KEY: key.keyArn }) } });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ EMBEDGATE_DIGEST_SIGNING_KEY: key.keyArn }) },
+    });
   });
 
   it('outputs the signing key ARN (the auditor fetches its public key with it)', () => {
@@ -178,13 +222,35 @@ describe('AuditDigests: permissions', () => {
     const statements = roleStatements(base.template, ids.role);
     const find = (action: string) => statements.filter((s) => [s.Action].flat().includes(action));
     expect(find('s3:ListBucket')).toEqual([expect.objectContaining({ Effect: 'Allow', Resource: { 'Fn::GetAtt': [ids.bucket, 'Arn'] } })]);
-    expect(find('s3:GetObject')).toEqual([expect.objectContaining({ Resource: [objects(ids.bucket, 'sessions/*'), objects(ids.bucket, 'digests/*')] })]);
+    expect(find('s3:GetObject')).toEqual([
+      expect.objectContaining({ Resource: [objects(ids.bucket, 'sessions/*'), objects(ids.bucket, 'digests/*')] }),
+    ]);
     expect(find('s3:PutObject')).toEqual([expect.objectContaining({ Action: 's3:PutObject', Resource: objects(ids.bucket, 'digests/*') })]);
-    expect(find('kms:Sign')).toEqual([expect.objectContaining({ Action: ['kms:Sign', 'kms:GetPublicKey'], Resource: { 'Fn::GetAtt': [ids.signingKey, 'Arn'] } })]);
-    expect(find('kms:Decrypt')).toEqual([expect.objectContaining({ Action: ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:Encrypt'], Resource: { 'Fn::GetAtt': [ids.archiveKey, 'Arn'] } })]);
+    expect(find('kms:Sign')).toEqual([
+      expect.objectContaining({ Action: ['kms:Sign', 'kms:GetPublicKey'], Resource: { 'Fn::GetAtt': [ids.signingKey, 'Arn'] } }),
+    ]);
+    expect(find('kms:Decrypt')).toEqual([
+      expect.objectContaining({
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:Encrypt'],
+        Resource: { 'Fn::GetAtt': [ids.archiveKey, 'Arn'] },
+      }),
+    ]);
     // Nothing else touches S3 or KMS.
-    const s3kms = statements.flatMap((s) => [s.Action].flat()).filter((a: string) => /^(s3|kms):/.test(a)).sort();
-    expect(s3kms).toEqual(['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:GetPublicKey', 'kms:Sign', 's3:GetBucketLocation', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
+    const s3kms = statements
+      .flatMap((s) => [s.Action].flat())
+      .filter((a: string) => /^(s3|kms):/.test(a))
+      .sort();
+    expect(s3kms).toEqual([
+      'kms:Decrypt',
+      'kms:Encrypt',
+      'kms:GenerateDataKey',
+      'kms:GetPublicKey',
+      'kms:Sign',
+      's3:GetBucketLocation',
+      's3:GetObject',
+      's3:ListBucket',
+      's3:PutObject',
+    ]);
   });
 
   it('grants nothing that could delete, hide or unlock a record or a digest', () => {
@@ -199,8 +265,18 @@ describe('AuditDigests: permissions', () => {
     });
     const auditorId = Object.keys(template.findResources('AWS::IAM::Role')).find((k) => k.startsWith('Auditor'))!;
     const statements = roleStatements(template, auditorId);
-    expect(statements.flatMap((s) => [s.Action].flat()).sort()).toEqual(['kms:Decrypt', 'kms:GetPublicKey', 'kms:Verify', 's3:GetBucketLocation', 's3:GetObject', 's3:ListBucket']);
-    expect(statements.find((s) => [s.Action].flat().includes('s3:GetObject'))!.Resource).toEqual([objects(ids.bucket, 'sessions/*'), objects(ids.bucket, 'digests/*')]);
+    expect(statements.flatMap((s) => [s.Action].flat()).sort()).toEqual([
+      'kms:Decrypt',
+      'kms:GetPublicKey',
+      'kms:Verify',
+      's3:GetBucketLocation',
+      's3:GetObject',
+      's3:ListBucket',
+    ]);
+    expect(statements.find((s) => [s.Action].flat().includes('s3:GetObject'))!.Resource).toEqual([
+      objects(ids.bucket, 'sessions/*'),
+      objects(ids.bucket, 'digests/*'),
+    ]);
   });
 });
 
@@ -216,11 +292,16 @@ describe('AuditDigests: compliance', () => {
       const report = JSON.parse(readFileSync(join(app.outdir, 'validation-report.json'), 'utf8')) as {
         pluginReports: { violations: { ruleName: string; violatingConstructs: { constructPath: string }[] }[] }[];
       };
-      return report.pluginReports.flatMap((p) => p.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} ${c.constructPath}`))).sort();
+      return report.pluginReports
+        .flatMap((p) => p.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} ${c.constructPath}`)))
+        .sort();
     }
   }
 
-  it.each([['in the gateway network', true], ['outside any VPC', false]])('adds no AwsSolutions or NIST 800-53 r5 finding %s', (_where, network) => {
+  it.each([
+    ['in the gateway network', true],
+    ['outside any VPC', false],
+  ])('adds no AwsSolutions or NIST 800-53 r5 finding %s', (_where, network) => {
     const outdir = mkdtempSync(join(tmpdir(), 'embedgate-nag-digests-'));
     outdirs.push(outdir);
     const { app } = build({ network, outdir, nag: true });

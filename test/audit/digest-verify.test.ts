@@ -8,9 +8,7 @@ import { generateKeyPairSync, createHash } from 'node:crypto';
 import { chmod, cp, readFile, rename, rm, unlink, utimes, writeFile, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { audit, type AuditIo } from '../../cli/audit';
-import {
-  digestKey, parseDigest, serializeDigest, signingPayload, type DigestDocument,
-} from '../../lambda/core/audit/digest';
+import { digestKey, parseDigest, serializeDigest, signingPayload, type DigestDocument } from '../../lambda/core/audit/digest';
 import { runDigest, runDigestsUntilCurrent } from '../../lambda/core/audit/digest-builder';
 import { ObjectExistsError } from '../../lambda/core/audit/ports';
 import { verifyArchive, type VerifyReport } from '../../lambda/core/audit/verify';
@@ -41,7 +39,12 @@ async function backdate(dir: string, records: readonly SessionRecord[]): Promise
 async function digestAt(dir: string, iso: string, opts: { maxPeriodMs?: number } = {}) {
   const signer = await LocalKeySigner.open(defaultSigningKeyPath(dir));
   return runDigest({
-    store: new DirectoryObjects(dir), signer, clock: { now: () => at(iso) }, settleMs: 15 * 60_000, lookbackMs: 6 * HOUR, ...opts,
+    store: new DirectoryObjects(dir),
+    signer,
+    clock: { now: () => at(iso) },
+    settleMs: 15 * 60_000,
+    lookbackMs: 6 * HOUR,
+    ...opts,
   });
 }
 
@@ -87,20 +90,33 @@ const keyOf = (i: number) => recordKey(records[i]!);
 describe('the digest builder', () => {
   it('wrote one digest per settled hour, chained, each listing the records of its hour', async () => {
     const store = new DirectoryObjects(base);
-    const docs = await Promise.all([D05, D06, D07].map(async (k) => ({ k, bytes: (await store.get(k))!, doc: parseDigest((await store.get(k))!) })));
+    const docs = await Promise.all(
+      [D05, D06, D07].map(async (k) => ({ k, bytes: (await store.get(k))!, doc: parseDigest((await store.get(k))!) })),
+    );
     expect(docs.map((d) => [d.doc.period.start, d.doc.period.end])).toEqual([
       ['2026-03-01T05:00:00.000Z', '2026-03-01T06:00:00.000Z'],
       ['2026-03-01T06:00:00.000Z', '2026-03-01T07:00:00.000Z'],
       ['2026-03-01T07:00:00.000Z', '2026-03-01T08:00:00.000Z'],
     ]);
     expect(docs[0]!.doc.previous).toBeNull();
-    expect(docs[1]!.doc.previous).toEqual({ key: D05, sha256: `sha256:${createHash('sha256').update(docs[0]!.bytes).digest('hex')}`, period_end: '2026-03-01T06:00:00.000Z' });
+    expect(docs[1]!.doc.previous).toEqual({
+      key: D05,
+      sha256: `sha256:${createHash('sha256').update(docs[0]!.bytes).digest('hex')}`,
+      period_end: '2026-03-01T06:00:00.000Z',
+    });
     expect(docs[2]!.doc.previous!.key).toBe(D06);
-    expect(docs.map((d) => d.doc.counts)).toEqual([{ records: 3, late: 0, bytes: expect.any(Number) }, { records: 3, late: 0, bytes: expect.any(Number) }, { records: 3, late: 0, bytes: expect.any(Number) }]);
+    expect(docs.map((d) => d.doc.counts)).toEqual([
+      { records: 3, late: 0, bytes: expect.any(Number) },
+      { records: 3, late: 0, bytes: expect.any(Number) },
+      { records: 3, late: 0, bytes: expect.any(Number) },
+    ]);
     const first = records[0]!;
     const bytes = await readFile(join(base, recordKey(first)));
     expect(docs[0]!.doc.records[0]).toEqual({
-      key: recordKey(first), size: bytes.length, object_sha256: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, record_sha256: first.record_sha256,
+      key: recordKey(first),
+      size: bytes.length,
+      object_sha256: `sha256:${createHash('sha256').update(bytes).digest('hex')}`,
+      record_sha256: first.record_sha256,
     });
     expect(docs[0]!.doc.signing).toMatchObject({ algorithm: 'ECDSA_SHA_256', key_id: `file:${defaultSigningKeyPath(base)}` });
   });
@@ -119,14 +135,28 @@ describe('the digest builder', () => {
     const first = await digestAt(d, '2026-03-02T00:00:00.000Z', { maxPeriodMs: 2 * HOUR });
     expect(first.written && first.doc.period).toEqual({ start: '2026-03-01T05:00:00.000Z', end: '2026-03-01T07:00:00.000Z' });
     const signer = await LocalKeySigner.open(defaultSigningKeyPath(d));
-    const rest = await runDigestsUntilCurrent({ store: new DirectoryObjects(d), signer, clock: { now: () => at('2026-03-02T00:00:00.000Z') }, settleMs: 0, lookbackMs: 0, maxPeriodMs: 12 * HOUR });
-    expect(rest.filter((r) => r.written).map((r) => r.written && r.doc.period.end)).toEqual(['2026-03-01T19:00:00.000Z', '2026-03-02T00:00:00.000Z']);
+    const rest = await runDigestsUntilCurrent({
+      store: new DirectoryObjects(d),
+      signer,
+      clock: { now: () => at('2026-03-02T00:00:00.000Z') },
+      settleMs: 0,
+      lookbackMs: 0,
+      maxPeriodMs: 12 * HOUR,
+    });
+    expect(rest.filter((r) => r.written).map((r) => r.written && r.doc.period.end)).toEqual([
+      '2026-03-01T19:00:00.000Z',
+      '2026-03-02T00:00:00.000Z',
+    ]);
     expect((await verifyDir(d)).ok).toBe(true);
   });
 
   it('says so when the archive has no records', async () => {
     const d = await fresh('audit-none');
-    expect(await digestAt(d, '2026-03-01T08:30:00.000Z')).toEqual({ written: false, reason: 'the archive has no records yet', coveredUntil: null });
+    expect(await digestAt(d, '2026-03-01T08:30:00.000Z')).toEqual({
+      written: false,
+      reason: 'the archive has no records yet',
+      coveredUntil: null,
+    });
   });
 });
 
@@ -134,7 +164,11 @@ describe('verify: an intact archive', () => {
   it('passes: every record listed with its bytes, the chain and signatures intact', async () => {
     const r = await verifyDir(base);
     expect(r.problems).toEqual([]);
-    expect(r).toMatchObject({ ok: true, digests: { checked: 3, coveredFrom: '2026-03-01T05:00:00.000Z', coveredUntil: '2026-03-01T08:00:00.000Z' }, records: { checked: 9, digested: 9, undigested: 0 } });
+    expect(r).toMatchObject({
+      ok: true,
+      digests: { checked: 3, coveredFrom: '2026-03-01T05:00:00.000Z', coveredUntil: '2026-03-01T08:00:00.000Z' },
+      records: { checked: 9, digested: 9, undigested: 0 },
+    });
   });
 
   it('reports records newer than the last digest as not digested yet, without failing', async () => {
@@ -180,7 +214,9 @@ describe('verify: tampered records', () => {
 
   it('reports a record whose content no longer matches its own seal, digested or not', async () => {
     const d = await copyOfBase('audit-seal');
-    const [extra] = await writeSessions(d, [{ at: '2026-03-01T08:10:00.000Z', token: 'tok.indexer', body: { model: 'small', input: 'x' } }]);
+    const [extra] = await writeSessions(d, [
+      { at: '2026-03-01T08:10:00.000Z', token: 'tok.indexer', body: { model: 'small', input: 'x' } },
+    ]);
     const path = join(d, recordKey(extra!));
     await chmod(path, 0o644);
     await writeFile(path, (await readFile(path, 'utf8')).replace('"items":1', '"items":9'));
@@ -229,10 +265,7 @@ describe('verify: tampered digests', () => {
     const d = await copyOfBase('audit-nodigest');
     await unlink(join(d, D06));
     const r = await verifyDir(d);
-    expect(kinds(r)).toEqual([
-      `broken_chain ${D07}`,
-      ...[3, 4, 5].map((i) => `inserted_record ${keyOf(i)}`).sort(),
-    ]);
+    expect(kinds(r)).toEqual([`broken_chain ${D07}`, ...[3, 4, 5].map((i) => `inserted_record ${keyOf(i)}`).sort()]);
     expect(r.problems.find((p) => p.kind === 'broken_chain')!.message).toBe(`links to ${D06}, but the digest before it is ${D05}`);
   });
 
@@ -268,7 +301,12 @@ describe('verify: tampered digests', () => {
     await writeFile(join(d, 'digests', 'notes.txt'), 'hello');
     await writeFile(join(d, D07), '{"schema":"embedgate.digest.v1"}\n');
     const r = await verifyDir(d);
-    expect(r.problems.filter((p) => p.kind === 'bad_digest').map((p) => p.key).sort()).toEqual([D07, 'digests/notes.txt']);
+    expect(
+      r.problems
+        .filter((p) => p.kind === 'bad_digest')
+        .map((p) => p.key)
+        .sort(),
+    ).toEqual([D07, 'digests/notes.txt']);
     expect(r.problems.find((p) => p.key === D07)!.message).toMatch(/^malformed: period must be/);
   });
 });
@@ -278,7 +316,11 @@ describe('verify: a window', () => {
     const d = await copyOfBase('audit-window');
     await unlink(join(d, keyOf(0))); // hour 05: outside the window
     const r = await verifyDir(d, { from: '2026-03-01T06:00:00Z', to: '2026-03-01T07:00:00Z' });
-    expect(r).toMatchObject({ ok: true, window: { from: '2026-03-01T06:00:00.000Z', to: '2026-03-01T07:00:00.000Z' }, records: { checked: 3, digested: 3 } });
+    expect(r).toMatchObject({
+      ok: true,
+      window: { from: '2026-03-01T06:00:00.000Z', to: '2026-03-01T07:00:00.000Z' },
+      records: { checked: 3, digested: 3 },
+    });
     // The link from the first digest checked (06) to the one before (05) is still checked.
     await writeFile(join(d, D05), (await readFile(join(d, D05), 'utf8')).replace('"records":3', '"records":2'));
     expect(kinds(await verifyDir(d, { from: '2026-03-01T06:00:00Z' }))).toEqual([`broken_chain ${D06}`]);
@@ -305,7 +347,9 @@ describe('embedgate audit digest / verify (CLI)', () => {
     ]);
     const v = io();
     expect(await audit(['verify', '--archive-dir', d], v.io)).toBe(0);
-    expect(v.out.join('\n')).toMatch(/digests: 1 checked, covering 2026-03-01T05:00:00.000Z to 2026-03-01T09:00:00.000Z\n.*9 in the archive, 9 listed in digests, 0 not digested yet\nOK:/);
+    expect(v.out.join('\n')).toMatch(
+      /digests: 1 checked, covering 2026-03-01T05:00:00.000Z to 2026-03-01T09:00:00.000Z\n.*9 in the archive, 9 listed in digests, 0 not digested yet\nOK:/,
+    );
   });
 
   it('exits 1 and names the problem, as text and as JSON', async () => {
@@ -313,7 +357,9 @@ describe('embedgate audit digest / verify (CLI)', () => {
     await unlink(join(d, keyOf(2)));
     const t = io();
     expect(await audit(['verify', '--archive-dir', d], t.io)).toBe(1);
-    expect(t.out.join('\n')).toMatch(new RegExp(`PROBLEMS \\(1\\):\\n    missing_record  ${keyOf(2).replace(/[./]/g, '\\$&')}: listed in .*\\nFAILED: 1 problem`));
+    expect(t.out.join('\n')).toMatch(
+      new RegExp(`PROBLEMS \\(1\\):\\n    missing_record  ${keyOf(2).replace(/[./]/g, '\\$&')}: listed in .*\\nFAILED: 1 problem`),
+    );
     const j = io();
     expect(await audit(['verify', '--archive-dir', d, '--format', 'json'], j.io)).toBe(1);
     expect(JSON.parse(j.out.join(''))).toMatchObject({ ok: false, problems: [{ kind: 'missing_record', key: keyOf(2) }] });

@@ -27,27 +27,96 @@ const run = (name: string, params: Record<string, string>) => runLocalQuery(dir,
 describe('calls-by-principal-and-model', () => {
   it('counts requests per day, principal and model, by outcome', async () => {
     const r = await run('calls-by-principal-and-model', DAY);
-    expect(r.columns).toEqual(['day', 'issuer', 'subject', 'client_id', 'model', 'requests', 'allowed', 'held', 'denied', 'invalid', 'failed']);
+    expect(r.columns).toEqual([
+      'day',
+      'issuer',
+      'subject',
+      'client_id',
+      'model',
+      'requests',
+      'allowed',
+      'held',
+      'denied',
+      'invalid',
+      'failed',
+    ]);
     expect(r.rows).toEqual([
-      { day: '2026-03-01', issuer: ISSUER, subject: 'svc-bot', client_id: 'bot', model: 'large', requests: 1, allowed: 0, held: 0, denied: 1, invalid: 0, failed: 0 },
-      { day: '2026-03-01', issuer: ISSUER, subject: 'svc-bot', client_id: 'bot', model: 'small', requests: 2, allowed: 1, held: 0, denied: 0, invalid: 1, failed: 0 },
-      { day: '2026-03-01', issuer: ISSUER, subject: 'svc-indexer', client_id: 'indexer', model: 'large', requests: 1, allowed: 1, held: 0, denied: 0, invalid: 0, failed: 0 },
-      { day: '2026-03-01', issuer: ISSUER, subject: 'svc-indexer', client_id: 'indexer', model: 'small', requests: 2, allowed: 1, held: 0, denied: 0, invalid: 0, failed: 1 },
+      {
+        day: '2026-03-01',
+        issuer: ISSUER,
+        subject: 'svc-bot',
+        client_id: 'bot',
+        model: 'large',
+        requests: 1,
+        allowed: 0,
+        held: 0,
+        denied: 1,
+        invalid: 0,
+        failed: 0,
+      },
+      {
+        day: '2026-03-01',
+        issuer: ISSUER,
+        subject: 'svc-bot',
+        client_id: 'bot',
+        model: 'small',
+        requests: 2,
+        allowed: 1,
+        held: 0,
+        denied: 0,
+        invalid: 1,
+        failed: 0,
+      },
+      {
+        day: '2026-03-01',
+        issuer: ISSUER,
+        subject: 'svc-indexer',
+        client_id: 'indexer',
+        model: 'large',
+        requests: 1,
+        allowed: 1,
+        held: 0,
+        denied: 0,
+        invalid: 0,
+        failed: 0,
+      },
+      {
+        day: '2026-03-01',
+        issuer: ISSUER,
+        subject: 'svc-indexer',
+        client_id: 'indexer',
+        model: 'small',
+        requests: 2,
+        allowed: 1,
+        held: 0,
+        denied: 0,
+        invalid: 0,
+        failed: 1,
+      },
     ]);
   });
 
   it('filters by principal, by issuer id and by model', async () => {
     const bot = await run('calls-by-principal-and-model', { ...DAY, principal: 'svc-bot' });
-    expect(bot.rows.map((x) => [x.subject, x.model])).toEqual([['svc-bot', 'large'], ['svc-bot', 'small']]);
+    expect(bot.rows.map((x) => [x.subject, x.model])).toEqual([
+      ['svc-bot', 'large'],
+      ['svc-bot', 'small'],
+    ]);
     const small = await run('calls-by-principal-and-model', { ...DAY, model: 'small', issuer: 'corp' });
-    expect(small.rows.map((x) => [x.subject, x.requests])).toEqual([['svc-bot', 2], ['svc-indexer', 2]]);
+    expect(small.rows.map((x) => [x.subject, x.requests])).toEqual([
+      ['svc-bot', 2],
+      ['svc-indexer', 2],
+    ]);
     expect((await run('calls-by-principal-and-model', { ...DAY, issuer: 'https://other.example.com' })).rows).toEqual([]);
   });
 
   it('keeps to the exact period: since inclusive, until exclusive, within one hour partition', async () => {
     const r = await run('calls-by-principal-and-model', { since: '2026-03-01T05:20:00Z', until: '2026-03-01T06:05:00Z' });
     // 05:20 (indexer large) and 05:30 (bot large); 06:05 is the exclusive end.
-    expect(r.rows.map((x) => [x.subject, x.model, x.requests])).toEqual([['svc-bot', 'large', 1], ['svc-indexer', 'large', 1]]);
+    expect(r.rows.map((x) => [x.subject, x.model, x.requests])).toEqual([
+      ['svc-bot', 'large', 1],
+      ['svc-indexer', 'large', 1],
+    ]);
   });
 });
 
@@ -55,9 +124,42 @@ describe('denied-by-principal-and-reason', () => {
   it('lists every refusal by principal and reason, unauthenticated ones with an empty principal', async () => {
     const r = await run('denied-by-principal-and-reason', DAY);
     expect(r.rows).toEqual([
-      { issuer: ISSUER, subject: 'svc-bot', client_id: 'bot', reason: 'no_matching_rule', rule_id: null, status: 403, attempts: 1, source_ips: 1, first_attempt: '2026-03-01T05:30:00.000Z', last_attempt: '2026-03-01T05:30:00.000Z' },
-      { issuer: null, subject: null, client_id: null, reason: 'bad_signature', rule_id: null, status: 401, attempts: 1, source_ips: 1, first_attempt: '2026-03-01T06:15:00.000Z', last_attempt: '2026-03-01T06:15:00.000Z' },
-      { issuer: null, subject: null, client_id: null, reason: 'missing_token', rule_id: null, status: 401, attempts: 1, source_ips: 1, first_attempt: '2026-03-01T06:10:00.000Z', last_attempt: '2026-03-01T06:10:00.000Z' },
+      {
+        issuer: ISSUER,
+        subject: 'svc-bot',
+        client_id: 'bot',
+        reason: 'no_matching_rule',
+        rule_id: null,
+        status: 403,
+        attempts: 1,
+        source_ips: 1,
+        first_attempt: '2026-03-01T05:30:00.000Z',
+        last_attempt: '2026-03-01T05:30:00.000Z',
+      },
+      {
+        issuer: null,
+        subject: null,
+        client_id: null,
+        reason: 'bad_signature',
+        rule_id: null,
+        status: 401,
+        attempts: 1,
+        source_ips: 1,
+        first_attempt: '2026-03-01T06:15:00.000Z',
+        last_attempt: '2026-03-01T06:15:00.000Z',
+      },
+      {
+        issuer: null,
+        subject: null,
+        client_id: null,
+        reason: 'missing_token',
+        rule_id: null,
+        status: 401,
+        attempts: 1,
+        source_ips: 1,
+        first_attempt: '2026-03-01T06:10:00.000Z',
+        last_attempt: '2026-03-01T06:10:00.000Z',
+      },
     ]);
   });
 });
@@ -73,8 +175,17 @@ describe('sessions-of-principal', () => {
       ['small', 'error', 'upstream_5xx', 502],
     ]);
     expect(r.rows[0]).toMatchObject({
-      groups: 'search-team ml', client_id: 'indexer', token_id: 'jti-1', input_items: 2, input_characters: 3, vectors: 2,
-      vector_dimensions: 8, fingerprint: mine[0]!.output!.fingerprint, record_sha256: mine[0]!.record_sha256, upstream_status: 200, total_tokens: 3,
+      groups: 'search-team ml',
+      client_id: 'indexer',
+      token_id: 'jti-1',
+      input_items: 2,
+      input_characters: 3,
+      vectors: 2,
+      vector_dimensions: 8,
+      fingerprint: mine[0]!.output!.fingerprint,
+      record_sha256: mine[0]!.record_sha256,
+      upstream_status: 200,
+      total_tokens: 3,
     });
     expect(r.rows[2]).toMatchObject({ upstream_status: 503, vectors: null, fingerprint: null });
   });
@@ -91,18 +202,35 @@ describe('session-by-id', () => {
     const target = records[3]!;
     const r = await run('session-by-id', { ...DAY, session_id: target.session_id });
     expect(r.rows).toHaveLength(1);
-    expect(r.rows[0]).toMatchObject({ session_id: target.session_id, subject: 'svc-bot', model: 'small', outcome: 'allow', record_sha256: target.record_sha256 });
+    expect(r.rows[0]).toMatchObject({
+      session_id: target.session_id,
+      subject: 'svc-bot',
+      model: 'small',
+      outcome: 'allow',
+      record_sha256: target.record_sha256,
+    });
   });
 });
 
 describe('upstream-errors-by-model', () => {
   it('counts upstream failures by model and reason', async () => {
     const r = await run('upstream-errors-by-model', DAY);
-    expect(r.rows).toEqual([{
-      model: 'small', provider: 'local', upstream_model: 'small', reason: 'upstream_5xx', status: 502, upstream_status: 503,
-      failures: 1, max_attempts: 3, avg_latency_ms: 40.5, max_latency_ms: 40.5,
-      first_failure: '2026-03-01T07:45:00.000Z', last_failure: '2026-03-01T07:45:00.000Z',
-    }]);
+    expect(r.rows).toEqual([
+      {
+        model: 'small',
+        provider: 'local',
+        upstream_model: 'small',
+        reason: 'upstream_5xx',
+        status: 502,
+        upstream_status: 503,
+        failures: 1,
+        max_attempts: 3,
+        avg_latency_ms: 40.5,
+        max_latency_ms: 40.5,
+        first_failure: '2026-03-01T07:45:00.000Z',
+        last_failure: '2026-03-01T07:45:00.000Z',
+      },
+    ]);
   });
 });
 
@@ -123,11 +251,25 @@ describe('archives the schema does not fully describe', () => {
     try {
       const partition = join(old, 'sessions', 'dt=2026-03-01', 'hr=09');
       await mkdir(partition, { recursive: true });
-      const minimal = { session_id: 'old-1', started_at: '2026-03-01T09:00:00.000Z', principal: { issuer: ISSUER, subject: 'svc-old' }, model: { name: 'small' }, decision: { outcome: 'allow' }, future_field: { x: 1 } };
+      const minimal = {
+        session_id: 'old-1',
+        started_at: '2026-03-01T09:00:00.000Z',
+        principal: { issuer: ISSUER, subject: 'svc-old' },
+        model: { name: 'small' },
+        decision: { outcome: 'allow' },
+        future_field: { x: 1 },
+      };
       await writeFile(join(partition, 'old-1.json'), `${JSON.stringify(minimal)}\n`);
       const r = await runLocalQuery(old, auditQuery('sessions-of-principal'), { ...DAY, principal: 'svc-old' });
       expect(r.rows).toHaveLength(1);
-      expect(r.rows[0]).toMatchObject({ session_id: 'old-1', model: 'small', outcome: 'allow', client_id: null, groups: null, record_sha256: null });
+      expect(r.rows[0]).toMatchObject({
+        session_id: 'old-1',
+        model: 'small',
+        outcome: 'allow',
+        client_id: null,
+        groups: null,
+        record_sha256: null,
+      });
     } finally {
       await rm(old, { recursive: true, force: true });
     }
@@ -135,16 +277,18 @@ describe('archives the schema does not fully describe', () => {
 });
 
 describe('output formats', () => {
-  const result = { columns: ['name', 'n', 'note'], rows: [{ name: 'a,b', n: 2, note: null }, { name: 'say "hi"', n: 10, note: 'x' }] };
+  const result = {
+    columns: ['name', 'n', 'note'],
+    rows: [
+      { name: 'a,b', n: 2, note: null },
+      { name: 'say "hi"', n: 10, note: 'x' },
+    ],
+  };
 
   it('table: padded columns, NULL as -, a row count', () => {
-    expect(formatTable(result)).toBe([
-      'name      n   note',
-      '--------  --  ----',
-      'a,b       2   -',
-      'say "hi"  10  x',
-      '(2 rows)',
-    ].join('\n'));
+    expect(formatTable(result)).toBe(
+      ['name      n   note', '--------  --  ----', 'a,b       2   -', 'say "hi"  10  x', '(2 rows)'].join('\n'),
+    );
   });
 
   it('json: an array of row objects with nulls', () => {
@@ -160,7 +304,11 @@ describe('embedgate audit query (CLI)', () => {
   function io() {
     const out: string[] = [];
     const err: string[] = [];
-    return { out, err, io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), now: () => Date.parse('2026-03-02T12:00:00.000Z') } };
+    return {
+      out,
+      err,
+      io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), now: () => Date.parse('2026-03-02T12:00:00.000Z') },
+    };
   }
 
   it('runs a query over the archive directory, as a table, JSON or CSV, over the last 7 days by default', async () => {
@@ -169,19 +317,61 @@ describe('embedgate audit query (CLI)', () => {
     expect(t.out[0]!.split('\n')[0]).toMatch(/^issuer\s+subject\s+client_id\s+reason\s+rule_id\s+status\s+attempts/);
     expect(t.out[0]).toMatch(/\(3 rows\)$/);
     const j = io();
-    expect(await audit(['query', 'sessions-of-principal', '--principal', 'svc-bot', '--model', 'small', '--since', '2026-03-01', '--until', '2026-03-02', '--format', 'json', '--archive-dir', dir], j.io)).toBe(0);
+    expect(
+      await audit(
+        [
+          'query',
+          'sessions-of-principal',
+          '--principal',
+          'svc-bot',
+          '--model',
+          'small',
+          '--since',
+          '2026-03-01',
+          '--until',
+          '2026-03-02',
+          '--format',
+          'json',
+          '--archive-dir',
+          dir,
+        ],
+        j.io,
+      ),
+    ).toBe(0);
     expect((JSON.parse(j.out[0]!) as { reason: string }[]).map((x) => x.reason)).toEqual(['rule_allow', 'too_many_inputs']);
     const c = io();
-    expect(await audit(['query', 'session-by-id', '--session-id', records[0]!.session_id, '--format', 'csv', '--archive-dir', dir], c.io)).toBe(0);
+    expect(
+      await audit(['query', 'session-by-id', '--session-id', records[0]!.session_id, '--format', 'csv', '--archive-dir', dir], c.io),
+    ).toBe(0);
     expect(c.out[0]!.split('\r\n')).toHaveLength(2);
   });
 
   it('prints the DuckDB SQL with --sql, and the Athena SQL with --athena', async () => {
     const s = io();
     expect(await audit(['query', 'sessions-of-principal', '--principal', 'svc-bot', '--sql'], s.io)).toBe(0);
-    expect(s.out[0]).toMatch(/array_to_string\(principal\.groups, ' '\)[\s\S]*FROM "embedgate"\."sessions"[\s\S]*principal\.subject = 'svc-bot'/);
+    expect(s.out[0]).toMatch(
+      /array_to_string\(principal\.groups, ' '\)[\s\S]*FROM "embedgate"\."sessions"[\s\S]*principal\.subject = 'svc-bot'/,
+    );
     const a = io();
-    expect(await audit(['query', 'sessions-of-principal', '--principal', 'svc-bot', '--athena', '--database', 'audit_db', '--table', 'sessions', '--workgroup', 'wg', '--sql'], a.io)).toBe(0);
+    expect(
+      await audit(
+        [
+          'query',
+          'sessions-of-principal',
+          '--principal',
+          'svc-bot',
+          '--athena',
+          '--database',
+          'audit_db',
+          '--table',
+          'sessions',
+          '--workgroup',
+          'wg',
+          '--sql',
+        ],
+        a.io,
+      ),
+    ).toBe(0);
     expect(a.out[0]).toMatch(/array_join\(principal\.groups, ' '\)[\s\S]*FROM "audit_db"\."sessions"/);
     expect(a.err.join('')).toMatch(/aws athena start-query-execution --work-group 'wg'/);
   });
@@ -200,7 +390,9 @@ describe('embedgate audit query (CLI)', () => {
   it('lists the queries and their parameters', async () => {
     const l = io();
     expect(await audit(['queries'], l.io)).toBe(0);
-    expect(l.out[0]).toContain('sessions-of-principal\n  Every session of one principal\n  --since <timestamp> --until <timestamp> --principal <string> [--issuer <string>] [--model <string>]');
+    expect(l.out[0]).toContain(
+      'sessions-of-principal\n  Every session of one principal\n  --since <timestamp> --until <timestamp> --principal <string> [--issuer <string>] [--model <string>]',
+    );
   });
 });
 
@@ -217,15 +409,41 @@ describe('masking-findings-by-principal-and-type', () => {
         masking: { scanned: true, findings: [], counts, blocked: blocked ? ['US_SSN'] : [], external: null },
       });
       const a = base[0]!;
-      await archive.put(masked(a, 1, [{ type: 'EMAIL', count: 2 }, { type: 'CREDIT_CARD', count: 1 }]));
+      await archive.put(
+        masked(a, 1, [
+          { type: 'EMAIL', count: 2 },
+          { type: 'CREDIT_CARD', count: 1 },
+        ]),
+      );
       await archive.put(masked(a, 2, [{ type: 'EMAIL', count: 1 }]));
       await archive.put(masked(a, 3, [{ type: 'US_SSN', count: 1 }], true));
       const r = await runLocalQuery(mdir, auditQuery('masking-findings-by-principal-and-type'), DAY);
       expect(r.columns).toEqual(['issuer', 'subject', 'entity_type', 'values_found', 'sessions', 'sessions_blocked']);
       expect(r.rows).toEqual([
-        { issuer: a.principal!.issuer, subject: a.principal!.subject, entity_type: 'EMAIL', values_found: 3, sessions: 2, sessions_blocked: 0 },
-        { issuer: a.principal!.issuer, subject: a.principal!.subject, entity_type: 'CREDIT_CARD', values_found: 1, sessions: 1, sessions_blocked: 0 },
-        { issuer: a.principal!.issuer, subject: a.principal!.subject, entity_type: 'US_SSN', values_found: 1, sessions: 1, sessions_blocked: 1 },
+        {
+          issuer: a.principal!.issuer,
+          subject: a.principal!.subject,
+          entity_type: 'EMAIL',
+          values_found: 3,
+          sessions: 2,
+          sessions_blocked: 0,
+        },
+        {
+          issuer: a.principal!.issuer,
+          subject: a.principal!.subject,
+          entity_type: 'CREDIT_CARD',
+          values_found: 1,
+          sessions: 1,
+          sessions_blocked: 0,
+        },
+        {
+          issuer: a.principal!.issuer,
+          subject: a.principal!.subject,
+          entity_type: 'US_SSN',
+          values_found: 1,
+          sessions: 1,
+          sessions_blocked: 1,
+        },
       ]);
     } finally {
       await rm(mdir, { recursive: true, force: true });
@@ -239,7 +457,15 @@ describe('sessions-with-pseudonym', () => {
     try {
       const base = (await writeSessions(pdir)).filter((r) => r.decision.status === 200);
       const archive = new FileArchive(pdir);
-      const finding = (item: number, pseudonyms: string[]) => ({ item, type: 'EMAIL', detector: 'email', strategy: 'pseudonymize', count: pseudonyms.length, offsets: pseudonyms.map((_, i) => [i, i + 5]), pseudonyms });
+      const finding = (item: number, pseudonyms: string[]) => ({
+        item,
+        type: 'EMAIL',
+        detector: 'email',
+        strategy: 'pseudonymize',
+        count: pseudonyms.length,
+        offsets: pseudonyms.map((_, i) => [i, i + 5]),
+        pseudonyms,
+      });
       const withFindings = (r: SessionRecord, n: number, findings: ReturnType<typeof finding>[]): SessionRecord => ({
         ...r,
         session_id: `${r.session_id.slice(0, 30)}${String(n).padStart(6, '0')}`,

@@ -94,8 +94,11 @@ export async function startFakeKms(): Promise<FakeKms> {
       if (body.KeyId !== keyArn) return reply(400, { __type: 'NotFoundException', message: `Key '${String(body.KeyId)}' does not exist` });
       if (target === 'TrentService.GetPublicKey') {
         return reply(200, {
-          KeyId: keyArn, KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY', SigningAlgorithms: ['ECDSA_SHA_256'],
-          PublicKey: (publicKey.export({ type: 'spki', format: 'der' })).toString('base64'),
+          KeyId: keyArn,
+          KeySpec: 'ECC_NIST_P256',
+          KeyUsage: 'SIGN_VERIFY',
+          SigningAlgorithms: ['ECDSA_SHA_256'],
+          PublicKey: publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
         });
       }
       if (target === 'TrentService.Sign') {
@@ -103,7 +106,11 @@ export async function startFakeKms(): Promise<FakeKms> {
         if (body.SigningAlgorithm !== 'ECDSA_SHA_256' || body.MessageType !== 'DIGEST' || message.length !== 32) {
           return reply(400, { __type: 'ValidationException', message: 'this fake signs ECDSA_SHA_256 DIGEST messages of 32 bytes only' });
         }
-        return reply(200, { KeyId: keyArn, SigningAlgorithm: 'ECDSA_SHA_256', Signature: signDigest(message, privateKey).toString('base64') });
+        return reply(200, {
+          KeyId: keyArn,
+          SigningAlgorithm: 'ECDSA_SHA_256',
+          Signature: signDigest(message, privateKey).toString('base64'),
+        });
       }
       return reply(400, { __type: 'UnknownOperationException', message: target });
     });
@@ -115,9 +122,10 @@ export async function startFakeKms(): Promise<FakeKms> {
     keyArn,
     publicKey,
     requests,
-    close: () => new Promise<void>((resolve, reject) => {
-      server.close((e) => (e ? reject(e) : resolve()));
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((e) => (e ? reject(e) : resolve()));
+        server.closeAllConnections();
+      }),
   };
 }

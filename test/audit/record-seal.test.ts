@@ -26,7 +26,9 @@ describe('record_sha256', () => {
   it('is sha256: over the canonical JSON of the record without the field, on every record the gateway builds', () => {
     expect(records).toHaveLength(9);
     for (const r of records) {
-      const expected = `sha256:${createHash('sha256').update(canonicalJson(unsealed(r)), 'utf8').digest('hex')}`;
+      const expected = `sha256:${createHash('sha256')
+        .update(canonicalJson(unsealed(r)), 'utf8')
+        .digest('hex')}`;
       expect(r.record_sha256).toBe(expected);
       expect(Object.keys(r).at(-1)).toBe('record_sha256');
     }
@@ -48,10 +50,12 @@ describe('record_sha256', () => {
 
   it('property: changing any string field changes the seal', () => {
     const r = records[0]!;
-    fc.assert(fc.property(fc.constantFrom('session_id', 'started_at', 'ended_at'), fc.string(), (field, value) => {
-      fc.pre(value !== (r as unknown as Record<string, string>)[field]);
-      expect(recordSha256({ ...unsealed(r), [field]: value })).not.toBe(r.record_sha256);
-    }));
+    fc.assert(
+      fc.property(fc.constantFrom('session_id', 'started_at', 'ended_at'), fc.string(), (field, value) => {
+        fc.pre(value !== (r as unknown as Record<string, string>)[field]);
+        expect(recordSha256({ ...unsealed(r), [field]: value })).not.toBe(r.record_sha256);
+      }),
+    );
     expect(recordSha256({ ...unsealed(r), decision: { ...r.decision, status: 403 } })).not.toBe(r.record_sha256);
   });
 });

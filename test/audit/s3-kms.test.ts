@@ -28,12 +28,25 @@ const sent: { method: string; path: string; headers: Record<string, string> }[] 
 
 beforeAll(async () => {
   [s3, kms] = await Promise.all([startS3rver([BUCKET]), startFakeKms()]);
-  client = new S3Client({ endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: S3RVER_CREDENTIALS, maxAttempts: 1 });
-  client.middlewareStack.add((next) => async (args) => {
-    const r = args.request as { method: string; path: string; headers: Record<string, string> };
-    sent.push({ method: r.method, path: r.path, headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k.toLowerCase(), v])) });
-    return next(args);
-  }, { step: 'deserialize', priority: 'low', name: 'capture' });
+  client = new S3Client({
+    endpoint: s3.endpoint,
+    forcePathStyle: true,
+    region: 'us-east-1',
+    credentials: S3RVER_CREDENTIALS,
+    maxAttempts: 1,
+  });
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const r = args.request as { method: string; path: string; headers: Record<string, string> };
+      sent.push({
+        method: r.method,
+        path: r.path,
+        headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k.toLowerCase(), v])),
+      });
+      return next(args);
+    },
+    { step: 'deserialize', priority: 'low', name: 'capture' },
+  );
   kmsClient = new KMSClient({ endpoint: kms.endpoint, region: 'us-east-1', credentials: S3RVER_CREDENTIALS, maxAttempts: 1 });
   // The fixture's records, written locally by the real gateway, then uploaded key for key.
   local = await tempDir('audit-s3');
@@ -66,9 +79,16 @@ describe('S3Objects', () => {
   it('creates objects write-once: If-None-Match, our SHA-256, SSE-KMS with the archive key', () => {
     const body = Buffer.from('{"a":1}\n');
     expect(createObjectInput('b', 'digests/dt=2026-03-01/hr=05.json', body, 'application/json', 'arn:key')).toEqual({
-      Bucket: 'b', Key: 'digests/dt=2026-03-01/hr=05.json', Body: body, ContentType: 'application/json', ContentLength: body.length,
-      ChecksumAlgorithm: 'SHA256', ChecksumSHA256: createHash('sha256').update(body).digest('base64'), IfNoneMatch: '*',
-      ServerSideEncryption: 'aws:kms', SSEKMSKeyId: 'arn:key',
+      Bucket: 'b',
+      Key: 'digests/dt=2026-03-01/hr=05.json',
+      Body: body,
+      ContentType: 'application/json',
+      ContentLength: body.length,
+      ChecksumAlgorithm: 'SHA256',
+      ChecksumSHA256: createHash('sha256').update(body).digest('base64'),
+      IfNoneMatch: '*',
+      ServerSideEncryption: 'aws:kms',
+      SSEKMSKeyId: 'arn:key',
     });
   });
 });
@@ -82,12 +102,14 @@ describe('KmsSigner', () => {
     expect(verify('sha256', message, { key: kms.publicKey, dsaEncoding: 'der' }, signature)).toBe(true);
     const req = kms.requests.find((r) => r.target === 'TrentService.Sign')!;
     expect(req.body).toEqual({
-      KeyId: kms.keyArn, MessageType: 'DIGEST', SigningAlgorithm: 'ECDSA_SHA_256',
+      KeyId: kms.keyArn,
+      MessageType: 'DIGEST',
+      SigningAlgorithm: 'ECDSA_SHA_256',
       Message: createHash('sha256').update(message).digest('base64'),
     });
   });
 
-  it('fails with KMS\'s error for a key KMS does not have', async () => {
+  it("fails with KMS's error for a key KMS does not have", async () => {
     await expect(new KmsSigner(kmsClient, 'arn:aws:kms:us-east-1:123456789012:key/other').describe()).rejects.toThrow(/does not exist/);
   });
 });
@@ -99,7 +121,19 @@ describe('the digest function and embedgate audit verify --bucket', () => {
     const err: string[] = [];
     return { out, err, io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), now: () => Date.now() } satisfies AuditIo };
   };
-  const verifyArgs = () => ['verify', '--bucket', BUCKET, '--prefix', 'tenant', '--endpoint', s3.endpoint, '--region', 'us-east-1', '--public-key', keyFile];
+  const verifyArgs = () => [
+    'verify',
+    '--bucket',
+    BUCKET,
+    '--prefix',
+    'tenant',
+    '--endpoint',
+    s3.endpoint,
+    '--region',
+    'us-east-1',
+    '--public-key',
+    keyFile,
+  ];
 
   beforeAll(async () => {
     keyFile = join(local, 'digest-key.der');
@@ -116,20 +150,33 @@ describe('the digest function and embedgate audit verify --bucket', () => {
   it('writes a KMS-signed digest under digests/ with a conditional, checksummed, SSE-KMS PutObject', async () => {
     sent.length = 0;
     const logged: unknown[] = [];
-    const handler = createDigestHandler({
-      store: new S3Objects(client, { bucket: BUCKET, prefix: 'tenant', kmsKeyId: 'arn:aws:kms:us-east-1:123456789012:key/archive' }),
-      signer: new KmsSigner(kmsClient, kms.keyArn),
-      clock: { now: () => Date.parse('2026-03-01T08:20:00.000Z') },
-      settleMs: 15 * 60_000,
-      lookbackMs: 6 * 3_600_000,
-      maxPeriodMs: 24 * 3_600_000,
-    }, { info: (message, extra) => logged.push({ message, ...extra }) });
+    const handler = createDigestHandler(
+      {
+        store: new S3Objects(client, { bucket: BUCKET, prefix: 'tenant', kmsKeyId: 'arn:aws:kms:us-east-1:123456789012:key/archive' }),
+        signer: new KmsSigner(kmsClient, kms.keyArn),
+        clock: { now: () => Date.parse('2026-03-01T08:20:00.000Z') },
+        settleMs: 15 * 60_000,
+        lookbackMs: 6 * 3_600_000,
+        maxPeriodMs: 24 * 3_600_000,
+      },
+      { info: (message, extra) => logged.push({ message, ...extra }) },
+    );
     const summary = await handler({});
-    expect(summary).toEqual({ written: true, key: 'digests/dt=2026-03-01/hr=07.json', period: { start: '2026-03-01T05:00:00.000Z', end: '2026-03-01T08:00:00.000Z' }, records: 9, late: 0 });
+    expect(summary).toEqual({
+      written: true,
+      key: 'digests/dt=2026-03-01/hr=07.json',
+      period: { start: '2026-03-01T05:00:00.000Z', end: '2026-03-01T08:00:00.000Z' },
+      records: 9,
+      late: 0,
+    });
     expect(logged).toEqual([{ message: 'digest written', ...summary }]);
     const put = sent.filter((r) => r.method === 'PUT');
     expect(put.map((p) => p.path)).toEqual([`/${BUCKET}/tenant/digests/dt%3D2026-03-01/hr%3D07.json`]);
-    expect(put[0]!.headers).toMatchObject({ 'if-none-match': '*', 'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encryption-aws-kms-key-id': 'arn:aws:kms:us-east-1:123456789012:key/archive' });
+    expect(put[0]!.headers).toMatchObject({
+      'if-none-match': '*',
+      'x-amz-server-side-encryption': 'aws:kms',
+      'x-amz-server-side-encryption-aws-kms-key-id': 'arn:aws:kms:us-east-1:123456789012:key/archive',
+    });
     const doc = parseDigest((await objects().get(summary.written ? summary.key : ''))!);
     expect(doc.signing).toEqual({ algorithm: 'ECDSA_SHA_256', key_id: kms.keyArn, public_key_sha256: publicKeySha256(kms.publicKey) });
     // A second run in the same hour finds nothing to do.

@@ -36,24 +36,30 @@ afterAll(async () => {
  */
 const settled = async () => {
   let zeroSince = Date.now();
-  for (const end = Date.now() + 10_000; Date.now() < end; ) {
+  for (const end = Date.now() + 10_000; Date.now() < end;) {
     if (server.requestsInFlight() !== 0) zeroSince = Date.now();
     else if (Date.now() - zeroSince >= 200) return 0;
     await new Promise((r) => setTimeout(r, 10));
   }
   return server.requestsInFlight();
 };
-const records = async () => (await readdir(join(dir, 'sessions'), { recursive: true }).catch(() => [] as string[])).filter((f) => f.endsWith('.json')).length;
+const records = async () =>
+  (await readdir(join(dir, 'sessions'), { recursive: true }).catch(() => [] as string[])).filter((f) => f.endsWith('.json')).length;
 const rawSocket = async (): Promise<Socket> => {
   const s = connect(port, '127.0.0.1');
   await once(s, 'connect');
   return s;
 };
-const POST = (body: string) => `POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+const POST = (body: string) =>
+  `POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 
 it('an ordinary request: none in flight after its answer, and its record written', async () => {
   const before = await records();
-  const res = await fetch(`${server.url}/v1/embeddings`, { method: 'POST', body: '{"model":"small","input":"x"}', headers: { 'content-type': 'application/json' } });
+  const res = await fetch(`${server.url}/v1/embeddings`, {
+    method: 'POST',
+    body: '{"model":"small","input":"x"}',
+    headers: { 'content-type': 'application/json' },
+  });
   expect(res.status).toBe(401);
   await res.text();
   expect(await settled()).toBe(0);

@@ -31,11 +31,20 @@ const P: Record<string, Principal> = {
 function doc(approval: Record<string, unknown>, extra: Partial<GatewayConfigInput> = {}): GatewayConfigInput {
   return {
     issuers: [{ id: 'corp', issuer: ISS, audiences: 'embedgate', jwksUri: 'https://idp.example.com/jwks' }],
-    models: [{ name: 'small', provider: 'local', dimensions: 8 }, { name: 'sensitive', provider: 'local', dimensions: 8 }],
+    models: [
+      { name: 'small', provider: 'local', dimensions: 8 },
+      { name: 'sensitive', provider: 'local', dimensions: 8 },
+    ],
     policy: {
       rules: [
         { id: 'search-small', effect: 'allow', match: { groups: ['search-team', 'agents'] }, models: 'small' },
-        { id: 'sensitive-held', effect: 'allow', match: { groups: ['search-team', 'agents'] }, models: 'sensitive', approval: { reviewers: { groups: ['reviewers'] }, ...approval } },
+        {
+          id: 'sensitive-held',
+          effect: 'allow',
+          match: { groups: ['search-team', 'agents'] },
+          models: 'sensitive',
+          approval: { reviewers: { groups: ['reviewers'] }, ...approval },
+        },
       ],
     },
     ...extra,
@@ -67,7 +76,11 @@ class FakeProvider implements EmbeddingProvider {
       this.failNext = undefined;
       throw e;
     }
-    return { vectors: call.input.map(() => Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8])), usage: { promptTokens: 3, totalTokens: 3 }, upstream: { status: 200, latencyMs: 5, attempts: 1, batches: 1 } };
+    return {
+      vectors: call.input.map(() => Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8])),
+      usage: { promptTokens: 3, totalTokens: 3 },
+      upstream: { status: 200, latencyMs: 5, attempts: 1, batches: 1 },
+    };
   }
 }
 
@@ -81,7 +94,12 @@ function setup(approval: Record<string, unknown> = {}, extra: Partial<GatewayCon
   const archive = new MemoryArchive();
   const provider = new FakeProvider();
   const store = new InMemoryApprovalStore();
-  const clock = { t: Date.parse('2026-11-29T10:00:00.000Z'), now() { return (this.t += 1); } };
+  const clock = {
+    t: Date.parse('2026-11-29T10:00:00.000Z'),
+    now() {
+      return (this.t += 1);
+    },
+  };
   let n = 0;
   const ids = { sessionId: () => `0190a6b2-7c4d-7e00-8000-${String(++n).padStart(12, '0')}` };
   const workflow: LocalApprovalWorkflow = new LocalApprovalWorkflow({
@@ -113,7 +131,10 @@ function setup(approval: Record<string, unknown> = {}, extra: Partial<GatewayCon
     ids,
   });
   workflows.push(workflow);
-  const send = async (who: string, opts: { method?: string; path?: string; body?: unknown; headers?: Record<string, string>; query?: string } = {}) => {
+  const send = async (
+    who: string,
+    opts: { method?: string; path?: string; body?: unknown; headers?: Record<string, string>; query?: string } = {},
+  ) => {
     const r: GatewayRequest = {
       method: opts.method ?? 'POST',
       path: opts.path ?? '/v1/embeddings',
@@ -128,7 +149,11 @@ function setup(approval: Record<string, unknown> = {}, extra: Partial<GatewayCon
     const h = await gateway.handle(r);
     return { status: h.response.status, headers: h.response.headers, json: JSON.parse(h.response.body) as Json, record: h.record };
   };
-  const embed = (who: string, body: unknown = { model: 'sensitive', input: ['quarterly revenue notes'] }, headers: Record<string, string> = {}) => send(who, { body, headers });
+  const embed = (
+    who: string,
+    body: unknown = { model: 'sensitive', input: ['quarterly revenue notes'] },
+    headers: Record<string, string> = {},
+  ) => send(who, { body, headers });
   const decide = (who: string, id: string, decision: 'approve' | 'deny', reason = 'looked at it') =>
     send(who, { path: `/v1/approvals/${id}/decision`, body: { decision, reason } });
   const view = (who: string, id: string) => send(who, { method: 'GET', path: `/v1/approvals/${id}` });
@@ -140,7 +165,11 @@ describe('approvals through the gateway', () => {
     const g = setup();
     const r = await g.embed('indexer');
     expect(r.status).toBe(202);
-    expect(r.json).toMatchObject({ approval_id: expect.stringMatching(/^[0-9a-f-]{36}$/), status: 'pending', poll_url: `https://gw.example.com/v1/approvals/${r.json.approval_id}` });
+    expect(r.json).toMatchObject({
+      approval_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      status: 'pending',
+      poll_url: `https://gw.example.com/v1/approvals/${r.json.approval_id}`,
+    });
     expect(r.headers['retry-after']).toBe('10');
     expect(r.headers.location).toBe(r.json.poll_url);
     expect(g.provider.calls).toHaveLength(0);
@@ -165,8 +194,18 @@ describe('approvals through the gateway', () => {
     const id = held.json.approval_id as string;
     const d = await g.decide('alice', id, 'approve', 'quarterly report is fine');
     expect(d.status).toBe(200);
-    expect(d.json).toMatchObject({ status: 'approved', approvals: 1, decisions: [{ reviewer: { subject: 'alice' }, decision: 'approve', reason: 'quarterly report is fine' }] });
-    expect(d.record.approval).toMatchObject({ id, step: 'decided', status: 'approved', decision: 'approve', reviewer: { subject: 'alice' } });
+    expect(d.json).toMatchObject({
+      status: 'approved',
+      approvals: 1,
+      decisions: [{ reviewer: { subject: 'alice' }, decision: 'approve', reason: 'quarterly report is fine' }],
+    });
+    expect(d.record.approval).toMatchObject({
+      id,
+      step: 'decided',
+      status: 'approved',
+      decision: 'approve',
+      reviewer: { subject: 'alice' },
+    });
     expect(g.settled).toEqual([`${id}:approved`]);
     const used = await g.embed('indexer', undefined, { 'x-embedgate-approval-id': id });
     expect(used.status).toBe(200);
@@ -313,7 +352,17 @@ describe('approvals through the gateway', () => {
     expect((await g.decide('alice', id, 'approve')).json.error.code).toBe('approval_expired');
     expect((await g.embed('indexer', undefined, { 'x-embedgate-approval-id': id })).json.error.code).toBe('approval_expired');
     expect((await g.view('indexer', id)).json.status).toBe('expired');
-    const res = await handleApprovalTask({ action: 'expire', approvalId: id, executionId: 'exec-1' }, { config: g.config, store: g.store, workflow: g.workflow, archive: g.archive, clock: g.clock, ids: { sessionId: () => '0190a6b2-7c4d-7e00-8000-0000000000ff' } });
+    const res = await handleApprovalTask(
+      { action: 'expire', approvalId: id, executionId: 'exec-1' },
+      {
+        config: g.config,
+        store: g.store,
+        workflow: g.workflow,
+        archive: g.archive,
+        clock: g.clock,
+        ids: { sessionId: () => '0190a6b2-7c4d-7e00-8000-0000000000ff' },
+      },
+    );
     expect(res.status).toBe('expired');
     const rec = g.archive.records.at(-1)!;
     expect(rec.request).toMatchObject({ method: 'WORKFLOW', request_id: 'exec-1' });
@@ -322,7 +371,10 @@ describe('approvals through the gateway', () => {
     expect(rec.principal).toMatchObject({ subject: 'svc-indexer', issuer_id: 'corp' });
     // Expiring again changes nothing and writes nothing.
     const count = g.archive.records.length;
-    await handleApprovalTask({ action: 'expire', approvalId: id }, { config: g.config, store: g.store, workflow: g.workflow, archive: g.archive, clock: g.clock, ids: { sessionId: () => 'x' } });
+    await handleApprovalTask(
+      { action: 'expire', approvalId: id },
+      { config: g.config, store: g.store, workflow: g.workflow, archive: g.archive, clock: g.clock, ids: { sessionId: () => 'x' } },
+    );
     expect(g.archive.records).toHaveLength(count);
   });
 
@@ -339,7 +391,12 @@ describe('approvals through the gateway', () => {
     const g = setup();
     const id = (await g.embed('indexer')).json.approval_id as string;
     await g.decide('alice', id, 'approve');
-    g.provider.failNext = new UpstreamError('upstream down', { status: 502, type: 'upstream_error', code: 'upstream_error', upstream: { status: 500, latencyMs: 1, attempts: 1, batches: 1 } });
+    g.provider.failNext = new UpstreamError('upstream down', {
+      status: 502,
+      type: 'upstream_error',
+      code: 'upstream_error',
+      upstream: { status: 500, latencyMs: 1, attempts: 1, batches: 1 },
+    });
     const failed = await g.embed('indexer', undefined, { 'x-embedgate-approval-id': id });
     expect(failed.status).toBe(502);
     expect(failed.record.approval).toMatchObject({ id, status: 'approved' });
@@ -403,9 +460,24 @@ describe('approvals through the gateway', () => {
     const archive = new MemoryArchive();
     const provider = new FakeProvider();
     const gateway = new Gateway({
-      config, verifier: { verify: async (t) => P[t]! }, provider: () => provider, revocations: new InMemoryRevocationList(), archive, clock: { now: () => 1 }, ids: { sessionId: () => 's' },
+      config,
+      verifier: { verify: async (t) => P[t]! },
+      provider: () => provider,
+      revocations: new InMemoryRevocationList(),
+      archive,
+      clock: { now: () => 1 },
+      ids: { sessionId: () => 's' },
     });
-    const h = await gateway.handle({ method: 'POST', path: '/v1/embeddings', headers: { authorization: 'Bearer indexer' }, rawQueryString: '', body: JSON.stringify({ model: 'sensitive', input: 'x' }), isBase64Encoded: false, requestId: null, sourceIp: null });
+    const h = await gateway.handle({
+      method: 'POST',
+      path: '/v1/embeddings',
+      headers: { authorization: 'Bearer indexer' },
+      rawQueryString: '',
+      body: JSON.stringify({ model: 'sensitive', input: 'x' }),
+      isBase64Encoded: false,
+      requestId: null,
+      sourceIp: null,
+    });
     expect(h.response.status).toBe(503);
     expect(provider.calls).toHaveLength(0);
   });
@@ -423,9 +495,19 @@ describe('approvals through the gateway', () => {
 });
 
 describe('approval conditions', () => {
-  const cfg = loadConfig(doc({
-    when: { principalOutsideGroups: ['search-team'], batchOver: 2, inputMatches: [{ name: 'EXPORT_CONTROLLED', pattern: '\\bITAR\\b', flags: 'i' }], maskingFound: ['EMAIL'] },
-  }, { masking: { enabled: true } }));
+  const cfg = loadConfig(
+    doc(
+      {
+        when: {
+          principalOutsideGroups: ['search-team'],
+          batchOver: 2,
+          inputMatches: [{ name: 'EXPORT_CONTROLLED', pattern: '\\bITAR\\b', flags: 'i' }],
+          maskingFound: ['EMAIL'],
+        },
+      },
+      { masking: { enabled: true } },
+    ),
+  );
   const a = cfg.policy.rules[1]!.approval!;
   const text = (...items: string[]) => ({ kind: 'text' as const, items });
 
@@ -450,7 +532,8 @@ describe('approval conditions', () => {
   });
 
   it('the payload hash covers the masked input, so equal masked payloads share it and any change differs', () => {
-    const h = (input: string[], extra: Record<string, unknown> = {}) => payloadSha256({ model: 'm', input, encodingFormat: 'float', ...extra });
+    const h = (input: string[], extra: Record<string, unknown> = {}) =>
+      payloadSha256({ model: 'm', input, encodingFormat: 'float', ...extra });
     expect(h(['a'])).toBe(h(['a']));
     expect(h(['a'])).not.toBe(h(['a', '']));
     expect(h(['a'])).not.toBe(h(['a'], { dimensions: 8 }));
@@ -479,14 +562,71 @@ describe('approval conditions', () => {
 
   it('useApproval refuses a grant that has ended, a changed rule and another model; a live grant covers any payload of its model', () => {
     const approval = {
-      id: 'x', revision: 1, status: 'approved' as const, requester: { issuer: ISS, subject: 'svc-indexer', clientId: 'indexer' }, requestSessionId: 's', model: 'sensitive', ruleId: 'sensitive-held',
-      policyVersion: 'v', triggers: [], payloadSha256: 'sha256:1', preview: '', reviewerGroups: [], reviewerSubjects: [], requiredApprovals: 1, decisions: [], createdAt: 0, expiresAt: 10,
-      decidedAt: 1, useBy: null, grantUntil: 100, grantMinutes: 1, usedAt: null, usedBySessionId: null, taskToken: null,
+      id: 'x',
+      revision: 1,
+      status: 'approved' as const,
+      requester: { issuer: ISS, subject: 'svc-indexer', clientId: 'indexer' },
+      requestSessionId: 's',
+      model: 'sensitive',
+      ruleId: 'sensitive-held',
+      policyVersion: 'v',
+      triggers: [],
+      payloadSha256: 'sha256:1',
+      preview: '',
+      reviewerGroups: [],
+      reviewerSubjects: [],
+      requiredApprovals: 1,
+      decisions: [],
+      createdAt: 0,
+      expiresAt: 10,
+      decidedAt: 1,
+      useBy: null,
+      grantUntil: 100,
+      grantMinutes: 1,
+      usedAt: null,
+      usedBySessionId: null,
+      taskToken: null,
     };
-    expect(() => useApproval(approval, { principal: P.indexer!, model: 'sensitive', ruleId: 'sensitive-held', payloadSha256: 'sha256:2', sessionId: 's', now: 100 })).toThrow(/grant has ended/);
-    expect(() => useApproval(approval, { principal: P.indexer!, model: 'sensitive', ruleId: 'other', payloadSha256: 'sha256:1', sessionId: 's', now: 50 })).toThrow(/policy that decides/);
-    expect(useApproval(approval, { principal: P.indexer!, model: 'sensitive', ruleId: 'sensitive-held', payloadSha256: 'sha256:2', sessionId: 's', now: 50 })).toBe(approval);
-    expect(() => useApproval(approval, { principal: P.indexer!, model: 'other', ruleId: 'sensitive-held', payloadSha256: 'sha256:1', sessionId: 's', now: 50 })).toThrow(/for model "sensitive" only/);
+    expect(() =>
+      useApproval(approval, {
+        principal: P.indexer!,
+        model: 'sensitive',
+        ruleId: 'sensitive-held',
+        payloadSha256: 'sha256:2',
+        sessionId: 's',
+        now: 100,
+      }),
+    ).toThrow(/grant has ended/);
+    expect(() =>
+      useApproval(approval, {
+        principal: P.indexer!,
+        model: 'sensitive',
+        ruleId: 'other',
+        payloadSha256: 'sha256:1',
+        sessionId: 's',
+        now: 50,
+      }),
+    ).toThrow(/policy that decides/);
+    expect(
+      useApproval(approval, {
+        principal: P.indexer!,
+        model: 'sensitive',
+        ruleId: 'sensitive-held',
+        payloadSha256: 'sha256:2',
+        sessionId: 's',
+        now: 50,
+      }),
+    ).toBe(approval);
+    expect(() =>
+      useApproval(approval, {
+        principal: P.indexer!,
+        model: 'other',
+        ruleId: 'sensitive-held',
+        payloadSha256: 'sha256:1',
+        sessionId: 's',
+        now: 50,
+      }),
+    ).toThrow(/for model "sensitive" only/);
   });
 });
 
@@ -500,7 +640,10 @@ describe('approvals: attacks found in review', () => {
 
   it('a grant is for its model only, with or without the header', async () => {
     const d = twoModels({ grantMinutes: 60 });
-    const g = setup(d.policy.rules[1]!.approval as Record<string, unknown>, { models: d.models, policy: d.policy } as Partial<GatewayConfigInput>);
+    const g = setup(
+      d.policy.rules[1]!.approval as Record<string, unknown>,
+      { models: d.models, policy: d.policy } as Partial<GatewayConfigInput>,
+    );
     const id = (await g.embed('indexer')).json.approval_id as string;
     await g.decide('alice', id, 'approve');
     const other = await g.embed('indexer', { model: 'sensitive-b', input: ['anything'] }, { 'x-embedgate-approval-id': id });
@@ -515,12 +658,17 @@ describe('approvals: attacks found in review', () => {
     const g = setup({}, { models: d.models, policy: d.policy } as Partial<GatewayConfigInput>);
     const id = (await g.embed('indexer')).json.approval_id as string;
     await g.decide('alice', id, 'approve');
-    expect((await g.embed('indexer', { model: 'sensitive-b', input: ['quarterly revenue notes'] }, { 'x-embedgate-approval-id': id })).json.error.code).toBe('approval_payload_mismatch');
+    expect(
+      (await g.embed('indexer', { model: 'sensitive-b', input: ['quarterly revenue notes'] }, { 'x-embedgate-approval-id': id })).json.error
+        .code,
+    ).toBe('approval_payload_mismatch');
   });
 
   it('token-id input cannot slip past patterns or masking conditions: held as unscannable', async () => {
     const g = setup({ when: { inputMatches: [{ name: 'EXPORT_CONTROLLED', pattern: '\\bITAR\\b', flags: 'i' }] } });
-    expect((await g.embed('indexer', { model: 'sensitive', input: 'ITAR drawing' })).json.triggers).toEqual(['input_matches:EXPORT_CONTROLLED']);
+    expect((await g.embed('indexer', { model: 'sensitive', input: 'ITAR drawing' })).json.triggers).toEqual([
+      'input_matches:EXPORT_CONTROLLED',
+    ]);
     const tokens = await g.embed('indexer', { model: 'sensitive', input: [[1285, 946, 13861]] });
     expect(tokens.status).toBe(202);
     expect(tokens.json.triggers).toEqual(['input_unscannable']);
@@ -546,7 +694,10 @@ describe('approvals: attacks found in review', () => {
     expect((await g.store.get(id))!.status).toBe('pending');
     const h = setup({ reviewers: { groups: ['reviewers'], issuers: ['partner'] } }, { issuers } as Partial<GatewayConfigInput>);
     const id2 = (await h.embed('indexer')).json.approval_id as string;
-    expect((await h.send('partnerAlice', { path: `/partner/v1/approvals/${id2}/decision`, body: { decision: 'approve', reason: 'x' } })).json.status).toBe('approved');
+    expect(
+      (await h.send('partnerAlice', { path: `/partner/v1/approvals/${id2}/decision`, body: { decision: 'approve', reason: 'x' } })).json
+        .status,
+    ).toBe('approved');
   });
 
   it('approval URLs come from the API domain, never the Host or X-Forwarded-Proto headers', async () => {
@@ -558,7 +709,10 @@ describe('approvals: attacks found in review', () => {
 
   it('the preview replaces every finding by its type (also for detect), strips control characters, and stays between its delimiters', async () => {
     const g = setup({ when: { maskingFound: ['EMAIL'] } }, { masking: { enabled: true, strategies: { EMAIL: 'detect' } } });
-    const r = await g.embed('indexer', { model: 'sensitive', input: ['mail jane.doe@example.com\n\nURGENT: decide at https://evil.example\u202e'] });
+    const r = await g.embed('indexer', {
+      model: 'sensitive',
+      input: ['mail jane.doe@example.com\n\nURGENT: decide at https://evil.example\u202e'],
+    });
     expect(r.status).toBe(202);
     const a = (await g.store.get(r.json.approval_id))!;
     expect(a.preview).toContain('[EMAIL]');
@@ -573,7 +727,9 @@ describe('approvals: attacks found in review', () => {
   it('reviewers are told when approving grants the model for a while', async () => {
     const g = setup({ grantMinutes: 30 });
     await g.embed('indexer');
-    expect(g.workflow.notifications.at(-1)!.notification.message).toContain('GRANTS this principal model "sensitive" under this rule for 30 minute(s)');
+    expect(g.workflow.notifications.at(-1)!.notification.message).toContain(
+      'GRANTS this principal model "sensitive" under this rule for 30 minute(s)',
+    );
   });
 
   it('nothing takes effect without its record: an unrecorded decision is taken back, an unrecorded use given back, an unrecorded hold withdrawn', async () => {
@@ -600,8 +756,16 @@ describe('approvals: attacks found in review', () => {
     const g = setup();
     const id = (await g.embed('indexer')).json.approval_id as string;
     await g.decide('alice', id, 'approve');
-    g.provider.failNext = new UpstreamError('down', { status: 502, type: 'upstream_error', code: 'upstream_error', upstream: { status: 500, latencyMs: 1, attempts: 1, batches: 1 } });
-    expect((await g.embed('indexer', undefined, { 'x-embedgate-approval-id': id })).record.approval).toMatchObject({ step: 'released', status: 'approved' });
+    g.provider.failNext = new UpstreamError('down', {
+      status: 502,
+      type: 'upstream_error',
+      code: 'upstream_error',
+      upstream: { status: 500, latencyMs: 1, attempts: 1, batches: 1 },
+    });
+    expect((await g.embed('indexer', undefined, { 'x-embedgate-approval-id': id })).record.approval).toMatchObject({
+      step: 'released',
+      status: 'approved',
+    });
   });
 
   it('a workflow that cannot start leaves no pending approval behind', async () => {
@@ -618,7 +782,14 @@ describe('approvals: attacks found in review', () => {
   it('the expiry record is written once, also when the task is retried after a failed write', async () => {
     const g = setup({ timeoutSeconds: 60 });
     const id = (await g.embed('indexer')).json.approval_id as string;
-    const deps = { config: g.config, store: g.store, workflow: g.workflow, archive: g.archive, clock: g.clock, ids: { sessionId: () => 'unused' } };
+    const deps = {
+      config: g.config,
+      store: g.store,
+      workflow: g.workflow,
+      archive: g.archive,
+      clock: g.clock,
+      ids: { sessionId: () => 'unused' },
+    };
     g.archive.failNext = true;
     await expect(handleApprovalTask({ action: 'expire', approvalId: id }, deps)).rejects.toThrow('bucket unavailable');
     expect((await g.store.get(id))!.status).toBe('expired');
@@ -632,7 +803,9 @@ describe('approvals: attacks found in review', () => {
     const id = (await g.embed('indexer')).json.approval_id as string;
     g.clock.t += 61_000;
     expect((await g.send('alice', { method: 'GET', path: '/v1/approvals', query: 'status=pending' })).json.data).toEqual([]);
-    expect((await g.send('alice', { method: 'GET', path: '/v1/approvals', query: 'status=expired' })).json.data.map((x: { id: string }) => x.id)).toEqual([id]);
+    expect(
+      (await g.send('alice', { method: 'GET', path: '/v1/approvals', query: 'status=expired' })).json.data.map((x: { id: string }) => x.id),
+    ).toEqual([id]);
   });
 
   it('expired also lists approved single uses past their use-by time, newest first', async () => {
@@ -640,7 +813,10 @@ describe('approvals: attacks found in review', () => {
     const pendingOne = (await g.embed('indexer')).json.approval_id as string;
     const approvedOne = (await g.embed('indexer', { model: 'sensitive', input: ['another text'] })).json.approval_id as string;
     await g.decide('alice', approvedOne, 'approve');
-    const list = async (status: string) => (await g.send('alice', { method: 'GET', path: '/v1/approvals', query: `status=${status}` })).json.data.map((x: { id: string }) => x.id);
+    const list = async (status: string) =>
+      (await g.send('alice', { method: 'GET', path: '/v1/approvals', query: `status=${status}` })).json.data.map(
+        (x: { id: string }) => x.id,
+      );
     expect(await list('approved')).toEqual([approvedOne]);
     g.clock.t += 61_000;
     expect(await list('approved')).toEqual([]);
@@ -679,19 +855,38 @@ describe('a cap on pending approvals per principal and rule (reviewers cannot be
   });
 
   it('counts per principal (issuer and subject) and per rule: another client id is the same principal; another subject, issuer or rule is not held back', async () => {
-    const g = setup({ maxPending: 1 }, {
-      issuers: [
-        { id: 'corp', issuer: ISS, audiences: 'embedgate', jwksUri: 'https://idp.example.com/jwks' },
-        { id: 'partner', issuer: 'https://partner.example.net', audiences: 'embedgate', jwksUri: 'https://partner.example.net/jwks' },
-      ],
-      models: [{ name: 'small', provider: 'local', dimensions: 8 }, { name: 'sensitive', provider: 'local', dimensions: 8 }, { name: 'other', provider: 'local', dimensions: 8 }],
-      policy: {
-        rules: [
-          { id: 'sensitive-held', effect: 'allow', match: { groups: ['search-team', 'agents'] }, models: 'sensitive', approval: { reviewers: { groups: ['reviewers'] }, maxPending: 1 } },
-          { id: 'other-held', effect: 'allow', match: { groups: ['search-team'] }, models: 'other', approval: { reviewers: { groups: ['reviewers'] }, maxPending: 1 } },
+    const g = setup(
+      { maxPending: 1 },
+      {
+        issuers: [
+          { id: 'corp', issuer: ISS, audiences: 'embedgate', jwksUri: 'https://idp.example.com/jwks' },
+          { id: 'partner', issuer: 'https://partner.example.net', audiences: 'embedgate', jwksUri: 'https://partner.example.net/jwks' },
         ],
+        models: [
+          { name: 'small', provider: 'local', dimensions: 8 },
+          { name: 'sensitive', provider: 'local', dimensions: 8 },
+          { name: 'other', provider: 'local', dimensions: 8 },
+        ],
+        policy: {
+          rules: [
+            {
+              id: 'sensitive-held',
+              effect: 'allow',
+              match: { groups: ['search-team', 'agents'] },
+              models: 'sensitive',
+              approval: { reviewers: { groups: ['reviewers'] }, maxPending: 1 },
+            },
+            {
+              id: 'other-held',
+              effect: 'allow',
+              match: { groups: ['search-team'] },
+              models: 'other',
+              approval: { reviewers: { groups: ['reviewers'] }, maxPending: 1 },
+            },
+          ],
+        },
       },
-    });
+    );
     expect((await g.embed('indexer', payload(1))).status).toBe(202);
     expect((await g.embed('indexer', payload(2))).status).toBe(429);
     // The same issuer and subject through another OAuth client: the same principal.

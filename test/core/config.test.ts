@@ -24,7 +24,11 @@ const VERSION = /^sha256:[0-9a-f]{64}$/;
 function reverseKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(reverseKeys);
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).reverse().map(([k, v]) => [k, reverseKeys(v)]));
+    return Object.fromEntries(
+      Object.entries(value)
+        .reverse()
+        .map(([k, v]) => [k, reverseKeys(v)]),
+    );
   }
   return value;
 }
@@ -33,7 +37,9 @@ function reverseKeys(value: unknown): unknown {
 function sortedJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(sortedJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
-    const keys = Object.keys(value).filter((k) => (value as Doc)[k] !== undefined).sort();
+    const keys = Object.keys(value)
+      .filter((k) => (value as Doc)[k] !== undefined)
+      .sort();
     return `{${keys.map((k) => `${JSON.stringify(k)}:${sortedJson((value as Doc)[k])}`).join(',')}}`;
   }
   return JSON.stringify(value);
@@ -71,7 +77,12 @@ describe('loadConfig defaults', () => {
       issuers: [issuerDoc({ claims: { subject: 'client_id' } })],
       models: [localModelDoc({ upstream: { concurrency: 1 } })],
     });
-    expect(c.issuers[0]!.claims).toStrictEqual({ subject: 'client_id', clientId: ['client_id', 'azp', 'cid', 'appid'], groups: ['groups'], scopes: ['scope', 'scp'] });
+    expect(c.issuers[0]!.claims).toStrictEqual({
+      subject: 'client_id',
+      clientId: ['client_id', 'azp', 'cid', 'appid'],
+      groups: ['groups'],
+      scopes: ['scope', 'scp'],
+    });
     expect(c.models[0]!.upstream).toStrictEqual({ maxBatchSize: 2048, concurrency: 1, timeoutMs: 30_000, maxRetries: 2 });
   });
 
@@ -89,8 +100,16 @@ describe('loadConfig defaults', () => {
   });
 
   it('a partial gateway object is completed with the remaining defaults', () => {
-    expect(validConfig({ gateway: { maxRequestBytes: 1024 } }).gateway).toStrictEqual({ maxRequestBytes: 1024, maxTokenBytes: 8192, archiveFailMode: 'closed' });
-    expect(validConfig({ gateway: { archiveFailMode: 'open' } }).gateway).toStrictEqual({ maxRequestBytes: 2 * 1024 * 1024, maxTokenBytes: 8192, archiveFailMode: 'open' });
+    expect(validConfig({ gateway: { maxRequestBytes: 1024 } }).gateway).toStrictEqual({
+      maxRequestBytes: 1024,
+      maxTokenBytes: 8192,
+      archiveFailMode: 'closed',
+    });
+    expect(validConfig({ gateway: { archiveFailMode: 'open' } }).gateway).toStrictEqual({
+      maxRequestBytes: 2 * 1024 * 1024,
+      maxTokenBytes: 8192,
+      archiveFailMode: 'open',
+    });
   });
 
   it('a single string where a list is accepted is normalised to a one-item list', () => {
@@ -235,21 +254,28 @@ describe('loadConfig validation errors', () => {
     ]);
   });
 
-  it.each(['http://idp.example.com', 'http://localhost.example.com', 'http://127.0.0.1.example.com', 'ftp://idp.example.com', 'idp.example.com', ''])(
-    'issuer %p (not https, not loopback http) is refused with the https hint',
-    (url) => {
-      expect(configIssues(baseConfig({ issuers: [issuerDoc({ issuer: url })] }))).toEqual([
-        'issuers[0].issuer: issuer must be an https:// URL (http:// is accepted only for localhost)',
-      ]);
-    },
-  );
+  it.each([
+    'http://idp.example.com',
+    'http://localhost.example.com',
+    'http://127.0.0.1.example.com',
+    'ftp://idp.example.com',
+    'idp.example.com',
+    '',
+  ])('issuer %p (not https, not loopback http) is refused with the https hint', (url) => {
+    expect(configIssues(baseConfig({ issuers: [issuerDoc({ issuer: url })] }))).toEqual([
+      'issuers[0].issuer: issuer must be an https:// URL (http:// is accepted only for localhost)',
+    ]);
+  });
 
-  it.each(['http://localhost:8080', 'http://127.0.0.1:9000/realms/dev', 'http://[::1]:9000', 'http://dev.localhost', 'https://idp.example.com/tenant/'])(
-    'issuer %p (https, or http on loopback) is accepted',
-    (url) => {
-      expect(validConfig({ issuers: [issuerDoc({ issuer: url })] }).issuers[0]!.issuer).toBe(url);
-    },
-  );
+  it.each([
+    'http://localhost:8080',
+    'http://127.0.0.1:9000/realms/dev',
+    'http://[::1]:9000',
+    'http://dev.localhost',
+    'https://idp.example.com/tenant/',
+  ])('issuer %p (https, or http on loopback) is accepted', (url) => {
+    expect(validConfig({ issuers: [issuerDoc({ issuer: url })] }).issuers[0]!.issuer).toBe(url);
+  });
 
   it('a non-loopback http jwksUri is refused at its own path', () => {
     expect(configIssues(baseConfig({ issuers: [issuerDoc({ jwksUri: 'http://idp.example.com/jwks' })] }))).toEqual([
@@ -258,12 +284,16 @@ describe('loadConfig validation errors', () => {
   });
 
   it('missing audiences are reported at issuers[i].audiences', () => {
-    const issues = configIssues(baseConfig({ issuers: [issuerDoc(), issuerDoc({ id: 'b', issuer: 'https://b.example.com', audiences: undefined })] }));
+    const issues = configIssues(
+      baseConfig({ issuers: [issuerDoc(), issuerDoc({ id: 'b', issuer: 'https://b.example.com', audiences: undefined })] }),
+    );
     expect(issues).toEqual([expect.stringMatching(/^issuers\[1\]\.audiences: /)]);
   });
 
   it('an empty audience list or an empty audience is refused with what is expected', () => {
-    expect(configIssues(baseConfig({ issuers: [issuerDoc({ audiences: [] })] }))).toEqual(['issuers[0].audiences: audiences must list at least one value']);
+    expect(configIssues(baseConfig({ issuers: [issuerDoc({ audiences: [] })] }))).toEqual([
+      'issuers[0].audiences: audiences must list at least one value',
+    ]);
     expect(configIssues(baseConfig({ issuers: [issuerDoc({ audiences: ['api', ''] })] }))).toEqual([
       'issuers[0].audiences[1]: audiences must be a non-empty string',
     ]);
@@ -281,7 +311,9 @@ describe('loadConfig validation errors', () => {
 
   it('a duplicate issuer URL is reported at the second occurrence, citing the first', () => {
     const issues = configIssues(baseConfig({ issuers: [issuerDoc(), issuerDoc({ id: 'corp-2' })] }));
-    expect(issues).toEqual(['issuers[1].issuer: duplicate issuer "https://idp.example.com" (also at issuers[0]); each issuer must be unique']);
+    expect(issues).toEqual([
+      'issuers[1].issuer: duplicate issuer "https://idp.example.com" (also at issuers[0]); each issuer must be unique',
+    ]);
   });
 
   it('a duplicate model name is reported at the second occurrence, citing the first', () => {
@@ -322,7 +354,9 @@ describe('loadConfig validation errors', () => {
     expect(configIssues(baseConfig({ models: [{ name: 'vllm', provider: 'openai-compatible' }] }))).toEqual([
       'models[0].baseUrl: baseUrl is required for provider "openai-compatible" (e.g. https://api.openai.com/v1)',
     ]);
-    expect(() => validConfig({ models: [{ name: 'vllm', provider: 'openai-compatible', baseUrl: 'http://localhost:8000/v1' }] })).not.toThrow();
+    expect(() =>
+      validConfig({ models: [{ name: 'vllm', provider: 'openai-compatible', baseUrl: 'http://localhost:8000/v1' }] }),
+    ).not.toThrow();
   });
 
   it('an azure-openai model without apiVersion is refused with an example version', () => {
@@ -332,9 +366,9 @@ describe('loadConfig validation errors', () => {
   });
 
   it('a deny rule with limits is refused with the fix', () => {
-    expect(configIssues(baseConfig({ policy: { rules: [ruleDoc(), ruleDoc({ id: 'no', effect: 'deny', limits: { maxInputs: 1 } })] } }))).toEqual([
-      'policy.rules[1].limits: limits apply to allow rules only; remove them from this deny rule',
-    ]);
+    expect(
+      configIssues(baseConfig({ policy: { rules: [ruleDoc(), ruleDoc({ id: 'no', effect: 'deny', limits: { maxInputs: 1 } })] } })),
+    ).toEqual(['policy.rules[1].limits: limits apply to allow rules only; remove them from this deny rule']);
   });
 
   it.each([

@@ -13,7 +13,14 @@ import { createProvider } from '../../lambda/providers';
 import { InMemoryRevocationList } from '../../lambda/adapters/local/revocations';
 
 const PRINCIPAL: Principal = {
-  issuerId: 'corp', issuer: 'https://idp.example.com', subject: 'svc', clientId: 'svc', groups: ['g'], scopes: [], tokenId: null, expiresAt: null,
+  issuerId: 'corp',
+  issuer: 'https://idp.example.com',
+  subject: 'svc',
+  clientId: 'svc',
+  groups: ['g'],
+  scopes: [],
+  tokenId: null,
+  expiresAt: null,
 };
 
 const config = loadConfig({
@@ -82,7 +89,8 @@ test('arbitrary bodies never produce a gateway 5xx, an exception, or a request w
       expect(response.headers['x-embedgate-session-id']).toBe(record.session_id);
       expect(record.decision.status).toBe(response.status);
       const parsed = JSON.parse(response.body) as { error?: { type: string; code: string } };
-      if (response.status !== 200) expect(parsed.error).toEqual(expect.objectContaining({ type: expect.any(String), code: expect.any(String) }));
+      if (response.status !== 200)
+        expect(parsed.error).toEqual(expect.objectContaining({ type: expect.any(String), code: expect.any(String) }));
     }),
     { numRuns: 400 },
   );

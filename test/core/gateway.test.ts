@@ -8,8 +8,14 @@ import { fingerprintVectors, type SessionRecord } from '../../lambda/core/record
 import { InMemoryRevocationList } from '../../lambda/adapters/local/revocations';
 
 const INDEXER: Principal = {
-  issuerId: 'corp', issuer: 'https://idp.example.com', subject: 'svc-indexer', clientId: 'indexer',
-  groups: ['search-team'], scopes: ['embeddings'], tokenId: 'jti-1', expiresAt: 2_000_000_000,
+  issuerId: 'corp',
+  issuer: 'https://idp.example.com',
+  subject: 'svc-indexer',
+  clientId: 'indexer',
+  groups: ['search-team'],
+  scopes: ['embeddings'],
+  tokenId: 'jti-1',
+  expiresAt: 2_000_000_000,
 };
 const BOT: Principal = { ...INDEXER, subject: 'svc-bot', clientId: 'bot', groups: ['support'], tokenId: 'jti-2' };
 const TOKENS: Record<string, Principal> = { 'tok.indexer.sig': INDEXER, 'tok.bot.sig': BOT };
@@ -174,7 +180,12 @@ describe('Gateway: refusals are answered in the OpenAI error shape and recorded'
     const { gateway, provider } = setup();
     const { response, record } = await gateway.handle(req({ model, input: 'x' }, { token }));
     expect(response.status).toBe(403);
-    expect(parse(response.body).error).toEqual({ message: `You are not allowed to use model "${model}".`, type: 'permission_error', code: 'model_not_allowed', param: 'model' });
+    expect(parse(response.body).error).toEqual({
+      message: `You are not allowed to use model "${model}".`,
+      type: 'permission_error',
+      code: 'model_not_allowed',
+      param: 'model',
+    });
     expect(record.decision).toMatchObject({ outcome: 'deny', reason, rule_id: rule });
     expect(provider.calls).toHaveLength(0);
   });
@@ -217,7 +228,9 @@ describe('Gateway: refusals are answered in the OpenAI error shape and recorded'
 
   test('a request rejected at the edge is only recorded', async () => {
     const { gateway, provider } = setup();
-    const { response, record } = await gateway.handle(req({ model: 'small', input: 'x' }), { rejectedAtEdge: unauthenticated('The token has expired.', 'token_expired') });
+    const { response, record } = await gateway.handle(req({ model: 'small', input: 'x' }), {
+      rejectedAtEdge: unauthenticated('The token has expired.', 'token_expired'),
+    });
     expect(response.status).toBe(401);
     expect(record.decision.reason).toBe('token_expired');
     expect(provider.calls).toHaveLength(0);
@@ -228,7 +241,10 @@ describe('Gateway: failures', () => {
   test('an upstream failure keeps its status and its upstream facts in the record', async () => {
     const { gateway, provider } = setup();
     provider.failWith = new UpstreamError('The upstream provider is unavailable.', {
-      status: 502, type: 'upstream_error', code: 'upstream_unavailable', reason: 'upstream_5xx',
+      status: 502,
+      type: 'upstream_error',
+      code: 'upstream_unavailable',
+      reason: 'upstream_5xx',
       upstream: { status: 503, latencyMs: 40, attempts: 3, batches: 1 },
     });
     const { response, record } = await gateway.handle(req({ model: 'small', input: 'x' }));
@@ -306,7 +322,11 @@ describe('Gateway: revocation', () => {
 
   test('when the deny list cannot be read, the request fails closed with 503', async () => {
     const { gateway, revocations, provider } = setup();
-    jest.spyOn(revocations, 'find').mockRejectedValue(new GatewayError('The revocation list is unavailable.', { status: 503, type: 'server_error', code: 'revocation_list_unavailable' }));
+    jest
+      .spyOn(revocations, 'find')
+      .mockRejectedValue(
+        new GatewayError('The revocation list is unavailable.', { status: 503, type: 'server_error', code: 'revocation_list_unavailable' }),
+      );
     const { response, record } = await gateway.handle(req({ model: 'small', input: 'x' }));
     expect(response.status).toBe(503);
     expect(record.decision.reason).toBe('revocation_list_unavailable');
@@ -315,7 +335,12 @@ describe('Gateway: revocation', () => {
 });
 
 describe('Gateway: masking with an external detector (Comprehend) that is down', () => {
-  const failing: PiiDetector = { name: 'comprehend', detect: async () => { throw new Error('ThrottlingException'); } };
+  const failing: PiiDetector = {
+    name: 'comprehend',
+    detect: async () => {
+      throw new Error('ThrottlingException');
+    },
+  };
   const withMasking = (failMode: 'open' | 'closed') => {
     const made = setup({ masking: { enabled: true, strategies: { EMAIL: 'redact' }, comprehend: { enabled: true, failMode } } });
     const gateway = new Gateway({
@@ -339,7 +364,11 @@ describe('Gateway: masking with an external detector (Comprehend) that is down',
     const { response, record } = await gateway.handle(req({ model: 'small', input: ['mail a@example.com'] }));
     expect(response.status).toBe(200);
     expect(provider.calls[0]!.input).toEqual(['mail [EMAIL]']);
-    expect(record.masking).toMatchObject({ scanned: true, external: { detector: 'comprehend', status: 'failed_open' }, counts: [{ type: 'EMAIL', count: 1 }] });
+    expect(record.masking).toMatchObject({
+      scanned: true,
+      external: { detector: 'comprehend', status: 'failed_open' },
+      counts: [{ type: 'EMAIL', count: 1 }],
+    });
   });
 });
 
@@ -348,14 +377,20 @@ describe('Gateway: one issuer per route', () => {
   const twoIssuers = () => {
     TOKENS['tok.partner.sig'] = PARTNER;
     return setup({
-      issuers: [...DOC.issuers, { id: 'partner', issuer: 'https://partner.example.com', audiences: 'embedgate', jwksUri: 'https://partner.example.com/jwks' }],
+      issuers: [
+        ...DOC.issuers,
+        { id: 'partner', issuer: 'https://partner.example.com', audiences: 'embedgate', jwksUri: 'https://partner.example.com/jwks' },
+      ],
       policy: { rules: [{ id: 'all', effect: 'allow', models: '*' }] },
     });
   };
 
   test("a secondary issuer's tokens work under /<id>/v1 and the primary's at /v1", async () => {
     const { gateway } = twoIssuers();
-    expect((await gateway.handle(req({ model: 'small', input: 'x' }, { token: 'tok.partner.sig', path: '/partner/v1/embeddings' }))).response.status).toBe(200);
+    expect(
+      (await gateway.handle(req({ model: 'small', input: 'x' }, { token: 'tok.partner.sig', path: '/partner/v1/embeddings' }))).response
+        .status,
+    ).toBe(200);
     expect((await gateway.handle(req({ model: 'small', input: 'x' }))).response.status).toBe(200);
   });
 
@@ -373,7 +408,18 @@ describe('Gateway: one issuer per route', () => {
 
 test('outcomeOf classifies statuses', () => {
   expect([200, 401, 403, 400, 404, 413, 422, 429, 500, 502, 503, 504].map(outcomeOf)).toEqual([
-    'allow', 'deny', 'deny', 'invalid', 'invalid', 'invalid', 'invalid', 'error', 'error', 'error', 'error', 'error',
+    'allow',
+    'deny',
+    'deny',
+    'invalid',
+    'invalid',
+    'invalid',
+    'invalid',
+    'error',
+    'error',
+    'error',
+    'error',
+    'error',
   ]);
   expect(new GatewayError('x', { status: 418, type: 'invalid_request_error', code: 'teapot' }).reason).toBe('teapot');
 });

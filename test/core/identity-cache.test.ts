@@ -39,14 +39,24 @@ beforeEach(() => {
 afterEach(() => jest.restoreAllMocks());
 
 const issuer = (over: Partial<IssuerInput> = {}): IssuerInput => ({
-  id: 'idp', issuer: idp.issuer, audiences: [AUD], jwksUri: idp.jwksUri, algorithms: ['RS256'], clockToleranceSeconds: TOLERANCE, ...over,
+  id: 'idp',
+  issuer: idp.issuer,
+  audiences: [AUD],
+  jwksUri: idp.jwksUri,
+  algorithms: ['RS256'],
+  clockToleranceSeconds: TOLERANCE,
+  ...over,
 });
 function verifier(over: Partial<IssuerInput> = {}, opts: VerifierOptions = {}): TokenVerifier {
   const config = loadConfig({ issuers: [issuer(over)], models: [{ name: 'm', provider: 'local' }], policy: { rules: [] } });
   return new TokenVerifier(config, { now: () => clock, fetchTimeoutMs: 2000, ...opts });
 }
 const claims = (over: Record<string, unknown> = {}) =>
-  Object.fromEntries(Object.entries({ iss: idp.issuer, aud: AUD, sub: 'svc', iat: NOW_S - 10, exp: NOW_S + 300, ...over }).filter(([, v]) => v !== undefined));
+  Object.fromEntries(
+    Object.entries({ iss: idp.issuer, aud: AUD, sub: 'svc', iat: NOW_S - 10, exp: NOW_S + 300, ...over }).filter(
+      ([, v]) => v !== undefined,
+    ),
+  );
 
 async function outcome(p: Promise<unknown>): Promise<Outcome> {
   try {
@@ -124,11 +134,24 @@ describe('verified-token cache', () => {
     await fc.assert(
       fc.asyncProperty(
         // iat is required with maxTokenAgeSeconds; nbf optional.
-        fc.record({ nbf: fc.option(fc.integer({ min: -200, max: 0 }), { nil: undefined }), iat: fc.integer({ min: -600, max: 0 }), exp: fc.integer({ min: 1, max: 1200 }) }),
-        fc.array(fc.oneof(fc.integer({ min: -1300, max: 2500 }), fc.constantFrom(-TOLERANCE - 1, -TOLERANCE, TOLERANCE - 1, TOLERANCE, TOLERANCE + 1, 900 + TOLERANCE, 900 + TOLERANCE + 1)), { minLength: 1, maxLength: 6 }),
+        fc.record({
+          nbf: fc.option(fc.integer({ min: -200, max: 0 }), { nil: undefined }),
+          iat: fc.integer({ min: -600, max: 0 }),
+          exp: fc.integer({ min: 1, max: 1200 }),
+        }),
+        fc.array(
+          fc.oneof(
+            fc.integer({ min: -1300, max: 2500 }),
+            fc.constantFrom(-TOLERANCE - 1, -TOLERANCE, TOLERANCE - 1, TOLERANCE, TOLERANCE + 1, 900 + TOLERANCE, 900 + TOLERANCE + 1),
+          ),
+          { minLength: 1, maxLength: 6 },
+        ),
         async (t, later) => {
           clock = NOW_S * 1000;
-          const token = await signToken(key, claims({ nbf: t.nbf === undefined ? undefined : NOW_S + t.nbf, iat: NOW_S + t.iat, exp: NOW_S + t.exp }));
+          const token = await signToken(
+            key,
+            claims({ nbf: t.nbf === undefined ? undefined : NOW_S + t.nbf, iat: NOW_S + t.iat, exp: NOW_S + t.exp }),
+          );
           // Valid now by construction: remembered.
           expect(await outcome(withCache.verify(token))).toBe('accepted');
           for (const offset of later) {
@@ -216,7 +239,11 @@ describe('verified-token cache', () => {
   });
 
   it('does not bypass revocation: a remembered token is refused once its token id or subject is revoked', async () => {
-    const config = loadConfig({ issuers: [issuer()], models: [{ name: 'm', provider: 'local' }], policy: { rules: [{ id: 'all', effect: 'allow', match: {}, models: '*' }] } });
+    const config = loadConfig({
+      issuers: [issuer()],
+      models: [{ name: 'm', provider: 'local' }],
+      policy: { rules: [{ id: 'all', effect: 'allow', match: {}, models: '*' }] },
+    });
     const revocations = new InMemoryRevocationList({ now: () => clock });
     const gateway = new Gateway({
       config,
@@ -228,16 +255,42 @@ describe('verified-token cache', () => {
       ids: { sessionId: () => 's' },
     });
     const token = await signToken(key, claims({ jti: 'tok-9', sub: 'svc-9' }));
-    const models = () => gateway.handle({ method: 'GET', path: '/v1/models', headers: { authorization: `Bearer ${token}` }, rawQueryString: '', body: undefined, isBase64Encoded: false, requestId: null, sourceIp: null });
+    const models = () =>
+      gateway.handle({
+        method: 'GET',
+        path: '/v1/models',
+        headers: { authorization: `Bearer ${token}` },
+        rawQueryString: '',
+        body: undefined,
+        isBase64Encoded: false,
+        requestId: null,
+        sourceIp: null,
+      });
     const checks = signatureChecks();
     expect((await models()).response.status).toBe(200);
     expect((await models()).response.status).toBe(200);
     expect(checks).toHaveBeenCalledTimes(1);
-    await revocations.put({ kind: 'token', value: 'tok-9', issuer: idp.issuer, reason: null, until: null, createdAt: clock, createdBy: 'test' });
+    await revocations.put({
+      kind: 'token',
+      value: 'tok-9',
+      issuer: idp.issuer,
+      reason: null,
+      until: null,
+      createdAt: clock,
+      createdBy: 'test',
+    });
     expect((await models()).record.decision).toMatchObject({ status: 403, reason: 'revoked_token' });
     await revocations.delete('token', 'tok-9', idp.issuer);
     expect((await models()).response.status).toBe(200);
-    await revocations.put({ kind: 'subject', value: 'svc-9', issuer: null, reason: null, until: null, createdAt: clock, createdBy: 'test' });
+    await revocations.put({
+      kind: 'subject',
+      value: 'svc-9',
+      issuer: null,
+      reason: null,
+      until: null,
+      createdAt: clock,
+      createdBy: 'test',
+    });
     expect((await models()).record.decision).toMatchObject({ status: 403, reason: 'revoked_subject' });
     expect(checks).toHaveBeenCalledTimes(1);
   });

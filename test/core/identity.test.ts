@@ -91,18 +91,24 @@ describe('extractBearerToken', () => {
   it.each(['access_token', 'token', 'id_token', 'api_key', 'ACCESS_TOKEN'])(
     'rejects credentials in the query string (%s=), even with a valid header: token_in_query',
     (param) => {
-      expect(extract({ headers: { authorization: `Bearer ${TOKEN}` }, rawQueryString: `a=1&${param}=${TOKEN}` })).toEqual(rejected('token_in_query'));
+      expect(extract({ headers: { authorization: `Bearer ${TOKEN}` }, rawQueryString: `a=1&${param}=${TOKEN}` })).toEqual(
+        rejected('token_in_query'),
+      );
       expect(extract({ headers: {}, rawQueryString: `${param}=${TOKEN}` })).toEqual(rejected('token_in_query'));
     },
   );
 
   it('ignores unrelated query parameters', () => {
-    expect(extractBearerToken({ headers: { authorization: `Bearer ${TOKEN}` }, rawQueryString: 'model=x&tokens=3' }, MAX_TOKEN_BYTES)).toBe(TOKEN);
+    expect(extractBearerToken({ headers: { authorization: `Bearer ${TOKEN}` }, rawQueryString: 'model=x&tokens=3' }, MAX_TOKEN_BYTES)).toBe(
+      TOKEN,
+    );
   });
 
   it('rejects two Authorization headers joined with a comma: multiple_authorization_headers', () => {
     expect(extract({ headers: { authorization: `Bearer ${TOKEN},Bearer ${TOKEN}` } })).toEqual(rejected('multiple_authorization_headers'));
-    expect(extract({ headers: { authorization: `Bearer ${TOKEN}, Basic dXNlcjpwYXNz` } })).toEqual(rejected('multiple_authorization_headers'));
+    expect(extract({ headers: { authorization: `Bearer ${TOKEN}, Basic dXNlcjpwYXNz` } })).toEqual(
+      rejected('multiple_authorization_headers'),
+    );
   });
 
   it.each([
@@ -125,7 +131,9 @@ describe('extractBearerToken', () => {
 
   it('rejects a token larger than maxTokenBytes: token_too_large (exactly maxTokenBytes is accepted)', () => {
     const ofLength = (n: number) => 'a'.repeat(n);
-    expect(extractBearerToken({ headers: { authorization: `Bearer ${ofLength(MAX_TOKEN_BYTES)}` } }, MAX_TOKEN_BYTES)).toBe(ofLength(MAX_TOKEN_BYTES));
+    expect(extractBearerToken({ headers: { authorization: `Bearer ${ofLength(MAX_TOKEN_BYTES)}` } }, MAX_TOKEN_BYTES)).toBe(
+      ofLength(MAX_TOKEN_BYTES),
+    );
     expect(extract({ headers: { authorization: `Bearer ${ofLength(MAX_TOKEN_BYTES + 1)}` } })).toEqual(rejected('token_too_large'));
     expect(extract({ headers: { authorization: `Bearer ${ofLength(100 * MAX_TOKEN_BYTES)}` } })).toEqual(rejected('token_too_large'));
   });
@@ -178,7 +186,14 @@ describe('TokenVerifier.verify', () => {
       clockToleranceSeconds: TOLERANCE,
       claims: { groups: ['groups', 'cognito:groups', 'realm_access.roles'] },
     };
-    issuerB = { id: 'idp-b', issuer: idpB.issuer, audiences: [AUD], jwksUri: idpB.jwksUri, algorithms: ['RS256'], clockToleranceSeconds: TOLERANCE };
+    issuerB = {
+      id: 'idp-b',
+      issuer: idpB.issuer,
+      audiences: [AUD],
+      jwksUri: idpB.jwksUri,
+      algorithms: ['RS256'],
+      clockToleranceSeconds: TOLERANCE,
+    };
     verifier = verifierFor([issuerA, issuerB]);
   });
 
@@ -229,8 +244,14 @@ describe('TokenVerifier.verify', () => {
   });
 
   it('accepts ES256 and EdDSA tokens when the issuer allows them', async () => {
-    await expect(verifier.verify(await signToken(ec, claimsA({ sub: 'svc-ec' })))).resolves.toMatchObject({ issuerId: 'idp-a', subject: 'svc-ec' });
-    await expect(verifier.verify(await signToken(ed, claimsA({ sub: 'svc-ed' })))).resolves.toMatchObject({ issuerId: 'idp-a', subject: 'svc-ed' });
+    await expect(verifier.verify(await signToken(ec, claimsA({ sub: 'svc-ec' })))).resolves.toMatchObject({
+      issuerId: 'idp-a',
+      subject: 'svc-ec',
+    });
+    await expect(verifier.verify(await signToken(ed, claimsA({ sub: 'svc-ed' })))).resolves.toMatchObject({
+      issuerId: 'idp-a',
+      subject: 'svc-ed',
+    });
   });
 
   it('accepts an aud array that contains one of our audiences', async () => {
@@ -396,7 +417,7 @@ describe('TokenVerifier.verify', () => {
     expect(evil.count()).toBe(0);
   });
 
-  it('keeps issuers apart: the same sub from issuer B maps to issuer B, and B\'s key cannot sign for A', async () => {
+  it("keeps issuers apart: the same sub from issuer B maps to issuer B, and B's key cannot sign for A", async () => {
     const fromB = await signToken(rsaB, { iss: idpB.issuer, aud: AUD, sub: 'svc-ml', iat: NOW_S, exp: NOW_S + 300 });
     const fromA = await signToken(rsa, claimsA({ sub: 'svc-ml' }));
     await expect(verifier.verify(fromB)).resolves.toMatchObject({ issuerId: 'idp-b', issuer: idpB.issuer, subject: 'svc-ml' });

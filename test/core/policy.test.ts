@@ -68,9 +68,17 @@ describe('decide', () => {
   it('a matching deny overrides an allow, whether it comes before or after it', () => {
     const a = allow('allow-all');
     const d = deny('deny-small', { models: ['small'] });
-    for (const rules of [[a, d], [d, a]]) {
+    for (const rules of [
+      [a, d],
+      [d, a],
+    ]) {
       const config = configWith(MODELS, rules);
-      expect(decide(config, principal(), 'small')).toMatchObject({ effect: 'deny', reason: 'rule_deny', ruleId: 'deny-small', limits: null });
+      expect(decide(config, principal(), 'small')).toMatchObject({
+        effect: 'deny',
+        reason: 'rule_deny',
+        ruleId: 'deny-small',
+        limits: null,
+      });
       expect(decide(config, principal(), 'large')).toMatchObject({ effect: 'allow', ruleId: 'allow-all' });
     }
   });
@@ -126,7 +134,7 @@ describe('decide', () => {
     );
   });
 
-  it('a rule\'s model globs select the models it covers', () => {
+  it("a rule's model globs select the models it covers", () => {
     const config = configWith(MODELS, [allow('s-models', { models: ['s*'] })]);
     expect(decide(config, principal(), 'small').effect).toBe('allow');
     expect(decide(config, principal(), 'secret').effect).toBe('allow');
@@ -204,8 +212,15 @@ describe('limits', () => {
   const model: Limits = { maxInputs: 100, maxInputChars: 1000, allowedDimensions: [256, 512, 1024] };
 
   it('the allowing rule tightens the model limits: the smaller of each maximum, the intersection of dimensions', () => {
-    const config = configWith(MODELS, [allow('r', { limits: { maxInputs: 10, maxInputChars: 5000, maxTotalChars: 5000, allowedDimensions: [512, 2048] } })]);
-    expect(decide(config, principal(), 'small').limits).toEqual({ maxInputs: 10, maxInputChars: 1000, maxTotalChars: 5000, allowedDimensions: [512] });
+    const config = configWith(MODELS, [
+      allow('r', { limits: { maxInputs: 10, maxInputChars: 5000, maxTotalChars: 5000, allowedDimensions: [512, 2048] } }),
+    ]);
+    expect(decide(config, principal(), 'small').limits).toEqual({
+      maxInputs: 10,
+      maxInputChars: 1000,
+      maxTotalChars: 5000,
+      allowedDimensions: [512],
+    });
   });
 
   it('an empty intersection of allowed dimensions stays empty (no dimensions allowed), never "any"', () => {
@@ -214,7 +229,7 @@ describe('limits', () => {
     expect(decide(config, principal(), 'small').limits?.allowedDimensions).toEqual([]);
   });
 
-  it('a rule without limits leaves the model limits as they are; a model without limits takes the rule\'s', () => {
+  it("a rule without limits leaves the model limits as they are; a model without limits takes the rule's", () => {
     expect(decide(configWith(MODELS, [allow('r')]), principal(), 'small').limits).toEqual(model);
     expect(tighten(model, undefined)).toEqual(model);
     expect(tighten({}, { maxInputs: 3, allowedDimensions: [8] })).toEqual({ maxInputs: 3, allowedDimensions: [8] });

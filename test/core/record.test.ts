@@ -27,13 +27,18 @@ const vector = fc.array(component, { minLength: 1, maxLength: 16 });
 
 describe('fingerprintVectors', () => {
   it('equals SHA-256 over the concatenated little-endian float32 bytes (known vectors)', () => {
-    const vectors = [[1, -2.5, 0.1], [3.4028234663852886e38, -0, 1e-45]];
+    const vectors = [
+      [1, -2.5, 0.1],
+      [3.4028234663852886e38, -0, 1e-45],
+    ];
     expect(fingerprintVectors(vectors.map(f32))).toBe(referenceFingerprint(vectors));
     expect(fingerprintVectors([])).toBe('sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
   });
 
   it('hashes the bytes 00 00 80 3f for the single component 1.0', () => {
-    const expected = createHash('sha256').update(Buffer.from([0x00, 0x00, 0x80, 0x3f])).digest('hex');
+    const expected = createHash('sha256')
+      .update(Buffer.from([0x00, 0x00, 0x80, 0x3f]))
+      .digest('hex');
     expect(fingerprintVectors([f32([1])])).toBe(`sha256:${expected}`);
   });
 
@@ -98,7 +103,9 @@ describe('toLittleEndianBytes', () => {
 
 describe('recordKey', () => {
   it('is sessions/dt=YYYY-MM-DD/hr=HH/<session_id>.json', () => {
-    expect(recordKey({ session_id: '01JABCDEF', started_at: '2025-03-07T09:05:01.123Z' })).toBe('sessions/dt=2025-03-07/hr=09/01JABCDEF.json');
+    expect(recordKey({ session_id: '01JABCDEF', started_at: '2025-03-07T09:05:01.123Z' })).toBe(
+      'sessions/dt=2025-03-07/hr=09/01JABCDEF.json',
+    );
     expect(recordKey({ session_id: 's', started_at: '1999-12-31T23:59:59.999Z' })).toBe('sessions/dt=1999-12-31/hr=23/s.json');
     expect(recordKey({ session_id: 's', started_at: '2000-01-01T00:00:00.000Z' })).toBe('sessions/dt=2000-01-01/hr=00/s.json');
   });
@@ -110,7 +117,9 @@ describe('recordKey', () => {
       fc.property(instant, id, (d, sessionId) => {
         const key = recordKey({ session_id: sessionId, started_at: d.toISOString() });
         const pad = (n: number, w = 2) => String(n).padStart(w, '0');
-        expect(key).toBe(`sessions/dt=${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}/hr=${pad(d.getUTCHours())}/${sessionId}.json`);
+        expect(key).toBe(
+          `sessions/dt=${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}/hr=${pad(d.getUTCHours())}/${sessionId}.json`,
+        );
         expect(key).toMatch(/^sessions\/dt=\d{4}-\d{2}-\d{2}\/hr=\d{2}\/[^/]+\.json$/);
       }),
     );

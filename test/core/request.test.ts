@@ -122,9 +122,12 @@ describe('parseEmbeddingsRequest: refusals', () => {
     expect(refusal(thrown(() => parseEmbeddingsRequest(body, false, MAX)))).toEqual(bad('invalid_json', null));
   });
 
-  it.each(['[]', '"text"', '1', 'null', 'true', '[{"model":"x","input":"y"}]'])('a JSON body that is not an object (%s) is 400 invalid_body', (body) => {
-    expect(refusal(thrown(() => parseEmbeddingsRequest(body, false, MAX)))).toEqual(bad('invalid_body', null));
-  });
+  it.each(['[]', '"text"', '1', 'null', 'true', '[{"model":"x","input":"y"}]'])(
+    'a JSON body that is not an object (%s) is 400 invalid_body',
+    (body) => {
+      expect(refusal(thrown(() => parseEmbeddingsRequest(body, false, MAX)))).toEqual(bad('invalid_body', null));
+    },
+  );
 
   it('an absent or empty body is 400 missing_body', () => {
     expect(refusal(thrown(() => parseEmbeddingsRequest(undefined, false, MAX)))).toEqual(bad('missing_body', null));
@@ -145,9 +148,12 @@ describe('parseEmbeddingsRequest: refusals', () => {
     expect(parse(req({ model: 'm'.repeat(256) })).model).toBe('m'.repeat(256));
   });
 
-  it.each(['int8', 'FLOAT', '', 5, true])('encoding_format %p is 400 invalid_encoding_format (param encoding_format)', (encoding_format) => {
-    expect(refusal(thrown(() => parse(req({ encoding_format }))))).toEqual(bad('invalid_encoding_format', 'encoding_format'));
-  });
+  it.each(['int8', 'FLOAT', '', 5, true])(
+    'encoding_format %p is 400 invalid_encoding_format (param encoding_format)',
+    (encoding_format) => {
+      expect(refusal(thrown(() => parse(req({ encoding_format }))))).toEqual(bad('invalid_encoding_format', 'encoding_format'));
+    },
+  );
 
   it.each([0, 1.5, 'x', '256', -1, 16_385, true, [256]])('dimensions %p is 400 invalid_dimensions (param dimensions)', (dimensions) => {
     expect(refusal(thrown(() => parse(req({ dimensions }))))).toEqual(bad('invalid_dimensions', 'dimensions'));
@@ -213,7 +219,9 @@ describe('parseEmbeddingsRequest: body size', () => {
   });
 
   it('a base64-encoded body that decodes to non-JSON is 400 invalid_json', () => {
-    expect(refusal(thrown(() => parseEmbeddingsRequest(Buffer.from('nope').toString('base64'), true, MAX)))).toEqual(bad('invalid_json', null));
+    expect(refusal(thrown(() => parseEmbeddingsRequest(Buffer.from('nope').toString('base64'), true, MAX)))).toEqual(
+      bad('invalid_json', null),
+    );
   });
 });
 
@@ -261,7 +269,13 @@ describe('parseEmbeddingsRequest: robustness', () => {
   it('property: for request-shaped objects with arbitrary field values it returns or throws a 400/413 GatewayError', () => {
     const anyValue = fc.oneof(fc.jsonValue(), fc.string(), fc.array(fc.string()), fc.array(fc.integer()), fc.array(fc.array(fc.double())));
     const doc = fc.record(
-      { model: fc.oneof(fc.string(), anyValue), input: anyValue, encoding_format: anyValue, dimensions: fc.oneof(fc.integer(), anyValue), user: anyValue },
+      {
+        model: fc.oneof(fc.string(), anyValue),
+        input: anyValue,
+        encoding_format: anyValue,
+        dimensions: fc.oneof(fc.integer(), anyValue),
+        user: anyValue,
+      },
       { requiredKeys: [] },
     );
     fc.assert(
@@ -328,13 +342,17 @@ describe('enforceLimits', () => {
   });
 
   it('dimensions outside allowedDimensions is 422 dimensions_not_allowed (param dimensions)', () => {
-    expect(limited(text(['a'], { dimensions: 300 }), { allowedDimensions: [256, 512] })).toEqual(unprocessable('dimensions_not_allowed', 'dimensions'));
+    expect(limited(text(['a'], { dimensions: 300 }), { allowedDimensions: [256, 512] })).toEqual(
+      unprocessable('dimensions_not_allowed', 'dimensions'),
+    );
     expect(() => enforceLimits(text(['a'], { dimensions: 512 }), { allowedDimensions: [256, 512] })).not.toThrow();
     expect(() => enforceLimits(text(['a']), { allowedDimensions: [256, 512] })).not.toThrow();
   });
 
   it('an empty allowedDimensions (empty intersection) refuses every explicit dimensions value', () => {
-    expect(limited(text(['a'], { dimensions: 256 }), { allowedDimensions: [] })).toEqual(unprocessable('dimensions_not_allowed', 'dimensions'));
+    expect(limited(text(['a'], { dimensions: 256 }), { allowedDimensions: [] })).toEqual(
+      unprocessable('dimensions_not_allowed', 'dimensions'),
+    );
   });
 
   it('the item count is checked before lengths, and lengths before dimensions', () => {

@@ -32,14 +32,17 @@ const result = (vectors: Float32Array[], encoded?: (EncodedVector | undefined)[]
   upstream: { status: 200, latencyMs: 1, attempts: 1, batches: 1 },
 });
 const b64 = (v: Float32Array): string => Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
-const vectorsArb = fc.integer({ min: 1, max: 9 }).chain((dims) => fc.array(fc.float32Array({ minLength: dims, maxLength: dims, noNaN: true, noDefaultInfinity: true }), { maxLength: 5 }));
+const vectorsArb = fc
+  .integer({ min: 1, max: 9 })
+  .chain((dims) => fc.array(fc.float32Array({ minLength: dims, maxLength: dims, noNaN: true, noDefaultInfinity: true }), { maxLength: 5 }));
 
 describe('embeddingsBody', () => {
   it('without kept encodings: byte-identical to the re-encoded body, float and base64 (property)', () => {
     fc.assert(
       fc.property(vectorsArb, fc.string(), fc.nat(), fc.nat(), (vectors, model, prompt, total) => {
         const r = { ...result(vectors), usage: { promptTokens: prompt, totalTokens: total } };
-        for (const format of ['float', 'base64'] as const) expect(embeddingsBody({ encodingFormat: format }, model, r)).toBe(reencodedBody(format, model, r));
+        for (const format of ['float', 'base64'] as const)
+          expect(embeddingsBody({ encodingFormat: format }, model, r)).toBe(reencodedBody(format, model, r));
       }),
     );
   });
@@ -48,7 +51,9 @@ describe('embeddingsBody', () => {
     fc.assert(
       fc.property(vectorsArb, (vectors) => {
         const kept = vectors.map((v) => ({ format: 'base64' as const, text: b64(v) }));
-        expect(embeddingsBody({ encodingFormat: 'base64' }, 'm', result(vectors, kept))).toBe(reencodedBody('base64', 'm', result(vectors)));
+        expect(embeddingsBody({ encodingFormat: 'base64' }, 'm', result(vectors, kept))).toBe(
+          reencodedBody('base64', 'm', result(vectors)),
+        );
       }),
     );
   });
@@ -57,15 +62,21 @@ describe('embeddingsBody', () => {
     const vectors = [Float32Array.from([0.1, -2e-3]), Float32Array.from([1, 0])];
     const kept: (EncodedVector | undefined)[] = [{ format: 'float', text: '[0.1,-2E-3]' }, undefined];
     const body = embeddingsBody({ encodingFormat: 'float' }, 'm', result(vectors, kept));
-    expect(body).toBe('{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,-2E-3]},{"object":"embedding","index":1,"embedding":[1,0]}],"model":"m","usage":{"prompt_tokens":12,"total_tokens":12}}');
+    expect(body).toBe(
+      '{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,-2E-3]},{"object":"embedding","index":1,"embedding":[1,0]}],"model":"m","usage":{"prompt_tokens":12,"total_tokens":12}}',
+    );
     const parsed = JSON.parse(body) as { data: { embedding: number[] }[] };
     expect(parsed.data.map((d) => Float32Array.from(d.embedding))).toEqual(vectors);
   });
 
   it('a kept encoding in the other format is ignored: the vectors are encoded as asked', () => {
     const vectors = [Float32Array.from([0.5, 0.25])];
-    expect(embeddingsBody({ encodingFormat: 'float' }, 'm', result(vectors, [{ format: 'base64', text: b64(vectors[0]!) }]))).toBe(reencodedBody('float', 'm', result(vectors)));
-    expect(embeddingsBody({ encodingFormat: 'base64' }, 'm', result(vectors, [{ format: 'float', text: '[0.5,0.25]' }]))).toBe(reencodedBody('base64', 'm', result(vectors)));
+    expect(embeddingsBody({ encodingFormat: 'float' }, 'm', result(vectors, [{ format: 'base64', text: b64(vectors[0]!) }]))).toBe(
+      reencodedBody('float', 'm', result(vectors)),
+    );
+    expect(embeddingsBody({ encodingFormat: 'base64' }, 'm', result(vectors, [{ format: 'float', text: '[0.5,0.25]' }]))).toBe(
+      reencodedBody('base64', 'm', result(vectors)),
+    );
   });
 });
 
@@ -77,12 +88,23 @@ describe('Gateway with an OpenAI upstream: pass-through end to end', () => {
   afterEach(() => upstream.reset());
   afterAll(() => upstream.close());
 
-  const PRINCIPAL: Principal = { issuerId: 'corp', issuer: 'https://idp.example.com', subject: 'svc', clientId: 'svc', groups: ['g'], scopes: [], tokenId: null, expiresAt: null };
+  const PRINCIPAL: Principal = {
+    issuerId: 'corp',
+    issuer: 'https://idp.example.com',
+    subject: 'svc',
+    clientId: 'svc',
+    groups: ['g'],
+    scopes: [],
+    tokenId: null,
+    expiresAt: null,
+  };
 
   function gateway() {
     const config = loadConfig({
       issuers: [{ id: 'corp', issuer: 'https://idp.example.com', audiences: 'embedgate', jwksUri: 'https://idp.example.com/jwks' }],
-      models: [{ name: 'emb', provider: 'openai', baseUrl: upstream.url, apiKey: { source: 'env', name: 'K' }, upstream: { maxBatchSize: 2 } }],
+      models: [
+        { name: 'emb', provider: 'openai', baseUrl: upstream.url, apiKey: { source: 'env', name: 'K' }, upstream: { maxBatchSize: 2 } },
+      ],
       policy: { rules: [{ id: 'all', effect: 'allow', match: { groups: 'g' }, models: '*' }] },
       masking: { enabled: true },
     });
@@ -98,7 +120,16 @@ describe('Gateway with an OpenAI upstream: pass-through end to end', () => {
       ids: { sessionId: () => `s-${records.length}` },
     });
     const call = (body: unknown) =>
-      gw.handle({ method: 'POST', path: '/v1/embeddings', headers: { authorization: 'Bearer ok' }, rawQueryString: '', body: JSON.stringify(body), isBase64Encoded: false, requestId: null, sourceIp: null });
+      gw.handle({
+        method: 'POST',
+        path: '/v1/embeddings',
+        headers: { authorization: 'Bearer ok' },
+        rawQueryString: '',
+        body: JSON.stringify(body),
+        isBase64Encoded: false,
+        requestId: null,
+        sourceIp: null,
+      });
     return { call, records };
   }
 
@@ -111,9 +142,26 @@ describe('Gateway with an OpenAI upstream: pass-through end to end', () => {
     const f = await call({ model: 'emb', input, encoding_format: 'float' });
     expect([b.response.status, f.response.status]).toEqual([200, 200]);
     // Two batches per request (maxBatchSize 2), base64 asked upstream both times.
-    expect(upstream.requests.map((q) => (q.body as { encoding_format: string }).encoding_format)).toEqual(['base64', 'base64', 'base64', 'base64']);
+    expect(upstream.requests.map((q) => (q.body as { encoding_format: string }).encoding_format)).toEqual([
+      'base64',
+      'base64',
+      'base64',
+      'base64',
+    ]);
     // The fake is deterministic: ask it again for each item's string.
-    const answers = await Promise.all(input.map(async (item) => ((await (await fetch(`${upstream.url}/embeddings`, { method: 'POST', body: JSON.stringify({ input: [item], encoding_format: 'base64' }) })).json()) as Body).data[0]!.embedding));
+    const answers = await Promise.all(
+      input.map(
+        async (item) =>
+          (
+            (await (
+              await fetch(`${upstream.url}/embeddings`, {
+                method: 'POST',
+                body: JSON.stringify({ input: [item], encoding_format: 'base64' }),
+              })
+            ).json()) as Body
+          ).data[0]!.embedding,
+      ),
+    );
     const bBody = JSON.parse(b.response.body) as Body;
     const fBody = JSON.parse(f.response.body) as Body;
     expect(bBody.data.map((d) => d.embedding)).toEqual(answers);
@@ -133,7 +181,14 @@ describe('Gateway with an OpenAI upstream: pass-through end to end', () => {
     upstream.setBehaviour({ kind: 'success', encoding: 'float' });
     const f = await call({ model: 'emb', input });
     expect(f.response.status).toBe(200);
-    const texts = await Promise.all(input.map(async (item) => JSON.stringify(((await (await fetch(`${upstream.url}/embeddings`, { method: 'POST', body: JSON.stringify({ input: [item] }) })).json()) as Body).data[0]!.embedding)));
+    const texts = await Promise.all(
+      input.map(async (item) =>
+        JSON.stringify(
+          ((await (await fetch(`${upstream.url}/embeddings`, { method: 'POST', body: JSON.stringify({ input: [item] }) })).json()) as Body)
+            .data[0]!.embedding,
+        ),
+      ),
+    );
     for (const t of texts) expect(f.response.body.includes(`"embedding":${t}}`)).toBe(true);
     expect(f.record.output!.fingerprint).toBe(b.record.output!.fingerprint);
     expect(f.record.output).toEqual({ vectors: 3, dimensions: 24, fingerprint: b.record.output!.fingerprint });

@@ -53,12 +53,23 @@ describe('applicableRevocationKeys', () => {
 
   it('leaves out what the principal lacks, and issuer keys an issuer cannot form', () => {
     expect(applicableRevocationKeys({ issuer: ISS, subject: 's', clientId: null, tokenId: null })).toEqual([`sub#${ISS}#s`, 'sub#*#s']);
-    expect(applicableRevocationKeys({ issuer: 'https://odd#iss', subject: 's', clientId: 'c', tokenId: 'j' })).toEqual(['sub#*#s', 'client#*#c']);
+    expect(applicableRevocationKeys({ issuer: 'https://odd#iss', subject: 's', clientId: 'c', tokenId: 'j' })).toEqual([
+      'sub#*#s',
+      'client#*#c',
+    ]);
   });
 });
 
 describe('expiry', () => {
-  const r = (until: number | null): Revocation => ({ kind: 'subject', value: 's', issuer: null, reason: null, until, createdAt: 0, createdBy: null });
+  const r = (until: number | null): Revocation => ({
+    kind: 'subject',
+    value: 's',
+    issuer: null,
+    reason: null,
+    until,
+    createdAt: 0,
+    createdBy: null,
+  });
 
   it('is in force before until, not at or after it, and forever when until is null', () => {
     expect(isRevocationActive(r(1000), 999)).toBe(true);
@@ -69,7 +80,11 @@ describe('expiry', () => {
   it('firstActiveRevocation follows the key order and skips ended ones', () => {
     const ended = r(10);
     const forever = r(null);
-    const found = new Map<string, Revocation | null>([['a', ended], ['b', null], ['c', forever]]);
+    const found = new Map<string, Revocation | null>([
+      ['a', ended],
+      ['b', null],
+      ['c', forever],
+    ]);
     expect(firstActiveRevocation(['a', 'b', 'c'], found, 100)).toBe(forever);
     expect(firstActiveRevocation(['a', 'b', 'c'], found, 5)).toBe(ended);
     expect(firstActiveRevocation(['b', 'missing'], found, 5)).toBeNull();

@@ -36,17 +36,37 @@ beforeAll(async () => {
   const config = {
     issuers: [],
     models: [
-      { name: 'remote', provider: 'openai-compatible', upstreamModel: 'text-embedding-3-small', baseUrl: upstream.url, apiKey: { source: 'env', name: 'E2E_UPSTREAM_KEY' }, upstream: { maxRetries: 0 } },
-      { name: 'remote-critical', provider: 'openai-compatible', upstreamModel: 'text-embedding-3-large', baseUrl: upstream.url, apiKey: { source: 'env', name: 'E2E_UPSTREAM_KEY' }, upstream: { maxRetries: 0 } },
+      {
+        name: 'remote',
+        provider: 'openai-compatible',
+        upstreamModel: 'text-embedding-3-small',
+        baseUrl: upstream.url,
+        apiKey: { source: 'env', name: 'E2E_UPSTREAM_KEY' },
+        upstream: { maxRetries: 0 },
+      },
+      {
+        name: 'remote-critical',
+        provider: 'openai-compatible',
+        upstreamModel: 'text-embedding-3-large',
+        baseUrl: upstream.url,
+        apiKey: { source: 'env', name: 'E2E_UPSTREAM_KEY' },
+        upstream: { maxRetries: 0 },
+      },
     ],
     policy: {
       rules: [
         {
-          id: 'remote-held-for-outsiders', effect: 'allow', match: { issuer: 'dev', groups: ['search-team', 'agents'] }, models: 'remote',
+          id: 'remote-held-for-outsiders',
+          effect: 'allow',
+          match: { issuer: 'dev', groups: ['search-team', 'agents'] },
+          models: 'remote',
           approval: { when: { principalOutsideGroups: ['search-team'], batchOver: 4 }, reviewers: { groups: ['reviewers'] } },
         },
         {
-          id: 'critical-two-person', effect: 'allow', match: { issuer: 'dev', groups: ['search-team'] }, models: 'remote-critical',
+          id: 'critical-two-person',
+          effect: 'allow',
+          match: { issuer: 'dev', groups: ['search-team'] },
+          models: 'remote-critical',
           approval: { reviewers: { groups: ['reviewers'] }, requiredApprovals: 2 },
         },
       ],
@@ -70,7 +90,9 @@ type Ticket = { approval_id: string; status: string; poll_url: string; triggers:
 /** The CLI, as a reviewer would run it (a child process, token in the environment). */
 async function cli(who: string, args: string[]): Promise<{ code: number; out: string; err: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['cli/embedgate.js', 'approvals', ...args, '--url', dev.url], { env: { ...process.env, EMBEDGATE_TOKEN: tokens[who]! } });
+    const { stdout, stderr } = await run(process.execPath, ['cli/embedgate.js', 'approvals', ...args, '--url', dev.url], {
+      env: { ...process.env, EMBEDGATE_TOKEN: tokens[who]! },
+    });
     return { code: 0, out: stdout, err: stderr };
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };
@@ -119,15 +141,30 @@ it('the in-group principal is not held; the outsider is held (202), sees only it
 
   // Another principal cannot use it; a changed payload is refused; the exact re-send goes through once.
   expect(await status(openai('indexer').embeddings.create(body, { headers: { 'x-embedgate-approval-id': ticket.approval_id } }))).toBe(200); // the indexer needs no approval: header ignored
-  expect(await status(openai('agent').embeddings.create({ ...body, input: ['something else'] }, { headers: { 'x-embedgate-approval-id': ticket.approval_id } }))).toBe('403 approval_payload_mismatch');
+  expect(
+    await status(
+      openai('agent').embeddings.create(
+        { ...body, input: ['something else'] },
+        { headers: { 'x-embedgate-approval-id': ticket.approval_id } },
+      ),
+    ),
+  ).toBe('403 approval_payload_mismatch');
   const used = await openai('agent').embeddings.create(body, { headers: { 'x-embedgate-approval-id': ticket.approval_id } });
   expect(used.data).toHaveLength(1);
   expect(used.data[0]!.embedding).toHaveLength(12);
-  expect(await status(openai('agent').embeddings.create(body, { headers: { 'x-embedgate-approval-id': ticket.approval_id } }))).toBe('403 approval_used');
+  expect(await status(openai('agent').embeddings.create(body, { headers: { 'x-embedgate-approval-id': ticket.approval_id } }))).toBe(
+    '403 approval_used',
+  );
 
   const records = (await readLocalArchive(archiveDir)).filter((r) => r.approval?.id === ticket.approval_id);
   expect(records.map((r) => `${r.approval!.step}:${r.principal?.subject}`)).toEqual([
-    'requested:agent', 'viewed:agent', 'refused:agent', 'decided:alice', 'refused:agent', 'used:agent', 'refused:agent',
+    'requested:agent',
+    'viewed:agent',
+    'refused:agent',
+    'decided:alice',
+    'refused:agent',
+    'used:agent',
+    'refused:agent',
   ]);
   // The reviewer's view never carries the token or anything of the workflow's.
   const shown = await cli('bob', ['show', ticket.approval_id]);
@@ -141,7 +178,9 @@ it('a denied request is never forwarded', async () => {
   expect(ticket.triggers).toEqual(['batch_over:4']);
   expect((await cli('bob', ['deny', ticket.approval_id, '--reason', 'bulk export not allowed'])).code).toBe(0);
   const before = upstream.requests.length;
-  expect(await status(openai('indexer').embeddings.create(body, { headers: { 'x-embedgate-approval-id': ticket.approval_id } }))).toBe('403 approval_denied');
+  expect(await status(openai('indexer').embeddings.create(body, { headers: { 'x-embedgate-approval-id': ticket.approval_id } }))).toBe(
+    '403 approval_denied',
+  );
   expect(upstream.requests.length).toBe(before);
 }, 60_000);
 
@@ -149,9 +188,13 @@ it('the two-person rule: one approval is not enough, the same reviewer twice doe
   const body = { model: 'remote-critical', input: ['board minutes'] };
   const ticket = (await openai('indexer').embeddings.create(body).withResponse()).data as unknown as Ticket;
   expect((await cli('alice', ['approve', ticket.approval_id, '--reason', 'ok'])).out).toContain('is now pending (1/2 approvals)');
-  expect(await status(openai('indexer').embeddings.create(body, { headers: { 'x-embedgate-approval-id': ticket.approval_id } }))).toBe('409 approval_pending');
+  expect(await status(openai('indexer').embeddings.create(body, { headers: { 'x-embedgate-approval-id': ticket.approval_id } }))).toBe(
+    '409 approval_pending',
+  );
   expect((await cli('alice', ['approve', ticket.approval_id, '--reason', 'really ok'])).err).toContain('already_decided');
-  expect((await cli('bob', ['approve', ticket.approval_id, '--reason', 'second pair of eyes'])).out).toContain('is now approved (2/2 approvals)');
+  expect((await cli('bob', ['approve', ticket.approval_id, '--reason', 'second pair of eyes'])).out).toContain(
+    'is now approved (2/2 approvals)',
+  );
   const used = await openai('indexer').embeddings.create(body, { headers: { 'x-embedgate-approval-id': ticket.approval_id } });
   expect(used.data).toHaveLength(1);
 }, 60_000);

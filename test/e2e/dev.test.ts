@@ -41,14 +41,24 @@ beforeAll(async () => {
     models: [
       { name: 'local-small', provider: 'local', dimensions: 256, limits: { maxInputs: 8 } },
       {
-        name: 'remote', provider: 'openai-compatible', upstreamModel: 'text-embedding-3-small', baseUrl: upstream.url,
-        apiKey: { source: 'env', name: 'E2E_UPSTREAM_KEY' }, upstream: { maxRetries: 0, maxBatchSize: 2 },
+        name: 'remote',
+        provider: 'openai-compatible',
+        upstreamModel: 'text-embedding-3-small',
+        baseUrl: upstream.url,
+        apiKey: { source: 'env', name: 'E2E_UPSTREAM_KEY' },
+        upstream: { maxRetries: 0, maxBatchSize: 2 },
       },
     ],
     policy: {
       rules: [
         { id: 'search-all', effect: 'allow', match: { issuer: 'dev', groups: 'search-team' }, models: '*' },
-        { id: 'support-small', effect: 'allow', match: { issuer: 'dev', groups: 'support' }, models: 'local-small', limits: { maxInputs: 2 } },
+        {
+          id: 'support-small',
+          effect: 'allow',
+          match: { issuer: 'dev', groups: 'support' },
+          models: 'local-small',
+          limits: { maxInputs: 2 },
+        },
       ],
     },
     gateway: { maxRequestBytes: 65_536 },
@@ -61,7 +71,10 @@ beforeAll(async () => {
   };
   const file = join(dir, 'config.json');
   await writeFile(file, JSON.stringify(config));
-  dev = await startDevProcess(['--config', file, '--issuer', '--archive-dir', archiveDir], { E2E_UPSTREAM_KEY: UPSTREAM_KEY, E2E_PSEUDONYM_KEY: 'e2e-pseudonym-key-0123456789abcdef' });
+  dev = await startDevProcess(['--config', file, '--issuer', '--archive-dir', archiveDir], {
+    E2E_UPSTREAM_KEY: UPSTREAM_KEY,
+    E2E_PSEUDONYM_KEY: 'e2e-pseudonym-key-0123456789abcdef',
+  });
   indexer = await fetchClientCredentialsToken(dev.tokenEndpoint!, CLIENTS[0]!);
   bot = await fetchClientCredentialsToken(dev.tokenEndpoint!, CLIENTS[1]!);
 });
@@ -74,7 +87,9 @@ afterAll(async () => {
 const openai = (token: string) => new OpenAI({ baseURL: `${dev.url}/v1`, apiKey: token, maxRetries: 0 });
 
 /** Run an SDK call, remember its session id, return its status. */
-async function sdk<T>(call: () => Promise<{ data: T; response: Response }>): Promise<{ status: number; data?: T; error?: InstanceType<typeof OpenAI.APIError> }> {
+async function sdk<T>(
+  call: () => Promise<{ data: T; response: Response }>,
+): Promise<{ status: number; data?: T; error?: InstanceType<typeof OpenAI.APIError> }> {
   try {
     const { data, response } = await call();
     seen.push(response.headers.get('x-embedgate-session-id')!);
@@ -87,17 +102,24 @@ async function sdk<T>(call: () => Promise<{ data: T; response: Response }>): Pro
 }
 
 /** A raw HTTP request (for what SDKs cannot send), remembering its session id. */
-function raw(path: string, opts: { method?: string; headers?: Record<string, string | string[]>; body?: string } = {}): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+function raw(
+  path: string,
+  opts: { method?: string; headers?: Record<string, string | string[]>; body?: string } = {},
+): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${dev.url}${path}`, { method: opts.method ?? 'POST', headers: { 'content-type': 'application/json', ...opts.headers } }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => {
-        const id = res.headers['x-embedgate-session-id'];
-        if (typeof id === 'string') seen.push(id);
-        resolve({ status: res.statusCode!, body, headers: res.headers });
-      });
-    });
+    const req = httpRequest(
+      `${dev.url}${path}`,
+      { method: opts.method ?? 'POST', headers: { 'content-type': 'application/json', ...opts.headers } },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => {
+          const id = res.headers['x-embedgate-session-id'];
+          if (typeof id === 'string') seen.push(id);
+          resolve({ status: res.statusCode!, body, headers: res.headers });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(opts.body);
   });
@@ -107,7 +129,9 @@ describe('allowed requests through the official openai client', () => {
   test('embeds with the local model; the SDK default (base64) and float give the same vectors', async () => {
     const input = ['The quick brown fox', 'jumps over the lazy dog'];
     const b64 = await sdk(() => openai(indexer).embeddings.create({ model: 'local-small', input }).withResponse());
-    const flt = await sdk(() => openai(indexer).embeddings.create({ model: 'local-small', input, encoding_format: 'float' }).withResponse());
+    const flt = await sdk(() =>
+      openai(indexer).embeddings.create({ model: 'local-small', input, encoding_format: 'float' }).withResponse(),
+    );
     expect(b64.status).toBe(200);
     expect(b64.data!.data.map((d) => d.index)).toEqual([0, 1]);
     expect(b64.data!.data[0]!.embedding).toHaveLength(256);
@@ -117,7 +141,11 @@ describe('allowed requests through the official openai client', () => {
 
   test('forwards to the upstream with the gateway key, never the client token, and keeps order across batches', async () => {
     upstream.requests.length = 0;
-    const res = await sdk(() => openai(indexer).embeddings.create({ model: 'remote', input: ['a', 'b', 'c', 'd', 'e'] }).withResponse());
+    const res = await sdk(() =>
+      openai(indexer)
+        .embeddings.create({ model: 'remote', input: ['a', 'b', 'c', 'd', 'e'] })
+        .withResponse(),
+    );
     expect(res.status).toBe(200);
     expect(res.data!.data.map((d) => d.index)).toEqual([0, 1, 2, 3, 4]);
     expect(upstream.requests).toHaveLength(3); // maxBatchSize 2
@@ -148,7 +176,11 @@ describe('refusals', () => {
     const empty = await sdk(() => openai(bot).embeddings.create({ model: 'local-small', input: [] }).withResponse());
     expect(empty.status).toBe(400);
     expect(empty.error!.param).toBe('input');
-    const many = await sdk(() => openai(bot).embeddings.create({ model: 'local-small', input: ['a', 'b', 'c'] }).withResponse());
+    const many = await sdk(() =>
+      openai(bot)
+        .embeddings.create({ model: 'local-small', input: ['a', 'b', 'c'] })
+        .withResponse(),
+    );
     expect(many.status).toBe(422);
     expect(many.error!.code).toBe('too_many_inputs');
   });
@@ -163,7 +195,10 @@ describe('refusals', () => {
   });
 
   test('a body over the limit is 413', async () => {
-    const r = await raw('/v1/embeddings', { body: JSON.stringify({ model: 'local-small', input: 'x'.repeat(70_000) }), headers: { authorization: `Bearer ${indexer}` } });
+    const r = await raw('/v1/embeddings', {
+      body: JSON.stringify({ model: 'local-small', input: 'x'.repeat(70_000) }),
+      headers: { authorization: `Bearer ${indexer}` },
+    });
     expect(r.status).toBe(413);
     expect(JSON.parse(r.body).error.code).toBe('request_too_large');
   });
@@ -207,7 +242,11 @@ describe('masking', () => {
 
   test('a blocked entity type is refused with 422 naming the type, and nothing is sent', async () => {
     upstream.requests.length = 0;
-    const r = await sdk(() => openai(indexer).embeddings.create({ model: 'remote', input: ['my SSN is 123-45-6789'] }).withResponse());
+    const r = await sdk(() =>
+      openai(indexer)
+        .embeddings.create({ model: 'remote', input: ['my SSN is 123-45-6789'] })
+        .withResponse(),
+    );
     expect(r.status).toBe(422);
     expect(r.error!.code).toBe('sensitive_data_blocked');
     expect(r.error!.message).toContain('US_SSN');
@@ -216,7 +255,11 @@ describe('masking', () => {
   });
 
   test('token-id inputs are refused while masking is on (they cannot be scanned)', async () => {
-    const r = await sdk(() => openai(indexer).embeddings.create({ model: 'local-small', input: [[1, 2, 3]] }).withResponse());
+    const r = await sdk(() =>
+      openai(indexer)
+        .embeddings.create({ model: 'local-small', input: [[1, 2, 3]] })
+        .withResponse(),
+    );
     expect(r.status).toBe(400);
     expect(r.error!.code).toBe('tokens_not_scannable');
   });
@@ -243,7 +286,10 @@ describe('runtime revocation through the CLI', () => {
   });
 
   test('a usage error exits 2 with the fix', async () => {
-    await expect(cli('revoke', '--token-id', 'x', '--archive-dir', archiveDir)).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/--token-id needs --issuer/) });
+    await expect(cli('revoke', '--token-id', 'x', '--archive-dir', archiveDir)).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--token-id needs --issuer/),
+    });
   });
 });
 
@@ -263,14 +309,35 @@ describe('the archive', () => {
     expect(remote).toMatchObject({
       principal: { issuer_id: 'dev', subject: 'indexer', client_id: 'indexer', groups: ['search-team'], scopes: ['embeddings'] },
       model: { name: 'remote', provider: 'openai-compatible', upstream_model: 'text-embedding-3-small' },
-      decision: { outcome: 'allow', reason: 'rule_allow', rule_id: 'search-all', policy_version: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) },
+      decision: {
+        outcome: 'allow',
+        reason: 'rule_allow',
+        rule_id: 'search-all',
+        policy_version: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+      },
       input: { kind: 'text', items: 5, characters: 5, encoding_format: 'base64' },
       upstream: { status: 200, attempts: 3, batches: 3 },
       output: { vectors: 5, dimensions: 12, fingerprint: expect.stringMatching(/^sha256:/) },
     });
     const masked = records.find((r) => r.masking?.findings.some((f) => f.type === 'CREDIT_CARD'))!;
-    expect(masked.masking).toMatchObject({ scanned: true, blocked: [], counts: expect.arrayContaining([{ type: 'EMAIL', count: 1 }, { type: 'CREDIT_CARD', count: 2 }, { type: 'IP_ADDRESS', count: 1 }]) });
-    expect(masked.masking!.findings).toContainEqual({ item: 0, type: 'EMAIL', detector: 'email', strategy: 'redact', count: 1, offsets: [[8, 28]], pseudonyms: [] });
+    expect(masked.masking).toMatchObject({
+      scanned: true,
+      blocked: [],
+      counts: expect.arrayContaining([
+        { type: 'EMAIL', count: 1 },
+        { type: 'CREDIT_CARD', count: 2 },
+        { type: 'IP_ADDRESS', count: 1 },
+      ]),
+    });
+    expect(masked.masking!.findings).toContainEqual({
+      item: 0,
+      type: 'EMAIL',
+      detector: 'email',
+      strategy: 'redact',
+      count: 1,
+      offsets: [[8, 28]],
+      pseudonyms: [],
+    });
     const card = masked.masking!.findings.find((f) => f.item === 1 && f.type === 'CREDIT_CARD')!;
     expect(card.pseudonyms).toHaveLength(1);
     expect(card.pseudonyms[0]).toMatch(/^<CREDIT_CARD_[0-9a-f]{8}>$/);
@@ -278,12 +345,34 @@ describe('the archive', () => {
     const blocked = records.find((r) => r.decision.reason === 'masking_blocked')!;
     expect(blocked.masking!.blocked).toEqual(['US_SSN']);
     const reasons = records.map((r) => r.decision.reason);
-    expect(reasons).toEqual(expect.arrayContaining(['revoked_subject', 'no_matching_rule', 'empty_input', 'too_many_inputs', 'missing_token', 'token_in_query', 'multiple_authorization_headers', 'bad_signature', 'request_too_large', 'upstream_5xx']));
+    expect(reasons).toEqual(
+      expect.arrayContaining([
+        'revoked_subject',
+        'no_matching_rule',
+        'empty_input',
+        'too_many_inputs',
+        'missing_token',
+        'token_in_query',
+        'multiple_authorization_headers',
+        'bad_signature',
+        'request_too_large',
+        'upstream_5xx',
+      ]),
+    );
   });
 
   test('no token, client secret or upstream key appears in any record or log line', async () => {
     const haystack = JSON.stringify(records) + dev.output();
-    for (const secret of [indexer, bot, UPSTREAM_KEY, 'e2e-pseudonym-key-0123456789abcdef', 'jane.doe@example.com', '4111 1111 1111 1111', '123-45-6789', ...CLIENTS.map((c) => c.clientSecret)]) {
+    for (const secret of [
+      indexer,
+      bot,
+      UPSTREAM_KEY,
+      'e2e-pseudonym-key-0123456789abcdef',
+      'jane.doe@example.com',
+      '4111 1111 1111 1111',
+      '123-45-6789',
+      ...CLIENTS.map((c) => c.clientSecret),
+    ]) {
       expect(haystack).not.toContain(secret);
     }
     // Signatures alone would be enough to replay nothing, but must not leak either.

@@ -17,9 +17,18 @@ const config = loadConfig({
   policy: { rules: [{ id: 'rag-export', effect: 'allow', approval: { reviewers: { groups: ['reviewers'] } } }] },
 });
 const context = {
-  awsRequestId: 'lambda-req-1', functionName: 'approval-task', functionVersion: '1', invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:approval-task',
-  memoryLimitInMB: '256', logGroupName: 'g', logStreamName: 's', callbackWaitsForEmptyEventLoop: false, getRemainingTimeInMillis: () => 10_000,
-  done: () => undefined, fail: () => undefined, succeed: () => undefined,
+  awsRequestId: 'lambda-req-1',
+  functionName: 'approval-task',
+  functionVersion: '1',
+  invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:approval-task',
+  memoryLimitInMB: '256',
+  logGroupName: 'g',
+  logStreamName: 's',
+  callbackWaitsForEmptyEventLoop: false,
+  getRemainingTimeInMillis: () => 10_000,
+  done: () => undefined,
+  fail: () => undefined,
+  succeed: () => undefined,
 } as Context;
 
 let store: InMemoryApprovalStore;
@@ -46,17 +55,33 @@ beforeEach(async () => {
   await store.create(pendingApproval(ID));
   out = [];
   // Powertools writes INFO to stdout and ERROR to stderr.
-  spies = [process.stdout, process.stderr].map((s) => jest.spyOn(s, 'write').mockImplementation((chunk: string | Uint8Array) => (out.push(String(chunk)), true)));
+  spies = [process.stdout, process.stderr].map((s) =>
+    jest.spyOn(s, 'write').mockImplementation((chunk: string | Uint8Array) => (out.push(String(chunk)), true)),
+  );
 });
 afterEach(() => spies.forEach((s) => s.mockRestore()));
 
-const logLines = () => out.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+const logLines = () =>
+  out
+    .join('')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 test('register keeps the task token on the approval and logs the id and status, never the token', async () => {
   await expect(handler({ action: 'register', approvalId: ID, taskToken: TOKEN }, context)).resolves.toEqual({ status: 'pending' });
   await expect(store.get(ID)).resolves.toMatchObject({ revision: 1, taskToken: TOKEN });
   expect(settled).toEqual([]);
-  expect(logLines()).toEqual([expect.objectContaining({ level: 'INFO', message: 'approval task', action: 'register', approval_id: ID, status: 'pending', function_request_id: 'lambda-req-1' })]);
+  expect(logLines()).toEqual([
+    expect.objectContaining({
+      level: 'INFO',
+      message: 'approval task',
+      action: 'register',
+      approval_id: ID,
+      status: 'pending',
+      function_request_id: 'lambda-req-1',
+    }),
+  ]);
   expect(out.join('')).not.toContain(TOKEN);
 });
 
@@ -71,7 +96,11 @@ test('expire marks a pending approval expired and writes its record with the exe
   await expect(handler({ action: 'expire', approvalId: ID, executionId }, context)).resolves.toEqual({ status: 'expired' });
   await expect(store.get(ID)).resolves.toMatchObject({ status: 'expired' });
   expect(records).toHaveLength(1);
-  expect(records[0]).toMatchObject({ request: { method: 'WORKFLOW', request_id: executionId }, decision: { reason: 'approval_expired' }, approval: { id: ID, step: 'expired' } });
+  expect(records[0]).toMatchObject({
+    request: { method: 'WORKFLOW', request_id: executionId },
+    decision: { reason: 'approval_expired' },
+    approval: { id: ID, step: 'expired' },
+  });
   expect(logLines()).toEqual([expect.objectContaining({ action: 'expire', approval_id: ID, status: 'expired' })]);
 });
 

@@ -29,8 +29,14 @@ function setup() {
   const archive = new WriteOnceArchive();
   const gateway = new Gateway({
     config,
-    verifier: { verify: async () => { throw new Error('never called'); } },
-    provider: () => { throw new Error('never called'); },
+    verifier: {
+      verify: async () => {
+        throw new Error('never called');
+      },
+    },
+    provider: () => {
+      throw new Error('never called');
+    },
     revocations: new InMemoryRevocationList(),
     archive,
     clock: { now: () => Date.now() },
@@ -39,16 +45,37 @@ function setup() {
   return { archive, record: createEdgeRecorder(gateway) };
 }
 
-const entry = (o: Record<string, string>) => JSON.stringify({ requestId: 'r1', time: '1795957070541', ip: '203.0.113.9', userAgent: 'curl/8', method: 'POST', path: '/v1/embeddings', status: '401', integrationStatus: '-', authorizerError: 'Unauthorized', ...o });
+const entry = (o: Record<string, string>) =>
+  JSON.stringify({
+    requestId: 'r1',
+    time: '1795957070541',
+    ip: '203.0.113.9',
+    userAgent: 'curl/8',
+    method: 'POST',
+    path: '/v1/embeddings',
+    status: '401',
+    integrationStatus: '-',
+    authorizerError: 'Unauthorized',
+    ...o,
+  });
 
 function event(messages: string[]): CloudWatchLogsEvent {
-  const data = { messageType: 'DATA_MESSAGE', owner: '123456789012', logGroup: 'access', logStream: 's', subscriptionFilters: ['f'], logEvents: messages.map((message, i) => ({ id: String(i), timestamp: 0, message })) };
+  const data = {
+    messageType: 'DATA_MESSAGE',
+    owner: '123456789012',
+    logGroup: 'access',
+    logStream: 's',
+    subscriptionFilters: ['f'],
+    logEvents: messages.map((message, i) => ({ id: String(i), timestamp: 0, message })),
+  };
   return { awslogs: { data: gzipSync(JSON.stringify(data)).toString('base64') } };
 }
 
 test('each refused request becomes one record with the edge reason, the request facts, and no principal', async () => {
   const { archive, record } = setup();
-  const result = await record(event([entry({}), entry({ requestId: 'r2', status: '404', path: '/v2/other' }), entry({ requestId: 'r3', status: '429' })]));
+  const result = await record(
+    event([entry({}), entry({ requestId: 'r2', status: '404', path: '/v2/other' }), entry({ requestId: 'r3', status: '429' })]),
+  );
   expect(result).toEqual({ recorded: 3, duplicates: 0, skipped: 0 });
   const byRequest = new Map([...archive.records.values()].map((r) => [r.request.request_id, r]));
   expect(byRequest.get('r1')).toMatchObject({

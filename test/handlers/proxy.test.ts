@@ -11,7 +11,16 @@ import { LocalSecretStore } from '../../lambda/adapters/local/secrets';
 import { InMemoryRevocationList } from '../../lambda/adapters/local/revocations';
 
 const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzdmMifQ.c2lnbmF0dXJlLXRoYXQtbXVzdC1ub3QtbGVhaw';
-const PRINCIPAL: Principal = { issuerId: 'corp', issuer: 'https://idp.example.com', subject: 'svc', clientId: 'svc', groups: ['g'], scopes: [], tokenId: null, expiresAt: null };
+const PRINCIPAL: Principal = {
+  issuerId: 'corp',
+  issuer: 'https://idp.example.com',
+  subject: 'svc',
+  clientId: 'svc',
+  groups: ['g'],
+  scopes: [],
+  tokenId: null,
+  expiresAt: null,
+};
 
 const config = loadConfig({
   issuers: [{ id: 'corp', issuer: 'https://idp.example.com', audiences: 'embedgate', jwksUri: 'https://idp.example.com/jwks' }],
@@ -21,7 +30,12 @@ const config = loadConfig({
 const records: SessionRecord[] = [];
 const gateway = new Gateway({
   config,
-  verifier: { verify: async (t) => { if (t !== TOKEN) throw unauthenticated('bad', 'bad_signature'); return PRINCIPAL; } },
+  verifier: {
+    verify: async (t) => {
+      if (t !== TOKEN) throw unauthenticated('bad', 'bad_signature');
+      return PRINCIPAL;
+    },
+  },
   provider: (m) => createProvider(m, { secrets: new LocalSecretStore({}) }),
   revocations: new InMemoryRevocationList(),
   archive: { put: async (r) => (records.push(r), { key: r.session_id }) },
@@ -31,17 +45,43 @@ const gateway = new Gateway({
 const handler = createProxyHandler(gateway);
 
 const context = {
-  awsRequestId: 'lambda-req-1', functionName: 'proxy', functionVersion: '1', invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:proxy',
-  memoryLimitInMB: '1024', logGroupName: 'g', logStreamName: 's', callbackWaitsForEmptyEventLoop: false, getRemainingTimeInMillis: () => 10_000,
-  done: () => undefined, fail: () => undefined, succeed: () => undefined,
+  awsRequestId: 'lambda-req-1',
+  functionName: 'proxy',
+  functionVersion: '1',
+  invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:proxy',
+  memoryLimitInMB: '1024',
+  logGroupName: 'g',
+  logStreamName: 's',
+  callbackWaitsForEmptyEventLoop: false,
+  getRemainingTimeInMillis: () => 10_000,
+  done: () => undefined,
+  fail: () => undefined,
+  succeed: () => undefined,
 } as Context;
 
-function event(method: string, path: string, body?: unknown, headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` }): APIGatewayProxyEventV2 {
+function event(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` },
+): APIGatewayProxyEventV2 {
   return {
-    version: '2.0', routeKey: '$default', rawPath: path, rawQueryString: '', headers: { 'content-type': 'application/json', ...headers },
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: path,
+    rawQueryString: '',
+    headers: { 'content-type': 'application/json', ...headers },
     requestContext: {
-      accountId: '123456789012', apiId: 'api', domainName: 'x', domainPrefix: 'x', requestId: 'apigw-1', routeKey: '$default', stage: '$default',
-      time: '29/Nov/2026:10:00:00 +0000', timeEpoch: Date.now(), http: { method, path, protocol: 'HTTP/1.1', sourceIp: '198.51.100.7', userAgent: 'jest' },
+      accountId: '123456789012',
+      apiId: 'api',
+      domainName: 'x',
+      domainPrefix: 'x',
+      requestId: 'apigw-1',
+      routeKey: '$default',
+      stage: '$default',
+      time: '29/Nov/2026:10:00:00 +0000',
+      timeEpoch: Date.now(),
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '198.51.100.7', userAgent: 'jest' },
     },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     isBase64Encoded: false,
@@ -63,9 +103,18 @@ test('answers an embeddings event and logs one line with the session id and reas
   expect(headers['x-embedgate-session-id']).toBe(records.at(-1)!.session_id);
   expect(JSON.parse(res.body!).data[0].embedding).toHaveLength(4);
   expect(records.at(-1)!.request).toMatchObject({ request_id: 'apigw-1', source_ip: '198.51.100.7' });
-  const lines = out.join('').split('\n').filter((l) => l.includes('"message":"request"'));
+  const lines = out
+    .join('')
+    .split('\n')
+    .filter((l) => l.includes('"message":"request"'));
   expect(lines).toHaveLength(1);
-  expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'INFO', session_id: records.at(-1)!.session_id, reason: 'rule_allow', subject: 'svc', function_request_id: 'lambda-req-1' });
+  expect(JSON.parse(lines[0]!)).toMatchObject({
+    level: 'INFO',
+    session_id: records.at(-1)!.session_id,
+    reason: 'rule_allow',
+    subject: 'svc',
+    function_request_id: 'lambda-req-1',
+  });
   expect(out.join('')).not.toContain(TOKEN);
   expect(out.join('')).not.toContain('hello');
 });

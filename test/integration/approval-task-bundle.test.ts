@@ -31,11 +31,13 @@ let s3Client: S3Client;
 let store: DynamoDbApprovalStore;
 
 // As the construct ships it: normalised and sealed.
-const configJson = JSON.stringify(shipConfig({
-  issuers: [{ id: 'corp', issuer: REQUESTER.issuer, audiences: ['embedgate'], jwksUri: 'https://issuer.example.com/jwks' }],
-  models: [{ name: 'titan-v2', provider: 'local', dimensions: 4 }],
-  policy: { rules: [{ id: 'rag-export', effect: 'allow', approval: { reviewers: { groups: ['reviewers'] } } }] },
-}));
+const configJson = JSON.stringify(
+  shipConfig({
+    issuers: [{ id: 'corp', issuer: REQUESTER.issuer, audiences: ['embedgate'], jwksUri: 'https://issuer.example.com/jwks' }],
+    models: [{ name: 'titan-v2', provider: 'local', dimensions: 4 }],
+    policy: { rules: [{ id: 'rag-export', effect: 'allow', approval: { reviewers: { groups: ['reviewers'] } } }] },
+  }),
+);
 
 beforeAll(async () => {
   const bundle = bundlePath('approval-task');
@@ -92,7 +94,10 @@ test('confirm answers the status the table holds, whatever released the wait; an
   const a = pendingApproval(ID(4), { expiresAt: Date.UTC(2030, 0, 15, 10, 0, 0, 250) });
   await store.create(a);
   // The deadline too, rounded up to the second (a Wait state drops milliseconds).
-  await expect(fn.invoke({ action: 'confirm', approvalId: ID(4) })).resolves.toEqual({ status: 'pending', decideBy: '2030-01-15T10:00:01.000Z' });
+  await expect(fn.invoke({ action: 'confirm', approvalId: ID(4) })).resolves.toEqual({
+    status: 'pending',
+    decideBy: '2030-01-15T10:00:01.000Z',
+  });
   await store.create({ ...pendingApproval(ID(5)), status: 'denied', decidedAt: Date.now() });
   await expect(fn.invoke({ action: 'confirm', approvalId: ID(5) })).resolves.toMatchObject({ status: 'denied' });
   await expect(fn.invoke({ action: 'confirm', approvalId: ID(99) })).rejects.toThrow(/not found/);
@@ -107,7 +112,11 @@ test('expire marks the approval expired and writes its record to the archive, th
   expect(listed.Contents).toHaveLength(1);
   const object = await s3Client.send(new GetObjectCommand({ Bucket: BUCKET, Key: listed.Contents![0]!.Key! }));
   const record = JSON.parse(await object.Body!.transformToString()) as SessionRecord;
-  expect(record).toMatchObject({ request: { method: 'WORKFLOW', request_id: executionId }, approval: { id: ID(3), step: 'expired', status: 'expired' }, decision: { reason: 'approval_expired' } });
+  expect(record).toMatchObject({
+    request: { method: 'WORKFLOW', request_id: executionId },
+    approval: { id: ID(3), step: 'expired', status: 'expired' },
+    decision: { reason: 'approval_expired' },
+  });
   // A second expiry (a retried task) changes nothing and writes nothing.
   await expect(fn.invoke({ action: 'expire', approvalId: ID(3), executionId })).resolves.toEqual({ status: 'expired' });
   expect((await s3Client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'sessions/' }))).Contents).toHaveLength(1);

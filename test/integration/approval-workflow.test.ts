@@ -77,10 +77,25 @@ function synthesized(): { definition: AslDefinition; config: GatewayConfig } {
   const stack = new Stack(app, 'Approvals');
   const gateway = new EmbeddingGateway(stack, 'Gateway', {
     issuers: [ISSUER],
-    models: [UpstreamModel.bedrock('amazon.titan-embed-text-v2:0', { name: 'titan-v2' }), UpstreamModel.bedrock('cohere.embed-english-v3', { name: 'cohere-en' })],
+    models: [
+      UpstreamModel.bedrock('amazon.titan-embed-text-v2:0', { name: 'titan-v2' }),
+      UpstreamModel.bedrock('cohere.embed-english-v3', { name: 'cohere-en' }),
+    ],
     rules: [
-      { id: 'held', effect: PolicyEffect.ALLOW, groups: ['search-team'], models: ['titan-v2'], approval: { reviewers: { groups: ['reviewers'] }, timeout: Duration.hours(1) } },
-      { id: 'two-person', effect: PolicyEffect.ALLOW, groups: ['search-team'], models: ['cohere-en'], approval: { reviewers: { groups: ['reviewers'] }, requiredApprovals: 2 } },
+      {
+        id: 'held',
+        effect: PolicyEffect.ALLOW,
+        groups: ['search-team'],
+        models: ['titan-v2'],
+        approval: { reviewers: { groups: ['reviewers'] }, timeout: Duration.hours(1) },
+      },
+      {
+        id: 'two-person',
+        effect: PolicyEffect.ALLOW,
+        groups: ['search-team'],
+        models: ['cohere-en'],
+        approval: { reviewers: { groups: ['reviewers'] }, requiredApprovals: 2 },
+      },
     ],
     alarms: false,
     dashboard: false,
@@ -88,7 +103,12 @@ function synthesized(): { definition: AslDefinition; config: GatewayConfig } {
   const template = Template.fromStack(stack).toJSON();
   const fn = template.Resources[stack.getLogicalId(gateway.approvals!.taskFunction.node.defaultChild as CfnElement)].Properties;
   const asset = join(app.synth().directory, `asset.${(fn.Code.S3Key as string).replace(/\.zip$/, '')}`);
-  const env = Object.fromEntries(Object.entries(fn.Environment.Variables as Record<string, unknown>).map(([k, v]) => [k, typeof v === 'string' ? v : `deploy-time-${k}`]));
+  const env = Object.fromEntries(
+    Object.entries(fn.Environment.Variables as Record<string, unknown>).map(([k, v]) => [
+      k,
+      typeof v === 'string' ? v : `deploy-time-${k}`,
+    ]),
+  );
   const config = loadConfig(expandEnvRefs(JSON.parse(readFileSync(join(asset, 'config.json'), 'utf8')), env));
   return { definition: stateMachineDefinition(template), config };
 }
@@ -116,7 +136,11 @@ class FakeProvider implements EmbeddingProvider {
   readonly calls: EmbeddingCall[] = [];
   async embed(call: EmbeddingCall): Promise<EmbeddingResult> {
     this.calls.push(call);
-    return { vectors: call.input.map(() => Float32Array.from([0.1, 0.2, 0.3, 0.4])), usage: { promptTokens: 2, totalTokens: 2 }, upstream: { status: 200, latencyMs: 1, attempts: 1, batches: 1 } };
+    return {
+      vectors: call.input.map(() => Float32Array.from([0.1, 0.2, 0.3, 0.4])),
+      usage: { promptTokens: 2, totalTokens: 2 },
+      upstream: { status: 200, latencyMs: 1, attempts: 1, batches: 1 },
+    };
   }
 }
 
@@ -271,7 +295,8 @@ async function setup(opts: { shortTimeout?: boolean; beforeRegister?: (approvalI
   const body = (model = 'titan-v2', input: string[] = ['quarterly revenue by region']) => ({ model, input });
   const embed = (who: string, b: unknown = body(), headers: Record<string, string> = {}) => send(who, { body: b, headers });
   const resend = (who: string, id: string, b: unknown = body()) => embed(who, b, { [APPROVAL_HEADER]: id });
-  const decide = (who: string, id: string, decision: 'approve' | 'deny', reason = 'checked the preview') => send(who, { path: `/v1/approvals/${id}/decision`, body: { decision, reason } });
+  const decide = (who: string, id: string, decision: 'approve' | 'deny', reason = 'checked the preview') =>
+    send(who, { path: `/v1/approvals/${id}/decision`, body: { decision, reason } });
   const view = (who: string, id: string) => send(who, { method: 'GET', path: `/v1/approvals/${id}` });
   /** Hold a request; resolves when its execution has registered its token. */
   const hold = async (who = 'indexer', b: unknown = body()) => {
@@ -370,7 +395,11 @@ describe('the deployed approval workflow, run locally against the real handlers 
     expect(output).toMatchObject({ approvalId: id, timeout: { Error: 'States.Timeout' }, expiry: { status: 'expired' } });
     await expect(g.store.get(id)).resolves.toMatchObject({ status: 'expired' });
     const expiry = g.records.find((r) => r.approval?.step === 'expired')!;
-    expect(expiry).toMatchObject({ request: { method: 'WORKFLOW', request_id: run.execution.executionArn }, decision: { reason: 'approval_expired' }, principal: { subject: 'svc-indexer' } });
+    expect(expiry).toMatchObject({
+      request: { method: 'WORKFLOW', request_id: run.execution.executionArn },
+      decision: { reason: 'approval_expired' },
+      principal: { subject: 'svc-indexer' },
+    });
 
     const late = await g.decide('alice', id, 'approve');
     expect(late.status).toBe(409);
@@ -388,7 +417,8 @@ describe('the deployed approval workflow, run locally against the real handlers 
     expect(await g.store.update({ ...a, revision: a.revision + 1, expiresAt: Date.now() + 1000 }, a.revision)).toBe(true);
   };
   // Someone with states:SendTaskSuccess / SendTaskFailure who read the token from the execution history.
-  const forgeSuccess = (token: string) => sfnClient.send(new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify({ status: 'approved' }) }));
+  const forgeSuccess = (token: string) =>
+    sfnClient.send(new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify({ status: 'approved' }) }));
 
   test('a forged release (SendTaskSuccess by someone else, the table still pending) is not a decision: the workflow waits for the deadline from the table and expires the approval, with its record', async () => {
     const g = await setup();
@@ -461,7 +491,11 @@ describe('the deployed approval workflow, run locally against the real handlers 
     await run.registered;
     await g.decide('alice', id, 'approve');
     await finished(run);
-    for (const other of [g.body('titan-v2', ['quarterly revenue by region', 'and one more item']), g.body('titan-v2', ['another text']), { ...g.body(), dimensions: 256 }]) {
+    for (const other of [
+      g.body('titan-v2', ['quarterly revenue by region', 'and one more item']),
+      g.body('titan-v2', ['another text']),
+      { ...g.body(), dimensions: 256 },
+    ]) {
       const r = await g.resend('indexer', id, other);
       expect([r.status, r.json.error.code]).toEqual([403, 'approval_payload_mismatch']);
     }

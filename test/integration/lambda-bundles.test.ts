@@ -320,8 +320,21 @@ describe('proxy bundle (assets/proxy/index.mjs)', () => {
       schema: RECORD_SCHEMA,
       session_id: sessionId,
       started_at: new Date(event.requestContext.timeEpoch).toISOString(),
-      request: { method: 'POST', path: '/v1/embeddings', request_id: event.requestContext.requestId, source_ip: '203.0.113.7', user_agent: 'lambda-bundles-test/1.0' },
-      principal: { issuer: jwks.issuer, issuer_id: 'corp', subject: 'svc-indexer', client_id: 'client-svc-indexer', groups: ['rag-readers'], scopes: ['embeddings'] },
+      request: {
+        method: 'POST',
+        path: '/v1/embeddings',
+        request_id: event.requestContext.requestId,
+        source_ip: '203.0.113.7',
+        user_agent: 'lambda-bundles-test/1.0',
+      },
+      principal: {
+        issuer: jwks.issuer,
+        issuer_id: 'corp',
+        subject: 'svc-indexer',
+        client_id: 'client-svc-indexer',
+        groups: ['rag-readers'],
+        scopes: ['embeddings'],
+      },
       model: { name: REMOTE_MODEL, provider: 'openai-compatible', upstream_model: 'fake-embedding-model' },
       decision: { outcome: 'allow', status: 200, rule_id: 'allow-corp' },
       input: { kind: 'text', items: 2, characters: input.join('').length },
@@ -347,7 +360,10 @@ describe('proxy bundle (assets/proxy/index.mjs)', () => {
   });
 
   test('a revoked subject (an item in the DynamoDB revocation table): 403 principal_revoked, and a record', async () => {
-    const event = apiEvent('POST', '/v1/embeddings', { token: await token('svc-revoked'), body: { model: REMOTE_MODEL, input: 'blocked' } });
+    const event = apiEvent('POST', '/v1/embeddings', {
+      token: await token('svc-revoked'),
+      body: { model: REMOTE_MODEL, input: 'blocked' },
+    });
     const upstreamBefore = upstream.requests.length;
 
     const res = await proxy.invoke<ApiResult>(event);
@@ -398,7 +414,10 @@ describe('proxy bundle (assets/proxy/index.mjs)', () => {
   });
 
   test('the archive unreachable: 503 archive_unavailable, and no vectors leave', async () => {
-    const event = apiEvent('POST', '/v1/embeddings', { token: await token('svc-indexer'), body: { model: LOCAL_MODEL, input: ['kept back'] } });
+    const event = apiEvent('POST', '/v1/embeddings', {
+      token: await token('svc-indexer'),
+      body: { model: LOCAL_MODEL, input: ['kept back'] },
+    });
 
     const res = await proxyArchiveDown.invoke<ApiResult>(event);
 
@@ -438,11 +457,21 @@ describe('proxy bundle: lazily loaded chunks', () => {
       startLambdaRunner({
         bundle: bundlePath('proxy'),
         files: { 'config.json': JSON.stringify(shipConfig(doc)) },
-        env: { ...functionEnv(s3Front.endpoint, true), AWS_ENDPOINT_URL_BEDROCK_RUNTIME: bedrockFake.endpoint, AWS_ENDPOINT_URL_COMPREHEND: comprehendFake.endpoint },
+        env: {
+          ...functionEnv(s3Front.endpoint, true),
+          AWS_ENDPOINT_URL_BEDROCK_RUNTIME: bedrockFake.endpoint,
+          AWS_ENDPOINT_URL_COMPREHEND: comprehendFake.endpoint,
+        },
         functionName: 'embedgate-proxy-bedrock-comprehend',
       }),
       // No Bedrock model, no Comprehend: the function's code without any lazily loaded chunk.
-      startLambdaRunner({ bundle: bundlePath('proxy'), omit: graph.lazy, files: { 'config.json': configJson() }, env: functionEnv(s3Front.endpoint, true), functionName: 'embedgate-proxy-lean' }),
+      startLambdaRunner({
+        bundle: bundlePath('proxy'),
+        omit: graph.lazy,
+        files: { 'config.json': configJson() },
+        env: functionEnv(s3Front.endpoint, true),
+        functionName: 'embedgate-proxy-lean',
+      }),
     ]);
   }, 60_000);
 
@@ -513,14 +542,22 @@ describe('proxy bundle: reading config.json', () => {
     await Promise.allSettled(runners.map((r) => r.close()));
   });
   const start = async (configJsonText: string, functionName: string, omit?: readonly string[]) => {
-    const r = await startLambdaRunner({ bundle: bundlePath('proxy'), ...(omit ? { omit } : {}), files: { 'config.json': configJsonText }, env: functionEnv(s3Front.endpoint, true), functionName });
+    const r = await startLambdaRunner({
+      bundle: bundlePath('proxy'),
+      ...(omit ? { omit } : {}),
+      files: { 'config.json': configJsonText },
+      env: functionEnv(s3Front.endpoint, true),
+      functionName,
+    });
     runners.push(r);
     return r;
   };
 
   test('an unsealed document (an older construct, or written by hand) is validated by the schema, loaded on demand', async () => {
     const legacy = await start(JSON.stringify(configSource()), 'embedgate-proxy-unsealed');
-    const res = await legacy.invoke<ApiResult>(apiEvent('POST', '/v1/embeddings', { token: await token('svc-unsealed'), body: { model: LOCAL_MODEL, input: 'x' } }));
+    const res = await legacy.invoke<ApiResult>(
+      apiEvent('POST', '/v1/embeddings', { token: await token('svc-unsealed'), body: { model: LOCAL_MODEL, input: 'x' } }),
+    );
     expect(res.statusCode).toBe(200);
     // Without the schema's chunk, the same document cannot start: the sealed one does not need it.
     const graph = await bundleGraph(dirname(bundlePath('proxy')));
@@ -530,7 +567,9 @@ describe('proxy bundle: reading config.json', () => {
   test('a config.json changed after synth: the function does not start, and says why', async () => {
     const doc = JSON.parse(configJson()) as { gateway: { archiveFailMode: string } };
     doc.gateway.archiveFailMode = 'open';
-    await expect(start(JSON.stringify(doc), 'embedgate-proxy-tampered')).rejects.toThrow(/ConfigError: [\s\S]*config\.json does not match the digest written at synth/);
+    await expect(start(JSON.stringify(doc), 'embedgate-proxy-tampered')).rejects.toThrow(
+      /ConfigError: [\s\S]*config\.json does not match the digest written at synth/,
+    );
   });
 });
 
@@ -547,7 +586,11 @@ describe('edge recorder bundle (assets/edge-recorder/index.mjs)', () => {
       logGroup: '/aws/apigateway/embedgate-access',
       logStream: 'abc123_$default',
       subscriptionFilters: ['EdgeRecords'],
-      logEvents: entries.map((e, i) => ({ id: `3800000000000000000000000000000000000000000000000${i}`, timestamp: Number(e.time), message: JSON.stringify(e) })),
+      logEvents: entries.map((e, i) => ({
+        id: `3800000000000000000000000000000000000000000000000${i}`,
+        timestamp: Number(e.time),
+        message: JSON.stringify(e),
+      })),
     };
     return { awslogs: { data: gzipSync(Buffer.from(JSON.stringify(data))).toString('base64') } };
   }
@@ -555,8 +598,28 @@ describe('edge recorder bundle (assets/edge-recorder/index.mjs)', () => {
   // A fixed past hour, so these records have a partition of their own.
   const t0 = Date.UTC(2025, 0, 2, 3, 4, 5, 678);
   const entries = [
-    { requestId: 'EdgeReq1=', time: String(t0), ip: '198.51.100.1', userAgent: 'curl/8.5', method: 'POST', path: '/v1/embeddings', status: '401', integrationStatus: '-', authorizerError: 'Unauthorized' },
-    { requestId: 'EdgeReq2=', time: String(t0 + 1), ip: '198.51.100.2', userAgent: '-', method: 'GET', path: '/v2/unknown', status: '404', integrationStatus: '-', authorizerError: '-' },
+    {
+      requestId: 'EdgeReq1=',
+      time: String(t0),
+      ip: '198.51.100.1',
+      userAgent: 'curl/8.5',
+      method: 'POST',
+      path: '/v1/embeddings',
+      status: '401',
+      integrationStatus: '-',
+      authorizerError: 'Unauthorized',
+    },
+    {
+      requestId: 'EdgeReq2=',
+      time: String(t0 + 1),
+      ip: '198.51.100.2',
+      userAgent: '-',
+      method: 'GET',
+      path: '/v2/unknown',
+      status: '404',
+      integrationStatus: '-',
+      authorizerError: '-',
+    },
   ];
   const prefix = 'sessions/dt=2025-01-02/hr=03/';
   const expectedKeys = entries.map((e) => recordKeyAt(Number(e.time), uuidv7From(Number(e.time), `apigw:${e.requestId}`))).sort();
@@ -575,7 +638,10 @@ describe('edge recorder bundle (assets/edge-recorder/index.mjs)', () => {
       started_at: new Date(t0).toISOString(),
     });
     const r2 = await storedRecord(expectedKeys.find((k) => k.includes(uuidv7From(t0 + 1, 'apigw:EdgeReq2=')))!);
-    expect(r2).toMatchObject({ request: { method: 'GET', path: '/v2/unknown', request_id: 'EdgeReq2=', user_agent: null }, decision: { outcome: 'invalid', status: 404, reason: 'edge_route_not_found' } });
+    expect(r2).toMatchObject({
+      request: { method: 'GET', path: '/v2/unknown', request_id: 'EdgeReq2=', user_agent: null },
+      decision: { outcome: 'invalid', status: 404, reason: 'edge_route_not_found' },
+    });
     for (const k of expectedKeys) {
       expect(putsOf(k)).toHaveLength(1);
       expectArchivePutHeaders(putsOf(k)[0]!.headers);

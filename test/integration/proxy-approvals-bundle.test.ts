@@ -47,13 +47,32 @@ beforeAll(async () => {
   jwks = await startJwksServer({ keys: [key] });
   ddb = new DynamoDBClient({ endpoint: dynamo.endpoint, region: REGION, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
   table = await createApprovalTable(ddb);
-  await ddb.send(new CreateTableCommand({ TableName: REVOCATIONS, AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }));
+  await ddb.send(
+    new CreateTableCommand({
+      TableName: REVOCATIONS,
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
   // As the construct ships it: normalised and sealed.
-  configJson = JSON.stringify(shipConfig({
-    issuers: [{ id: 'corp', issuer: jwks.issuer, audiences: [AUDIENCE], jwksUri: jwks.jwksUri, algorithms: ['RS256'] }],
-    models: [{ name: 'local-small', provider: 'local', dimensions: 8 }],
-    policy: { rules: [{ id: 'held', effect: 'allow', match: { groups: ['search-team'] }, models: ['*'], approval: { reviewers: { groups: ['reviewers'] } } }] },
-  }));
+  configJson = JSON.stringify(
+    shipConfig({
+      issuers: [{ id: 'corp', issuer: jwks.issuer, audiences: [AUDIENCE], jwksUri: jwks.jwksUri, algorithms: ['RS256'] }],
+      models: [{ name: 'local-small', provider: 'local', dimensions: 8 }],
+      policy: {
+        rules: [
+          {
+            id: 'held',
+            effect: 'allow',
+            match: { groups: ['search-team'] },
+            models: ['*'],
+            approval: { reviewers: { groups: ['reviewers'] } },
+          },
+        ],
+      },
+    }),
+  );
   const env = {
     EMBEDGATE_ARCHIVE_BUCKET: BUCKET,
     EMBEDGATE_ARCHIVE_KEY_ARN: KMS_KEY_ARN,
@@ -67,13 +86,21 @@ beforeAll(async () => {
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     AWS_ENDPOINT_URL_SFN: sfn.endpoint,
   };
-  const approvalsChunk = readdirSync(join(dirname(bundle), 'chunks')).filter((f) => f.startsWith('approvals-client-')).map((f) => `chunks/${f}`);
+  const approvalsChunk = readdirSync(join(dirname(bundle), 'chunks'))
+    .filter((f) => f.startsWith('approvals-client-'))
+    .map((f) => `chunks/${f}`);
   expect(approvalsChunk).toHaveLength(1);
   const approvalEnv = { ...env, EMBEDGATE_APPROVAL_TABLE: table, EMBEDGATE_APPROVAL_STATE_MACHINE: sfn.stateMachineArn };
   [proxy, proxyWithout, proxyNoChunk] = await Promise.all([
     startLambdaRunner({ bundle, files: { 'config.json': configJson }, functionName: 'embedgate-proxy', env: approvalEnv }),
     startLambdaRunner({ bundle, files: { 'config.json': configJson }, functionName: 'embedgate-proxy-no-approvals', env }),
-    startLambdaRunner({ bundle, omit: approvalsChunk, files: { 'config.json': configJson }, functionName: 'embedgate-proxy-no-approvals-chunk', env: approvalEnv }),
+    startLambdaRunner({
+      bundle,
+      omit: approvalsChunk,
+      files: { 'config.json': configJson },
+      functionName: 'embedgate-proxy-no-approvals-chunk',
+      env: approvalEnv,
+    }),
   ]);
 }, 60_000);
 
@@ -84,15 +111,49 @@ afterAll(async () => {
 });
 
 let seq = 0;
-async function call(fn: LambdaRunner, who: { sub: string; groups: string[] }, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const token = await signToken(key, { iss: jwks.issuer, aud: AUDIENCE, sub: who.sub, groups: who.groups, exp: Math.floor(Date.now() / 1000) + 300, iat: Math.floor(Date.now() / 1000) });
+async function call(
+  fn: LambdaRunner,
+  who: { sub: string; groups: string[] },
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) {
+  const token = await signToken(key, {
+    iss: jwks.issuer,
+    aud: AUDIENCE,
+    sub: who.sub,
+    groups: who.groups,
+    exp: Math.floor(Date.now() / 1000) + 300,
+    iat: Math.floor(Date.now() / 1000),
+  });
   const text = body === undefined ? undefined : JSON.stringify(body);
   const now = Date.now();
   const res = (await fn.invoke({
-    version: '2.0', routeKey: `${method} ${path}`, rawPath: path, rawQueryString: '',
-    headers: { host: 'abc.execute-api.us-east-1.amazonaws.com', authorization: `Bearer ${token}`, ...(text ? { 'content-type': 'application/json' } : {}), ...headers },
-    requestContext: { accountId: '1', apiId: 'abc', domainName: 'abc.execute-api.us-east-1.amazonaws.com', domainPrefix: 'abc', http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 't' }, requestId: `R${++seq}`, routeKey: '$default', stage: '$default', time: new Date(now).toISOString(), timeEpoch: now },
-    ...(text ? { body: text } : {}), isBase64Encoded: false,
+    version: '2.0',
+    routeKey: `${method} ${path}`,
+    rawPath: path,
+    rawQueryString: '',
+    headers: {
+      host: 'abc.execute-api.us-east-1.amazonaws.com',
+      authorization: `Bearer ${token}`,
+      ...(text ? { 'content-type': 'application/json' } : {}),
+      ...headers,
+    },
+    requestContext: {
+      accountId: '1',
+      apiId: 'abc',
+      domainName: 'abc.execute-api.us-east-1.amazonaws.com',
+      domainPrefix: 'abc',
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 't' },
+      requestId: `R${++seq}`,
+      routeKey: '$default',
+      stage: '$default',
+      time: new Date(now).toISOString(),
+      timeEpoch: now,
+    },
+    ...(text ? { body: text } : {}),
+    isBase64Encoded: false,
   })) as { statusCode: number; body: string };
   return { status: res.statusCode, json: JSON.parse(res.body) as Record<string, unknown> & { error?: { code: string } } };
 }
@@ -117,12 +178,22 @@ test('held (202) in DynamoDB with a started execution; approved by a reviewer, w
   const token = sfn.issueToken(id);
   const config = loadConfig(JSON.parse(configJson));
   const sfnClient = new SFNClient({ endpoint: sfn.endpoint, region: REGION, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-  await handleApprovalTask({ action: 'register', approvalId: id, taskToken: token }, {
-    config, store, workflow: new StepFunctionsApprovalWorkflow(sfnClient, { stateMachineArn: sfn.stateMachineArn }), archive: { put: async () => ({ key: 'k' }) }, clock: { now: Date.now }, ids: { sessionId: () => 'x' },
-  });
+  await handleApprovalTask(
+    { action: 'register', approvalId: id, taskToken: token },
+    {
+      config,
+      store,
+      workflow: new StepFunctionsApprovalWorkflow(sfnClient, { stateMachineArn: sfn.stateMachineArn }),
+      archive: { put: async () => ({ key: 'k' }) },
+      clock: { now: Date.now },
+      ids: { sessionId: () => 'x' },
+    },
+  );
   sfnClient.destroy();
 
-  expect((await call(proxy, INDEXER, 'POST', `/v1/approvals/${id}/decision`, { decision: 'approve', reason: 'mine' })).json.error!.code).toBe('self_approval');
+  expect(
+    (await call(proxy, INDEXER, 'POST', `/v1/approvals/${id}/decision`, { decision: 'approve', reason: 'mine' })).json.error!.code,
+  ).toBe('self_approval');
   const decided = await call(proxy, ALICE, 'POST', `/v1/approvals/${id}/decision`, { decision: 'approve', reason: 'fine' });
   expect(decided.json.status).toBe('approved');
   expect(JSON.parse(await sfn.waitForRelease(token))).toEqual({ status: 'approved' });
@@ -130,7 +201,9 @@ test('held (202) in DynamoDB with a started execution; approved by a reviewer, w
   const used = await call(proxy, INDEXER, 'POST', '/v1/embeddings', BODY, { 'x-embedgate-approval-id': id });
   expect(used.status).toBe(200);
   expect((used.json.data as unknown[]).length).toBe(1);
-  expect((await call(proxy, INDEXER, 'POST', '/v1/embeddings', BODY, { 'x-embedgate-approval-id': id })).json.error!.code).toBe('approval_used');
+  expect((await call(proxy, INDEXER, 'POST', '/v1/embeddings', BODY, { 'x-embedgate-approval-id': id })).json.error!.code).toBe(
+    'approval_used',
+  );
   expect((await store.get(id))!.status).toBe('used');
 }, 60_000);
 
@@ -139,7 +212,9 @@ test('approvals configured but their chunk missing: held requests, re-sends with
   const held = await call(proxyNoChunk, INDEXER, 'POST', '/v1/embeddings', BODY);
   expect(held.status).toBe(503);
   expect(held.json.error!.code).toBe('approvals_unavailable');
-  const resend = await call(proxyNoChunk, INDEXER, 'POST', '/v1/embeddings', BODY, { 'x-embedgate-approval-id': '0190a6b2-7c4d-7e00-8000-000000000001' });
+  const resend = await call(proxyNoChunk, INDEXER, 'POST', '/v1/embeddings', BODY, {
+    'x-embedgate-approval-id': '0190a6b2-7c4d-7e00-8000-000000000001',
+  });
   expect(resend.status).toBe(503);
   expect(resend.json.error!.code).toBe('approvals_unavailable');
   const list = await call(proxyNoChunk, ALICE, 'GET', '/v1/approvals');
@@ -167,7 +242,14 @@ test('a principal past maxPending (default 10) is refused 429 through the bundle
   expect(r.json.error!.code).toBe('too_many_pending_approvals');
   expect(sfn.executions.size).toBe(before);
   // Another principal is not held back by it.
-  expect((await call(proxy, { sub: 'svc-other', groups: ['search-team'] }, 'POST', '/v1/embeddings', { model: 'local-small', input: ['batch 10'] })).status).toBe(202);
+  expect(
+    (
+      await call(proxy, { sub: 'svc-other', groups: ['search-team'] }, 'POST', '/v1/embeddings', {
+        model: 'local-small',
+        input: ['batch 10'],
+      })
+    ).status,
+  ).toBe(202);
   // The flooder's own pending approvals, through the status index (GET without query string: all statuses, newest first).
   const mine = await call(proxy, flooder, 'GET', '/v1/approvals');
   expect(mine.status).toBe(200);

@@ -22,7 +22,11 @@ const HELD: PolicyRule = {
   effect: PolicyEffect.ALLOW,
   groups: ['export-*'],
   approval: {
-    when: { batchOver: 100, inputMatches: [{ name: 'EXPORT_CONTROLLED', pattern: '\\bITAR\\b', flags: 'i' }], principalOutsideGroups: ['trusted-*'] },
+    when: {
+      batchOver: 100,
+      inputMatches: [{ name: 'EXPORT_CONTROLLED', pattern: '\\bITAR\\b', flags: 'i' }],
+      principalOutsideGroups: ['trusted-*'],
+    },
     reviewers: { groups: ['reviewers'], subjects: ['security-lead'] },
     requiredApprovals: 2,
     timeout: Duration.hours(4),
@@ -40,7 +44,8 @@ function synth(overrides: Partial<EmbeddingGatewayProps> = {}) {
     ...overrides,
   });
   const template = Template.fromStack(stack);
-  const id = (c: { node: { defaultChild?: unknown } } | CfnElement) => stack.getLogicalId(('node' in c && c.node.defaultChild ? c.node.defaultChild : c) as CfnElement);
+  const id = (c: { node: { defaultChild?: unknown } } | CfnElement) =>
+    stack.getLogicalId(('node' in c && c.node.defaultChild ? c.node.defaultChild : c) as CfnElement);
   return { app, stack, gateway, template, id };
 }
 
@@ -51,7 +56,10 @@ function statementsOf(template: Template, roleLogicalId: string): Statement[] {
     .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
 }
 const actionsOn = (statements: Statement[], resourceFragment: string) =>
-  statements.filter((s) => JSON.stringify(s.Resource).includes(resourceFragment)).flatMap((s) => [s.Action].flat()).sort();
+  statements
+    .filter((s) => JSON.stringify(s.Resource).includes(resourceFragment))
+    .flatMap((s) => [s.Action].flat())
+    .sort();
 
 describe('without a rule that requires approval', () => {
   const { gateway, template } = synth({ rules: [{ id: 'rag', effect: PolicyEffect.ALLOW, groups: ['rag-*'] }] });
@@ -94,7 +102,11 @@ describe('with a rule that requires approval', () => {
     expect(machine()).toMatchObject({
       StateMachineType: 'STANDARD',
       TracingConfiguration: { Enabled: true },
-      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false, Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [id(approvals.logGroup as never), 'Arn'] } } }] },
+      LoggingConfiguration: {
+        Level: 'ALL',
+        IncludeExecutionData: false,
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [id(approvals.logGroup as never), 'Arn'] } } }],
+      },
     });
     const lg = template.toJSON().Resources[id(approvals.logGroup as never)].Properties;
     expect(lg).toMatchObject({ RetentionInDays: 365, KmsKeyId: { 'Fn::GetAtt': [expect.stringMatching(/LogsKey/), 'Arn'] } });
@@ -104,18 +116,36 @@ describe('with a rule that requires approval', () => {
     const asl = stateMachineDefinition(template.toJSON());
     expect(asl.StartAt).toBe('Notify');
     const s = asl.States;
-    expect(Object.keys(s).sort()).toEqual(['Approved', 'Confirm', 'Decision', 'Denied', 'Expire', 'Expired', 'ExpiryOutcome', 'Notify', 'WaitForDeadline', 'WaitForDecision']);
+    expect(Object.keys(s).sort()).toEqual([
+      'Approved',
+      'Confirm',
+      'Decision',
+      'Denied',
+      'Expire',
+      'Expired',
+      'ExpiryOutcome',
+      'Notify',
+      'WaitForDeadline',
+      'WaitForDecision',
+    ]);
     expect(s.Notify).toMatchObject({
       Type: 'Task',
       Resource: 'arn:aws:states:::sns:publish',
-      Parameters: { TopicArn: expect.stringContaining(':sns:'), 'Subject.$': '$.notification.subject', 'Message.$': '$.notification.message' },
+      Parameters: {
+        TopicArn: expect.stringContaining(':sns:'),
+        'Subject.$': '$.notification.subject',
+        'Message.$': '$.notification.message',
+      },
       ResultPath: null,
       Next: 'WaitForDecision',
     });
     expect(s.WaitForDecision).toMatchObject({
       Type: 'Task',
       Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
-      Parameters: { FunctionName: expect.stringContaining(id(approvals.taskFunction)), Payload: { action: 'register', 'approvalId.$': '$.approvalId', 'taskToken.$': '$$.Task.Token' } },
+      Parameters: {
+        FunctionName: expect.stringContaining(id(approvals.taskFunction)),
+        Payload: { action: 'register', 'approvalId.$': '$.approvalId', 'taskToken.$': '$$.Task.Token' },
+      },
       TimeoutSecondsPath: '$.timeoutSeconds',
       // What released the wait is discarded: it decides nothing.
       ResultPath: null,
@@ -131,7 +161,10 @@ describe('with a rule that requires approval', () => {
     expect(s.Confirm).toMatchObject({
       Type: 'Task',
       Resource: 'arn:aws:states:::lambda:invoke',
-      Parameters: { FunctionName: expect.stringContaining(id(approvals.taskFunction)), Payload: { action: 'confirm', 'approvalId.$': '$.approvalId' } },
+      Parameters: {
+        FunctionName: expect.stringContaining(id(approvals.taskFunction)),
+        Payload: { action: 'confirm', 'approvalId.$': '$.approvalId' },
+      },
       ResultSelector: { 'status.$': '$.Payload.status', 'decideBy.$': '$.Payload.decideBy' },
       ResultPath: '$.confirmed',
       Next: 'Decision',
@@ -139,7 +172,13 @@ describe('with a rule that requires approval', () => {
     expect(s.Decision).toEqual({
       Type: 'Choice',
       Choices: [
-        { Or: [{ Variable: '$.confirmed.status', StringEquals: 'approved' }, { Variable: '$.confirmed.status', StringEquals: 'used' }], Next: 'Approved' },
+        {
+          Or: [
+            { Variable: '$.confirmed.status', StringEquals: 'approved' },
+            { Variable: '$.confirmed.status', StringEquals: 'used' },
+          ],
+          Next: 'Approved',
+        },
         { Variable: '$.confirmed.status', StringEquals: 'denied', Next: 'Denied' },
         { Variable: '$.confirmed.status', StringEquals: 'pending', Next: 'WaitForDeadline' },
       ],
@@ -157,7 +196,13 @@ describe('with a rule that requires approval', () => {
     expect(s.ExpiryOutcome).toEqual({
       Type: 'Choice',
       Choices: [
-        { Or: [{ Variable: '$.expiry.status', StringEquals: 'approved' }, { Variable: '$.expiry.status', StringEquals: 'used' }], Next: 'Approved' },
+        {
+          Or: [
+            { Variable: '$.expiry.status', StringEquals: 'approved' },
+            { Variable: '$.expiry.status', StringEquals: 'used' },
+          ],
+          Next: 'Approved',
+        },
         { Variable: '$.expiry.status', StringEquals: 'denied', Next: 'Denied' },
       ],
       Default: 'Expired',
@@ -171,7 +216,9 @@ describe('with a rule that requires approval', () => {
     const s = stateMachineDefinition(template.toJSON()).States;
     for (const name of ['WaitForDecision', 'Confirm', 'Expire']) {
       const retry = s[name]!.Retry as { ErrorEquals: string[] }[];
-      expect(retry[0]!.ErrorEquals).toEqual(expect.arrayContaining(['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException']));
+      expect(retry[0]!.ErrorEquals).toEqual(
+        expect.arrayContaining(['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException']),
+      );
       expect(retry.flatMap((r) => r.ErrorEquals)).not.toContain('States.Timeout');
       expect(retry.flatMap((r) => r.ErrorEquals)).not.toContain('States.ALL');
     }
@@ -198,7 +245,10 @@ describe('with a rule that requires approval', () => {
     expect(table.GlobalSecondaryIndexes).toEqual([
       {
         IndexName: APPROVAL_STATUS_INDEX,
-        KeySchema: [{ AttributeName: APPROVAL_ATTRIBUTES.status, KeyType: 'HASH' }, { AttributeName: APPROVAL_ATTRIBUTES.createdAt, KeyType: 'RANGE' }],
+        KeySchema: [
+          { AttributeName: APPROVAL_ATTRIBUTES.status, KeyType: 'HASH' },
+          { AttributeName: APPROVAL_ATTRIBUTES.createdAt, KeyType: 'RANGE' },
+        ],
         Projection: { ProjectionType: 'ALL' },
       },
     ]);
@@ -211,24 +261,35 @@ describe('with a rule that requires approval', () => {
   });
 
   test('topic: KMS-encrypted, TLS only; its ARN is an output', () => {
-    expect(template.toJSON().Resources[id(approvals.topic as sns.Topic)].Properties).toMatchObject({ KmsMasterKeyId: { 'Fn::GetAtt': [expect.stringMatching(/LogsKey/), 'Arn'] } });
+    expect(template.toJSON().Resources[id(approvals.topic as sns.Topic)].Properties).toMatchObject({
+      KmsMasterKeyId: { 'Fn::GetAtt': [expect.stringMatching(/LogsKey/), 'Arn'] },
+    });
     template.hasResourceProperties('AWS::SNS::TopicPolicy', {
       Topics: [{ Ref: id(approvals.topic as sns.Topic) }],
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+      },
     });
     template.hasOutput('*', { Value: { Ref: id(approvals.topic as sns.Topic) } });
   });
 
   test('task function: Node.js 24, arm64, X-Ray, in the VPC, its own encrypted log group, the table and the machine ARN (not a reference) in its environment', () => {
     const fn = template.toJSON().Resources[id(approvals.taskFunction)].Properties;
-    expect(fn).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' }, Handler: 'index.handler' });
+    expect(fn).toMatchObject({
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      TracingConfig: { Mode: 'Active' },
+      Handler: 'index.handler',
+    });
     expect(fn.VpcConfig.SubnetIds.length).toBeGreaterThanOrEqual(2);
     const env = fn.Environment.Variables;
     expect(env.EMBEDGATE_APPROVAL_TABLE).toEqual({ Ref: id(approvals.table) });
     // A reference to the machine would be a cycle (the machine refers to the function): its ARN is built from its fixed name.
     expect(JSON.stringify(env.EMBEDGATE_APPROVAL_STATE_MACHINE)).toContain(`:stateMachine:${machine().StateMachineName}`);
     expect(JSON.stringify(env.EMBEDGATE_APPROVAL_STATE_MACHINE)).not.toContain(id(approvals.stateMachine));
-    expect(Object.keys(env)).toEqual(expect.arrayContaining(['EMBEDGATE_ARCHIVE_BUCKET', 'EMBEDGATE_ARCHIVE_KEY_ARN', 'POWERTOOLS_SERVICE_NAME']));
+    expect(Object.keys(env)).toEqual(
+      expect.arrayContaining(['EMBEDGATE_ARCHIVE_BUCKET', 'EMBEDGATE_ARCHIVE_KEY_ARN', 'POWERTOOLS_SERVICE_NAME']),
+    );
     const lg = template.toJSON().Resources[fn.LoggingConfig.LogGroup.Ref].Properties;
     expect(lg).toMatchObject({ RetentionInDays: 365, KmsKeyId: expect.anything() });
   });
@@ -243,7 +304,11 @@ describe('with a rule that requires approval', () => {
       match: { groups: ['export-*'] },
       models: ['*'],
       approval: {
-        when: { principalOutsideGroups: ['trusted-*'], batchOver: 100, inputMatches: [{ name: 'EXPORT_CONTROLLED', pattern: '\\bITAR\\b', flags: 'i' }] },
+        when: {
+          principalOutsideGroups: ['trusted-*'],
+          batchOver: 100,
+          inputMatches: [{ name: 'EXPORT_CONTROLLED', pattern: '\\bITAR\\b', flags: 'i' }],
+        },
         reviewers: { groups: ['reviewers'], subjects: ['security-lead'] },
         requiredApprovals: 2,
         timeoutSeconds: 14_400,
@@ -276,10 +341,20 @@ describe('with a rule that requires approval', () => {
   });
 
   test('the proxy: table and machine in its environment; get, put, batch-read and list (by status) approvals, start and release executions', () => {
-    const proxy = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^embedgate proxy') } }))[0]!.Properties;
-    expect(proxy.Environment.Variables).toMatchObject({ EMBEDGATE_APPROVAL_TABLE: { Ref: id(approvals.table) }, EMBEDGATE_APPROVAL_STATE_MACHINE: { Ref: id(approvals.stateMachine) } });
+    const proxy = Object.values(
+      template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^embedgate proxy') } }),
+    )[0]!.Properties;
+    expect(proxy.Environment.Variables).toMatchObject({
+      EMBEDGATE_APPROVAL_TABLE: { Ref: id(approvals.table) },
+      EMBEDGATE_APPROVAL_STATE_MACHINE: { Ref: id(approvals.stateMachine) },
+    });
     const statements = statementsOf(template, proxy.Role['Fn::GetAtt'][0]);
-    expect(actionsOn(statements, id(approvals.table))).toEqual(['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query']);
+    expect(actionsOn(statements, id(approvals.table))).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+    ]);
     // Items on the table itself; the Query on the status index only (no index wildcard, no Scan).
     const onTable = statements.filter((st) => JSON.stringify(st.Resource).includes(id(approvals.table)));
     expect(onTable.map((st) => [[st.Action].flat().sort(), st.Resource])).toEqual([
@@ -291,7 +366,10 @@ describe('with a rule that requires approval', () => {
 
   test('the approval routes exist for every issuer, each behind the JWT authorizer of that issuer', () => {
     const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route'));
-    const keys = routes.map((r) => r.Properties.RouteKey as string).filter((k) => k.includes('approvals')).sort();
+    const keys = routes
+      .map((r) => r.Properties.RouteKey as string)
+      .filter((k) => k.includes('approvals'))
+      .sort();
     expect(keys).toEqual([
       'GET /github/v1/approvals',
       'GET /github/v1/approvals/{id}',
@@ -303,7 +381,9 @@ describe('with a rule that requires approval', () => {
     const authorizerOf = (key: string) => routes.find((r) => r.Properties.RouteKey === key)!.Properties;
     for (const k of keys) expect(authorizerOf(k).AuthorizationType).toBe('JWT');
     expect(authorizerOf('POST /v1/approvals/{id}/decision').AuthorizerId).toEqual(authorizerOf('POST /v1/embeddings').AuthorizerId);
-    expect(authorizerOf('POST /github/v1/approvals/{id}/decision').AuthorizerId).toEqual(authorizerOf('POST /github/v1/embeddings').AuthorizerId);
+    expect(authorizerOf('POST /github/v1/approvals/{id}/decision').AuthorizerId).toEqual(
+      authorizerOf('POST /github/v1/embeddings').AuthorizerId,
+    );
   });
 
   test('a Step Functions interface endpoint with private DNS in the VPC', () => {
@@ -328,7 +408,11 @@ describe('with a rule that requires approval', () => {
 describe('topic and subscriptions', () => {
   test('subscriptions are added to the created topic', () => {
     const { template, gateway, id } = synth({ approvalSubscriptions: [new subscriptions.EmailSubscription('reviewers@example.com')] });
-    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'reviewers@example.com', TopicArn: { Ref: id(gateway.approvals!.topic as sns.Topic) } });
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'reviewers@example.com',
+      TopicArn: { Ref: id(gateway.approvals!.topic as sns.Topic) },
+    });
   });
 
   test('a given topic is used, not a new one, and the workflow may publish to it', () => {
@@ -347,7 +431,10 @@ describe('topic and subscriptions', () => {
     const topicId = stack.getLogicalId(topic.node.defaultChild as sns.CfnTopic);
     const asl = stateMachineDefinition(template.toJSON());
     expect(asl.States.Notify!.Parameters.TopicArn).toContain(topicId);
-    const machineRole = template.toJSON().Resources[stack.getLogicalId(gateway.approvals!.stateMachine.node.defaultChild as CfnElement)].Properties.RoleArn['Fn::GetAtt'][0];
+    const machineRole =
+      template.toJSON().Resources[stack.getLogicalId(gateway.approvals!.stateMachine.node.defaultChild as CfnElement)].Properties.RoleArn[
+        'Fn::GetAtt'
+      ][0];
     expect(actionsOn(statementsOf(template, machineRole), topicId)).toContain('sns:Publish');
   });
 });
@@ -356,7 +443,9 @@ describe('invalid approval props', () => {
   const withApproval = (approval: PolicyRule['approval']) => () => synth({ rules: [{ ...HELD, approval }] });
 
   test('fails when a timeout is shorter than a minute, naming the path', () => {
-    expect(withApproval({ reviewers: { groups: ['r'] }, timeout: Duration.seconds(30) })).toThrow(/policy\.rules\[0\]\.approval\.timeoutSeconds: Too small/);
+    expect(withApproval({ reviewers: { groups: ['r'] }, timeout: Duration.seconds(30) })).toThrow(
+      /policy\.rules\[0\]\.approval\.timeoutSeconds: Too small/,
+    );
   });
 
   test('fails when no reviewer is named', () => {
@@ -364,24 +453,41 @@ describe('invalid approval props', () => {
   });
 
   test('fails when a grant is not a whole number of minutes', () => {
-    expect(withApproval({ reviewers: { groups: ['r'] }, grantDuration: Duration.seconds(90) })).toThrow(/rule "export" approval\.grantDuration must be a whole number of minutes/);
+    expect(withApproval({ reviewers: { groups: ['r'] }, grantDuration: Duration.seconds(90) })).toThrow(
+      /rule "export" approval\.grantDuration must be a whole number of minutes/,
+    );
   });
 
   test('fails when a deny rule has an approval', () => {
-    expect(() => synth({ rules: [{ id: 'no', effect: PolicyEffect.DENY, approval: { reviewers: { groups: ['r'] } } }] })).toThrow(/approval applies to allow rules only/);
+    expect(() => synth({ rules: [{ id: 'no', effect: PolicyEffect.DENY, approval: { reviewers: { groups: ['r'] } } }] })).toThrow(
+      /approval applies to allow rules only/,
+    );
   });
 
   test('a grant duration becomes grantMinutes', () => {
-    const { app, template, gateway, id } = synth({ rules: [{ ...HELD, approval: { reviewers: { groups: ['r'] }, grantDuration: Duration.hours(2) } }] });
+    const { app, template, gateway, id } = synth({
+      rules: [{ ...HELD, approval: { reviewers: { groups: ['r'] }, grantDuration: Duration.hours(2) } }],
+    });
     const fn = template.toJSON().Resources[id(gateway.approvals!.taskFunction)].Properties;
-    const doc = JSON.parse(readFileSync(join(app.synth().directory, `asset.${(fn.Code.S3Key as string).replace(/\.zip$/, '')}`, 'config.json'), 'utf8'));
-    expect(doc.policy.rules[0].approval).toEqual({ reviewers: { groups: ['r'] }, grantMinutes: 120, requiredApprovals: 1, timeoutSeconds: 3600, useWithinSeconds: 900, maxPending: 10 });
+    const doc = JSON.parse(
+      readFileSync(join(app.synth().directory, `asset.${(fn.Code.S3Key as string).replace(/\.zip$/, '')}`, 'config.json'), 'utf8'),
+    );
+    expect(doc.policy.rules[0].approval).toEqual({
+      reviewers: { groups: ['r'] },
+      grantMinutes: 120,
+      requiredApprovals: 1,
+      timeoutSeconds: 3600,
+      useWithinSeconds: 900,
+      maxPending: 10,
+    });
   });
 
   test('maxPending is carried into the configuration, and checked at synth', () => {
     const { app, template, gateway, id } = synth({ rules: [{ ...HELD, approval: { reviewers: { groups: ['r'] }, maxPending: 3 } }] });
     const fn = template.toJSON().Resources[id(gateway.approvals!.taskFunction)].Properties;
-    const doc = JSON.parse(readFileSync(join(app.synth().directory, `asset.${(fn.Code.S3Key as string).replace(/\.zip$/, '')}`, 'config.json'), 'utf8'));
+    const doc = JSON.parse(
+      readFileSync(join(app.synth().directory, `asset.${(fn.Code.S3Key as string).replace(/\.zip$/, '')}`, 'config.json'), 'utf8'),
+    );
     expect(doc.policy.rules[0].approval.maxPending).toBe(3);
     expect(withApproval({ reviewers: { groups: ['r'] }, maxPending: 0 })).toThrow(/maxPending/);
   });

@@ -40,7 +40,9 @@ describe('API', () => {
 
   test('every route except GET /health has a JWT authorizer', () => {
     const routes = template.findResources('AWS::ApiGatewayV2::Route');
-    const keys = Object.values(routes).map((r) => r.Properties.RouteKey as string).sort();
+    const keys = Object.values(routes)
+      .map((r) => r.Properties.RouteKey as string)
+      .sort();
     expect(keys).toEqual(['GET /github/v1/models', 'GET /health', 'GET /v1/models', 'POST /github/v1/embeddings', 'POST /v1/embeddings']);
     for (const r of Object.values(routes)) {
       if (r.Properties.RouteKey === 'GET /health') expect(r.Properties.AuthorizationType).toBe('NONE');
@@ -58,21 +60,29 @@ describe('API', () => {
       JwtConfiguration: { Issuer: 'https://acme.okta.com/oauth2/default', Audience: ['api://embedgate'] },
       IdentitySource: ['$request.header.Authorization'],
     });
-    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', { JwtConfiguration: { Issuer: 'https://token.actions.githubusercontent.com', Audience: ['embedgate'] } });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      JwtConfiguration: { Issuer: 'https://token.actions.githubusercontent.com', Audience: ['embedgate'] },
+    });
   });
 
   test('the stage throttles and writes JSON access logs to a log group with retention', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
-      AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('"requestId":"\\$context.requestId".*"authorizerError":"\\$context.authorizer.error"') },
+      AccessLogSettings: {
+        DestinationArn: Match.anyValue(),
+        Format: Match.stringLikeRegexp('"requestId":"\\$context.requestId".*"authorizerError":"\\$context.authorizer.error"'),
+      },
     });
   });
 });
 
 describe('proxy function', () => {
   const { template } = synth();
-  const fn = () => Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^embedgate proxy') } }))[0]!.Properties;
+  const fn = () =>
+    Object.values(
+      template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^embedgate proxy') } }),
+    )[0]!.Properties;
 
   test('Node.js 24, arm64, X-Ray, in the private isolated subnets with its own security group', () => {
     expect(fn()).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' } });
@@ -88,7 +98,13 @@ describe('proxy function', () => {
   test('its environment holds references only, never a secret value', () => {
     const env = fn().Environment.Variables as Record<string, unknown>;
     expect(Object.keys(env).sort()).toEqual(
-      expect.arrayContaining(['EMBEDGATE_ARCHIVE_BUCKET', 'EMBEDGATE_ARCHIVE_KEY_ARN', 'EMBEDGATE_REVOCATION_TABLE', 'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE']),
+      expect.arrayContaining([
+        'EMBEDGATE_ARCHIVE_BUCKET',
+        'EMBEDGATE_ARCHIVE_KEY_ARN',
+        'EMBEDGATE_REVOCATION_TABLE',
+        'POWERTOOLS_SERVICE_NAME',
+        'POWERTOOLS_METRICS_NAMESPACE',
+      ]),
     );
     const text = JSON.stringify(env);
     expect(text).not.toMatch(/SecretString|resolve:secretsmanager/);
@@ -96,7 +112,10 @@ describe('proxy function', () => {
 
   test('its own log group, encrypted, with retention', () => {
     const lg = fn().LoggingConfig.LogGroup.Ref as string;
-    expect(template.toJSON().Resources[lg].Properties).toMatchObject({ RetentionInDays: 365, KmsKeyId: { 'Fn::GetAtt': [expect.stringMatching(/LogsKey/), 'Arn'] } });
+    expect(template.toJSON().Resources[lg].Properties).toMatchObject({
+      RetentionInDays: 365,
+      KmsKeyId: { 'Fn::GetAtt': [expect.stringMatching(/LogsKey/), 'Arn'] },
+    });
   });
 
   test('every log group in the stack has a retention', () => {
@@ -114,7 +133,9 @@ describe('proxy function', () => {
 describe('permissions', () => {
   test('Bedrock: InvokeModel on exactly the configured model', () => {
     const { template } = synth();
-    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+      (p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[],
+    );
     const bedrock = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('bedrock:')));
     expect(bedrock).toHaveLength(1);
     expect(bedrock[0]!.Action).toBe('bedrock:InvokeModel');
@@ -124,7 +145,9 @@ describe('permissions', () => {
 
   test('the proxy role has no AWS managed policy and writes logs to its own log group only', () => {
     const { template } = synth();
-    const fn = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^embedgate proxy') } }))[0]!.Properties;
+    const fn = Object.values(
+      template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^embedgate proxy') } }),
+    )[0]!.Properties;
     const role = template.toJSON().Resources[fn.Role['Fn::GetAtt'][0]];
     expect(role.Properties.ManagedPolicyArns).toBeUndefined();
     const statements = Object.values(template.findResources('AWS::IAM::Policy'))
@@ -133,8 +156,19 @@ describe('permissions', () => {
     const logStatements = statements.filter((st) => [st.Action].flat().some((a) => a.startsWith('logs:')));
     expect(logStatements).toHaveLength(1);
     expect(logStatements[0]!.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/ProxyLogs/), 'Arn'] });
-    const wildcards = statements.filter((st) => JSON.stringify(st.Resource) === '"*"').flatMap((st) => [st.Action].flat()).sort();
-    expect(wildcards).toEqual(['ec2:AssignPrivateIpAddresses', 'ec2:CreateNetworkInterface', 'ec2:DeleteNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:UnassignPrivateIpAddresses', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+    const wildcards = statements
+      .filter((st) => JSON.stringify(st.Resource) === '"*"')
+      .flatMap((st) => [st.Action].flat())
+      .sort();
+    expect(wildcards).toEqual([
+      'ec2:AssignPrivateIpAddresses',
+      'ec2:CreateNetworkInterface',
+      'ec2:DeleteNetworkInterface',
+      'ec2:DescribeNetworkInterfaces',
+      'ec2:UnassignPrivateIpAddresses',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
+    ]);
   });
 
   test('upstream secrets are created when not given, encrypted with the gateway key, and readable only by the proxy', () => {
@@ -143,20 +177,29 @@ describe('permissions', () => {
       models: [UpstreamModel.openAi({ model: 'text-embedding-3-small' }), UpstreamModel.cohere({ model: 'embed-english-v3.0' })],
     });
     template.resourceCountIs('AWS::SecretsManager::Secret', 2);
-    template.allResourcesProperties('AWS::SecretsManager::Secret', { KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('SecretsKey'), 'Arn'] } });
+    template.allResourcesProperties('AWS::SecretsManager::Secret', {
+      KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('SecretsKey'), 'Arn'] },
+    });
     expect(Object.keys(gateway.apiKeySecrets).sort()).toEqual(['embed-english-v3.0', 'text-embedding-3-small']);
     const readers = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) =>
       JSON.stringify(p.Properties.PolicyDocument).includes('secretsmanager:GetSecretValue'),
     );
     expect(readers).toHaveLength(1);
     const roles = readers[0]!.Properties.Roles as { Ref: string }[];
-    const proxyRole = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^embedgate proxy') } }))[0]!.Properties.Role['Fn::GetAtt'][0];
+    const proxyRole = Object.values(
+      template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^embedgate proxy') } }),
+    )[0]!.Properties.Role['Fn::GetAtt'][0];
     expect(roles).toEqual([{ Ref: proxyRole }]);
   });
 
   test('a given secret is used, not a new one', () => {
     const { template } = synth({ allowInternetEgress: true }, (stack) => ({
-      models: [UpstreamModel.openAi({ model: 'text-embedding-3-small', apiKey: secretsmanager.Secret.fromSecretNameV2(stack, 'Key', 'prod/openai') })],
+      models: [
+        UpstreamModel.openAi({
+          model: 'text-embedding-3-small',
+          apiKey: secretsmanager.Secret.fromSecretNameV2(stack, 'Key', 'prod/openai'),
+        }),
+      ],
     }));
     template.resourceCountIs('AWS::SecretsManager::Secret', 0);
   });
@@ -176,7 +219,11 @@ describe('permissions', () => {
       gateway.grantRevoke(operator);
     });
     const policyOf = (role: string) =>
-      JSON.stringify(Object.values(t.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p.Properties.Roles).includes(role)).map((p) => p.Properties.PolicyDocument));
+      JSON.stringify(
+        Object.values(t.findResources('AWS::IAM::Policy'))
+          .filter((p) => JSON.stringify(p.Properties.Roles).includes(role))
+          .map((p) => p.Properties.PolicyDocument),
+      );
     const auditorPolicy = policyOf(stack.getLogicalId(auditor.node.defaultChild as iam.CfnRole));
     expect(auditorPolicy).toContain('athena:StartQueryExecution');
     expect(auditorPolicy).not.toContain('dynamodb:PutItem');
@@ -191,12 +238,20 @@ describe('masking', () => {
   test('the masking section is validated and shipped; a pseudonym key is created, readable by the proxy only; Comprehend gets its endpoint and permission', () => {
     const { app, template, gateway } = synth({
       masking: { strategies: { EMAIL: MaskingStrategy.REDACT, US_SSN: MaskingStrategy.BLOCK }, comprehend: true, storeInputText: true },
-      rules: [{ id: 'rag', effect: PolicyEffect.ALLOW, groups: ['rag-*'], maskingStrategies: { CREDIT_CARD: MaskingStrategy.PSEUDONYMIZE } }],
+      rules: [
+        { id: 'rag', effect: PolicyEffect.ALLOW, groups: ['rag-*'], maskingStrategies: { CREDIT_CARD: MaskingStrategy.PSEUDONYMIZE } },
+      ],
     });
     expect(gateway.pseudonymKey).toBeDefined();
-    template.hasResourceProperties('AWS::SecretsManager::Secret', { GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true } });
-    const fn = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^embedgate proxy') } }))[0]!.Properties;
-    const doc = JSON.parse(readFileSync(join(app.synth().directory, `asset.${(fn.Code.S3Key as string).replace(/\.zip$/, '')}`, 'config.json'), 'utf8'));
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true },
+    });
+    const fn = Object.values(
+      template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^embedgate proxy') } }),
+    )[0]!.Properties;
+    const doc = JSON.parse(
+      readFileSync(join(app.synth().directory, `asset.${(fn.Code.S3Key as string).replace(/\.zip$/, '')}`, 'config.json'), 'utf8'),
+    );
     expect(doc.masking).toEqual({
       enabled: true,
       strategies: { EMAIL: 'redact', US_SSN: 'block' },
@@ -209,9 +264,15 @@ describe('masking', () => {
       maxScanChars: 100_000,
     });
     expect(doc.policy.rules[0].masking).toEqual({ strategies: { CREDIT_CARD: 'pseudonymize' } });
-    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+      (p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[],
+    );
     expect(statements).toContainEqual(expect.objectContaining({ Action: 'comprehend:DetectPiiEntities', Resource: '*' }));
-    expect(Object.values(template.findResources('AWS::EC2::VPCEndpoint')).some((e) => JSON.stringify(e.Properties.ServiceName).includes('.comprehend'))).toBe(true);
+    expect(
+      Object.values(template.findResources('AWS::EC2::VPCEndpoint')).some((e) =>
+        JSON.stringify(e.Properties.ServiceName).includes('.comprehend'),
+      ),
+    ).toBe(true);
   });
 
   test('fails when a custom detector pattern could backtrack catastrophically', () => {
@@ -237,7 +298,9 @@ describe('edge recorder', () => {
   });
 
   test('retries, then a TLS-only, encrypted dead-letter queue with an alarm', () => {
-    const fn = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('edge recorder') } }))[0]!.Properties;
+    const fn = Object.values(
+      template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('edge recorder') } }),
+    )[0]!.Properties;
     expect(fn.DeadLetterConfig.TargetArn).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/EdgeRecorderDlq/), 'Arn'] });
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumRetryAttempts: 2 });
     template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
@@ -245,7 +308,9 @@ describe('edge recorder', () => {
   });
 
   test('may write records and nothing else of the archive', () => {
-    const fn = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('edge recorder') } }))[0]!.Properties;
+    const fn = Object.values(
+      template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('edge recorder') } }),
+    )[0]!.Properties;
     const roleId = fn.Role['Fn::GetAtt'][0] as string;
     const s3Actions = Object.values(template.findResources('AWS::IAM::Policy'))
       .filter((p) => JSON.stringify(p.Properties.Roles).includes(roleId))
@@ -265,7 +330,9 @@ describe('revocation table', () => {
         BillingMode: 'PAY_PER_REQUEST',
         SSESpecification: { SSEEnabled: true },
         TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
-        Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true }, DeletionProtectionEnabled: true })],
+        Replicas: [
+          Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true }, DeletionProtectionEnabled: true }),
+        ],
       }),
       DeletionPolicy: 'Retain',
     });
@@ -308,16 +375,29 @@ describe('invalid props', () => {
     expect(() => synth({ issuers: [] })).toThrow(/issuers must list at least one trusted OIDC issuer/);
   });
   test('fails when an issuer is not https', () => {
-    expect(() => synth({ issuers: [{ id: 'x', issuerUrl: 'http://idp.example.com', audiences: ['a'] }] })).toThrow(/needs an https:\/\/ issuer/);
+    expect(() => synth({ issuers: [{ id: 'x', issuerUrl: 'http://idp.example.com', audiences: ['a'] }] })).toThrow(
+      /needs an https:\/\/ issuer/,
+    );
   });
   test('fails when a model outside AWS is configured without internet egress', () => {
-    expect(() => synth({ models: [UpstreamModel.openAi({ model: 'text-embedding-3-small' })] })).toThrow(/"text-embedding-3-small" are outside AWS and need internet egress; set allowInternetEgress: true/);
+    expect(() => synth({ models: [UpstreamModel.openAi({ model: 'text-embedding-3-small' })] })).toThrow(
+      /"text-embedding-3-small" are outside AWS and need internet egress; set allowInternetEgress: true/,
+    );
   });
   test('fails when two models share a name', () => {
-    expect(() => synth({ models: [UpstreamModel.bedrock('amazon.titan-embed-text-v2:0', { name: 'm' }), UpstreamModel.bedrock('cohere.embed-english-v3', { name: 'm' })] })).toThrow(/two models are named "m"/);
+    expect(() =>
+      synth({
+        models: [
+          UpstreamModel.bedrock('amazon.titan-embed-text-v2:0', { name: 'm' }),
+          UpstreamModel.bedrock('cohere.embed-english-v3', { name: 'm' }),
+        ],
+      }),
+    ).toThrow(/two models are named "m"/);
   });
   test('fails when a policy rule is invalid, naming the path', () => {
-    expect(() => synth({ rules: [{ id: 'bad', effect: PolicyEffect.DENY, limits: { maxInputs: 1 } }] })).toThrow(/policy\.rules\[0\]\.limits: limits apply to allow rules only/);
+    expect(() => synth({ rules: [{ id: 'bad', effect: PolicyEffect.DENY, limits: { maxInputs: 1 } }] })).toThrow(
+      /policy\.rules\[0\]\.limits: limits apply to allow rules only/,
+    );
   });
   test('fails when the request size exceeds what Lambda accepts', () => {
     expect(() => synth({ maxRequestSize: Size.mebibytes(7) })).toThrow(/at most 6 MiB/);
@@ -334,13 +414,23 @@ describe('invalid props', () => {
 });
 
 test('the shipped configuration document is the validated one, normalised and sealed, with deploy-time references from the environment', () => {
-  const { app, template } = synth({ allowInternetEgress: true, models: [UpstreamModel.openAi({ model: 'text-embedding-3-small', limits: { maxInputs: 64 } })] });
-  const fn = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^embedgate proxy') } }))[0]!.Properties;
+  const { app, template } = synth({
+    allowInternetEgress: true,
+    models: [UpstreamModel.openAi({ model: 'text-embedding-3-small', limits: { maxInputs: 64 } })],
+  });
+  const fn = Object.values(
+    template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^embedgate proxy') } }),
+  )[0]!.Properties;
   const env = fn.Environment.Variables as Record<string, unknown>;
   expect(env.EMBEDGATE_REF_0).toEqual({ Ref: expect.stringMatching(/ApiKey0/) });
   const hash = (fn.Code.S3Key as string).replace(/\.zip$/, '');
   const doc = JSON.parse(readFileSync(join(app.synth().directory, `asset.${hash}`, 'config.json'), 'utf8'));
-  expect(doc.models[0]).toMatchObject({ name: 'text-embedding-3-small', provider: 'openai', apiKey: { source: 'secretsManager', secretId: '${env:EMBEDGATE_REF_0}' }, limits: { maxInputs: 64 } });
+  expect(doc.models[0]).toMatchObject({
+    name: 'text-embedding-3-small',
+    provider: 'openai',
+    apiKey: { source: 'secretsManager', secretId: '${env:EMBEDGATE_REF_0}' },
+    limits: { maxInputs: 64 },
+  });
   expect(doc.issuers.map((i: { id: string }) => i.id)).toEqual(['okta', 'github']);
   expect(doc.policy.rules).toEqual([{ id: 'rag', effect: 'allow', match: { groups: ['rag-*'] }, models: ['*'] }]);
   expect(doc.gateway).toEqual({ maxRequestBytes: 2097152, maxTokenBytes: 8192, archiveFailMode: 'closed' });

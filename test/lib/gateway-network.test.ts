@@ -29,10 +29,12 @@ function importVpc(stack: Stack, opts: { routeTables?: boolean; isolated?: boole
   return ec2.Vpc.fromVpcAttributes(stack, 'Imported', {
     vpcId: 'vpc-0123456789abcdef0',
     availabilityZones: ['eu-west-1a', 'eu-west-1b'],
-    ...(isolated ? {
-      isolatedSubnetIds: ['subnet-iso-a', 'subnet-iso-b'],
-      ...(routeTables ? { isolatedSubnetRouteTableIds: ['rtb-iso-a', 'rtb-iso-b'] } : {}),
-    } : {}),
+    ...(isolated
+      ? {
+          isolatedSubnetIds: ['subnet-iso-a', 'subnet-iso-b'],
+          ...(routeTables ? { isolatedSubnetRouteTableIds: ['rtb-iso-a', 'rtb-iso-b'] } : {}),
+        }
+      : {}),
     privateSubnetIds: ['subnet-priv-a', 'subnet-priv-b'],
     ...(routeTables ? { privateSubnetRouteTableIds: ['rtb-priv-a', 'rtb-priv-b'] } : {}),
     publicSubnetIds: ['subnet-pub-a', 'subnet-pub-b'],
@@ -56,16 +58,18 @@ const DISALLOW_ALL = { CidrIp: '255.255.255.255/32', Description: 'Disallow all 
 function egressRules(stack: Stack, template: Template, sg: ec2.ISecurityGroup): Record<string, unknown>[] {
   const id = stack.getLogicalId(sg.node.defaultChild as ec2.CfnSecurityGroup);
   const inline = (template.toJSON().Resources[id].Properties.SecurityGroupEgress ?? []) as Record<string, unknown>[];
-  const separate = Object.values(template.findResources('AWS::EC2::SecurityGroupEgress', { Properties: { GroupId: { 'Fn::GetAtt': [id, 'GroupId'] } } }))
-    .map((r) => r.Properties as Record<string, unknown>);
+  const separate = Object.values(
+    template.findResources('AWS::EC2::SecurityGroupEgress', { Properties: { GroupId: { 'Fn::GetAtt': [id, 'GroupId'] } } }),
+  ).map((r) => r.Properties as Record<string, unknown>);
   return [...inline.filter((r) => r.Description !== DISALLOW_ALL.Description), ...separate];
 }
 
 function ingressRules(stack: Stack, template: Template, sg: ec2.ISecurityGroup): Record<string, unknown>[] {
   const id = stack.getLogicalId(sg.node.defaultChild as ec2.CfnSecurityGroup);
   const inline = (template.toJSON().Resources[id].Properties.SecurityGroupIngress ?? []) as Record<string, unknown>[];
-  const separate = Object.values(template.findResources('AWS::EC2::SecurityGroupIngress', { Properties: { GroupId: { 'Fn::GetAtt': [id, 'GroupId'] } } }))
-    .map((r) => r.Properties as Record<string, unknown>);
+  const separate = Object.values(
+    template.findResources('AWS::EC2::SecurityGroupIngress', { Properties: { GroupId: { 'Fn::GetAtt': [id, 'GroupId'] } } }),
+  ).map((r) => r.Properties as Record<string, unknown>);
   return [...inline, ...separate];
 }
 
@@ -99,7 +103,9 @@ describe('default network', () => {
   });
 
   test('the default security group of the VPC is closed', () => {
-    template.hasResourceProperties('Custom::VpcRestrictDefaultSG', { DefaultSecurityGroupId: { 'Fn::GetAtt': [Match.anyValue(), 'DefaultSecurityGroup'] } });
+    template.hasResourceProperties('Custom::VpcRestrictDefaultSG', {
+      DefaultSecurityGroupId: { 'Fn::GetAtt': [Match.anyValue(), 'DefaultSecurityGroup'] },
+    });
   });
 
   test('flow logs of all traffic go to a log group kept one year, through a role scoped to that group', () => {
@@ -107,21 +113,33 @@ describe('default network', () => {
     const logGroupId = stack.getLogicalId(network.flowLogGroup!.node.defaultChild as logs.CfnLogGroup);
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 365 });
     template.hasResourceProperties('AWS::EC2::FlowLog', {
-      ResourceType: 'VPC', ResourceId: vpcId, TrafficType: 'ALL', LogDestinationType: 'cloud-watch-logs', LogGroupName: { Ref: logGroupId },
+      ResourceType: 'VPC',
+      ResourceId: vpcId,
+      TrafficType: 'ALL',
+      LogDestinationType: 'cloud-watch-logs',
+      LogGroupName: { Ref: logGroupId },
     });
     template.hasResourceProperties('AWS::IAM::Role', {
-      AssumeRolePolicyDocument: { Statement: [Match.objectLike({
-        Principal: { Service: 'vpc-flow-logs.amazonaws.com' },
-        Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } }, ArnLike: { 'aws:SourceArn': Match.anyValue() } },
-      })] },
+      AssumeRolePolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Principal: { Service: 'vpc-flow-logs.amazonaws.com' },
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } }, ArnLike: { 'aws:SourceArn': Match.anyValue() } },
+          }),
+        ],
+      },
       ManagedPolicyArns: [{ Ref: Match.stringLikeRegexp('FlowLogPolicy') }],
     });
     template.hasResourceProperties('AWS::IAM::ManagedPolicy', {
-      PolicyDocument: { Statement: [{
-        Effect: 'Allow',
-        Action: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
-        Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] },
-      }] },
+      PolicyDocument: {
+        Statement: [
+          {
+            Effect: 'Allow',
+            Action: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+            Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] },
+          },
+        ],
+      },
     });
     // The delivery role carries no inline policy.
     template.resourceCountIs('AWS::IAM::Policy', 0);
@@ -130,25 +148,36 @@ describe('default network', () => {
 
   test('flowLogRetention and flowLogEncryptionKey are applied to the flow-log group', () => {
     const { template: t } = synth((s) => ({ flowLogRetention: logs.RetentionDays.TWO_YEARS, flowLogEncryptionKey: new kms.Key(s, 'Key') }));
-    t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 731, KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Key'), 'Arn'] } });
+    t.hasResourceProperties('AWS::Logs::LogGroup', {
+      RetentionInDays: 731,
+      KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Key'), 'Arn'] },
+    });
   });
 
-  test('the always-on interface endpoints have private DNS, sit in the Lambdas\' subnets and use the endpoint security group', () => {
+  test("the always-on interface endpoints have private DNS, sit in the Lambdas' subnets and use the endpoint security group", () => {
     expect(interfaceEndpointServices(template)).toEqual(['kms', 'logs', 'secretsmanager', 'sts', 'xray']);
     const subnetIds = stack.resolve(network.vpc.isolatedSubnets.map((s) => s.subnetId));
     const sgId = stack.resolve(network.endpointSecurityGroup.securityGroupId);
     for (const service of ['secretsmanager', 'kms', 'logs', 'sts', 'xray']) {
       template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
-        ServiceName: serviceName(service), VpcEndpointType: 'Interface', PrivateDnsEnabled: true, SubnetIds: subnetIds, SecurityGroupIds: [sgId],
+        ServiceName: serviceName(service),
+        VpcEndpointType: 'Interface',
+        PrivateDnsEnabled: true,
+        SubnetIds: subnetIds,
+        SecurityGroupIds: [sgId],
       });
     }
     expect(Object.keys(network.interfaceEndpoints).sort()).toEqual(['kms', 'logs', 'secretsmanager', 'sts', 'xray']);
   });
 
-  test('S3 and DynamoDB gateway endpoints are routed from the Lambdas\' subnets', () => {
+  test("S3 and DynamoDB gateway endpoints are routed from the Lambdas' subnets", () => {
     const routeTables = stack.resolve(network.vpc.isolatedSubnets.map((s) => s.routeTable.routeTableId));
     for (const service of ['s3', 'dynamodb']) {
-      template.hasResourceProperties('AWS::EC2::VPCEndpoint', { ServiceName: serviceName(service), VpcEndpointType: 'Gateway', RouteTableIds: routeTables });
+      template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+        ServiceName: serviceName(service),
+        VpcEndpointType: 'Gateway',
+        RouteTableIds: routeTables,
+      });
     }
     expect(network.s3Endpoint).toBeDefined();
     expect(network.dynamoDbEndpoint).toBeDefined();
@@ -164,15 +193,22 @@ describe('default network', () => {
   test('without prefix lists, the Lambdas reach the interface endpoints and 0.0.0.0/0 on 443 (the subnets have no route out)', () => {
     const rules = egressRules(stack, template, network.lambdaSecurityGroup);
     expect(rules).toHaveLength(2);
-    expect(rules).toContainEqual(expect.objectContaining({ DestinationSecurityGroupId: stack.resolve(network.endpointSecurityGroup.securityGroupId) }));
+    expect(rules).toContainEqual(
+      expect.objectContaining({ DestinationSecurityGroupId: stack.resolve(network.endpointSecurityGroup.securityGroupId) }),
+    );
     expect(rules).toContainEqual(expect.objectContaining({ CidrIp: '0.0.0.0/0' }));
   });
 
   test('the endpoint security group accepts 443 from the Lambda security group only and sends nothing', () => {
     const ingress = ingressRules(stack, template, network.endpointSecurityGroup);
-    expect(ingress).toEqual([expect.objectContaining({
-      IpProtocol: 'tcp', FromPort: 443, ToPort: 443, SourceSecurityGroupId: stack.resolve(network.lambdaSecurityGroup.securityGroupId),
-    })]);
+    expect(ingress).toEqual([
+      expect.objectContaining({
+        IpProtocol: 'tcp',
+        FromPort: 443,
+        ToPort: 443,
+        SourceSecurityGroupId: stack.resolve(network.lambdaSecurityGroup.securityGroupId),
+      }),
+    ]);
     expect(egressRules(stack, template, network.endpointSecurityGroup)).toEqual([]);
     const id = stack.getLogicalId(network.endpointSecurityGroup.node.defaultChild as ec2.CfnSecurityGroup);
     expect(template.toJSON().Resources[id].Properties.SecurityGroupEgress).toEqual([DISALLOW_ALL]);
@@ -190,7 +226,9 @@ describe('optional endpoints', () => {
     const { stack, network, template } = synth({ [flag]: true });
     expect(interfaceEndpointServices(template)).toEqual(['kms', 'logs', 'secretsmanager', 'sts', 'xray', service].sort());
     template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
-      ServiceName: serviceName(service), PrivateDnsEnabled: true, SecurityGroupIds: [stack.resolve(network.endpointSecurityGroup.securityGroupId)],
+      ServiceName: serviceName(service),
+      PrivateDnsEnabled: true,
+      SecurityGroupIds: [stack.resolve(network.endpointSecurityGroup.securityGroupId)],
     });
   });
 
@@ -208,7 +246,9 @@ describe('prefix lists', () => {
     const rules = egressRules(stack, template, network.lambdaSecurityGroup);
     expectHttpsOnly(rules);
     expect(rules).toHaveLength(3);
-    expect(rules).toContainEqual(expect.objectContaining({ DestinationSecurityGroupId: stack.resolve(network.endpointSecurityGroup.securityGroupId) }));
+    expect(rules).toContainEqual(
+      expect.objectContaining({ DestinationSecurityGroupId: stack.resolve(network.endpointSecurityGroup.securityGroupId) }),
+    );
     expect(rules).toContainEqual(expect.objectContaining({ DestinationPrefixListId: 'pl-6ea54007' }));
     expect(rules).toContainEqual(expect.objectContaining({ DestinationPrefixListId: 'pl-6fa54006' }));
     expect(rules).not.toContainEqual(expect.objectContaining({ CidrIp: expect.anything() }));
@@ -223,7 +263,11 @@ describe('internet egress', () => {
     template.resourceCountIs('AWS::EC2::InternetGateway', 1);
     template.resourceCountIs('AWS::EC2::Subnet', 4);
     template.resourcePropertiesCountIs('AWS::EC2::Subnet', { Tags: Match.arrayWith([{ Key: 'aws-cdk:subnet-type', Value: 'Public' }]) }, 2);
-    template.resourcePropertiesCountIs('AWS::EC2::Subnet', { Tags: Match.arrayWith([{ Key: 'aws-cdk:subnet-type', Value: 'Private' }]) }, 2);
+    template.resourcePropertiesCountIs(
+      'AWS::EC2::Subnet',
+      { Tags: Match.arrayWith([{ Key: 'aws-cdk:subnet-type', Value: 'Private' }]) },
+      2,
+    );
     template.allResourcesProperties('AWS::EC2::Subnet', { MapPublicIpOnLaunch: false });
     template.resourcePropertiesCountIs('AWS::EC2::Route', { DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: Match.anyValue() }, 2);
     expect(network.egressAllowed).toBe(true);
@@ -262,7 +306,11 @@ describe('imported VPC', () => {
     for (const r of Object.values(template.findResources('AWS::EC2::VPCEndpoint', { Properties: { VpcEndpointType: 'Interface' } }))) {
       expect(r.Properties.SubnetIds).toEqual(['subnet-iso-a', 'subnet-iso-b']);
     }
-    template.resourcePropertiesCountIs('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway', RouteTableIds: ['rtb-iso-a', 'rtb-iso-b'] }, 2);
+    template.resourcePropertiesCountIs(
+      'AWS::EC2::VPCEndpoint',
+      { VpcEndpointType: 'Gateway', RouteTableIds: ['rtb-iso-a', 'rtb-iso-b'] },
+      2,
+    );
     expect(stack.resolve(network.vpc.vpcId)).toBe('vpc-0123456789abcdef0');
     const notes = Annotations.fromStack(stack);
     notes.hasInfo('/Test/Network', Match.stringLikeRegexp('no flow logs are created'));
@@ -325,7 +373,9 @@ describe('addInterfaceEndpoint', () => {
 
   test('returns the existing endpoint when a flag already created it', () => {
     const { network } = synth({ enableBedrockEndpoint: true });
-    expect(network.addInterfaceEndpoint('Bedrock', ec2.InterfaceVpcEndpointAwsService.BEDROCK_RUNTIME)).toBe(network.interfaceEndpoints['bedrock-runtime']);
+    expect(network.addInterfaceEndpoint('Bedrock', ec2.InterfaceVpcEndpointAwsService.BEDROCK_RUNTIME)).toBe(
+      network.interfaceEndpoints['bedrock-runtime'],
+    );
   });
 });
 
@@ -338,10 +388,22 @@ describe('fails when', () => {
   test.each([
     ['maxAzs is below 1', { maxAzs: 0 }, /maxAzs must be a whole number of at least 1 \(got 0\)/],
     ['maxAzs is not a whole number', { maxAzs: 1.5 }, /maxAzs must be a whole number/],
-    ['natGateways is given without allowInternetEgress', { natGateways: 1 }, /natGateways \(1\) is set but allowInternetEgress is not true.*Set allowInternetEgress: true, or remove natGateways/],
-    ['natGateways is 0 with allowInternetEgress', { allowInternetEgress: true, natGateways: 0 }, /natGateways must be a whole number of at least 1/],
+    [
+      'natGateways is given without allowInternetEgress',
+      { natGateways: 1 },
+      /natGateways \(1\) is set but allowInternetEgress is not true.*Set allowInternetEgress: true, or remove natGateways/,
+    ],
+    [
+      'natGateways is 0 with allowInternetEgress',
+      { allowInternetEgress: true, natGateways: 0 },
+      /natGateways must be a whole number of at least 1/,
+    ],
     ['natGateways exceeds maxAzs', { allowInternetEgress: true, natGateways: 3 }, /natGateways \(3\) exceeds maxAzs \(2\)/],
-    ['vpcSubnets is given without vpc', { vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } }, /vpcSubnets applies only to an imported vpc/],
+    [
+      'vpcSubnets is given without vpc',
+      { vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } },
+      /vpcSubnets applies only to an imported vpc/,
+    ],
     ['createEndpoints is false without vpc', { createEndpoints: false }, /createEndpoints: false applies only to an imported vpc/],
   ] as const)('%s', (_name, props, message) => {
     expect(() => synth(props as GatewayNetworkProps)).toThrow(message);
@@ -349,16 +411,46 @@ describe('fails when', () => {
 
   test.each<[string, PropsFn, RegExp]>([
     ['maxAzs is given with vpc', (s) => ({ vpc: importVpc(s), maxAzs: 2 }), /maxAzs applies only to the VPC created here/],
-    ['natGateways is given with vpc', (s) => ({ vpc: importVpc(s), allowInternetEgress: true, natGateways: 1 }), /natGateways applies only to the VPC created here/],
-    ['flowLogRetention is given with vpc', (s) => ({ vpc: importVpc(s), flowLogRetention: logs.RetentionDays.ONE_MONTH }), /flowLogRetention and flowLogEncryptionKey apply only to the VPC created here/],
-    ['only one prefix list is given', (s) => ({ s3PrefixList: prefixLists(s).s3PrefixList }), /s3PrefixList is set without dynamoDbPrefixList.*give both prefix lists or neither/],
-    ['prefix lists are given with allowInternetEgress', (s) => ({ ...prefixLists(s), allowInternetEgress: true }), /narrow the Lambdas' egress when allowInternetEgress is false/],
-    ['vpcSubnets selects public subnets', (s) => ({ vpc: importVpc(s), vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC } }), /vpcSubnets selects public subnets/],
-    ['vpcSubnets names a subnet group the VPC does not have', (s) => ({ vpc: importVpc(s), vpcSubnets: { subnetGroupName: 'Lambdas' } }), /vpcSubnets does not match the subnets of the VPC/],
-    ['the imported VPC has no isolated subnets and vpcSubnets is not given', (s) => ({ vpc: importVpc(s, { isolated: false }) }),
-      /default subnet selection \{ subnetType: PRIVATE_ISOLATED \} does not match the imported VPC.*Pass vpcSubnets/],
-    ['the imported subnets have no route table ids and endpoints are to be created', (s) => ({ vpc: importVpc(s, { routeTables: false }) }),
-      /route table of subnet\(s\) subnet-iso-a, subnet-iso-b is unknown.*createEndpoints: false/],
+    [
+      'natGateways is given with vpc',
+      (s) => ({ vpc: importVpc(s), allowInternetEgress: true, natGateways: 1 }),
+      /natGateways applies only to the VPC created here/,
+    ],
+    [
+      'flowLogRetention is given with vpc',
+      (s) => ({ vpc: importVpc(s), flowLogRetention: logs.RetentionDays.ONE_MONTH }),
+      /flowLogRetention and flowLogEncryptionKey apply only to the VPC created here/,
+    ],
+    [
+      'only one prefix list is given',
+      (s) => ({ s3PrefixList: prefixLists(s).s3PrefixList }),
+      /s3PrefixList is set without dynamoDbPrefixList.*give both prefix lists or neither/,
+    ],
+    [
+      'prefix lists are given with allowInternetEgress',
+      (s) => ({ ...prefixLists(s), allowInternetEgress: true }),
+      /narrow the Lambdas' egress when allowInternetEgress is false/,
+    ],
+    [
+      'vpcSubnets selects public subnets',
+      (s) => ({ vpc: importVpc(s), vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC } }),
+      /vpcSubnets selects public subnets/,
+    ],
+    [
+      'vpcSubnets names a subnet group the VPC does not have',
+      (s) => ({ vpc: importVpc(s), vpcSubnets: { subnetGroupName: 'Lambdas' } }),
+      /vpcSubnets does not match the subnets of the VPC/,
+    ],
+    [
+      'the imported VPC has no isolated subnets and vpcSubnets is not given',
+      (s) => ({ vpc: importVpc(s, { isolated: false }) }),
+      /default subnet selection \{ subnetType: PRIVATE_ISOLATED \} does not match the imported VPC.*Pass vpcSubnets/,
+    ],
+    [
+      'the imported subnets have no route table ids and endpoints are to be created',
+      (s) => ({ vpc: importVpc(s, { routeTables: false }) }),
+      /route table of subnet\(s\) subnet-iso-a, subnet-iso-b is unknown.*createEndpoints: false/,
+    ],
   ])('%s', (_name, props, message) => {
     expect(() => synth(props)).toThrow(message);
   });
@@ -374,26 +466,36 @@ describe('cdk-nag', () => {
     const app = newApp(outdir);
     new GatewayNetwork(new Stack(app, 'Isolated'), 'Network');
     new GatewayNetwork(new Stack(app, 'Egress'), 'Network', {
-      allowInternetEgress: true, natGateways: 2, enableBedrockEndpoint: true, enableComprehendEndpoint: true, enableStepFunctionsEndpoint: true,
+      allowInternetEgress: true,
+      natGateways: 2,
+      enableBedrockEndpoint: true,
+      enableComprehendEndpoint: true,
+      enableStepFunctionsEndpoint: true,
     });
     const importedStack = new Stack(app, 'Imported');
     new GatewayNetwork(importedStack, 'Network', { vpc: importVpc(importedStack) });
     const encryptedStack = new Stack(app, 'Encrypted');
-    new GatewayNetwork(encryptedStack, 'Network', { flowLogEncryptionKey: new kms.Key(encryptedStack, 'Key', { enableKeyRotation: true }) });
+    new GatewayNetwork(encryptedStack, 'Network', {
+      flowLogEncryptionKey: new kms.Key(encryptedStack, 'Key', { enableKeyRotation: true }),
+    });
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new NIST80053R5Checks(app));
 
     expect(() => app.synth()).not.toThrow();
-    const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as { pluginReports: { violations: unknown[] }[] };
+    const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as {
+      pluginReports: { violations: unknown[] }[];
+    };
     expect(report.pluginReports.flatMap((r) => r.violations)).toEqual([]);
   });
 
   test('the log-group encryption finding is acknowledged only when no customer-managed key is given', () => {
     const acknowledged = (props: PropsFn) => {
       const { network } = synth(props);
-      return network.flowLogGroup!.node.metadata
-        .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
-        // aws-cdk-lib records an id without a plugin namespace as 'Annotation::<id>'; cdk-nag strips that prefix.
-        .flatMap((m) => Object.keys(m.data as object).map((k) => k.replace(/^annotation::/i, '')));
+      return (
+        network
+          .flowLogGroup!.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+          // aws-cdk-lib records an id without a plugin namespace as 'Annotation::<id>'; cdk-nag strips that prefix.
+          .flatMap((m) => Object.keys(m.data as object).map((k) => k.replace(/^annotation::/i, '')))
+      );
     };
     expect(acknowledged(() => ({}))).toEqual(['NIST.800.53.R5-CloudWatchLogGroupEncrypted']);
     expect(acknowledged((s) => ({ flowLogEncryptionKey: new kms.Key(s, 'Key') }))).toEqual([]);

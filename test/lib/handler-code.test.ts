@@ -13,7 +13,9 @@ import { bundleGraph } from '../support/bundle-graph';
 
 const assets = (b: BundleName) => join(packageRoot(), 'assets', b);
 /** Every built bundle (assets/<name>/index.mjs). */
-const BUNDLES = readdirSync(join(packageRoot(), 'assets')).filter((d) => existsSync(join(packageRoot(), 'assets', d, 'index.mjs'))) as BundleName[];
+const BUNDLES = readdirSync(join(packageRoot(), 'assets')).filter((d) =>
+  existsSync(join(packageRoot(), 'assets', d, 'index.mjs')),
+) as BundleName[];
 
 test('the three handler bundles are built', () => {
   expect(BUNDLES).toEqual(expect.arrayContaining(['proxy', 'edge-recorder', 'digest']));
@@ -25,7 +27,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-test('bundleFiles lists every file of a bundle directory, chunks included, but esbuild\'s meta.json', () => {
+test("bundleFiles lists every file of a bundle directory, chunks included, but esbuild's meta.json", () => {
   const dir = join(tmp, 'fake-bundle');
   mkdirSync(join(dir, 'chunks'), { recursive: true });
   for (const f of ['index.mjs', 'chunks/chunk-A.mjs', 'chunks/lazy-B.mjs', 'meta.json']) writeFileSync(join(dir, f), f);
@@ -63,10 +65,17 @@ test('the synthesized proxy asset ships the lazily loaded chunks (Bedrock runtim
   new lambda.Function(stack, 'Proxy', { code, handler: 'index.handler', runtime: lambda.Runtime.NODEJS_24_X });
   app.synth();
 
-  const staged = readdirSync(outdir).filter((d) => d.startsWith('asset.')).map((d) => join(outdir, d));
+  const staged = readdirSync(outdir)
+    .filter((d) => d.startsWith('asset.'))
+    .map((d) => join(outdir, d));
   expect(staged).toHaveLength(1);
   const asset = staged[0]!;
   expect(bundleFiles(asset)).toEqual(bundleFiles(code.path));
   const graph = await bundleGraph(asset);
-  expect(graph.lazy).toEqual(expect.arrayContaining([expect.stringMatching(/^chunks\/bedrock-runtime-[A-Z0-9]+\.mjs$/), expect.stringMatching(/^chunks\/comprehend-client-[A-Z0-9]+\.mjs$/)]));
+  expect(graph.lazy).toEqual(
+    expect.arrayContaining([
+      expect.stringMatching(/^chunks\/bedrock-runtime-[A-Z0-9]+\.mjs$/),
+      expect.stringMatching(/^chunks\/comprehend-client-[A-Z0-9]+\.mjs$/),
+    ]),
+  );
 });

@@ -33,14 +33,22 @@ function nagApp(extra?: (stack: Stack) => void): App {
     rules: [
       { id: 'rag', effect: PolicyEffect.ALLOW, groups: ['rag-*'], maskingStrategies: { EMAIL: MaskingStrategy.PSEUDONYMIZE } },
       // A rule with approval: the approval workflow (state machine, table, topic, task function) is nagged too.
-      { id: 'export', effect: PolicyEffect.ALLOW, groups: ['export-*'], approval: { reviewers: { groups: ['reviewers'] }, requiredApprovals: 2 } },
+      {
+        id: 'export',
+        effect: PolicyEffect.ALLOW,
+        groups: ['export-*'],
+        approval: { reviewers: { groups: ['reviewers'] }, requiredApprovals: 2 },
+      },
     ],
     allowInternetEgress: true,
     masking: { strategies: { US_SSN: MaskingStrategy.BLOCK }, comprehend: true },
   });
   const auditor = new iam.Role(stack, 'Auditor', { assumedBy: new iam.AccountRootPrincipal() });
   gateway.grantAuditQuery(auditor);
-  Validations.of(auditor).acknowledge({ id: 'NIST.800.53.R5-IAMNoInlinePolicy', reason: 'Test fixture: the auditor role holds exactly what grantAuditQuery gives, which is what this test checks.' });
+  Validations.of(auditor).acknowledge({
+    id: 'NIST.800.53.R5-IAMNoInlinePolicy',
+    reason: 'Test fixture: the auditor role holds exactly what grantAuditQuery gives, which is what this test checks.',
+  });
   extra?.(stack);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new NIST80053R5Checks(app));
   return app;
@@ -50,7 +58,9 @@ function findings(app: App): string[] {
   const report = JSON.parse(readFileSync(join(app.outdir, 'validation-report.json'), 'utf8')) as {
     pluginReports: { violations: { ruleName: string; violatingConstructs: { constructPath: string }[] }[] }[];
   };
-  return report.pluginReports.flatMap((p) => p.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} ${c.constructPath}`))).sort();
+  return report.pluginReports
+    .flatMap((p) => p.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} ${c.constructPath}`)))
+    .sort();
 }
 
 test('the whole gateway has no unacknowledged AwsSolutions or NIST 800-53 r5 finding', () => {

@@ -92,8 +92,16 @@ describe('SessionArchive: Object Lock', () => {
 
   it.each([
     ['0 days', Duration.days(0), /at least 1 day, got 0 days/],
-    ['a fraction of a day', Duration.hours(36), /whole number of days .* got 1 day 12 hours \(1\.5 days\)\. Use ArchiveRetention\.compliance\(Duration\.days\(2\)\)/],
-    ['more than 100 years', Duration.days(36_501), /at most 100 years \(36500 days\), got 36501 days\. Use ArchiveRetention\.compliance\(Duration\.days\(36500\)\) or less/],
+    [
+      'a fraction of a day',
+      Duration.hours(36),
+      /whole number of days .* got 1 day 12 hours \(1\.5 days\)\. Use ArchiveRetention\.compliance\(Duration\.days\(2\)\)/,
+    ],
+    [
+      'more than 100 years',
+      Duration.days(36_501),
+      /at most 100 years \(36500 days\), got 36501 days\. Use ArchiveRetention\.compliance\(Duration\.days\(36500\)\) or less/,
+    ],
   ])('fails when the retention is %s, and says how to fix it', (_what, duration, message) => {
     expect(() => ArchiveRetention.compliance(duration)).toThrow(message);
     expect(() => ArchiveRetention.governance(duration)).toThrow(/Use ArchiveRetention\.governance\(Duration\.days\(/);
@@ -126,8 +134,9 @@ describe('SessionArchive: buckets', () => {
   });
 
   it('refuses SSE-C uploads to the archive', () => {
-    expect(bucketProps(base.template, ids.bucket).BucketEncryption.ServerSideEncryptionConfiguration[0].BlockedEncryptionTypes)
-      .toEqual({ EncryptionType: ['SSE-C'] });
+    expect(bucketProps(base.template, ids.bucket).BucketEncryption.ServerSideEncryptionConfiguration[0].BlockedEncryptionTypes).toEqual({
+      EncryptionType: ['SSE-C'],
+    });
   });
 
   it('uses an existing key when given one, and creates none', () => {
@@ -138,14 +147,23 @@ describe('SessionArchive: buckets', () => {
     t.resourceCountIs('AWS::KMS::Key', 0);
     t.hasResourceProperties('AWS::S3::Bucket', {
       ObjectLockEnabled: true,
-      BucketEncryption: { ServerSideEncryptionConfiguration: [Match.objectLike({ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: key.keyArn } })] },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          Match.objectLike({ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: key.keyArn } }),
+        ],
+      },
     });
   });
 
   it('blocks all public access on every bucket and disables ACLs', () => {
     for (const id of [ids.bucket, ids.logs, ids.results]) {
       const p = bucketProps(base.template, id);
-      expect(p.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+      expect(p.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
       expect(p.OwnershipControls).toEqual({ Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
     }
   });
@@ -153,30 +171,54 @@ describe('SessionArchive: buckets', () => {
   it('denies every request without TLS, or with TLS older than 1.2, on every bucket', () => {
     for (const id of [ids.bucket, ids.logs, ids.results]) {
       const resources = [{ 'Fn::GetAtt': [id, 'Arn'] }, objectsOf(id)];
-      expect(policyOf(base.template, id)).toEqual(expect.arrayContaining([
-        { Effect: 'Deny', Principal: { AWS: '*' }, Action: 's3:*', Resource: resources, Condition: { Bool: { 'aws:SecureTransport': 'false' } } },
-        { Effect: 'Deny', Principal: { AWS: '*' }, Action: 's3:*', Resource: resources, Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } } },
-      ]));
+      expect(policyOf(base.template, id)).toEqual(
+        expect.arrayContaining([
+          {
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 's3:*',
+            Resource: resources,
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          },
+          {
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 's3:*',
+            Resource: resources,
+            Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } },
+          },
+        ]),
+      );
     }
   });
 
   it('logs access to the archive and results buckets into the SSE-S3 access-log bucket, which only S3 logging may write', () => {
-    for (const [id, prefix] of [[ids.bucket, 'archive/'], [ids.results, 'results/']] as const) {
+    for (const [id, prefix] of [
+      [ids.bucket, 'archive/'],
+      [ids.results, 'results/'],
+    ] as const) {
       expect(bucketProps(base.template, id).LoggingConfiguration).toEqual({
         DestinationBucketName: { Ref: ids.logs },
         LogFilePrefix: prefix,
         TargetObjectKeyFormat: { PartitionedPrefix: { PartitionDateSource: 'EventTime' } },
       });
-      expect(policyOf(base.template, ids.logs)).toContainEqual(expect.objectContaining({
-        Effect: 'Allow',
-        Principal: { Service: 'logging.s3.amazonaws.com' },
-        Action: 's3:PutObject',
-        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [ids.logs, 'Arn'] }, `/${prefix}*`]] },
-        Condition: { ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [id, 'Arn'] } }, StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
-      }));
+      expect(policyOf(base.template, ids.logs)).toContainEqual(
+        expect.objectContaining({
+          Effect: 'Allow',
+          Principal: { Service: 'logging.s3.amazonaws.com' },
+          Action: 's3:PutObject',
+          Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [ids.logs, 'Arn'] }, `/${prefix}*`]] },
+          Condition: {
+            ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [id, 'Arn'] } },
+            StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+          },
+        }),
+      );
     }
     const logs = bucketProps(base.template, ids.logs);
-    expect(logs.BucketEncryption.ServerSideEncryptionConfiguration).toEqual([{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }]);
+    expect(logs.BucketEncryption.ServerSideEncryptionConfiguration).toEqual([
+      { ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } },
+    ]);
     expect(logs.LoggingConfiguration).toBeUndefined();
     expect(logs.LifecycleConfiguration.Rules).toEqual([expect.objectContaining({ ExpirationInDays: 365, Status: 'Enabled' })]);
   });
@@ -189,18 +231,27 @@ describe('SessionArchive: buckets', () => {
   it('moves records to Standard-IA after 30 days and Glacier Instant Retrieval after 90, and never expires them', () => {
     const lifecycle = bucketProps(base.template, ids.bucket).LifecycleConfiguration;
     expect(lifecycle.TransitionDefaultMinimumObjectSize).toBe('all_storage_classes_128K');
-    expect(lifecycle.Rules).toEqual([{
-      Id: 'TransitionRecords',
-      Status: 'Enabled',
-      AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
-      Transitions: [{ StorageClass: 'STANDARD_IA', TransitionInDays: 30 }, { StorageClass: 'GLACIER_IR', TransitionInDays: 90 }],
-    }]);
+    expect(lifecycle.Rules).toEqual([
+      {
+        Id: 'TransitionRecords',
+        Status: 'Enabled',
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+        Transitions: [
+          { StorageClass: 'STANDARD_IA', TransitionInDays: 30 },
+          { StorageClass: 'GLACIER_IR', TransitionInDays: 90 },
+        ],
+      },
+    ]);
   });
 
   it('uses the transition ages given', () => {
-    const { template, stack, archive } = build({ infrequentAccessTransitionAfter: Duration.days(60), glacierTransitionAfter: Duration.days(365) });
+    const { template, stack, archive } = build({
+      infrequentAccessTransitionAfter: Duration.days(60),
+      glacierTransitionAfter: Duration.days(365),
+    });
     expect(bucketProps(template, logicalId(stack, archive.bucket)).LifecycleConfiguration.Rules[0].Transitions).toEqual([
-      { StorageClass: 'STANDARD_IA', TransitionInDays: 60 }, { StorageClass: 'GLACIER_IR', TransitionInDays: 365 },
+      { StorageClass: 'STANDARD_IA', TransitionInDays: 60 },
+      { StorageClass: 'GLACIER_IR', TransitionInDays: 365 },
     ]);
   });
 
@@ -230,21 +281,37 @@ describe('SessionArchive: nobody can delete or unlock a record', () => {
 
   it('the bucket policy denies writes that name another encryption or another key, but not writes that rely on the default', () => {
     const statements = policyOf(base.template, ids.bucket);
-    expect(statements).toContainEqual(expect.objectContaining({
-      Sid: 'DenyOtherEncryption', Effect: 'Deny', Action: 's3:PutObject',
-      Condition: { StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' }, Null: { 's3:x-amz-server-side-encryption': 'false' } },
-    }));
-    expect(statements).toContainEqual(expect.objectContaining({
-      Sid: 'DenyOtherKmsKey', Effect: 'Deny', Action: 's3:PutObject',
-      Condition: {
-        StringNotEquals: { 's3:x-amz-server-side-encryption-aws-kms-key-id': { 'Fn::GetAtt': [ids.key, 'Arn'] } },
-        Null: { 's3:x-amz-server-side-encryption-aws-kms-key-id': 'false' },
-      },
-    }));
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Sid: 'DenyOtherEncryption',
+        Effect: 'Deny',
+        Action: 's3:PutObject',
+        Condition: {
+          StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' },
+          Null: { 's3:x-amz-server-side-encryption': 'false' },
+        },
+      }),
+    );
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Sid: 'DenyOtherKmsKey',
+        Effect: 'Deny',
+        Action: 's3:PutObject',
+        Condition: {
+          StringNotEquals: { 's3:x-amz-server-side-encryption-aws-kms-key-id': { 'Fn::GetAtt': [ids.key, 'Arn'] } },
+          Null: { 's3:x-amz-server-side-encryption-aws-kms-key-id': 'false' },
+        },
+      }),
+    );
   });
 
   it('the bucket policy denies writes without If-None-Match (no overwrite), unless enforceWriteOnce is false', () => {
-    const overwrite = expect.objectContaining({ Sid: 'DenyOverwrites', Effect: 'Deny', Action: 's3:PutObject', Condition: { Null: { 's3:if-none-match': 'true' } } });
+    const overwrite = expect.objectContaining({
+      Sid: 'DenyOverwrites',
+      Effect: 'Deny',
+      Action: 's3:PutObject',
+      Condition: { Null: { 's3:if-none-match': 'true' } },
+    });
     expect(policyOf(base.template, ids.bucket)).toContainEqual(overwrite);
     const { template, stack, archive } = build({ enforceWriteOnce: false });
     expect(policyOf(template, logicalId(stack, archive.bucket))).not.toContainEqual(overwrite);
@@ -252,7 +319,11 @@ describe('SessionArchive: nobody can delete or unlock a record', () => {
 
   it('the key policy denies scheduling the deletion of the key to every principal', () => {
     base.template.hasResourceProperties('AWS::KMS::Key', {
-      KeyPolicy: { Statement: Match.arrayWith([{ Sid: 'DenyKeyDeletion', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'kms:ScheduleKeyDeletion', Resource: '*' }]) },
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          { Sid: 'DenyKeyDeletion', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'kms:ScheduleKeyDeletion', Resource: '*' },
+        ]),
+      },
     });
   });
 });
@@ -262,13 +333,28 @@ describe('policy scanner (test/support/policy-scan.ts)', () => {
   const template = (Resources: Json) => ({ Resources });
 
   it('finds Allow statements with wildcards covering the actions, wherever policies live', () => {
-    const findings = scanPolicies(template({
-      P: { Type: 'AWS::IAM::Policy', Properties: { PolicyDocument: doc({ Effect: 'Allow', Action: 's3:*', Resource: '*' }) } },
-      R: { Type: 'AWS::IAM::Role', Properties: { Policies: [{ PolicyName: 'x', PolicyDocument: doc({ Effect: 'Allow', Action: ['s3:GetObject', 's3:Delete*'], Resource: '*' }) }] } },
-      B: { Type: 'AWS::S3::BucketPolicy', Properties: { PolicyDocument: doc({ Effect: 'Allow', Principal: '*', Action: 'S3:PUT*', Resource: '*' }) } },
-      K: { Type: 'AWS::KMS::Key', Properties: { KeyPolicy: doc({ Effect: 'Allow', Principal: '*', Action: '*', Resource: '*' }) } },
-      M: { Type: 'AWS::IAM::ManagedPolicy', Properties: { PolicyDocument: doc({ Effect: 'Allow', Action: 's3:Bypass?overnanceRetention', Resource: '*' }) } },
-    }));
+    const findings = scanPolicies(
+      template({
+        P: { Type: 'AWS::IAM::Policy', Properties: { PolicyDocument: doc({ Effect: 'Allow', Action: 's3:*', Resource: '*' }) } },
+        R: {
+          Type: 'AWS::IAM::Role',
+          Properties: {
+            Policies: [
+              { PolicyName: 'x', PolicyDocument: doc({ Effect: 'Allow', Action: ['s3:GetObject', 's3:Delete*'], Resource: '*' }) },
+            ],
+          },
+        },
+        B: {
+          Type: 'AWS::S3::BucketPolicy',
+          Properties: { PolicyDocument: doc({ Effect: 'Allow', Principal: '*', Action: 'S3:PUT*', Resource: '*' }) },
+        },
+        K: { Type: 'AWS::KMS::Key', Properties: { KeyPolicy: doc({ Effect: 'Allow', Principal: '*', Action: '*', Resource: '*' }) } },
+        M: {
+          Type: 'AWS::IAM::ManagedPolicy',
+          Properties: { PolicyDocument: doc({ Effect: 'Allow', Action: 's3:Bypass?overnanceRetention', Resource: '*' }) },
+        },
+      }),
+    );
     expect(findings.map((f) => `${f.logicalId}:${f.location}:${f.actions.join('|')}`)).toEqual([
       `P:PolicyDocument:${RECORD_TAMPERING_ACTIONS.join('|')}`,
       'R:Policies[0].PolicyDocument:s3:DeleteObject|s3:DeleteObjectVersion|s3:DeleteObjectTagging|s3:DeleteObjectVersionTagging|s3:DeleteBucketPolicy',
@@ -279,20 +365,35 @@ describe('policy scanner (test/support/policy-scan.ts)', () => {
   });
 
   it('ignores Deny statements and unrelated Allows, flags NotAction, intrinsic actions and foreign managed policies', () => {
-    const findings = scanPolicies(template({
-      D: { Type: 'AWS::S3::BucketPolicy', Properties: { PolicyDocument: doc({ Effect: 'Deny', Principal: '*', Action: 's3:*', Resource: '*' }, { Effect: 'Allow', Action: ['s3:GetObject', 'kms:*'], Resource: '*' }) } },
-      N: { Type: 'AWS::IAM::Policy', Properties: { PolicyDocument: doc({ Effect: 'Allow', NotAction: ['s3:Delete*'], Resource: '*' }) } },
-      I: { Type: 'AWS::IAM::Policy', Properties: { PolicyDocument: doc({ Effect: 'Allow', Action: { 'Fn::Split': [',', 'a,b'] }, Resource: '*' }) } },
-      R: {
-        Type: 'AWS::IAM::Role',
-        Properties: {
-          ManagedPolicyArns: [
-            { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AWSLambdaBasicExecutionRole']] },
-            { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/AmazonS3FullAccess']] },
-          ],
+    const findings = scanPolicies(
+      template({
+        D: {
+          Type: 'AWS::S3::BucketPolicy',
+          Properties: {
+            PolicyDocument: doc(
+              { Effect: 'Deny', Principal: '*', Action: 's3:*', Resource: '*' },
+              { Effect: 'Allow', Action: ['s3:GetObject', 'kms:*'], Resource: '*' },
+            ),
+          },
         },
-      },
-    }), RECORD_TAMPERING_ACTIONS, { allowedManagedPolicies: ['service-role/AWSLambdaBasicExecutionRole'] });
+        N: { Type: 'AWS::IAM::Policy', Properties: { PolicyDocument: doc({ Effect: 'Allow', NotAction: ['s3:Delete*'], Resource: '*' }) } },
+        I: {
+          Type: 'AWS::IAM::Policy',
+          Properties: { PolicyDocument: doc({ Effect: 'Allow', Action: { 'Fn::Split': [',', 'a,b'] }, Resource: '*' }) },
+        },
+        R: {
+          Type: 'AWS::IAM::Role',
+          Properties: {
+            ManagedPolicyArns: [
+              { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AWSLambdaBasicExecutionRole']] },
+              { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/AmazonS3FullAccess']] },
+            ],
+          },
+        },
+      }),
+      RECORD_TAMPERING_ACTIONS,
+      { allowedManagedPolicies: ['service-role/AWSLambdaBasicExecutionRole'] },
+    );
     expect(findings.map((f) => `${f.kind}:${f.logicalId}`)).toEqual(['allow:N', 'unresolved:I', 'external-managed-policy:R']);
     expect(findings[2]!.location).toBe('ManagedPolicyArns[1]');
     expect(findings[0]!.actions).not.toContain('s3:DeleteObject');
@@ -304,13 +405,19 @@ describe('policy scanner (test/support/policy-scan.ts)', () => {
     const { template } = build({}, (stack, archive) => {
       archive.bucket.grantReadWrite(new iam.Role(stack, 'Careless', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') }));
     });
-    expect(scanPolicies(template).map((f) => f.actions).flat()).toContain('s3:DeleteObject');
+    expect(
+      scanPolicies(template)
+        .map((f) => f.actions)
+        .flat(),
+    ).toContain('s3:DeleteObject');
   });
 });
 
 describe('SessionArchive: grants', () => {
   const policyOfRole = (t: Template, role: string): Json[] => {
-    const policies = Object.values(t.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify((p as Json).Properties.Roles).includes(role));
+    const policies = Object.values(t.findResources('AWS::IAM::Policy')).filter((p) =>
+      JSON.stringify((p as Json).Properties.Roles).includes(role),
+    );
     expect(policies).toHaveLength(1);
     return (policies[0] as Json).Properties.PolicyDocument.Statement;
   };
@@ -332,18 +439,38 @@ describe('SessionArchive: grants', () => {
     expect(statements).toEqual([
       {
         Effect: 'Allow',
-        Action: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults', 'athena:StopQueryExecution', 'athena:GetWorkGroup', 'athena:GetNamedQuery', 'athena:ListNamedQueries'],
+        Action: [
+          'athena:StartQueryExecution',
+          'athena:GetQueryExecution',
+          'athena:GetQueryResults',
+          'athena:StopQueryExecution',
+          'athena:GetWorkGroup',
+          'athena:GetNamedQuery',
+          'athena:ListNamedQueries',
+        ],
         Resource: region('athena', `:workgroup/${archive.workGroupName}`),
       },
       {
         Effect: 'Allow',
         Action: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartitions'],
-        Resource: [region('glue', ':catalog'), region('glue', `:database/${archive.databaseName}`), region('glue', `:table/${archive.databaseName}/sessions`)],
+        Resource: [
+          region('glue', ':catalog'),
+          region('glue', `:database/${archive.databaseName}`),
+          region('glue', `:table/${archive.databaseName}/sessions`),
+        ],
       },
       { Effect: 'Allow', Action: ['s3:ListBucket', 's3:GetBucketLocation'], Resource: { 'Fn::GetAtt': [ids.bucket, 'Arn'] } },
       { Effect: 'Allow', Action: 's3:GetObject', Resource: join(ids.bucket, '/sessions/*') },
-      { Effect: 'Allow', Action: ['s3:ListBucket', 's3:GetBucketLocation', 's3:ListBucketMultipartUploads'], Resource: { 'Fn::GetAtt': [ids.results, 'Arn'] } },
-      { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], Resource: join(ids.results, '/results/*') },
+      {
+        Effect: 'Allow',
+        Action: ['s3:ListBucket', 's3:GetBucketLocation', 's3:ListBucketMultipartUploads'],
+        Resource: { 'Fn::GetAtt': [ids.results, 'Arn'] },
+      },
+      {
+        Effect: 'Allow',
+        Action: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+        Resource: join(ids.results, '/results/*'),
+      },
       { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: { 'Fn::GetAtt': [ids.key, 'Arn'] } },
     ]);
   });
@@ -363,7 +490,9 @@ function kindOf(path: string, v: unknown): string {
     if (v.length === 0) throw new Error(`the sample record must give ${path} at least one element`);
     return `array<${kindOf(`${path}[0]`, v[0])}>`;
   }
-  const fields = Object.entries(v as Json).map(([k, x]) => `${k}:${kindOf(`${path}.${k}`, x)}`).sort();
+  const fields = Object.entries(v as Json)
+    .map(([k, x]) => `${k}:${kindOf(`${path}.${k}`, x)}`)
+    .sort();
   return `struct<${fields.join(',')}>`;
 }
 
@@ -407,20 +536,57 @@ describe('SessionArchive: Glue table', () => {
     ended_at: '2026-03-01T12:00:00.250Z',
     request: { method: 'POST', path: '/v1/embeddings', request_id: 'req-1', source_ip: '10.0.0.1', user_agent: 'openai-node/6' },
     principal: {
-      issuer: 'https://idp.example.com', issuer_id: 'corp', subject: 'batch-indexer', client_id: 'indexer',
-      groups: ['ml'], scopes: ['embeddings'], token_id: 'jti-1', token_expires_at: '2026-03-01T13:00:00.000Z',
+      issuer: 'https://idp.example.com',
+      issuer_id: 'corp',
+      subject: 'batch-indexer',
+      client_id: 'indexer',
+      groups: ['ml'],
+      scopes: ['embeddings'],
+      token_id: 'jti-1',
+      token_expires_at: '2026-03-01T13:00:00.000Z',
     },
     model: { name: 'text-embedding-3-small', provider: 'openai', upstream_model: 'text-embedding-3-small' },
     decision: { outcome: 'allow', status: 200, reason: 'rule_allow', rule_id: 'indexers', policy_version: 'sha256:abc' },
-    input: { kind: 'text', items: 2, characters: 11, encoding_format: 'float', dimensions: 256, request_bytes: 80, text: ['a masked item', 'another'] },
-    masking: { scanned: true, findings: [{ item: 0, type: 'EMAIL', detector: 'email', strategy: 'pseudonymize', count: 1, offsets: [[2, 19]], pseudonyms: ['<EMAIL_0123abcd>'] }], counts: [{ type: 'EMAIL', count: 1 }], blocked: ['US_SSN'], external: { detector: 'comprehend', status: 'ok' } },
+    input: {
+      kind: 'text',
+      items: 2,
+      characters: 11,
+      encoding_format: 'float',
+      dimensions: 256,
+      request_bytes: 80,
+      text: ['a masked item', 'another'],
+    },
+    masking: {
+      scanned: true,
+      findings: [
+        {
+          item: 0,
+          type: 'EMAIL',
+          detector: 'email',
+          strategy: 'pseudonymize',
+          count: 1,
+          offsets: [[2, 19]],
+          pseudonyms: ['<EMAIL_0123abcd>'],
+        },
+      ],
+      counts: [{ type: 'EMAIL', count: 1 }],
+      blocked: ['US_SSN'],
+      external: { detector: 'comprehend', status: 'ok' },
+    },
     upstream: { status: 200, latency_ms: 182.4, attempts: 1, batches: 1 },
     usage: { prompt_tokens: 4, total_tokens: 4 },
     output: { vectors: 2, dimensions: 256, fingerprint: 'sha256:def' },
     timings: { total_ms: 190.75, auth_ms: 1.5, upstream_ms: 182.4 },
     approval: {
-      id: '0190f5d2-7c4e-7a1b-8c3d-2e4f6a8b0c1e', step: 'decided', status: 'approved', rule_id: 'indexers', payload_sha256: 'sha256:abc',
-      triggers: ['batch_over:100'], decision: 'approve', reviewer: { issuer: 'https://idp.example.com', subject: 'alice' }, via_grant: false,
+      id: '0190f5d2-7c4e-7a1b-8c3d-2e4f6a8b0c1e',
+      step: 'decided',
+      status: 'approved',
+      rule_id: 'indexers',
+      payload_sha256: 'sha256:abc',
+      triggers: ['batch_over:100'],
+      decision: 'approve',
+      reviewer: { issuer: 'https://idp.example.com', subject: 'alice' },
+      via_grant: false,
     },
     record_sha256: 'sha256:0123',
   };
@@ -445,15 +611,18 @@ describe('SessionArchive: Glue table', () => {
       StorageDescriptor: {
         Location: { 'Fn::Join': ['', ['s3://', { Ref: ids.bucket }, '/sessions/']] },
         InputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
-        SerdeInfo: { SerializationLibrary: 'org.openx.data.jsonserde.JsonSerDe', Parameters: expect.objectContaining({ 'ignore.malformed.json': 'false' }) },
+        SerdeInfo: {
+          SerializationLibrary: 'org.openx.data.jsonserde.JsonSerDe',
+          Parameters: expect.objectContaining({ 'ignore.malformed.json': 'false' }),
+        },
       },
     });
   });
 
   it('projects dt (daily dates) and hr (00 to 23) partitions onto the record key layout', () => {
     expect(table().TableInput.Parameters).toEqual({
-      'EXTERNAL': 'TRUE',
-      'classification': 'json',
+      EXTERNAL: 'TRUE',
+      classification: 'json',
       'projection.enabled': 'true',
       'projection.dt.type': 'date',
       'projection.dt.format': 'yyyy-MM-dd',
@@ -469,7 +638,9 @@ describe('SessionArchive: Glue table', () => {
 
   it('starts the dt projection at projectionStartDate', () => {
     const { template } = build({ projectionStartDate: '2027-06-01' });
-    template.hasResourceProperties('AWS::Glue::Table', { TableInput: { Parameters: Match.objectLike({ 'projection.dt.range': '2027-06-01,NOW' }) } });
+    template.hasResourceProperties('AWS::Glue::Table', {
+      TableInput: { Parameters: Match.objectLike({ 'projection.dt.range': '2027-06-01,NOW' }) },
+    });
   });
 });
 
@@ -498,7 +669,9 @@ describe('SessionArchive: Athena', () => {
     ]);
     const { template, stack, archive } = build({ queryResultsExpiration: Duration.days(7), bytesScannedCutoffPerQuery: Size.gibibytes(1) });
     expect(bucketProps(template, logicalId(stack, archive.resultsBucket)).LifecycleConfiguration.Rules[0].ExpirationInDays).toBe(7);
-    template.hasResourceProperties('AWS::Athena::WorkGroup', { WorkGroupConfiguration: Match.objectLike({ BytesScannedCutoffPerQuery: 1024 ** 3 }) });
+    template.hasResourceProperties('AWS::Athena::WorkGroup', {
+      WorkGroupConfiguration: Match.objectLike({ BytesScannedCutoffPerQuery: 1024 ** 3 }),
+    });
   });
 
   it('saves every audit query as a named query of the workgroup, rendered with sample values', () => {
@@ -512,7 +685,9 @@ describe('SessionArchive: Athena', () => {
       expect(saved.Database).toBe(archive.databaseName);
       const sql = renderAthena(q, { database: archive.databaseName, table: archive.tableName, params: exampleParams(q) });
       expect(saved.QueryString.endsWith(`\n${sql}`)).toBe(true);
-      expect(saved.QueryString).toMatch(/^-- embedgate audit query .*\n-- Sample values, replace them: since = 2026-01-01; until = 2026-02-01/);
+      expect(saved.QueryString).toMatch(
+        /^-- embedgate audit query .*\n-- Sample values, replace them: since = 2026-01-01; until = 2026-02-01/,
+      );
       expect(saved.QueryString).toContain(`FROM "${archive.databaseName}"."sessions"`);
     }
   });
@@ -528,9 +703,15 @@ describe('SessionArchive: Athena', () => {
     expect(second.databaseName).not.toBe(base.archive.databaseName);
     expect(second.workGroupName).not.toBe(base.archive.workGroupName);
     const named = build({ databaseName: 'audit', tableName: 'gateway_sessions', workGroupName: 'audit-wg' });
-    expect([named.archive.databaseName, named.archive.tableName, named.archive.workGroupName]).toEqual(['audit', 'gateway_sessions', 'audit-wg']);
+    expect([named.archive.databaseName, named.archive.tableName, named.archive.workGroupName]).toEqual([
+      'audit',
+      'gateway_sessions',
+      'audit-wg',
+    ]);
     named.template.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: Match.objectLike({ Name: 'audit' }) });
-    named.template.hasResourceProperties('AWS::Athena::NamedQuery', { QueryString: Match.stringLikeRegexp('FROM "audit"."gateway_sessions"') });
+    named.template.hasResourceProperties('AWS::Athena::NamedQuery', {
+      QueryString: Match.stringLikeRegexp('FROM "audit"."gateway_sessions"'),
+    });
   });
 });
 
@@ -540,10 +721,26 @@ describe('SessionArchive: fails when', () => {
     ['the table name has a dash', { tableName: 'my-table' }, /tableName must be .* Try "my_table"/],
     ['the workgroup name has a space', { workGroupName: 'audit wg' }, /workGroupName must be .* Try "audit-wg"/],
     ['Standard-IA comes before 30 days', { infrequentAccessTransitionAfter: Duration.days(10) }, /at least 30 days .* got 10 days/],
-    ['Glacier IR comes less than 30 days after Standard-IA', { glacierTransitionAfter: Duration.days(45) }, /must be at least 30 days after .* Use Duration.days\(60\)/],
-    ['a transition is a fraction of a day', { glacierTransitionAfter: Duration.hours(2200) }, /glacierTransitionAfter must be a whole number of days/],
-    ['the results expire in 0 days', { queryResultsExpiration: Duration.days(0) }, /queryResultsExpiration must be a whole number of days, at least 1/],
-    ['the access logs are kept 12 hours', { accessLogsRetention: Duration.hours(12) }, /accessLogsRetention must be a whole number of days/],
+    [
+      'Glacier IR comes less than 30 days after Standard-IA',
+      { glacierTransitionAfter: Duration.days(45) },
+      /must be at least 30 days after .* Use Duration.days\(60\)/,
+    ],
+    [
+      'a transition is a fraction of a day',
+      { glacierTransitionAfter: Duration.hours(2200) },
+      /glacierTransitionAfter must be a whole number of days/,
+    ],
+    [
+      'the results expire in 0 days',
+      { queryResultsExpiration: Duration.days(0) },
+      /queryResultsExpiration must be a whole number of days, at least 1/,
+    ],
+    [
+      'the access logs are kept 12 hours',
+      { accessLogsRetention: Duration.hours(12) },
+      /accessLogsRetention must be a whole number of days/,
+    ],
     ['the scan cutoff is below 10 MB', { bytesScannedCutoffPerQuery: Size.mebibytes(1) }, /at least 10 MB .* got 1048576 bytes/],
     ['the projection start is not a date', { projectionStartDate: '2026-02-30' }, /projectionStartDate must be a calendar date YYYY-MM-DD/],
   ])('%s', (_what, props, message) => {
@@ -567,8 +764,9 @@ describe('SessionArchive: cdk-nag', () => {
     archive.grantAuditQuery(auditor);
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new NIST80053R5Checks(app));
     if (acknowledge) {
-      const replication = 'Cross-Region replication needs a destination bucket, Object Lock and key in a second Region: '
-        + 'a deployment decision of the app, outside this construct.';
+      const replication =
+        'Cross-Region replication needs a destination bucket, Object Lock and key in a second Region: ' +
+        'a deployment decision of the app, outside this construct.';
       Validations.of(archive.bucket).acknowledge({ id: 'NIST.800.53.R5-S3BucketReplicationEnabled', reason: replication });
       Validations.of(archive.accessLogsBucket).acknowledge({ id: 'NIST.800.53.R5-S3BucketReplicationEnabled', reason: replication });
       for (const role of [writer, auditor]) {
@@ -585,13 +783,15 @@ describe('SessionArchive: cdk-nag', () => {
     expect(() => nagApp(true).synth()).not.toThrow();
   });
 
-  it('reports the findings that are the app\'s to decide, and only those (the checks are really running)', () => {
+  it("reports the findings that are the app's to decide, and only those (the checks are really running)", () => {
     const app = nagApp(false);
     expect(() => app.synth()).toThrow(/does not have replication enabled/);
     const report = JSON.parse(readFileSync(join(app.outdir, 'validation-report.json'), 'utf8')) as {
       pluginReports: { violations: { ruleName: string; violatingConstructs: { constructPath: string }[] }[] }[];
     };
-    const findings = report.pluginReports.flatMap((p) => p.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} ${c.constructPath}`))).sort();
+    const findings = report.pluginReports
+      .flatMap((p) => p.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} ${c.constructPath}`)))
+      .sort();
     expect(findings).toEqual([
       'NIST.800.53.R5-IAMNoInlinePolicy NagStack/Auditor/DefaultPolicy/Resource',
       'NIST.800.53.R5-IAMNoInlinePolicy NagStack/Writer/DefaultPolicy/Resource',

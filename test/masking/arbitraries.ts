@@ -17,15 +17,25 @@ export const phone = fc.oneof(
   fc.tuple(n29, digits(2), n29, digits(2), digits(4)).map(([a, b, c, d, e]) => `${a}${b}-${c}${d}-${e}`),
   fc.tuple(fc.integer({ min: 1, max: 9 }), digits(9)).map(([a, b]) => `+44${a}${b}`),
   fc.tuple(digits(2), digits(4), digits(4)).map(([a, b, c]) => `+44 ${a} ${b} ${c}`),
-  fc.tuple(fc.integer({ min: 1, max: 9 }), digits(2), digits(2), digits(2), digits(2)).map(([a, b, c, d, e]) => `0${a} ${b} ${c} ${d} ${e}`),
+  fc
+    .tuple(fc.integer({ min: 1, max: 9 }), digits(2), digits(2), digits(2), digits(2))
+    .map(([a, b, c, d, e]) => `0${a} ${b} ${c} ${d} ${e}`),
 );
 
 export const ssn = fc
-  .tuple(fc.integer({ min: 1, max: 899 }).filter((a) => a !== 666), fc.integer({ min: 1, max: 99 }), fc.integer({ min: 1, max: 9999 }))
+  .tuple(
+    fc.integer({ min: 1, max: 899 }).filter((a) => a !== 666),
+    fc.integer({ min: 1, max: 99 }),
+    fc.integer({ min: 1, max: 9999 }),
+  )
   .map(([a, g, s]) => `${String(a).padStart(3, '0')}-${String(g).padStart(2, '0')}-${String(s).padStart(4, '0')}`);
 
 export const card = fc
-  .tuple(fc.constantFrom<[string, number]>(['4', 16], ['51', 16], ['2221', 16], ['37', 15], ['6011', 16], ['3530', 16], ['62', 19]), digits(18), fc.boolean())
+  .tuple(
+    fc.constantFrom<[string, number]>(['4', 16], ['51', 16], ['2221', 16], ['37', 15], ['6011', 16], ['3530', 16], ['62', 19]),
+    digits(18),
+    fc.boolean(),
+  )
   .map(([[prefix, len], fill, spaced]) => {
     const d = withLuhn(prefix + fill.slice(0, len - 1 - prefix.length), len);
     return spaced ? d.replace(/(\d{4})(?=\d)/g, '$1 ') : d;
@@ -40,21 +50,36 @@ export const iban = fc.tuple(digits(18), fc.boolean()).map(([bban, spaced]) => {
   return spaced ? v.replace(/(.{4})(?=.)/g, '$1 ') : v;
 });
 
-export const ipv4 = fc.tuple(fc.integer({ min: 1, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 1, max: 254 })).map((o) => o.join('.'));
+export const ipv4 = fc
+  .tuple(
+    fc.integer({ min: 1, max: 255 }),
+    fc.integer({ min: 0, max: 255 }),
+    fc.integer({ min: 0, max: 255 }),
+    fc.integer({ min: 1, max: 254 }),
+  )
+  .map((o) => o.join('.'));
 
-export const awsKeyId = fc.array(fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'), { minLength: 16, maxLength: 16 }).map((c) => `AKIA${c.join('')}`);
+export const awsKeyId = fc
+  .array(fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'), { minLength: 16, maxLength: 16 })
+  .map((c) => `AKIA${c.join('')}`);
 
 /** Any valid value of a built-in type. */
 export const sensitive = fc.oneof(email, phone, ssn, card, iban, ipv4, awsKeyId);
 
 /** Plain words and punctuation (no digits, no "@"): text that never forms a value with its neighbours. */
-export const prose = fc.array(fc.oneof(word(1, 8), fc.constantFrom('The', 'and', ',', '.', ';', ':', '(', ')', '!', '—', 'über', '東京', '\n')), { maxLength: 8 }).map((w) => w.join(' '));
+export const prose = fc
+  .array(fc.oneof(word(1, 8), fc.constantFrom('The', 'and', ',', '.', ';', ':', '(', ')', '!', '—', 'über', '東京', '\n')), {
+    maxLength: 8,
+  })
+  .map((w) => w.join(' '));
 
 /** A text of prose and sensitive values, separated by spaces. */
 export const document = fc.array(fc.oneof(prose, sensitive), { minLength: 1, maxLength: 8 }).map((parts) => parts.join(' '));
 
 /** Arbitrary unicode text with sensitive values spliced in (separated by spaces). */
-export const noisyDocument = fc.array(fc.oneof(fc.string({ maxLength: 12, unit: 'grapheme' }), sensitive), { minLength: 1, maxLength: 8 }).map((parts) => parts.join(' '));
+export const noisyDocument = fc
+  .array(fc.oneof(fc.string({ maxLength: 12, unit: 'grapheme' }), sensitive), { minLength: 1, maxLength: 8 })
+  .map((parts) => parts.join(' '));
 
 /** Documents far apart in long prose: masking rescans only near what it replaced. */
 export const sparseDocument = fc

@@ -38,10 +38,19 @@ describe('masking defaults', () => {
       enabled: true,
       strategies: { EMAIL: 'pseudonymize', CREDIT_CARD: 'block', PHONE: 'detect', EMP_ID: 'redact', PERSON_NAME: 'pseudonymize' },
       disabledDetectors: ['ipv6'],
-      customDetectors: [{ name: 'EMP_ID', pattern: '\\bEMP-\\d{6}\\b', flags: 'i', validator: 'luhn', contextWords: ['employee'], contextWindow: 30 }],
+      customDetectors: [
+        { name: 'EMP_ID', pattern: '\\bEMP-\\d{6}\\b', flags: 'i', validator: 'luhn', contextWords: ['employee'], contextWindow: 30 },
+      ],
       pseudonymKey: { source: 'secretsManager', secretId: 'embedgate/pseudonym-key' },
       pseudonymLength: 12,
-      comprehend: { enabled: true, languageCode: 'es', minScore: 0.9, failMode: 'open', entityTypes: ['NAME', 'ADDRESS'], maxConcurrency: 2 },
+      comprehend: {
+        enabled: true,
+        languageCode: 'es',
+        minScore: 0.9,
+        failMode: 'open',
+        entityTypes: ['NAME', 'ADDRESS'],
+        maxConcurrency: 2,
+      },
       tokenInputs: 'allow',
       storeInputText: true,
       maxScanChars: 50_000,
@@ -60,16 +69,22 @@ describe('masking validation', () => {
     expect(issues({ customDetectors: [{ name: 'EMP_ID', pattern: '(a+)+$' }] })).toEqual([
       'masking.customDetectors[0].pattern: custom detector "EMP_ID": pattern "(a+)+$" is refused: unbounded quantifier in "(a+)+": "*", "+" and "{n,}" are allowed only on a single character or class at the very end of the pattern; use a bounded one such as {1,16}',
     ]);
-    expect(issues({ customDetectors: [{ name: 'X', pattern: '[a-z]{1,16}[a-z]{1,16}@' }] })[0]).toMatch(/custom detector "X": pattern .* is refused: .*at most 24/);
+    expect(issues({ customDetectors: [{ name: 'X', pattern: '[a-z]{1,16}[a-z]{1,16}@' }] })[0]).toMatch(
+      /custom detector "X": pattern .* is refused: .*at most 24/,
+    );
   });
 
   it('refuses an invalid regular expression and flags it does not allow', () => {
-    expect(issues({ customDetectors: [{ name: 'X', pattern: 'a(b' }] })[0]).toMatch(/^masking\.customDetectors\[0\]\.pattern: .*not a valid regular expression/);
+    expect(issues({ customDetectors: [{ name: 'X', pattern: 'a(b' }] })[0]).toMatch(
+      /^masking\.customDetectors\[0\]\.pattern: .*not a valid regular expression/,
+    );
     expect(issues({ customDetectors: [{ name: 'X', pattern: 'ab', flags: 'g' }] })[0]).toMatch(/flag "g" is not allowed/);
   });
 
   it('refuses an unknown validator and lists the known ones', () => {
-    expect(issues({ customDetectors: [{ name: 'X', pattern: '\\d{8}', validator: 'crc32' }] })).toEqual(['masking.customDetectors[0].validator: validator must be one of "luhn", "mod97" (or omitted)']);
+    expect(issues({ customDetectors: [{ name: 'X', pattern: '\\d{8}', validator: 'crc32' }] })).toEqual([
+      'masking.customDetectors[0].validator: validator must be one of "luhn", "mod97" (or omitted)',
+    ]);
   });
 
   it('refuses pseudonymize without pseudonymKey, globally and in a rule, with the fix', () => {
@@ -82,44 +97,77 @@ describe('masking validation', () => {
   });
 
   it('refuses unknown strategies and unknown entity types (typos)', () => {
-    expect(issues({ strategies: { EMAIL: 'hide' } })).toEqual(['masking.strategies.EMAIL: strategy must be one of "redact", "pseudonymize", "detect", "block"']);
-    expect(issues({ strategies: { EMAILS: 'redact' } })[0]).toMatch(/^masking\.strategies\.EMAILS: unknown entity type "EMAILS": use a built-in type \(EMAIL, PHONE/);
-    expect(issues({ strategies: { email: 'redact' } })).toEqual(['masking.strategies.email: strategies key "email" must be an entity type in upper snake case (1-64 characters of A-Z, 0-9, "_", starting with a letter), e.g. "EMAIL"']);
+    expect(issues({ strategies: { EMAIL: 'hide' } })).toEqual([
+      'masking.strategies.EMAIL: strategy must be one of "redact", "pseudonymize", "detect", "block"',
+    ]);
+    expect(issues({ strategies: { EMAILS: 'redact' } })[0]).toMatch(
+      /^masking\.strategies\.EMAILS: unknown entity type "EMAILS": use a built-in type \(EMAIL, PHONE/,
+    );
+    expect(issues({ strategies: { email: 'redact' } })).toEqual([
+      'masking.strategies.email: strategies key "email" must be an entity type in upper snake case (1-64 characters of A-Z, 0-9, "_", starting with a letter), e.g. "EMAIL"',
+    ]);
     expect(issues({ strategies: { PERSON_NAME: 'redact' } })[0]).toMatch(/unknown entity type "PERSON_NAME"/);
     expect(() => loadConfig(withMasking({ strategies: { PERSON_NAME: 'redact' }, comprehend: { enabled: true } }))).not.toThrow();
   });
 
   it('refuses unknown detector names to disable, and duplicate or badly named custom detectors', () => {
-    expect(issues({ disabledDetectors: ['phones'] })[0]).toMatch(/^masking\.disabledDetectors\[0\]: disabledDetectors entries must be built-in detector names: email, phone/);
-    expect(issues({ customDetectors: [{ name: 'X', pattern: 'a{2}' }, { name: 'X', pattern: 'b{2}' }] })).toEqual(['masking.customDetectors[1].name: duplicate name "X" (also at customDetectors[0]); each name must be unique']);
-    expect(issues({ customDetectors: [{ name: 'emp-id', pattern: 'a{2}' }] })[0]).toMatch(/customDetectors\[\]\.name must be an entity type in upper snake case/);
+    expect(issues({ disabledDetectors: ['phones'] })[0]).toMatch(
+      /^masking\.disabledDetectors\[0\]: disabledDetectors entries must be built-in detector names: email, phone/,
+    );
+    expect(
+      issues({
+        customDetectors: [
+          { name: 'X', pattern: 'a{2}' },
+          { name: 'X', pattern: 'b{2}' },
+        ],
+      }),
+    ).toEqual(['masking.customDetectors[1].name: duplicate name "X" (also at customDetectors[0]); each name must be unique']);
+    expect(issues({ customDetectors: [{ name: 'emp-id', pattern: 'a{2}' }] })[0]).toMatch(
+      /customDetectors\[\]\.name must be an entity type in upper snake case/,
+    );
   });
 
   it('refuses contextWindow without contextWords', () => {
-    expect(issues({ customDetectors: [{ name: 'X', pattern: 'a{2}', contextWindow: 10 }] })).toEqual(['masking.customDetectors[0].contextWindow: contextWindow has no effect without contextWords: add contextWords or remove contextWindow']);
+    expect(issues({ customDetectors: [{ name: 'X', pattern: 'a{2}', contextWindow: 10 }] })).toEqual([
+      'masking.customDetectors[0].contextWindow: contextWindow has no effect without contextWords: add contextWords or remove contextWindow',
+    ]);
   });
 
   it('refuses a rule override on a deny rule, or while masking is off or absent', () => {
     const deny = ruleDoc({ effect: 'deny', masking: { strategies: { EMAIL: 'detect' } } });
-    expect(issues({ enabled: true }, [deny])).toEqual(['policy.rules[0].masking: masking applies to allow rules only; remove it from this deny rule']);
+    expect(issues({ enabled: true }, [deny])).toEqual([
+      'policy.rules[0].masking: masking applies to allow rules only; remove it from this deny rule',
+    ]);
     const allow = ruleDoc({ masking: { strategies: { EMAIL: 'detect' } } });
-    expect(issues({ enabled: false }, [allow])).toEqual(['policy.rules[0].masking: this rule overrides masking strategies but masking is off: set masking.enabled to true, or remove the override']);
-    expect(configIssues(baseConfig({ policy: { rules: [allow] } }))).toEqual(['policy.rules[0].masking: this rule overrides masking strategies but masking is off: set masking.enabled to true, or remove the override']);
-    expect(issues({ enabled: true }, [ruleDoc({ masking: { strategies: { EMIAL: 'detect' } } })])[0]).toMatch(/^policy\.rules\[0\]\.masking\.strategies\.EMIAL: unknown entity type/);
+    expect(issues({ enabled: false }, [allow])).toEqual([
+      'policy.rules[0].masking: this rule overrides masking strategies but masking is off: set masking.enabled to true, or remove the override',
+    ]);
+    expect(configIssues(baseConfig({ policy: { rules: [allow] } }))).toEqual([
+      'policy.rules[0].masking: this rule overrides masking strategies but masking is off: set masking.enabled to true, or remove the override',
+    ]);
+    expect(issues({ enabled: true }, [ruleDoc({ masking: { strategies: { EMIAL: 'detect' } } })])[0]).toMatch(
+      /^policy\.rules\[0\]\.masking\.strategies\.EMIAL: unknown entity type/,
+    );
   });
 
   it('refuses out-of-range limits and Comprehend settings', () => {
     expect(issues({ maxScanChars: 2_000_000 })).toEqual(['masking.maxScanChars: maxScanChars must be at most 1000000']);
     expect(issues({ maxScanChars: 0 })[0]).toMatch(/^masking\.maxScanChars:/);
     expect(issues({ pseudonymLength: 4 })[0]).toMatch(/^masking\.pseudonymLength:/);
-    expect(issues({ comprehend: { languageCode: 'fr' } })).toEqual(['masking.comprehend.languageCode: languageCode must be "en" or "es" (the languages DetectPiiEntities supports)']);
+    expect(issues({ comprehend: { languageCode: 'fr' } })).toEqual([
+      'masking.comprehend.languageCode: languageCode must be "en" or "es" (the languages DetectPiiEntities supports)',
+    ]);
     expect(issues({ comprehend: { minScore: 1.5 } })).toEqual(['masking.comprehend.minScore: minScore must be between 0 and 1']);
-    expect(issues({ comprehend: { entityTypes: ['NAMES'] } })[0]).toMatch(/^masking\.comprehend\.entityTypes\[0\]: entityTypes entries must be Comprehend PII types/);
+    expect(issues({ comprehend: { entityTypes: ['NAMES'] } })[0]).toMatch(
+      /^masking\.comprehend\.entityTypes\[0\]: entityTypes entries must be Comprehend PII types/,
+    );
     expect(issues({ comprehend: { failMode: 'maybe' } })).toEqual(['masking.comprehend.failMode: failMode must be "open" or "closed"']);
   });
 
   it('refuses a malformed pseudonymKey with a message about pseudonymKey, and unknown fields', () => {
-    expect(issues({ pseudonymKey: { source: 'vault', path: 'x' } })).toEqual(['masking.pseudonymKey.source: pseudonymKey.source must be "secretsManager", "env" or "file"']);
+    expect(issues({ pseudonymKey: { source: 'vault', path: 'x' } })).toEqual([
+      'masking.pseudonymKey.source: pseudonymKey.source must be "secretsManager", "env" or "file"',
+    ]);
     expect(issues({ enable: true })[0]).toMatch(/^masking: Unrecognized key: "enable"/);
   });
 });

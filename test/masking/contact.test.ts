@@ -29,7 +29,12 @@ describe('email', () => {
   });
 
   it('keeps sentence punctuation and brackets out, and finds addresses at both ends of the text', () => {
-    expect(values(emailDetector, 'a@example.com, <b@example.org>; (c@example.net). d@example.io.')).toEqual(['a@example.com', 'b@example.org', 'c@example.net', 'd@example.io']);
+    expect(values(emailDetector, 'a@example.com, <b@example.org>; (c@example.net). d@example.io.')).toEqual([
+      'a@example.com',
+      'b@example.org',
+      'c@example.net',
+      'd@example.io',
+    ]);
     expect(values(emailDetector, 'z@example.com')).toEqual(['z@example.com']);
   });
 

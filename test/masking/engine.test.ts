@@ -1,8 +1,25 @@
 /** The engine: scanning, overlap resolution, external findings, protected tokens, the size bound. */
-import { customDetector, externalFindings, MaskingError, mask, maskText, protectedSpans, resolveOverlaps, scan, type Finding, type TokenGrammar } from '../../lambda/core/masking';
+import {
+  customDetector,
+  externalFindings,
+  MaskingError,
+  mask,
+  maskText,
+  protectedSpans,
+  resolveOverlaps,
+  scan,
+  type Finding,
+  type TokenGrammar,
+} from '../../lambda/core/masking';
 import { ALL, span } from './helpers';
 
-const f = (type: string, start: number, end: number, detector = type.toLowerCase(), score = 1): Finding => ({ type, start, end, detector, score });
+const f = (type: string, start: number, end: number, detector = type.toLowerCase(), score = 1): Finding => ({
+  type,
+  start,
+  end,
+  detector,
+  score,
+});
 const tokens: TokenGrammar = { knownTypes: new Set(['EMAIL', 'PHONE', 'US_SSN', 'IP_ADDRESS', 'EMP_ID']), pseudonymHex: 8 };
 
 describe('scan', () => {
@@ -26,17 +43,27 @@ describe('scan', () => {
     expect(scan('a@example.com', ALL, { maxScanChars: 13 })).toHaveLength(1);
   });
 
-  it('drops findings inside this masker\'s own placeholders and pseudonyms', () => {
+  it("drops findings inside this masker's own placeholders and pseudonyms", () => {
     const emp = customDetector({ name: 'EMP_ID', pattern: '[A-Z]{5}' });
     expect(scan('[EMAIL] <PHONE_0123abcd> OTHER', [emp], { tokens }).map(span)).toEqual([[25, 30]]);
-    expect(scan('[EMAIL] <PHONE_0123abcd> OTHER', [emp]).map(span)).toEqual([[1, 6], [9, 14], [25, 30]]);
+    expect(scan('[EMAIL] <PHONE_0123abcd> OTHER', [emp]).map(span)).toEqual([
+      [1, 6],
+      [9, 14],
+      [25, 30],
+    ]);
   });
 });
 
 describe('protectedSpans', () => {
   it('recognises tokens of known types with the exact pseudonym length only', () => {
-    const text = '[EMAIL] [UNKNOWN] [AKIAIOSFODNN7EXAMPLE] <EMAIL_0123abcd> <EMAIL_0123abc> <EMAIL_0123ABCD> <IP_ADDRESS_ffffffff> <EMP_ID_00000000>';
-    expect(protectedSpans(text, tokens).map((s) => text.slice(s.start, s.end))).toEqual(['[EMAIL]', '<EMAIL_0123abcd>', '<IP_ADDRESS_ffffffff>', '<EMP_ID_00000000>']);
+    const text =
+      '[EMAIL] [UNKNOWN] [AKIAIOSFODNN7EXAMPLE] <EMAIL_0123abcd> <EMAIL_0123abc> <EMAIL_0123ABCD> <IP_ADDRESS_ffffffff> <EMP_ID_00000000>';
+    expect(protectedSpans(text, tokens).map((s) => text.slice(s.start, s.end))).toEqual([
+      '[EMAIL]',
+      '<EMAIL_0123abcd>',
+      '<IP_ADDRESS_ffffffff>',
+      '<EMP_ID_00000000>',
+    ]);
   });
 
   it('is linear on unclosed brackets', () => {
@@ -51,10 +78,12 @@ describe('resolveOverlaps', () => {
   const strategies = { PHONE: 'redact', EMAIL: 'detect', US_SSN: 'block' } as const;
 
   it('keeps disjoint findings apart, adjacent ones too', () => {
-    expect(resolveOverlaps([f('EMAIL', 0, 5), f('PHONE', 5, 9)], strategies, 'redact').map((r) => [r.start, r.end, r.winner.type])).toEqual([
-      [0, 5, 'EMAIL'],
-      [5, 9, 'PHONE'],
-    ]);
+    expect(resolveOverlaps([f('EMAIL', 0, 5), f('PHONE', 5, 9)], strategies, 'redact').map((r) => [r.start, r.end, r.winner.type])).toEqual(
+      [
+        [0, 5, 'EMAIL'],
+        [5, 9, 'PHONE'],
+      ],
+    );
   });
 
   it('merges overlapping findings into their union, named by the longest', () => {
@@ -90,7 +119,13 @@ describe('externalFindings', () => {
       { type: 'DATE_TIME', start: 0, end: 4, score: 0.99 },
       { type: 'CREDIT_DEBIT_NUMBER', start: 31, end: 35, score: 0.9 },
     ];
-    expect(externalFindings(text, entities, { detector: 'comprehend', minScore: 0.8, types: new Set(['NAME', 'ADDRESS', 'EMAIL', 'CREDIT_DEBIT_NUMBER']) })).toEqual([
+    expect(
+      externalFindings(text, entities, {
+        detector: 'comprehend',
+        minScore: 0.8,
+        types: new Set(['NAME', 'ADDRESS', 'EMAIL', 'CREDIT_DEBIT_NUMBER']),
+      }),
+    ).toEqual([
       { type: 'PERSON_NAME', start: 0, end: 10, detector: 'comprehend', score: 0.99 },
       { type: 'EMAIL', start: 36, end: 52, detector: 'comprehend', score: 0.95 },
       { type: 'CREDIT_CARD', start: 31, end: 35, detector: 'comprehend', score: 0.9 },
@@ -98,9 +133,16 @@ describe('externalFindings', () => {
   });
 
   it('keeps unmapped types by their own name and clamps offsets to the text', () => {
-    expect(externalFindings('abc', [{ type: 'PASSPORT_NUMBER', start: -5, end: 99, score: 1 }, { type: 'PIN', start: 2, end: 2, score: 1 }], { detector: 'c', minScore: 0 })).toEqual([
-      { type: 'PASSPORT_NUMBER', start: 0, end: 3, detector: 'c', score: 1 },
-    ]);
+    expect(
+      externalFindings(
+        'abc',
+        [
+          { type: 'PASSPORT_NUMBER', start: -5, end: 99, score: 1 },
+          { type: 'PIN', start: 2, end: 2, score: 1 },
+        ],
+        { detector: 'c', minScore: 0 },
+      ),
+    ).toEqual([{ type: 'PASSPORT_NUMBER', start: 0, end: 3, detector: 'c', score: 1 }]);
   });
 });
 
@@ -114,7 +156,10 @@ describe('maskText', () => {
       ['CREDIT_CARD', [[0, 16]]],
       ['PHONE', [[16, 32]]],
     ]);
-    expect(maskText(once.text, ALL, { strategies: {} }, null, { tokens: { knownTypes: new Set(['CREDIT_CARD', 'PHONE']), pseudonymHex: 8 } }).text).toBe(once.text);
+    expect(
+      maskText(once.text, ALL, { strategies: {} }, null, { tokens: { knownTypes: new Set(['CREDIT_CARD', 'PHONE']), pseudonymHex: 8 } })
+        .text,
+    ).toBe(once.text);
   });
 
   it('rescans only near replacements in sparse text, and still finds what they uncovered', () => {
@@ -155,7 +200,16 @@ describe('mask', () => {
   it('records per type, detector and strategy: count and ORIGINAL offsets, never values', () => {
     const r = mask(text, findings, { strategies: { PHONE: 'detect' } }, null);
     expect(r.findings).toEqual([
-      { type: 'EMAIL', detector: 'email', strategy: 'redact', count: 2, offsets: [[5, 18], [22, 35]] },
+      {
+        type: 'EMAIL',
+        detector: 'email',
+        strategy: 'redact',
+        count: 2,
+        offsets: [
+          [5, 18],
+          [22, 35],
+        ],
+      },
       { type: 'PHONE', detector: 'phone', strategy: 'detect', count: 1, offsets: [[42, 54]] },
       { type: 'US_SSN', detector: 'us_ssn', strategy: 'redact', count: 1, offsets: [[60, 71]] },
     ]);

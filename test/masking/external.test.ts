@@ -44,7 +44,10 @@ describe('chunkText', () => {
   });
 });
 
-function recorder(answer: (text: string) => PiiEntity[], delayMs = 5): PiiDetector & { inFlight: number; maxInFlight: number; calls: number; signals: AbortSignal[] } {
+function recorder(
+  answer: (text: string) => PiiEntity[],
+  delayMs = 5,
+): PiiDetector & { inFlight: number; maxInFlight: number; calls: number; signals: AbortSignal[] } {
   const d = {
     name: 'fake',
     inFlight: 0,
@@ -65,22 +68,33 @@ function recorder(answer: (text: string) => PiiEntity[], delayMs = 5): PiiDetect
 }
 
 describe('detectExternal', () => {
-  const findAll = (needle: string) => (text: string): PiiEntity[] => {
-    const out: PiiEntity[] = [];
-    for (let i = text.indexOf(needle); i !== -1; i = text.indexOf(needle, i + 1)) out.push({ type: 'NAME', start: i, end: i + needle.length, score: 0.9 });
-    return out;
-  };
+  const findAll =
+    (needle: string) =>
+    (text: string): PiiEntity[] => {
+      const out: PiiEntity[] = [];
+      for (let i = text.indexOf(needle); i !== -1; i = text.indexOf(needle, i + 1))
+        out.push({ type: 'NAME', start: i, end: i + needle.length, score: 0.9 });
+      return out;
+    };
 
   it('maps chunk offsets back to the item and removes duplicates from overlaps', async () => {
     const text = `${'filler '.repeat(300)}Jane Doe ${'filler '.repeat(300)}Jane Doe`;
-    const [entities] = await detectExternal([text], recorder(findAll('Jane Doe'), 0), { maxConcurrency: 2, maxChunkBytes: 1000, overlap: 100 });
+    const [entities] = await detectExternal([text], recorder(findAll('Jane Doe'), 0), {
+      maxConcurrency: 2,
+      maxChunkBytes: 1000,
+      overlap: 100,
+    });
     expect(entities!.map((e) => text.slice(e.start, e.end))).toEqual(['Jane Doe', 'Jane Doe']);
     expect(entities!.map((e) => e.start)).toEqual([text.indexOf('Jane Doe'), text.lastIndexOf('Jane Doe')]);
   });
 
   it('keeps at most maxConcurrency calls in flight over all items', async () => {
     const d = recorder(() => []);
-    await detectExternal(Array.from({ length: 12 }, (_, i) => `item ${i}`), d, { maxConcurrency: 3 });
+    await detectExternal(
+      Array.from({ length: 12 }, (_, i) => `item ${i}`),
+      d,
+      { maxConcurrency: 3 },
+    );
     expect(d.calls).toBe(12);
     expect(d.maxInFlight).toBe(3);
   });
@@ -101,7 +115,7 @@ describe('detectExternal', () => {
     expect(d.signals[0]!.aborted).toBe(true);
   });
 
-  it('passes on the caller\'s abort', async () => {
+  it("passes on the caller's abort", async () => {
     const controller = new AbortController();
     const d = recorder(() => []);
     const run = detectExternal(['a', 'b'], d, { maxConcurrency: 1, signal: controller.signal });

@@ -73,7 +73,13 @@ describe('payment cards', () => {
     ['fours with dashes', '5555-5555-5555-4444'],
     ['amex 4-6-5', '3782 822463 10005'],
     ['diners 4-6-4', '3056 930902 5904'],
-    ['19 digits, 4-4-4-4-3', (() => { const d = withLuhn('4', 19); return `${d.slice(0, 4)} ${d.slice(4, 8)} ${d.slice(8, 12)} ${d.slice(12, 16)} ${d.slice(16)}`; })()],
+    [
+      '19 digits, 4-4-4-4-3',
+      (() => {
+        const d = withLuhn('4', 19);
+        return `${d.slice(0, 4)} ${d.slice(4, 8)} ${d.slice(8, 12)} ${d.slice(12, 16)} ${d.slice(16)}`;
+      })(),
+    ],
   ])('finds printed groupings: %s', (_what, card) => {
     expect(values(cardDetector, `paid with ${card} yesterday`)).toEqual([card]);
   });
@@ -121,7 +127,16 @@ describe('payment cards', () => {
 });
 
 describe('IBAN', () => {
-  const ibans = ['DE89370400440532013000', 'GB82WEST12345698765432', 'FR1420041010050500013M02606', 'NL91ABNA0417164300', 'BE68539007547034', 'NO9386011117947', 'CH9300762011623852957', 'MT84MALT011000012345MTLCAST001S'];
+  const ibans = [
+    'DE89370400440532013000',
+    'GB82WEST12345698765432',
+    'FR1420041010050500013M02606',
+    'NL91ABNA0417164300',
+    'BE68539007547034',
+    'NO9386011117947',
+    'CH9300762011623852957',
+    'MT84MALT011000012345MTLCAST001S',
+  ];
   it.each(ibans)('finds %s compact and in groups of four', (iban) => {
     const spaced = iban.replace(/(.{4})(?=.)/g, '$1 ');
     expect(values(ibanDetector, `IBAN ${iban}, thanks`)).toEqual([iban]);

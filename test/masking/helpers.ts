@@ -38,7 +38,11 @@ export function breakLuhn(d: string): string {
 }
 
 /** An unsigned JWT-shaped token with the given header. */
-export function jwt(header: object = { alg: 'HS256', typ: 'JWT' }, payload: object = { sub: 'svc-1', iat: 1700000000 }, signature = 'c2lnbmF0dXJlLWJ5dGVzLWhlcmUtMDEyMzQ1Njc4OQ'): string {
+export function jwt(
+  header: object = { alg: 'HS256', typ: 'JWT' },
+  payload: object = { sub: 'svc-1', iat: 1700000000 },
+  signature = 'c2lnbmF0dXJlLWJ5dGVzLWhlcmUtMDEyMzQ1Njc4OQ',
+): string {
   const b = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');
   return `${b(header)}.${b(payload)}.${signature}`;
 }

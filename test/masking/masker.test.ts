@@ -23,7 +23,8 @@ function fakeDetector(found: Record<string, string>, opts: { fail?: boolean; sco
       if (opts.fail) throw new Error('ThrottlingException');
       const out: PiiEntity[] = [];
       for (const [value, type] of Object.entries(found)) {
-        for (let i = text.indexOf(value); i !== -1; i = text.indexOf(value, i + 1)) out.push({ type, start: i, end: i + value.length, score: opts.score ?? 0.99 });
+        for (let i = text.indexOf(value); i !== -1; i = text.indexOf(value, i + 1))
+          out.push({ type, start: i, end: i + value.length, score: opts.score ?? 0.99 });
       }
       return out;
     },
@@ -53,7 +54,7 @@ describe('maskItems', () => {
     expect((await masker().maskItems([''])).items).toEqual(['']);
   });
 
-  it('applies global strategies, and a rule\'s strategies over them, per entity type', async () => {
+  it("applies global strategies, and a rule's strategies over them, per entity type", async () => {
     const m = masker({ strategies: { EMAIL: 'pseudonymize', PHONE: 'detect' }, pseudonymKey: { source: 'env', name: 'K' } }, { key: KEY });
     const text = 'a@example.com (555) 234-5678 123-45-6789';
     const global = await m.maskItems([text]);
@@ -63,7 +64,10 @@ describe('maskItems', () => {
   });
 
   it('lists blocked types (sorted, once) and still masks the items for the record', async () => {
-    const r = await masker({ strategies: { CREDIT_CARD: 'block', US_SSN: 'block' } }).maskItems(['card 4111 1111 1111 1111', 'ssn 123-45-6789 and 4111111111111111']);
+    const r = await masker({ strategies: { CREDIT_CARD: 'block', US_SSN: 'block' } }).maskItems([
+      'card 4111 1111 1111 1111',
+      'ssn 123-45-6789 and 4111111111111111',
+    ]);
     expect(r.blocked).toEqual(['CREDIT_CARD', 'US_SSN']);
     expect(r.items).toEqual(['card [CREDIT_CARD]', 'ssn [US_SSN] and [CREDIT_CARD]']);
     expect(r.findings[1]!.map((f) => f.strategy)).toEqual(['block', 'block']);
@@ -72,7 +76,11 @@ describe('maskItems', () => {
   it('refuses an item over maxScanChars with MaskingError too_large naming the item, before any work', async () => {
     const detector = fakeDetector({});
     const m = masker({ maxScanChars: 10, comprehend: { enabled: true } }, { detector });
-    await expect(m.maskItems(['short', 'this one is too long'])).rejects.toMatchObject({ code: 'too_large', status: 413, details: { itemIndex: 1, chars: 20, limit: 10 } });
+    await expect(m.maskItems(['short', 'this one is too long'])).rejects.toMatchObject({
+      code: 'too_large',
+      status: 413,
+      details: { itemIndex: 1, chars: 20, limit: 10 },
+    });
     await expect(m.maskItems(['short', 'this one is too long'])).rejects.toThrow(/Input item 1 is 20 characters long/);
     expect(detector.calls).toEqual([]);
   });
@@ -87,7 +95,12 @@ describe('maskItems', () => {
   });
 
   it('exposes tokenInputs, storeInputText and the detectors in use', () => {
-    const m = masker({ tokenInputs: 'allow', storeInputText: true, disabledDetectors: ['phone', 'ipv6'], customDetectors: [{ name: 'EMP_ID', pattern: 'EMP-\\d{6}' }] });
+    const m = masker({
+      tokenInputs: 'allow',
+      storeInputText: true,
+      disabledDetectors: ['phone', 'ipv6'],
+      customDetectors: [{ name: 'EMP_ID', pattern: 'EMP-\\d{6}' }],
+    });
     expect(m.tokenInputs).toBe('allow');
     expect(m.storeInputText).toBe(true);
     expect(m.detectors.map((d) => d.name)).not.toContain('phone');
@@ -112,7 +125,7 @@ describe('external detector (Comprehend)', () => {
   const comprehend = { enabled: true, minScore: 0.8 };
 
   it('merges its findings with mapped types and the detector name, above the score threshold', async () => {
-    const detector = fakeDetector({ 'Jane Doe': 'NAME', '1 Main St': 'ADDRESS', 'yesterday': 'DATE_TIME' });
+    const detector = fakeDetector({ 'Jane Doe': 'NAME', '1 Main St': 'ADDRESS', yesterday: 'DATE_TIME' });
     const r = await masker({ comprehend }, { detector }).maskItems(['Jane Doe of 1 Main St wrote a@example.com yesterday']);
     expect(r.items[0]).toBe('[PERSON_NAME] of [ADDRESS] wrote [EMAIL] yesterday');
     expect(r.findings[0]!.map((f) => `${f.type}/${f.detector}`)).toEqual(['PERSON_NAME/comprehend', 'ADDRESS/comprehend', 'EMAIL/email']);
@@ -122,8 +135,11 @@ describe('external detector (Comprehend)', () => {
   it('ignores entities under minScore and types outside entityTypes', async () => {
     const low = fakeDetector({ 'Jane Doe': 'NAME' }, { score: 0.5 });
     expect((await masker({ comprehend }, { detector: low }).maskItems(['Jane Doe'])).items).toEqual(['Jane Doe']);
-    const names = fakeDetector({ 'Jane Doe': 'NAME', 'Acme': 'ADDRESS' });
-    expect((await masker({ comprehend: { ...comprehend, entityTypes: ['ADDRESS'] } }, { detector: names }).maskItems(['Jane Doe at Acme'])).items).toEqual(['Jane Doe at [ADDRESS]']);
+    const names = fakeDetector({ 'Jane Doe': 'NAME', Acme: 'ADDRESS' });
+    expect(
+      (await masker({ comprehend: { ...comprehend, entityTypes: ['ADDRESS'] } }, { detector: names }).maskItems(['Jane Doe at Acme']))
+        .items,
+    ).toEqual(['Jane Doe at [ADDRESS]']);
   });
 
   it('fails closed by default: MaskingError detector_unavailable (503), nothing returned', async () => {
@@ -135,7 +151,9 @@ describe('external detector (Comprehend)', () => {
   });
 
   it('fails open when configured: built-in detectors still run, and the result says so', async () => {
-    const r = await masker({ comprehend: { ...comprehend, failMode: 'open' } }, { detector: fakeDetector({}, { fail: true }) }).maskItems(['a@example.com']);
+    const r = await masker({ comprehend: { ...comprehend, failMode: 'open' } }, { detector: fakeDetector({}, { fail: true }) }).maskItems([
+      'a@example.com',
+    ]);
     expect(r.items).toEqual(['[EMAIL]']);
     expect(r.external).toEqual({ detector: 'comprehend', status: 'failed_open', error: 'ThrottlingException' });
   });
@@ -149,7 +167,9 @@ describe('external detector (Comprehend)', () => {
 
 describe('createMasker dependencies', () => {
   it('refuses to start without the key when the configuration names a pseudonymKey', () => {
-    expect(() => masker({ strategies: { EMAIL: 'pseudonymize' }, pseudonymKey: { source: 'env', name: 'K' } })).toThrow(/pseudonymKey is configured but no key was given/);
+    expect(() => masker({ strategies: { EMAIL: 'pseudonymize' }, pseudonymKey: { source: 'env', name: 'K' } })).toThrow(
+      /pseudonymKey is configured but no key was given/,
+    );
   });
 
   it('refuses a key shorter than 16 bytes', () => {
@@ -165,16 +185,30 @@ describe('createMasker dependencies', () => {
 
 describe('maskResponse', () => {
   it('masks every string of a JSON value, keeps structure and other values, reports findings by path', async () => {
-    const value = { object: 'list', data: [{ index: 0, text: 'mail a@example.com', score: 0.5 }, { index: 1, text: null, tags: ['555-234-5678'] }], ok: true };
+    const value = {
+      object: 'list',
+      data: [
+        { index: 0, text: 'mail a@example.com', score: 0.5 },
+        { index: 1, text: null, tags: ['555-234-5678'] },
+      ],
+      ok: true,
+    };
     const r = await masker({ strategies: { PHONE: 'block' } }).maskResponse(value);
-    expect(r.value).toEqual({ object: 'list', data: [{ index: 0, text: 'mail [EMAIL]', score: 0.5 }, { index: 1, text: null, tags: ['[PHONE]'] }], ok: true });
+    expect(r.value).toEqual({
+      object: 'list',
+      data: [
+        { index: 0, text: 'mail [EMAIL]', score: 0.5 },
+        { index: 1, text: null, tags: ['[PHONE]'] },
+      ],
+      ok: true,
+    });
     expect(r.findings.map((f) => f.path)).toEqual(['$.data[0].text', '$.data[1].tags[0]']);
     expect(r.blocked).toEqual(['PHONE']);
   });
 });
 
 describe('ruleMaskingStrategies', () => {
-  it('returns the matched rule\'s strategies, or undefined', () => {
+  it("returns the matched rule's strategies, or undefined", () => {
     const c = config({}, [ruleDoc({ id: 'r1', masking: { strategies: { EMAIL: 'detect' } } }), ruleDoc({ id: 'r2' })]);
     expect(ruleMaskingStrategies(c, 'r1')).toEqual({ EMAIL: 'detect' });
     expect(ruleMaskingStrategies(c, 'r2')).toBeUndefined();

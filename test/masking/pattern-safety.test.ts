@@ -21,16 +21,32 @@ const BUILTIN_PATTERNS: Array<[string, RegExp]> = [
 describe('recheck: every built-in pattern is safe', () => {
   it('the list covers every regex-based detector', () => {
     const withPatterns = new Set(BUILTIN_PATTERNS.map(([n]) => n));
-    for (const n of ['phone', 'us_ssn', 'credit_card', 'iban', 'ipv4', 'aws_access_key_id', 'aws_secret_access_key', 'jwt', 'private_key', 'api_key', 'text']) expect(withPatterns).toContain(n);
+    for (const n of [
+      'phone',
+      'us_ssn',
+      'credit_card',
+      'iban',
+      'ipv4',
+      'aws_access_key_id',
+      'aws_secret_access_key',
+      'jwt',
+      'private_key',
+      'api_key',
+      'text',
+    ])
+      expect(withPatterns).toContain(n);
     // The others use no regular expression: e-mail and IPv6 scan with indexOf and character tests.
     expect(BUILTIN.email.patterns).toEqual([]);
     expect(BUILTIN.ipv6.patterns).toEqual([]);
   });
 
-  it.each(BUILTIN_PATTERNS.map(([name, re]) => [name, re.source.length > 60 ? `${re.source.slice(0, 60)}…` : re.source, re] as const))('%s: %s', async (_name, _shown, re) => {
-    const r = await check(re.source, re.flags.replace('g', ''));
-    expect({ status: r.status, ...(r.status === 'vulnerable' ? { attack: r.attack.pattern } : {}) }).toEqual({ status: 'safe' });
-  });
+  it.each(BUILTIN_PATTERNS.map(([name, re]) => [name, re.source.length > 60 ? `${re.source.slice(0, 60)}…` : re.source, re] as const))(
+    '%s: %s',
+    async (_name, _shown, re) => {
+      const r = await check(re.source, re.flags.replace('g', ''));
+      expect({ status: r.status, ...(r.status === 'vulnerable' ? { attack: r.attack.pattern } : {}) }).toEqual({ status: 'safe' });
+    },
+  );
 });
 
 /** Patterns an operator might configure, all accepted by the screen. */
@@ -109,7 +125,10 @@ describe('screenPattern against recheck on generated patterns', () => {
   const piece: fc.Arbitrary<string> = fc.letrec((tie) => ({
     piece: fc.oneof(
       { weight: 4, arbitrary: fc.tuple(atom, quant).map(([a, q]) => a + q) },
-      { weight: 1, arbitrary: fc.tuple(fc.array(tie('piece'), { minLength: 1, maxLength: 3 }), quant).map(([xs, q]) => `(?:${xs.join('')})${q}`) },
+      {
+        weight: 1,
+        arbitrary: fc.tuple(fc.array(tie('piece'), { minLength: 1, maxLength: 3 }), quant).map(([xs, q]) => `(?:${xs.join('')})${q}`),
+      },
       { weight: 1, arbitrary: fc.tuple(tie('piece'), tie('piece')).map(([x, y]) => `(?:${x}|${y})`) },
     ),
   })).piece as fc.Arbitrary<string>;
@@ -124,7 +143,9 @@ describe('screenPattern against recheck on generated patterns', () => {
       { seed: 20261129, numRuns: 2000 },
     );
     expect(accepted.size).toBeGreaterThan(50);
-    const results = await Promise.all([...accepted].slice(0, 150).map(async (p) => [p, (await check(p, '', { timeout: 20_000 })).status] as const));
+    const results = await Promise.all(
+      [...accepted].slice(0, 150).map(async (p) => [p, (await check(p, '', { timeout: 20_000 })).status] as const),
+    );
     expect(results.filter(([, s]) => s !== 'safe')).toEqual([]);
   });
 });

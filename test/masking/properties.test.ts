@@ -12,18 +12,31 @@ const TYPES = ['EMAIL', 'PHONE', 'US_SSN', 'CREDIT_CARD', 'IBAN', 'IP_ADDRESS', 
 const KEY = 'property-test-key-0123456789abcdef';
 
 function maskingConfig(strategies: Record<string, Strategy>, pseudonymLength = 8): MaskingConfig {
-  return loadConfig(baseConfig({ masking: { enabled: true, strategies, pseudonymKey: { source: 'env', name: 'K' }, pseudonymLength } })).masking!;
+  return loadConfig(baseConfig({ masking: { enabled: true, strategies, pseudonymKey: { source: 'env', name: 'K' }, pseudonymLength } }))
+    .masking!;
 }
 
-const strategyMap = fc.record(Object.fromEntries(TYPES.map((t) => [t, fc.constantFrom<Strategy>('redact', 'pseudonymize', 'detect')])) as Record<(typeof TYPES)[number], fc.Arbitrary<Strategy>>);
-const hiding = fc.record(Object.fromEntries(TYPES.map((t) => [t, fc.constantFrom<Strategy>('redact', 'pseudonymize')])) as Record<(typeof TYPES)[number], fc.Arbitrary<Strategy>>);
+const strategyMap = fc.record(
+  Object.fromEntries(TYPES.map((t) => [t, fc.constantFrom<Strategy>('redact', 'pseudonymize', 'detect')])) as Record<
+    (typeof TYPES)[number],
+    fc.Arbitrary<Strategy>
+  >,
+);
+const hiding = fc.record(
+  Object.fromEntries(TYPES.map((t) => [t, fc.constantFrom<Strategy>('redact', 'pseudonymize')])) as Record<
+    (typeof TYPES)[number],
+    fc.Arbitrary<Strategy>
+  >,
+);
 
 async function maskOne(text: string, strategies: Record<string, Strategy>, key = KEY): Promise<MaskItemsResult> {
   return createMasker(maskingConfig(strategies), { key }).maskItems([text]);
 }
 
 const regions = (r: MaskItemsResult): Array<{ type: string; strategy: Strategy; start: number; end: number }> =>
-  r.findings[0]!.flatMap((g) => g.offsets.map(([start, end]) => ({ type: g.type, strategy: g.strategy, start, end }))).sort((a, b) => a.start - b.start);
+  r.findings[0]!.flatMap((g) => g.offsets.map(([start, end]) => ({ type: g.type, strategy: g.strategy, start, end }))).sort(
+    (a, b) => a.start - b.start,
+  );
 
 describe('masking properties', () => {
   it('is idempotent: masking masked text changes nothing', async () => {
@@ -55,12 +68,15 @@ describe('masking properties', () => {
 
   it('masks every value it was given (documents of prose and valid values)', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(sensitive, fc.constantFrom(' ', ', ', ' and ', '; ', '\n', ' (', ') ', ': ')), { minLength: 1, maxLength: 6 }), async (parts) => {
-        const vals = parts.map(([v]) => v);
-        const text = parts.map(([v, sep]) => v + sep).join('');
-        const r = await maskOne(text, {});
-        for (const v of vals) expect(r.items[0]).not.toContain(v);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.tuple(sensitive, fc.constantFrom(' ', ', ', ' and ', '; ', '\n', ' (', ') ', ': ')), { minLength: 1, maxLength: 6 }),
+        async (parts) => {
+          const vals = parts.map(([v]) => v);
+          const text = parts.map(([v, sep]) => v + sep).join('');
+          const r = await maskOne(text, {});
+          for (const v of vals) expect(r.items[0]).not.toContain(v);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -78,7 +94,12 @@ describe('masking properties', () => {
           expect(g.end).toBeLessThanOrEqual(text.length);
           const value = text.slice(g.start, g.end);
           rebuilt += text.slice(at, g.start);
-          rebuilt += g.strategy === 'detect' ? value : g.strategy === 'redact' ? `[${g.type}]` : `<${g.type}_${pseudonymHex(new TextEncoder().encode(KEY), g.type, value, 8)}>`;
+          rebuilt +=
+            g.strategy === 'detect'
+              ? value
+              : g.strategy === 'redact'
+                ? `[${g.type}]`
+                : `<${g.type}_${pseudonymHex(new TextEncoder().encode(KEY), g.type, value, 8)}>`;
           at = g.end;
         }
         rebuilt += text.slice(at);

@@ -9,7 +9,10 @@ const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
 
 describe('AWS access key id', () => {
   it('finds AKIA and ASIA ids', () => {
-    expect(values(awsAccessKeyIdDetector, 'AKIAIOSFODNN7EXAMPLE and ASIAY34FZKBOKMUTVV7A')).toEqual(['AKIAIOSFODNN7EXAMPLE', 'ASIAY34FZKBOKMUTVV7A']);
+    expect(values(awsAccessKeyIdDetector, 'AKIAIOSFODNN7EXAMPLE and ASIAY34FZKBOKMUTVV7A')).toEqual([
+      'AKIAIOSFODNN7EXAMPLE',
+      'ASIAY34FZKBOKMUTVV7A',
+    ]);
   });
 
   it.each([
@@ -73,11 +76,15 @@ describe('JWT', () => {
 });
 
 describe('PEM private key', () => {
-  const body = 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\nVJTUt9Us8cKjMzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuictGeurT8jNbvJZHtCSuYEvu\n';
-  it.each(['PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE KEY', 'OPENSSH PRIVATE KEY', 'ENCRYPTED PRIVATE KEY', 'PGP PRIVATE KEY BLOCK'])('finds a %s block through its END line', (label) => {
-    const pem = `-----BEGIN ${label}-----\n${body}-----END ${label}-----`;
-    expect(values(privateKeyDetector, `key:\n${pem}\nthanks`)).toEqual([pem]);
-  });
+  const body =
+    'MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\nVJTUt9Us8cKjMzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuictGeurT8jNbvJZHtCSuYEvu\n';
+  it.each(['PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE KEY', 'OPENSSH PRIVATE KEY', 'ENCRYPTED PRIVATE KEY', 'PGP PRIVATE KEY BLOCK'])(
+    'finds a %s block through its END line',
+    (label) => {
+      const pem = `-----BEGIN ${label}-----\n${body}-----END ${label}-----`;
+      expect(values(privateKeyDetector, `key:\n${pem}\nthanks`)).toEqual([pem]);
+    },
+  );
 
   it('finds a key written with escaped newlines (JSON, .env)', () => {
     const pem = '-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkq\\n-----END PRIVATE KEY-----';

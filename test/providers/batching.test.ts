@@ -142,6 +142,8 @@ describe('runBatched', () => {
     ['the same index twice', (n: number) => Array.from({ length: n }, () => ({ index: 0, value: 0 })), /twice/],
     ['too few results', (n: number) => Array.from({ length: n - 1 }, (_, i) => ({ index: i, value: i })), /returned 1 results for 2 items/],
   ])('fails with RangeError when a batch reports %s', async (_what, answer, message) => {
-    await expect(runBatched([1, 2, 3, 4], { maxBatchSize: 2, concurrency: 1 }, async (batch) => answer(batch.items.length))).rejects.toThrow(message);
+    await expect(
+      runBatched([1, 2, 3, 4], { maxBatchSize: 2, concurrency: 1 }, async (batch) => answer(batch.items.length)),
+    ).rejects.toThrow(message);
   });
 });

@@ -20,7 +20,12 @@ let bedrock: FakeBedrock;
 let client: BedrockRuntimeClient;
 
 const newClient = (endpoint: string): BedrockRuntimeClient =>
-  new BedrockRuntimeClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDFAKEBEDROCK', secretAccessKey: 'fake-secret' }, maxAttempts: 1 });
+  new BedrockRuntimeClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'AKIDFAKEBEDROCK', secretAccessKey: 'fake-secret' },
+    maxAttempts: 1,
+  });
 
 beforeAll(async () => {
   bedrock = await startFakeBedrock();
@@ -33,7 +38,14 @@ afterAll(async () => {
 });
 
 function bedrockModel(upstreamModel: string, upstream: Partial<ModelConfig['upstream']> = {}): ModelConfig {
-  return modelConfig({ name: 'emb', provider: 'bedrock' as ModelConfig['provider'], upstreamModel, baseUrl: undefined, apiKey: undefined, upstream });
+  return modelConfig({
+    name: 'emb',
+    provider: 'bedrock' as ModelConfig['provider'],
+    upstreamModel,
+    baseUrl: undefined,
+    apiKey: undefined,
+    upstream,
+  });
 }
 
 function deps(extra: Partial<BedrockProviderDeps> = {}): BedrockProviderDeps & { sleeps: number[] } {
@@ -58,7 +70,9 @@ describe('Titan Text Embeddings v2', () => {
     expect(req!.body).toEqual({ inputText: 'hello world', normalize: true });
     expect(req!.headers['content-type']).toBe('application/json');
     expect(req!.headers.accept).toBe('application/json');
-    expect(req!.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDFAKEBEDROCK\/\d{8}\/us-east-1\/bedrock\/aws4_request, SignedHeaders=[^,]*(host|:authority)[^,]*, Signature=[0-9a-f]{64}$/);
+    expect(req!.headers.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDFAKEBEDROCK\/\d{8}\/us-east-1\/bedrock\/aws4_request, SignedHeaders=[^,]*(host|:authority)[^,]*, Signature=[0-9a-f]{64}$/,
+    );
     expect(req!.headers['x-amz-date']).toMatch(/^\d{8}T\d{6}Z$/);
     expect(plain(result.vectors)).toEqual(expected(['hello world'], 1024));
     expect(result.usage).toEqual({ promptTokens: 2, totalTokens: 2 });
@@ -77,7 +91,10 @@ describe('Titan Text Embeddings v2', () => {
   it('one call per text, at most `concurrency` at once, results in input order', async () => {
     const input = texts(12);
     // Later texts answer sooner, so completion order is the reverse of input order.
-    bedrock.setScript((req) => ({ kind: 'success', latencyMs: 5 + 3 * (12 - input.indexOf((req.body as { inputText: string }).inputText)) }));
+    bedrock.setScript((req) => ({
+      kind: 'success',
+      latencyMs: 5 + 3 * (12 - input.indexOf((req.body as { inputText: string }).inputText)),
+    }));
     const result = await createBedrockProvider(bedrockModel(TITAN, { concurrency: 3 }), deps()).embed({ input });
     expect(bedrock.requests).toHaveLength(12);
     expect(bedrock.maxInFlight).toBe(3);
@@ -87,7 +104,9 @@ describe('Titan Text Embeddings v2', () => {
   });
 
   it('refuses dimensions Titan v2 does not offer, without calling', async () => {
-    const err = await caught<GatewayError>(() => createBedrockProvider(bedrockModel(TITAN), deps()).embed({ input: ['a'], dimensions: 100 }));
+    const err = await caught<GatewayError>(() =>
+      createBedrockProvider(bedrockModel(TITAN), deps()).embed({ input: ['a'], dimensions: 100 }),
+    );
     expect(err).toMatchObject({ status: 400, code: 'unsupported_dimensions', param: 'dimensions' });
     expect(bedrock.requests).toHaveLength(0);
   });
@@ -108,7 +127,12 @@ describe('Cohere Embed v3 on Bedrock', () => {
     const bodies = bedrock.requests.map((r) => r.body as { texts: string[] });
     expect(bodies.map((b) => b.texts.length)).toEqual([96, 96, 8]);
     expect(bodies.flatMap((b) => b.texts).sort()).toEqual([...input].sort());
-    expect(bedrock.requests[0]!.body).toEqual({ texts: input.slice(0, 96), input_type: 'search_document', truncate: 'NONE', embedding_types: ['float'] });
+    expect(bedrock.requests[0]!.body).toEqual({
+      texts: input.slice(0, 96),
+      input_type: 'search_document',
+      truncate: 'NONE',
+      embedding_types: ['float'],
+    });
     expect(bedrock.requests[0]!.path).toBe('/model/cohere.embed-english-v3/invoke');
     expect(plain(result.vectors)).toEqual(expected(input, 1024));
     // No count in the body: the x-amzn-bedrock-input-token-count header is used.
@@ -129,7 +153,9 @@ describe('Cohere Embed v3 on Bedrock', () => {
 
   it('allows dimensions only at its native 1024', async () => {
     await createBedrockProvider(bedrockModel(COHERE), deps()).embed({ input: ['x'], dimensions: 1024 });
-    const err = await caught<GatewayError>(() => createBedrockProvider(bedrockModel(COHERE), deps()).embed({ input: ['x'], dimensions: 256 }));
+    const err = await caught<GatewayError>(() =>
+      createBedrockProvider(bedrockModel(COHERE), deps()).embed({ input: ['x'], dimensions: 256 }),
+    );
     expect(err).toMatchObject({ status: 400, code: 'unsupported_dimensions' });
     expect(bedrock.requests).toHaveLength(1);
   });
@@ -186,7 +212,9 @@ describe('failures', () => {
 
   it('throttling beyond maxRetries -> 429 upstream_rate_limited', async () => {
     bedrock.setScript(() => BEDROCK_ERRORS.throttling);
-    const err = await caught<UpstreamError>(() => createBedrockProvider(bedrockModel(TITAN, { maxRetries: 2 }), deps()).embed({ input: ['a'] }));
+    const err = await caught<UpstreamError>(() =>
+      createBedrockProvider(bedrockModel(TITAN, { maxRetries: 2 }), deps()).embed({ input: ['a'] }),
+    );
     expect(err).toMatchObject({ status: 429, type: 'rate_limit_error', code: 'upstream_rate_limited' });
     expect(err.upstream).toMatchObject({ status: 429, attempts: 3 });
     expect(bedrock.requests).toHaveLength(3);
@@ -205,7 +233,9 @@ describe('failures', () => {
     bedrock.setScript(() => BEDROCK_ERRORS.validation);
     const err = await caught<UpstreamError>(() => createBedrockProvider(bedrockModel(COHERE), deps()).embed({ input: ['a'] }));
     expect(err).toMatchObject({ status: 400, type: 'invalid_request_error', code: 'upstream_rejected_request' });
-    expect(err.message).toBe('The upstream provider rejected the request: Malformed input request: expected maxLength: 2048, actual: 3000, please reformat your input and try again.');
+    expect(err.message).toBe(
+      'The upstream provider rejected the request: Malformed input request: expected maxLength: 2048, actual: 3000, please reformat your input and try again.',
+    );
     expect(bedrock.requests).toHaveLength(1);
   });
 
@@ -214,7 +244,9 @@ describe('failures', () => {
     ['ServiceUnavailableException', BEDROCK_ERRORS.unavailable, 503],
   ])('%s is retried, then 502 upstream_unavailable', async (_name, behaviour, status) => {
     bedrock.setScript(() => behaviour);
-    const err = await caught<UpstreamError>(() => createBedrockProvider(bedrockModel(TITAN, { maxRetries: 1 }), deps()).embed({ input: ['a'] }));
+    const err = await caught<UpstreamError>(() =>
+      createBedrockProvider(bedrockModel(TITAN, { maxRetries: 1 }), deps()).embed({ input: ['a'] }),
+    );
     expect(err).toMatchObject({ status: 502, code: 'upstream_unavailable', reason: 'upstream_5xx' });
     expect(err.upstream).toMatchObject({ status, attempts: 2 });
   });
@@ -234,14 +266,18 @@ describe('failures', () => {
 
   it('ModelTimeoutException is retried, then 504', async () => {
     bedrock.setScript(() => BEDROCK_ERRORS.modelTimeout);
-    const err = await caught<UpstreamError>(() => createBedrockProvider(bedrockModel(TITAN, { maxRetries: 1 }), deps()).embed({ input: ['a'] }));
+    const err = await caught<UpstreamError>(() =>
+      createBedrockProvider(bedrockModel(TITAN, { maxRetries: 1 }), deps()).embed({ input: ['a'] }),
+    );
     expect(err).toMatchObject({ status: 504, code: 'upstream_timeout' });
     expect(err.upstream.attempts).toBe(2);
   });
 
   it('a per-attempt timeout -> retried, then 504 upstream_timeout', async () => {
     bedrock.setScript(() => ({ kind: 'hang' }));
-    const err = await caught<UpstreamError>(() => createBedrockProvider(bedrockModel(TITAN, { maxRetries: 1, timeoutMs: 40 }), deps()).embed({ input: ['a'] }));
+    const err = await caught<UpstreamError>(() =>
+      createBedrockProvider(bedrockModel(TITAN, { maxRetries: 1, timeoutMs: 40 }), deps()).embed({ input: ['a'] }),
+    );
     expect(err).toMatchObject({ status: 504, code: 'upstream_timeout', reason: 'upstream_timeout' });
     expect(err.upstream.attempts).toBe(2);
     expect(bedrock.requests).toHaveLength(2);
@@ -260,7 +296,9 @@ describe('failures', () => {
     expect(ok.upstream.attempts).toBe(2);
     const down = newClient(await deadEndpoint());
     try {
-      const err = await caught<UpstreamError>(() => createBedrockProvider(bedrockModel(TITAN, { maxRetries: 1 }), deps({ client: down })).embed({ input: ['a'] }));
+      const err = await caught<UpstreamError>(() =>
+        createBedrockProvider(bedrockModel(TITAN, { maxRetries: 1 }), deps({ client: down })).embed({ input: ['a'] }),
+      );
       expect(err).toMatchObject({ status: 502, reason: 'upstream_network_error' });
       expect(err.upstream).toMatchObject({ attempts: 2, status: undefined });
     } finally {
@@ -276,8 +314,12 @@ describe('failures', () => {
   });
 
   it('a failing batch stops the others and the error carries the final stats', async () => {
-    bedrock.setScript((req) => ((req.body as { inputText: string }).inputText === 'text number 2' ? BEDROCK_ERRORS.accessDenied : { kind: 'success', latencyMs: 10 }));
-    const err = await caught<UpstreamError>(() => createBedrockProvider(bedrockModel(TITAN, { concurrency: 2 }), deps()).embed({ input: texts(20) }));
+    bedrock.setScript((req) =>
+      (req.body as { inputText: string }).inputText === 'text number 2' ? BEDROCK_ERRORS.accessDenied : { kind: 'success', latencyMs: 10 },
+    );
+    const err = await caught<UpstreamError>(() =>
+      createBedrockProvider(bedrockModel(TITAN, { concurrency: 2 }), deps()).embed({ input: texts(20) }),
+    );
     expect(err).toMatchObject({ code: 'upstream_auth_failed' });
     expect(bedrock.requests.length).toBeLessThan(20);
     expect(err.upstream).toMatchObject({ status: 403, batches: 20 });
@@ -289,7 +331,9 @@ describe('failures', () => {
   it("the call's signal aborts in-flight calls -> 504 upstream_aborted", async () => {
     bedrock.setScript(() => ({ kind: 'hang' }));
     const controller = new AbortController();
-    const p = caught<UpstreamError>(() => createBedrockProvider(bedrockModel(TITAN), deps()).embed({ input: ['a', 'b'], signal: controller.signal }));
+    const p = caught<UpstreamError>(() =>
+      createBedrockProvider(bedrockModel(TITAN), deps()).embed({ input: ['a', 'b'], signal: controller.signal }),
+    );
     await waitFor(() => bedrock.requests.length >= 2);
     controller.abort(new Error('client went away'));
     const err = await p;

@@ -5,13 +5,21 @@ import { createProvider } from '../../lambda/providers';
 import { COHERE_MAX_TEXTS } from '../../lambda/providers/cohere';
 import { instantDeps, modelConfig, UPSTREAM_KEY } from './fixtures';
 
-interface Seen { url: string; auth: string | undefined; body: { model: string; texts: string[]; input_type: string; embedding_types: string[]; output_dimension?: number } }
+interface Seen {
+  url: string;
+  auth: string | undefined;
+  body: { model: string; texts: string[]; input_type: string; embedding_types: string[]; output_dimension?: number };
+}
 let server: Server;
 let baseUrl: string;
 const seen: Seen[] = [];
 let answer: (body: Seen['body']) => { status: number; json: unknown } = (b) => ({
   status: 200,
-  json: { id: 'x', embeddings: { float: b.texts.map((t) => [t.length, 1, 2]) }, meta: { billed_units: { input_tokens: b.texts.length * 2 } } },
+  json: {
+    id: 'x',
+    embeddings: { float: b.texts.map((t) => [t.length, 1, 2]) },
+    meta: { billed_units: { input_tokens: b.texts.length * 2 } },
+  },
 });
 
 beforeAll(async () => {
@@ -31,13 +39,21 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 beforeEach(() => (seen.length = 0));
 
-const cohere = () => createProvider(modelConfig({ name: 'embed-english-v3.0', provider: 'cohere', baseUrl, upstream: { maxBatchSize: 2048, concurrency: 2 } }), instantDeps());
+const cohere = () =>
+  createProvider(
+    modelConfig({ name: 'embed-english-v3.0', provider: 'cohere', baseUrl, upstream: { maxBatchSize: 2048, concurrency: 2 } }),
+    instantDeps(),
+  );
 
 test('sends Cohere v2 requests with the bearer key and reads float embeddings in order, with usage', async () => {
   const texts = Array.from({ length: 200 }, (_, i) => 'x'.repeat(i + 1));
   const r = await cohere().embed({ input: texts });
   expect(seen.map((s) => s.body.texts.length)).toEqual([COHERE_MAX_TEXTS, COHERE_MAX_TEXTS, 8]);
-  expect(seen[0]).toMatchObject({ url: '/v2/embed', auth: `Bearer ${UPSTREAM_KEY}`, body: { model: 'embed-english-v3.0', input_type: 'search_document', embedding_types: ['float'] } });
+  expect(seen[0]).toMatchObject({
+    url: '/v2/embed',
+    auth: `Bearer ${UPSTREAM_KEY}`,
+    body: { model: 'embed-english-v3.0', input_type: 'search_document', embedding_types: ['float'] },
+  });
   expect(r.vectors.map((v) => v[0])).toEqual(texts.map((t) => t.length));
   expect(r.usage).toEqual({ promptTokens: 400, totalTokens: 400 });
   expect(r.upstream).toMatchObject({ batches: 3, attempts: 3, status: 200 });

@@ -13,12 +13,17 @@ const post = (body: unknown, path = '/v1/embeddings'): Promise<Response> =>
 
 describe('fake upstream', () => {
   it('answers floats by default and base64 when asked, with usage', async () => {
-    const floats = (await (await post({ model: 'm', input: ['a b', 'c'] })).json()) as { data: { index: number; embedding: number[] }[]; usage: unknown };
+    const floats = (await (await post({ model: 'm', input: ['a b', 'c'] })).json()) as {
+      data: { index: number; embedding: number[] }[];
+      usage: unknown;
+    };
     expect(floats.data.map((d) => d.index)).toEqual([0, 1]);
     expect(floats.data[0]!.embedding).toEqual(Array.from(fakeEmbedding('a b', 3)));
     expect(floats.usage).toEqual({ prompt_tokens: 3, total_tokens: 3 });
 
-    const b64 = (await (await post({ input: 'a b', encoding_format: 'base64', dimensions: 5 })).json()) as { data: { embedding: string }[] };
+    const b64 = (await (await post({ input: 'a b', encoding_format: 'base64', dimensions: 5 })).json()) as {
+      data: { embedding: string }[];
+    };
     const bytes = Buffer.from(b64.data[0]!.embedding, 'base64');
     const decoded = Array.from({ length: bytes.length / 4 }, (_, i) => bytes.readFloatLE(i * 4));
     expect(decoded).toEqual(Array.from(fakeEmbedding('a b', 5)));

@@ -7,7 +7,9 @@ import type { ProviderDeps } from '../../lambda/providers';
 export const UPSTREAM_KEY = 'sk-test-SECRET-0123456789abcdef';
 
 /** A model config as `loadConfig` would produce it, with test-friendly defaults. */
-export function modelConfig(overrides: Omit<Partial<ModelConfig>, 'upstream'> & { upstream?: Partial<ModelConfig['upstream']> } = {}): ModelConfig {
+export function modelConfig(
+  overrides: Omit<Partial<ModelConfig>, 'upstream'> & { upstream?: Partial<ModelConfig['upstream']> } = {},
+): ModelConfig {
   const { upstream, ...rest } = overrides;
   return {
     name: 'text-embedding-3-small',

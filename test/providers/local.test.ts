@@ -2,7 +2,8 @@ import { createProvider, embedLocal } from '../../lambda/providers';
 import { LOCAL_DEFAULT_DIMENSIONS } from '../../lambda/providers/local';
 import { caught, fakeSecrets, modelConfig } from './fixtures';
 
-const localModel = (dimensions?: number) => modelConfig({ provider: 'local', name: 'local-hash', baseUrl: undefined, apiKey: undefined, dimensions });
+const localModel = (dimensions?: number) =>
+  modelConfig({ provider: 'local', name: 'local-hash', baseUrl: undefined, apiKey: undefined, dimensions });
 const local = (dimensions?: number) => createProvider(localModel(dimensions), { secrets: fakeSecrets(new Error('never asked')) });
 
 function cosine(a: Float32Array, b: Float32Array): number {
@@ -49,7 +50,8 @@ describe('local provider', () => {
     // Deterministic pseudo-random "words" of 4-8 letters.
     let x = 12345;
     const next = (): number => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32;
-    const word = (): string => Array.from({ length: 4 + Math.floor(next() * 5) }, () => String.fromCharCode(97 + Math.floor(next() * 26))).join('');
+    const word = (): string =>
+      Array.from({ length: 4 + Math.floor(next() * 5) }, () => String.fromCharCode(97 + Math.floor(next() * 26))).join('');
     const text = (): string => Array.from({ length: 12 }, word).join(' ');
     const pairs = Array.from({ length: 100 }, () => embedLocal([text(), text()], 256).vectors);
     const mean = pairs.reduce((s, [a, b]) => s + cosine(a!, b!), 0) / pairs.length;
@@ -88,7 +90,11 @@ describe('local provider', () => {
   });
 
   it('embeds token-id input deterministically and counts ids', async () => {
-    const input = [[101, 2023, 2003, 102], [101, 2023, 2003, 102], [7, 8, 9]];
+    const input = [
+      [101, 2023, 2003, 102],
+      [101, 2023, 2003, 102],
+      [7, 8, 9],
+    ];
     const result = await local().embed({ input });
     const [a, b, c] = result.vectors;
     expect(Array.from(a!)).toEqual(Array.from(b!));

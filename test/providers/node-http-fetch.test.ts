@@ -50,7 +50,13 @@ beforeAll(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const s: Seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), socket: req.socket };
+      const s: Seen = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        socket: req.socket,
+      };
       seen.push(s);
       handler(req, res, s);
     });
@@ -83,7 +89,7 @@ function agentSockets(): { inUse: number; free: number } {
 }
 
 async function until(cond: () => boolean, ms = 2000): Promise<void> {
-  for (const end = Date.now() + ms; !cond(); ) {
+  for (const end = Date.now() + ms; !cond();) {
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 5));
   }
@@ -166,7 +172,11 @@ describe('nodeHttpFetch', () => {
     expect(MAX_RESPONSE_BYTES).toBe(256 * 1024 * 1024);
     const small = nodeHttpFetchWithLimit(64 * 1024);
     const bomb = gzipSync(Buffer.alloc(8 * 1024 * 1024)); // 8 MiB of zeros in about 8 KiB
-    for (const [encoding, body] of [['gzip', bomb], ['br', brotliCompressSync(Buffer.alloc(8 * 1024 * 1024))], ['deflate', deflateSync(Buffer.alloc(8 * 1024 * 1024))]] as const) {
+    for (const [encoding, body] of [
+      ['gzip', bomb],
+      ['br', brotliCompressSync(Buffer.alloc(8 * 1024 * 1024))],
+      ['deflate', deflateSync(Buffer.alloc(8 * 1024 * 1024))],
+    ] as const) {
       handler = (_req, res) => {
         res.writeHead(200, { 'content-encoding': encoding });
         res.end(body);
@@ -296,7 +306,9 @@ describe('nodeHttpFetch', () => {
     await new Promise((r) => closed.once('listening', r));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((r) => closed.close(r));
-    await expect(nodeHttpFetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: '{}' })).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    await expect(nodeHttpFetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: '{}' })).rejects.toMatchObject({
+      code: 'ECONNREFUSED',
+    });
   });
 
   it('an invalid header value or protocol rejects instead of throwing', async () => {

@@ -95,7 +95,10 @@ describe('request shape', () => {
   });
 
   it('sends token-id input as arrays of ids', async () => {
-    const input = [[1, 2, 3], [40, 50]];
+    const input = [
+      [1, 2, 3],
+      [40, 50],
+    ];
     const result = await createProvider(modelConfig({ baseUrl: upstream.url }), instantDeps()).embed({ input });
     expect((upstream.requests[0]!.body as { input: unknown }).input).toEqual(input);
     expect(plain(result.vectors)).toEqual(expected(input));
@@ -150,10 +153,7 @@ describe('batching over HTTP', () => {
       const first = (req.body as { input: string[] }).input[0];
       return { kind: 'success', order: 'shuffle', latencyMs: first === input[0] ? 60 : 0 };
     });
-    const provider = createProvider(
-      modelConfig({ baseUrl: upstream.url, upstream: { maxBatchSize: 3, concurrency: 4 } }),
-      instantDeps(),
-    );
+    const provider = createProvider(modelConfig({ baseUrl: upstream.url, upstream: { maxBatchSize: 3, concurrency: 4 } }), instantDeps());
     const result = await provider.embed({ input });
 
     const sent = upstream.requests.map((r) => (r.body as { input: string[] }).input);
@@ -165,10 +165,7 @@ describe('batching over HTTP', () => {
   it('keeps at most `concurrency` requests in flight', async () => {
     upstream.setBehaviour({ kind: 'success', latencyMs: 30 });
     const input = Array.from({ length: 12 }, (_, i) => `t${i}`);
-    const provider = createProvider(
-      modelConfig({ baseUrl: upstream.url, upstream: { maxBatchSize: 2, concurrency: 2 } }),
-      instantDeps(),
-    );
+    const provider = createProvider(modelConfig({ baseUrl: upstream.url, upstream: { maxBatchSize: 2, concurrency: 2 } }), instantDeps());
     const result = await provider.embed({ input });
     expect(upstream.requests).toHaveLength(6);
     expect(upstream.maxInFlight).toBe(2);
@@ -193,15 +190,115 @@ describe('strict response validation', () => {
     ['one item too many', { kind: 'wrong-count' as const, delta: 1 }, /expected 2 embeddings, got 3/],
     ['no data array', { kind: 'json' as const, body: { object: 'list' } }, /"data" is not an array/],
     ['a JSON array body', { kind: 'json' as const, body: [] }, /not a JSON object/],
-    ['a duplicate index', { kind: 'json' as const, body: { data: [{ index: 0, embedding: [1] }, { index: 0, embedding: [1] }] } }, /more than once/],
-    ['a fractional index', { kind: 'json' as const, body: { data: [{ index: 0.5, embedding: [1] }, { index: 1, embedding: [1] }] } }, /index is not an integer/],
-    ['an index out of range', { kind: 'json' as const, body: { data: [{ index: 0, embedding: [1] }, { index: 2, embedding: [1] }] } }, /index is not an integer in 0..1/],
-    ['vectors of different lengths', { kind: 'json' as const, body: { data: [{ index: 0, embedding: [1, 2] }, { index: 1, embedding: [1] }] } }, /has 1 dimensions, expected 2/],
-    ['an empty vector', { kind: 'json' as const, body: { data: [{ index: 0, embedding: [] }, { index: 1, embedding: [] }] } }, /is empty/],
-    ['a non-number value', { kind: 'json' as const, body: { data: [{ index: 0, embedding: [1, '2'] }, { index: 1, embedding: [1, 2] }] } }, /not a finite number/],
-    ['bad base64', { kind: 'json' as const, body: { data: [{ index: 0, embedding: 'AAA*' }, { index: 1, embedding: 'AAAAAA==' }] } }, /not base64 of float32/],
-    ['base64 of a partial float', { kind: 'json' as const, body: { data: [{ index: 0, embedding: 'AAAAAAA=' }, { index: 1, embedding: 'AAAAAA==' }] } }, /not base64 of float32/],
-    ['a missing embedding', { kind: 'json' as const, body: { data: [{ index: 0 }, { index: 1, embedding: [1] }] } }, /neither a base64 string nor an array/],
+    [
+      'a duplicate index',
+      {
+        kind: 'json' as const,
+        body: {
+          data: [
+            { index: 0, embedding: [1] },
+            { index: 0, embedding: [1] },
+          ],
+        },
+      },
+      /more than once/,
+    ],
+    [
+      'a fractional index',
+      {
+        kind: 'json' as const,
+        body: {
+          data: [
+            { index: 0.5, embedding: [1] },
+            { index: 1, embedding: [1] },
+          ],
+        },
+      },
+      /index is not an integer/,
+    ],
+    [
+      'an index out of range',
+      {
+        kind: 'json' as const,
+        body: {
+          data: [
+            { index: 0, embedding: [1] },
+            { index: 2, embedding: [1] },
+          ],
+        },
+      },
+      /index is not an integer in 0..1/,
+    ],
+    [
+      'vectors of different lengths',
+      {
+        kind: 'json' as const,
+        body: {
+          data: [
+            { index: 0, embedding: [1, 2] },
+            { index: 1, embedding: [1] },
+          ],
+        },
+      },
+      /has 1 dimensions, expected 2/,
+    ],
+    [
+      'an empty vector',
+      {
+        kind: 'json' as const,
+        body: {
+          data: [
+            { index: 0, embedding: [] },
+            { index: 1, embedding: [] },
+          ],
+        },
+      },
+      /is empty/,
+    ],
+    [
+      'a non-number value',
+      {
+        kind: 'json' as const,
+        body: {
+          data: [
+            { index: 0, embedding: [1, '2'] },
+            { index: 1, embedding: [1, 2] },
+          ],
+        },
+      },
+      /not a finite number/,
+    ],
+    [
+      'bad base64',
+      {
+        kind: 'json' as const,
+        body: {
+          data: [
+            { index: 0, embedding: 'AAA*' },
+            { index: 1, embedding: 'AAAAAA==' },
+          ],
+        },
+      },
+      /not base64 of float32/,
+    ],
+    [
+      'base64 of a partial float',
+      {
+        kind: 'json' as const,
+        body: {
+          data: [
+            { index: 0, embedding: 'AAAAAAA=' },
+            { index: 1, embedding: 'AAAAAA==' },
+          ],
+        },
+      },
+      /not base64 of float32/,
+    ],
+    [
+      'a missing embedding',
+      { kind: 'json' as const, body: { data: [{ index: 0 }, { index: 1, embedding: [1] }] } },
+      /neither a base64 string nor an array/,
+    ],
   ])('%s -> 502 upstream_invalid_response, not retried', async (_what, behaviour, message) => {
     upstream.setBehaviour(behaviour);
     const err = await caught<UpstreamError>(() => provider().embed({ input: ['a', 'b'] }));

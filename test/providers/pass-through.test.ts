@@ -12,16 +12,23 @@ import { instantDeps, modelConfig } from './fixtures';
 
 const b64 = (v: Float32Array): string => Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
 const f32 = (xs: number[]): Float32Array => Float32Array.from(xs);
-const body = (embeddings: unknown[]) => ({ object: 'list', data: embeddings.map((embedding, index) => ({ object: 'embedding', index, embedding })), model: 'm', usage: { prompt_tokens: 1, total_tokens: 1 } });
+const body = (embeddings: unknown[]) => ({
+  object: 'list',
+  data: embeddings.map((embedding, index) => ({ object: 'embedding', index, embedding })),
+  model: 'm',
+  usage: { prompt_tokens: 1, total_tokens: 1 },
+});
 
 describe('embeddingArrayTexts', () => {
   it('finds the exact text of each data[i].embedding number array', () => {
-    const text = '{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.5,-1e-7,3]},{"index":1,"embedding":[1.25E+2,-0]}],"model":"m"}';
+    const text =
+      '{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.5,-1e-7,3]},{"index":1,"embedding":[1.25E+2,-0]}],"model":"m"}';
     expect(embeddingArrayTexts(text)).toEqual(['[0.5,-1e-7,3]', '[1.25E+2,-0]']);
   });
 
   it('leaves out arrays written with whitespace, nested arrays and non-arrays', () => {
-    const text = '{"data":[{"embedding":[1, 2]},{"embedding":[[1],[2]]},{"embedding":"AAAAAA=="},{"embedding":[\n1,2]},{"embedding":[3,4]}]}';
+    const text =
+      '{"data":[{"embedding":[1, 2]},{"embedding":[[1],[2]]},{"embedding":"AAAAAA=="},{"embedding":[\n1,2]},{"embedding":[3,4]}]}';
     expect(embeddingArrayTexts(text)).toEqual([undefined, undefined, undefined, undefined, '[3,4]']);
   });
 
@@ -54,13 +61,26 @@ describe('embeddingArrayTexts', () => {
     fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e30, max: 1e30 }).map((x) => x.toExponential()),
     fc.integer({ min: -5, max: 5 }).map((x) => `${x}.5E${x}`),
   );
-  const tricky = fc.oneof(fc.string(), fc.constantFrom('"embedding":[1,2]', 'a\\', '\\"', '[', ']', '{', '}', '"data":[', '\\\\"embedding\\\\":[9]'));
-  const decoyValue: fc.Arbitrary<unknown> = fc.oneof(tricky, fc.integer(), fc.constant(null), fc.boolean(), fc.array(tricky, { maxLength: 3 }), fc.dictionary(tricky, tricky, { maxKeys: 2 }));
+  const tricky = fc.oneof(
+    fc.string(),
+    fc.constantFrom('"embedding":[1,2]', 'a\\', '\\"', '[', ']', '{', '}', '"data":[', '\\\\"embedding\\\\":[9]'),
+  );
+  const decoyValue: fc.Arbitrary<unknown> = fc.oneof(
+    tricky,
+    fc.integer(),
+    fc.constant(null),
+    fc.boolean(),
+    fc.array(tricky, { maxLength: 3 }),
+    fc.dictionary(tricky, tricky, { maxKeys: 2 }),
+  );
   type Member = { key: string; escaped: boolean; value: { nums: string[]; compact: boolean } | { other: unknown } };
   const member: fc.Arbitrary<Member> = fc.record({
     key: fc.constantFrom('embedding', 'embedding', 'embeddings', 'Embedding', 'index', 'object', 'embedding '),
     escaped: fc.boolean(),
-    value: fc.oneof({ weight: 3, arbitrary: fc.record({ nums: fc.array(numberText, { minLength: 1, maxLength: 6 }), compact: fc.boolean() }) }, { weight: 1, arbitrary: decoyValue.map((other) => ({ other })) }),
+    value: fc.oneof(
+      { weight: 3, arbitrary: fc.record({ nums: fc.array(numberText, { minLength: 1, maxLength: 6 }), compact: fc.boolean() }) },
+      { weight: 1, arbitrary: decoyValue.map((other) => ({ other })) },
+    ),
   });
 
   function write(items: Member[][], decoyData: Member[][] | null, pad: () => string): { text: string; expected: (string | undefined)[] } {
@@ -83,25 +103,35 @@ describe('embeddingArrayTexts', () => {
       return `{${parts.join(',')}}`;
     };
     const arr = (xs: Member[][], record: boolean) => `[${pad()}${xs.map((x) => item(x, record)).join(`${pad()},${pad()}`)}${pad()}]`;
-    const top = [`"object":${pad()}"list"`, ...(decoyData ? [`"data":${arr(decoyData, false)}`] : []), `${pad()}"data"${pad()}:${pad()}${arr(items, true)}`, `"model":"m"`];
+    const top = [
+      `"object":${pad()}"list"`,
+      ...(decoyData ? [`"data":${arr(decoyData, false)}`] : []),
+      `${pad()}"data"${pad()}:${pad()}${arr(items, true)}`,
+      `"model":"m"`,
+    ];
     return { text: `${pad()}{${top.join(`${pad()},`)}}${pad()}`, expected };
   }
 
   it('matches JSON.parse on random documents (property)', () => {
     fc.assert(
-      fc.property(fc.array(fc.array(member, { maxLength: 4 }), { maxLength: 5 }), fc.option(fc.array(fc.array(member, { maxLength: 2 }), { maxLength: 2 })), fc.array(ws, { minLength: 1, maxLength: 50 }), (items, decoy, spaces) => {
-        let k = 0;
-        const { text, expected } = write(items, decoy, () => spaces[k++ % spaces.length]!);
-        const parsed = JSON.parse(text) as { data: Record<string, unknown>[] };
-        const texts = embeddingArrayTexts(text);
-        expect(texts).toEqual(expected);
-        texts!.forEach((t, i) => {
-          if (t !== undefined) {
-            expect(text.includes(t)).toBe(true);
-            expect(JSON.parse(t)).toEqual(parsed.data[i]!.embedding);
-          }
-        });
-      }),
+      fc.property(
+        fc.array(fc.array(member, { maxLength: 4 }), { maxLength: 5 }),
+        fc.option(fc.array(fc.array(member, { maxLength: 2 }), { maxLength: 2 })),
+        fc.array(ws, { minLength: 1, maxLength: 50 }),
+        (items, decoy, spaces) => {
+          let k = 0;
+          const { text, expected } = write(items, decoy, () => spaces[k++ % spaces.length]!);
+          const parsed = JSON.parse(text) as { data: Record<string, unknown>[] };
+          const texts = embeddingArrayTexts(text);
+          expect(texts).toEqual(expected);
+          texts!.forEach((t, i) => {
+            if (t !== undefined) {
+              expect(text.includes(t)).toBe(true);
+              expect(JSON.parse(t)).toEqual(parsed.data[i]!.embedding);
+            }
+          });
+        },
+      ),
       { numRuns: 1000 },
     );
   });
@@ -136,7 +166,10 @@ describe('parseEmbeddingsResponse with keep', () => {
   it('keeps canonical base64 strings as they are, and nothing without keep', () => {
     const b = body([b64(v0), b64(v1)]);
     const kept = parseEmbeddingsResponse(b, 2, undefined, { format: 'base64' });
-    expect(kept.encoded).toEqual([{ format: 'base64', text: b64(v0) }, { format: 'base64', text: b64(v1) }]);
+    expect(kept.encoded).toEqual([
+      { format: 'base64', text: b64(v0) },
+      { format: 'base64', text: b64(v1) },
+    ]);
     expect(kept.items.map((i) => i.value)).toEqual([v0, v1]);
     expect(parseEmbeddingsResponse(b, 2).encoded).toBeUndefined();
     expect(parseEmbeddingsResponse(b, 2, undefined, { format: 'float', text: JSON.stringify(b) }).encoded).toBeUndefined();
@@ -153,16 +186,23 @@ describe('parseEmbeddingsResponse with keep', () => {
   });
 
   it('keeps compact float arrays as their exact upstream text', () => {
-    const text = '{"object":"list","data":[{"object":"embedding","index":1,"embedding":[0.1,2E-3,-7]},{"object":"embedding","index":0,"embedding":[1.0000000001,0,-0.0]}],"usage":{"prompt_tokens":2,"total_tokens":2}}';
+    const text =
+      '{"object":"list","data":[{"object":"embedding","index":1,"embedding":[0.1,2E-3,-7]},{"object":"embedding","index":0,"embedding":[1.0000000001,0,-0.0]}],"usage":{"prompt_tokens":2,"total_tokens":2}}';
     const r = parseEmbeddingsResponse(JSON.parse(text), 2, undefined, { format: 'float', text });
-    expect(r.encoded).toEqual([{ format: 'float', text: '[0.1,2E-3,-7]' }, { format: 'float', text: '[1.0000000001,0,-0.0]' }]);
+    expect(r.encoded).toEqual([
+      { format: 'float', text: '[0.1,2E-3,-7]' },
+      { format: 'float', text: '[1.0000000001,0,-0.0]' },
+    ]);
     expect(r.items.map((i) => i.index)).toEqual([1, 0]);
     // The kept text rounds to exactly the float32 values returned.
     r.items.forEach((item, k) => expect(f32(JSON.parse(r.encoded![k]!.text))).toEqual(item.value));
   });
 
   it('does not keep pretty-printed arrays, or floats when base64 is wanted', () => {
-    const b = body([[0.1, 0.2], [0.3, 0.4]]);
+    const b = body([
+      [0.1, 0.2],
+      [0.3, 0.4],
+    ]);
     const pretty = JSON.stringify(b, null, 2);
     expect(parseEmbeddingsResponse(b, 2, undefined, { format: 'float', text: pretty }).encoded).toBeUndefined();
     expect(parseEmbeddingsResponse(b, 2, undefined, { format: 'base64', text: JSON.stringify(b) }).encoded).toBeUndefined();
@@ -170,10 +210,21 @@ describe('parseEmbeddingsResponse with keep', () => {
   });
 
   it('does not keep a text that does not belong to its item (cross-check of the ends)', () => {
-    const b = body([[0.1, 0.2], [0.3, 0.4]]);
+    const b = body([
+      [0.1, 0.2],
+      [0.3, 0.4],
+    ]);
     // A text that is not the one parsed (as if the scanner had gone wrong) is refused.
-    const other = JSON.stringify(body([[0.1, 0.2], [0.3, 0.5]]));
-    expect(parseEmbeddingsResponse(b, 2, undefined, { format: 'float', text: other }).encoded).toEqual([{ format: 'float', text: '[0.1,0.2]' }, undefined]);
+    const other = JSON.stringify(
+      body([
+        [0.1, 0.2],
+        [0.3, 0.5],
+      ]),
+    );
+    expect(parseEmbeddingsResponse(b, 2, undefined, { format: 'float', text: other }).encoded).toEqual([
+      { format: 'float', text: '[0.1,0.2]' },
+      undefined,
+    ]);
   });
 
   it('still validates everything (a kept encoding never lets an invalid answer through)', () => {
@@ -195,7 +246,10 @@ describe('providers keep the upstream encoding the client asked for', () => {
   const upstreamTexts = async (input: string[], format: 'base64' | 'float', maxBatchSize: number): Promise<string[]> => {
     const out: string[] = [];
     for (let i = 0; i < input.length; i += maxBatchSize) {
-      const res = await fetch(`${upstream.url}/embeddings`, { method: 'POST', body: JSON.stringify({ input: input.slice(i, i + maxBatchSize), encoding_format: format }) });
+      const res = await fetch(`${upstream.url}/embeddings`, {
+        method: 'POST',
+        body: JSON.stringify({ input: input.slice(i, i + maxBatchSize), encoding_format: format }),
+      });
       const text = await res.text();
       const answer = JSON.parse(text) as Answer;
       for (const d of answer.data) {
@@ -230,7 +284,10 @@ describe('providers keep the upstream encoding the client asked for', () => {
   it('float client, server that answers floats whatever is asked: the exact upstream array texts', async () => {
     const input = ['alpha beta', 'gamma', 'delta epsilon zeta', 'eta'];
     upstream.setBehaviour({ kind: 'success', encoding: 'float', order: 'reverse' });
-    const provider = createProvider(modelConfig({ provider: 'openai-compatible', baseUrl: upstream.url, upstream: { maxBatchSize: 3 } }), instantDeps());
+    const provider = createProvider(
+      modelConfig({ provider: 'openai-compatible', baseUrl: upstream.url, upstream: { maxBatchSize: 3 } }),
+      instantDeps(),
+    );
     const r = await provider.embed({ input, encodingFormat: 'float' });
     const expected = await upstreamTexts(input, 'float', 3);
     expect(r.encoded!.map((e) => e!.text)).toEqual(expected);
@@ -249,8 +306,14 @@ describe('providers keep the upstream encoding the client asked for', () => {
   });
 
   it('Cohere: never kept (its answer has another shape)', async () => {
-    const vectors = [[0.5, 0.25], [1, 2]];
-    const fetch = (async () => new Response(JSON.stringify({ embeddings: { float: vectors }, meta: { billed_units: { input_tokens: 2 } } }), { status: 200 })) as typeof globalThis.fetch;
+    const vectors = [
+      [0.5, 0.25],
+      [1, 2],
+    ];
+    const fetch = (async () =>
+      new Response(JSON.stringify({ embeddings: { float: vectors }, meta: { billed_units: { input_tokens: 2 } } }), {
+        status: 200,
+      })) as typeof globalThis.fetch;
     const p = createCohereProvider(modelConfig({ provider: 'cohere', baseUrl: 'https://api.cohere.example' }), instantDeps({ fetch }));
     const r = await p.embed({ input: ['a', 'b'], encodingFormat: 'float' });
     expect(r.encoded).toBeUndefined();

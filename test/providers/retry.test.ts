@@ -14,7 +14,10 @@ beforeAll(async () => {
 afterEach(() => upstream.reset());
 afterAll(() => upstream.close());
 
-function provider(upstreamOpts: { maxRetries?: number; timeoutMs?: number; maxBatchSize?: number; concurrency?: number } = {}, deps: ProviderDeps = instantDeps()) {
+function provider(
+  upstreamOpts: { maxRetries?: number; timeoutMs?: number; maxBatchSize?: number; concurrency?: number } = {},
+  deps: ProviderDeps = instantDeps(),
+) {
   return createProvider(modelConfig({ baseUrl: upstream.url, upstream: { maxRetries: 2, ...upstreamOpts } }), deps);
 }
 
@@ -242,7 +245,9 @@ describe('non-retried upstream errors', () => {
     upstream.setBehaviour({
       kind: 'status',
       status: 400,
-      body: { error: { message: 'This model does not support specifying dimensions.', type: 'invalid_request_error', param: null, code: null } },
+      body: {
+        error: { message: 'This model does not support specifying dimensions.', type: 'invalid_request_error', param: null, code: null },
+      },
     });
     const deps = instantDeps();
     const err = await caught<UpstreamError>(() => provider({}, deps).embed({ input: ['a'], dimensions: 4 }));
@@ -288,7 +293,9 @@ describe('non-retried upstream errors', () => {
   });
 
   it('one failing batch stops the others and reports attempts of all', async () => {
-    upstream.setScript((req) => ((req.body as { input: string[] }).input.includes('bad') ? { kind: 'status', status: 400, latencyMs: 20 } : { kind: 'hang' }));
+    upstream.setScript((req) =>
+      (req.body as { input: string[] }).input.includes('bad') ? { kind: 'status', status: 400, latencyMs: 20 } : { kind: 'hang' },
+    );
     const err = await caught<UpstreamError>(() =>
       provider({ maxBatchSize: 1, concurrency: 2, timeoutMs: 10_000 }).embed({ input: ['ok', 'bad', 'later', 'later2'] }),
     );
@@ -320,7 +327,9 @@ describe('non-retried upstream errors', () => {
     };
     const started = Date.now();
     const err = await caught<UpstreamError>(() =>
-      provider({ maxBatchSize: 1, concurrency: 3, timeoutMs: 10_000 }, instantDeps({ fetch: fetchFake })).embed({ input: ['slow', 'bad', 'ok'] }),
+      provider({ maxBatchSize: 1, concurrency: 3, timeoutMs: 10_000 }, instantDeps({ fetch: fetchFake })).embed({
+        input: ['slow', 'bad', 'ok'],
+      }),
     );
     const settled = Date.now();
     expect(err).toMatchObject({ status: 400, code: 'upstream_rejected_request' });

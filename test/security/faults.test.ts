@@ -21,7 +21,17 @@ import { join } from 'node:path';
 import { readLocalArchive } from '../../cli/archive-reader';
 import { generateTestKey, signToken, startJwksServer, type JwksServer, type TestKey } from '../support/jwks';
 import { startFakeUpstream, type FakeBehaviour, type FakeUpstream } from '../support/fake-upstream';
-import { archiveText, errorCode, jsonBody, recordFiles, recordsOf, send, startGateway, type GatewayProcess, type RawResponse } from '../support/security-harness';
+import {
+  archiveText,
+  errorCode,
+  jsonBody,
+  recordFiles,
+  recordsOf,
+  send,
+  startGateway,
+  type GatewayProcess,
+  type RawResponse,
+} from '../support/security-harness';
 import { findLeaks, SecretSet } from '../support/leak-scan';
 
 const AUD = 'https://embedgate.faults.test';
@@ -45,12 +55,25 @@ const answered = new Map<GatewayProcess, Map<string, { status: number; code: unk
 
 beforeAll(async () => {
   [key1, key2] = await Promise.all([generateTestKey('RS256', { kid: 'faults-1' }), generateTestKey('RS256', { kid: 'faults-2' })]);
-  [idp, upstream, elsewhere] = await Promise.all([startJwksServer({ keys: [key1] }), startFakeUpstream({ dimensions: 4 }), startFakeUpstream()]);
+  [idp, upstream, elsewhere] = await Promise.all([
+    startJwksServer({ keys: [key1] }),
+    startFakeUpstream({ dimensions: 4 }),
+    startFakeUpstream(),
+  ]);
   workDir = await mkdtemp(join(tmpdir(), 'embedgate-faults-'));
   keyFile = join(workDir, 'upstream.key');
   await writeFile(keyFile, `${FILE_KEY_1}\n`);
-  const http = (name: string, upstreamOpts: Record<string, unknown>, apiKey: Record<string, unknown> = { source: 'env', name: 'FAULTS_UPSTREAM_KEY' }) => ({
-    name, provider: 'openai-compatible', upstreamModel: 'text-embedding-3-small', baseUrl: upstream.url, apiKey, upstream: upstreamOpts,
+  const http = (
+    name: string,
+    upstreamOpts: Record<string, unknown>,
+    apiKey: Record<string, unknown> = { source: 'env', name: 'FAULTS_UPSTREAM_KEY' },
+  ) => ({
+    name,
+    provider: 'openai-compatible',
+    upstreamModel: 'text-embedding-3-small',
+    baseUrl: upstream.url,
+    apiKey,
+    upstream: upstreamOpts,
   });
   const config = (archiveFailMode: 'open' | 'closed') => ({
     issuers: [{ id: 'corp', issuer: idp.issuer, jwksUri: idp.jwksUri, audiences: [AUD] }],
@@ -121,7 +144,9 @@ async function recordOf(at: GatewayProcess, res: RawResponse) {
 function expectNoOutput(res: RawResponse): void {
   expect(jsonBody(res)?.data).toBeUndefined();
   expect(res.body).not.toContain('"embedding"');
-  expect(jsonBody(res)?.error).toEqual(expect.objectContaining({ message: expect.any(String), type: expect.any(String), code: expect.any(String) }));
+  expect(jsonBody(res)?.error).toEqual(
+    expect.objectContaining({ message: expect.any(String), type: expect.any(String), code: expect.any(String) }),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -143,32 +168,177 @@ interface UpstreamFault {
 }
 
 const FAULTS: readonly UpstreamFault[] = [
-  { name: '500', model: 'once', script: [{ kind: 'status', status: 500 }], status: 502, code: 'upstream_unavailable', reason: 'upstream_5xx', attempts: 1, upstreamStatus: 500 },
   {
-    name: '503 three times (two retries, then give up)', model: 'retry', script: [{ kind: 'status', status: 503 }, { kind: 'status', status: 503 }, { kind: 'status', status: 503 }],
-    status: 502, code: 'upstream_unavailable', reason: 'upstream_5xx', attempts: 3, upstreamStatus: 503,
+    name: '500',
+    model: 'once',
+    script: [{ kind: 'status', status: 500 }],
+    status: 502,
+    code: 'upstream_unavailable',
+    reason: 'upstream_5xx',
+    attempts: 1,
+    upstreamStatus: 500,
   },
-  { name: '500, then success on the retry', model: 'retry', script: [{ kind: 'status', status: 500 }, { kind: 'success' }], status: 200, reason: 'rule_allow', attempts: 2, upstreamStatus: 200 },
   {
-    name: '429 with Retry-After 30 s (over the 5 s cap: not waited, passed on)', model: 'retry', script: [{ kind: 'status', status: 429, retryAfter: '30' }],
-    status: 429, code: 'upstream_rate_limited', reason: 'upstream_rate_limited', attempts: 1, upstreamStatus: 429, retryAfter: '30',
+    name: '503 three times (two retries, then give up)',
+    model: 'retry',
+    script: [
+      { kind: 'status', status: 503 },
+      { kind: 'status', status: 503 },
+      { kind: 'status', status: 503 },
+    ],
+    status: 502,
+    code: 'upstream_unavailable',
+    reason: 'upstream_5xx',
+    attempts: 3,
+    upstreamStatus: 503,
   },
-  { name: '429 without retries left', model: 'once', script: [{ kind: 'status', status: 429 }], status: 429, code: 'upstream_rate_limited', reason: 'upstream_rate_limited', attempts: 1, upstreamStatus: 429 },
-  { name: '429 with Retry-After 0, then success', model: 'retry', script: [{ kind: 'status', status: 429, retryAfter: '0' }, { kind: 'success' }], status: 200, reason: 'rule_allow', attempts: 2, upstreamStatus: 200 },
-  { name: 'no answer (hang past the 600 ms timeout)', model: 'once', script: [{ kind: 'hang' }], status: 504, code: 'upstream_timeout', reason: 'upstream_timeout', attempts: 1, upstreamStatus: null },
-  { name: 'a slow answer past the timeout (1.5 s)', model: 'once', script: [{ kind: 'success', latencyMs: 1500 }], status: 504, code: 'upstream_timeout', reason: 'upstream_timeout', attempts: 1, upstreamStatus: null },
-  { name: 'a slow answer within the timeout (150 ms)', model: 'once', script: [{ kind: 'success', latencyMs: 150 }], status: 200, reason: 'rule_allow', attempts: 1, upstreamStatus: 200 },
-  { name: 'hang, then success on the retry', model: 'retry', script: [{ kind: 'hang' }, { kind: 'success' }], status: 200, reason: 'rule_allow', attempts: 2, upstreamStatus: 200 },
-  { name: 'connection reset', model: 'once', script: [{ kind: 'reset' }], status: 502, code: 'upstream_unavailable', reason: 'upstream_network_error', attempts: 1, upstreamStatus: null },
-  { name: 'connection reset three times', model: 'retry', script: [{ kind: 'reset' }, { kind: 'reset' }, { kind: 'reset' }], status: 502, code: 'upstream_unavailable', reason: 'upstream_network_error', attempts: 3, upstreamStatus: null },
-  { name: 'invalid JSON', model: 'once', script: [{ kind: 'invalid-json' }], status: 502, code: 'upstream_unavailable', reason: 'upstream_invalid_response', attempts: 1, upstreamStatus: 200 },
-  { name: 'one vector too few', model: 'retry', script: [{ kind: 'wrong-count', delta: -1 }], status: 502, code: 'upstream_unavailable', reason: 'upstream_invalid_response', attempts: 1, upstreamStatus: 200 },
   {
-    name: 'a 200 that is not an embeddings list', model: 'once', script: [{ kind: 'json', body: { object: 'list', data: [{ index: 0, embedding: 'not-a-vector' }] } }],
-    status: 502, code: 'upstream_unavailable', reason: 'upstream_invalid_response', attempts: 1, upstreamStatus: 200,
+    name: '500, then success on the retry',
+    model: 'retry',
+    script: [{ kind: 'status', status: 500 }, { kind: 'success' }],
+    status: 200,
+    reason: 'rule_allow',
+    attempts: 2,
+    upstreamStatus: 200,
   },
-  { name: '401 (the gateway key was refused)', model: 'retry', script: [{ kind: 'status', status: 401 }], status: 502, code: 'upstream_auth_failed', reason: 'upstream_auth_failed', attempts: 1, upstreamStatus: 401 },
-  { name: '400 (the upstream refused the input)', model: 'retry', script: [{ kind: 'status', status: 400 }], status: 400, code: 'upstream_rejected_request', reason: 'upstream_rejected_request', attempts: 1, upstreamStatus: 400 },
+  {
+    name: '429 with Retry-After 30 s (over the 5 s cap: not waited, passed on)',
+    model: 'retry',
+    script: [{ kind: 'status', status: 429, retryAfter: '30' }],
+    status: 429,
+    code: 'upstream_rate_limited',
+    reason: 'upstream_rate_limited',
+    attempts: 1,
+    upstreamStatus: 429,
+    retryAfter: '30',
+  },
+  {
+    name: '429 without retries left',
+    model: 'once',
+    script: [{ kind: 'status', status: 429 }],
+    status: 429,
+    code: 'upstream_rate_limited',
+    reason: 'upstream_rate_limited',
+    attempts: 1,
+    upstreamStatus: 429,
+  },
+  {
+    name: '429 with Retry-After 0, then success',
+    model: 'retry',
+    script: [{ kind: 'status', status: 429, retryAfter: '0' }, { kind: 'success' }],
+    status: 200,
+    reason: 'rule_allow',
+    attempts: 2,
+    upstreamStatus: 200,
+  },
+  {
+    name: 'no answer (hang past the 600 ms timeout)',
+    model: 'once',
+    script: [{ kind: 'hang' }],
+    status: 504,
+    code: 'upstream_timeout',
+    reason: 'upstream_timeout',
+    attempts: 1,
+    upstreamStatus: null,
+  },
+  {
+    name: 'a slow answer past the timeout (1.5 s)',
+    model: 'once',
+    script: [{ kind: 'success', latencyMs: 1500 }],
+    status: 504,
+    code: 'upstream_timeout',
+    reason: 'upstream_timeout',
+    attempts: 1,
+    upstreamStatus: null,
+  },
+  {
+    name: 'a slow answer within the timeout (150 ms)',
+    model: 'once',
+    script: [{ kind: 'success', latencyMs: 150 }],
+    status: 200,
+    reason: 'rule_allow',
+    attempts: 1,
+    upstreamStatus: 200,
+  },
+  {
+    name: 'hang, then success on the retry',
+    model: 'retry',
+    script: [{ kind: 'hang' }, { kind: 'success' }],
+    status: 200,
+    reason: 'rule_allow',
+    attempts: 2,
+    upstreamStatus: 200,
+  },
+  {
+    name: 'connection reset',
+    model: 'once',
+    script: [{ kind: 'reset' }],
+    status: 502,
+    code: 'upstream_unavailable',
+    reason: 'upstream_network_error',
+    attempts: 1,
+    upstreamStatus: null,
+  },
+  {
+    name: 'connection reset three times',
+    model: 'retry',
+    script: [{ kind: 'reset' }, { kind: 'reset' }, { kind: 'reset' }],
+    status: 502,
+    code: 'upstream_unavailable',
+    reason: 'upstream_network_error',
+    attempts: 3,
+    upstreamStatus: null,
+  },
+  {
+    name: 'invalid JSON',
+    model: 'once',
+    script: [{ kind: 'invalid-json' }],
+    status: 502,
+    code: 'upstream_unavailable',
+    reason: 'upstream_invalid_response',
+    attempts: 1,
+    upstreamStatus: 200,
+  },
+  {
+    name: 'one vector too few',
+    model: 'retry',
+    script: [{ kind: 'wrong-count', delta: -1 }],
+    status: 502,
+    code: 'upstream_unavailable',
+    reason: 'upstream_invalid_response',
+    attempts: 1,
+    upstreamStatus: 200,
+  },
+  {
+    name: 'a 200 that is not an embeddings list',
+    model: 'once',
+    script: [{ kind: 'json', body: { object: 'list', data: [{ index: 0, embedding: 'not-a-vector' }] } }],
+    status: 502,
+    code: 'upstream_unavailable',
+    reason: 'upstream_invalid_response',
+    attempts: 1,
+    upstreamStatus: 200,
+  },
+  {
+    name: '401 (the gateway key was refused)',
+    model: 'retry',
+    script: [{ kind: 'status', status: 401 }],
+    status: 502,
+    code: 'upstream_auth_failed',
+    reason: 'upstream_auth_failed',
+    attempts: 1,
+    upstreamStatus: 401,
+  },
+  {
+    name: '400 (the upstream refused the input)',
+    model: 'retry',
+    script: [{ kind: 'status', status: 400 }],
+    status: 400,
+    code: 'upstream_rejected_request',
+    reason: 'upstream_rejected_request',
+    attempts: 1,
+    upstreamStatus: 400,
+  },
 ];
 
 describe('upstream faults: documented statuses, one record each with the upstream facts', () => {

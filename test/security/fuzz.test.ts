@@ -43,7 +43,10 @@ beforeEach(() => {
 });
 
 beforeAll(async () => {
-  [corpKey, partnerKey] = await Promise.all([generateTestKey('RS256', { kid: 'fuzz-corp' }), generateTestKey('ES256', { kid: 'fuzz-partner' })]);
+  [corpKey, partnerKey] = await Promise.all([
+    generateTestKey('RS256', { kid: 'fuzz-corp' }),
+    generateTestKey('ES256', { kid: 'fuzz-partner' }),
+  ]);
   [idpA, idpB, upstream] = await Promise.all([
     startJwksServer({ keys: [corpKey], issuerPath: '/corp' }),
     startJwksServer({ keys: [partnerKey], issuerPath: '/partner' }),
@@ -53,20 +56,37 @@ beforeAll(async () => {
     config: {
       issuers: [
         { id: 'corp', issuer: idpA.issuer, jwksUri: idpA.jwksUri, audiences: [AUD] },
-        { id: 'partner', issuer: idpB.issuer, jwksUri: idpB.jwksUri, audiences: [AUD], algorithms: ['ES256'], claims: { groups: ['groups', 'realm_access.roles'] } },
+        {
+          id: 'partner',
+          issuer: idpB.issuer,
+          jwksUri: idpB.jwksUri,
+          audiences: [AUD],
+          algorithms: ['ES256'],
+          claims: { groups: ['groups', 'realm_access.roles'] },
+        },
       ],
       models: [
         { name: 'local-small', provider: 'local', dimensions: 16, limits: { maxInputs: 16, maxInputChars: 2000 } },
         {
-          name: 'remote', provider: 'openai-compatible', baseUrl: upstream.url, apiKey: { source: 'env', name: 'FUZZ_UPSTREAM_KEY' },
-          limits: { maxInputs: 16, allowedDimensions: [4, 8] }, upstream: { maxRetries: 0, maxBatchSize: 4 },
+          name: 'remote',
+          provider: 'openai-compatible',
+          baseUrl: upstream.url,
+          apiKey: { source: 'env', name: 'FUZZ_UPSTREAM_KEY' },
+          limits: { maxInputs: 16, allowedDimensions: [4, 8] },
+          upstream: { maxRetries: 0, maxBatchSize: 4 },
         },
       ],
       policy: {
         rules: [
           { id: 'deny-quarantine', effect: 'deny', match: { subject: 'quarantine-*' } },
           { id: 'corp', effect: 'allow', match: { issuer: 'corp' } },
-          { id: 'partner-local', effect: 'allow', match: { issuer: 'partner', groups: 'search*' }, models: 'local-*', limits: { maxInputs: 4 } },
+          {
+            id: 'partner-local',
+            effect: 'allow',
+            match: { issuer: 'partner', groups: 'search*' },
+            models: 'local-*',
+            limits: { maxInputs: 4 },
+          },
         ],
       },
       gateway: { maxRequestBytes: 8192, maxTokenBytes: 4096 },
@@ -92,7 +112,13 @@ async function sign(key: TestKey, iss: string, extra: Record<string, unknown>): 
 const isHealth = (method: string, path: string): boolean => method === 'GET' && new URL(`http://localhost${path}`).pathname === '/health';
 
 /** Send one request and check the per-request invariants; failures are collected, not thrown, so shrinking stays quiet. */
-async function probe(method: string, path: string, headers: Record<string, string | string[]>, body: string | Uint8Array | undefined, contentType: string | null): Promise<boolean> {
+async function probe(
+  method: string,
+  path: string,
+  headers: Record<string, string | string[]>,
+  body: string | Uint8Array | undefined,
+  contentType: string | null,
+): Promise<boolean> {
   let res: RawResponse;
   try {
     res = await send(gw.url, path, { method, headers, ...(body === undefined ? {} : { body }), contentType, agent });
@@ -110,7 +136,10 @@ async function probe(method: string, path: string, headers: Record<string, strin
     else if (seen.has(res.sessionId)) problems.push(`duplicate session id ${res.sessionId}`);
     else seen.set(res.sessionId, res.status);
   }
-  if (problems.length) failures.push(`${problems.join('; ')}: ${method} ${path} ${JSON.stringify(headers).slice(0, 2000)} body ${JSON.stringify(typeof body === 'string' ? body.slice(0, 300) : body?.length)} (${contentType})`);
+  if (problems.length)
+    failures.push(
+      `${problems.join('; ')}: ${method} ${path} ${JSON.stringify(headers).slice(0, 2000)} body ${JSON.stringify(typeof body === 'string' ? body.slice(0, 300) : body?.length)} (${contentType})`,
+    );
   return problems.length === 0;
 }
 
@@ -120,27 +149,85 @@ async function probe(method: string, path: string, headers: Record<string, strin
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD'] as const;
 const KNOWN_PATHS = [
-  '/v1/embeddings', '/v1/models', '/health', '/health/', '/partner/v1/embeddings', '/partner/v1/models', '/v1/embeddings/', '/V1/EMBEDDINGS',
-  '/v1//embeddings', '/v1/approvals/abc', '/', '/partner', '/partner/v1', '/unknown/v1/models', '//v1/embeddings', '/v1/embeddings/..', '/%2e%2e/v1/models', '//[',
-  '/v1/embeddings?access_token=abc', '/v1/models?API_KEY=x&y=1', '/health?token=x',
+  '/v1/embeddings',
+  '/v1/models',
+  '/health',
+  '/health/',
+  '/partner/v1/embeddings',
+  '/partner/v1/models',
+  '/v1/embeddings/',
+  '/V1/EMBEDDINGS',
+  '/v1//embeddings',
+  '/v1/approvals/abc',
+  '/',
+  '/partner',
+  '/partner/v1',
+  '/unknown/v1/models',
+  '//v1/embeddings',
+  '/v1/embeddings/..',
+  '/%2e%2e/v1/models',
+  '//[',
+  '/v1/embeddings?access_token=abc',
+  '/v1/models?API_KEY=x&y=1',
+  '/health?token=x',
 ];
 const PATH_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;=:@/[]".split('');
 const QUERY_CHARS = [...PATH_CHARS, '?', '='];
 
 const arbPath = fc.oneof(
   fc.constantFrom(...KNOWN_PATHS),
-  fc.tuple(fc.constantFrom('', '/partner', '/v1', '/', '/..'), fc.string({ unit: fc.constantFrom(...PATH_CHARS), maxLength: 40 })).map(([a, b]) => `${a}/${b}`),
-  fc.tuple(fc.constantFrom(...KNOWN_PATHS), fc.string({ unit: fc.constantFrom(...QUERY_CHARS), maxLength: 40 })).map(([p, q]) => `${p}?${q}`),
+  fc
+    .tuple(fc.constantFrom('', '/partner', '/v1', '/', '/..'), fc.string({ unit: fc.constantFrom(...PATH_CHARS), maxLength: 40 }))
+    .map(([a, b]) => `${a}/${b}`),
+  fc
+    .tuple(fc.constantFrom(...KNOWN_PATHS), fc.string({ unit: fc.constantFrom(...QUERY_CHARS), maxLength: 40 }))
+    .map(([p, q]) => `${p}?${q}`),
 );
 
-const FRAMING = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'expect', 'upgrade', 'te', 'trailer', 'keep-alive', 'proxy-connection', 'content-type']);
-const arbHeaderName = fc.oneof(
-  fc.constantFrom('authorization', 'user-agent', 'accept', 'cookie', 'x-forwarded-for', 'x-amzn-trace-id', 'content-encoding', 'x-embedgate-session-id', 'origin', 'x-api-key', 'api-key'),
-  fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789-'.split('')), minLength: 1, maxLength: 24 }).map((s) => `x-${s}`),
-).filter((n) => !FRAMING.has(n));
+const FRAMING = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'expect',
+  'upgrade',
+  'te',
+  'trailer',
+  'keep-alive',
+  'proxy-connection',
+  'content-type',
+]);
+const arbHeaderName = fc
+  .oneof(
+    fc.constantFrom(
+      'authorization',
+      'user-agent',
+      'accept',
+      'cookie',
+      'x-forwarded-for',
+      'x-amzn-trace-id',
+      'content-encoding',
+      'x-embedgate-session-id',
+      'origin',
+      'x-api-key',
+      'api-key',
+    ),
+    fc
+      .string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789-'.split('')), minLength: 1, maxLength: 24 })
+      .map((s) => `x-${s}`),
+  )
+  .filter((n) => !FRAMING.has(n));
 // Latin-1 without controls other than tab: what node:http lets a client put in a header value.
-const arbHeaderValue = fc.string({ unit: fc.integer({ min: 0x20, max: 0xff }).filter((c) => c !== 0x7f).map((c) => String.fromCharCode(c)), maxLength: 120 });
-const arbHeaders = fc.dictionary(arbHeaderName, fc.oneof(arbHeaderValue, fc.array(arbHeaderValue, { minLength: 2, maxLength: 3 })), { maxKeys: 6 });
+const arbHeaderValue = fc.string({
+  unit: fc
+    .integer({ min: 0x20, max: 0xff })
+    .filter((c) => c !== 0x7f)
+    .map((c) => String.fromCharCode(c)),
+  maxLength: 120,
+});
+const arbHeaders = fc.dictionary(arbHeaderName, fc.oneof(arbHeaderValue, fc.array(arbHeaderValue, { minLength: 2, maxLength: 3 })), {
+  maxKeys: 6,
+});
 
 const arbInput = fc.oneof(
   fc.string({ maxLength: 60 }),
@@ -153,7 +240,11 @@ const arbInput = fc.oneof(
 const arbEmbeddingsBody = fc
   .record(
     {
-      model: fc.oneof(fc.constantFrom('local-small', 'remote', 'missing-model', ''), fc.string({ maxLength: 300 }), fc.jsonValue({ maxDepth: 1 })),
+      model: fc.oneof(
+        fc.constantFrom('local-small', 'remote', 'missing-model', ''),
+        fc.string({ maxLength: 300 }),
+        fc.jsonValue({ maxDepth: 1 }),
+      ),
       input: arbInput,
       encoding_format: fc.oneof(fc.constantFrom('float', 'base64', 'FLOAT', null), fc.jsonValue({ maxDepth: 1 })),
       dimensions: fc.oneof(fc.constantFrom(4, 8, 16, 0, -1, 1.5, 16_385, 2 ** 53), fc.jsonValue({ maxDepth: 1 })),
@@ -182,9 +273,19 @@ const arbBody = fc.oneof(
   { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)) },
   { weight: 5, arbitrary: arbEmbeddingsBody },
   { weight: 1, arbitrary: fc.constantFrom(...NASTY_BODIES) },
-  { weight: 1, arbitrary: fc.integer({ min: 8000, max: 12_000 }).map((n) => JSON.stringify({ model: 'local-small', input: 'x'.repeat(n) })) },
+  {
+    weight: 1,
+    arbitrary: fc.integer({ min: 8000, max: 12_000 }).map((n) => JSON.stringify({ model: 'local-small', input: 'x'.repeat(n) })),
+  },
 );
-const arbContentType = fc.constantFrom<string | null>('application/json', 'application/json; charset=utf-8', 'text/plain', 'application/octet-stream', 'multipart/form-data; boundary=x', null);
+const arbContentType = fc.constantFrom<string | null>(
+  'application/json',
+  'application/json; charset=utf-8',
+  'text/plain',
+  'application/octet-stream',
+  'multipart/form-data; boundary=x',
+  null,
+);
 const arbAuth = fc.oneof(
   fc.constant<undefined>(undefined),
   fc.constant('corp'),
@@ -205,8 +306,15 @@ const options = (numRuns: number) => ({ numRuns: runs(numRuns), seed: SEED, endO
 describe('fuzzing embedgate dev (seeded, bounded)', () => {
   it('arbitrary methods, paths, headers and bodies, with or without a token: no 5xx, a record each', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...METHODS), arbPath, arbHeaders, arbAuth, arbBody, arbContentType, async (method, path, headers, auth, body, ct) =>
-        probe(method, path, { ...headers, ...authHeader(auth) }, method === 'GET' || method === 'HEAD' ? undefined : body, ct),
+      fc.asyncProperty(
+        fc.constantFrom(...METHODS),
+        arbPath,
+        arbHeaders,
+        arbAuth,
+        arbBody,
+        arbContentType,
+        async (method, path, headers, auth, body, ct) =>
+          probe(method, path, { ...headers, ...authHeader(auth) }, method === 'GET' || method === 'HEAD' ? undefined : body, ct),
       ),
       options(150),
     );
@@ -224,13 +332,22 @@ describe('fuzzing embedgate dev (seeded, bounded)', () => {
   });
 
   it('validly signed tokens with arbitrary claim values: no 5xx, a record each', async () => {
-    const claimValue = fc.oneof(fc.string({ maxLength: 40 }), fc.jsonValue({ maxDepth: 3 }), fc.array(fc.string({ maxLength: 10 }), { maxLength: 4 }));
+    const claimValue = fc.oneof(
+      fc.string({ maxLength: 40 }),
+      fc.jsonValue({ maxDepth: 3 }),
+      fc.array(fc.string({ maxLength: 10 }), { maxLength: 4 }),
+    );
     await fc.assert(
       fc.asyncProperty(
         fc.record(
           {
             sub: fc.oneof(fc.string({ maxLength: 40 }), fc.constant('quarantine-1'), fc.jsonValue({ maxDepth: 1 })),
-            client_id: claimValue, azp: claimValue, groups: claimValue, scope: claimValue, scp: claimValue, jti: claimValue,
+            client_id: claimValue,
+            azp: claimValue,
+            groups: claimValue,
+            scope: claimValue,
+            scp: claimValue,
+            jti: claimValue,
             realm_access: fc.oneof(claimValue, fc.record({ roles: claimValue })),
             nbf: fc.oneof(fc.constant(0), fc.jsonValue({ maxDepth: 0 })),
             aud: fc.oneof(fc.constant(AUD), fc.constant([AUD, 'other']), fc.jsonValue({ maxDepth: 1 })),
@@ -243,7 +360,13 @@ describe('fuzzing embedgate dev (seeded, bounded)', () => {
           const token = who === 'corp' ? await sign(corpKey, idpA.issuer, claims) : await sign(partnerKey, idpB.issuer, claims);
           const prefix = who === 'partner' ? '/partner' : '';
           const isGet = route === '/v1/models';
-          return probe(isGet ? 'GET' : 'POST', `${prefix}${route}`, { authorization: `Bearer ${token}` }, isGet ? undefined : JSON.stringify({ model: 'local-small', input: ['a', 'b'] }), 'application/json');
+          return probe(
+            isGet ? 'GET' : 'POST',
+            `${prefix}${route}`,
+            { authorization: `Bearer ${token}` },
+            isGet ? undefined : JSON.stringify({ model: 'local-small', input: ['a', 'b'] }),
+            'application/json',
+          );
         },
       ),
       options(80),
@@ -253,8 +376,10 @@ describe('fuzzing embedgate dev (seeded, bounded)', () => {
 
   it('arbitrary bytes (base64-encoded events) from a trusted principal: no 5xx, a record each', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.uint8Array({ maxLength: 600 }), fc.constantFrom('application/octet-stream', 'image/png', 'application/json'), async (bytes, ct) =>
-        probe('POST', '/v1/embeddings', authHeader('corp'), bytes, ct),
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 600 }),
+        fc.constantFrom('application/octet-stream', 'image/png', 'application/json'),
+        async (bytes, ct) => probe('POST', '/v1/embeddings', authHeader('corp'), bytes, ct),
       ),
       options(50),
     );
@@ -271,15 +396,33 @@ describe('fuzzing embedgate dev (seeded, bounded)', () => {
     expect(nonHealth).toBeGreaterThan(300);
     expect(records).toHaveLength(nonHealth);
     expect(records.filter((r) => r.decision.reason === 'internal_error')).toEqual([]);
-    const mismatched = records.filter((r) => seen.get(r.session_id) !== r.decision.status).map((r) => `${r.session_id}: record ${r.decision.status}, client ${seen.get(r.session_id)}`);
+    const mismatched = records
+      .filter((r) => seen.get(r.session_id) !== r.decision.status)
+      .map((r) => `${r.session_id}: record ${r.decision.status}, client ${seen.get(r.session_id)}`);
     expect(mismatched).toEqual([]);
     expect(new Set(records.map((r) => r.session_id)).size).toBe(records.length);
 
     // The fuzz reached every layer: edge, routing, parsing, policy, limits, providers.
     const reasons = new Set(records.map((r) => r.decision.reason));
-    expect([...reasons].sort()).toEqual(expect.arrayContaining([
-      'missing_token', 'malformed_authorization', 'token_in_query', 'issuer_route_mismatch', 'route_not_found', 'method_not_allowed',
-      'invalid_json', 'invalid_body', 'invalid_model', 'invalid_input', 'empty_input', 'request_too_large', 'model_unknown', 'rule_deny', 'rule_allow', 'models_listed',
-    ]));
+    expect([...reasons].sort()).toEqual(
+      expect.arrayContaining([
+        'missing_token',
+        'malformed_authorization',
+        'token_in_query',
+        'issuer_route_mismatch',
+        'route_not_found',
+        'method_not_allowed',
+        'invalid_json',
+        'invalid_body',
+        'invalid_model',
+        'invalid_input',
+        'empty_input',
+        'request_too_large',
+        'model_unknown',
+        'rule_deny',
+        'rule_allow',
+        'models_listed',
+      ]),
+    );
   });
 });

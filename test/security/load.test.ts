@@ -34,8 +34,13 @@ beforeAll(async () => {
     env: { LOAD_UPSTREAM_KEY: UPSTREAM_KEY },
   });
   const now = Math.floor(Date.now() / 1000);
-  const token = (sub: string, groups: string[], exp = now + 900) => signToken(key, { iss: idp.issuer, aud: LOAD_AUDIENCE, sub, client_id: sub, groups, iat: now - 10, exp });
-  const tokens = { indexer: await token('svc-indexer', ['indexers']), bot: await token('svc-bot', ['bots']), expired: await token('svc-old', ['indexers'], now - 60) };
+  const token = (sub: string, groups: string[], exp = now + 900) =>
+    signToken(key, { iss: idp.issuer, aud: LOAD_AUDIENCE, sub, client_id: sub, groups, iat: now - 10, exp });
+  const tokens = {
+    indexer: await token('svc-indexer', ['indexers']),
+    bot: await token('svc-bot', ['bots']),
+    expired: await token('svc-old', ['indexers'], now - 60),
+  };
   for (const [k, t] of Object.entries(tokens)) secrets.token(k, t);
   result = await runLoad({ url: gw.url, requests: REQUESTS, concurrency: CONCURRENCY, next: requestMix(SEED, tokens) });
 });
@@ -78,6 +83,14 @@ describe(`load: ${REQUESTS} requests at concurrency ${CONCURRENCY} with random u
   });
 
   it('no token or upstream key in its logs or records', async () => {
-    expect(findLeaks([{ name: 'dev output', text: gw.output() }, { name: 'records', text: await archiveText(gw.archiveDir) }], secrets)).toEqual([]);
+    expect(
+      findLeaks(
+        [
+          { name: 'dev output', text: gw.output() },
+          { name: 'records', text: await archiveText(gw.archiveDir) },
+        ],
+        secrets,
+      ),
+    ).toEqual([]);
   });
 });

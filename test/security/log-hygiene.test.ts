@@ -58,7 +58,13 @@ function config(issuerEntry: object | null): object {
     issuers: issuerEntry ? [issuerEntry] : [],
     models: [
       { name: 'local-small', provider: 'local', dimensions: 16, limits: { maxInputs: 4 } },
-      { name: 'remote', provider: 'openai-compatible', baseUrl: upstream.url, apiKey: { source: 'env', name: 'HYGIENE_UPSTREAM_KEY' }, upstream: { maxRetries: 0, timeoutMs: 2000 } },
+      {
+        name: 'remote',
+        provider: 'openai-compatible',
+        baseUrl: upstream.url,
+        apiKey: { source: 'env', name: 'HYGIENE_UPSTREAM_KEY' },
+        upstream: { maxRetries: 0, timeoutMs: 2000 },
+      },
     ],
     policy: {
       rules: [
@@ -95,7 +101,8 @@ afterAll(async () => {
 
 /** The traffic mix: every response status the gateway has, each request carrying secrets or PII. */
 async function traffic(gw: GatewayProcess): Promise<RawResponse[]> {
-  const post = (body: string, headers: OutgoingHttpHeaders = { authorization: `Bearer ${indexer}` }, path = '/v1/embeddings') => send(gw.url, path, { headers, body });
+  const post = (body: string, headers: OutgoingHttpHeaders = { authorization: `Bearer ${indexer}` }, path = '/v1/embeddings') =>
+    send(gw.url, path, { headers, body });
   const embed = (model: string, input: unknown, extra: Record<string, unknown> = {}, token = indexer) =>
     post(JSON.stringify({ model, input, ...extra }), { authorization: `Bearer ${token}`, 'x-customer-email': PII.email });
   const forged = `${b64url({ alg: 'RS256', kid: 'x', typ: 'at+jwt' })}.${b64url({ iss: gw.issuer ?? 'https://idp', sub: PII.email, name: PII.name, aud: AUDIENCE, exp: 4102444800 })}.${b64url('forged-signature-bytes-0123456789')}`;
@@ -121,9 +128,19 @@ async function traffic(gw: GatewayProcess): Promise<RawResponse[]> {
   await run(send(gw.url, `/v1/models?access_token=${indexer}`, { method: 'GET' })); // 401 token in the query
   await run(post(JSON.stringify({ model: 'local-small', input: PII_TEXT }), { authorization: `Bearer ${forged}` })); // 401 bad signature
   await run(post(JSON.stringify({ model: 'local-small', input: PII_TEXT }), { authorization: `Bearer ${CLIENTS[0]!.clientSecret}` })); // 401 secret as token
-  await run(post(JSON.stringify({ model: 'local-small', input: PII_TEXT }), { authorization: `Basic ${Buffer.from(`${CLIENTS[0]!.clientId}:${CLIENTS[0]!.clientSecret}`).toString('base64')}` }));
-  await run(post(JSON.stringify({ model: 'local-small', input: PII_TEXT }), { authorization: [`Bearer ${indexer}`, `Bearer ${bot}`] as unknown as string })); // 401 two headers
-  await run(send(gw.url, '/v1/models', { method: 'GET', headers: { authorization: `Bearer ${indexer}`, cookie: `session=${PII.canary}` } })); // 200
+  await run(
+    post(JSON.stringify({ model: 'local-small', input: PII_TEXT }), {
+      authorization: `Basic ${Buffer.from(`${CLIENTS[0]!.clientId}:${CLIENTS[0]!.clientSecret}`).toString('base64')}`,
+    }),
+  );
+  await run(
+    post(JSON.stringify({ model: 'local-small', input: PII_TEXT }), {
+      authorization: [`Bearer ${indexer}`, `Bearer ${bot}`] as unknown as string,
+    }),
+  ); // 401 two headers
+  await run(
+    send(gw.url, '/v1/models', { method: 'GET', headers: { authorization: `Bearer ${indexer}`, cookie: `session=${PII.canary}` } }),
+  ); // 200
   return out;
 }
 
@@ -137,7 +154,9 @@ describe('log hygiene', () => {
     for (const gw of [plain, debug, logEvent]) {
       expect((await recordFiles(gw.archiveDir)).length).toBe(18);
     }
-    const statuses = (await Promise.all([plain].map(async (gw) => (await archiveText(gw.archiveDir)).match(/"status":\d{3}/g) ?? []))).flat();
+    const statuses = (
+      await Promise.all([plain].map(async (gw) => (await archiveText(gw.archiveDir)).match(/"status":\d{3}/g) ?? []))
+    ).flat();
     for (const s of [200, 400, 401, 403, 413, 422, 502]) expect(statuses).toContain(`"status":${s}`);
     expect(upstream.requests.some((r) => r.rawBody.includes(PII.canary))).toBe(true); // the inputs did travel upstream
   });

@@ -5,9 +5,7 @@
  */
 import fc from 'fast-check';
 import { columnPaths } from '../../lib/private/glue-columns';
-import {
-  AUDIT_QUERIES, AuditParamKind, auditQuery, exampleParams, renderAthena, type AuditQuery,
-} from '../../shared/audit-queries';
+import { AUDIT_QUERIES, AuditParamKind, auditQuery, exampleParams, renderAthena, type AuditQuery } from '../../shared/audit-queries';
 
 const WHERE = { database: 'embedgate_db', table: 'sessions' };
 const principalQuery = auditQuery('sessions-of-principal');
@@ -18,17 +16,17 @@ function lex(sql: string): { skeleton: string; literals: string[] } {
   const literals: string[] = [];
   let skeleton = '';
   for (let i = 0; i < sql.length; i++) {
-    if (sql[i] !== '\'') {
+    if (sql[i] !== "'") {
       skeleton += sql[i];
       continue;
     }
     let value = '';
     for (i++; ; i++) {
       if (i >= sql.length) throw new Error('unterminated string literal');
-      if (sql[i] === '\'' && sql[i + 1] === '\'') {
-        value += '\'';
+      if (sql[i] === "'" && sql[i + 1] === "'") {
+        value += "'";
         i++;
-      } else if (sql[i] === '\'') {
+      } else if (sql[i] === "'") {
         break;
       } else {
         value += sql[i];
@@ -65,34 +63,37 @@ describe('AUDIT_QUERIES', () => {
   });
 
   it.each(AUDIT_QUERIES.map((q) => [q.name, q] as const))('%s bounds the partitions dt and hr and the exact period', (_n, q) => {
-    const sql = renderAthena(q, { ...WHERE, params: { ...exampleParams(q), since: '2026-01-31T22:15:00Z', until: '2026-02-02T03:00:00Z' } });
-    expect(sql).toContain('dt >= \'2026-01-31\' AND dt <= \'2026-02-02\'');
-    expect(sql).toContain('(dt > \'2026-01-31\' OR hr >= \'22\')');
+    const sql = renderAthena(q, {
+      ...WHERE,
+      params: { ...exampleParams(q), since: '2026-01-31T22:15:00Z', until: '2026-02-02T03:00:00Z' },
+    });
+    expect(sql).toContain("dt >= '2026-01-31' AND dt <= '2026-02-02'");
+    expect(sql).toContain("(dt > '2026-01-31' OR hr >= '22')");
     // `until` is exclusive: 03:00:00.000 itself is outside, so the last hour partition is 02.
-    expect(sql).toContain('(dt < \'2026-02-02\' OR hr <= \'02\')');
-    expect(sql).toContain('started_at >= \'2026-01-31T22:15:00.000Z\' AND started_at < \'2026-02-02T03:00:00.000Z\'');
+    expect(sql).toContain("(dt < '2026-02-02' OR hr <= '02')");
+    expect(sql).toContain("started_at >= '2026-01-31T22:15:00.000Z' AND started_at < '2026-02-02T03:00:00.000Z'");
   });
 });
 
 describe('renderAthena', () => {
   it('ends a date-only period with the last hour of the previous day', () => {
     const sql = renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, since: '2026-01-01', until: '2026-02-01' } });
-    expect(sql).toContain('dt >= \'2026-01-01\' AND dt <= \'2026-01-31\'');
-    expect(sql).toContain('(dt < \'2026-01-31\' OR hr <= \'23\')');
+    expect(sql).toContain("dt >= '2026-01-01' AND dt <= '2026-01-31'");
+    expect(sql).toContain("(dt < '2026-01-31' OR hr <= '23')");
   });
 
-  it('normalises offsets and fractions to the records\' toISOString form, and accepts Date objects', () => {
+  it("normalises offsets and fractions to the records' toISOString form, and accepts Date objects", () => {
     const sql = renderAthena(principalQuery, {
       ...WHERE,
       params: { ...principalParams, since: '2026-01-01T01:30:00.123456+02:00', until: new Date(Date.UTC(2026, 0, 2, 5)) },
     });
-    expect(sql).toContain('started_at >= \'2025-12-31T23:30:00.123Z\' AND started_at < \'2026-01-02T05:00:00.000Z\'');
-    expect(sql).toContain('(dt > \'2025-12-31\' OR hr >= \'23\')');
+    expect(sql).toContain("started_at >= '2025-12-31T23:30:00.123Z' AND started_at < '2026-01-02T05:00:00.000Z'");
+    expect(sql).toContain("(dt > '2025-12-31' OR hr >= '23')");
   });
 
   it('doubles single quotes in string values', () => {
-    const sql = renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, principal: 'o\'brien' } });
-    expect(sql).toContain('principal.subject = \'o\'\'brien\'');
+    const sql = renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, principal: "o'brien" } });
+    expect(sql).toContain("principal.subject = 'o''brien'");
   });
 
   it('quotes identifiers and doubles double quotes in them', () => {
@@ -107,14 +108,20 @@ describe('renderAthena', () => {
 
   it('property: no string value changes the SQL around it (injection), and it comes back intact as a literal', () => {
     const benign = lex(renderAthena(principalQuery, { ...WHERE, params: principalParams }));
-    const printable = fc.string({ unit: fc.constantFrom('\'', '"', '\\', ';', '-', '/', '*', '{', '}', ' ', 'a', 'Z', '0', 'é', '😀'), minLength: 1, maxLength: 40 });
-    fc.assert(fc.property(printable, printable, (issuer, subject) => {
-      const rendered = lex(renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, issuer, principal: subject } }));
-      expect(rendered.skeleton).toBe(benign.skeleton);
-      const at = benign.literals.indexOf(principalParams.principal);
-      expect(rendered.literals[at]).toBe(subject);
-      expect(rendered.literals.filter((l) => l === issuer).length).toBeGreaterThanOrEqual(2);
-    }));
+    const printable = fc.string({
+      unit: fc.constantFrom("'", '"', '\\', ';', '-', '/', '*', '{', '}', ' ', 'a', 'Z', '0', 'é', '😀'),
+      minLength: 1,
+      maxLength: 40,
+    });
+    fc.assert(
+      fc.property(printable, printable, (issuer, subject) => {
+        const rendered = lex(renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, issuer, principal: subject } }));
+        expect(rendered.skeleton).toBe(benign.skeleton);
+        const at = benign.literals.indexOf(principalParams.principal);
+        expect(rendered.literals[at]).toBe(subject);
+        expect(rendered.literals.filter((l) => l === issuer).length).toBeGreaterThanOrEqual(2);
+      }),
+    );
   });
 
   it.each([
@@ -130,31 +137,50 @@ describe('renderAthena', () => {
 
   it('rejects a Date, a number or an array for a string parameter', () => {
     for (const principal of [new Date(), 7, ['x']]) {
-      expect(() => renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, principal } })).toThrow(/"principal" must be a string, got/);
+      expect(() => renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, principal } })).toThrow(
+        /"principal" must be a string, got/,
+      );
     }
   });
 
-  it.each(['2026-02-30', '2026-13-01', '2026-1-1', 'yesterday', '2026-01-01 00:00', '2026-01-01T25:00Z', '2026-01-01T10:00', '2026-01-01T10:00+24:00', '+02026-01-01'])(
-    'rejects the timestamp %j and says which forms it takes',
-    (since) => {
-      expect(() => renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, since } }))
-        .toThrow(/"since" must be a UTC date \(YYYY-MM-DD\) or an ISO-8601 instant/);
-    },
-  );
+  it.each([
+    '2026-02-30',
+    '2026-13-01',
+    '2026-1-1',
+    'yesterday',
+    '2026-01-01 00:00',
+    '2026-01-01T25:00Z',
+    '2026-01-01T10:00',
+    '2026-01-01T10:00+24:00',
+    '+02026-01-01',
+  ])('rejects the timestamp %j and says which forms it takes', (since) => {
+    expect(() => renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, since } })).toThrow(
+      /"since" must be a UTC date \(YYYY-MM-DD\) or an ISO-8601 instant/,
+    );
+  });
 
   it('rejects a period that does not start before it ends', () => {
-    expect(() => renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, since: '2026-02-01', until: '2026-02-01' } }))
-      .toThrow(/"since" \(2026-02-01T00:00:00.000Z\) must be before "until"/);
+    expect(() =>
+      renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, since: '2026-02-01', until: '2026-02-01' } }),
+    ).toThrow(/"since" \(2026-02-01T00:00:00.000Z\) must be before "until"/);
   });
 
   it('rejects missing, unknown, empty, oversized and control-character values', () => {
     const { principal: _s, ...withoutPrincipal } = principalParams;
-    expect(() => renderAthena(principalQuery, { ...WHERE, params: withoutPrincipal })).toThrow(/needs the parameter "principal".*e\.g\. "batch-indexer"/);
-    expect(() => renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, subject: 'x' } })).toThrow(/has no parameter "subject"; its parameters are: since, until, principal, issuer, model/);
+    expect(() => renderAthena(principalQuery, { ...WHERE, params: withoutPrincipal })).toThrow(
+      /needs the parameter "principal".*e\.g\. "batch-indexer"/,
+    );
+    expect(() => renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, subject: 'x' } })).toThrow(
+      /has no parameter "subject"; its parameters are: since, until, principal, issuer, model/,
+    );
     expect(() => renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, principal: '' } })).toThrow(/1 to 1024 characters/);
-    expect(() => renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, principal: 'x'.repeat(1025) } })).toThrow(/1 to 1024 characters/);
+    expect(() => renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, principal: 'x'.repeat(1025) } })).toThrow(
+      /1 to 1024 characters/,
+    );
     for (const bad of ['a\nb', 'a\u0000b', 'a\tb', 'a\u007fb']) {
-      expect(() => renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, principal: bad } })).toThrow(/control characters/);
+      expect(() => renderAthena(principalQuery, { ...WHERE, params: { ...principalParams, principal: bad } })).toThrow(
+        /control characters/,
+      );
     }
     expect(() => renderAthena(principalQuery, { ...WHERE, params: null as never })).toThrow(/params must be an object/);
   });
@@ -166,7 +192,9 @@ describe('renderAthena', () => {
 
   it('rejects a query whose SQL names a placeholder it has no parameter for, or a malformed one', () => {
     const broken: AuditQuery = { ...principalQuery, sql: `${principalQuery.sql} AND model.provider = {{provider}}` };
-    expect(() => renderAthena(broken, { ...WHERE, params: principalParams })).toThrow(/uses \{\{provider\}\}, which is not one of its parameters/);
+    expect(() => renderAthena(broken, { ...WHERE, params: principalParams })).toThrow(
+      /uses \{\{provider\}\}, which is not one of its parameters/,
+    );
     const notTimestamp: AuditQuery = { ...principalQuery, sql: `${principalQuery.sql} AND dt = {{principal.dt}}` };
     expect(() => renderAthena(notTimestamp, { ...WHERE, params: principalParams })).toThrow(/"principal" is not a timestamp parameter/);
     const malformed: AuditQuery = { ...principalQuery, sql: `${principalQuery.sql} AND x = {{ since }}` };
@@ -181,13 +209,44 @@ describe('renderAthena', () => {
 describe('columns of the audit queries', () => {
   const glue = new Set(columnPaths());
   const KEYWORDS = new Set([
-    'select', 'as', 'from', 'where', 'and', 'or', 'not', 'is', 'null', 'group', 'by', 'order', 'desc', 'asc', 'distinct',
-    'count', 'count_if', 'min', 'max', 'avg', 'sum', 'starts_with', 'case', 'when', 'then', 'end', 'cross', 'join', 'unnest', 'contains', 'list_contains',
+    'select',
+    'as',
+    'from',
+    'where',
+    'and',
+    'or',
+    'not',
+    'is',
+    'null',
+    'group',
+    'by',
+    'order',
+    'desc',
+    'asc',
+    'distinct',
+    'count',
+    'count_if',
+    'min',
+    'max',
+    'avg',
+    'sum',
+    'starts_with',
+    'case',
+    'when',
+    'then',
+    'end',
+    'cross',
+    'join',
+    'unnest',
+    'contains',
+    'list_contains',
   ]);
 
   /** Identifiers outside literals, quoted identifiers and placeholders; aliases (after AS) apart. */
   function identifiers(sql: string): { refs: string[]; aliases: Set<string> } {
-    const bare = lex(sql.replace(/\{\{[^}]*\}\}/g, '?')).skeleton.replace(/"[^"]*"/g, '?').replace(/--[^\n]*/g, '');
+    const bare = lex(sql.replace(/\{\{[^}]*\}\}/g, '?'))
+      .skeleton.replace(/"[^"]*"/g, '?')
+      .replace(/--[^\n]*/g, '');
     const tokens = bare.match(/[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*/g) ?? [];
     const aliases = new Set<string>();
     const refs: string[] = [];
@@ -216,7 +275,10 @@ describe('columns of the audit queries', () => {
   });
 
   it('the checker itself catches a column that schema v1 does not have', () => {
-    const q: AuditQuery = { ...principalQuery, sql: principalQuery.sql.replace('timings.total_ms AS total_ms', 'masking.raw_values AS leaked') };
+    const q: AuditQuery = {
+      ...principalQuery,
+      sql: principalQuery.sql.replace('timings.total_ms AS total_ms', 'masking.raw_values AS leaked'),
+    };
     const { refs } = identifiers(q.sql);
     expect(refs).toContain('masking.raw_values');
     expect(glue.has('masking.raw_values')).toBe(false);

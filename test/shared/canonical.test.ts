@@ -13,12 +13,28 @@ function reference(value: unknown): string {
 }
 
 it('gives the same text as the first implementation for any JSON value', () => {
-  fc.assert(fc.property(fc.jsonValue(), (v) => canonicalJson(v) === reference(v)), { numRuns: 2000 });
+  fc.assert(
+    fc.property(fc.jsonValue(), (v) => canonicalJson(v) === reference(v)),
+    { numRuns: 2000 },
+  );
 });
 
 it('gives the same text as the first implementation for values JSON cannot hold (undefined, functions, dates, boxed values)', () => {
   fc.assert(
-    fc.property(fc.anything({ withBoxedValues: true, withDate: true, withNullPrototype: true, withObjectString: true, withSparseArray: false, withTypedArray: true, withMap: true, withSet: true, withBigInt: false }), (v) => canonicalJson(v) === reference(v)),
+    fc.property(
+      fc.anything({
+        withBoxedValues: true,
+        withDate: true,
+        withNullPrototype: true,
+        withObjectString: true,
+        withSparseArray: false,
+        withTypedArray: true,
+        withMap: true,
+        withSet: true,
+        withBigInt: false,
+      }),
+      (v) => canonicalJson(v) === reference(v),
+    ),
     { numRuns: 2000 },
   );
 });
@@ -48,5 +64,7 @@ it('drops undefined members and writes undefined items (and holes) as null', () 
 });
 
 it('writes numbers and strings as JSON.stringify does', () => {
-  expect(canonicalJson({ n: [0, -0, 1.5, 1e21, NaN, Infinity], s: 'a"\\\n\u2028\uD800' })).toBe(`{"n":[0,0,1.5,1e+21,null,null],"s":${JSON.stringify('a"\\\n\u2028\uD800')}}`);
+  expect(canonicalJson({ n: [0, -0, 1.5, 1e21, NaN, Infinity], s: 'a"\\\n\u2028\uD800' })).toBe(
+    `{"n":[0,0,1.5,1e+21,null,null],"s":${JSON.stringify('a"\\\n\u2028\uD800')}}`,
+  );
 });

@@ -8,20 +8,32 @@ import { join } from 'node:path';
 import { ConfigError, loadConfig, shipConfig, type GatewayConfig, type GatewayConfigInput } from '../../shared/config';
 import { expandEnvRefs, openShippedConfig, sealConfig } from '../../shared/config-runtime';
 
-const issuer = (id: string, extra: Record<string, unknown> = {}) => ({ id, issuer: `https://${id}.example.com`, audiences: 'embedgate', ...extra });
+const issuer = (id: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  issuer: `https://${id}.example.com`,
+  audiences: 'embedgate',
+  ...extra,
+});
 
 // Without `dev` (the CLI's own section, read by `embedgate dev` only).
-const { dev: _dev, ...example } = JSON.parse(readFileSync(join(__dirname, '..', '..', 'examples', 'dev.json'), 'utf8')) as Record<string, unknown>;
+const { dev: _dev, ...example } = JSON.parse(readFileSync(join(__dirname, '..', '..', 'examples', 'dev.json'), 'utf8')) as Record<
+  string,
+  unknown
+>;
 
 /** Representative documents, with the environment their references need. */
 const documents: Record<string, { doc: GatewayConfigInput | Record<string, unknown>; env?: Record<string, string> }> = {
-  'the example app (examples/dev.json, with its issuer)': { doc: { ...example, issuers: [issuer('dev', { issuer: 'http://localhost:8787', jwksUri: 'http://localhost:8787/jwks' })] } },
+  'the example app (examples/dev.json, with its issuer)': {
+    doc: { ...example, issuers: [issuer('dev', { issuer: 'http://localhost:8787', jwksUri: 'http://localhost:8787/jwks' })] },
+  },
   minimal: { doc: { issuers: [issuer('corp')], models: [{ name: 'local', provider: 'local' }], policy: { rules: [] } } },
   'masking: custom detectors, pseudonyms, Comprehend, rule overrides': {
     doc: {
       issuers: [issuer('corp')],
       models: [{ name: 'm', provider: 'local' }],
-      policy: { rules: [{ id: 'r', effect: 'allow', match: { groups: 'team' }, models: 'm', masking: { strategies: { EMAIL: 'block' } } }] },
+      policy: {
+        rules: [{ id: 'r', effect: 'allow', match: { groups: 'team' }, models: 'm', masking: { strategies: { EMAIL: 'block' } } }],
+      },
       masking: {
         enabled: true,
         strategies: { EMAIL: 'pseudonymize', EMPLOYEE_ID: 'redact', PERSON_NAME: 'detect' },
@@ -46,7 +58,16 @@ const documents: Record<string, { doc: GatewayConfigInput | Record<string, unkno
             effect: 'allow',
             match: { groups: ['search-team', 'agents'] },
             models: 'sensitive',
-            approval: { when: { batchOver: 8, inputMatches: [{ name: 'EXPORT', pattern: 'ITAR|EAR99', flags: 'i' }], principalOutsideGroups: 'trusted' }, reviewers: { groups: ['reviewers'], issuers: 'corp' }, requiredApprovals: 2, grantMinutes: 30 },
+            approval: {
+              when: {
+                batchOver: 8,
+                inputMatches: [{ name: 'EXPORT', pattern: 'ITAR|EAR99', flags: 'i' }],
+                principalOutsideGroups: 'trusted',
+              },
+              reviewers: { groups: ['reviewers'], issuers: 'corp' },
+              requiredApprovals: 2,
+              grantMinutes: 30,
+            },
           },
         ],
       },
@@ -57,7 +78,14 @@ const documents: Record<string, { doc: GatewayConfigInput | Record<string, unkno
       issuers: [issuer('corp')],
       models: [
         { name: 'titan', provider: 'bedrock', upstreamModel: 'amazon.titan-embed-text-v2:0' },
-        { name: 'text-embedding-3-small', provider: 'openai', baseUrl: 'https://api.openai.com/v1', apiKey: { source: 'secretsManager', secretId: '${env:EMBEDGATE_REF_0}' }, limits: { maxInputs: 64 }, upstream: { concurrency: 8 } },
+        {
+          name: 'text-embedding-3-small',
+          provider: 'openai',
+          baseUrl: 'https://api.openai.com/v1',
+          apiKey: { source: 'secretsManager', secretId: '${env:EMBEDGATE_REF_0}' },
+          limits: { maxInputs: 64 },
+          upstream: { concurrency: 8 },
+        },
       ],
       policy: { rules: [{ id: 'all', effect: 'allow', models: ['titan', 'text-*'] }] },
       gateway: { maxRequestBytes: 1_000_000, maxTokenBytes: 4096, archiveFailMode: 'open' },
@@ -68,7 +96,13 @@ const documents: Record<string, { doc: GatewayConfigInput | Record<string, unkno
     doc: {
       issuers: [
         issuer('okta', { algorithms: ['RS256', 'ES256'], requiredTyp: 'at+jwt', claims: { groups: ['groups', 'roles'] } }),
-        { id: 'cognito', issuer: '${env:EMBEDGATE_REF_0}', audiences: ['${env:EMBEDGATE_REF_1}'], jwksUri: '${env:EMBEDGATE_REF_2}', maxTokenAgeSeconds: 3600 },
+        {
+          id: 'cognito',
+          issuer: '${env:EMBEDGATE_REF_0}',
+          audiences: ['${env:EMBEDGATE_REF_1}'],
+          jwksUri: '${env:EMBEDGATE_REF_2}',
+          maxTokenAgeSeconds: 3600,
+        },
         issuer('github', { issuer: 'https://token.actions.githubusercontent.com', audiences: ['a', 'b'], clockToleranceSeconds: 0 }),
       ],
       models: [{ name: 'local', provider: 'local' }],
@@ -161,7 +195,12 @@ describe('a changed or damaged config.json', () => {
     delete d.models[0].upstream;
     delete d.gateway.archiveFailMode;
     d.extra = 1;
-    for (const m of [/models\[0\]\.upstream must be an object, missing/, /gateway\.archiveFailMode must be a string, missing/, /unknown key "extra"/]) refused(sealConfig(d), m);
+    for (const m of [
+      /models\[0\]\.upstream must be an object, missing/,
+      /gateway\.archiveFailMode must be a string, missing/,
+      /unknown key "extra"/,
+    ])
+      refused(sealConfig(d), m);
   });
 
   it('a missing deploy-time reference is named, as before', () => {
@@ -174,15 +213,25 @@ describe('deploy-time references: what they bring is checked as the schema would
   const shipped = shipConfig(doc);
 
   it('an issuer URL that is not https, an empty audience, a duplicate issuer: refused', () => {
-    expect(() => openShippedConfig(shipped, { ...env, EMBEDGATE_REF_0: 'http://idp.example.com' })).toThrow(/issuers\[1\]\.issuer: must be an https:\/\/ URL/);
-    expect(() => openShippedConfig(shipped, { ...env, EMBEDGATE_REF_1: '' })).toThrow(/issuers\[1\]\.audiences\[0\]: must be a non-empty string/);
-    expect(() => openShippedConfig(shipped, { ...env, EMBEDGATE_REF_0: 'https://okta.example.com' })).toThrow(/issuers\[1\]\.issuer: duplicate issuer "https:\/\/okta\.example\.com" \(also at issuers\[0\]\)/);
+    expect(() => openShippedConfig(shipped, { ...env, EMBEDGATE_REF_0: 'http://idp.example.com' })).toThrow(
+      /issuers\[1\]\.issuer: must be an https:\/\/ URL/,
+    );
+    expect(() => openShippedConfig(shipped, { ...env, EMBEDGATE_REF_1: '' })).toThrow(
+      /issuers\[1\]\.audiences\[0\]: must be a non-empty string/,
+    );
+    expect(() => openShippedConfig(shipped, { ...env, EMBEDGATE_REF_0: 'https://okta.example.com' })).toThrow(
+      /issuers\[1\]\.issuer: duplicate issuer "https:\/\/okta\.example\.com" \(also at issuers\[0\]\)/,
+    );
     // The same, as loadConfig would refuse them.
     expect(() => loadConfig(expandEnvRefs(doc, { ...env, EMBEDGATE_REF_0: 'http://idp.example.com' }))).toThrow(ConfigError);
   });
 
   it('a reference in a field with rules of its own (a model name, a glob) goes to the full validator', () => {
-    const d = { issuers: [issuer('corp')], models: [{ name: '${env:EMBEDGATE_REF_0}', provider: 'local' }], policy: { rules: [{ id: 'r', effect: 'allow', match: { subject: '${env:EMBEDGATE_REF_1}' } }] } };
+    const d = {
+      issuers: [issuer('corp')],
+      models: [{ name: '${env:EMBEDGATE_REF_0}', provider: 'local' }],
+      policy: { rules: [{ id: 'r', effect: 'allow', match: { subject: '${env:EMBEDGATE_REF_1}' } }] },
+    };
     const r = openShippedConfig(shipConfig(d), { EMBEDGATE_REF_0: 'bad name!', EMBEDGATE_REF_1: 'svc-*' });
     expect(r).toMatchObject({ kind: 'validate', reason: expect.stringMatching(/models\[0\]\.name, policy\.rules\[0\]\.match\.subject/) });
     if (r.kind !== 'validate') throw new Error('unreachable');
@@ -202,5 +251,11 @@ it('an unsealed document (an older construct, or written by hand) goes to the fu
 });
 
 it('shipConfig surfaces validation errors as loadConfig does', () => {
-  expect(() => shipConfig({ issuers: [issuer('corp', { algorithms: ['HS256'] })], models: [{ name: 'local', provider: 'local' }], policy: { rules: [] } })).toThrow(/algorithm "HS256" is not allowed/);
+  expect(() =>
+    shipConfig({
+      issuers: [issuer('corp', { algorithms: ['HS256'] })],
+      models: [{ name: 'local', provider: 'local' }],
+      policy: { rules: [] },
+    }),
+  ).toThrow(/algorithm "HS256" is not allowed/);
 });

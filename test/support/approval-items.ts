@@ -58,7 +58,10 @@ export async function createApprovalTable(client: DynamoDBClient): Promise<strin
       GlobalSecondaryIndexes: [
         {
           IndexName: APPROVAL_STATUS_INDEX,
-          KeySchema: [{ AttributeName: A.status, KeyType: 'HASH' }, { AttributeName: A.createdAt, KeyType: 'RANGE' }],
+          KeySchema: [
+            { AttributeName: A.status, KeyType: 'HASH' },
+            { AttributeName: A.createdAt, KeyType: 'RANGE' },
+          ],
           Projection: { ProjectionType: 'ALL' },
         },
       ],

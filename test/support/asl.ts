@@ -10,7 +10,9 @@ type Resources = Record<string, { Type: string; Properties?: Record<string, unkn
 /** The ASL definition (parsed) of the only (or the `logicalId`) state machine in `template`. */
 export function stateMachineDefinition(template: { Resources?: Resources }, logicalId?: string): AslDefinition {
   const resources = template.Resources ?? {};
-  const machines = Object.entries(resources).filter(([id, r]) => r.Type === 'AWS::StepFunctions::StateMachine' && (logicalId === undefined || id === logicalId));
+  const machines = Object.entries(resources).filter(
+    ([id, r]) => r.Type === 'AWS::StepFunctions::StateMachine' && (logicalId === undefined || id === logicalId),
+  );
   if (machines.length !== 1) throw new Error(`expected one state machine${logicalId ? ` ${logicalId}` : ''}, found ${machines.length}`);
   const body = machines[0]![1].Properties!.DefinitionString;
   return JSON.parse(resolve(body, resources)) as AslDefinition;

@@ -31,7 +31,10 @@ export function createAwsJsonServer(handle: (req: AwsJsonRequest, res: ServerRes
         body = undefined;
       }
       const target = typeof raw.headers['x-amz-target'] === 'string' ? raw.headers['x-amz-target'] : undefined;
-      handle({ method: raw.method, url: raw.url, target, headers: raw.headers, body, isProtocolRoute: raw.method === 'POST' && raw.url === '/' }, res);
+      handle(
+        { method: raw.method, url: raw.url, target, headers: raw.headers, body, isProtocolRoute: raw.method === 'POST' && raw.url === '/' },
+        res,
+      );
     });
   });
 }
@@ -39,7 +42,11 @@ export function createAwsJsonServer(handle: (req: AwsJsonRequest, res: ServerRes
 /** A JSON answer in the protocol's content type (`application/x-amz-json-1.0` or `-1.1`). */
 export function sendAwsJson(res: ServerResponse, version: '1.0' | '1.1', status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': `application/x-amz-json-${version}`, 'content-length': Buffer.byteLength(text), 'x-amzn-requestid': 'fake-request-id' });
+  res.writeHead(status, {
+    'content-type': `application/x-amz-json-${version}`,
+    'content-length': Buffer.byteLength(text),
+    'x-amzn-requestid': 'fake-request-id',
+  });
   res.end(text);
 }
 

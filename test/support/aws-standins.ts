@@ -35,7 +35,13 @@ export interface StandIn {
 export async function startS3rver(buckets: readonly string[]): Promise<StandIn> {
   const S3rver = load('s3rver') as S3rverClass;
   const directory = await mkdtemp(join(tmpdir(), 'embedgate-s3rver-'));
-  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: buckets.map((name) => ({ name })) });
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory,
+    configureBuckets: buckets.map((name) => ({ name })),
+  });
   const { port } = await server.run();
   return {
     endpoint: `http://127.0.0.1:${port}`,

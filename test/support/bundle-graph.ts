@@ -20,13 +20,24 @@ export interface BundleGraph {
 }
 
 export async function bundleGraph(dir: string): Promise<BundleGraph> {
-  const r = await build({ entryPoints: [join(dir, 'index.mjs')], bundle: true, write: false, metafile: true, format: 'esm', platform: 'node', outdir: join(dir, '.graph'), absWorkingDir: dir, logLevel: 'silent' });
+  const r = await build({
+    entryPoints: [join(dir, 'index.mjs')],
+    bundle: true,
+    write: false,
+    metafile: true,
+    format: 'esm',
+    platform: 'node',
+    outdir: join(dir, '.graph'),
+    absWorkingDir: dir,
+    logLevel: 'silent',
+  });
   const rel = (p: string) => relative(dir, resolve(dir, p)).split(sep).join('/');
   const inputs = new Map(Object.entries(r.metafile.inputs).map(([k, v]) => [rel(k), v]));
   const start = new Set(['index.mjs']);
   const dynamicImports: { from: string; file: string }[] = [];
-  for (const [from, v] of inputs) for (const i of v.imports) if (!i.external && i.kind === 'dynamic-import') dynamicImports.push({ from, file: rel(i.path) });
-  for (const queue = ['index.mjs']; queue.length > 0; ) {
+  for (const [from, v] of inputs)
+    for (const i of v.imports) if (!i.external && i.kind === 'dynamic-import') dynamicImports.push({ from, file: rel(i.path) });
+  for (const queue = ['index.mjs']; queue.length > 0;) {
     for (const i of inputs.get(queue.pop()!)!.imports) {
       if (i.external || i.kind !== 'import-statement') continue;
       const f = rel(i.path);

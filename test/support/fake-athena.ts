@@ -98,14 +98,19 @@ export async function startFakeAthena(): Promise<FakeAthena> {
               State: state,
               SubmissionDateTime: 1_700_000_000,
               ...(ended ? { CompletionDateTime: 1_700_000_001 } : {}),
-              ...(state === 'FAILED' || state === 'CANCELLED' ? { StateChangeReason: x.outcome.reason ?? (x.stopped ? 'Query cancelled by user' : 'failed') } : {}),
-              ...(state === 'FAILED' ? { AthenaError: { ErrorCategory: 2, ErrorType: 1100, Retryable: false, ErrorMessage: x.outcome.reason } } : {}),
+              ...(state === 'FAILED' || state === 'CANCELLED'
+                ? { StateChangeReason: x.outcome.reason ?? (x.stopped ? 'Query cancelled by user' : 'failed') }
+                : {}),
+              ...(state === 'FAILED'
+                ? { AthenaError: { ErrorCategory: 2, ErrorType: 1100, Retryable: false, ErrorMessage: x.outcome.reason } }
+                : {}),
             },
           },
         });
       }
       case 'GetQueryResults': {
-        if (stateOf(x) !== 'SUCCEEDED') return sendError(res, 400, 'InvalidRequestException', `Query has not yet finished. Current state: ${stateOf(x)}`);
+        if (stateOf(x) !== 'SUCCEEDED')
+          return sendError(res, 400, 'InvalidRequestException', `Query has not yet finished. Current state: ${stateOf(x)}`);
         const columns = x.outcome.columns ?? [];
         const all = [columns.map((c) => c.name), ...(x.outcome.rows ?? [])];
         const size = Math.min(x.outcome.pageSize ?? 1000, typeof body?.MaxResults === 'number' ? body.MaxResults : 1000);
@@ -117,7 +122,18 @@ export async function startFakeAthena(): Promise<FakeAthena> {
           ResultSet: {
             Rows: page.map((r) => ({ Data: r.map((v) => (v === null ? {} : { VarCharValue: v })) })),
             ResultSetMetadata: {
-              ColumnInfo: columns.map((c) => ({ CatalogName: 'hive', SchemaName: '', TableName: '', Name: c.name, Label: c.name, Type: c.type, Precision: 0, Scale: 0, Nullable: 'UNKNOWN', CaseSensitive: c.type === 'varchar' })),
+              ColumnInfo: columns.map((c) => ({
+                CatalogName: 'hive',
+                SchemaName: '',
+                TableName: '',
+                Name: c.name,
+                Label: c.name,
+                Type: c.type,
+                Precision: 0,
+                Scale: 0,
+                Nullable: 'UNKNOWN',
+                CaseSensitive: c.type === 'varchar',
+              })),
             },
           },
           ...(next ? { NextToken: next } : {}),
@@ -137,8 +153,7 @@ export async function startFakeAthena(): Promise<FakeAthena> {
     requests,
     requestsOf: (op) => requests.filter((r) => r.target === `AmazonAthena.${op}`),
     enqueue: (o) => void queue.push(o),
-    close: () =>
-      closeServer(server),
+    close: () => closeServer(server),
   };
 }
 

@@ -40,11 +40,26 @@ export type FakeBedrockBehaviour =
 /** Shorthands for Bedrock's errors. */
 export const BEDROCK_ERRORS = {
   throttling: { kind: 'error', status: 429, type: 'ThrottlingException', message: 'Too many requests, please wait before trying again.' },
-  accessDenied: { kind: 'error', status: 403, type: 'AccessDeniedException', message: "You don't have access to the model with the specified model ID." },
-  validation: { kind: 'error', status: 400, type: 'ValidationException', message: 'Malformed input request: expected maxLength: 2048, actual: 3000, please reformat your input and try again.' },
+  accessDenied: {
+    kind: 'error',
+    status: 403,
+    type: 'AccessDeniedException',
+    message: "You don't have access to the model with the specified model ID.",
+  },
+  validation: {
+    kind: 'error',
+    status: 400,
+    type: 'ValidationException',
+    message: 'Malformed input request: expected maxLength: 2048, actual: 3000, please reformat your input and try again.',
+  },
   internal: { kind: 'error', status: 500, type: 'InternalServerException', message: 'Internal server error' },
   unavailable: { kind: 'error', status: 503, type: 'ServiceUnavailableException', message: 'Service unavailable' },
-  notFound: { kind: 'error', status: 404, type: 'ResourceNotFoundException', message: 'Could not resolve the foundation model from the provided model identifier.' },
+  notFound: {
+    kind: 'error',
+    status: 404,
+    type: 'ResourceNotFoundException',
+    message: 'Could not resolve the foundation model from the provided model identifier.',
+  },
   modelTimeout: { kind: 'error', status: 408, type: 'ModelTimeoutException', message: 'Model has timed out in processing the request.' },
 } as const satisfies Record<string, FakeBedrockBehaviour>;
 
@@ -92,7 +107,13 @@ export async function startFakeBedrock(): Promise<FakeBedrock> {
       } catch {
         body = undefined;
       }
-      const fake: FakeBedrockRequest = { modelId: match ? decodeURIComponent(match[1]!) : '', method: req.method ?? '', path, headers: req.headers, body };
+      const fake: FakeBedrockRequest = {
+        modelId: match ? decodeURIComponent(match[1]!) : '',
+        method: req.method ?? '',
+        path,
+        headers: req.headers,
+        body,
+      };
       requests.push(fake);
       const n = requests.length - 1;
       if (!match || req.method !== 'POST') return sendError(res, 404, 'UnknownOperationException', `no route for ${req.method} ${path}`);
@@ -142,25 +163,37 @@ export async function startFakeBedrock(): Promise<FakeBedrock> {
   };
 }
 
-function respond(res: Http2ServerResponse, req: FakeBedrockRequest, b: Exclude<FakeBedrockBehaviour, { kind: 'hang' } | { kind: 'reset' }>): void {
+function respond(
+  res: Http2ServerResponse,
+  req: FakeBedrockRequest,
+  b: Exclude<FakeBedrockBehaviour, { kind: 'hang' } | { kind: 'reset' }>,
+): void {
   if (res.stream.destroyed || res.stream.closed) return;
   if (b.kind === 'error') return sendError(res, b.status, b.type, b.message ?? b.type);
   if (b.kind === 'json') return send(res, b.status ?? 200, b.body, {});
   const body = (req.body ?? {}) as Record<string, unknown>;
   if (req.modelId.includes('titan-embed-text-v2')) {
     const text = body.inputText;
-    if (typeof text !== 'string' || text === '') return sendError(res, 400, 'ValidationException', 'Malformed input request: inputText is required');
+    if (typeof text !== 'string' || text === '')
+      return sendError(res, 400, 'ValidationException', 'Malformed input request: inputText is required');
     const dims = typeof body.dimensions === 'number' ? body.dimensions : (b.dimensions ?? 1024);
-    if (![256, 512, 1024].includes(dims)) return sendError(res, 400, 'ValidationException', 'Malformed input request: dimensions must be 256, 512 or 1024');
+    if (![256, 512, 1024].includes(dims))
+      return sendError(res, 400, 'ValidationException', 'Malformed input request: dimensions must be 256, 512 or 1024');
     const tokens = fakeTokenCount(text);
-    return send(res, 200, { embedding: Array.from(fakeEmbedding(text, dims)), inputTextTokenCount: tokens }, { 'x-amzn-bedrock-input-token-count': String(tokens) });
+    return send(
+      res,
+      200,
+      { embedding: Array.from(fakeEmbedding(text, dims)), inputTextTokenCount: tokens },
+      { 'x-amzn-bedrock-input-token-count': String(tokens) },
+    );
   }
   if (req.modelId.includes('cohere.embed')) {
     const texts = body.texts;
     if (!Array.isArray(texts) || texts.length === 0 || !texts.every((t) => typeof t === 'string')) {
       return sendError(res, 400, 'ValidationException', 'Malformed input request: texts must be a non-empty array of strings');
     }
-    if (texts.length > 96) return sendError(res, 400, 'ValidationException', `Malformed input request: #/texts: expected maxItems: 96, actual: ${texts.length}`);
+    if (texts.length > 96)
+      return sendError(res, 400, 'ValidationException', `Malformed input request: #/texts: expected maxItems: 96, actual: ${texts.length}`);
     const dims = b.dimensions ?? 1024;
     const vectors = (texts as string[]).map((t) => Array.from(fakeEmbedding(t, dims)));
     const tokens = (texts as string[]).reduce((s, t) => s + fakeTokenCount(t), 0);
@@ -176,7 +209,12 @@ function respond(res: Http2ServerResponse, req: FakeBedrockRequest, b: Exclude<F
 
 function send(res: Http2ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>>): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'x-amzn-requestid': 'fake-request-id', ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'x-amzn-requestid': 'fake-request-id',
+    ...headers,
+  });
   res.end(text);
 }
 

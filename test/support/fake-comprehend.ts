@@ -41,7 +41,8 @@ export function findPii(text: string): FakePiiMatch[] {
   const out: FakePiiMatch[] = [];
   for (const rule of FAKE_PII_RULES) {
     const re = new RegExp(rule.pattern.source, rule.pattern.flags);
-    for (let m = re.exec(text); m; m = re.exec(text)) out.push({ type: rule.type, score: rule.score, start: m.index, end: m.index + m[0].length });
+    for (let m = re.exec(text); m; m = re.exec(text))
+      out.push({ type: rule.type, score: rule.score, start: m.index, end: m.index + m[0].length });
   }
   return out.sort((a, b) => a.start - b.start || a.end - b.end);
 }
@@ -61,7 +62,14 @@ export type FakeComprehendBehaviour =
   /** Detect (after `latencyMs`). `scores` overrides the score of some types. */
   | { readonly kind: 'success'; readonly latencyMs?: number; readonly scores?: Readonly<Record<string, number>> }
   /** Fail; `echoText` puts the request's Text in the message (as some service validation messages do). */
-  | { readonly kind: 'error'; readonly status: number; readonly type: string; readonly message?: string; readonly echoText?: boolean; readonly latencyMs?: number }
+  | {
+      readonly kind: 'error';
+      readonly status: number;
+      readonly type: string;
+      readonly message?: string;
+      readonly echoText?: boolean;
+      readonly latencyMs?: number;
+    }
   /** Answer this JSON body. */
   | { readonly kind: 'json'; readonly status?: number; readonly body: unknown }
   /** Never answer (until the client gives up or the fake closes). */
@@ -69,10 +77,25 @@ export type FakeComprehendBehaviour =
 
 /** Shorthands for Comprehend's errors. */
 export const COMPREHEND_ERRORS = {
-  throttling: { kind: 'error', status: 400, type: 'TooManyRequestsException', message: 'The number of requests exceeds the limit. Resubmit your request later.' },
-  internal: { kind: 'error', status: 500, type: 'InternalServerException', message: 'An internal server error occurred. Retry your request.' },
+  throttling: {
+    kind: 'error',
+    status: 400,
+    type: 'TooManyRequestsException',
+    message: 'The number of requests exceeds the limit. Resubmit your request later.',
+  },
+  internal: {
+    kind: 'error',
+    status: 500,
+    type: 'InternalServerException',
+    message: 'An internal server error occurred. Retry your request.',
+  },
   unavailable: { kind: 'error', status: 503, type: 'ServiceUnavailableException', message: 'Service unavailable' },
-  accessDenied: { kind: 'error', status: 400, type: 'AccessDeniedException', message: 'User is not authorized to perform: comprehend:DetectPiiEntities' },
+  accessDenied: {
+    kind: 'error',
+    status: 400,
+    type: 'AccessDeniedException',
+    message: 'User is not authorized to perform: comprehend:DetectPiiEntities',
+  },
 } as const satisfies Record<string, FakeComprehendBehaviour>;
 
 /** A running fake Comprehend. */
@@ -172,26 +195,58 @@ export async function startFakeComprehend(opts: { maxTextBytes?: number } = {}):
   };
 }
 
-function respond(res: ServerResponse, req: FakeComprehendRequest, languageCode: unknown, b: Exclude<FakeComprehendBehaviour, { kind: 'hang' }>, maxTextBytes: number): void {
+function respond(
+  res: ServerResponse,
+  req: FakeComprehendRequest,
+  languageCode: unknown,
+  b: Exclude<FakeComprehendBehaviour, { kind: 'hang' }>,
+  maxTextBytes: number,
+): void {
   if (res.destroyed || res.writableEnded) return;
   if (b.kind === 'error') {
-    const message = b.echoText && req.text !== undefined ? `${b.message ?? b.type}: Value '${req.text}' at 'text' failed to satisfy constraint` : (b.message ?? b.type);
+    const message =
+      b.echoText && req.text !== undefined
+        ? `${b.message ?? b.type}: Value '${req.text}' at 'text' failed to satisfy constraint`
+        : (b.message ?? b.type);
     return sendError(res, b.status, b.type, message);
   }
   if (b.kind === 'json') return send(res, b.status ?? 200, b.body);
   const text = req.text;
   if (typeof languageCode !== 'string' || !LANGUAGE_CODES.has(languageCode)) {
-    return sendError(res, 400, 'ValidationException', `1 validation error detected: Value '${String(languageCode)}' at 'languageCode' failed to satisfy constraint: Member must satisfy enum value set: [${[...LANGUAGE_CODES].join(', ')}]`);
+    return sendError(
+      res,
+      400,
+      'ValidationException',
+      `1 validation error detected: Value '${String(languageCode)}' at 'languageCode' failed to satisfy constraint: Member must satisfy enum value set: [${[...LANGUAGE_CODES].join(', ')}]`,
+    );
   }
-  if (text === undefined || text === '') return sendError(res, 400, 'ValidationException', "1 validation error detected: Value at 'text' failed to satisfy constraint: Member must have length greater than or equal to 1");
+  if (text === undefined || text === '')
+    return sendError(
+      res,
+      400,
+      'ValidationException',
+      "1 validation error detected: Value at 'text' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    );
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > maxTextBytes) {
-    return sendError(res, 400, 'TextSizeLimitExceededException', `Input text size exceeds limit. Max length of request text allowed is ${maxTextBytes} bytes while in this request the text size is ${bytes} bytes`);
+    return sendError(
+      res,
+      400,
+      'TextSizeLimitExceededException',
+      `Input text size exceeds limit. Max length of request text allowed is ${maxTextBytes} bytes while in this request the text size is ${bytes} bytes`,
+    );
   }
-  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text)) return sendError(res, 400, 'InvalidRequestException', 'Text is not valid UTF-8');
-  if (!PII_LANGUAGES.has(languageCode)) return sendError(res, 400, 'UnsupportedLanguageException', 'Amazon Comprehend can not process the language in this request.');
+  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text))
+    return sendError(res, 400, 'InvalidRequestException', 'Text is not valid UTF-8');
+  if (!PII_LANGUAGES.has(languageCode))
+    return sendError(res, 400, 'UnsupportedLanguageException', 'Amazon Comprehend can not process the language in this request.');
   const cp = codePointOffsets(text);
-  const entities = findPii(text).map((m) => ({ Score: b.scores?.[m.type] ?? m.score, Type: m.type, BeginOffset: cp[m.start], EndOffset: cp[m.end] }));
+  const entities = findPii(text).map((m) => ({
+    Score: b.scores?.[m.type] ?? m.score,
+    Type: m.type,
+    BeginOffset: cp[m.start],
+    EndOffset: cp[m.end],
+  }));
   send(res, 200, { Entities: entities });
 }
 

@@ -60,7 +60,8 @@ export async function startFakeSecretsManager(secrets: Readonly<Record<string, s
     requests.push({ target, headers: r.headers, body });
     if (!r.isProtocolRoute) return sendError(res, 404, 'UnknownOperationException', `no route for ${r.method} ${r.url}`);
     if (failure) return sendError(res, failure.status, failure.type, failure.message ?? `fake failure ${failure.type}`);
-    if (target !== 'secretsmanager.GetSecretValue') return sendError(res, 400, 'UnknownOperationException', `unsupported operation ${target}`);
+    if (target !== 'secretsmanager.GetSecretValue')
+      return sendError(res, 400, 'UnknownOperationException', `unsupported operation ${target}`);
     const id = (body as { SecretId?: unknown } | undefined)?.SecretId;
     if (typeof id !== 'string') return sendError(res, 400, 'ValidationException', 'SecretId is required');
     const secret = store.get(id);
@@ -87,8 +88,7 @@ export async function startFakeSecretsManager(secrets: Readonly<Record<string, s
     deleteSecret: (id) => void store.delete(id),
     failWith: (f) => void (failure = f),
     reset: () => void (requests.length = 0),
-    close: () =>
-      closeServer(server),
+    close: () => closeServer(server),
   };
 }
 

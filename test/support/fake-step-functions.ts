@@ -103,15 +103,23 @@ export async function startFakeStepFunctions(stateMachineName = 'ApprovalWorkflo
     if (!body) return sendError(res, 400, 'SerializationException', 'the body is not JSON');
     switch (target) {
       case 'AWSStepFunctions.StartExecution': {
-        if (body.stateMachineArn !== stateMachineArn) return sendError(res, 400, 'StateMachineDoesNotExist', `State Machine Does Not Exist: '${String(body.stateMachineArn)}'`);
+        if (body.stateMachineArn !== stateMachineArn)
+          return sendError(res, 400, 'StateMachineDoesNotExist', `State Machine Does Not Exist: '${String(body.stateMachineArn)}'`);
         const name = String(body.name);
         const input = typeof body.input === 'string' ? body.input : '{}';
         const existing = executions.get(name);
         if (existing) {
-          if (existing.running && existing.input === input) return send(res, 200, { executionArn: existing.executionArn, startDate: existing.startDate / 1000 });
+          if (existing.running && existing.input === input)
+            return send(res, 200, { executionArn: existing.executionArn, startDate: existing.startDate / 1000 });
           return sendError(res, 400, 'ExecutionAlreadyExists', `Execution Already Exists: '${existing.executionArn}'`);
         }
-        const execution = { name, executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:${stateMachineName}:${name}`, input, startDate: Date.now(), running: true };
+        const execution = {
+          name,
+          executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:${stateMachineName}:${name}`,
+          input,
+          startDate: Date.now(),
+          running: true,
+        };
         executions.set(name, execution);
         send(res, 200, { executionArn: execution.executionArn, startDate: execution.startDate / 1000 });
         startListener?.(execution);
@@ -129,7 +137,9 @@ export async function startFakeStepFunctions(stateMachineName = 'ApprovalWorkflo
       case 'AWSStepFunctions.SendTaskFailure': {
         const token = String(body.taskToken);
         if (!release(res, token)) return;
-        const error = Object.assign(new Error(typeof body.cause === 'string' ? body.cause : ''), { name: typeof body.error === 'string' ? body.error : 'Error' });
+        const error = Object.assign(new Error(typeof body.cause === 'string' ? body.cause : ''), {
+          name: typeof body.error === 'string' ? body.error : 'Error',
+        });
         failed.set(token, error);
         send(res, 200, {});
         for (const w of waiters.get(token) ?? []) w.reject(error);
@@ -167,8 +177,7 @@ export async function startFakeStepFunctions(stateMachineName = 'ApprovalWorkflo
       if (error) return Promise.reject(error);
       return new Promise<string>((resolve, reject) => waiters.set(token, [...(waiters.get(token) ?? []), { resolve, reject }]));
     },
-    close: () =>
-      closeServer(server),
+    close: () => closeServer(server),
   };
 }
 

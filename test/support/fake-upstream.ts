@@ -46,7 +46,12 @@ export type FakeBehaviour =
       readonly omitUsage?: boolean;
     })
   | (Delayed & { readonly kind: 'status'; readonly status: number; readonly retryAfter?: string; readonly body?: unknown })
-  | (Delayed & { readonly kind: 'json'; readonly status?: number; readonly body: unknown; readonly headers?: Readonly<Record<string, string>> })
+  | (Delayed & {
+      readonly kind: 'json';
+      readonly status?: number;
+      readonly body: unknown;
+      readonly headers?: Readonly<Record<string, string>>;
+    })
   | { readonly kind: 'hang' }
   | (Delayed & { readonly kind: 'reset' })
   | (Delayed & { readonly kind: 'invalid-json' })
@@ -136,7 +141,13 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
       .catch(() => req.socket.destroy());
   });
 
-  function respond(fake: FakeRequest, b: Exclude<FakeBehaviour, { kind: 'hang' }>, req: IncomingMessage, res: ServerResponse, n: number): void {
+  function respond(
+    fake: FakeRequest,
+    b: Exclude<FakeBehaviour, { kind: 'hang' }>,
+    req: IncomingMessage,
+    res: ServerResponse,
+    n: number,
+  ): void {
     if (res.destroyed) return;
     switch (b.kind) {
       case 'reset':
@@ -146,7 +157,12 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
         send(res, 200, '{"object":"list","data":[{"index":0,', {});
         return;
       case 'status':
-        send(res, b.status, JSON.stringify(b.body ?? errorBody(b.status)), b.retryAfter === undefined ? {} : { 'retry-after': b.retryAfter });
+        send(
+          res,
+          b.status,
+          JSON.stringify(b.body ?? errorBody(b.status)),
+          b.retryAfter === undefined ? {} : { 'retry-after': b.retryAfter },
+        );
         return;
       case 'json':
         send(res, b.status ?? 200, JSON.stringify(b.body), b.headers ?? {});
@@ -154,7 +170,12 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
       case 'success':
       case 'wrong-count': {
         if (!/\/embeddings$/.test(new URL(fake.url, 'http://x').pathname) || fake.method !== 'POST') {
-          send(res, 404, JSON.stringify({ error: { message: `no route for ${fake.method} ${fake.url}`, type: 'invalid_request_error' } }), {});
+          send(
+            res,
+            404,
+            JSON.stringify({ error: { message: `no route for ${fake.method} ${fake.url}`, type: 'invalid_request_error' } }),
+            {},
+          );
           return;
         }
         const answer = embeddingsAnswer(fake.body, b, defaultDimensions, n);
@@ -243,7 +264,8 @@ function embeddingsAnswer(
   const items = normaliseInput(input);
   if (!items) return '"input" must be a string, an array of strings, token ids or arrays of token ids';
   const dims = typeof dimensions === 'number' ? dimensions : ((b.kind === 'success' ? b.dimensions : undefined) ?? defaultDimensions);
-  const encoding = b.kind === 'success' && b.encoding && b.encoding !== 'request' ? b.encoding : encodingFormat === 'base64' ? 'base64' : 'float';
+  const encoding =
+    b.kind === 'success' && b.encoding && b.encoding !== 'request' ? b.encoding : encodingFormat === 'base64' ? 'base64' : 'float';
   let data = items.map((item, index) => {
     const v = fakeEmbedding(item, dims);
     return { object: 'embedding', index, embedding: encoding === 'base64' ? toBase64(v) : Array.from(v) };
@@ -295,7 +317,14 @@ function shuffle<T>(a: T[], seed: number): void {
 }
 
 function errorBody(status: number): unknown {
-  const type = status === 429 ? 'rate_limit_error' : status === 401 || status === 403 ? 'authentication_error' : status >= 500 ? 'server_error' : 'invalid_request_error';
+  const type =
+    status === 429
+      ? 'rate_limit_error'
+      : status === 401 || status === 403
+        ? 'authentication_error'
+        : status >= 500
+          ? 'server_error'
+          : 'invalid_request_error';
   return { error: { message: `fake upstream answered ${status}`, type, code: null, param: null } };
 }
 

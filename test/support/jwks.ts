@@ -30,7 +30,11 @@ import type { CryptoKey, JWK, JWTPayload } from 'jose';
 /** base64url without padding, of bytes, a string (UTF-8) or a value (its JSON). */
 export function b64url(input: Uint8Array | string | object): string {
   const bytes =
-    input instanceof Uint8Array ? input : typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.from(JSON.stringify(input), 'utf8');
+    input instanceof Uint8Array
+      ? input
+      : typeof input === 'string'
+        ? Buffer.from(input, 'utf8')
+        : Buffer.from(JSON.stringify(input), 'utf8');
   return Buffer.from(bytes).toString('base64url');
 }
 
@@ -168,7 +172,12 @@ export function rawSign(key: TestKey, data: Uint8Array, alg: string = key.alg): 
  * bytes are taken as-is), signed with `key` using `signingAlg` (default: the key's own algorithm,
  * whatever the header claims). For headers and payloads jose's builders refuse to produce.
  */
-export function signCompact(key: TestKey, header: Record<string, unknown>, payload: Uint8Array | string | object, signingAlg: string = key.alg): string {
+export function signCompact(
+  key: TestKey,
+  header: Record<string, unknown>,
+  payload: Uint8Array | string | object,
+  signingAlg: string = key.alg,
+): string {
   const signingInput = `${b64url(header)}.${b64url(payload)}`;
   return `${signingInput}.${b64url(rawSign(key, Buffer.from(signingInput, 'ascii'), signingAlg))}`;
 }
@@ -221,7 +230,9 @@ export function keyConfusionToken(
 /** A real compact JWE (five parts; `dir` + A256GCM with a random key) carrying `claims`. */
 export async function jweToken(claims: object, header: HeaderOverrides = {}): Promise<string> {
   const h = cleanHeader({ alg: 'dir', enc: 'A256GCM', typ: 'JWT', ...header });
-  return new CompactEncrypt(Buffer.from(JSON.stringify(claims))).setProtectedHeader(h as { alg: string; enc: string }).encrypt(randomBytes(32));
+  return new CompactEncrypt(Buffer.from(JSON.stringify(claims)))
+    .setProtectedHeader(h as { alg: string; enc: string })
+    .encrypt(randomBytes(32));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -177,7 +177,12 @@ export async function startLambdaRunner(opts: LambdaRunnerOptions): Promise<Lamb
     ...opts.env,
   };
 
-  const child: ChildProcess = spawn(process.execPath, [runner], { cwd: taskRoot, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'json' });
+  const child: ChildProcess = spawn(process.execPath, [runner], {
+    cwd: taskRoot,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    serialization: 'json',
+  });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -209,7 +214,10 @@ export async function startLambdaRunner(opts: LambdaRunnerOptions): Promise<Lamb
 
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`init of ${opts.bundle} did not finish within ${opts.initTimeoutMs ?? 20_000} ms; output:\n${out}`)), opts.initTimeoutMs ?? 20_000);
+      const timer = setTimeout(
+        () => reject(new Error(`init of ${opts.bundle} did not finish within ${opts.initTimeoutMs ?? 20_000} ms; output:\n${out}`)),
+        opts.initTimeoutMs ?? 20_000,
+      );
       const onMessage = (m: ChildMessage) => {
         if (m.type === 'ready') {
           clearTimeout(timer);

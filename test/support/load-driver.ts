@@ -52,8 +52,12 @@ export function loadScenarioConfig(o: { issuer: string; jwksUri: string; upstrea
     issuers: [{ id: 'corp', issuer: o.issuer, jwksUri: o.jwksUri, audiences: [LOAD_AUDIENCE] }],
     models: [
       {
-        name: 'remote', provider: 'openai-compatible', upstreamModel: 'text-embedding-3-small', baseUrl: o.upstreamUrl,
-        apiKey: { source: 'env', name: o.keyEnv }, upstream: { maxRetries: 1, timeoutMs: 300, maxBatchSize: 4 },
+        name: 'remote',
+        provider: 'openai-compatible',
+        upstreamModel: 'text-embedding-3-small',
+        baseUrl: o.upstreamUrl,
+        apiKey: { source: 'env', name: o.keyEnv },
+        upstream: { maxRetries: 1, timeoutMs: 300, maxBatchSize: 4 },
       },
       { name: 'local-small', provider: 'local', dimensions: 64, limits: { maxInputs: 16 } },
     ],
@@ -115,14 +119,25 @@ export function requestMix(seed: number, tokens: LoadTokens): (i: number) => Loa
     const items = 1 + Math.floor(rnd() * 6);
     const input = Array.from({ length: items }, (_, k) => `load item ${i}.${k} ${'lorem ipsum '.repeat(1 + Math.floor(rnd() * 5))}`);
     const embed = (token: string, model: string, kind: string, body: object = { model, input }): LoadRequest => ({
-      method: 'POST', path: '/v1/embeddings', headers: auth(token), body: JSON.stringify(body), kind,
+      method: 'POST',
+      path: '/v1/embeddings',
+      headers: auth(token),
+      body: JSON.stringify(body),
+      kind,
     });
     if (r < 0.55) return embed(tokens.indexer, 'remote', 'remote');
     if (r < 0.7) return embed(tokens.bot, 'local-small', 'local');
     if (r < 0.75) return embed(tokens.bot, 'local-small', 'too-many-inputs', { model: 'local-small', input: ['a', 'b', 'c', 'd', 'e'] });
     if (r < 0.8) return { method: 'GET', path: '/v1/models', headers: auth(tokens.bot), kind: 'models' };
     if (r < 0.86) return embed(tokens.bot, 'remote', 'forbidden-model');
-    if (r < 0.91) return { method: 'POST', path: '/v1/embeddings', headers: auth(tokens.indexer), body: '{"model":"remote","input":', kind: 'invalid-json' };
+    if (r < 0.91)
+      return {
+        method: 'POST',
+        path: '/v1/embeddings',
+        headers: auth(tokens.indexer),
+        body: '{"model":"remote","input":',
+        kind: 'invalid-json',
+      };
     if (r < 0.96) return embed(tokens.expired, 'remote', 'expired-token');
     return { method: 'POST', path: '/v1/embeddings', headers: json, body: JSON.stringify({ model: 'remote', input }), kind: 'no-token' };
   };
@@ -221,8 +236,16 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   agent.destroy();
   latencies.sort((a, b) => a - b);
   return {
-    requests: o.requests, durationMs, byStatus, byKind, sessionIds, statusById, withoutSessionId,
-    duplicateSessionIds: duplicates, transportErrors, latenciesMs: latencies,
+    requests: o.requests,
+    durationMs,
+    byStatus,
+    byKind,
+    sessionIds,
+    statusById,
+    withoutSessionId,
+    duplicateSessionIds: duplicates,
+    transportErrors,
+    latenciesMs: latencies,
   };
 }
 

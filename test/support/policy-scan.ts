@@ -89,7 +89,15 @@ export function scanPolicies(
         asArray(p.Policies).forEach((pol, i) => docs.push([`Policies[${i}].PolicyDocument`, (pol as Json)?.PolicyDocument]));
         asArray(p.ManagedPolicyArns).forEach((arn, i) => {
           const f = externalManagedPolicy(arn, resources, options.allowedManagedPolicies ?? []);
-          if (f) findings.push({ kind: 'external-managed-policy', logicalId, resourceType: res.Type, location: `ManagedPolicyArns[${i}]`, patterns: [f], actions: [] });
+          if (f)
+            findings.push({
+              kind: 'external-managed-policy',
+              logicalId,
+              resourceType: res.Type,
+              location: `ManagedPolicyArns[${i}]`,
+              patterns: [f],
+              actions: [],
+            });
         });
         break;
       default:
@@ -126,13 +134,24 @@ export function findForbiddenArchiveGrants(template: Template | Json, options: S
 
 /** Human-readable one line per finding, for test failure messages. */
 export function describeFindings(findings: readonly PolicyFinding[]): string {
-  return findings.map((f) => `${f.kind}: ${f.logicalId} (${f.resourceType}) ${f.location}${f.sid ? ` [${f.sid}]` : ''}: `
-    + `${f.patterns.join(', ')}${f.actions.length ? ` -> ${f.actions.join(', ')}` : ''}`).join('\n');
+  return findings
+    .map(
+      (f) =>
+        `${f.kind}: ${f.logicalId} (${f.resourceType}) ${f.location}${f.sid ? ` [${f.sid}]` : ''}: ` +
+        `${f.patterns.join(', ')}${f.actions.length ? ` -> ${f.actions.join(', ')}` : ''}`,
+    )
+    .join('\n');
 }
 
 /** IAM action matching: case-insensitive, `*` any run, `?` one character. */
 export function actionMatches(pattern: string, action: string): boolean {
-  const re = new RegExp(`^${pattern.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('')}$`, 'i');
+  const re = new RegExp(
+    `^${pattern
+      .split('')
+      .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+      .join('')}$`,
+    'i',
+  );
   return re.test(action);
 }
 

@@ -26,7 +26,16 @@ export const T0 = 1_750_000_000_000;
 
 /** A revocation with defaults. */
 export function revocation(kind: RevocationKind, value: string, issuer: string | null, extra: Partial<Revocation> = {}): Revocation {
-  return { kind, value, issuer, reason: `${kind} ${value} revoked`, until: null, createdAt: T0 - 60_000, createdBy: 'ops@example.com', ...extra };
+  return {
+    kind,
+    value,
+    issuer,
+    reason: `${kind} ${value} revoked`,
+    until: null,
+    createdAt: T0 - 60_000,
+    createdBy: 'ops@example.com',
+    ...extra,
+  };
 }
 
 type Who = { issuer: string; subject: string; clientId: string | null; tokenId: string | null };
@@ -45,22 +54,74 @@ interface FindCase {
 const FIND_CASES: readonly FindCase[] = [
   { name: 'nothing stored -> null', stored: [], principal: who(), expected: null },
   { name: 'subject at its issuer', stored: [revocation('subject', 'svc-a', ISSUER)], principal: who(), expected: 0 },
-  { name: 'subject at another issuer does not apply', stored: [revocation('subject', 'svc-a', OTHER_ISSUER)], principal: who(), expected: null },
-  { name: 'subject at any issuer applies at every issuer', stored: [revocation('subject', 'svc-a', null)], principal: who({ issuer: OTHER_ISSUER }), expected: 0 },
+  {
+    name: 'subject at another issuer does not apply',
+    stored: [revocation('subject', 'svc-a', OTHER_ISSUER)],
+    principal: who(),
+    expected: null,
+  },
+  {
+    name: 'subject at any issuer applies at every issuer',
+    stored: [revocation('subject', 'svc-a', null)],
+    principal: who({ issuer: OTHER_ISSUER }),
+    expected: 0,
+  },
   { name: 'another subject does not apply', stored: [revocation('subject', 'svc-b', null)], principal: who(), expected: null },
   { name: 'client at its issuer', stored: [revocation('client', 'client-1', ISSUER)], principal: who(), expected: 0 },
   { name: 'client at any issuer', stored: [revocation('client', 'client-1', null)], principal: who({ issuer: OTHER_ISSUER }), expected: 0 },
-  { name: 'client at another issuer does not apply', stored: [revocation('client', 'client-1', OTHER_ISSUER)], principal: who(), expected: null },
-  { name: 'a principal without client id is not hit by client revocations', stored: [revocation('client', 'client-1', null)], principal: who({ clientId: null }), expected: null },
+  {
+    name: 'client at another issuer does not apply',
+    stored: [revocation('client', 'client-1', OTHER_ISSUER)],
+    principal: who(),
+    expected: null,
+  },
+  {
+    name: 'a principal without client id is not hit by client revocations',
+    stored: [revocation('client', 'client-1', null)],
+    principal: who({ clientId: null }),
+    expected: null,
+  },
   { name: 'token id at its issuer', stored: [revocation('token', 'jti-1', ISSUER)], principal: who(), expected: 0 },
-  { name: 'the same token id at another issuer does not apply', stored: [revocation('token', 'jti-1', OTHER_ISSUER)], principal: who(), expected: null },
+  {
+    name: 'the same token id at another issuer does not apply',
+    stored: [revocation('token', 'jti-1', OTHER_ISSUER)],
+    principal: who(),
+    expected: null,
+  },
   { name: 'another token id does not apply', stored: [revocation('token', 'jti-2', ISSUER)], principal: who(), expected: null },
-  { name: 'a principal without token id is not hit by token revocations', stored: [revocation('token', 'jti-1', ISSUER)], principal: who({ tokenId: null }), expected: null },
+  {
+    name: 'a principal without token id is not hit by token revocations',
+    stored: [revocation('token', 'jti-1', ISSUER)],
+    principal: who({ tokenId: null }),
+    expected: null,
+  },
   { name: 'a subject value is not a client id', stored: [revocation('client', 'svc-a', null)], principal: who(), expected: null },
-  { name: 'values may contain "#"', stored: [revocation('subject', 'team#svc#a', ISSUER)], principal: who({ subject: 'team#svc#a' }), expected: 0 },
-  { name: 'active before until', stored: [revocation('subject', 'svc-a', null, { until: T0 + 1000 })], principal: who(), expected: 0, advanceMs: 999 },
-  { name: 'ended at until (exclusive)', stored: [revocation('subject', 'svc-a', null, { until: T0 + 1000 })], principal: who(), expected: null, advanceMs: 1000 },
-  { name: 'already ended when stored', stored: [revocation('token', 'jti-1', ISSUER, { until: T0 - 1 })], principal: who(), expected: null },
+  {
+    name: 'values may contain "#"',
+    stored: [revocation('subject', 'team#svc#a', ISSUER)],
+    principal: who({ subject: 'team#svc#a' }),
+    expected: 0,
+  },
+  {
+    name: 'active before until',
+    stored: [revocation('subject', 'svc-a', null, { until: T0 + 1000 })],
+    principal: who(),
+    expected: 0,
+    advanceMs: 999,
+  },
+  {
+    name: 'ended at until (exclusive)',
+    stored: [revocation('subject', 'svc-a', null, { until: T0 + 1000 })],
+    principal: who(),
+    expected: null,
+    advanceMs: 1000,
+  },
+  {
+    name: 'already ended when stored',
+    stored: [revocation('token', 'jti-1', ISSUER, { until: T0 - 1 })],
+    principal: who(),
+    expected: null,
+  },
   {
     name: 'precedence: token, then subject, then client',
     stored: [revocation('client', 'client-1', ISSUER), revocation('subject', 'svc-a', null), revocation('token', 'jti-1', ISSUER)],
@@ -103,7 +164,9 @@ export function describeRevocationList(name: string, factory: RevocationListFact
       const list = await factory(now);
       await list.put(revocation('subject', 'svc-a', ISSUER, { reason: 'first' }));
       await list.put(revocation('subject', 'svc-a', ISSUER, { reason: 'second', until: T0 + 5000, createdBy: null }));
-      expect(await list.find(who())).toEqual(revocation('subject', 'svc-a', ISSUER, { reason: 'second', until: T0 + 5000, createdBy: null }));
+      expect(await list.find(who())).toEqual(
+        revocation('subject', 'svc-a', ISSUER, { reason: 'second', until: T0 + 5000, createdBy: null }),
+      );
       expect(await list.list()).toHaveLength(1);
     });
 

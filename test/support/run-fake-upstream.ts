@@ -14,7 +14,11 @@ import { faultScript } from './load-driver';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { seed: { type: 'string', default: '1' }, 'fault-rate': { type: 'string', default: '0.2' }, dimensions: { type: 'string', default: '32' } },
+    options: {
+      seed: { type: 'string', default: '1' },
+      'fault-rate': { type: 'string', default: '0.2' },
+      dimensions: { type: 'string', default: '32' },
+    },
   });
   const faults = faultScript(Number(values.seed), Number(values['fault-rate']));
   let count = 0;

@@ -199,7 +199,12 @@ export function send(base: string, path: string, opts: SendOptions = {}): Promis
         res.on('data', (d: Buffer) => chunks.push(d));
         res.on('end', () => {
           const sid = res.headers['x-embedgate-session-id'];
-          resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), sessionId: typeof sid === 'string' ? sid : undefined });
+          resolve({
+            status: res.statusCode!,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+            sessionId: typeof sid === 'string' ? sid : undefined,
+          });
         });
         res.on('error', reject);
       },

@@ -10,7 +10,11 @@ import type { ApprovalStore, ApprovalWorkflow } from '../../core/ports';
 import { DynamoDbApprovalStore } from './dynamodb-approvals';
 import { StepFunctionsApprovalWorkflow } from './step-functions-approvals';
 
-export function approvalAdapters(dynamodb: DynamoDBClient, tableName: string, stateMachineArn: string): { store: ApprovalStore; workflow: ApprovalWorkflow } {
+export function approvalAdapters(
+  dynamodb: DynamoDBClient,
+  tableName: string,
+  stateMachineArn: string,
+): { store: ApprovalStore; workflow: ApprovalWorkflow } {
   return {
     store: new DynamoDbApprovalStore(dynamodb, { tableName }),
     workflow: new StepFunctionsApprovalWorkflow(new SFNClient({}), { stateMachineArn }),

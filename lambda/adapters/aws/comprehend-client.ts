@@ -9,5 +9,9 @@ import type { PiiDetector } from '../../core/ports';
 import { ComprehendPiiDetector } from './comprehend';
 
 export function comprehendDetector(c: ComprehendConfig): PiiDetector {
-  return new ComprehendPiiDetector(new ComprehendClient({ maxAttempts: 2 }), { languageCode: c.languageCode, minScore: c.minScore, concurrency: c.maxConcurrency });
+  return new ComprehendPiiDetector(new ComprehendClient({ maxAttempts: 2 }), {
+    languageCode: c.languageCode,
+    minScore: c.minScore,
+    concurrency: c.maxConcurrency,
+  });
 }

@@ -125,18 +125,24 @@ export class ComprehendPiiDetector implements PiiDetector {
     opts: ComprehendPiiDetectorOptions = {},
   ) {
     this.languageCode = opts.languageCode ?? 'en';
-    if (typeof this.languageCode !== 'string' || this.languageCode.trim() === '') throw new RangeError('ComprehendPiiDetector: languageCode must be a non-empty string (e.g. "en")');
+    if (typeof this.languageCode !== 'string' || this.languageCode.trim() === '')
+      throw new RangeError('ComprehendPiiDetector: languageCode must be a non-empty string (e.g. "en")');
     this.minScore = opts.minScore ?? 0.8;
-    if (!(this.minScore >= 0 && this.minScore <= 1)) throw new RangeError(`ComprehendPiiDetector: minScore must be in [0, 1], got ${opts.minScore}`);
+    if (!(this.minScore >= 0 && this.minScore <= 1))
+      throw new RangeError(`ComprehendPiiDetector: minScore must be in [0, 1], got ${opts.minScore}`);
     this.concurrency = opts.concurrency ?? 4;
-    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new RangeError(`ComprehendPiiDetector: concurrency must be a positive integer, got ${opts.concurrency}`);
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1)
+      throw new RangeError(`ComprehendPiiDetector: concurrency must be a positive integer, got ${opts.concurrency}`);
     this.maxChunkBytes = opts.maxChunkBytes ?? COMPREHEND_PII_MAX_TEXT_BYTES;
     if (!Number.isInteger(this.maxChunkBytes) || this.maxChunkBytes < MIN_CHUNK_BYTES) {
-      throw new RangeError(`ComprehendPiiDetector: maxChunkBytes must be an integer of at least ${MIN_CHUNK_BYTES}, got ${opts.maxChunkBytes}`);
+      throw new RangeError(
+        `ComprehendPiiDetector: maxChunkBytes must be an integer of at least ${MIN_CHUNK_BYTES}, got ${opts.maxChunkBytes}`,
+      );
     }
     this.overlapBytes = Math.min(MAX_OVERLAP_BYTES, Math.floor(this.maxChunkBytes / 8));
     if (opts.entityTypes !== undefined) {
-      if (opts.entityTypes.length === 0) throw new RangeError('ComprehendPiiDetector: entityTypes is empty, which would drop every entity; omit it to keep all types');
+      if (opts.entityTypes.length === 0)
+        throw new RangeError('ComprehendPiiDetector: entityTypes is empty, which would drop every entity; omit it to keep all types');
       this.entityTypes = new Set(opts.entityTypes);
     }
     this.timeoutMs = opts.timeoutMs;
@@ -152,7 +158,12 @@ export class ComprehendPiiDetector implements PiiDetector {
     if (chunks.length === 0) return [];
     let perChunk: PiiEntity[][];
     try {
-      perChunk = await runWithConcurrency(chunks, this.concurrency, (chunk, _i, groupSignal) => this.detectChunk(chunk, groupSignal, signal), signal);
+      perChunk = await runWithConcurrency(
+        chunks,
+        this.concurrency,
+        (chunk, _i, groupSignal) => this.detectChunk(chunk, groupSignal, signal),
+        signal,
+      );
     } catch (error) {
       if (signal?.aborted) throw aborted(signal);
       throw error;
@@ -182,7 +193,10 @@ export class ComprehendPiiDetector implements PiiDetector {
     } catch (error) {
       if (callerSignal?.aborted) throw aborted(callerSignal);
       if (timedOut) {
-        throw new ComprehendPiiError(`Comprehend DetectPiiEntities did not answer within timeoutMs (${this.timeoutMs} ms)`, { reason: 'timeout', retryable: true });
+        throw new ComprehendPiiError(`Comprehend DetectPiiEntities did not answer within timeoutMs (${this.timeoutMs} ms)`, {
+          reason: 'timeout',
+          retryable: true,
+        });
       }
       throw this.describe(error);
     } finally {
@@ -193,10 +207,18 @@ export class ComprehendPiiDetector implements PiiDetector {
   }
 
   /** Check, map to original offsets and filter one response's entities. */
-  private toEntities(chunk: TextChunk, raw: readonly { Type?: string; Score?: number; BeginOffset?: number; EndOffset?: number }[] | undefined, requestId: string | undefined): PiiEntity[] {
+  private toEntities(
+    chunk: TextChunk,
+    raw: readonly { Type?: string; Score?: number; BeginOffset?: number; EndOffset?: number }[] | undefined,
+    requestId: string | undefined,
+  ): PiiEntity[] {
     if (raw === undefined) return [];
     const invalid = (what: string): ComprehendPiiError =>
-      new ComprehendPiiError(`Comprehend DetectPiiEntities answered with an invalid entity (${what})`, { reason: 'invalid_response', retryable: false, requestId });
+      new ComprehendPiiError(`Comprehend DetectPiiEntities answered with an invalid entity (${what})`, {
+        reason: 'invalid_response',
+        retryable: false,
+        requestId,
+      });
     if (!Array.isArray(raw)) throw invalid('Entities is not a list');
     const toUtf16 = codePointMap(chunk.text);
     const out: PiiEntity[] = [];
@@ -228,32 +250,68 @@ export class ComprehendPiiDetector implements PiiDetector {
     const requestId = typeof e.$metadata?.requestId === 'string' ? e.$metadata.requestId : undefined;
     const meta = { code, ...(status === undefined ? {} : { status }), ...(requestId === undefined ? {} : { requestId }) };
     const what = `${code}${status === undefined ? '' : `, HTTP ${status}`}${requestId === undefined ? '' : `, request id ${requestId}`}`;
-    const fail = (reason: ComprehendPiiFailure, retryable: boolean, message: string): ComprehendPiiError => new ComprehendPiiError(message, { reason, retryable, ...meta });
+    const fail = (reason: ComprehendPiiFailure, retryable: boolean, message: string): ComprehendPiiError =>
+      new ComprehendPiiError(message, { reason, retryable, ...meta });
 
     if (THROTTLING.has(code) || status === 429 || e.$retryable?.throttling === true) {
-      return fail('throttled', true, `Comprehend throttled DetectPiiEntities (${what}); lower concurrency (now ${this.concurrency}) or raise the account's Comprehend quota`);
+      return fail(
+        'throttled',
+        true,
+        `Comprehend throttled DetectPiiEntities (${what}); lower concurrency (now ${this.concurrency}) or raise the account's Comprehend quota`,
+      );
     }
     if (code === 'UnsupportedLanguageException') {
-      return fail('invalid_request', false, `Comprehend DetectPiiEntities does not support languageCode "${this.languageCode}" (${what}); set languageCode to a supported language (en, es)`);
+      return fail(
+        'invalid_request',
+        false,
+        `Comprehend DetectPiiEntities does not support languageCode "${this.languageCode}" (${what}); set languageCode to a supported language (en, es)`,
+      );
     }
     if (code === 'TextSizeLimitExceededException') {
-      return fail('invalid_request', false, `Comprehend DetectPiiEntities refused a chunk as too large (${what}); lower maxChunkBytes (now ${this.maxChunkBytes}, the API's limit is 100 KB)`);
+      return fail(
+        'invalid_request',
+        false,
+        `Comprehend DetectPiiEntities refused a chunk as too large (${what}); lower maxChunkBytes (now ${this.maxChunkBytes}, the API's limit is 100 KB)`,
+      );
     }
     if (code === 'ValidationException' || code === 'InvalidRequestException' || code === 'SerializationException') {
-      return fail('invalid_request', false, `Comprehend DetectPiiEntities rejected the request (${what}); check languageCode ("${this.languageCode}": en or es) and maxChunkBytes (${this.maxChunkBytes})`);
+      return fail(
+        'invalid_request',
+        false,
+        `Comprehend DetectPiiEntities rejected the request (${what}); check languageCode ("${this.languageCode}": en or es) and maxChunkBytes (${this.maxChunkBytes})`,
+      );
     }
     if (DENIED.has(code) || status === 401 || status === 403) {
-      return fail('denied', false, `Comprehend refused DetectPiiEntities (${what}); check the credentials and the comprehend:DetectPiiEntities permission`);
+      return fail(
+        'denied',
+        false,
+        `Comprehend refused DetectPiiEntities (${what}); check the credentials and the comprehend:DetectPiiEntities permission`,
+      );
     }
     if (status !== undefined && status >= 500) return fail('unavailable', true, `Comprehend DetectPiiEntities failed (${what})`);
-    if (e.$fault === 'server' || code === 'InternalServerException') return fail('unavailable', true, `Comprehend DetectPiiEntities failed (${what})`);
+    if (e.$fault === 'server' || code === 'InternalServerException')
+      return fail('unavailable', true, `Comprehend DetectPiiEntities failed (${what})`);
     if (status === undefined) return fail('unavailable', true, `Comprehend could not be reached (${what})`);
-    if (status >= 200 && status < 300) return fail('invalid_response', false, `Comprehend DetectPiiEntities answered with a response that could not be read (${what})`);
-    return fail('invalid_request', false, `Comprehend DetectPiiEntities rejected the request (${what}); check languageCode ("${this.languageCode}") and maxChunkBytes (${this.maxChunkBytes})`);
+    if (status >= 200 && status < 300)
+      return fail('invalid_response', false, `Comprehend DetectPiiEntities answered with a response that could not be read (${what})`);
+    return fail(
+      'invalid_request',
+      false,
+      `Comprehend DetectPiiEntities rejected the request (${what}); check languageCode ("${this.languageCode}") and maxChunkBytes (${this.maxChunkBytes})`,
+    );
   }
 }
 
-const THROTTLING = new Set(['TooManyRequestsException', 'ThrottlingException', 'Throttling', 'ThrottledException', 'RequestLimitExceeded', 'RequestThrottled', 'RequestThrottledException', 'LimitExceededException']);
+const THROTTLING = new Set([
+  'TooManyRequestsException',
+  'ThrottlingException',
+  'Throttling',
+  'ThrottledException',
+  'RequestLimitExceeded',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'LimitExceededException',
+]);
 const DENIED = new Set([
   'AccessDeniedException',
   'UnrecognizedClientException',
@@ -297,7 +355,7 @@ function previousCodePoint(text: string, i: number): number {
 /** UTF-8 length of `text` (lone surrogates count as U+FFFD, as they are sent). */
 export function utf8Bytes(text: string): number {
   let n = 0;
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const cp = codePointAt(text, i);
     n += cp.bytes;
     i += cp.units;
@@ -398,7 +456,7 @@ function overlapStart(text: string, start: number, end: number, overlapBytes: nu
 function codePointMap(text: string): { readonly length: number; at(cp: number): number } {
   if (!/[\uD800-\uDFFF]/.test(text)) return { length: text.length, at: (cp) => cp };
   const table: number[] = [];
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     table.push(i);
     i += codePointAt(text, i).units;
   }

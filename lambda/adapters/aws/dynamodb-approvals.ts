@@ -69,7 +69,8 @@ const RESERVATION_GRACE_MS = 15 * 60_000;
 const backoffMs = (attempt: number): number => Math.random() * 10 * 2 ** Math.min(attempt - 1, 6);
 
 /** The partition key of a requester's list of pending approvals of one rule (the cap's reservation item). */
-export const pendingListKey = (requester: PrincipalRef, ruleId: string): string => `${PENDING_PREFIX}${JSON.stringify([requester.issuer, requester.subject, ruleId])}`;
+export const pendingListKey = (requester: PrincipalRef, ruleId: string): string =>
+  `${PENDING_PREFIX}${JSON.stringify([requester.issuer, requester.subject, ruleId])}`;
 
 /** One entry of a pending list: an approval, its decision deadline and when its place was taken (epoch ms). */
 interface PendingEntry {
@@ -167,11 +168,17 @@ export class DynamoDbApprovalStore implements ApprovalStore {
     const known = new Map<string, boolean>(); // approval id -> still counts
     for (let attempt = 0; attempt < RESERVE_ATTEMPTS; attempt++) {
       if (attempt > 0) await this.sleep(backoffMs(attempt));
-      const out = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { [A.partitionKey]: { S: key } }, ConsistentRead: true }));
+      const out = await this.client.send(
+        new GetItemCommand({ TableName: this.table, Key: { [A.partitionKey]: { S: key } }, ConsistentRead: true }),
+      );
       const version = out.Item?.[A.version]?.S ?? null;
       const listed = out.Item ? ((parseDocument(out.Item) as { entries: PendingEntry[] }).entries ?? []) : [];
       const candidates = listed.filter((e) => e.decideBy > now && e.id !== approval.id && known.get(e.id) !== false);
-      await this.learn(candidates.filter((e) => !known.has(e.id)), now, known);
+      await this.learn(
+        candidates.filter((e) => !known.has(e.id)),
+        now,
+        known,
+      );
       const live = candidates.filter((e) => known.get(e.id));
       if (cap && live.length >= cap.maxPending) return false;
       const entries = [...live, { id: approval.id, decideBy: approval.expiresAt, reservedAt: now }];
@@ -188,7 +195,11 @@ export class DynamoDbApprovalStore implements ApprovalStore {
             },
             ...(version === null
               ? { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': A.partitionKey } }
-              : { ConditionExpression: '#version = :expected', ExpressionAttributeNames: { '#version': A.version }, ExpressionAttributeValues: { ':expected': { S: version } } }),
+              : {
+                  ConditionExpression: '#version = :expected',
+                  ExpressionAttributeNames: { '#version': A.version },
+                  ExpressionAttributeValues: { ':expected': { S: version } },
+                }),
           }),
         );
         return true;
@@ -212,22 +223,38 @@ export class DynamoDbApprovalStore implements ApprovalStore {
         const status = new Map<string, string | undefined>();
         let keys: Record<string, AttributeValue>[] | undefined = chunk.map((e) => ({ [A.partitionKey]: { S: approvalKey(e.id) } }));
         for (let round = 0; keys && keys.length > 0; round++) {
-          if (round >= UNPROCESSED_ROUNDS) throw new Error(`BatchGetItem left keys unprocessed ${UNPROCESSED_ROUNDS} times: DynamoDB is throttling`);
+          if (round >= UNPROCESSED_ROUNDS)
+            throw new Error(`BatchGetItem left keys unprocessed ${UNPROCESSED_ROUNDS} times: DynamoDB is throttling`);
           if (round > 0) await this.sleep(backoffMs(round));
           const out: BatchGetItemCommandOutput = await this.client.send(
-            new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true, ProjectionExpression: '#pk, #status', ExpressionAttributeNames: { '#pk': A.partitionKey, '#status': A.status } } } }),
+            new BatchGetItemCommand({
+              RequestItems: {
+                [this.table]: {
+                  Keys: keys,
+                  ConsistentRead: true,
+                  ProjectionExpression: '#pk, #status',
+                  ExpressionAttributeNames: { '#pk': A.partitionKey, '#status': A.status },
+                },
+              },
+            }),
           );
-          for (const item of out.Responses?.[this.table] ?? []) status.set(item[A.partitionKey]!.S!.slice(APPROVAL_PREFIX.length), item[A.status]?.S);
+          for (const item of out.Responses?.[this.table] ?? [])
+            status.set(item[A.partitionKey]!.S!.slice(APPROVAL_PREFIX.length), item[A.status]?.S);
           keys = out.UnprocessedKeys?.[this.table]?.Keys;
         }
-        for (const e of chunk) known.set(e.id, status.has(e.id) ? status.get(e.id) === 'pending' : now - e.reservedAt < RESERVATION_GRACE_MS);
+        for (const e of chunk)
+          known.set(e.id, status.has(e.id) ? status.get(e.id) === 'pending' : now - e.reservedAt < RESERVATION_GRACE_MS);
       }),
     );
   }
 
   async findRequested(requester: PrincipalRef, ruleId: string, payloadSha256: string): Promise<string | null> {
     const out = await this.client.send(
-      new GetItemCommand({ TableName: this.table, Key: { [A.partitionKey]: { S: requestedKey(requester, ruleId, payloadSha256) } }, ConsistentRead: true }),
+      new GetItemCommand({
+        TableName: this.table,
+        Key: { [A.partitionKey]: { S: requestedKey(requester, ruleId, payloadSha256) } },
+        ConsistentRead: true,
+      }),
     );
     const doc = out.Item?.[A.document]?.S;
     if (!doc) return null;
@@ -236,13 +263,17 @@ export class DynamoDbApprovalStore implements ApprovalStore {
   }
 
   async get(id: string): Promise<Approval | null> {
-    const out = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { [A.partitionKey]: { S: approvalKey(id) } }, ConsistentRead: true }));
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.table, Key: { [A.partitionKey]: { S: approvalKey(id) } }, ConsistentRead: true }),
+    );
     return out.Item ? parseApproval(out.Item) : null;
   }
 
   async update(next: Approval, expectedRevision: number): Promise<boolean> {
     if (next.revision !== expectedRevision + 1) {
-      throw new Error(`approval ${next.id}: an update from revision ${expectedRevision} must carry revision ${expectedRevision + 1}, not ${next.revision}`);
+      throw new Error(
+        `approval ${next.id}: an update from revision ${expectedRevision} must carry revision ${expectedRevision + 1}, not ${next.revision}`,
+      );
     }
     try {
       await this.client.send(
@@ -265,7 +296,9 @@ export class DynamoDbApprovalStore implements ApprovalStore {
   async list(filter: { readonly status?: ApprovalStatus; readonly limit: number }): Promise<Approval[]> {
     const limit = Math.max(0, filter.limit);
     if (limit === 0) return [];
-    const found = (await Promise.all((filter.status ? [filter.status] : APPROVAL_STATUSES).map((status) => this.newestOf(status, limit)))).flat();
+    const found = (
+      await Promise.all((filter.status ? [filter.status] : APPROVAL_STATUSES).map((status) => this.newestOf(status, limit)))
+    ).flat();
     return found.sort(newestFirst).slice(0, limit);
   }
 
@@ -317,7 +350,11 @@ export class DynamoDbApprovalStore implements ApprovalStore {
 
   async findGrant(requester: PrincipalRef, model: string, ruleId: string): Promise<ApprovalGrant | null> {
     const out = await this.client.send(
-      new GetItemCommand({ TableName: this.table, Key: { [A.partitionKey]: { S: grantKey(requester, model, ruleId) } }, ConsistentRead: true }),
+      new GetItemCommand({
+        TableName: this.table,
+        Key: { [A.partitionKey]: { S: grantKey(requester, model, ruleId) } },
+        ConsistentRead: true,
+      }),
     );
     return out.Item ? (parseDocument(out.Item) as ApprovalGrant) : null;
   }

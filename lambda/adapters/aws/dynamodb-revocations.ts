@@ -2,7 +2,14 @@ import { BatchGetItemCommand, DeleteItemCommand, PutItemCommand, ScanCommand } f
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GatewayError } from '../../core/errors';
 import type { Revocation, RevocationList } from '../../core/ports';
-import { applicableRevocationKeys, firstActiveRevocation, isRevocationActive, parseRevocationKey, revocationKey, validateRevocation } from '../../core/revocation';
+import {
+  applicableRevocationKeys,
+  firstActiveRevocation,
+  isRevocationActive,
+  parseRevocationKey,
+  revocationKey,
+  validateRevocation,
+} from '../../core/revocation';
 import type { RevocationKind, RevocationSubject } from '../../core/revocation';
 
 /** Options of {@link DynamoDbRevocationList}. */
@@ -141,7 +148,8 @@ export class DynamoDbRevocationList implements RevocationList {
     const found = new Map<string, Revocation>();
     let pending: Record<string, AttributeValue>[] = keys.map((k) => ({ [A.partitionKey]: { S: k } }));
     for (let round = 0; pending.length > 0; round++) {
-      if (round >= UNPROCESSED_ROUNDS) throw new Error(`DynamoDB left ${pending.length} revocation keys unprocessed after ${UNPROCESSED_ROUNDS} rounds`);
+      if (round >= UNPROCESSED_ROUNDS)
+        throw new Error(`DynamoDB left ${pending.length} revocation keys unprocessed after ${UNPROCESSED_ROUNDS} rounds`);
       if (round > 0) await this.sleep(20 * 2 ** (round - 1));
       const out = await this.client.send(new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: pending } } }));
       for (const item of out.Responses?.[this.table] ?? []) {

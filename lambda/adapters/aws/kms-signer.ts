@@ -23,7 +23,9 @@ export class KmsSigner implements DigestSigner {
     this.described ??= (async () => {
       const res = await this.client.send(new GetPublicKeyCommand({ KeyId: this.keyId }));
       if (res.KeyUsage !== 'SIGN_VERIFY' || !res.SigningAlgorithms?.includes(DIGEST_SIGNING_ALGORITHM) || !res.PublicKey) {
-        throw new Error(`KMS key ${this.keyId} cannot sign with ${DIGEST_SIGNING_ALGORITHM} (key spec ${res.KeySpec}, usage ${res.KeyUsage}); use an ECC_NIST_P256 SIGN_VERIFY key`);
+        throw new Error(
+          `KMS key ${this.keyId} cannot sign with ${DIGEST_SIGNING_ALGORITHM} (key spec ${res.KeySpec}, usage ${res.KeyUsage}); use an ECC_NIST_P256 SIGN_VERIFY key`,
+        );
       }
       return { keyId: res.KeyId ?? this.keyId, publicKeySha256: publicKeySha256(parsePublicKey(res.PublicKey)) };
     })();
@@ -34,12 +36,14 @@ export class KmsSigner implements DigestSigner {
   }
 
   async sign(message: Uint8Array): Promise<Uint8Array> {
-    const res = await this.client.send(new SignCommand({
-      KeyId: this.keyId,
-      Message: createHash('sha256').update(message).digest(),
-      MessageType: 'DIGEST',
-      SigningAlgorithm: DIGEST_SIGNING_ALGORITHM,
-    }));
+    const res = await this.client.send(
+      new SignCommand({
+        KeyId: this.keyId,
+        Message: createHash('sha256').update(message).digest(),
+        MessageType: 'DIGEST',
+        SigningAlgorithm: DIGEST_SIGNING_ALGORITHM,
+      }),
+    );
     if (!res.Signature) throw new Error(`KMS Sign with ${this.keyId} returned no signature`);
     return res.Signature;
   }

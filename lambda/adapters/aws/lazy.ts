@@ -52,7 +52,13 @@ export function lazyApprovals(
     try {
       return await get();
     } catch (cause) {
-      throw new GatewayError('Approvals are unavailable right now; nothing was sent. Try again later.', { status: 503, type: 'server_error', code: 'approvals_unavailable', headers: { 'retry-after': '5' }, cause });
+      throw new GatewayError('Approvals are unavailable right now; nothing was sent. Try again later.', {
+        status: 503,
+        type: 'server_error',
+        code: 'approvals_unavailable',
+        headers: { 'retry-after': '5' },
+        cause,
+      });
     }
   };
   // Every argument forwarded as it comes, to the store bound (a dropped optional argument, such
@@ -72,6 +78,9 @@ export function lazyApprovals(
       putGrant: store('putGrant'),
       findGrant: store('findGrant'),
     },
-    workflow: { start: async (notice) => (await loaded()).workflow.start(notice), settle: async (approval) => (await loaded()).workflow.settle(approval) },
+    workflow: {
+      start: async (notice) => (await loaded()).workflow.start(notice),
+      settle: async (approval) => (await loaded()).workflow.settle(approval),
+    },
   };
 }

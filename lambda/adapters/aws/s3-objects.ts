@@ -38,11 +38,13 @@ export class S3Objects implements ArchiveObjects {
   async *list(prefix: string, opts: { readonly startAfter?: string } = {}): AsyncIterable<ArchiveObject> {
     let token: string | undefined;
     do {
-      const page = await this.client.send(new ListObjectsV2Command({
-        Bucket: this.bucket,
-        Prefix: this.prefix + prefix,
-        ...(token ? { ContinuationToken: token } : opts.startAfter !== undefined ? { StartAfter: this.prefix + opts.startAfter } : {}),
-      }));
+      const page = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: this.prefix + prefix,
+          ...(token ? { ContinuationToken: token } : opts.startAfter !== undefined ? { StartAfter: this.prefix + opts.startAfter } : {}),
+        }),
+      );
       for (const o of page.Contents ?? []) {
         if (!o.Key) continue;
         yield { key: o.Key.slice(this.prefix.length), size: o.Size ?? 0, lastModified: o.LastModified?.getTime() ?? 0 };
@@ -72,7 +74,13 @@ export class S3Objects implements ArchiveObjects {
 }
 
 /** The PutObject request of a write-once object (exported so its parameters can be checked). */
-export function createObjectInput(bucket: string, key: string, body: Uint8Array, contentType: string, kmsKeyId?: string): PutObjectCommandInput {
+export function createObjectInput(
+  bucket: string,
+  key: string,
+  body: Uint8Array,
+  contentType: string,
+  kmsKeyId?: string,
+): PutObjectCommandInput {
   // A Buffer, not a stream: with a stream the SDK switches to aws-chunked trailers.
   const buffer = Buffer.from(body);
   return {

@@ -41,7 +41,13 @@ export class StepFunctionsApprovalWorkflow implements ApprovalWorkflow {
    */
   async start(notice: ApprovalNotice): Promise<void> {
     try {
-      await this.client.send(new StartExecutionCommand({ stateMachineArn: this.arn, name: notice.approval.id, input: JSON.stringify(approvalExecutionInput(notice)) }));
+      await this.client.send(
+        new StartExecutionCommand({
+          stateMachineArn: this.arn,
+          name: notice.approval.id,
+          input: JSON.stringify(approvalExecutionInput(notice)),
+        }),
+      );
     } catch (e) {
       if (!(e instanceof Error && e.name === 'ExecutionAlreadyExists')) throw e;
     }

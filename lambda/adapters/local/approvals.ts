@@ -4,7 +4,16 @@
  * token, wait, expire), so the whole flow runs on a laptop.
  */
 import { approvalExecutionInput, newestFirst, type ApprovalExecutionInput, type ApprovalTaskEvent } from '../../core/approvals';
-import type { Approval, ApprovalCap, ApprovalGrant, ApprovalNotice, ApprovalStatus, ApprovalStore, ApprovalWorkflow, PrincipalRef } from '../../core/ports';
+import type {
+  Approval,
+  ApprovalCap,
+  ApprovalGrant,
+  ApprovalNotice,
+  ApprovalStatus,
+  ApprovalStore,
+  ApprovalWorkflow,
+  PrincipalRef,
+} from '../../core/ports';
 
 const grantKey = (r: PrincipalRef, model: string, ruleId: string): string => JSON.stringify([r.issuer, r.subject, model, ruleId]);
 const requestedKey = (r: PrincipalRef, ruleId: string, hash: string): string => JSON.stringify([r.issuer, r.subject, ruleId, hash]);
@@ -54,7 +63,14 @@ export class InMemoryApprovalStore implements ApprovalStore {
     let n = 0;
     for (const a of this.approvals.values()) {
       if (n >= atMost) break;
-      if (a.status === 'pending' && a.expiresAt > now && a.ruleId === ruleId && a.requester.issuer === requester.issuer && a.requester.subject === requester.subject) n++;
+      if (
+        a.status === 'pending' &&
+        a.expiresAt > now &&
+        a.ruleId === ruleId &&
+        a.requester.issuer === requester.issuer &&
+        a.requester.subject === requester.subject
+      )
+        n++;
     }
     return n;
   }
@@ -96,7 +112,12 @@ export class LocalApprovalWorkflow implements ApprovalWorkflow {
   readonly notifications: ApprovalExecutionInput[] = [];
 
   constructor(private readonly opts: LocalApprovalWorkflowOptions) {
-    this.notify = opts.notify ?? ((i) => process.stderr.write(`embedgate dev: approval needed\n  ${i.notification.subject}\n  ${i.notification.message.replace(/\n/g, '\n  ')}\n`));
+    this.notify =
+      opts.notify ??
+      ((i) =>
+        process.stderr.write(
+          `embedgate dev: approval needed\n  ${i.notification.subject}\n  ${i.notification.message.replace(/\n/g, '\n  ')}\n`,
+        ));
     this.onError = opts.onError ?? ((e) => process.stderr.write(`embedgate dev: approval workflow task failed: ${(e as Error).message}\n`));
   }
 

@@ -67,7 +67,8 @@ export class DirectoryObjects implements ArchiveObjects {
   private path(key: string): string {
     const path = resolve(this.root, key);
     const rel = relative(this.root, path);
-    if (key !== '.' && (rel === '' || rel.startsWith('..') || rel.includes(`..${sep}`))) throw new Error(`key ${JSON.stringify(key)} escapes the archive directory`);
+    if (key !== '.' && (rel === '' || rel.startsWith('..') || rel.includes(`..${sep}`)))
+      throw new Error(`key ${JSON.stringify(key)} escapes the archive directory`);
     return key === '.' ? this.root : join(this.root, rel);
   }
 }

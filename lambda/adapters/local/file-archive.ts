@@ -67,7 +67,7 @@ export class FileArchive implements Archive {
     }
     try {
       const bytes = Buffer.from(text, 'utf8');
-      for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);
+      for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off);
       fdatasyncSync(fd);
     } catch (e) {
       closeSync(fd);

@@ -19,7 +19,9 @@ export class LocalSecretStore implements SecretStore {
       case 'file':
         return (await readFile(ref.path, 'utf8')).trim();
       case 'secretsManager':
-        throw new Error(`secret "${ref.secretId}" lives in AWS Secrets Manager, which embedgate dev does not call; use {"source":"env"} or {"source":"file"} locally`);
+        throw new Error(
+          `secret "${ref.secretId}" lives in AWS Secrets Manager, which embedgate dev does not call; use {"source":"env"} or {"source":"file"} locally`,
+        );
     }
   }
 }

@@ -9,9 +9,23 @@
  */
 import type { Clock } from '../ports';
 import {
-  buildDigest, compareKeys, digestKey, DIGESTS_PREFIX, floorHour, HOUR_MS, isDigestKey, parseDigest, partitionOf, partitionPrefix,
-  recentDigestsNeeded, RECORDS_PREFIX, selectObjects, serializeDigest, signingPayload,
-  type DigestDocument, type StoredDigest,
+  buildDigest,
+  compareKeys,
+  digestKey,
+  DIGESTS_PREFIX,
+  floorHour,
+  HOUR_MS,
+  isDigestKey,
+  parseDigest,
+  partitionOf,
+  partitionPrefix,
+  recentDigestsNeeded,
+  RECORDS_PREFIX,
+  selectObjects,
+  serializeDigest,
+  signingPayload,
+  type DigestDocument,
+  type StoredDigest,
 } from './digest';
 import type { ArchiveObject, ArchiveObjects, DigestSigner } from './ports';
 
@@ -67,17 +81,29 @@ export async function runDigest(o: DigestRunOptions): Promise<DigestRunResult> {
     if (compareKeys(obj.key, stopAt) >= 0) break;
     listed.push(obj);
   }
-  const selection = selectObjects(listed, start, end, recent.map((d) => d.doc));
-  const read = (objs: readonly ArchiveObject[]) => mapLimit(objs, o.concurrency ?? 16, async (object) => {
-    const bytes = await store.get(object.key);
-    // Listed a moment ago and never deleted: absent now means someone removed it.
-    if (!bytes) throw new Error(`${object.key} was listed but cannot be read`);
-    return { object, bytes };
-  });
+  const selection = selectObjects(
+    listed,
+    start,
+    end,
+    recent.map((d) => d.doc),
+  );
+  const read = (objs: readonly ArchiveObject[]) =>
+    mapLimit(objs, o.concurrency ?? 16, async (object) => {
+      const bytes = await store.get(object.key);
+      // Listed a moment ago and never deleted: absent now means someone removed it.
+      if (!bytes) throw new Error(`${object.key} was listed but cannot be read`);
+      return { object, bytes };
+    });
   const signing = await o.signer.describe();
   const unsigned = buildDigest({
-    start, end, listedAt, createdAt: clock.now(), previous: head ?? null,
-    records: await read(selection.records), late: await read(selection.late), signing,
+    start,
+    end,
+    listedAt,
+    createdAt: clock.now(),
+    previous: head ?? null,
+    records: await read(selection.records),
+    late: await read(selection.late),
+    signing,
   });
   const signature = Buffer.from(await o.signer.sign(signingPayload(unsigned))).toString('base64');
   const doc: DigestDocument = { ...unsigned, signature };

@@ -136,7 +136,12 @@ export interface DigestSelection {
  * before that was visible to the previous digest's listing, hence covered already (or outside the
  * lookback of every digest, which `verify` then reports).
  */
-export function selectObjects(listed: Iterable<ArchiveObject>, start: number, end: number, recent: readonly DigestDocument[]): DigestSelection {
+export function selectObjects(
+  listed: Iterable<ArchiveObject>,
+  start: number,
+  end: number,
+  recent: readonly DigestDocument[],
+): DigestSelection {
   const previous = recent[0];
   const threshold = previous ? Date.parse(previous.listed_at) - LATE_MARGIN_MS : Infinity;
   const covered = new Set(recent.flatMap((d) => [...d.records, ...d.late].map((e) => e.key)));
@@ -177,13 +182,16 @@ export interface BuildDigestInput {
 export function buildDigest(input: BuildDigestInput): UnsignedDigest {
   const { start, end, previous } = input;
   if (start % HOUR_MS !== 0 || end % HOUR_MS !== 0 || end <= start) {
-    throw new Error(`a digest period is whole hours with start < end, got ${new Date(start).toISOString()} to ${new Date(end).toISOString()}`);
+    throw new Error(
+      `a digest period is whole hours with start < end, got ${new Date(start).toISOString()} to ${new Date(end).toISOString()}`,
+    );
   }
   if (previous && Date.parse(previous.doc.period.end) !== start) {
     throw new Error(`a digest starts where the previous one ended (${previous.doc.period.end}), not at ${new Date(start).toISOString()}`);
   }
   const records = [...input.records].sort((a, b) => compareKeys(a.object.key, b.object.key)).map((r) => digestEntry(r.object.key, r.bytes));
-  const late = [...input.late].sort((a, b) => compareKeys(a.object.key, b.object.key))
+  const late = [...input.late]
+    .sort((a, b) => compareKeys(a.object.key, b.object.key))
     .map((r) => ({ ...digestEntry(r.object.key, r.bytes), last_modified: new Date(r.object.lastModified).toISOString() }));
   return {
     schema: DIGEST_SCHEMA,
@@ -260,8 +268,15 @@ export function parseDigest(bytes: Uint8Array): DigestDocument {
     const list = o[name];
     if (!Array.isArray(list)) fail(`${name} must be an array`);
     for (const e of list as Record<string, unknown>[]) {
-      if (e === null || typeof e !== 'object' || typeof e.key !== 'string' || !Number.isInteger(e.size) || !isSha(e.object_sha256)
-        || (e.record_sha256 !== null && !isSha(e.record_sha256)) || (name === 'late' && !isInstant(e.last_modified))) {
+      if (
+        e === null ||
+        typeof e !== 'object' ||
+        typeof e.key !== 'string' ||
+        !Number.isInteger(e.size) ||
+        !isSha(e.object_sha256) ||
+        (e.record_sha256 !== null && !isSha(e.record_sha256)) ||
+        (name === 'late' && !isInstant(e.last_modified))
+      ) {
         fail(`${name} has a malformed entry: ${JSON.stringify(e).slice(0, 200)}`);
       }
     }
@@ -269,9 +284,15 @@ export function parseDigest(bytes: Uint8Array): DigestDocument {
   entries('records');
   entries('late');
   const counts = o.counts as Record<string, unknown> | undefined;
-  if (!counts || !Number.isInteger(counts.records) || !Number.isInteger(counts.late) || !Number.isInteger(counts.bytes)) fail('counts must be {records, late, bytes}');
+  if (!counts || !Number.isInteger(counts.records) || !Number.isInteger(counts.late) || !Number.isInteger(counts.bytes))
+    fail('counts must be {records, late, bytes}');
   const signing = o.signing as Record<string, unknown> | undefined;
-  if (!signing || signing.algorithm !== DIGEST_SIGNING_ALGORITHM || typeof signing.key_id !== 'string' || !isSha(signing.public_key_sha256)) {
+  if (
+    !signing ||
+    signing.algorithm !== DIGEST_SIGNING_ALGORITHM ||
+    typeof signing.key_id !== 'string' ||
+    !isSha(signing.public_key_sha256)
+  ) {
     fail(`signing must be {algorithm: "${DIGEST_SIGNING_ALGORITHM}", key_id, public_key_sha256}`);
   }
   if (typeof o.signature !== 'string' || o.signature.length === 0) fail('signature must be a base64 string');
@@ -283,6 +304,7 @@ export function compareKeys(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
-const isInstant = (v: unknown): boolean => typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(v) && !Number.isNaN(Date.parse(v));
+const isInstant = (v: unknown): boolean =>
+  typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(v) && !Number.isNaN(Date.parse(v));
 const isHour = (v: unknown): boolean => isInstant(v) && Date.parse(v as string) % HOUR_MS === 0;
 const isSha = (v: unknown): boolean => typeof v === 'string' && /^sha256:[0-9a-f]{64}$/.test(v);

@@ -34,7 +34,10 @@ export interface ArchiveObjects {
 
 /** `create` found an object at the key; nothing was written. */
 export class ObjectExistsError extends Error {
-  constructor(readonly key: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly key: string,
+    options?: { cause?: unknown },
+  ) {
     super(`an object already exists at ${key}; archive objects are never overwritten`, options);
     this.name = 'ObjectExistsError';
   }

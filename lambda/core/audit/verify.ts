@@ -14,8 +14,21 @@ import type { KeyObject } from 'node:crypto';
 import { recordKey, recordSha256, type SessionRecord } from '../record';
 import { mapLimit } from './digest-builder';
 import {
-  compareKeys, digestKey, DIGESTS_PREFIX, floorHour, HOUR_MS, isDigestKey, parseDigest, partitionOf, partitionPrefix,
-  publicKeySha256, RECORDS_PREFIX, sha256Tagged, signatureValid, type DigestDocument, type DigestEntry,
+  compareKeys,
+  digestKey,
+  DIGESTS_PREFIX,
+  floorHour,
+  HOUR_MS,
+  isDigestKey,
+  parseDigest,
+  partitionOf,
+  partitionPrefix,
+  publicKeySha256,
+  RECORDS_PREFIX,
+  sha256Tagged,
+  signatureValid,
+  type DigestDocument,
+  type DigestEntry,
 } from './digest';
 import type { ArchiveObjects } from './ports';
 
@@ -106,7 +119,11 @@ export async function verifyArchive(o: VerifyOptions): Promise<VerifyReport> {
     try {
       const doc = parseDigest(bytes);
       if (digestKey(Date.parse(doc.period.end)) !== key) {
-        problem('bad_digest', key, `covers ${doc.period.start} to ${doc.period.end}, so it should be named ${digestKey(Date.parse(doc.period.end))}`);
+        problem(
+          'bad_digest',
+          key,
+          `covers ${doc.period.start} to ${doc.period.end}, so it should be named ${digestKey(Date.parse(doc.period.end))}`,
+        );
       }
       loaded.push({ key, bytes, doc });
     } catch (e) {
@@ -120,9 +137,17 @@ export async function verifyArchive(o: VerifyOptions): Promise<VerifyReport> {
   for (const d of loaded) {
     const key = trusted.get(d.doc.signing.public_key_sha256);
     if (!key) {
-      problem('bad_signature', d.key, `signed with key ${d.doc.signing.key_id} (public key ${d.doc.signing.public_key_sha256}), which is not among the trusted public keys`);
+      problem(
+        'bad_signature',
+        d.key,
+        `signed with key ${d.doc.signing.key_id} (public key ${d.doc.signing.public_key_sha256}), which is not among the trusted public keys`,
+      );
     } else if (!signatureValid(d.doc, key)) {
-      problem('bad_signature', d.key, `the signature does not verify with the public key ${d.doc.signing.public_key_sha256}: the digest was altered or not signed by that key`);
+      problem(
+        'bad_signature',
+        d.key,
+        `the signature does not verify with the public key ${d.doc.signing.public_key_sha256}: the digest was altered or not signed by that key`,
+      );
     }
   }
 
@@ -137,7 +162,9 @@ export async function verifyArchive(o: VerifyOptions): Promise<VerifyReport> {
   }
   const inWindow = (key: string) => {
     const p = partitionOf(key);
-    return p === null ? fromHour === undefined && toHour === undefined : (fromHour === undefined || p >= fromHour) && (toHour === undefined || p < toHour);
+    return p === null
+      ? fromHour === undefined && toHour === undefined
+      : (fromHour === undefined || p >= fromHour) && (toHour === undefined || p < toHour);
   };
   const first = loaded[0];
   const last = loaded[loaded.length - 1];
@@ -180,9 +207,10 @@ export async function verifyArchive(o: VerifyOptions): Promise<VerifyReport> {
       problem('inserted_record', key, 'an object under sessions/ outside the record layout (sessions/dt=YYYY-MM-DD/hr=HH/<id>.json)');
       return;
     } else {
-      const where = coveredFrom !== undefined && p < coveredFrom && first?.doc.previous === null
-        ? `its hour is before the first digest (${first.doc.period.start})`
-        : 'its hour is covered by the digests, which do not list it';
+      const where =
+        coveredFrom !== undefined && p < coveredFrom && first?.doc.previous === null
+          ? `its hour is before the first digest (${first.doc.period.start})`
+          : 'its hour is covered by the digests, which do not list it';
       problem('inserted_record', key, `in no digest: ${where}`);
     }
     const bytes = await store.get(key);
@@ -207,7 +235,13 @@ export async function verifyArchive(o: VerifyOptions): Promise<VerifyReport> {
 
 type Report = (kind: ProblemKind, key: string, message: string) => void;
 
-async function checkChain(store: ArchiveObjects, allKeys: readonly string[], selected: readonly string[], loaded: readonly Loaded[], problem: Report): Promise<void> {
+async function checkChain(
+  store: ArchiveObjects,
+  allKeys: readonly string[],
+  selected: readonly string[],
+  loaded: readonly Loaded[],
+  problem: Report,
+): Promise<void> {
   const byKey = new Map(loaded.map((d) => [d.key, d]));
   for (const key of selected) {
     const d = byKey.get(key);
@@ -234,7 +268,11 @@ async function checkChain(store: ArchiveObjects, allKeys: readonly string[], sel
       continue;
     }
     if (sha256Tagged(bytes) !== prev.sha256) {
-      problem('broken_chain', key, `records ${prev.sha256} for ${before}, whose bytes hash to ${sha256Tagged(bytes)}: ${before} was altered or replaced`);
+      problem(
+        'broken_chain',
+        key,
+        `records ${prev.sha256} for ${before}, whose bytes hash to ${sha256Tagged(bytes)}: ${before} was altered or replaced`,
+      );
       continue;
     }
     let earlierEnd = earlier?.doc.period.end;
@@ -265,10 +303,15 @@ function checkContent(key: string, bytes: Uint8Array, problem: Report, warnings:
     return;
   }
   if (typeof record.record_sha256 !== 'string') {
-    warnings.push({ kind: 'changed_record', key, message: 'has no record_sha256 (written before records were sealed): only its bytes are checked' });
+    warnings.push({
+      kind: 'changed_record',
+      key,
+      message: 'has no record_sha256 (written before records were sealed): only its bytes are checked',
+    });
   } else {
     const seal = recordSha256(record as SessionRecord);
-    if (seal !== record.record_sha256) problem('changed_record', key, `its content hashes to ${seal}, not to its record_sha256 ${record.record_sha256}`);
+    if (seal !== record.record_sha256)
+      problem('changed_record', key, `its content hashes to ${seal}, not to its record_sha256 ${record.record_sha256}`);
   }
   const expected = recordKey(record as SessionRecord);
   if (key !== expected) problem('misplaced_record', key, `its session id and start time belong at ${expected}`);

@@ -31,9 +31,13 @@ export class MaskingError extends Error {
 /** The error for an item longer than the scan limit. */
 export function tooLarge(chars: number, limit: number, itemIndex?: number): MaskingError {
   const which = itemIndex === undefined ? 'The text' : `Input item ${itemIndex}`;
-  return new MaskingError('too_large', `${which} is ${chars} characters long; masking scans at most ${limit} characters per item. Split it into smaller items.`, {
-    ...(itemIndex === undefined ? {} : { itemIndex }),
-    chars,
-    limit,
-  });
+  return new MaskingError(
+    'too_large',
+    `${which} is ${chars} characters long; masking scans at most ${limit} characters per item. Split it into smaller items.`,
+    {
+      ...(itemIndex === undefined ? {} : { itemIndex }),
+      chars,
+      limit,
+    },
+  );
 }

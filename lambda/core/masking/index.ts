@@ -5,7 +5,15 @@
  * The pipeline needs `createMasker`, `ruleMaskingStrategies` and `MaskingError`; the rest is the
  * engine's parts, exported for tests, benchmarks and other callers.
  */
-export { createMasker, ruleMaskingStrategies, type Masker, type MaskerDeps, type MaskItemsResult, type MaskResponseResult, type ExternalStatus } from './masker';
+export {
+  createMasker,
+  ruleMaskingStrategies,
+  type Masker,
+  type MaskerDeps,
+  type MaskItemsResult,
+  type MaskResponseResult,
+  type ExternalStatus,
+} from './masker';
 export { MaskingError, type MaskingErrorCode } from './errors';
 export { scan, externalFindings, resolveOverlaps, compareFindings, type Region, type ScanOptions } from './engine';
 export { mask, type MaskPolicy, type MaskedText } from './mask';

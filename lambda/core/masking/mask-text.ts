@@ -47,7 +47,13 @@ function toOriginal(f: Finding, replaced: readonly Replacement[]): Finding {
   return { ...f, start: f.start + delta, end: f.end + delta };
 }
 
-export function maskText(text: string, detectors: readonly Detector[], policy: MaskPolicy, key: Uint8Array | null, opts: MaskTextOptions = {}): MaskedText {
+export function maskText(
+  text: string,
+  detectors: readonly Detector[],
+  policy: MaskPolicy,
+  key: Uint8Array | null,
+  opts: MaskTextOptions = {},
+): MaskedText {
   let findings = scan(text, detectors, opts);
   if (opts.external && opts.external.length > 0) findings = findings.concat(opts.external);
   let known: Set<string> | null = null;

@@ -34,7 +34,13 @@ export interface MaskedText {
  * region is redacted instead, and `createMasker` refuses to start without a key when the
  * configuration asks for pseudonyms. `cache` memoises pseudonyms across calls of one request.
  */
-export function mask(text: string, findings: readonly Finding[], policy: MaskPolicy, key: Uint8Array | null, cache?: Map<string, string>): MaskedText {
+export function mask(
+  text: string,
+  findings: readonly Finding[],
+  policy: MaskPolicy,
+  key: Uint8Array | null,
+  cache?: Map<string, string>,
+): MaskedText {
   const { replaced: _replaced, ...masked } = maskWithMap(text, findings, policy, key, cache);
   return masked;
 }
@@ -48,7 +54,13 @@ export interface Replacement {
 }
 
 /** `mask`, plus where each replaced region went in the output (to map offsets back). */
-export function maskWithMap(text: string, findings: readonly Finding[], policy: MaskPolicy, key: Uint8Array | null, cache?: Map<string, string>): MaskedText & { readonly replaced: Replacement[] } {
+export function maskWithMap(
+  text: string,
+  findings: readonly Finding[],
+  policy: MaskPolicy,
+  key: Uint8Array | null,
+  cache?: Map<string, string>,
+): MaskedText & { readonly replaced: Replacement[] } {
   const fallback = policy.fallback ?? DEFAULT_STRATEGY;
   const hexChars = policy.pseudonymHex ?? 8;
   const blocked = new Set<EntityType>();

@@ -22,7 +22,14 @@
  */
 import type { MaskingConfig, MaskingStrategies } from '../../../shared/config';
 import type { PiiDetector } from '../ports';
-import { BUILTIN_ENTITY_TYPES, COMPREHEND_MAPPED_TYPES, DEFAULT_COMPREHEND_ENTITY_TYPES, DEFAULT_STRATEGY, type EntityType, type Strategy } from '../../../shared/masking/catalog';
+import {
+  BUILTIN_ENTITY_TYPES,
+  COMPREHEND_MAPPED_TYPES,
+  DEFAULT_COMPREHEND_ENTITY_TYPES,
+  DEFAULT_STRATEGY,
+  type EntityType,
+  type Strategy,
+} from '../../../shared/masking/catalog';
 import { builtinDetectors, customDetector } from './detectors';
 import { externalFindings } from './engine';
 import { MaskingError, tooLarge } from './errors';
@@ -87,7 +94,11 @@ export interface Masker {
    * strategies per entity type. Throws `MaskingError` when an item is too long or the external
    * detector fails closed.
    */
-  maskItems(items: readonly string[], ruleStrategies?: MaskingStrategies, opts?: { readonly signal?: AbortSignal }): Promise<MaskItemsResult>;
+  maskItems(
+    items: readonly string[],
+    ruleStrategies?: MaskingStrategies,
+    opts?: { readonly signal?: AbortSignal },
+  ): Promise<MaskItemsResult>;
   /**
    * Mask every string inside a JSON value (an upstream response of a provider that echoes text).
    * Pass only the fields that can carry text, not vectors. `block` findings are redacted and
@@ -100,17 +111,26 @@ const MAX_RESPONSE_DEPTH = 64;
 
 /** Build the masker for a validated `masking` configuration. Throws when a required dependency is missing. */
 export function createMasker(config: MaskingConfig, deps: MaskerDeps = {}): Masker {
-  const detectors: Detector[] = [...builtinDetectors(config.disabledDetectors ?? []), ...(config.customDetectors ?? []).map(customDetector)];
+  const detectors: Detector[] = [
+    ...builtinDetectors(config.disabledDetectors ?? []),
+    ...(config.customDetectors ?? []).map(customDetector),
+  ];
   if (config.pseudonymKey && deps.key === undefined) {
     throw new Error('masking.pseudonymKey is configured but no key was given to createMasker: resolve the secret and pass it as deps.key');
   }
   const key = deps.key === undefined ? null : pseudonymKeyBytes(deps.key);
   const comprehend = config.comprehend?.enabled ? config.comprehend : null;
-  if (comprehend && !deps.detector) throw new Error('masking.comprehend is enabled but no PiiDetector was given to createMasker (deps.detector)');
+  if (comprehend && !deps.detector)
+    throw new Error('masking.comprehend is enabled but no PiiDetector was given to createMasker (deps.detector)');
   const external = comprehend ? deps.detector! : null;
   const externalTypes = new Set(comprehend?.entityTypes ?? DEFAULT_COMPREHEND_ENTITY_TYPES);
   const tokens: TokenGrammar = {
-    knownTypes: new Set<string>([...BUILTIN_ENTITY_TYPES, ...COMPREHEND_MAPPED_TYPES, ...(config.customDetectors ?? []).map((d) => d.name), ...Object.keys(config.strategies)]),
+    knownTypes: new Set<string>([
+      ...BUILTIN_ENTITY_TYPES,
+      ...COMPREHEND_MAPPED_TYPES,
+      ...(config.customDetectors ?? []).map((d) => d.name),
+      ...Object.keys(config.strategies),
+    ]),
     pseudonymHex: config.pseudonymLength,
   };
 
@@ -120,7 +140,11 @@ export function createMasker(config: MaskingConfig, deps: MaskerDeps = {}): Mask
     pseudonymHex: config.pseudonymLength,
   });
 
-  async function maskItems(items: readonly string[], ruleStrategies?: MaskingStrategies, opts: { readonly signal?: AbortSignal } = {}): Promise<MaskItemsResult> {
+  async function maskItems(
+    items: readonly string[],
+    ruleStrategies?: MaskingStrategies,
+    opts: { readonly signal?: AbortSignal } = {},
+  ): Promise<MaskItemsResult> {
     items.forEach((t, i) => {
       if (t.length > config.maxScanChars) throw tooLarge(t.length, config.maxScanChars, i);
     });
@@ -129,11 +153,19 @@ export function createMasker(config: MaskingConfig, deps: MaskerDeps = {}): Mask
     let status: ExternalStatus | null = null;
     if (external && comprehend) {
       try {
-        externalEntities = await detectExternal(items, external, { maxConcurrency: comprehend.maxConcurrency, ...(opts.signal ? { signal: opts.signal } : {}) });
+        externalEntities = await detectExternal(items, external, {
+          maxConcurrency: comprehend.maxConcurrency,
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        });
         status = { detector: external.name, status: 'ok' };
       } catch (e) {
         if (comprehend.failMode === 'closed') {
-          throw new MaskingError('detector_unavailable', 'Sensitive-data detection is unavailable right now; nothing was sent. Try again later.', { detector: external.name }, { cause: e });
+          throw new MaskingError(
+            'detector_unavailable',
+            'Sensitive-data detection is unavailable right now; nothing was sent. Try again later.',
+            { detector: external.name },
+            { cause: e },
+          );
         }
         status = { detector: external.name, status: 'failed_open', error: e instanceof Error ? e.message : String(e) };
       }
@@ -145,7 +177,14 @@ export function createMasker(config: MaskingConfig, deps: MaskerDeps = {}): Mask
     const counts: Record<EntityType, number> = {};
     items.forEach((text, i) => {
       const externalFound =
-        externalEntities && external && comprehend ? externalFindings(text, externalEntities[i]!, { detector: external.name, minScore: comprehend.minScore, types: externalTypes, tokens }) : [];
+        externalEntities && external && comprehend
+          ? externalFindings(text, externalEntities[i]!, {
+              detector: external.name,
+              minScore: comprehend.minScore,
+              types: externalTypes,
+              tokens,
+            })
+          : [];
       const masked = maskText(text, detectors, policy, key, { tokens, external: externalFound, cache });
       out.push(masked.text);
       findings.push(masked.findings);
@@ -155,7 +194,11 @@ export function createMasker(config: MaskingConfig, deps: MaskerDeps = {}): Mask
     return { items: out, findings, blocked: [...blocked].sort(), counts, external: status };
   }
 
-  async function maskResponse(value: unknown, ruleStrategies?: MaskingStrategies, opts: { readonly signal?: AbortSignal } = {}): Promise<MaskResponseResult> {
+  async function maskResponse(
+    value: unknown,
+    ruleStrategies?: MaskingStrategies,
+    opts: { readonly signal?: AbortSignal } = {},
+  ): Promise<MaskResponseResult> {
     const strings: string[] = [];
     const paths: string[] = [];
     collectStrings(value, '$', 0, strings, paths);
@@ -190,7 +233,14 @@ function rebuild(v: unknown, next: () => string, depth: number): unknown {
 }
 
 /** The matched rule's masking strategies, for `maskItems` (undefined when the rule has none). */
-export function ruleMaskingStrategies(config: { readonly policy: { readonly rules: ReadonlyArray<{ readonly id: string; readonly masking?: { readonly strategies?: MaskingStrategies } }> } }, ruleId: string | null): MaskingStrategies | undefined {
+export function ruleMaskingStrategies(
+  config: {
+    readonly policy: {
+      readonly rules: ReadonlyArray<{ readonly id: string; readonly masking?: { readonly strategies?: MaskingStrategies } }>;
+    };
+  },
+  ruleId: string | null,
+): MaskingStrategies | undefined {
   if (ruleId === null) return undefined;
   return config.policy.rules.find((r) => r.id === ruleId)?.masking?.strategies;
 }

@@ -19,7 +19,8 @@ export const MIN_KEY_BYTES = 16;
 /** The key as bytes; a string is taken as UTF-8 (a secret's value as stored). */
 export function pseudonymKeyBytes(key: Uint8Array | string): Uint8Array {
   const bytes = typeof key === 'string' ? new TextEncoder().encode(key) : key;
-  if (bytes.length < MIN_KEY_BYTES) throw new Error(`the pseudonym key is ${bytes.length} bytes long; at least ${MIN_KEY_BYTES} bytes (128 bits) are required`);
+  if (bytes.length < MIN_KEY_BYTES)
+    throw new Error(`the pseudonym key is ${bytes.length} bytes long; at least ${MIN_KEY_BYTES} bytes (128 bits) are required`);
   return bytes;
 }
 
@@ -51,5 +52,8 @@ export function normalise(type: EntityType, value: string): string {
 
 /** `hexChars` hex digits of HMAC-SHA256(key, type:normalised value). */
 export function pseudonymHex(key: Uint8Array, type: EntityType, value: string, hexChars: number): string {
-  return createHmac('sha256', key).update(`${type}:${normalise(type, value)}`).digest('hex').slice(0, hexChars);
+  return createHmac('sha256', key)
+    .update(`${type}:${normalise(type, value)}`)
+    .digest('hex')
+    .slice(0, hexChars);
 }

@@ -26,7 +26,10 @@ export function lazyMasker(config: GatewayConfig, deps: LazyMaskerDeps): (() => 
   let built: Promise<Masker> | undefined;
   return () => {
     built ??= (async () => {
-      const [key, detector] = await Promise.all([m.pseudonymKey ? deps.secrets.get(m.pseudonymKey) : undefined, deps.detector ?? deps.loadDetector?.()]);
+      const [key, detector] = await Promise.all([
+        m.pseudonymKey ? deps.secrets.get(m.pseudonymKey) : undefined,
+        deps.detector ?? deps.loadDetector?.(),
+      ]);
       return createMasker(m, { ...(key !== undefined ? { key } : {}), ...(detector ? { detector } : {}) });
     })();
     built.catch(() => {

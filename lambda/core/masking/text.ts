@@ -51,7 +51,11 @@ export class ContextWindow {
   private readonly from: number;
   private readonly before: string;
 
-  constructor(private readonly text: string, start: number, window: number) {
+  constructor(
+    private readonly text: string,
+    start: number,
+    window: number,
+  ) {
     let from = Math.max(0, start - window);
     for (let i = start - 1; i > from; i--) {
       const c = text.charCodeAt(i);
@@ -73,7 +77,11 @@ export class ContextWindow {
     const offset = Math.max(0, this.before.length - window);
     for (const w of words) {
       for (let i = this.before.indexOf(w, offset); i !== -1; i = this.before.indexOf(w, i + 1)) {
-        if ((!isAlpha(w.charCodeAt(0)) || !isAlpha(codeAt(this.text, this.from + i - 1))) && !insidePlaceholder(this.text, this.from + i, w.length)) return true;
+        if (
+          (!isAlpha(w.charCodeAt(0)) || !isAlpha(codeAt(this.text, this.from + i - 1))) &&
+          !insidePlaceholder(this.text, this.from + i, w.length)
+        )
+          return true;
       }
     }
     return false;

@@ -1,6 +1,12 @@
 import { ComprehendClient } from '@aws-sdk/client-comprehend';
 import fc from 'fast-check';
-import { chunkText, ComprehendPiiDetector, ComprehendPiiError, COMPREHEND_PII_MAX_TEXT_BYTES, utf8Bytes } from '../../../lambda/adapters/aws/comprehend';
+import {
+  chunkText,
+  ComprehendPiiDetector,
+  ComprehendPiiError,
+  COMPREHEND_PII_MAX_TEXT_BYTES,
+  utf8Bytes,
+} from '../../../lambda/adapters/aws/comprehend';
 import type { ComprehendPiiDetectorOptions } from '../../../lambda/adapters/aws/comprehend';
 import type { PiiEntity } from '../../../lambda/core/ports';
 import { COMPREHEND_ERRORS, DETECT_PII_TARGET, findPii, startFakeComprehend } from '../../support/fake-comprehend';
@@ -70,7 +76,28 @@ async function until(cond: () => boolean, what: string, ms = 5000): Promise<void
 
 /** Deterministic prose: sentences of common words, a paragraph break every few sentences. */
 function prose(words: number, seed = 1): string {
-  const vocab = ['the', 'account', 'was', 'opened', 'by', 'a', 'customer', 'who', 'called', 'support', 'about', 'billing', 'and', 'asked', 'for', 'help', 'with', 'invoices', 'yesterday', 'morning'];
+  const vocab = [
+    'the',
+    'account',
+    'was',
+    'opened',
+    'by',
+    'a',
+    'customer',
+    'who',
+    'called',
+    'support',
+    'about',
+    'billing',
+    'and',
+    'asked',
+    'for',
+    'help',
+    'with',
+    'invoices',
+    'yesterday',
+    'morning',
+  ];
   let x = seed;
   const next = (): number => (x = (x * 1103515245 + 12345) % 2147483648);
   const out: string[] = [];
@@ -84,7 +111,10 @@ function prose(words: number, seed = 1): string {
 }
 
 /** Prose without sentence ends or paragraphs: chunks can only end at whitespace. */
-const words = (n: number, seed = 1): string => prose(n, seed).replace(/\.|\n\n/g, ' ').replace(/ +/g, ' ');
+const words = (n: number, seed = 1): string =>
+  prose(n, seed)
+    .replace(/\.|\n\n/g, ' ')
+    .replace(/ +/g, ' ');
 
 const CARD = '4111 1111 1111 1111';
 
@@ -163,7 +193,8 @@ describe('chunking', () => {
 
   it('splits a text over the limit into several calls and finds every entity at its original offsets', async () => {
     const parts: string[] = [];
-    for (let i = 0; i < 40; i++) parts.push(words(5 + (i % 4), i + 1), `user${i}@mail${i}.example.org`, words(2, i + 100), i % 3 ? CARD : SSN);
+    for (let i = 0; i < 40; i++)
+      parts.push(words(5 + (i % 4), i + 1), `user${i}@mail${i}.example.org`, words(2, i + 100), i % 3 ? CARD : SSN);
     const text = parts.join(' ');
     expect(utf8Bytes(text)).toBeGreaterThan(8 * SMALL);
 
@@ -217,7 +248,8 @@ describe('chunking', () => {
     fake.setScript((req) => {
       const t = req.text ?? '';
       const whole = t.indexOf(NAME);
-      if (whole >= 0) return { kind: 'json', body: { Entities: [{ Type: 'NAME', Score: 0.95, BeginOffset: whole, EndOffset: whole + NAME.length }] } };
+      if (whole >= 0)
+        return { kind: 'json', body: { Entities: [{ Type: 'NAME', Score: 0.95, BeginOffset: whole, EndOffset: whole + NAME.length }] } };
       const part = t.endsWith(NAME.slice(0, firstEnd - at)) ? t.length - (firstEnd - at) : -1;
       return { kind: 'json', body: { Entities: part < 0 ? [] : [{ Type: 'NAME', Score: 0.85, BeginOffset: part, EndOffset: t.length }] } };
     });
@@ -260,7 +292,23 @@ describe('chunking', () => {
   });
 
   it('property: chunks cover the text, fit the limit, overlap, and break between code points', () => {
-    const piece = fc.constantFrom('word', 'mot', 'café', 'naïve', '東京', '日本語', '😀', '👍🏽', ' ', ' ', ' ', '. ', '\n', '\n\n', 'x'.repeat(30));
+    const piece = fc.constantFrom(
+      'word',
+      'mot',
+      'café',
+      'naïve',
+      '東京',
+      '日本語',
+      '😀',
+      '👍🏽',
+      ' ',
+      ' ',
+      ' ',
+      '. ',
+      '\n',
+      '\n\n',
+      'x'.repeat(30),
+    );
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 300 }), fc.integer({ min: 16, max: 300 }), (pieces, maxBytes) => {
         const text = pieces.join('');
@@ -291,7 +339,23 @@ describe('property', () => {
   it('detect on chunks finds exactly what the fake finds on the whole text, at the same offsets', async () => {
     // Words of at most 30 bytes, entities shorter than the overlap (>= 25 bytes here), spaces
     // between pieces, a word between card numbers (so a chunk cannot see two halves as one card).
-    const piece = fc.constantFrom('word', 'café', 'naïve', '東京', '日本語の', '😀', '👍🏽', '.', '\n', '\n\n', 'x'.repeat(30), EMAIL, `card ${CARD} ok`, SSN, 'a@b.io');
+    const piece = fc.constantFrom(
+      'word',
+      'café',
+      'naïve',
+      '東京',
+      '日本語の',
+      '😀',
+      '👍🏽',
+      '.',
+      '\n',
+      '\n\n',
+      'x'.repeat(30),
+      EMAIL,
+      `card ${CARD} ok`,
+      SSN,
+      'a@b.io',
+    );
     await fc.assert(
       fc.asyncProperty(fc.array(piece, { minLength: 20, maxLength: 160 }), fc.integer({ min: 200, max: 600 }), async (pieces, maxBytes) => {
         fake.reset();
@@ -321,7 +385,11 @@ describe('offsets', () => {
     fake.maxTextBytes = SMALL;
     const parts: string[] = [];
     for (let i = 0; i < 25; i++) {
-      parts.push(`Señora Müller écrit à ${i % 3 ? '東京の顧客' : 'café naïve'} 😀👍🏽 ${'日本語のテキスト '.repeat(i % 4)}`, `m${i}@example.jp`, `电话 ${SSN.replace('6789', String(1000 + i))} 🎉`);
+      parts.push(
+        `Señora Müller écrit à ${i % 3 ? '東京の顧客' : 'café naïve'} 😀👍🏽 ${'日本語のテキスト '.repeat(i % 4)}`,
+        `m${i}@example.jp`,
+        `电话 ${SSN.replace('6789', String(1000 + i))} 🎉`,
+      );
     }
     const text = parts.join(' ');
     expect(utf8Bytes(text)).toBeGreaterThan(text.length * 1.3);
@@ -439,7 +507,12 @@ describe('failures', () => {
     const dead = await startFakeComprehend();
     const endpoint = dead.endpoint;
     await dead.close();
-    const c = new ComprehendClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'x' }, maxAttempts: 1 });
+    const c = new ComprehendClient({
+      endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'x' },
+      maxAttempts: 1,
+    });
     try {
       const e = await rejection(new ComprehendPiiDetector(c).detect(SECRET_TEXT));
       expect(e).toMatchObject({ reason: 'unavailable', retryable: true });

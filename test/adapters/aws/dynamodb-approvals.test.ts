@@ -66,7 +66,9 @@ describe('approvals', () => {
     const a = pendingApproval('x');
     expect(approvalExpiresAt(a)).toBe((a.expiresAt + 30 * DAY_MS) / 1000);
     expect(approvalExpiresAt({ ...a, useBy: a.expiresAt + 900_500 })).toBe((a.expiresAt + 901_000 + 30 * DAY_MS) / 1000);
-    expect(approvalExpiresAt({ ...a, useBy: a.expiresAt - 1, grantUntil: a.expiresAt + 7 * DAY_MS })).toBe((a.expiresAt + 37 * DAY_MS) / 1000);
+    expect(approvalExpiresAt({ ...a, useBy: a.expiresAt - 1, grantUntil: a.expiresAt + 7 * DAY_MS })).toBe(
+      (a.expiresAt + 37 * DAY_MS) / 1000,
+    );
   });
 
   it('an update moves the TTL and the status with the document', async () => {
@@ -75,7 +77,11 @@ describe('approvals', () => {
     const approved = next(a, { status: 'approved', decidedAt: T0 + 60_000, useBy: T0 + 2 * 3_600_000 });
     await expect(store.update(approved, 0)).resolves.toBe(true);
     const item = await rawItem('approval#a1');
-    expect(item).toMatchObject({ revision: { N: '1' }, status: { S: 'approved' }, expiresAt: { N: String((T0 + 2 * 3_600_000 + 30 * DAY_MS) / 1000) } });
+    expect(item).toMatchObject({
+      revision: { N: '1' },
+      status: { S: 'approved' },
+      expiresAt: { N: String((T0 + 2 * 3_600_000 + 30 * DAY_MS) / 1000) },
+    });
     await expect(store.get('a1')).resolves.toEqual(approved);
   });
 
@@ -85,15 +91,28 @@ describe('approvals', () => {
     await expect(store.create({ ...a, model: 'other' })).rejects.toThrow(/approval dup already exists/);
     await expect(store.get('dup')).resolves.toEqual(a);
     // Each create: the place in the pending list (compare-and-set), the requested# pointer, the approval (create-once).
-    expect(sent.filter((s) => s.command === 'PutItemCommand').map((s) => [String(s.input.Item && (s.input.Item as Record<string, { S?: string }>).pk!.S).split('#')[0], s.input.ConditionExpression])).toEqual([
-      ['pending', 'attribute_not_exists(#pk)'], ['requested', undefined], ['approval', 'attribute_not_exists(#pk)'],
-      ['pending', '#version = :expected'], ['requested', undefined], ['approval', 'attribute_not_exists(#pk)'],
+    expect(
+      sent
+        .filter((s) => s.command === 'PutItemCommand')
+        .map((s) => [
+          String(s.input.Item && (s.input.Item as Record<string, { S?: string }>).pk!.S).split('#')[0],
+          s.input.ConditionExpression,
+        ]),
+    ).toEqual([
+      ['pending', 'attribute_not_exists(#pk)'],
+      ['requested', undefined],
+      ['approval', 'attribute_not_exists(#pk)'],
+      ['pending', '#version = :expected'],
+      ['requested', undefined],
+      ['approval', 'attribute_not_exists(#pk)'],
     ]);
   });
 
   it('get reads strongly consistently and answers null for an unknown id', async () => {
     await expect(store.get('nope')).resolves.toBeNull();
-    expect(sent).toEqual([{ command: 'GetItemCommand', input: expect.objectContaining({ ConsistentRead: true, Key: { pk: { S: 'approval#nope' } } }) }]);
+    expect(sent).toEqual([
+      { command: 'GetItemCommand', input: expect.objectContaining({ ConsistentRead: true, Key: { pk: { S: 'approval#nope' } } }) },
+    ]);
   });
 
   it('compare-and-set: of two writers holding revision 0, only the first wins; the loser resolves false and changes nothing', async () => {
@@ -141,7 +160,12 @@ describe('approvals', () => {
   });
 
   it('a malformed item is an error, not "no approval"', async () => {
-    await client.send(new PutItemCommand({ TableName: table, Item: { pk: { S: 'approval#bad' }, doc: { S: JSON.stringify(pendingApproval('other')) }, revision: { N: '0' } } }));
+    await client.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: { pk: { S: 'approval#bad' }, doc: { S: JSON.stringify(pendingApproval('other')) }, revision: { N: '0' } },
+      }),
+    );
     await expect(store.get('bad')).rejects.toThrow(/malformed/);
     await client.send(new PutItemCommand({ TableName: table, Item: { pk: { S: 'approval#nodoc' }, revision: { N: '0' } } }));
     await expect(store.get('nodoc')).rejects.toThrow(/no "doc" attribute/);
@@ -209,7 +233,9 @@ describe('create with a cap on pending approvals', () => {
   });
 
   it('holds under concurrency: of 8 concurrent creates under a cap of 3, exactly 3 are stored and 5 refused', async () => {
-    const results = await Promise.all(Array.from({ length: 8 }, (_, n) => store.create(pendingApproval(id(10 + n), { payloadSha256: `sha256:${n}` }), cap(3))));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, n) => store.create(pendingApproval(id(10 + n), { payloadSha256: `sha256:${n}` }), cap(3))),
+    );
     expect(results.filter((r) => r === true)).toHaveLength(3);
     expect(results.filter((r) => r === false)).toHaveLength(5);
     expect((await store.list({ limit: 100 })).filter((a) => a.status === 'pending')).toHaveLength(3);
@@ -217,7 +243,9 @@ describe('create with a cap on pending approvals', () => {
   });
 
   it('concurrent creates under the cap all succeed (losers of the compare-and-set read again)', async () => {
-    const results = await Promise.all(Array.from({ length: 8 }, (_, n) => store.create(pendingApproval(id(20 + n), { payloadSha256: `sha256:${n}` }), cap(10))));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, n) => store.create(pendingApproval(id(20 + n), { payloadSha256: `sha256:${n}` }), cap(10))),
+    );
     expect(results).toEqual(Array(8).fill(true));
     expect(await entries()).toHaveLength(8);
   });
@@ -235,14 +263,29 @@ describe('create with a cap on pending approvals', () => {
     await expect(store.create(pendingApproval(id(2)), cap(1))).resolves.toBe(false);
     await expect(store.create(pendingApproval(id(3), { ruleId: 'other-rule' }), cap(1))).resolves.toBe(true);
     await expect(store.create(pendingApproval(id(4), { requester: { ...REQUESTER, subject: 'svc-other' } }), cap(1))).resolves.toBe(true);
-    await expect(store.create(pendingApproval(id(5), { requester: { ...REQUESTER, issuer: 'https://other.example.com' } }), cap(1))).resolves.toBe(true);
-    await expect(store.create(pendingApproval(id(6), { requester: { ...REQUESTER, clientId: 'another-client' } }), cap(1))).resolves.toBe(false);
+    await expect(
+      store.create(pendingApproval(id(5), { requester: { ...REQUESTER, issuer: 'https://other.example.com' } }), cap(1)),
+    ).resolves.toBe(true);
+    await expect(store.create(pendingApproval(id(6), { requester: { ...REQUESTER, clientId: 'another-client' } }), cap(1))).resolves.toBe(
+      false,
+    );
     await store.create(pendingApproval(id(7), { requester: { ...REQUESTER, subject: 'a","b' }, ruleId: 'c' }), cap(1));
-    await expect(store.create(pendingApproval(id(8), { requester: { ...REQUESTER, subject: 'a' }, ruleId: 'b","c' }), cap(1))).resolves.toBe(true);
+    await expect(
+      store.create(pendingApproval(id(8), { requester: { ...REQUESTER, subject: 'a' }, ruleId: 'b","c' }), cap(1)),
+    ).resolves.toBe(true);
   });
 
   it('a place whose approval is not stored holds for 15 minutes (longer than any Lambda invocation), then counts for nothing', async () => {
-    await client.send(new PutItemCommand({ TableName: table, Item: { pk: { S: LIST }, doc: { S: JSON.stringify({ entries: [{ id: id(99), decideBy: T0 + 3_600_000, reservedAt: T0 }] }) }, version: { S: 'v1' } } }));
+    await client.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: {
+          pk: { S: LIST },
+          doc: { S: JSON.stringify({ entries: [{ id: id(99), decideBy: T0 + 3_600_000, reservedAt: T0 }] }) },
+          version: { S: 'v1' },
+        },
+      }),
+    );
     await expect(store.create(pendingApproval(id(1)), cap(1, T0 + 15 * 60_000 - 1))).resolves.toBe(false);
     await expect(store.create(pendingApproval(id(1)), cap(1, T0 + 15 * 60_000))).resolves.toBe(true);
     expect((await entries()).map((e) => e.id)).toEqual([id(1)]);
@@ -263,7 +306,12 @@ describe('create with a cap on pending approvals', () => {
       await client.send(new PutItemCommand({ TableName: table, Item: approvalItem(a) }));
       listed.push({ id: a.id, decideBy: a.expiresAt, reservedAt: T0 - DAY_MS });
     }
-    await client.send(new PutItemCommand({ TableName: table, Item: { pk: { S: LIST }, doc: { S: JSON.stringify({ entries: listed }) }, version: { S: 'v0' } } }));
+    await client.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: { pk: { S: LIST }, doc: { S: JSON.stringify({ entries: listed }) }, version: { S: 'v0' } },
+      }),
+    );
   };
 
   it('reads the statuses with consistent BatchGetItems of at most 100 keys: 150 pending approvals fill a cap of 150', async () => {
@@ -271,7 +319,9 @@ describe('create with a cap on pending approvals', () => {
     sent = [];
     await expect(store.create(pendingApproval(id(1)), cap(150))).resolves.toBe(false);
     const batches = sent.filter((c) => c.command === 'BatchGetItemCommand');
-    expect(batches.map((c) => ((c.input.RequestItems as Record<string, { Keys: unknown[]; ConsistentRead: boolean }>)[table]!).Keys.length).sort()).toEqual([100, 50]);
+    expect(
+      batches.map((c) => (c.input.RequestItems as Record<string, { Keys: unknown[]; ConsistentRead: boolean }>)[table]!.Keys.length).sort(),
+    ).toEqual([100, 50]);
     expect(batches.every((c) => (c.input.RequestItems as Record<string, { ConsistentRead: boolean }>)[table]!.ConsistentRead)).toBe(true);
     await expect(store.create(pendingApproval(id(1)), cap(151))).resolves.toBe(true);
   });
@@ -279,7 +329,12 @@ describe('create with a cap on pending approvals', () => {
   it('keys DynamoDB leaves unprocessed are asked again and still count; if they never come, create fails (refuses nothing silently)', async () => {
     await seedList(3);
     let unprocessed = 1;
-    const throttling = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake-secret' }, maxAttempts: 1 });
+    const throttling = new DynamoDBClient({
+      endpoint: dynamo.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake-secret' },
+      maxAttempts: 1,
+    });
     throttling.middlewareStack.add(
       (next, context) => async (args) => {
         const result = await next(args);
@@ -329,7 +384,12 @@ describe('list', () => {
     sent = [];
     expect((await store.list({ status: 'pending', limit: 10 })).map((a) => a.id)).toEqual(['0190-4', '0190-2', '0190-0']);
     expect(sent).toHaveLength(1);
-    expect(sent[0]!.input).toMatchObject({ IndexName: 'by-status', KeyConditionExpression: '#status = :status', ExpressionAttributeValues: { ':status': { S: 'pending' } }, ScanIndexForward: false });
+    expect(sent[0]!.input).toMatchObject({
+      IndexName: 'by-status',
+      KeyConditionExpression: '#status = :status',
+      ExpressionAttributeValues: { ':status': { S: 'pending' } },
+      ScanIndexForward: false,
+    });
     await expect(store.list({ status: 'expired', limit: 10 })).resolves.toEqual([]);
   });
 
@@ -337,7 +397,13 @@ describe('list', () => {
     await seed();
     sent = [];
     expect((await store.list({ limit: 3 })).map((a) => a.id)).toEqual(['0190-5', '0190-4', '0190-3']);
-    expect(sent.map((c) => (c.input.ExpressionAttributeValues as Record<string, { S: string }>)[':status']!.S).sort()).toEqual(['approved', 'denied', 'expired', 'pending', 'used']);
+    expect(sent.map((c) => (c.input.ExpressionAttributeValues as Record<string, { S: string }>)[':status']!.S).sort()).toEqual([
+      'approved',
+      'denied',
+      'expired',
+      'pending',
+      'used',
+    ]);
   });
 
   it('a status changed by an update moves the approval to the other status', async () => {
@@ -369,7 +435,14 @@ describe('list', () => {
 });
 
 describe('grants', () => {
-  const grant = (over: Partial<ApprovalGrant> = {}): ApprovalGrant => ({ requester: REQUESTER, model: 'titan-v2', ruleId: 'rag-export', approvalId: 'a1', until: T0 + 1_800_000, ...over });
+  const grant = (over: Partial<ApprovalGrant> = {}): ApprovalGrant => ({
+    requester: REQUESTER,
+    model: 'titan-v2',
+    ruleId: 'rag-export',
+    approvalId: 'a1',
+    until: T0 + 1_800_000,
+    ...over,
+  });
 
   it('stores the documented item: key of issuer, subject, model and rule; until; TTL 30 days after it', async () => {
     await store.putGrant(grant());

@@ -73,7 +73,10 @@ async function createTable(): Promise<string> {
   return name;
 }
 
-describeRevocationList('DynamoDbRevocationList', async (now) => new DynamoDbRevocationList(client, { tableName: await createTable(), now }));
+describeRevocationList(
+  'DynamoDbRevocationList',
+  async (now) => new DynamoDbRevocationList(client, { tableName: await createTable(), now }),
+);
 
 describe('DynamoDbRevocationList on DynamoDB', () => {
   let t: number;
@@ -114,8 +117,21 @@ describe('DynamoDbRevocationList on DynamoDB', () => {
   });
 
   it('reads an item that has only the TTL attribute (until taken from expiresAt)', async () => {
-    await client.send(new PutItemCommand({ TableName: table, Item: { pk: { S: `client#${ISSUER}#client-1` }, expiresAt: { N: String(T0 / 1000 + 10) }, createdAt: { N: '5' } } }));
-    await expect(make().find(who())).resolves.toEqual({ kind: 'client', value: 'client-1', issuer: ISSUER, reason: null, until: T0 + 10_000, createdAt: 5, createdBy: null });
+    await client.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: { pk: { S: `client#${ISSUER}#client-1` }, expiresAt: { N: String(T0 / 1000 + 10) }, createdAt: { N: '5' } },
+      }),
+    );
+    await expect(make().find(who())).resolves.toEqual({
+      kind: 'client',
+      value: 'client-1',
+      issuer: ISSUER,
+      reason: null,
+      until: T0 + 10_000,
+      createdAt: 5,
+      createdBy: null,
+    });
     t = T0 + 10_000;
     await expect(make().find(who())).resolves.toBeNull();
   });
@@ -123,7 +139,13 @@ describe('DynamoDbRevocationList on DynamoDB', () => {
   it('one find = one BatchGetItem for exactly the applicable keys', async () => {
     await make().find(who());
     expect(sent.map((s) => s.command)).toEqual(['BatchGetItemCommand']);
-    expect(requestedKeys(0)).toEqual([`jti#${ISSUER}#jti-1`, `sub#${ISSUER}#svc-a`, 'sub#*#svc-a', `client#${ISSUER}#client-1`, 'client#*#client-1']);
+    expect(requestedKeys(0)).toEqual([
+      `jti#${ISSUER}#jti-1`,
+      `sub#${ISSUER}#svc-a`,
+      'sub#*#svc-a',
+      `client#${ISSUER}#client-1`,
+      'client#*#client-1',
+    ]);
     sent = [];
     await make().find(who({ clientId: null, tokenId: null }));
     expect(requestedKeys(0)).toEqual([`sub#${ISSUER}#svc-a`, 'sub#*#svc-a']);
@@ -193,14 +215,24 @@ describe('DynamoDbRevocationList on DynamoDB', () => {
   describe('DynamoDB failing', () => {
     it('fails closed: rejects with a 503 GatewayError when nothing is cached', async () => {
       outage = true;
-      const err = await make().find(who()).then(() => undefined, (e: unknown) => e);
+      const err = await make()
+        .find(who())
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(err).toBeInstanceOf(GatewayError);
       expect(err).toMatchObject({ status: 503, code: 'revocation_list_unavailable', reason: 'revocation_list_unavailable' });
       expect((err as GatewayError).cause).toBeDefined();
     });
 
     it('rejects against an endpoint that was never up', async () => {
-      const down = new DynamoDBClient({ endpoint: await deadEndpoint(), region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+      const down = new DynamoDBClient({
+        endpoint: await deadEndpoint(),
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+        maxAttempts: 1,
+      });
       try {
         await expect(new DynamoDbRevocationList(down, { tableName: table }).find(who())).rejects.toMatchObject({ status: 503 });
       } finally {
@@ -269,7 +301,11 @@ describe('DynamoDbRevocationList on DynamoDB', () => {
     });
 
     it('rejects (fails closed) when keys stay unprocessed', async () => {
-      rewriteBatchGet = (input, output) => ({ ...output, Responses: { [table]: [] }, UnprocessedKeys: { [table]: { Keys: input.RequestItems![table]!.Keys } } });
+      rewriteBatchGet = (input, output) => ({
+        ...output,
+        Responses: { [table]: [] },
+        UnprocessedKeys: { [table]: { Keys: input.RequestItems![table]!.Keys } },
+      });
       await expect(make().find(who())).rejects.toMatchObject({ status: 503, code: 'revocation_list_unavailable' });
       expect(batchGets()).toHaveLength(3);
     });
@@ -277,7 +313,8 @@ describe('DynamoDbRevocationList on DynamoDB', () => {
 
   it('list pages through a Scan', async () => {
     const list = make();
-    for (let i = 0; i < 30; i++) await list.put(revocation('subject', `svc-${String(i).padStart(2, '0')}`, null, { reason: 'x'.repeat(40_000) }));
+    for (let i = 0; i < 30; i++)
+      await list.put(revocation('subject', `svc-${String(i).padStart(2, '0')}`, null, { reason: 'x'.repeat(40_000) }));
     sent = [];
     const all = await list.list();
     expect(all.map((r) => r.value)).toEqual(Array.from({ length: 30 }, (_, i) => `svc-${String(i).padStart(2, '0')}`));

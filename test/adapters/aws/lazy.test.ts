@@ -34,7 +34,10 @@ describe('once', () => {
 describe('lazyProvider', () => {
   test('creates the real provider on the first embed only, then delegates every call to it', async () => {
     let created = 0;
-    const real: EmbeddingProvider = { kind: 'bedrock', embed: async () => ({ vectors: [[1]], usage: { promptTokens: 1, totalTokens: 1 } }) as never };
+    const real: EmbeddingProvider = {
+      kind: 'bedrock',
+      embed: async () => ({ vectors: [[1]], usage: { promptTokens: 1, totalTokens: 1 } }) as never,
+    };
     const p = lazyProvider('bedrock', async () => (created++, real));
     expect(p.kind).toBe('bedrock');
     expect(created).toBe(0);
@@ -84,7 +87,11 @@ describe('lazyMasker with loadDetector', () => {
 
   test('a detector given directly wins over loadDetector', async () => {
     let loads = 0;
-    const masker = lazyMasker(config, { secrets, detector: { name: 'comprehend', detect: async () => [] }, loadDetector: async () => (loads++, { name: 'other', detect: async () => [] }) })!;
+    const masker = lazyMasker(config, {
+      secrets,
+      detector: { name: 'comprehend', detect: async () => [] },
+      loadDetector: async () => (loads++, { name: 'other', detect: async () => [] }),
+    })!;
     await masker();
     expect(loads).toBe(0);
   });

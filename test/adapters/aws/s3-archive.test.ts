@@ -108,8 +108,12 @@ describe('against s3rver', () => {
   it('puts the key under the prefix, with or without slashes around it', async () => {
     const a = record();
     const b = record();
-    expect((await new S3Archive(client, { bucket: BUCKET, prefix: 'tenant-a' }).put(a)).key).toBe(`tenant-a/sessions/dt=2025-03-04/hr=05/${a.session_id}.json`);
-    expect((await new S3Archive(client, { bucket: BUCKET, prefix: '/tenant-b/' }).put(b)).key).toBe(`tenant-b/sessions/dt=2025-03-04/hr=05/${b.session_id}.json`);
+    expect((await new S3Archive(client, { bucket: BUCKET, prefix: 'tenant-a' }).put(a)).key).toBe(
+      `tenant-a/sessions/dt=2025-03-04/hr=05/${a.session_id}.json`,
+    );
+    expect((await new S3Archive(client, { bucket: BUCKET, prefix: '/tenant-b/' }).put(b)).key).toBe(
+      `tenant-b/sessions/dt=2025-03-04/hr=05/${b.session_id}.json`,
+    );
     expect((await stored(`tenant-a/sessions/dt=2025-03-04/hr=05/${a.session_id}.json`)).body.equals(lineOf(a))).toBe(true);
     expect(puts().map((p) => p.path)).toEqual([
       `/${BUCKET}/tenant-a/sessions/dt%3D2025-03-04/hr%3D05/${a.session_id}.json`,

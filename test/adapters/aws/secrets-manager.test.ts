@@ -9,7 +9,8 @@ const KEY_V2 = 'sk-live-SECOND-9876543210';
 const JSON_SECRET = JSON.stringify({ apiKey: 'sk-json-FIELD-abcdef', org: 'org-1', count: 3 });
 const SECRET_VALUES = [KEY_V1, KEY_V2, 'sk-json-FIELD-abcdef', JSON_SECRET];
 
-const ref = (secretId: string, field?: string): SecretRef => (field === undefined ? { source: 'secretsManager', secretId } : { source: 'secretsManager', secretId, field });
+const ref = (secretId: string, field?: string): SecretRef =>
+  field === undefined ? { source: 'secretsManager', secretId } : { source: 'secretsManager', secretId, field };
 
 let fake: FakeSecretsManager;
 let client: SecretsManagerClient;

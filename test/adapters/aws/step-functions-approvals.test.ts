@@ -19,7 +19,12 @@ let workflow: StepFunctionsApprovalWorkflow;
 
 beforeAll(async () => {
   sfn = await startFakeStepFunctions();
-  client = new SFNClient({ endpoint: sfn.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake-secret' }, maxAttempts: 1 });
+  client = new SFNClient({
+    endpoint: sfn.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake-secret' },
+    maxAttempts: 1,
+  });
   workflow = new StepFunctionsApprovalWorkflow(client, { stateMachineArn: sfn.stateMachineArn });
 });
 beforeEach(() => {
@@ -31,17 +36,29 @@ afterAll(async () => {
   await sfn.close();
 });
 
-const notice = (id = ID): ApprovalNotice => ({ approval: pendingApproval(id), pollPath: `/v1/approvals/${id}`, decisionPath: `/v1/approvals/${id}/decision` });
+const notice = (id = ID): ApprovalNotice => ({
+  approval: pendingApproval(id),
+  pollPath: `/v1/approvals/${id}`,
+  decisionPath: `/v1/approvals/${id}/decision`,
+});
 
 describe('start', () => {
-  it('starts one execution named after the approval, with the core\'s execution input', async () => {
+  it("starts one execution named after the approval, with the core's execution input", async () => {
     const n = notice();
     await workflow.start(n);
     expect(sfn.requests).toHaveLength(1);
     expect(sfn.requests[0]!.target).toBe('AWSStepFunctions.StartExecution');
-    expect(sfn.requests[0]!.body).toEqual({ stateMachineArn: sfn.stateMachineArn, name: ID, input: JSON.stringify(approvalExecutionInput(n)) });
+    expect(sfn.requests[0]!.body).toEqual({
+      stateMachineArn: sfn.stateMachineArn,
+      name: ID,
+      input: JSON.stringify(approvalExecutionInput(n)),
+    });
     const input = JSON.parse(sfn.executions.get(ID)!.input) as Record<string, unknown>;
-    expect(input).toMatchObject({ approvalId: ID, timeoutSeconds: 3600, notification: { subject: expect.any(String), message: expect.stringContaining(`/v1/approvals/${ID}/decision`) } });
+    expect(input).toMatchObject({
+      approvalId: ID,
+      timeoutSeconds: 3600,
+      notification: { subject: expect.any(String), message: expect.stringContaining(`/v1/approvals/${ID}/decision`) },
+    });
   });
 
   it('a retried start is success: while the execution runs (same input) and after it ended (ExecutionAlreadyExists)', async () => {

@@ -9,12 +9,21 @@ import { RECORD_SCHEMA, recordKey, sealRecord, type SessionRecord } from '../../
 
 const record = (id: string, at = '2026-03-01T05:06:07.000Z'): SessionRecord =>
   sealRecord({
-    schema: RECORD_SCHEMA, session_id: id, started_at: at, ended_at: at,
+    schema: RECORD_SCHEMA,
+    session_id: id,
+    started_at: at,
+    ended_at: at,
     request: { method: 'POST', path: '/v1/embeddings', request_id: null, source_ip: null, user_agent: null },
-    principal: null, model: null,
+    principal: null,
+    model: null,
     decision: { outcome: 'deny', status: 401, reason: 'missing_token', rule_id: null, policy_version: 'sha256:0' },
     input: { kind: null, items: 0, characters: 0, encoding_format: null, dimensions: null, request_bytes: 0, text: null },
-    masking: null, upstream: null, usage: null, output: null, timings: { total_ms: 0, auth_ms: 0, upstream_ms: 0 }, approval: null,
+    masking: null,
+    upstream: null,
+    usage: null,
+    output: null,
+    timings: { total_ms: 0, auth_ms: 0, upstream_ms: 0 },
+    approval: null,
   });
 
 let dir: string;
@@ -98,7 +107,13 @@ describe.each([
 it('asks before every write whether to write inline, and each answer is followed', async () => {
   const answers = [true, false, true];
   const asked: boolean[] = [];
-  const a = new FileArchive(dir, { writeInline: () => { const x = answers[asked.length]!; asked.push(x); return x; } });
+  const a = new FileArchive(dir, {
+    writeInline: () => {
+      const x = answers[asked.length]!;
+      asked.push(x);
+      return x;
+    },
+  });
   const ids = ['0190a6b2-7c4d-7e00-8000-000000000006', '0190a6b2-7c4d-7e00-8000-000000000007', '0190a6b2-7c4d-7e00-8000-000000000008'];
   // An inline write never gives up the event loop: `put` settles before an immediate queued just
   // before it runs. Through the thread pool, each of its four calls waits for a turn of the loop.

@@ -35,7 +35,11 @@ const PROVIDERS: ReadonlyArray<readonly [literals: readonly string[], shape: str
 ];
 
 /** Per provider: its prefixes and a sticky pattern of the whole key, delimited on the right. */
-const SHAPES = PROVIDERS.map(([literals, shape]) => ({ literals, prefixLength: literals[0]!.length, re: new RegExp(`${shape}(?![A-Za-z0-9_\\-])`, 'y') }));
+const SHAPES = PROVIDERS.map(([literals, shape]) => ({
+  literals,
+  prefixLength: literals[0]!.length,
+  re: new RegExp(`${shape}(?![A-Za-z0-9_\\-])`, 'y'),
+}));
 type Shape = (typeof SHAPES)[number];
 
 /**
@@ -54,7 +58,9 @@ for (const shape of SHAPES) {
     byChar.set(before, [...(byChar.get(before) ?? []), { prefix, shape }]);
   }
 }
-const UNSEPARATED = SHAPES.flatMap((shape) => shape.literals.filter((p) => !BY_SEPARATOR.has(p.at(-1)!)).map((prefix) => ({ prefix, shape })));
+const UNSEPARATED = SHAPES.flatMap((shape) =>
+  shape.literals.filter((p) => !BY_SEPARATOR.has(p.at(-1)!)).map((prefix) => ({ prefix, shape })),
+);
 
 const isKeyChar = (c: number): boolean => isAlnum(c) || c === 95 || c === 45;
 

@@ -86,7 +86,12 @@ function detectSecret(text: string): Span[] {
   return out;
 }
 
-export const awsAccessKeyIdDetector: Detector = { name: 'aws_access_key_id', type: 'AWS_ACCESS_KEY_ID', patterns: [KEY_ID], detect: detectKeyId };
+export const awsAccessKeyIdDetector: Detector = {
+  name: 'aws_access_key_id',
+  type: 'AWS_ACCESS_KEY_ID',
+  patterns: [KEY_ID],
+  detect: detectKeyId,
+};
 export const awsSecretAccessKeyDetector: Detector = {
   name: 'aws_secret_access_key',
   type: 'AWS_SECRET_ACCESS_KEY',

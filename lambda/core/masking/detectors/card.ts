@@ -34,14 +34,57 @@ const brand = (name: string, ranges: ReadonlyArray<readonly [number, number]>, l
 });
 const BRANDS: readonly Brand[] = [
   brand('visa', [[4, 4]], [13, 16, 19]),
-  brand('mastercard', [[51, 55], [2221, 2720]], [16]),
-  brand('amex', [[34, 34], [37, 37]], [15]),
-  brand('discover', [[6011, 6011], [644, 649], [65, 65]], range(16, 19)),
+  brand(
+    'mastercard',
+    [
+      [51, 55],
+      [2221, 2720],
+    ],
+    [16],
+  ),
+  brand(
+    'amex',
+    [
+      [34, 34],
+      [37, 37],
+    ],
+    [15],
+  ),
+  brand(
+    'discover',
+    [
+      [6011, 6011],
+      [644, 649],
+      [65, 65],
+    ],
+    range(16, 19),
+  ),
   brand('jcb', [[3528, 3589]], range(16, 19)),
-  brand('diners', [[300, 305], [3095, 3095], [36, 36], [38, 39]], range(14, 19)),
+  brand(
+    'diners',
+    [
+      [300, 305],
+      [3095, 3095],
+      [36, 36],
+      [38, 39],
+    ],
+    range(14, 19),
+  ),
   brand('unionpay', [[62, 62]], range(16, 19)),
   brand('mir', [[2200, 2204]], range(16, 19)),
-  brand('maestro', [[5018, 5018], [5020, 5020], [5038, 5038], [5893, 5893], [6304, 6304], [6759, 6759], [6761, 6763]], range(13, 19)),
+  brand(
+    'maestro',
+    [
+      [5018, 5018],
+      [5020, 5020],
+      [5038, 5038],
+      [5893, 5893],
+      [6304, 6304],
+      [6759, 6759],
+      [6761, 6763],
+    ],
+    range(13, 19),
+  ),
 ];
 
 /** The brand of a card number (digits only), or null when no known issuer range and length fit. */
@@ -91,12 +134,14 @@ function cardsIn(text: string, value: string, at: number, out: Span[]): void {
   }
   sizes.push(size);
   const after = codeAt(text, at + value.length);
-  const glued = isWord(after) || ((after === 46 || after === 45 || after === 47 || after === 58 || after === 44) && isDigit(codeAt(text, at + value.length + 1)));
+  const glued =
+    isWord(after) ||
+    ((after === 46 || after === 45 || after === 47 || after === 58 || after === 44) && isDigit(codeAt(text, at + value.length + 1)));
   const groups = glued ? sizes.length - 1 : sizes.length;
   const digits = digitsOf(value);
   let digitStart = 0;
   let offset = 0;
-  for (let i = 0; i < groups; ) {
+  for (let i = 0; i < groups;) {
     let len = 0;
     let best = -1;
     for (let j = i; j < groups; j++) {

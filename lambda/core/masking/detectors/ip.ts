@@ -63,7 +63,14 @@ function detectV6(text: string): Span[] {
     // A label before the address (`ip:2001:db8::1`) leaves one leading ":" in the run.
     if (text.charCodeAt(s) === COLON && text.charCodeAt(s + 1) !== COLON) s++;
     const candidate = text.slice(s, end);
-    if (candidate.length <= MAX_IPV6_TEXT && !isWord(codeAt(text, s - 1)) && !isWord(codeAt(text, end)) && ipv6Shaped(candidate) && isIPv6(candidate) && plausible(candidate)) {
+    if (
+      candidate.length <= MAX_IPV6_TEXT &&
+      !isWord(codeAt(text, s - 1)) &&
+      !isWord(codeAt(text, end)) &&
+      ipv6Shaped(candidate) &&
+      isIPv6(candidate) &&
+      plausible(candidate)
+    ) {
       out.push({ start: s, end: withZone(text, end) });
     }
     i = text.indexOf(':', Math.max(e, i + 1));

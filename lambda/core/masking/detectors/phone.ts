@@ -29,8 +29,47 @@ const CANDIDATE = new RegExp(`(?<![A-Za-z0-9_+\\-./#$@])(?:${ALTERNATIVES})(?![A
 /** The same forms, matched against a whole string (a shorter prefix of a refused candidate). */
 const WHOLE = new RegExp(`^(?:${ALTERNATIVES})$`);
 
-const PHONE_CONTEXT = ['phone', 'tel', 'call', 'mobile', 'cell', 'fax', 'whatsapp', 'sms', 'contact', 'reach', 'dial', 'número', 'telefon', 'téléphone', 'portable', 'handy'];
-const PRODUCT_CONTEXT = ['order', 'invoice', 'sku', 'part', 'serial', 'model', 'ref', 'ticket', 'tracking', 'item', 'product', 'isbn', 'id:', 'id ', 'no.', 'version', 'build', 'account', 'acct', 'batch', 'lot'];
+const PHONE_CONTEXT = [
+  'phone',
+  'tel',
+  'call',
+  'mobile',
+  'cell',
+  'fax',
+  'whatsapp',
+  'sms',
+  'contact',
+  'reach',
+  'dial',
+  'número',
+  'telefon',
+  'téléphone',
+  'portable',
+  'handy',
+];
+const PRODUCT_CONTEXT = [
+  'order',
+  'invoice',
+  'sku',
+  'part',
+  'serial',
+  'model',
+  'ref',
+  'ticket',
+  'tracking',
+  'item',
+  'product',
+  'isbn',
+  'id:',
+  'id ',
+  'no.',
+  'version',
+  'build',
+  'account',
+  'acct',
+  'batch',
+  'lot',
+];
 const CONTEXT_WINDOW = 32;
 const PRODUCT_WINDOW = 20;
 /** `06.12.2023 14`, `2023-12-06 14`: a date, then more digits. */

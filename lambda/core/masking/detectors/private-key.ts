@@ -13,7 +13,15 @@ const BEGIN = /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/g;
 const END = /-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/g;
 
 const isBodyChar = (c: number): boolean =>
-  (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47 || c === 61 || c === 92 || c === 10 || c === 13;
+  (c >= 65 && c <= 90) ||
+  (c >= 97 && c <= 122) ||
+  (c >= 48 && c <= 57) ||
+  c === 43 ||
+  c === 47 ||
+  c === 61 ||
+  c === 92 ||
+  c === 10 ||
+  c === 13;
 
 function bodyEnd(text: string, from: number): number {
   let i = from;
