@@ -47,6 +47,20 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': 'off' },
   },
   {
+    // Adapters implement the core's ports; providers are composed with them by the handlers.
+    files: ['lambda/adapters/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/providers/**', '**/providers'], message: 'Adapters import no providers: bind them in lambda/handlers/.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['lib/**'],
     rules: {
       'no-restricted-imports': [

@@ -15,11 +15,12 @@ import { resolveRoute } from '../lambda/core/routes';
 import { Gateway } from '../lambda/core/gateway';
 import { lazyMasker } from '../lambda/core/masking/runtime';
 import { extractBearerToken, TokenVerifier } from '../lambda/core/identity';
+import { networkKeySetFetch } from '../lambda/adapters/network/key-set-fetch';
 import { systemClock, uuidv7Ids } from '../lambda/core/ids';
 import type { Archive, EmbeddingProvider, RevocationList } from '../lambda/core/ports';
 import { FileArchive } from '../lambda/adapters/local/file-archive';
 import { InMemoryApprovalStore, LocalApprovalWorkflow } from '../lambda/adapters/local/approvals';
-import { handleApprovalTask, type ApprovalExecutionInput } from '../lambda/core/approvals';
+import { handleApprovalTask, type ApprovalExecutionInput } from '../lambda/core/approvals/task';
 import { FileRevocationList } from '../lambda/adapters/local/file-revocations';
 import { LocalSecretStore } from '../lambda/adapters/local/secrets';
 import { createProxyHandler } from '../lambda/handlers/proxy';
@@ -77,7 +78,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     if (!p) providers.set(m.name, (p = createProvider(m, { secrets })));
     return p;
   };
-  const verifier = new TokenVerifier(config);
+  const verifier = new TokenVerifier(config, { fetch: networkKeySetFetch });
   const revocations = opts.revocations ?? new FileRevocationList(join(opts.archiveDir, 'revocations.json'));
   if (config.masking?.enabled && config.masking.comprehend?.enabled) {
     throw new Error(

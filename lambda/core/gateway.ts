@@ -10,7 +10,8 @@
 import type { GatewayConfig, ModelConfig } from '../../shared/config';
 import { forbidden, GatewayError, invalidRequest, UpstreamError, unauthenticated } from './errors';
 import { issuerPrefix, resolveRoute } from './routes';
-import { extractBearerToken, type Principal } from './identity';
+import { extractBearerToken } from './identity';
+import type { Principal } from './principal';
 import { allowedModels, decide } from './policy';
 import type {
   Approval,
@@ -25,31 +26,8 @@ import type {
   Ids,
   RevocationList,
 } from './ports';
-import {
-  APPROVAL_HEADER,
-  APPROVAL_ID_PATTERN,
-  approvalNotFound,
-  approvalPreview,
-  approvalTriggers,
-  approvalView,
-  canView,
-  casUpdate,
-  decideApproval,
-  APPROVAL_STATUSES,
-  effectiveStatus,
-  newestFirst,
-  storedStatusesFor,
-  grantOf,
-  MAX_REASON_CHARS,
-  newApproval,
-  payloadSha256,
-  principalRef,
-  recordApproval,
-  releaseApproval,
-  samePrincipal,
-  expireApproval,
-  useApproval,
-} from './approvals';
+import { APPROVAL_HEADER, APPROVAL_ID_PATTERN, approvalNotFound, approvalView, canView, casUpdate, decideApproval, APPROVAL_STATUSES, effectiveStatus, newestFirst, storedStatusesFor, grantOf, MAX_REASON_CHARS, newApproval, principalRef, recordApproval, releaseApproval, samePrincipal, expireApproval, useApproval } from './approvals/rules';
+import { approvalPreview, approvalTriggers, payloadSha256 } from './approvals/triggers';
 import { MaskingError, ruleMaskingStrategies, type Masker, type MaskItemsResult } from './masking';
 import {
   fingerprintVectors,

@@ -16,44 +16,26 @@
  */
 import { hash } from 'node:crypto';
 import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
   decodeJwt,
   decodeProtectedHeader,
   errors as joseErrors,
-  jwksCache,
   jwtVerify,
   customFetch,
   UnsecuredJWT,
   type FlattenedJWSInput,
-  type JSONWebKeySet,
   type JWSHeaderParameters,
   type JWTClaimVerificationOptions,
   type JWTPayload,
-  type JWTVerifyGetKey,
 } from 'jose';
 import type { GatewayConfig, IssuerConfig } from '../../shared/config';
-import { isLoopback } from '../../shared/config-runtime';
+import type { Principal } from './principal';
+import type { KeySetFetch } from './ports';
+import { discoverJwksUri, JwksUnavailable, resilientKeySet, type ResilientKeySet, type VerificationKey } from './issuer-keys';
 import { unauthenticated, type GatewayError } from './errors';
 
-/** A verified service principal. */
-export interface Principal {
-  /** The `id` of the trusted-issuer entry that verified the token. */
-  readonly issuerId: string;
-  readonly issuer: string;
-  readonly subject: string;
-  readonly clientId: string | null;
-  readonly groups: readonly string[];
-  readonly scopes: readonly string[];
-  /** The token's `jti`, if any. */
-  readonly tokenId: string | null;
-  /** The token's `exp`, seconds since the epoch. */
-  readonly expiresAt: number | null;
-}
-
 export interface VerifierOptions {
-  /** Injected fetch (tests). */
-  readonly fetch?: typeof fetch;
+  /** Where discovery documents and key sets come from (the `KeySetFetch` port). */
+  readonly fetch: KeySetFetch;
   /** Milliseconds since the epoch (tests). */
   readonly now?: () => number;
   /** Least time between two JWKS fetches of one issuer, ms. @default 30000 */
@@ -132,7 +114,7 @@ export class TokenVerifier {
 
   constructor(
     config: GatewayConfig,
-    private readonly opts: VerifierOptions = {},
+    private readonly opts: VerifierOptions,
   ) {
     this.byIssuer = new Map(config.issuers.map((i) => [i.issuer, new IssuerVerifier(i, opts)]));
     this.cacheSize = opts.verifiedTokenCacheSize ?? 1024;
@@ -277,14 +259,14 @@ class IssuerVerifier {
       if (nowMs - this.lastDiscoveryFailure < cooldown) {
         return Promise.reject(new JwksUnavailable('discovery failed recently'));
       }
-      const keys = this.resolveJwksUri().then((uri) =>
+      const keys = discoverJwksUri(this.config, this.opts.fetch, this.opts.fetchTimeoutMs ?? 5000).then((uri) =>
         resilientKeySet(
           new URL(uri),
           {
             cooldownDuration: cooldown,
             cacheMaxAge: this.opts.jwksMaxAgeMs ?? 600_000,
             timeoutDuration: this.opts.fetchTimeoutMs ?? 5000,
-            ...(this.opts.fetch ? { [customFetch]: this.opts.fetch } : {}),
+            [customFetch]: this.opts.fetch,
           },
           { cooldownMs: cooldown, maxStaleMs: this.opts.jwksMaxStaleMs ?? 3_600_000, now: () => this.opts.now?.() ?? Date.now() },
         ),
@@ -297,89 +279,6 @@ class IssuerVerifier {
     }
     return this.keys;
   }
-
-  /** `jwksUri` from the config, or from the issuer's OIDC discovery document. */
-  private async resolveJwksUri(): Promise<string> {
-    if (this.config.jwksUri) return this.config.jwksUri;
-    const url = `${this.config.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
-    const f = this.opts.fetch ?? fetch;
-    let doc: { issuer?: unknown; jwks_uri?: unknown };
-    try {
-      const res = await f(url, { signal: AbortSignal.timeout(this.opts.fetchTimeoutMs ?? 5000), headers: { accept: 'application/json' } });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      doc = (await res.json()) as typeof doc;
-    } catch (e) {
-      throw new JwksUnavailable(`OIDC discovery failed: ${(e as Error).message}`);
-    }
-    // Mix-up protection: the discovery document must name exactly the configured issuer.
-    if (doc.issuer !== this.config.issuer || typeof doc.jwks_uri !== 'string') {
-      throw new JwksUnavailable('OIDC discovery document does not match the configured issuer');
-    }
-    const jwks = new URL(doc.jwks_uri);
-    if (jwks.protocol !== 'https:' && !(jwks.protocol === 'http:' && isLoopback(jwks.hostname))) {
-      throw new JwksUnavailable('jwks_uri must use https');
-    }
-    return doc.jwks_uri;
-  }
-}
-
-class JwksUnavailable extends Error {}
-
-type VerificationKey = Awaited<ReturnType<JWTVerifyGetKey>>;
-
-/** An issuer's keys: jose's remote key set with the guarantees of {@link resilientKeySet}. */
-interface ResilientKeySet {
-  /**
-   * The key for a token's header; `current` is true when it came from the current, fresh key set
-   * (not the stale fallback). jose imports each key of a fetched set once: the same key object
-   * comes back until the set is fetched again.
-   */
-  resolve(header: JWSHeaderParameters, token?: FlattenedJWSInput): Promise<{ key: VerificationKey; current: boolean }>;
-}
-
-/**
- * Wraps jose's remote key set with two guarantees it does not give on its own:
- * - a failing JWKS endpoint is asked at most once per cooldown (jose's cooldown only covers
- *   unknown kids; without keys it would fetch on every request);
- * - when a refresh fails, the last keys fetched successfully keep verifying for `maxStaleMs`
- *   (stale-if-error), so an IdP outage does not lock out every caller; new kids fail closed.
- * The fetched set is read through jose's `jwksCache` object (no copy per verification).
- */
-function resilientKeySet(
-  url: URL,
-  remoteOptions: Parameters<typeof createRemoteJWKSet>[1],
-  o: { cooldownMs: number; maxStaleMs: number; now: () => number },
-): ResilientKeySet {
-  // jose writes the last successfully fetched set (a new object each time) and its time here.
-  const fetched: { jwks?: JSONWebKeySet; uat?: number } = {};
-  const remote = createRemoteJWKSet(url, { ...remoteOptions, [jwksCache]: fetched } as Parameters<typeof createRemoteJWKSet>[1]);
-  let lastFailure = -Infinity;
-  let lastGood: { keys: JSONWebKeySet; at: number } | undefined;
-  const fallback = (header: JWSHeaderParameters, cause: unknown) => {
-    if (lastGood && o.now() - lastGood.at <= o.maxStaleMs) return createLocalJWKSet(lastGood.keys)(header);
-    throw cause instanceof JwksUnavailable ? cause : new JwksUnavailable('JWKS unavailable');
-  };
-  return {
-    async resolve(header, token) {
-      if (o.now() - lastFailure < o.cooldownMs && (fetched.jwks === undefined || remote.fresh === false)) {
-        return { key: await fallback(header, new JwksUnavailable('JWKS fetch failed recently')), current: false };
-      }
-      try {
-        const key = await remote(header, token as FlattenedJWSInput);
-        if (fetched.jwks) lastGood = { keys: fetched.jwks, at: o.now() };
-        return { key, current: true };
-      } catch (e) {
-        if (
-          e instanceof joseErrors.JWKSNoMatchingKey ||
-          e instanceof joseErrors.JWKSMultipleMatchingKeys ||
-          e instanceof joseErrors.JOSENotSupported
-        )
-          throw e;
-        lastFailure = o.now();
-        return { key: await fallback(header, e), current: false };
-      }
-    },
-  };
 }
 
 function toUnauthenticated(e: unknown): GatewayError {

@@ -13,7 +13,7 @@
  */
 import type { GatewayConfig, Limits, ModelConfig, PolicyRule } from '../../shared/config';
 import { matchesAny } from '../../shared/glob';
-import type { Principal } from './identity';
+import type { Principal } from './principal';
 
 export type PolicyReason = 'rule_allow' | 'rule_deny' | 'no_matching_rule' | 'model_unknown';
 

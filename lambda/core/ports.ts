@@ -16,6 +16,23 @@ export interface Ids {
   sessionId(): string;
 }
 
+/**
+ * Where the token verifier gets an issuer's OIDC discovery document and key set (JWKS): a
+ * fetch-shaped function, so jose's remote key set can use it as its `customFetch`. The network in
+ * `embedgate dev` and in a gateway with egress (adapters/network); a key mirror the proxy reads
+ * through a VPC endpoint where the VPC has no way out. Rejects, or answers a non-2xx `Response`,
+ * when it cannot: the issuer's tokens then fail closed.
+ */
+export type KeySetFetch = (
+  url: string,
+  init: {
+    readonly signal?: AbortSignal;
+    readonly headers?: Record<string, string> | Headers;
+    readonly method?: string;
+    readonly redirect?: 'manual' | 'follow' | 'error';
+  },
+) => Promise<Response>;
+
 /** Where upstream credentials live. A reference is opaque to the core. */
 export interface SecretStore {
   /** Resolve a secret reference to its value. Throws `SecretUnavailableError` when it cannot. */
@@ -135,6 +152,18 @@ export interface EmbeddingProvider {
   embed(call: EmbeddingCall): Promise<EmbeddingResult>;
 }
 
+/**
+ * One Amazon Bedrock `InvokeModel` exchange, as the Bedrock provider needs it (the AWS SDK lives in
+ * adapters/aws/bedrock-runtime.ts). Resolves with the HTTP status, the raw body and the input
+ * token count Bedrock reported; rejects with the SDK's error (its `name` and
+ * `$metadata.httpStatusCode` classify it). `onResponse` is told the status as soon as the HTTP
+ * response arrives, error responses included. Aborts when `signal` does.
+ */
+export type BedrockInvoke = (
+  request: { readonly modelId: string; readonly body: Uint8Array },
+  opts: { readonly signal: AbortSignal; readonly onResponse: (status: number) => void },
+) => Promise<{ readonly status: number; readonly body: Uint8Array; readonly inputTokens?: number }>;
+
 /** A span of sensitive data found by a detector, in UTF-16 code units of the scanned text. */
 export interface PiiEntity {
   /** Detector-specific entity type (Comprehend: `EMAIL`, `CREDIT_DEBIT_NUMBER`, ...). */
@@ -181,7 +210,7 @@ export interface ApprovalDecision {
 }
 
 /**
- * A request held for a human decision (see `lambda/core/approvals.ts` for the rules). Stored by
+ * A request held for a human decision (see `lambda/core/approvals/rules.ts` for the rules). Stored by
  * an {@link ApprovalStore}; every change is a compare-and-set on `revision`.
  */
 export interface Approval {

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../../shared/canonical';
-import type { Principal } from './identity';
+import type { Principal } from './principal';
 
 export const RECORD_SCHEMA = 'embedgate.session.v1';
 

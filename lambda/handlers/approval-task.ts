@@ -7,7 +7,7 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context } from 'aws-lambda';
-import { handleApprovalTask, type ApprovalTaskDeps, type ApprovalTaskEvent } from '../core/approvals';
+import { handleApprovalTask, type ApprovalTaskDeps, type ApprovalTaskEvent } from '../core/approvals/task';
 import type { ApprovalStatus } from '../core/ports';
 import { logger } from './powertools';
 

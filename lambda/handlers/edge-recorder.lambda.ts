@@ -6,6 +6,7 @@ import { Gateway } from '../core/gateway';
 import { config } from './config.mjs';
 import { deployedArchive } from './deployed';
 import { TokenVerifier } from '../core/identity';
+import { networkKeySetFetch } from '../adapters/network/key-set-fetch';
 import { systemClock, uuidv7Ids } from '../core/ids';
 import { InMemoryRevocationList } from '../adapters/local/revocations';
 import middy from '@middy/core';
@@ -16,7 +17,7 @@ import { logger } from './powertools';
 const gateway = new Gateway({
   config,
   // Edge entries are recorded as rejected; the pipeline never reaches identity or a provider.
-  verifier: new TokenVerifier(config),
+  verifier: new TokenVerifier(config, { fetch: networkKeySetFetch }),
   provider: (m) => {
     throw new Error(`the edge recorder never calls a model (asked for ${m.name})`);
   },

@@ -15,6 +15,7 @@ import { Gateway } from '../core/gateway';
 import { config } from './config.mjs';
 import { deployedArchive, requiredEnv } from './deployed';
 import { TokenVerifier } from '../core/identity';
+import { networkKeySetFetch } from '../adapters/network/key-set-fetch';
 import { systemClock, uuidv7Ids } from '../core/ids';
 import type { EmbeddingProvider } from '../core/ports';
 import { DynamoDbRevocationList } from '../adapters/aws/dynamodb-revocations';
@@ -29,7 +30,7 @@ const secrets = new SecretsManagerStore(new SecretsManagerClient({}));
 const providers = new Map<string, EmbeddingProvider>();
 
 // Amazon Bedrock only when a Bedrock model is configured (one client, shared by its models).
-const loadBedrock = once(async () => (await import('../adapters/aws/bedrock-runtime.js')).bedrockProviders());
+const loadBedrock = once(async () => (await import('./bedrock-runtime.js')).bedrockProviders());
 if (config.models.some((m) => m.provider === 'bedrock')) loadBedrock().catch(() => undefined);
 const bedrock = (m: ModelConfig): EmbeddingProvider => lazyProvider('bedrock', async () => (await loadBedrock())(m));
 
@@ -50,7 +51,7 @@ const approvals = approvalTable ? approvalsOf(approvalTable, requiredEnv('EMBEDG
 const gateway = new Gateway({
   config,
   ...(masker ? { masker } : {}),
-  verifier: new TokenVerifier(config),
+  verifier: new TokenVerifier(config, { fetch: networkKeySetFetch }),
   provider: (m: ModelConfig) => {
     let p = providers.get(m.name);
     if (!p) providers.set(m.name, (p = createProvider(m, { secrets, bedrock })));

@@ -24,21 +24,19 @@
  * The retry loop here is the only one: create the client with `maxAttempts: 1` so the SDK does
  * not retry underneath it (its attempts would be neither counted nor bounded by the call's signal).
  */
-import { InvokeModelCommand } from '@aws-sdk/client-bedrock-runtime';
-import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import type { ModelConfig } from '../../shared/config';
 import { invalidRequest, UpstreamError } from '../core/errors';
-import type { EmbeddingCall, EmbeddingProvider, EmbeddingResult, UpstreamStats } from '../core/ports';
+import type { BedrockInvoke, EmbeddingCall, EmbeddingProvider, EmbeddingResult, UpstreamStats } from '../core/ports';
 import { countBatches, runBatched } from './batching';
 import type { IndexedResult } from './batching';
 import { attemptDeadline, backoffDelay, defaultSleep, upstreamFailure, UpstreamMeter, upstreamMessage, withStats } from './retry';
 import type { RetryPolicy, UpstreamFailureKind } from './retry';
 import { InvalidUpstreamResponse } from './upstream-response';
 
-/** What the Bedrock provider needs; everything but `client` has a real default. */
+/** What the Bedrock provider needs; everything but `invoke` has a real default. */
 export interface BedrockProviderDeps {
-  /** Created once per execution environment, with `maxAttempts: 1` (see the module doc). */
-  readonly client: BedrockRuntimeClient;
+  /** One InvokeModel exchange: the AWS SDK client in adapters/aws/bedrock-runtime.ts, created once per execution environment with `maxAttempts: 1` (see the module doc). */
+  readonly invoke: BedrockInvoke;
   /** Wait `ms`, rejecting as soon as `signal` aborts. @default a `setTimeout` timer */
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Uniform in [0, 1), for backoff jitter. @default Math.random */
@@ -82,7 +80,7 @@ export function createBedrockProvider(model: ModelConfig, deps: BedrockProviderD
   }
   const family: BedrockFamily = detected;
   const ctx: InvokeContext = {
-    client: deps.client,
+    invoke: deps.invoke,
     modelId,
     sleep: deps.sleep ?? defaultSleep,
     random: deps.random ?? Math.random,
@@ -193,7 +191,7 @@ function toVector(v: unknown, where: string, length: number | undefined): Float3
 }
 
 interface InvokeContext {
-  readonly client: BedrockRuntimeClient;
+  readonly invoke: BedrockInvoke;
   readonly modelId: string;
   readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly random: () => number;
@@ -246,38 +244,27 @@ class NotJson extends Error {}
 
 async function invokeOnce(body: string, ctx: InvokeContext, meter: UpstreamMeter, signal: AbortSignal): Promise<Outcome> {
   const deadline = attemptDeadline(signal, ctx.policy.timeoutMs);
-  const command = new InvokeModelCommand({
-    modelId: ctx.modelId,
-    body: new TextEncoder().encode(body),
-    contentType: 'application/json',
-    accept: 'application/json',
-  });
   let status: number | undefined;
-  let inputTokens: number | undefined;
-  // Sees the raw HTTP response (errors included) before the SDK deserialises it.
-  command.middlewareStack.add(
-    (next) => async (args) => {
-      const result = await next(args);
-      const response = result.response as { statusCode?: number; headers?: Record<string, string | undefined> };
-      status = response.statusCode;
-      if (status !== undefined) meter.responded(status);
-      const count = Number(response.headers?.['x-amzn-bedrock-input-token-count']);
-      if (Number.isFinite(count) && count >= 0) inputTokens = count;
-      return result;
-    },
-    { step: 'deserialize', priority: 'low', name: 'embedgateObserveResponse' },
-  );
   meter.attemptStarted();
   try {
-    const out = await ctx.client.send(command, { abortSignal: deadline.signal });
-    status ??= out.$metadata.httpStatusCode ?? 200;
+    const out = await ctx.invoke(
+      { modelId: ctx.modelId, body: new TextEncoder().encode(body) },
+      {
+        signal: deadline.signal,
+        onResponse: (s) => {
+          status = s;
+          meter.responded(s);
+        },
+      },
+    );
+    status = out.status;
     let parsed: unknown;
     try {
       parsed = JSON.parse(new TextDecoder().decode(out.body));
     } catch {
       return { kind: 'failed', error: new NotJson('the body is not JSON'), status };
     }
-    return { kind: 'ok', invoked: { status, body: parsed, inputTokens } };
+    return { kind: 'ok', invoked: { status, body: parsed, ...(out.inputTokens !== undefined ? { inputTokens: out.inputTokens } : {}) } };
   } catch (error) {
     if (signal.aborted) return { kind: 'aborted' };
     if (deadline.timedOut()) return { kind: 'timeout' };

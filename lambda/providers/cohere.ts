@@ -7,7 +7,7 @@
 import type { ModelConfig } from '../../shared/config';
 import { invalidRequest } from '../core/errors';
 import type { EmbeddingProvider } from '../core/ports';
-import type { ProviderDeps } from './index';
+import type { ProviderDeps } from './deps';
 import { createHttpProvider, type WireProtocol } from './openai-compatible';
 import { InvalidUpstreamResponse, parseEmbeddingsResponse } from './upstream-response';
 

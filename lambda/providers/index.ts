@@ -7,30 +7,11 @@
  * demos and tests.
  */
 import type { ModelConfig } from '../../shared/config';
-import type { EmbeddingProvider, SecretStore } from '../core/ports';
+import type { EmbeddingProvider } from '../core/ports';
+import type { ProviderDeps } from './deps';
 import { createCohereProvider } from './cohere';
 import { createLocalProvider } from './local';
-import type { UpstreamFetch } from './node-http-fetch';
 import { createOpenAiCompatibleProvider } from './openai-compatible';
-
-/** What providers need from the outside world; everything but `secrets` has a real default. */
-export interface ProviderDeps {
-  /** Resolves `model.apiKey`; called once per `embed` call (the store is expected to cache). */
-  readonly secrets: SecretStore;
-  /** The HTTP transport; any `fetch`-shaped function (tests pass fakes). @default nodeHttpFetch */
-  readonly fetch?: UpstreamFetch;
-  /** Wait `ms`, rejecting as soon as `signal` aborts. @default a `setTimeout` timer */
-  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-  /** Uniform in [0, 1), for backoff jitter. @default Math.random */
-  readonly random?: () => number;
-  /** Milliseconds since the epoch. @default Date.now */
-  readonly now?: () => number;
-  /**
-   * Creates Bedrock providers (the AWS runtime passes one bound to its SDK client; the core
-   * cannot import the SDK). @default - Bedrock models are refused
-   */
-  readonly bedrock?: (model: ModelConfig) => EmbeddingProvider;
-}
 
 /** Create the provider for `model` according to its `provider` kind. */
 export function createProvider(model: ModelConfig, deps: ProviderDeps): EmbeddingProvider {
@@ -61,3 +42,4 @@ export { createLocalProvider, embedLocal } from './local';
 export { createOpenAiCompatibleProvider } from './openai-compatible';
 export { nodeHttpFetch, upstreamAgents } from './node-http-fetch';
 export type { UpstreamFetch, UpstreamFetchInit, UpstreamFetchResponse } from './node-http-fetch';
+export type { ProviderDeps } from './deps';

@@ -12,7 +12,7 @@
 import type { ModelConfig } from '../../shared/config';
 import { invalidRequest } from '../core/errors';
 import type { EmbeddingCall, EmbeddingProvider, EmbeddingResult } from '../core/ports';
-import type { ProviderDeps } from './index';
+import type { ProviderDeps } from './deps';
 import { upstreamFailure } from './retry';
 
 /** Dimensions of the local embedder when neither the call nor the model says. */

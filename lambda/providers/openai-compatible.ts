@@ -20,7 +20,7 @@ import type { ModelConfig } from '../../shared/config';
 import type { EmbeddingCall, EmbeddingProvider, EmbeddingResult, EncodedVector } from '../core/ports';
 import { UpstreamError } from '../core/errors';
 import { countBatches, runBatched } from './batching';
-import type { ProviderDeps } from './index';
+import type { ProviderDeps } from './deps';
 import { nodeHttpFetch } from './node-http-fetch';
 import { defaultSleep, postJsonWithRetry, UpstreamMeter, upstreamFailure, withStats } from './retry';
 import type { RetryDeps } from './retry';

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { loadConfig, type GatewayConfigInput } from '../../shared/config';
 import { UpstreamError, unauthenticated } from '../../lambda/core/errors';
 import { Gateway, type GatewayRequest } from '../../lambda/core/gateway';
-import type { Principal } from '../../lambda/core/identity';
+import type { Principal } from '../../lambda/core/principal';
 import type { EmbeddingCall, EmbeddingProvider, EmbeddingResult } from '../../lambda/core/ports';
 import type { SessionRecord } from '../../lambda/core/record';
 import { FileArchive } from '../../lambda/adapters/local/file-archive';

@@ -5,10 +5,12 @@
 import { loadConfig, type GatewayConfig, type GatewayConfigInput } from '../../shared/config';
 import { unauthenticated } from '../../lambda/core/errors';
 import { Gateway, type GatewayRequest } from '../../lambda/core/gateway';
-import type { Principal } from '../../lambda/core/identity';
+import type { Principal } from '../../lambda/core/principal';
 import type { Archive, EmbeddingCall, EmbeddingProvider, EmbeddingResult } from '../../lambda/core/ports';
 import type { SessionRecord } from '../../lambda/core/record';
-import { approvalTriggers, handleApprovalTask, payloadSha256, useApproval } from '../../lambda/core/approvals';
+import { approvalTriggers, payloadSha256 } from '../../lambda/core/approvals/triggers';
+import { handleApprovalTask } from '../../lambda/core/approvals/task';
+import { useApproval } from '../../lambda/core/approvals/rules';
 import { lazyMasker } from '../../lambda/core/masking/runtime';
 import { InMemoryApprovalStore, LocalApprovalWorkflow } from '../../lambda/adapters/local/approvals';
 import { InMemoryRevocationList } from '../../lambda/adapters/local/revocations';

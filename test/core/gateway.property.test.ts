@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { loadConfig } from '../../shared/config';
 import { Gateway } from '../../lambda/core/gateway';
-import type { Principal } from '../../lambda/core/identity';
+import type { Principal } from '../../lambda/core/principal';
 import type { Archive } from '../../lambda/core/ports';
 import type { SessionRecord } from '../../lambda/core/record';
 import { LocalSecretStore } from '../../lambda/adapters/local/secrets';

@@ -1,7 +1,7 @@
 import { loadConfig, type GatewayConfig, type GatewayConfigInput } from '../../shared/config';
 import { GatewayError, UpstreamError, unauthenticated } from '../../lambda/core/errors';
 import { Gateway, outcomeOf, type GatewayDeps, type GatewayRequest } from '../../lambda/core/gateway';
-import type { Principal } from '../../lambda/core/identity';
+import type { Principal } from '../../lambda/core/principal';
 import type { Archive, EmbeddingCall, EmbeddingProvider, EmbeddingResult, PiiDetector } from '../../lambda/core/ports';
 import { lazyMasker } from '../../lambda/core/masking/runtime';
 import { fingerprintVectors, type SessionRecord } from '../../lambda/core/record';

@@ -10,6 +10,7 @@ import type { GatewayConfigInput } from '../../shared/config';
 import { GatewayError } from '../../lambda/core/errors';
 import { Gateway } from '../../lambda/core/gateway';
 import { TokenVerifier, type VerifierOptions } from '../../lambda/core/identity';
+import { networkKeySetFetch } from '../../lambda/adapters/network/key-set-fetch';
 import { InMemoryRevocationList } from '../../lambda/adapters/local/revocations';
 import { generateTestKey, signToken, sleep, startJwksServer, tamperPayload, type JwksServer, type TestKey } from '../support/jwks';
 
@@ -47,9 +48,9 @@ const issuer = (over: Partial<IssuerInput> = {}): IssuerInput => ({
   clockToleranceSeconds: TOLERANCE,
   ...over,
 });
-function verifier(over: Partial<IssuerInput> = {}, opts: VerifierOptions = {}): TokenVerifier {
+function verifier(over: Partial<IssuerInput> = {}, opts: Partial<VerifierOptions> = {}): TokenVerifier {
   const config = loadConfig({ issuers: [issuer(over)], models: [{ name: 'm', provider: 'local' }], policy: { rules: [] } });
-  return new TokenVerifier(config, { now: () => clock, fetchTimeoutMs: 2000, ...opts });
+  return new TokenVerifier(config, { now: () => clock, fetchTimeoutMs: 2000, fetch: networkKeySetFetch, ...opts });
 }
 const claims = (over: Record<string, unknown> = {}) =>
   Object.fromEntries(
@@ -247,7 +248,7 @@ describe('verified-token cache', () => {
     const revocations = new InMemoryRevocationList({ now: () => clock });
     const gateway = new Gateway({
       config,
-      verifier: new TokenVerifier(config, { now: () => clock }),
+      verifier: new TokenVerifier(config, { now: () => clock, fetch: networkKeySetFetch }),
       provider: () => ({ kind: 'x', embed: async () => Promise.reject(new Error('not called')) }),
       revocations,
       archive: { put: async (r) => ({ key: r.session_id }) },

@@ -8,6 +8,7 @@ import { loadConfig } from '../../shared/config';
 import type { GatewayConfigInput } from '../../shared/config';
 import { GatewayError } from '../../lambda/core/errors';
 import { extractBearerToken, TokenVerifier } from '../../lambda/core/identity';
+import { networkKeySetFetch } from '../../lambda/adapters/network/key-set-fetch';
 import type { TokenSource, VerifierOptions } from '../../lambda/core/identity';
 import {
   decodeToken,
@@ -36,8 +37,8 @@ function configWith(issuers: IssuerInput[]) {
   return loadConfig({ issuers, models: [{ name: 'test-model', provider: 'local' }], policy: { rules: [] } });
 }
 
-function verifierFor(issuers: IssuerInput[], opts: VerifierOptions = {}): TokenVerifier {
-  return new TokenVerifier(configWith(issuers), { now, fetchTimeoutMs: 2000, ...opts });
+function verifierFor(issuers: IssuerInput[], opts: Partial<VerifierOptions> = {}): TokenVerifier {
+  return new TokenVerifier(configWith(issuers), { now, fetchTimeoutMs: 2000, fetch: networkKeySetFetch, ...opts });
 }
 
 type Outcome = 'accepted' | { status: number; reason: string };

@@ -7,7 +7,7 @@ import * as fc from 'fast-check';
 import { loadConfig } from '../../shared/config';
 import { unauthenticated } from '../../lambda/core/errors';
 import { embeddingsBody, Gateway } from '../../lambda/core/gateway';
-import type { Principal } from '../../lambda/core/identity';
+import type { Principal } from '../../lambda/core/principal';
 import type { EmbeddingResult, EncodedVector } from '../../lambda/core/ports';
 import { fingerprintVectors, toLittleEndianBytes, type SessionRecord } from '../../lambda/core/record';
 import { InMemoryRevocationList } from '../../lambda/adapters/local/revocations';

@@ -1,7 +1,7 @@
 /** The approval task Lambda handler: Step Functions task events in, the core's answer out, one log line, never the task token. */
 import type { Context } from 'aws-lambda';
 import { loadConfig } from '../../shared/config';
-import type { ApprovalTaskEvent } from '../../lambda/core/approvals';
+import type { ApprovalTaskEvent } from '../../lambda/core/approvals/task';
 import type { Approval, ApprovalNotice, ApprovalWorkflow } from '../../lambda/core/ports';
 import type { SessionRecord } from '../../lambda/core/record';
 import { InMemoryApprovalStore } from '../../lambda/adapters/local/approvals';

@@ -3,7 +3,7 @@ import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { loadConfig } from '../../shared/config';
 import { unauthenticated } from '../../lambda/core/errors';
 import { Gateway } from '../../lambda/core/gateway';
-import type { Principal } from '../../lambda/core/identity';
+import type { Principal } from '../../lambda/core/principal';
 import type { SessionRecord } from '../../lambda/core/record';
 import { createProxyHandler } from '../../lambda/handlers/proxy';
 import { createProvider } from '../../lambda/providers';

@@ -37,10 +37,11 @@ import { expandEnvRefs, loadConfig, type GatewayConfig } from '../../shared/conf
 import { DynamoDbApprovalStore } from '../../lambda/adapters/aws/dynamodb-approvals';
 import { StepFunctionsApprovalWorkflow } from '../../lambda/adapters/aws/step-functions-approvals';
 import { InMemoryRevocationList } from '../../lambda/adapters/local/revocations';
-import { APPROVAL_HEADER, handleApprovalTask, type ApprovalExecutionInput, type ApprovalTaskEvent } from '../../lambda/core/approvals';
+import { APPROVAL_HEADER } from '../../lambda/core/approvals/rules';
+import { handleApprovalTask, type ApprovalExecutionInput, type ApprovalTaskEvent } from '../../lambda/core/approvals/task';
 import { unauthenticated } from '../../lambda/core/errors';
 import { Gateway, type GatewayRequest } from '../../lambda/core/gateway';
-import type { Principal } from '../../lambda/core/identity';
+import type { Principal } from '../../lambda/core/principal';
 import { systemClock, uuidv7Ids } from '../../lambda/core/ids';
 import type { EmbeddingCall, EmbeddingProvider, EmbeddingResult } from '../../lambda/core/ports';
 import type { SessionRecord } from '../../lambda/core/record';

@@ -12,7 +12,7 @@ import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDbApprovalStore } from '../../lambda/adapters/aws/dynamodb-approvals';
-import { handleApprovalTask, type ApprovalExecutionInput } from '../../lambda/core/approvals';
+import { handleApprovalTask, type ApprovalExecutionInput } from '../../lambda/core/approvals/task';
 import { loadConfig, shipConfig } from '../../shared/config';
 import { StepFunctionsApprovalWorkflow } from '../../lambda/adapters/aws/step-functions-approvals';
 import { SFNClient } from '@aws-sdk/client-sfn';

@@ -5,6 +5,7 @@
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import type { GatewayError, UpstreamError } from '../../lambda/core/errors';
 import { bedrockFamily, createBedrockProvider } from '../../lambda/providers/bedrock';
+import { bedrockInvoke } from '../../lambda/adapters/aws/bedrock-runtime';
 import type { BedrockProviderDeps } from '../../lambda/providers/bedrock';
 import type { ModelConfig } from '../../shared/config';
 import { deadEndpoint } from '../support/aws-standins';
@@ -50,7 +51,7 @@ function bedrockModel(upstreamModel: string, upstream: Partial<ModelConfig['upst
 
 function deps(extra: Partial<BedrockProviderDeps> = {}): BedrockProviderDeps & { sleeps: number[] } {
   const sleeps: number[] = [];
-  return { client, sleep: async (ms) => void sleeps.push(ms), random: () => 0.5, sleeps, ...extra };
+  return { invoke: bedrockInvoke(client), sleep: async (ms) => void sleeps.push(ms), random: () => 0.5, sleeps, ...extra };
 }
 
 const plain = (vs: Float32Array[]): number[][] => vs.map((v) => Array.from(v));
@@ -297,7 +298,7 @@ describe('failures', () => {
     const down = newClient(await deadEndpoint());
     try {
       const err = await caught<UpstreamError>(() =>
-        createBedrockProvider(bedrockModel(TITAN, { maxRetries: 1 }), deps({ client: down })).embed({ input: ['a'] }),
+        createBedrockProvider(bedrockModel(TITAN, { maxRetries: 1 }), deps({ invoke: bedrockInvoke(down) })).embed({ input: ['a'] }),
       );
       expect(err).toMatchObject({ status: 502, reason: 'upstream_network_error' });
       expect(err.upstream).toMatchObject({ attempts: 2, status: undefined });

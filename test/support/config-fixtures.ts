@@ -12,7 +12,7 @@
  */
 import { loadConfig, type GatewayConfig } from '../../shared/config';
 import { ConfigError } from '../../shared/config';
-import type { Principal } from '../../lambda/core/identity';
+import type { Principal } from '../../lambda/core/principal';
 
 /** A raw (unvalidated) document or part of one. Loose on purpose: tests also build invalid ones. */
 export type Doc = Record<string, unknown>;

@@ -2,7 +2,7 @@ import { BatchGetItemCommand, GetItemCommand, PutItemCommand, QueryCommand } fro
 import type { BatchGetItemCommandOutput } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { APPROVAL_STATUSES, newestFirst } from '../../core/approvals';
+import { APPROVAL_STATUSES, newestFirst } from '../../core/approvals/rules';
 import type { Approval, ApprovalCap, ApprovalGrant, ApprovalStatus, ApprovalStore, PrincipalRef } from '../../core/ports';
 
 /** Options of {@link DynamoDbApprovalStore}. */

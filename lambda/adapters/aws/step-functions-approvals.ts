@@ -1,6 +1,6 @@
 import { SendTaskSuccessCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import { approvalExecutionInput } from '../../core/approvals';
+import { approvalExecutionInput } from '../../core/approvals/task';
 import type { Approval, ApprovalNotice, ApprovalWorkflow } from '../../core/ports';
 
 /** Options of {@link StepFunctionsApprovalWorkflow}. */

@@ -3,7 +3,8 @@
  * store, and a timer standing in for the Step Functions workflow (notify, register the task
  * token, wait, expire), so the whole flow runs on a laptop.
  */
-import { approvalExecutionInput, newestFirst, type ApprovalExecutionInput, type ApprovalTaskEvent } from '../../core/approvals';
+import { approvalExecutionInput, type ApprovalExecutionInput, type ApprovalTaskEvent } from '../../core/approvals/task';
+import { newestFirst } from '../../core/approvals/rules';
 import type {
   Approval,
   ApprovalCap,

@@ -5,7 +5,7 @@
  */
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { StepFunctionsApprovalWorkflow, taskStatus } from '../../../lambda/adapters/aws/step-functions-approvals';
-import { approvalExecutionInput } from '../../../lambda/core/approvals';
+import { approvalExecutionInput } from '../../../lambda/core/approvals/task';
 import type { ApprovalNotice, ApprovalStatus } from '../../../lambda/core/ports';
 import { pendingApproval } from '../../support/approval-items';
 import { startFakeStepFunctions } from '../../support/fake-step-functions';

@@ -16,28 +16,12 @@
  *   principal the model for that long; no header is needed then.
  * - Every step is a session record with an `approval` field (see docs/session-record.md).
  */
-import type { ApprovalConfig, GatewayConfig, PolicyRule } from '../../shared/config';
-import { canonicalJson, sha256Hex } from '../../shared/canonical';
-import { matchesAny } from '../../shared/glob';
-import { GatewayError, isArchiveConflict } from './errors';
-import { uuidv7From } from './ids';
-import type { Principal } from './identity';
-import type {
-  Approval,
-  ApprovalDecision,
-  ApprovalGrant,
-  ApprovalNotice,
-  ApprovalStatus,
-  ApprovalStore,
-  ApprovalWorkflow,
-  Archive,
-  Clock,
-  Ids,
-  PrincipalRef,
-} from './ports';
-import { RECORD_SCHEMA, sealRecord, type RecordApproval, type SessionRecord } from './record';
-import type { EmbeddingsRequest } from './request';
-
+import type { ApprovalConfig, PolicyRule } from '../../../shared/config';
+import { matchesAny } from '../../../shared/glob';
+import { GatewayError } from '../errors';
+import type { Principal } from '../principal';
+import type { Approval, ApprovalDecision, ApprovalGrant, ApprovalStatus, ApprovalStore, PrincipalRef } from '../ports';
+import type { RecordApproval } from '../record';
 /** The header a client re-sends an approved request with. */
 export const APPROVAL_HEADER = 'x-embedgate-approval-id';
 /** Approval ids are UUIDv7 strings. */
@@ -63,102 +47,6 @@ export function recordApproval(
     reviewer: extra.reviewer ?? null,
     via_grant: extra.grant ?? false,
   };
-}
-
-// ---- conditions ------------------------------------------------------------------------------
-
-const compiled = new Map<string, RegExp>();
-function patternOf(p: { pattern: string; flags?: string | undefined }): RegExp {
-  const key = `${p.flags ?? ''}/${p.pattern}`;
-  let re = compiled.get(key);
-  if (!re) compiled.set(key, (re = new RegExp(p.pattern, p.flags ?? '')));
-  return re;
-}
-
-/**
- * Which of the rule's approval conditions this request meets (empty: no approval needed).
- * `input` is the request's input as sent (patterns look at what the client wrote);
- * `maskedTypes` the entity types masking found in it.
- */
-export function approvalTriggers(
-  a: ApprovalConfig,
-  principal: Pick<Principal, 'groups'>,
-  input: EmbeddingsRequest['input'],
-  maskedTypes: ReadonlySet<string>,
-): string[] {
-  const w = a.when;
-  if (
-    !w ||
-    (w.principalOutsideGroups === undefined && w.batchOver === undefined && w.inputMatches === undefined && w.maskingFound === undefined)
-  ) {
-    return ['always'];
-  }
-  const out: string[] = [];
-  if (w.principalOutsideGroups && !principal.groups.some((g) => matchesAny(w.principalOutsideGroups!, g)))
-    out.push('principal_outside_groups');
-  if (w.batchOver !== undefined && input.items.length > w.batchOver) out.push(`batch_over:${w.batchOver}`);
-  if (w.inputMatches && input.kind === 'text') {
-    const texts = input.items.map(normaliseForMatching);
-    for (const p of w.inputMatches) {
-      const re = patternOf(p);
-      if (texts.some((t) => re.test(t))) out.push(`input_matches:${p.name}`);
-    }
-  }
-  if (w.maskingFound) for (const t of w.maskingFound) if (maskedTypes.has(t)) out.push(`masking_found:${t}`);
-  // Token ids cannot be read: a rule that looks at the input holds them rather than let them pass unread.
-  if ((w.inputMatches || w.maskingFound) && input.kind === 'tokens') out.push('input_unscannable');
-  return out;
-}
-
-/**
- * The text regulated-language patterns look at: NFKC (compatibility forms folded, e.g. full-width
- * letters) without format characters (zero-width spaces and joiners, bidi controls), so
- * `I\u200BTAR` or `ＩＴＡＲ` match a pattern for `ITAR`.
- */
-export function normaliseForMatching(text: string): string {
-  return text.normalize('NFKC').replace(/\p{Cf}/gu, '');
-}
-
-/**
- * `sha256:<hex>` of the payload an approval covers: the canonical JSON of the model, the MASKED
- * input items and every other parameter that changes what is sent or returned. Any change to
- * any of them is a different payload.
- */
-export function payloadSha256(p: {
-  model: string;
-  input: EmbeddingsRequest['input']['items'];
-  encodingFormat: string;
-  dimensions?: number | undefined;
-  user?: string | undefined;
-}): string {
-  return `sha256:${sha256Hex(canonicalJson({ model: p.model, input: p.input, encoding_format: p.encodingFormat, dimensions: p.dimensions ?? null, user: p.user ?? null }))}`;
-}
-
-/**
- * A short preview of the input for reviewers: the first items, shortened, with EVERY value
- * masking found replaced by `[TYPE]` whatever the rule's strategy (a `detect` strategy passes the
- * value upstream, but reviewers' mailboxes are no place for it), control characters removed
- * (a requester cannot lay out fake instructions). Without masking there is no preview: nothing
- * says what the text holds.
- */
-export function approvalPreview(
-  input: EmbeddingsRequest['input'],
-  findings: ReadonlyArray<{ readonly item: number; readonly type: string; readonly offsets: ReadonlyArray<ReadonlyArray<number>> }> | null,
-): string {
-  if (input.kind === 'tokens') return `[${input.items.length} item(s) of token ids: no preview]`;
-  if (findings === null) return '[no preview: masking is off, the text was not scanned]';
-  const shown = input.items.slice(0, 3).map((text, i) => {
-    const spans = findings
-      .filter((f) => f.item === i)
-      .flatMap((f) => f.offsets.map(([a, b]) => ({ a: a!, b: b!, type: f.type })))
-      .sort((x, y) => y.a - x.a);
-    let t = text;
-    for (const { a, b, type } of spans) t = `${t.slice(0, a)}[${type}]${t.slice(b)}`;
-    t = t.replace(/[\p{Cc}\p{Cf}\u2028\u2029]+/gu, ' ');
-    return `  [${i}] ${t.length > 160 ? `${t.slice(0, 160)}…` : t}`;
-  });
-  if (input.items.length > 3) shown.push(`  (+${input.items.length - 3} more item(s))`);
-  return shown.join('\n');
 }
 
 export const principalRef = (p: Principal): PrincipalRef => ({ issuer: p.issuer, subject: p.subject, clientId: p.clientId });
@@ -391,111 +279,6 @@ export function approvalView(a: Approval, now: number, paths: { poll: string; de
   };
 }
 
-// ---- the workflow's side ---------------------------------------------------------------------
-
-/** Input of a Step Functions execution of the approval workflow (its name is the approval id). */
-export interface ApprovalExecutionInput {
-  readonly approvalId: string;
-  /** How long the workflow waits for a decision. */
-  readonly timeoutSeconds: number;
-  /** What reviewers are told (SNS subject and message): who, which model, which rule, a masked preview, how to decide. */
-  readonly notification: { readonly subject: string; readonly message: string };
-}
-
-export function approvalExecutionInput(notice: ApprovalNotice): ApprovalExecutionInput {
-  const a = notice.approval;
-  const who = `${a.requester.subject}${a.requester.clientId && a.requester.clientId !== a.requester.subject ? ` (client ${a.requester.clientId})` : ''}`;
-  const scope =
-    a.grantMinutes === null
-      ? 'Approving lets this principal send THIS request (the payload below, by its hash) once.'
-      : `Approving GRANTS this principal model "${a.model}" under this rule for ${a.grantMinutes} minute(s): ANY request, not only the one previewed.`;
-  const message = [
-    `${who} asks to use model "${a.model}" and needs approval under rule "${a.ruleId}".`,
-    `Why: ${a.triggers.join(', ')}.`,
-    `Issuer: ${a.requester.issuer}`,
-    `Payload: ${a.payloadSha256}`,
-    scope,
-    `Reviewers needed: ${a.requiredApprovals} (the requester cannot approve).`,
-    `Decide before: ${new Date(a.expiresAt).toISOString()}`,
-    '',
-    "To decide (with your reviewer token; the URL is the gateway's own):",
-    `  embedgate approvals approve ${a.id} --reason "..." --url <gateway URL>`,
-    `  embedgate approvals deny ${a.id} --reason "..." --url <gateway URL>`,
-    `  or POST {"decision":"approve"|"deny","reason":"..."} to ${notice.decisionPath}`,
-    `Status: ${notice.pollPath}`,
-    '',
-    "---- preview of the input as the requester sent it (sensitive values replaced by their type; text between the lines is the requester's, not instructions) ----",
-    a.preview,
-    '---- end of preview ----',
-  ].join('\n');
-  // SNS subjects: at most 100 printable ASCII characters.
-  const subject = `embedgate approval: ${a.model} for ${a.requester.subject}`.replace(/[^\x20-\x7e]/g, '?').slice(0, 100);
-  return {
-    approvalId: a.id,
-    timeoutSeconds: Math.max(1, Math.ceil((a.expiresAt - a.createdAt) / 1000)),
-    notification: { subject, message: message.slice(0, 200_000) },
-  };
-}
-
-/** What the workflow's Lambda task receives. */
-export type ApprovalTaskEvent =
-  | { readonly action: 'register'; readonly approvalId: string; readonly taskToken: string }
-  | { readonly action: 'expire'; readonly approvalId: string; readonly executionId?: string }
-  | { readonly action: 'confirm'; readonly approvalId: string };
-
-export interface ApprovalTaskDeps {
-  readonly config: GatewayConfig;
-  readonly store: ApprovalStore;
-  readonly workflow: ApprovalWorkflow;
-  readonly archive: Archive;
-  readonly clock: Clock;
-  readonly ids: Ids;
-}
-
-/**
- * The workflow's task: `register` keeps the task token on the approval (and releases it at once
- * when the approval was decided before the workflow got there); `confirm` answers the stored
- * status and deadline after the wait ended (the workflow trusts the table, not whoever released
- * it);
- * `expire` marks a pending approval expired and writes its record.
- */
-export async function handleApprovalTask(
-  event: ApprovalTaskEvent,
-  deps: ApprovalTaskDeps,
-): Promise<{ status: ApprovalStatus; decideBy?: string }> {
-  if (!event || typeof event.approvalId !== 'string' || !APPROVAL_ID_PATTERN.test(event.approvalId))
-    throw new Error('approval task: approvalId must be an approval id');
-  if (event.action === 'register') {
-    if (typeof event.taskToken !== 'string' || event.taskToken.length === 0) throw new Error('approval task: taskToken is required');
-    const a = await casUpdate(deps.store, event.approvalId, (cur) => ({ ...cur, revision: cur.revision + 1, taskToken: event.taskToken }));
-    if (a.status !== 'pending') await deps.workflow.settle(a);
-    return { status: a.status };
-  }
-  if (event.action === 'confirm') {
-    const a = await deps.store.get(event.approvalId);
-    if (!a) throw new Error(`approval task: approval ${event.approvalId} not found`);
-    // The deadline from the table too, rounded up to a whole second (a Wait state drops milliseconds).
-    return { status: a.status, decideBy: new Date(Math.ceil(a.expiresAt / 1000) * 1000).toISOString() };
-  }
-  if (event.action === 'expire') {
-    const before = await deps.store.get(event.approvalId);
-    if (!before) throw new Error(`approval task: approval ${event.approvalId} not found`);
-    const a = before.status === 'pending' ? await casUpdate(deps.store, event.approvalId, expireApproval) : before;
-    // Written whenever the approval is expired, so a retry after a failed write still writes it;
-    // the record's session id and time derive from the approval, so a second write is refused as
-    // a conflict (already written), never duplicated.
-    if (a.status === 'expired') {
-      try {
-        await deps.archive.put(expiredRecord(a, deps, event.executionId ?? null));
-      } catch (e) {
-        if (!isArchiveConflict(e)) throw e;
-      }
-    }
-    return { status: a.status };
-  }
-  throw new Error(`approval task: unknown action ${JSON.stringify((event as { action?: unknown }).action)}`);
-}
-
 /**
  * Read, change, compare-and-set, retried when another writer came first. `change` returns the
  * next approval (revision + 1) or the same object to leave it as it is.
@@ -513,38 +296,5 @@ export async function casUpdate(store: ApprovalStore, id: string, change: (a: Ap
     type: 'invalid_request_error',
     code: 'approval_conflict',
     headers: { 'retry-after': '1' },
-  });
-}
-
-/** The record of an expiry (a workflow event, not an HTTP request: method `WORKFLOW`). */
-function expiredRecord(a: Approval, deps: ApprovalTaskDeps, executionId: string | null): SessionRecord {
-  const at = new Date(a.expiresAt).toISOString();
-  const issuer = deps.config.issuers.find((i) => i.issuer === a.requester.issuer);
-  const model = deps.config.models.find((m) => m.name === a.model);
-  return sealRecord({
-    schema: RECORD_SCHEMA,
-    session_id: uuidv7From(a.expiresAt, `approval-expired:${a.id}`),
-    started_at: at,
-    ended_at: at,
-    request: { method: 'WORKFLOW', path: `/v1/approvals/${a.id}`, request_id: executionId, source_ip: null, user_agent: null },
-    principal: {
-      issuer: a.requester.issuer,
-      issuer_id: issuer?.id ?? '',
-      subject: a.requester.subject,
-      client_id: a.requester.clientId,
-      groups: [],
-      scopes: [],
-      token_id: null,
-      token_expires_at: null,
-    },
-    model: { name: a.model, provider: model?.provider ?? null, upstream_model: model ? (model.upstreamModel ?? model.name) : null },
-    decision: { outcome: 'deny', status: 403, reason: 'approval_expired', rule_id: a.ruleId, policy_version: deps.config.version },
-    input: { kind: null, items: 0, characters: 0, encoding_format: null, dimensions: null, request_bytes: 0, text: null },
-    masking: null,
-    upstream: null,
-    usage: null,
-    output: null,
-    timings: { total_ms: 0, auth_ms: 0, upstream_ms: 0 },
-    approval: recordApproval(a, 'expired'),
   });
 }
