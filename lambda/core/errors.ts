@@ -74,6 +74,24 @@ export const unauthenticated = (message: string, reason: string): GatewayError =
     headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
   });
 
+/**
+ * 503: something the request needs is unavailable right now; nothing was sent. `retryAfter`
+ * (seconds) becomes `Retry-After`; `reason` defaults to `code`.
+ */
+export const unavailable = (
+  message: string,
+  code: string,
+  opts: { readonly retryAfter?: number; readonly cause?: unknown; readonly reason?: string } = {},
+): GatewayError =>
+  new GatewayError(message, {
+    status: 503,
+    type: 'server_error',
+    code,
+    ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
+    ...(opts.retryAfter !== undefined ? { headers: { 'retry-after': String(opts.retryAfter) } } : {}),
+    ...(opts.cause !== undefined ? { cause: opts.cause } : {}),
+  });
+
 export const forbidden = (message: string, code: string, reason: string = code): GatewayError =>
   new GatewayError(message, { status: 403, type: 'permission_error', code, reason });
 

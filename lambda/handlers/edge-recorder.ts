@@ -2,8 +2,8 @@
  * The edge recorder: one session record for every request API Gateway answered without running
  * the proxy (its JWT authorizer refused the token, no route matched, the stage throttled).
  * Fed by a CloudWatch Logs subscription on the API's access log, filtered to entries whose
- * `integrationStatus` is "-". Each entry goes through the same `Gateway.handle` path as a
- * request the proxy refused itself, so edge records have the same shape.
+ * `integrationStatus` is "-". Each entry is recorded by the same session recorder as a request
+ * the proxy refused itself, so edge records have the same shape.
  *
  * Delivery is at least once: the session id is derived from API Gateway's request id, and the
  * archive never overwrites, so a redelivered entry is recognised and skipped. Any other archive
@@ -12,7 +12,8 @@
 import { gunzipSync } from 'node:zlib';
 import type { CloudWatchLogsEvent, CloudWatchLogsDecodedData } from 'aws-lambda';
 import { GatewayError, type ErrorType } from '../core/errors';
-import type { Gateway, GatewayRequest } from '../core/gateway';
+import type { GatewayRequest } from '../core/exchange';
+import type { SessionRecorder } from '../core/recorder';
 import { uuidv7From } from '../core/ids';
 import { logger } from './powertools';
 
@@ -69,7 +70,7 @@ export function decodeLogsEvent(event: CloudWatchLogsEvent): CloudWatchLogsDecod
 }
 
 export function createEdgeRecorder(
-  gateway: Gateway,
+  recorder: SessionRecorder,
 ): (event: CloudWatchLogsEvent) => Promise<{ recorded: number; duplicates: number; skipped: number }> {
   return async (event) => {
     const data = decodeLogsEvent(event);
@@ -93,7 +94,7 @@ export function createEdgeRecorder(
         continue;
       }
       const { request, error, sessionId } = fromAccessLog(entry);
-      const handled = await gateway.handle(request, { rejectedAtEdge: error, sessionId });
+      const handled = await recorder.recordRefusal(request, error, sessionId);
       if (handled.archiveError) {
         if ((handled.archiveError as Error).name === 'ArchiveConflictError') {
           duplicates++;

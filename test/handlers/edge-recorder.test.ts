@@ -2,11 +2,10 @@
 import { gzipSync } from 'node:zlib';
 import type { CloudWatchLogsEvent } from 'aws-lambda';
 import { loadConfig } from '../../shared/config';
-import { Gateway } from '../../lambda/core/gateway';
+import { SessionRecorder } from '../../lambda/core/recorder';
 import type { Archive } from '../../lambda/core/ports';
 import type { SessionRecord } from '../../lambda/core/record';
 import { createEdgeRecorder, fromAccessLog } from '../../lambda/handlers/edge-recorder';
-import { InMemoryRevocationList } from '../../lambda/adapters/local/revocations';
 
 const config = loadConfig({
   issuers: [{ id: 'corp', issuer: 'https://idp.example.com', audiences: 'embedgate', jwksUri: 'https://idp.example.com/jwks' }],
@@ -27,22 +26,8 @@ class WriteOnceArchive implements Archive {
 
 function setup() {
   const archive = new WriteOnceArchive();
-  const gateway = new Gateway({
-    config,
-    verifier: {
-      verify: async () => {
-        throw new Error('never called');
-      },
-    },
-    provider: () => {
-      throw new Error('never called');
-    },
-    revocations: new InMemoryRevocationList(),
-    archive,
-    clock: { now: () => Date.now() },
-    ids: { sessionId: () => 'random-id' },
-  });
-  return { archive, record: createEdgeRecorder(gateway) };
+  const recorder = new SessionRecorder({ config, archive, clock: { now: () => Date.now() } });
+  return { archive, record: createEdgeRecorder(recorder) };
 }
 
 const entry = (o: Record<string, string>) =>

@@ -1,6 +1,6 @@
 import { BatchGetItemCommand, DeleteItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GatewayError } from '../../core/errors';
+import { unavailable } from '../../core/errors';
 import type { Revocation, RevocationList } from '../../core/ports';
 import {
   applicableRevocationKeys,
@@ -169,13 +169,7 @@ export class DynamoDbRevocationList implements RevocationList {
       if (r && isRevocationActive(r, now)) return r;
     }
     if (keys.every((k) => this.cached(k, now, this.maxStaleMs) !== undefined)) return null;
-    throw new GatewayError('The revocation list is unavailable; retry later.', {
-      status: 503,
-      type: 'server_error',
-      code: 'revocation_list_unavailable',
-      headers: { 'retry-after': '1' },
-      cause,
-    });
+    throw unavailable('The revocation list is unavailable; retry later.', 'revocation_list_unavailable', { retryAfter: 1, cause });
   }
 
   /** The cache entry of `key` if it is younger than `maxAgeMs` at `now` (marking it recently used). */

@@ -3,7 +3,7 @@
  * a module reached only through `import()` is a chunk of its own, read and compiled only by
  * gateways that use it (Bedrock models, Comprehend masking, approvals), so the others start faster.
  */
-import { GatewayError } from '../../core/errors';
+import { unavailable } from '../../core/errors';
 import type { ApprovalStore, ApprovalWorkflow, EmbeddingCall, EmbeddingProvider, EmbeddingResult } from '../../core/ports';
 
 /**
@@ -52,11 +52,8 @@ export function lazyApprovals(
     try {
       return await get();
     } catch (cause) {
-      throw new GatewayError('Approvals are unavailable right now; nothing was sent. Try again later.', {
-        status: 503,
-        type: 'server_error',
-        code: 'approvals_unavailable',
-        headers: { 'retry-after': '5' },
+      throw unavailable('Approvals are unavailable right now; nothing was sent. Try again later.', 'approvals_unavailable', {
+        retryAfter: 5,
         cause,
       });
     }

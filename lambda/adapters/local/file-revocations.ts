@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { GatewayError } from '../../core/errors';
+import type { GatewayError } from '../../core/errors';
+import { unavailable } from '../../core/errors';
 import type { Revocation, RevocationList } from '../../core/ports';
 import type { RevocationKind, RevocationSubject } from '../../core/revocation';
 import { InMemoryRevocationList } from './revocations';
@@ -70,11 +71,8 @@ export class FileRevocationList implements RevocationList {
   }
 
   private fail(e: unknown): void {
-    this.broken = new GatewayError('The revocation list is unavailable; retry later.', {
-      status: 503,
-      type: 'server_error',
-      code: 'revocation_list_unavailable',
-      headers: { 'retry-after': '1' },
+    this.broken = unavailable('The revocation list is unavailable; retry later.', 'revocation_list_unavailable', {
+      retryAfter: 1,
       cause: e,
     });
   }

@@ -19,8 +19,8 @@ function patternOf(p: { pattern: string; flags?: string | undefined }): RegExp {
 
 /**
  * Which of the rule's approval conditions this request meets (empty: no approval needed).
- * `input` is the request's input as sent (patterns look at what the client wrote);
- * `maskedTypes` the entity types masking found in it.
+ * `input` is the input as masked (what leaves for the model: patterns look at what the model
+ * would see, normalised); `maskedTypes` the entity types masking found in it.
  */
 export function approvalTriggers(
   a: ApprovalConfig,
@@ -77,28 +77,23 @@ export function payloadSha256(p: {
 }
 
 /**
- * A short preview of the input for reviewers: the first items, shortened, with EVERY value
- * masking found replaced by `[TYPE]` whatever the rule's strategy (a `detect` strategy passes the
- * value upstream, but reviewers' mailboxes are no place for it), control characters removed
- * (a requester cannot lay out fake instructions). Without masking there is no preview: nothing
- * says what the text holds.
+ * A short preview of the input for reviewers, from what the masking stage lets them see: the first
+ * items with every value masking found shown as `[TYPE]` (see `MaskedInput.review`), shortened,
+ * control characters removed (a requester cannot lay out fake instructions). Without masking there
+ * is no preview: nothing says what the text holds.
  */
-export function approvalPreview(
-  input: EmbeddingsRequest['input'],
-  findings: ReadonlyArray<{ readonly item: number; readonly type: string; readonly offsets: ReadonlyArray<ReadonlyArray<number>> }> | null,
-): string {
-  if (input.kind === 'tokens') return `[${input.items.length} item(s) of token ids: no preview]`;
-  if (findings === null) return '[no preview: masking is off, the text was not scanned]';
-  const shown = input.items.slice(0, 3).map((text, i) => {
-    const spans = findings
-      .filter((f) => f.item === i)
-      .flatMap((f) => f.offsets.map(([a, b]) => ({ a: a!, b: b!, type: f.type })))
-      .sort((x, y) => y.a - x.a);
-    let t = text;
-    for (const { a, b, type } of spans) t = `${t.slice(0, a)}[${type}]${t.slice(b)}`;
-    t = t.replace(/[\p{Cc}\p{Cf}\u2028\u2029]+/gu, ' ');
+export function approvalPreview(input: {
+  readonly kind: 'text' | 'tokens';
+  readonly count: number;
+  review(n: number): string[] | null;
+}): string {
+  if (input.kind === 'tokens') return `[${input.count} item(s) of token ids: no preview]`;
+  const review = input.review(3);
+  if (review === null) return '[no preview: masking is off, the text was not scanned]';
+  const shown = review.map((text, i) => {
+    const t = text.replace(/[\p{Cc}\p{Cf}\u2028\u2029]+/gu, ' ');
     return `  [${i}] ${t.length > 160 ? `${t.slice(0, 160)}…` : t}`;
   });
-  if (input.items.length > 3) shown.push(`  (+${input.items.length - 3} more item(s))`);
+  if (input.count > 3) shown.push(`  (+${input.count - 3} more item(s))`);
   return shown.join('\n');
 }

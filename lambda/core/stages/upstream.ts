@@ -1,0 +1,69 @@
+/**
+ * Stage `upstream`: the masked input goes to the model's provider (batched to its limits, order
+ * kept, retried within its policy); the vectors come back as the client's OpenAI-shaped answer.
+ * In: the provider, the request's parameters, the masked input. Out: the 200 answer, with the
+ * result and the upstream's facts in the session; a failure runs `release` (a used approval is
+ * given back: the client got no output) and is the request's error.
+ */
+import type { Answer, Session } from '../exchange';
+import type { EmbeddingProvider, EmbeddingResult } from '../ports';
+import { toLittleEndianBytes } from '../record';
+import { upstreamOf } from '../recorder';
+import type { EmbeddingsRequest } from '../request';
+import type { Admitted } from './policy';
+import type { MaskedInput } from './masking';
+
+export async function callUpstream(
+  provider: EmbeddingProvider,
+  request: EmbeddingsRequest,
+  input: MaskedInput,
+  admitted: Admitted,
+  s: Session,
+  release?: () => Promise<void>,
+): Promise<Answer> {
+  let result: EmbeddingResult;
+  try {
+    result = await provider.embed({
+      input: input.items,
+      ...(request.dimensions !== undefined ? { dimensions: request.dimensions } : {}),
+      ...(request.user !== undefined ? { user: request.user } : {}),
+      encodingFormat: request.encodingFormat,
+    });
+  } catch (e) {
+    if (release) await release();
+    throw e;
+  }
+  s.result = result;
+  s.upstream = upstreamOf(result.upstream);
+  s.reason = admitted.reason;
+  return { status: 200, body: embeddingsBody(request, admitted.model.name, result) };
+}
+
+/**
+ * The OpenAI-shaped body of a successful embeddings answer, in the client's `encoding_format`:
+ * `{"object":"list","data":[{"object":"embedding","index":i,"embedding":...}],"model":...,"usage":{...}}`.
+ *
+ * Pass-through: a vector the provider kept in the upstream's own encoding (`r.encoded`), when that
+ * is the client's encoding, goes out as the upstream wrote it (a canonical base64 string, or a
+ * compact number array's exact text) instead of being encoded again; others are encoded from the
+ * float32 values (`Array.from` for floats, so the numbers are the exact float32 values). Either
+ * way the values are the ones the record's `output.fingerprint` covers. Embeddings responses hold
+ * no text, so no response masking applies to them.
+ */
+export function embeddingsBody(req: Pick<EmbeddingsRequest, 'encodingFormat'>, model: string, r: EmbeddingResult): string {
+  const format = req.encodingFormat === 'base64' ? 'base64' : 'float';
+  let data = '';
+  for (let i = 0; i < r.vectors.length; i++) {
+    const kept = r.encoded?.[i];
+    let embedding: string;
+    if (kept !== undefined && kept.format === format) embedding = format === 'base64' ? `"${kept.text}"` : kept.text;
+    else if (format === 'float') embedding = JSON.stringify(Array.from(r.vectors[i]!));
+    else {
+      const bytes = toLittleEndianBytes(r.vectors[i]!);
+      embedding = `"${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')}"`;
+    }
+    data += `${i === 0 ? '' : ','}{"object":"embedding","index":${i},"embedding":${embedding}}`;
+  }
+  const usage = `{"prompt_tokens":${JSON.stringify(r.usage.promptTokens)},"total_tokens":${JSON.stringify(r.usage.totalTokens)}}`;
+  return `{"object":"list","data":[${data}],"model":${JSON.stringify(model)},"usage":${usage}}`;
+}
