@@ -19,7 +19,7 @@ const USAGE = `usage:
       issuer configured in the file's "dev.issuer" section. --digest-on-exit writes the archive's
       signed digests when it stops (embedgate audit digest --include-current-hour).
   embedgate config validate <file>
-      Validate a configuration file and print its version.
+      Validate a configuration file; print its warnings (exit 0) or its errors (exit 2), and its version.
   embedgate audit digest|verify|query|queries ...
       Digests and verification of an archive, named audit queries ("embedgate audit" for details).
   embedgate revoke (--subject <sub> | --client-id <id> | --token-id <jti> --issuer <iss>) [--issuer <iss>]
@@ -78,10 +78,11 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'config':
       if (rest[0] === 'validate' && rest[1]) {
-        const file = readDevConfigFile(rest[1]);
-        const config = buildConfig(file, file.dev.issuer ? 'http://127.0.0.1:1' : undefined);
+        const { validateConfigFile } = await import('./policy-warnings.js');
+        const { config, warnings } = validateConfigFile(rest[1]);
+        for (const w of warnings) process.stdout.write(`warning: ${w.path}: ${w.message} [${w.id}]\n`);
         process.stdout.write(
-          `valid: ${config.issuers.length} issuer(s), ${config.models.length} model(s), ${config.policy.rules.length} rule(s); version ${config.version}\n`,
+          `valid: ${config.issuers.length} issuer(s), ${config.models.length} model(s), ${config.policy.rules.length} rule(s); version ${config.version}${warnings.length ? `; ${warnings.length} warning(s)` : ''}\n`,
         );
         return 0;
       }
