@@ -3,7 +3,7 @@
  *
  *   embedgate dev --config <file> [--port <n>] [--host <addr>] [--archive-dir <dir>] [--issuer] [--skip-edge-auth]
  *   embedgate config validate <file>
- *   embedgate audit digest|verify|query|queries ...   (see cli/audit.ts)
+ *   embedgate audit digest|verify|query|queries ...   (see cli/audit.ts); audit replay (see cli/replay.ts)
  *   embedgate revoke | unrevoke | revocations list ...  (see cli/revoke.ts)
  *   embedgate approvals list | show | approve | deny ...  (see cli/approvals.ts)
  *   embedgate policy test | explain ...  (see cli/policy.ts)
@@ -22,6 +22,8 @@ const USAGE = `usage:
       Validate a configuration file; print its warnings (exit 0) or its errors (exit 2), and its version.
   embedgate audit digest|verify|query|queries ...
       Digests and verification of an archive, named audit queries ("embedgate audit" for details).
+  embedgate audit replay --config <file> [--since <time>] [--until <time>] [--archive-dir <dir>] [--format text|json]
+      Re-decide recorded sessions under another configuration and report what would change.
   embedgate revoke (--subject <sub> | --client-id <id> | --token-id <jti> --issuer <iss>) [--issuer <iss>]
                    [--reason <text>] [--until <ISO time | 30m | 12h | 7d>] [--by <name>] (--table <name> [--region <r>] | --archive-dir <dir>)
       Cut off a principal at runtime: in the DynamoDB table of a deployed gateway (its output
@@ -40,6 +42,15 @@ export async function main(argv: string[]): Promise<number> {
     case 'dev':
       return dev(rest);
     case 'audit': {
+      if (rest[0] === 'replay') {
+        const r = await import('./replay.js');
+        try {
+          return await r.auditReplay(rest.slice(1), (line) => process.stdout.write(`${line}\n`));
+        } catch (e) {
+          if (e instanceof r.ReplayUsageError) throw new UsageError(e.message);
+          throw e;
+        }
+      }
       const { audit } = await import('./audit.js');
       return audit(rest);
     }
