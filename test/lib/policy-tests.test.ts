@@ -49,7 +49,11 @@ describe('EmbeddingGateway policyTests', () => {
             { status: 403, reason: 'rule_deny', rule: 'quarantine' },
             { principal: { claims: { sub: 'quarantine-1', groups: ['rag-x'] } } },
           ),
-          ragCase('1024 dimensions are not allowed', { status: 400 }, { request: { model: 'titan-v2', input: 'x', dimensions: 1024 } }),
+          ragCase(
+            '1024 dimensions are not allowed',
+            { status: 422, reason: 'dimensions_not_allowed' },
+            { request: { model: 'titan-v2', input: 'x', dimensions: 1024 } },
+          ),
         ]),
       }),
     ).not.toThrow();
@@ -74,7 +78,7 @@ describe('EmbeddingGateway policyTests', () => {
   it('fails synth with the reason when the cases cannot be read', () => {
     expect(() =>
       synth({ policyTests: PolicyTests.fromCases([{ name: 'no request', principal: { claims: { sub: 's' } }, expect: { status: 200 } }]) }),
-    ).toThrow(/policyTests could not run \(exit 2\):\n.*request/);
+    ).toThrow(/policyTests could not run \(exit 2\):[\s\S]*cases\.json#0: request: /);
     expect(() => synth({ policyTests: PolicyTests.fromPath(join(tmpdir(), 'embedgate-no-such-dir')) })).toThrow(/cannot read test cases/);
     expect(() => PolicyTests.fromCases([])).toThrow(/at least one test case/);
   });
