@@ -191,7 +191,7 @@ async function demo(): Promise<number> {
       ['explain', '--config', CONFIG, '--claims', join(explainDir, 'claims.json'), '--request', join(explainDir, 'request.json')],
       (l) => explained.push(l),
     );
-    for (const l of explained.filter((l) => /^(answer|policy|  )/.test(l))) say(`     ${l}`);
+    for (const l of explained.filter((l) => /^(answer|policy| {2})/.test(l))) say(`     ${l}`);
     expect('explain agrees with the gateway', explained[0] === 'answer: 403 deny (no_matching_rule), rule -', explained[0]!);
 
     const records = await readLocalArchive(archiveDir);
