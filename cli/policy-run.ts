@@ -122,24 +122,9 @@ export class PolicyCaseRunner {
     };
     const { response, record } = await gateway.handle(req);
     workflow.close();
-    const p = record.principal;
-    return {
-      record,
-      response,
-      principal: p && {
-        issuerId: p.issuer_id,
-        issuer: p.issuer,
-        subject: p.subject,
-        clientId: p.client_id,
-        groups: p.groups,
-        scopes: p.scopes,
-        tokenId: p.token_id,
-        expiresAt: p.token_expires_at === null ? null : Date.parse(p.token_expires_at) / 1000,
-      },
-    };
+    return { record, response, principal: record.principal && principalOf(record) };
   }
 
-  /** The issuer of a case: by id; else the one whose URL the claims' `iss` names; else the first. */
   private issuer(id: string | undefined, iss: unknown): IssuerConfig {
     const issuers = this.config.issuers;
     if (id === undefined) return issuers.find((i) => i.issuer === iss) ?? issuers[0]!;
@@ -180,4 +165,19 @@ export class PolicyCaseRunner {
       return new Response('not found', { status: 404 });
     }) as typeof fetch;
   }
+}
+
+/** The principal a record names (the gateway verified it): identity for explaining and replaying. */
+export function principalOf(r: Pick<SessionRecord, 'principal'>): Principal {
+  const p = r.principal!;
+  return {
+    issuerId: p.issuer_id,
+    issuer: p.issuer,
+    subject: p.subject,
+    clientId: p.client_id,
+    groups: p.groups,
+    scopes: p.scopes,
+    tokenId: p.token_id,
+    expiresAt: p.token_expires_at === null ? null : Date.parse(p.token_expires_at) / 1000,
+  };
 }

@@ -19,12 +19,12 @@ import { DEFAULT_STRATEGY } from '../shared/masking/catalog';
 import { decide } from '../lambda/core/policy';
 import { approvalTriggers } from '../lambda/core/approvals';
 import { GatewayError } from '../lambda/core/errors';
-import type { Principal } from '../lambda/core/identity';
 import { enforceLimits, type EmbeddingsRequest } from '../lambda/core/request';
 import { lazyMasker } from '../lambda/core/masking/runtime';
 import { ruleMaskingStrategies, type Masker } from '../lambda/core/masking/masker';
 import type { SessionRecord } from '../lambda/core/record';
 import { readConfig } from './policy';
+import { principalOf } from './policy-run';
 import { readRecords, type RecordSource } from './replay-source';
 
 export const REPLAY_USAGE = `usage:
@@ -62,20 +62,6 @@ export function recordedVerdict(r: SessionRecord): { verdict: Verdict; reason: s
   if (d.outcome === 'allow' || d.outcome === 'error') return at('allowed'); // policy allowed; upstream may have failed
   if (d.outcome === 'deny' && r.approval) return at('held'); // an approval refused its use: still subject to approval
   return at('refused');
-}
-
-export function principalOf(r: SessionRecord): Principal {
-  const p = r.principal!;
-  return {
-    issuerId: p.issuer_id,
-    issuer: p.issuer,
-    subject: p.subject,
-    clientId: p.client_id,
-    groups: p.groups,
-    scopes: p.scopes,
-    tokenId: p.token_id,
-    expiresAt: p.token_expires_at === null ? null : Date.parse(p.token_expires_at) / 1000,
-  };
 }
 
 /** Re-decides records under one configuration (one masker for all of them). */
