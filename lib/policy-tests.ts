@@ -30,10 +30,15 @@ export class PolicyTests {
     return new PolicyTests(undefined, JSON.parse(JSON.stringify(cases)) as { [key: string]: unknown }[]);
   }
 
-  private constructor(
-    /** The file or directory of cases, when they come from files. */
-    public readonly path: string | undefined,
-    /** The inline cases, when given inline. */
-    public readonly cases: { [key: string]: unknown }[] | undefined,
-  ) {}
+  /** The file or directory of cases, when they come from files. */
+  public readonly path?: string;
+  /** The inline cases, when given inline. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- jsii spells a free-form JSON object { [key: string]: any }
+  public readonly cases?: { [key: string]: any }[];
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
+  private constructor(path: string | undefined, cases: { [key: string]: any }[] | undefined) {
+    this.path = path;
+    this.cases = cases;
+  }
 }
