@@ -10,7 +10,7 @@
  * written and the approval's chain. Exits 0 only if every step behaved as expected and every
  * request left exactly one record.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SignJWT, generateKeyPair, decodeProtectedHeader } from 'jose';
@@ -20,6 +20,7 @@ import { buildConfig, readDevConfigFile } from './dev-config';
 import { fetchClientCredentialsToken, startDevIssuer } from './issuer';
 import { revoke, unrevoke } from './revoke';
 import { approvals } from './approvals';
+import { policy } from './policy';
 
 const CONFIG = resolve(__dirname, '../../examples/dev.json');
 
@@ -177,6 +178,21 @@ async function demo(): Promise<number> {
       client(indexerToken).embeddings.create(heldInput, { headers: { 'x-embedgate-approval-id': approvalId } }),
     );
     expect('a replay is refused', replay === 403, `${replay} approval_used`);
+
+    say('9. policy as code: the example test cases (embedgate policy test), and why support-bot may not use local-large (policy explain)');
+    const testOut: string[] = [];
+    const tested = await policy(['test', resolve(__dirname, '../../examples/policy-tests'), '--config', CONFIG], (l) => testOut.push(l));
+    expect('the policy passes its tests', tested === 0, testOut.at(-1)!);
+    const explainDir = await mkdtemp(join(tmpdir(), 'embedgate-demo-explain-'));
+    await writeFile(join(explainDir, 'claims.json'), JSON.stringify({ sub: 'support-bot', groups: ['support'], scope: 'embeddings' }));
+    await writeFile(join(explainDir, 'request.json'), JSON.stringify({ model: 'local-large', input: 'Where is my order?' }));
+    const explained: string[] = [];
+    await policy(
+      ['explain', '--config', CONFIG, '--claims', join(explainDir, 'claims.json'), '--request', join(explainDir, 'request.json')],
+      (l) => explained.push(l),
+    );
+    for (const l of explained.filter((l) => /^(answer|policy| {2})/.test(l))) say(`     ${l}`);
+    expect('explain agrees with the gateway', explained[0] === 'answer: 403 deny (no_matching_rule), rule -', explained[0]!);
 
     const records = await readLocalArchive(archiveDir);
     say(`\nAudit: ${records.length} session records in ${archiveDir}\n`);

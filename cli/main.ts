@@ -3,9 +3,10 @@
  *
  *   embedgate dev --config <file> [--port <n>] [--host <addr>] [--archive-dir <dir>] [--issuer] [--skip-edge-auth]
  *   embedgate config validate <file>
- *   embedgate audit digest|verify|query|queries ...   (see cli/audit.ts)
+ *   embedgate audit digest|verify|query|queries ...   (see cli/audit.ts); audit replay (see cli/replay.ts)
  *   embedgate revoke | unrevoke | revocations list ...  (see cli/revoke.ts)
  *   embedgate approvals list | show | approve | deny ...  (see cli/approvals.ts)
+ *   embedgate policy test | explain ...  (see cli/policy.ts)
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,9 +19,11 @@ const USAGE = `usage:
       issuer configured in the file's "dev.issuer" section. --digest-on-exit writes the archive's
       signed digests when it stops (embedgate audit digest --include-current-hour).
   embedgate config validate <file>
-      Validate a configuration file and print its version.
+      Validate a configuration file; print its warnings (exit 0) or its errors (exit 2), and its version.
   embedgate audit digest|verify|query|queries ...
       Digests and verification of an archive, named audit queries ("embedgate audit" for details).
+  embedgate audit replay --config <file> [--since <time>] [--until <time>] [--archive-dir <dir>] [--format text|json]
+      Re-decide recorded sessions under another configuration and report what would change.
   embedgate revoke (--subject <sub> | --client-id <id> | --token-id <jti> --issuer <iss>) [--issuer <iss>]
                    [--reason <text>] [--until <ISO time | 30m | 12h | 7d>] [--by <name>] (--table <name> [--region <r>] | --archive-dir <dir>)
       Cut off a principal at runtime: in the DynamoDB table of a deployed gateway (its output
@@ -29,7 +32,9 @@ const USAGE = `usage:
   embedgate revocations list (--table <name> | --archive-dir <dir>) [--format table|json]
   embedgate approvals list | show <id> | approve <id> --reason <text> | deny <id> --reason <text> --url <gateway URL>
       Review held requests through the gateway's approval API, with the token in EMBEDGATE_TOKEN
-      (or --token-file). Works the same against embedgate dev and a deployed gateway.`;
+      (or --token-file). Works the same against embedgate dev and a deployed gateway.
+  embedgate policy test <file|dir> --config <file> | policy explain --config <file> --claims <file> --request <file>
+      Test a policy with test cases, or explain one decision ("embedgate policy" for details).`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -37,6 +42,15 @@ export async function main(argv: string[]): Promise<number> {
     case 'dev':
       return dev(rest);
     case 'audit': {
+      if (rest[0] === 'replay') {
+        const r = await import('./replay.js');
+        try {
+          return await r.auditReplay(rest.slice(1), (line) => process.stdout.write(`${line}\n`));
+        } catch (e) {
+          if (e instanceof r.ReplayUsageError) throw new UsageError(e.message);
+          throw e;
+        }
+      }
       const { audit } = await import('./audit.js');
       return audit(rest);
     }
@@ -64,12 +78,22 @@ export async function main(argv: string[]): Promise<number> {
         throw e;
       }
     }
+    case 'policy': {
+      const p = await import('./policy.js');
+      try {
+        return await p.policy(rest, (line) => process.stdout.write(`${line}\n`));
+      } catch (e) {
+        if (e instanceof p.PolicyUsageError) throw new UsageError(e.message);
+        throw e;
+      }
+    }
     case 'config':
       if (rest[0] === 'validate' && rest[1]) {
-        const file = readDevConfigFile(rest[1]);
-        const config = buildConfig(file, file.dev.issuer ? 'http://127.0.0.1:1' : undefined);
+        const { validateConfigFile } = await import('./policy-warnings.js');
+        const { config, warnings } = validateConfigFile(rest[1]);
+        for (const w of warnings) process.stdout.write(`warning: ${w.path}: ${w.message} [${w.id}]\n`);
         process.stdout.write(
-          `valid: ${config.issuers.length} issuer(s), ${config.models.length} model(s), ${config.policy.rules.length} rule(s); version ${config.version}\n`,
+          `valid: ${config.issuers.length} issuer(s), ${config.models.length} model(s), ${config.policy.rules.length} rule(s); version ${config.version}${warnings.length ? `; ${warnings.length} warning(s)` : ''}\n`,
         );
         return 0;
       }

@@ -21,6 +21,8 @@ import { GatewayNetwork } from './gateway-network';
 import { MaskingStrategy, type GatewayMasking } from './masking';
 import { JwtAlgorithm, type PolicyRule, type TrustedIssuer } from './policy';
 import { buildGatewayConfig } from './private/gateway-config';
+import { addConfigWarnings, runPolicyTests } from './private/policy-checks';
+import type { PolicyTests } from './policy-tests';
 import { functionRole } from './private/function-role';
 import { gatewayFunction } from './private/gateway-function';
 import { GatewayMonitoring } from './private/monitoring';
@@ -49,6 +51,14 @@ export interface EmbeddingGatewayProps {
   readonly models: UpstreamModel[];
   /** Policy rules (default deny). See docs/policy.md. */
   readonly rules: PolicyRule[];
+
+  /**
+   * Policy test cases run at synth against the configuration built from these props
+   * (`PolicyTests.fromPath('policy-tests')`): a failing case fails synth, naming the case and the
+   * difference. Needs the built package (its CLI runs them). See docs/policy.md.
+   * @default - no policy tests
+   */
+  readonly policyTests?: PolicyTests;
 
   /**
    * Masking of sensitive data in inputs (see docs/configuration.md, masking).
@@ -319,6 +329,8 @@ export class EmbeddingGateway extends Construct {
       maxTokenBytes: (props.maxTokenSize ?? Size.kibibytes(8)).toBytes(),
       archiveFailMode: failMode,
     });
+    addConfigWarnings(this, config.json);
+    if (props.policyTests) runPolicyTests(config.json, props.policyTests);
 
     const serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
     const functionLogs = new logs.LogGroup(this, 'ProxyLogs', {

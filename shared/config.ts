@@ -9,6 +9,7 @@
  */
 import * as z from 'zod';
 import { ConfigError, configVersion, isLoopback, sealConfig } from './config-runtime';
+import { describeIssue } from './config-suggest';
 import { compileGlob } from './glob';
 import {
   BUILTIN_DETECTOR_NAMES,
@@ -674,7 +675,7 @@ export type GatewayConfig = Parsed & {
 export function loadConfig(doc: unknown): GatewayConfig {
   const result = configSchema.safeParse(doc);
   if (!result.success) {
-    throw new ConfigError(result.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`));
+    throw new ConfigError(result.error.issues.map((i) => `${formatPath(i.path)}: ${describeIssue(configSchema, i)}`));
   }
   const { $schema: _ignored, ...normalised } = result.data;
   return Object.freeze({ ...normalised, version: configVersion(normalised) }) as GatewayConfig;

@@ -327,13 +327,17 @@ describe('loadConfig validation errors', () => {
   });
 
   it('an unknown top-level key is refused, naming the key', () => {
-    expect(configIssues({ ...baseConfig(), dev: { issuer: {} } })).toEqual(['(document): Unrecognized key: "dev"']);
+    expect(configIssues({ ...baseConfig(), dev: { issuer: {} } })).toEqual([
+      '(document): unknown key "dev": valid keys are issuers, models, policy, gateway, masking',
+    ]);
   });
 
-  it('an unknown nested key (a typo) is refused at the object that holds it', () => {
-    expect(configIssues(baseConfig({ models: [localModelDoc({ dimension: 8 })] }))).toEqual(['models[0]: Unrecognized key: "dimension"']);
+  it('an unknown nested key (a typo) is refused at the object that holds it, with the nearest valid key', () => {
+    expect(configIssues(baseConfig({ models: [localModelDoc({ dimension: 8 })] }))).toEqual([
+      'models[0]: unknown key "dimension": did you mean "dimensions"?',
+    ]);
     expect(configIssues(baseConfig({ policy: { rules: [ruleDoc({ match: { subjects: 'x' } })] } }))).toEqual([
-      'policy.rules[0].match: Unrecognized key: "subjects"',
+      'policy.rules[0].match: unknown key "subjects": did you mean "subject"?',
     ]);
   });
 

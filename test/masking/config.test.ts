@@ -168,6 +168,6 @@ describe('masking validation', () => {
     expect(issues({ pseudonymKey: { source: 'vault', path: 'x' } })).toEqual([
       'masking.pseudonymKey.source: pseudonymKey.source must be "secretsManager", "env" or "file"',
     ]);
-    expect(issues({ enable: true })[0]).toMatch(/^masking: Unrecognized key: "enable"/);
+    expect(issues({ enable: true })[0]).toMatch(/^masking: unknown key "enable": did you mean "enabled"\?/);
   });
 });
