@@ -15,13 +15,14 @@
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import type { GatewayConfig, IssuerConfig, ModelConfig } from '../shared/config';
 import { Gateway, type GatewayRequest, type GatewayResponse } from '../lambda/core/gateway';
-import { TokenVerifier, type Principal } from '../lambda/core/identity';
+import { TokenVerifier } from '../lambda/core/identity';
+import type { Principal } from '../lambda/core/principal';
 import { uuidv7Ids } from '../lambda/core/ids';
 import type { Archive, Clock, Revocation } from '../lambda/core/ports';
 import { recordKey, type SessionRecord } from '../lambda/core/record';
 import { issuerPrefix } from '../lambda/core/routes';
 import { lazyMasker } from '../lambda/core/masking/runtime';
-import { handleApprovalTask } from '../lambda/core/approvals';
+import { handleApprovalTask } from '../lambda/core/approvals/task';
 import { InMemoryApprovalStore, LocalApprovalWorkflow } from '../lambda/adapters/local/approvals';
 import { InMemoryRevocationList } from '../lambda/adapters/local/revocations';
 import { createLocalProvider } from '../lambda/providers/local';

@@ -17,7 +17,7 @@ import type { GatewayConfig } from '../shared/config';
 import { parseInstant } from '../shared/audit-queries';
 import { DEFAULT_STRATEGY } from '../shared/masking/catalog';
 import { decide } from '../lambda/core/policy';
-import { approvalTriggers } from '../lambda/core/approvals';
+import { approvalTriggers } from '../lambda/core/approvals/triggers';
 import { GatewayError } from '../lambda/core/errors';
 import { enforceLimits, type EmbeddingsRequest } from '../lambda/core/request';
 import { lazyMasker } from '../lambda/core/masking/runtime';
