@@ -61,6 +61,7 @@ import {
   type RecordApproval,
   type SessionRecord,
 } from './record';
+import { alongsideLimits, estimateTokens, type Admission, type LimitsRequest } from './limits/stage';
 import { bodyBytes, enforceLimits, parseEmbeddingsRequest, summarizeInput, type EmbeddingsRequest, type InputSummary } from './request';
 
 /** An HTTP request as the core sees it (built from an API Gateway v2 event or by `embedgate dev`). */
@@ -119,6 +120,8 @@ export interface GatewayDeps {
   readonly approvals?: { readonly store: ApprovalStore; readonly workflow: ApprovalWorkflow };
   /** Called with errors that must not change the answer (e.g. releasing a workflow after a decision). */
   readonly onBackgroundError?: (what: string, error: unknown) => void;
+  /** The limits stage (`RateLimiter`, lambda/core/limits/stage.ts); absent: no per-principal limits. */
+  readonly limits?: { admit(req: LimitsRequest): Promise<Admission | null> };
 }
 
 /** Mutable facts gathered while a request runs; turned into the record at the end. */
@@ -138,6 +141,8 @@ interface Session {
   inputText: string[] | null;
   authMs: number;
   approval: RecordApproval | null;
+  /** The limits stage's admission, settled (usage counted, in-flight place released) when the request ends. */
+  admission?: Admission | null;
   /** Runs once the record is durable (releasing an approval's workflow after a decision). */
   afterRecord?: () => Promise<void>;
   /**
@@ -228,7 +233,8 @@ export class Gateway {
       'server-timing': `gateway;dur=${(gatewayMs + (clock.now() - endedAt)).toFixed(2)}${s.upstream ? `, upstream;dur=${upstreamMs.toFixed(2)}` : ''}`,
     });
     try {
-      await this.deps.archive.put(record);
+      // Settling the limits (real token usage, in-flight place) overlaps the archive write.
+      await Promise.all([this.deps.archive.put(record), s.admission?.settle(s.result?.usage.totalTokens ?? null)]);
     } catch (archiveError) {
       if (config.gateway.archiveFailMode === 'closed') {
         if (s.compensate)
@@ -326,7 +332,16 @@ export class Gateway {
     }
     enforceLimits(request, decision.limits!);
 
-    const input = await this.mask(request, decision.ruleId, s);
+    const limited = this.deps.limits?.admit({
+      principal: s.principal!,
+      ruleId: decision.ruleId!,
+      model: decision.model!.name,
+      items: s.input.items,
+      estimatedTokens: estimateTokens(request.input),
+      sessionId: s.id,
+    });
+    const [input, admission] = await alongsideLimits(this.mask(request, decision.ruleId, s), limited);
+    s.admission = admission;
     const held = await this.approvalGate(req, s, request, input, decision.ruleId!);
     if (held && 'status' in held) return held;
     const provider = this.deps.provider(decision.model!);
