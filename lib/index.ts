@@ -5,6 +5,8 @@ export * from './embedding-gateway';
 export * from './gateway-network';
 export * from './masking';
 export * from './policy';
+export * from './rate-limits';
 export * from './revocation-table';
 export * from './session-archive';
+export * from './usage-table';
 export * from './upstream-model';

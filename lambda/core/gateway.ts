@@ -61,7 +61,7 @@ import {
   type RecordApproval,
   type SessionRecord,
 } from './record';
-import { alongsideLimits, estimateTokens, type Admission, type LimitsRequest } from './limits/stage';
+import { alongsideLimits, estimateTokens, type Admission, type LimitsRequest } from './limits/admission';
 import { bodyBytes, enforceLimits, parseEmbeddingsRequest, summarizeInput, type EmbeddingsRequest, type InputSummary } from './request';
 
 /** An HTTP request as the core sees it (built from an API Gateway v2 event or by `embedgate dev`). */

@@ -18,12 +18,13 @@ import { TokenVerifier } from '../core/identity';
 import { systemClock, uuidv7Ids } from '../core/ids';
 import type { EmbeddingProvider } from '../core/ports';
 import { DynamoDbRevocationList } from '../adapters/aws/dynamodb-revocations';
-import { lazyApprovals, lazyProvider, once } from '../adapters/aws/lazy';
+import { hasRateLimits } from '../core/limits/admission';
+import { lazyApprovals, lazyLimits, lazyProvider, once } from '../adapters/aws/lazy';
 import { logger } from './powertools';
 import { lazyMasker } from '../core/masking/runtime';
 import { SecretsManagerStore } from '../adapters/aws/secrets-manager';
 import { createProvider } from '../providers';
-import { createProxyHandler } from './proxy';
+import { createProxyHandler, observeLimitEvent } from './proxy';
 
 const secrets = new SecretsManagerStore(new SecretsManagerClient({}));
 const providers = new Map<string, EmbeddingProvider>();
@@ -45,6 +46,23 @@ const masker = lazyMasker(config, { secrets, ...(loadDetector ? { loadDetector }
 // holds a request without them is answered 503 by the core, never forwarded.
 const approvalTable = process.env.EMBEDGATE_APPROVAL_TABLE;
 const dynamodb = new DynamoDBClient({});
+// Per-principal limits only when the configuration sets some (the construct then creates the usage
+// table); the stage and its DynamoDB store are a chunk, loaded from init.
+const usageTable = hasRateLimits(config) ? requiredEnv('EMBEDGATE_USAGE_TABLE') : undefined;
+const limits = usageTable
+  ? lazyLimits(
+      async () =>
+        (await import('../adapters/aws/limits-client.js')).rateLimiter(config, dynamodb, usageTable, systemClock, observeLimitEvent),
+      config.gateway.rateLimitStoreFailMode === 'open',
+      (e) =>
+        observeLimitEvent({
+          kind: 'store_error',
+          during: 'acquire',
+          error: e,
+          failMode: config.gateway.rateLimitStoreFailMode ?? 'closed',
+        }),
+    )
+  : undefined;
 const approvals = approvalTable ? approvalsOf(approvalTable, requiredEnv('EMBEDGATE_APPROVAL_STATE_MACHINE')) : undefined;
 
 const gateway = new Gateway({
@@ -58,6 +76,7 @@ const gateway = new Gateway({
   },
   revocations: new DynamoDbRevocationList(dynamodb, { tableName: requiredEnv('EMBEDGATE_REVOCATION_TABLE') }),
   ...(approvals ? { approvals } : {}),
+  ...(limits ? { limits } : {}),
   onBackgroundError: (what, error) =>
     logger.warn(what, { error: error instanceof Error ? { name: error.name, message: error.message } : String(error) }),
   archive: deployedArchive(),
@@ -65,7 +84,7 @@ const gateway = new Gateway({
   ids: uuidv7Ids(systemClock),
 });
 
-export const handler = createProxyHandler(gateway);
+export const handler = createProxyHandler(gateway, { metricPrincipals: config.gateway.metricPrincipals ?? [] });
 
 /** The DynamoDB store and Step Functions workflow of approvals: a chunk, loaded from init. */
 function approvalsOf(tableName: string, stateMachineArn: string) {

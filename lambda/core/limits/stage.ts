@@ -14,32 +14,10 @@ import type { GatewayConfig, RateLimitsConfig } from '../../../shared/config';
 import { GatewayError } from '../errors';
 import type { Clock } from '../ports';
 import type { Lease, LimitStore, WindowCount } from './ports';
+import { effectiveRateLimits, type Admission, type LimitsRequest } from './admission';
 
 export type { LimitStore } from './ports';
-
-/** What the stage needs to know about a request. */
-export interface LimitsRequest {
-  readonly principal: { readonly issuer: string; readonly subject: string; readonly clientId: string | null };
-  readonly ruleId: string;
-  /** The configured model's name. */
-  readonly model: string;
-  /** Input items of the request. */
-  readonly items: number;
-  /** Tokens the request is expected to use (`estimateTokens`); the upstream's usage replaces it at `settle`. */
-  readonly estimatedTokens: number;
-  /** Names the request's in-flight lease. */
-  readonly sessionId: string;
-}
-
-/** An admitted request. */
-export interface Admission {
-  /**
-   * The request ended: count `usedTokens` (the upstream's usage; null when there is none, then the
-   * estimate is given back) and release its in-flight place. Never rejects (store errors go to
-   * `onEvent`); call it once.
-   */
-  settle(usedTokens: number | null): Promise<void>;
-}
+export * from './admission';
 
 /** Something operators should see (logged and counted as metrics by the handler). */
 export type LimitEvent =
@@ -66,34 +44,6 @@ export const IN_FLIGHT = 'inFlight';
 const SECOND = 1000;
 const MINUTE = 60_000;
 const DAY = 86_400_000;
-
-/** The rate limits that apply under a rule: the gateway's defaults, overridden field by field by the rule's. Null when none. */
-export function effectiveRateLimits(config: GatewayConfig, ruleId: string): RateLimitsConfig | null {
-  const rule = config.policy.rules.find((r) => r.id === ruleId);
-  const merged: RateLimitsConfig = { ...config.gateway.rateLimits, ...rule?.rateLimits };
-  const any =
-    merged.requestsPerSecond ??
-    merged.requestsPerMinute ??
-    merged.inputItemsPerMinute ??
-    merged.tokensPerMinute ??
-    merged.tokensPerDay ??
-    merged.maxInFlight;
-  return any === undefined ? null : merged;
-}
-
-/**
- * Tokens a request is expected to use before the upstream says: token-id inputs count their ids;
- * text counts one token per 4 UTF-16 characters (rounded up, per item, at least 1), OpenAI's rule
- * of thumb for English. The upstream's usage replaces it when the answer reports one.
- */
-export function estimateTokens(input: {
-  readonly kind: 'text' | 'tokens';
-  readonly items: readonly (string | readonly number[])[];
-}): number {
-  let n = 0;
-  for (const item of input.items) n += input.kind === 'tokens' ? item.length : Math.max(1, Math.ceil(item.length / 4));
-  return n;
-}
 
 /**
  * The key of a principal's counters: SHA-256 of issuer and subject, and of client id, rule and
@@ -237,22 +187,4 @@ export class RateLimiter {
       },
     };
   }
-}
-
-/**
- * Run `work` (masking) while the limit check runs, so the check costs no time of its own. The
- * limit's refusal wins over `work`'s error (limits come first in the pipeline); when `work` fails
- * after an admission, the admission is settled (nothing was sent) before the error is rethrown.
- */
-export async function alongsideLimits<T>(
-  work: Promise<T>,
-  admitting: Promise<Admission | null> | undefined,
-): Promise<[T, Admission | null]> {
-  const [a, w] = await Promise.allSettled([admitting ?? null, work]);
-  if (a.status === 'rejected') throw a.reason;
-  if (w.status === 'rejected') {
-    await a.value?.settle(null);
-    throw w.reason;
-  }
-  return [w.value, a.value];
 }
