@@ -7,10 +7,10 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { EmbeddingGateway, PolicyEffect, RateLimitScope, UpstreamModel, UsageTable, type EmbeddingGatewayProps } from '../../lib';
-import { expandEnvRefs, loadConfig } from '../../shared/config';
-import { openShippedConfig } from '../../shared/config-runtime';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
-function synth(overrides: Partial<EmbeddingGatewayProps> = {}) {
+function synth(overrides: Partial<EmbeddingGatewayProps> = {}, beforeSynth?: (stack: Stack, g: EmbeddingGateway) => void) {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
   const stack = new Stack(app, 'Test');
   const gateway = new EmbeddingGateway(stack, 'Gateway', {
@@ -28,7 +28,8 @@ function synth(overrides: Partial<EmbeddingGatewayProps> = {}) {
     metricPrincipals: ['svc-nightly-indexer'],
     ...overrides,
   });
-  return { stack, gateway, template: Template.fromStack(stack) };
+  beforeSynth?.(stack, gateway);
+  return { app, stack, gateway, template: Template.fromStack(stack) };
 }
 
 const { gateway, template } = synth();
@@ -78,13 +79,19 @@ describe('usage table', () => {
     expect(gateway.usage).toBeInstanceOf(UsageTable);
   });
 
-  test('the shipped configuration carries the rule limits, the defaults and the metric principals', () => {
-    const fn = Object.values(template.findResources('AWS::Lambda::Function')).find((f) =>
-      f.Properties.Description?.startsWith('embedgate proxy'),
-    );
-    expect(fn).toBeDefined();
-    const files = (gateway.proxyFunction.node.tryFindChild('Resource') as unknown) !== undefined;
-    expect(files).toBe(true);
+  test('the shipped configuration carries the rule limits, the defaults, the fail mode and the metric principals', () => {
+    const { app, template: t } = synth({ rateLimitStoreFailOpen: true });
+    const fn = Object.values(
+      t.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^embedgate proxy') } }),
+    )[0]!.Properties;
+    const hash = (fn.Code.S3Key as string).replace(/\.zip$/, '');
+    const doc = JSON.parse(readFileSync(join(app.synth().directory, `asset.${hash}`, 'config.json'), 'utf8'));
+    expect(doc.policy.rules[0].rateLimits).toEqual({ requestsPerMinute: 600, tokensPerDay: 1_000_000, per: ['model'] });
+    expect(doc.gateway).toMatchObject({
+      rateLimits: { requestsPerSecond: 20, maxInFlight: 8 },
+      rateLimitStoreFailMode: 'open',
+      metricPrincipals: ['svc-nightly-indexer'],
+    });
   });
 
   test('no limit anywhere: no usage table, no variable, no grant', () => {
@@ -105,10 +112,10 @@ describe('usage table', () => {
   });
 
   test('grantCount gives another grantee the same least-privilege actions', () => {
-    const { stack, gateway: g } = synth();
-    const role = new iam.Role(stack, 'Other', { assumedBy: new iam.AccountRootPrincipal() });
-    g.usage!.grantCount(role);
-    const t = Template.fromStack(stack);
+    const { template: t } = synth({}, (stack, g) => {
+      const role = new iam.Role(stack, 'Other', { assumedBy: new iam.AccountRootPrincipal() });
+      g.usage!.grantCount(role);
+    });
     t.hasResourceProperties('AWS::IAM::Policy', {
       Roles: [{ Ref: Match.stringLikeRegexp('^Other') }],
       PolicyDocument: {
@@ -139,7 +146,3 @@ describe('rate-limit alarms and dashboard', () => {
     expect(body).toContain('{embedgate,service,rule,model} MetricName=\\\\\\"Throttled\\\\\\"');
   });
 });
-
-void expandEnvRefs;
-void loadConfig;
-void openShippedConfig;
