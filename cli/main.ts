@@ -6,6 +6,7 @@
  *   embedgate audit digest|verify|query|queries ...   (see cli/audit.ts)
  *   embedgate revoke | unrevoke | revocations list ...  (see cli/revoke.ts)
  *   embedgate approvals list | show | approve | deny ...  (see cli/approvals.ts)
+ *   embedgate usage [--by principal|model|rule|day] ...  (see cli/usage.ts)
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,7 +30,9 @@ const USAGE = `usage:
   embedgate revocations list (--table <name> | --archive-dir <dir>) [--format table|json]
   embedgate approvals list | show <id> | approve <id> --reason <text> | deny <id> --reason <text> --url <gateway URL>
       Review held requests through the gateway's approval API, with the token in EMBEDGATE_TOKEN
-      (or --token-file). Works the same against embedgate dev and a deployed gateway.`;
+      (or --token-file). Works the same against embedgate dev and a deployed gateway.
+  embedgate usage [--by principal|model|rule|day] [--since <t>] [--until <t>] [--format table|json|csv] [--archive-dir <dir> | --athena ...]
+      Requests, throttled requests, items and tokens from the archive (DuckDB locally, Athena with --athena).`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -61,6 +64,15 @@ export async function main(argv: string[]): Promise<number> {
         return await a.approvals(rest, { out: (line) => process.stdout.write(`${line}\n`) });
       } catch (e) {
         if (e instanceof a.ApprovalsUsageError) throw new UsageError(e.message);
+        throw e;
+      }
+    }
+    case 'usage': {
+      const u = await import('./usage.js');
+      try {
+        return await u.usage(rest);
+      } catch (e) {
+        if (e instanceof (await import('./audit.js')).AuditUsageError) throw new UsageError(`${(e as Error).message}\n${u.USAGE_HELP}`);
         throw e;
       }
     }
