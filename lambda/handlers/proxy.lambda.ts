@@ -16,7 +16,7 @@ import { config } from './config.mjs';
 import { deployedArchive, requiredEnv } from './deployed';
 import { TokenVerifier } from '../core/identity';
 import { systemClock, uuidv7Ids } from '../core/ids';
-import type { EmbeddingProvider } from '../core/ports';
+import type { Archive, EmbeddingProvider, PiiDetector, SecretStore } from '../core/ports';
 import { DynamoDbRevocationList } from '../adapters/aws/dynamodb-revocations';
 import { hasRateLimits } from '../core/limits/admission';
 import { lazyApprovals, lazyLimits, lazyProvider, once } from '../adapters/aws/lazy';
@@ -25,8 +25,18 @@ import { lazyMasker } from '../core/masking/runtime';
 import { SecretsManagerStore } from '../adapters/aws/secrets-manager';
 import { createProvider } from '../providers';
 import { createProxyHandler, observeLimitEvent } from './proxy';
+import { lazySpans } from './tracing';
 
-const secrets = new SecretsManagerStore(new SecretsManagerClient({}));
+// X-Ray subsegments (Powertools Tracer, a chunk loaded from init) around every call to the world.
+const { span } = lazySpans(
+  async () => (await import('../adapters/aws/tracer-client.js')).createTracer(),
+  (e) => logger.warn('loading the tracer failed', { error: e instanceof Error ? { name: e.name, message: e.message } : String(e) }),
+);
+const secretStore = new SecretsManagerStore(new SecretsManagerClient({}));
+const secrets: SecretStore = {
+  get: (ref) => span('secrets-manager', () => secretStore.get(ref)),
+  invalidate: (ref) => secretStore.invalidate(ref),
+};
 const providers = new Map<string, EmbeddingProvider>();
 
 // Amazon Bedrock only when a Bedrock model is configured (one client, shared by its models).
@@ -37,7 +47,10 @@ const bedrock = (m: ModelConfig): EmbeddingProvider => lazyProvider('bedrock', a
 // Amazon Comprehend only when the configuration asks for it (the construct then allows the call).
 const comprehend = config.masking?.enabled && config.masking.comprehend?.enabled ? config.masking.comprehend : undefined;
 const loadDetector = comprehend
-  ? once(async () => (await import('../adapters/aws/comprehend-client.js')).comprehendDetector(comprehend))
+  ? once(async (): Promise<PiiDetector> => {
+      const d = (await import('../adapters/aws/comprehend-client.js')).comprehendDetector(comprehend);
+      return { name: d.name, detect: (text, signal) => span('comprehend', () => d.detect(text, signal)) };
+    })
   : undefined;
 if (loadDetector) loadDetector().catch(() => undefined);
 const masker = lazyMasker(config, { secrets, ...(loadDetector ? { loadDetector } : {}) });
@@ -51,8 +64,16 @@ const dynamodb = new DynamoDBClient({});
 const usageTable = hasRateLimits(config) ? requiredEnv('EMBEDGATE_USAGE_TABLE') : undefined;
 const limits = usageTable
   ? lazyLimits(
-      async () =>
-        (await import('../adapters/aws/limits-client.js')).rateLimiter(config, dynamodb, usageTable, systemClock, observeLimitEvent),
+      async () => {
+        const l = (await import('../adapters/aws/limits-client.js')).rateLimiter(
+          config,
+          dynamodb,
+          usageTable,
+          systemClock,
+          observeLimitEvent,
+        );
+        return { admit: (req: Parameters<typeof l.admit>[0]) => span('counter-store', () => l.admit(req)) };
+      },
       config.gateway.rateLimitStoreFailMode === 'open',
       (e) =>
         observeLimitEvent({
@@ -71,7 +92,10 @@ const gateway = new Gateway({
   verifier: new TokenVerifier(config),
   provider: (m: ModelConfig) => {
     let p = providers.get(m.name);
-    if (!p) providers.set(m.name, (p = createProvider(m, { secrets, bedrock })));
+    if (!p) {
+      const created = createProvider(m, { secrets, bedrock });
+      providers.set(m.name, (p = { kind: created.kind, embed: (call) => span('upstream', () => created.embed(call)) }));
+    }
     return p;
   },
   revocations: new DynamoDbRevocationList(dynamodb, { tableName: requiredEnv('EMBEDGATE_REVOCATION_TABLE') }),
@@ -79,7 +103,7 @@ const gateway = new Gateway({
   ...(limits ? { limits } : {}),
   onBackgroundError: (what, error) =>
     logger.warn(what, { error: error instanceof Error ? { name: error.name, message: error.message } : String(error) }),
-  archive: deployedArchive(),
+  archive: tracedArchive(deployedArchive()),
   clock: systemClock,
   ids: uuidv7Ids(systemClock),
 });
@@ -95,4 +119,9 @@ function approvalsOf(tableName: string, stateMachineArn: string) {
         error: e instanceof Error ? { name: e.name, message: e.message } : String(e),
       }),
   );
+}
+
+/** The archive with its writes in `archive-write` subsegments. */
+function tracedArchive(archive: Archive): Archive {
+  return { put: (record) => span('archive-write', () => archive.put(record)) };
 }
