@@ -39,7 +39,16 @@ function config(rateLimits) {
   });
 }
 const LIMITS = { requestsPerMinute: 10_000_000, tokensPerMinute: 1_000_000_000, maxInFlight: 1000 };
-const principal = { issuerId: 'corp', issuer: ISSUER, subject: 'svc-bench', clientId: null, groups: [], scopes: [], tokenId: null, expiresAt: null };
+const principal = {
+  issuerId: 'corp',
+  issuer: ISSUER,
+  subject: 'svc-bench',
+  clientId: null,
+  groups: [],
+  scopes: [],
+  tokenId: null,
+  expiresAt: null,
+};
 const provider = {
   kind: 'bench',
   embed: async (call) => ({
@@ -100,7 +109,16 @@ function wrapGate(l) {
 async function run(mode, items) {
   const { gw, store } = gatewayFor(mode);
   const body = JSON.stringify({ model: 'small', input: Array.from({ length: items }, (_, i) => text(2048, i)) });
-  const req = { method: 'POST', path: '/v1/embeddings', headers: { authorization: 'Bearer t' }, rawQueryString: '', body, isBase64Encoded: false, requestId: null, sourceIp: null };
+  const req = {
+    method: 'POST',
+    path: '/v1/embeddings',
+    headers: { authorization: 'Bearer t' },
+    rawQueryString: '',
+    body,
+    isBase64Encoded: false,
+    requestId: null,
+    sourceIp: null,
+  };
   for (let i = 0; i < 20; i++) await gw.handle(req); // warm up
   const calls0 = store.calls;
   const times = [];
@@ -111,12 +129,18 @@ async function run(mode, items) {
     if (h.response.status !== 200) throw new Error(`bench: ${mode} answered ${h.response.status}: ${h.response.body}`);
   }
   times.sort((a, b) => a - b);
-  return { p50: times[Math.floor(times.length / 2)], p99: times[Math.floor(times.length * 0.99)], calls: (store.calls - calls0) / REQUESTS };
+  return {
+    p50: times[Math.floor(times.length / 2)],
+    p99: times[Math.floor(times.length * 0.99)],
+    calls: (store.calls - calls0) / REQUESTS,
+  };
 }
 
 console.log(`bench/limits.mjs: ${REQUESTS} requests per case; store stand-in ${STORE_MS} ms per call, archive stand-in ${ARCHIVE_MS} ms`);
 console.log(`node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}`);
-console.log('| input | mode | p50 ms | p99 ms | added p50 ms | store calls / request (the check before masking ends; the release alongside the archive write) |');
+console.log(
+  '| input | mode | p50 ms | p99 ms | added p50 ms | store calls / request (the check before masking ends; the release alongside the archive write) |',
+);
 console.log('| --- | --- | --- | --- | --- | --- |');
 for (const items of [1, 64]) {
   const off = await run('off', items);
