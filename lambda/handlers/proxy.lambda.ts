@@ -27,9 +27,14 @@ import { createProvider } from '../providers';
 import { createProxyHandler, observeLimitEvent } from './proxy';
 import { lazySpans } from './tracing';
 
-// X-Ray subsegments (Powertools Tracer, a chunk loaded from init) around every call to the world.
+// X-Ray subsegments (Powertools Tracer, a chunk loaded from init) around every call to the world,
+// where X-Ray can receive them (Lambda sets the daemon's address; POWERTOOLS_TRACE_ENABLED=false turns them off).
+const tracing = Boolean(process.env.AWS_XRAY_DAEMON_ADDRESS) && process.env.POWERTOOLS_TRACE_ENABLED !== 'false';
 const { span } = lazySpans(
-  async () => (await import('../adapters/aws/tracer-client.js')).createTracer(),
+  async () => {
+    if (!tracing) return { getSegment: () => undefined };
+    return (await import('../adapters/aws/tracer-client.js')).createTracer();
+  },
   (e) => logger.warn('loading the tracer failed', { error: e instanceof Error ? { name: e.name, message: e.message } : String(e) }),
 );
 const secretStore = new SecretsManagerStore(new SecretsManagerClient({}));
