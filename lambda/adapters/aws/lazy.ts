@@ -5,7 +5,7 @@
  */
 import { GatewayError } from '../../core/errors';
 import type { ApprovalStore, ApprovalWorkflow, EmbeddingCall, EmbeddingProvider, EmbeddingResult } from '../../core/ports';
-import type { Admission, LimitsRequest } from '../../core/limits/admission';
+import { limitsUnavailable, type Admission, type LimitsRequest } from '../../core/limits/admission';
 
 /**
  * `load`, memoised: the first call starts it, later calls share its promise. A failed load is
@@ -107,13 +107,7 @@ export function lazyLimits(
       } catch (cause) {
         onLoadError(cause);
         if (failOpen) return null;
-        throw new GatewayError('Rate limits cannot be checked right now; nothing was sent. Try again later.', {
-          status: 503,
-          type: 'server_error',
-          code: 'rate_limits_unavailable',
-          headers: { 'retry-after': '1' },
-          cause,
-        });
+        throw limitsUnavailable(cause);
       }
       return limiter.admit(req);
     },

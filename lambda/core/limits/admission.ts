@@ -4,6 +4,7 @@
  * output types, the token estimate, and running the check alongside masking.
  */
 import type { GatewayConfig, RateLimitsConfig } from '../../../shared/config';
+import { GatewayError } from '../errors';
 
 /** What the stage needs to know about a request. */
 export interface LimitsRequest {
@@ -81,4 +82,15 @@ export async function alongsideLimits<T>(
     throw w.reason;
   }
   return [w.value, a.value];
+}
+
+/** 503 `rate_limits_unavailable`: the counter store (or the stage itself) cannot answer in fail-closed mode; nothing was sent. */
+export function limitsUnavailable(cause: unknown): GatewayError {
+  return new GatewayError('Rate limits cannot be checked right now; nothing was sent. Try again later.', {
+    status: 503,
+    type: 'server_error',
+    code: 'rate_limits_unavailable',
+    headers: { 'retry-after': '1' },
+    cause,
+  });
 }

@@ -14,7 +14,7 @@ import type { GatewayConfig, RateLimitsConfig } from '../../../shared/config';
 import { GatewayError } from '../errors';
 import type { Clock } from '../ports';
 import type { Lease, LimitStore, WindowCount } from './ports';
-import { effectiveRateLimits, type Admission, type LimitsRequest } from './admission';
+import { effectiveRateLimits, limitsUnavailable, type Admission, type LimitsRequest } from './admission';
 
 export type { LimitStore } from './ports';
 export * from './admission';
@@ -151,13 +151,7 @@ export class RateLimiter {
     } catch (error) {
       this.deps.onEvent?.({ kind: 'store_error', during: 'acquire', error, failMode: this.failMode });
       if (this.failMode === 'open') return null;
-      throw new GatewayError('Rate limits cannot be checked right now; nothing was sent. Try again later.', {
-        status: 503,
-        type: 'server_error',
-        code: 'rate_limits_unavailable',
-        headers: { 'retry-after': '1' },
-        cause: error,
-      });
+      throw limitsUnavailable(error);
     }
     if (!result.ok) {
       const w = windows.find((x) => x.key === result.refused.key) ?? null;
