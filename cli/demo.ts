@@ -6,7 +6,8 @@
  * `openai` client to: embed; be denied a model; send an invalid request; present an expired and
  * a forged token; have sensitive data masked (and blocked); be revoked at runtime and reinstated;
  * have a request held for approval, refused to its own requester, approved by a reviewer with
- * `embedgate approvals`, used once and refused on replay. Prints the audit table of the records
+ * `embedgate approvals`, used once and refused on replay; be throttled by a per-principal rate
+ * limit (429, Retry-After) and see it in the usage report. Prints the audit table of the records
  * written and the approval's chain. Exits 0 only if every step behaved as expected and every
  * request left exactly one record.
  */
@@ -21,6 +22,7 @@ import { fetchClientCredentialsToken, startDevIssuer } from './issuer';
 import { revoke, unrevoke } from './revoke';
 import { approvals } from './approvals';
 import { policy } from './policy';
+import { usage } from './usage';
 
 const CONFIG = resolve(__dirname, '../../examples/dev.json');
 
@@ -193,6 +195,40 @@ async function demo(): Promise<number> {
     );
     for (const l of explained.filter((l) => /^(answer|policy| {2})/.test(l))) say(`     ${l}`);
     expect('explain agrees with the gateway', explained[0] === 'answer: 403 deny (no_matching_rule), rule -', explained[0]!);
+
+    say('10. support-bot (5 requests per minute under its rule) sends 8 at once: the ones over its limit get 429 with Retry-After');
+    const burst = await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        requests++;
+        try {
+          await client(botToken).embeddings.create({ model: 'local-small', input: `ticket ${i}` });
+          return { status: 200, code: null, retryAfter: null };
+        } catch (e) {
+          if (!(e instanceof OpenAI.APIError)) throw e;
+          return { status: e.status, code: e.code ?? null, retryAfter: e.headers?.get?.('retry-after') ?? null };
+        }
+      }),
+    );
+    const passed = burst.filter((r) => r.status === 200).length;
+    const throttled = burst.filter((r) => r.status === 429 && r.code === 'rate_limit_exceeded' && Number(r.retryAfter) >= 1);
+    expect(
+      'throttled over the limit, exactly',
+      passed >= 3 && passed <= 5 && passed + throttled.length === 8,
+      `${passed} passed, ${throttled.length} got 429 rate_limit_exceeded (Retry-After ${throttled[0]?.retryAfter ?? '-'} s)`,
+    );
+    say('     $ embedgate usage --by principal');
+    const report: string[] = [];
+    await usage(['--by', 'principal', '--archive-dir', archiveDir], {
+      out: (t) => report.push(t),
+      err: (t) => report.push(t),
+      now: () => Date.now(),
+    });
+    for (const line of report.join('\n').split('\n')) say(`     ${line}`);
+    expect(
+      'the usage report counts the throttled requests',
+      /support-bot\s+\d+\s+\d+\s+[3-5]\s/.test(report.join('\n')),
+      'support-bot throttled',
+    );
 
     const records = await readLocalArchive(archiveDir);
     say(`\nAudit: ${records.length} session records in ${archiveDir}\n`);

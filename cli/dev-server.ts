@@ -23,7 +23,9 @@ import { InMemoryApprovalStore, LocalApprovalWorkflow } from '../lambda/adapters
 import { handleApprovalTask, type ApprovalExecutionInput } from '../lambda/core/approvals/task';
 import { FileRevocationList } from '../lambda/adapters/local/file-revocations';
 import { LocalSecretStore } from '../lambda/adapters/local/secrets';
-import { createProxyHandler } from '../lambda/handlers/proxy';
+import { createProxyHandler, observeLimitEvent } from '../lambda/handlers/proxy';
+import { RateLimiter } from '../lambda/core/limits/stage';
+import { InMemoryLimitStore } from '../lambda/adapters/local/memory-limits';
 import { toGatewayRequest, toApiGatewayResult } from '../lambda/handlers/http';
 import { createProvider } from '../lambda/providers';
 
@@ -104,11 +106,12 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     archive,
     revocations,
     approvals: { store: approvalStore, workflow },
+    limits: new RateLimiter({ config, store: new InMemoryLimitStore(), clock: systemClock, onEvent: observeLimitEvent }),
     onBackgroundError: (what, e) => process.stderr.write(`embedgate dev: ${what}: ${(e as Error).message}\n`),
     clock: systemClock,
     ids,
   });
-  const handler = createProxyHandler(gateway);
+  const handler = createProxyHandler(gateway, { metricPrincipals: config.gateway.metricPrincipals ?? [] });
   const edgeAuth = opts.edgeAuth ?? true;
 
   const server = createServer((req, res) => {

@@ -7,6 +7,7 @@
  *   embedgate revoke | unrevoke | revocations list ...  (see cli/revoke.ts)
  *   embedgate approvals list | show | approve | deny ...  (see cli/approvals.ts)
  *   embedgate policy test | explain ...  (see cli/policy.ts)
+ *   embedgate usage [--by principal|model|rule|day] ...  (see cli/usage.ts)
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -34,7 +35,9 @@ const USAGE = `usage:
       Review held requests through the gateway's approval API, with the token in EMBEDGATE_TOKEN
       (or --token-file). Works the same against embedgate dev and a deployed gateway.
   embedgate policy test <file|dir> --config <file> | policy explain --config <file> --claims <file> --request <file>
-      Test a policy with test cases, or explain one decision ("embedgate policy" for details).`;
+      Test a policy with test cases, or explain one decision ("embedgate policy" for details).
+  embedgate usage [--by principal|model|rule|day] [--since <t>] [--until <t>] [--format table|json|csv] [--archive-dir <dir> | --athena ...]
+      Requests, throttled requests, items and tokens from the archive (DuckDB locally, Athena with --athena).`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -84,6 +87,15 @@ export async function main(argv: string[]): Promise<number> {
         return await p.policy(rest, (line) => process.stdout.write(`${line}\n`));
       } catch (e) {
         if (e instanceof p.PolicyUsageError) throw new UsageError(e.message);
+        throw e;
+      }
+    }
+    case 'usage': {
+      const u = await import('./usage.js');
+      try {
+        return await u.usage(rest);
+      } catch (e) {
+        if (e instanceof (await import('./audit.js')).AuditUsageError) throw new UsageError(`${(e as Error).message}\n${u.USAGE_HELP}`);
         throw e;
       }
     }

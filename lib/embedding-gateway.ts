@@ -26,7 +26,9 @@ import type { PolicyTests } from './policy-tests';
 import { functionRole } from './private/function-role';
 import { gatewayFunction } from './private/gateway-function';
 import { GatewayMonitoring } from './private/monitoring';
+import type { RateLimits } from './rate-limits';
 import { RevocationTable } from './revocation-table';
+import { UsageTable } from './usage-table';
 import { SessionArchive } from './session-archive';
 import type { UpstreamModel } from './upstream-model';
 
@@ -65,6 +67,25 @@ export interface EmbeddingGatewayProps {
    * @default - no masking
    */
   readonly masking?: GatewayMasking;
+
+  /**
+   * Default per-principal rate limits and quotas of every allow rule (a rule's `rateLimits`
+   * overrides them field by field). Any limit anywhere creates the usage table (`usage`).
+   * @default - no per-principal limits
+   */
+  readonly rateLimits?: RateLimits;
+  /**
+   * When the usage table cannot be read or written: true lets requests through uncounted; false
+   * refuses them (503 `rate_limits_unavailable`). Either way `LimitStoreErrors` is alarmed.
+   * @default false
+   */
+  readonly rateLimitStoreFailOpen?: boolean;
+  /**
+   * Subjects that get a metric dimension of their own (at most 20); every other principal is
+   * counted per rule and model only, so metrics never grow with the number of principals.
+   * @default - none
+   */
+  readonly metricPrincipals?: string[];
 
   /**
    * Network to run in.
@@ -209,6 +230,8 @@ export class EmbeddingGateway extends Construct {
   public readonly digests: AuditDigests;
   /** The runtime revocation list. */
   public readonly revocations: RevocationTable;
+  /** The counters of per-principal rate limits; undefined when no limit is configured. */
+  public readonly usage?: UsageTable;
   /** The just-in-time approval workflow (state machine, table, topic, task function); only when a rule has `approval`. */
   public readonly approvals?: ApprovalWorkflow;
   /** The upstream API key secrets (given or created), by model name. */
@@ -328,6 +351,9 @@ export class EmbeddingGateway extends Construct {
       maxRequestBytes: (props.maxRequestSize ?? Size.mebibytes(2)).toBytes(),
       maxTokenBytes: (props.maxTokenSize ?? Size.kibibytes(8)).toBytes(),
       archiveFailMode: failMode,
+      ...(props.rateLimits ? { rateLimits: props.rateLimits } : {}),
+      ...(props.rateLimitStoreFailOpen !== undefined ? { rateLimitStoreFailOpen: props.rateLimitStoreFailOpen } : {}),
+      ...(props.metricPrincipals ? { metricPrincipals: props.metricPrincipals } : {}),
     });
     addConfigWarnings(this, config.json);
     if (props.policyTests) runPolicyTests(config.json, props.policyTests);
@@ -382,6 +408,10 @@ export class EmbeddingGateway extends Construct {
       // DetectPiiEntities has no resource-level permissions.
       this.proxyFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['comprehend:DetectPiiEntities'], resources: ['*'] }));
       this.network.addInterfaceEndpoint('ComprehendEndpoint', ec2.InterfaceVpcEndpointAwsService.COMPREHEND);
+    }
+    if (props.rateLimits || props.rules.some((r) => r.rateLimits)) {
+      this.usage = new UsageTable(this, 'Usage');
+      this.usage.attachTo(this.proxyFunction);
     }
     acknowledgeProxyFindings(this.proxyFunction, props.reservedConcurrentExecutions !== undefined);
 
@@ -517,6 +547,7 @@ export class EmbeddingGateway extends Construct {
       alarms,
       dashboard: props.dashboard ?? true,
       ...(this.alarmTopic ? { alarmTopic: this.alarmTopic } : {}),
+      rateLimits: this.usage !== undefined,
     });
     this.alarms = this.monitoring.alarms;
     this.dashboard = this.monitoring.dashboard;

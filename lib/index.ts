@@ -6,6 +6,8 @@ export * from './gateway-network';
 export * from './masking';
 export * from './policy';
 export * from './policy-tests';
+export * from './rate-limits';
 export * from './revocation-table';
 export * from './session-archive';
+export * from './usage-table';
 export * from './upstream-model';

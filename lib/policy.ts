@@ -1,5 +1,6 @@
 import type { Duration } from 'aws-cdk-lib';
 import type { MaskingStrategy } from './masking';
+import type { RateLimits } from './rate-limits';
 import type { ModelLimits } from './upstream-model';
 
 /** JWS algorithms a trusted issuer may sign with. */
@@ -131,6 +132,12 @@ export interface PolicyRule {
    * @default - no approval
    */
   readonly approval?: ApprovalRequirement;
+  /**
+   * Per-principal rate limits and quotas under this rule (allow rules only), over the gateway's
+   * `rateLimits` field by field.
+   * @default - the gateway's `rateLimits`
+   */
+  readonly rateLimits?: RateLimits;
 }
 
 /** A regulated-language pattern: an input item matching it requires approval. */

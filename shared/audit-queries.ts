@@ -250,6 +250,60 @@ const SESSION_SELECT_COLUMNS = {
   record_sha256: 'string',
 } as const;
 
+/** What `usage-by-*` groups by: the key columns it selects (and groups and orders by). */
+const USAGE_KEYS = {
+  principal: { select: 'principal.issuer AS issuer,\n  principal.subject AS subject', n: 2, columns: { 'principal.issuer': 'string' } },
+  model: { select: 'model.name AS model', n: 1, columns: {} },
+  rule: { select: 'decision.rule_id AS rule_id', n: 1, columns: { 'decision.rule_id': 'string' } },
+  day: { select: 'dt AS day', n: 1, columns: {} },
+} as const;
+
+/**
+ * `usage-by-<key>` (`embedgate usage --by <key>`): embedding requests, how many were allowed and
+ * how many refused by per-principal rate limits or quotas (429 `rate_limit_*` / `quota_*`), the
+ * input items of allowed requests and the tokens the upstream reported, per principal, model,
+ * rule or UTC day.
+ */
+function usageQuery(by: keyof typeof USAGE_KEYS): AuditQuery {
+  const key = USAGE_KEYS[by];
+  const groups = Array.from({ length: key.n }, (_, i) => i + 1).join(', ');
+  return {
+    name: `usage-by-${by}`,
+    title: `Usage (requests, items, tokens) by ${by}`,
+    description:
+      `Embedding requests per ${by === 'day' ? 'UTC day' : by}: requests, allowed, throttled (refused by per-principal rate ` +
+      'limits or quotas), input items of allowed requests and tokens reported by the upstream. Optionally only one ' +
+      'principal, issuer or model.',
+    params: [SINCE, UNTIL, ONLY_PRINCIPAL, ONLY_ISSUER, ONLY_MODEL],
+    columns: {
+      ...PERIOD_COLUMNS,
+      ...FILTER_COLUMNS.principal,
+      ...FILTER_COLUMNS.issuer,
+      ...FILTER_COLUMNS.model,
+      ...key.columns,
+      'decision.outcome': 'string',
+      'decision.status': 'bigint',
+      'decision.reason': 'string',
+      'input.items': 'bigint',
+      'usage.total_tokens': 'bigint',
+    },
+    sql: `SELECT ${key.select},
+  count(*) AS requests,
+  count_if(decision.outcome = 'allow') AS allowed,
+  count_if(decision.status = 429 AND (starts_with(decision.reason, 'rate_limit_') OR starts_with(decision.reason, 'quota_'))) AS throttled,
+  coalesce(sum(CASE WHEN decision.outcome = 'allow' THEN input.items END), 0) AS items,
+  coalesce(sum(usage.total_tokens), 0) AS tokens
+FROM {{database}}.{{table}}
+WHERE ${PERIOD_FILTER}
+  AND model.name IS NOT NULL
+  AND ${FILTER.principal}
+  AND ${FILTER.issuer}
+  AND ${FILTER.model}
+GROUP BY ${groups}
+ORDER BY ${groups}`,
+  };
+}
+
 export const AUDIT_QUERIES: readonly AuditQuery[] = [
   {
     name: 'calls-by-principal-and-model',
@@ -537,6 +591,7 @@ WHERE ${PERIOD_FILTER}
 GROUP BY 1, 2, 3, 4, 5, 6
 ORDER BY failures DESC, 1, 4`,
   },
+  ...(['principal', 'model', 'rule', 'day'] as const).map(usageQuery),
 ];
 
 /** The query with this name; throws, listing the names, if there is none. */

@@ -150,6 +150,28 @@ const limitsSchema = z.strictObject({
   allowedDimensions: z.array(z.number().int().positive()).min(1).optional(),
 });
 
+/**
+ * Per-principal rate limits and quotas (`rateLimits` of a rule, or `gateway.rateLimits` as the
+ * default of every allow rule that sets none of a field). Counted per principal (issuer +
+ * subject), optionally also per client id, rule or model (`per`). See docs/policy.md, Rate limits.
+ */
+const rateLimitsSchema = z.strictObject({
+  requestsPerSecond: z.number().int().positive().max(1_000_000).optional(),
+  requestsPerMinute: z.number().int().positive().max(10_000_000).optional(),
+  /** Input items (strings or token-id arrays) per minute. */
+  inputItemsPerMinute: z.number().int().positive().max(1_000_000_000).optional(),
+  /** Tokens per minute: the upstream's usage when it reports one, else the estimate (docs/policy.md). */
+  tokensPerMinute: z.number().int().positive().max(1_000_000_000).optional(),
+  /** Tokens per UTC day: the daily budget (a warning past `budgetWarningPercent`, 429 `quota_exceeded` at 100 %). */
+  tokensPerDay: z.number().int().positive().max(1_000_000_000_000).optional(),
+  /** Requests of one principal in flight at once. */
+  maxInFlight: z.number().int().positive().max(10_000).optional(),
+  /** Count separately per client id, per rule and/or per model (besides issuer + subject). */
+  per: z.array(z.enum(['clientId', 'rule', 'model'], { error: 'rateLimits.per entries must be "clientId", "rule" or "model"' })).optional(),
+  /** Percentage of `tokensPerDay` past which a budget warning is logged and counted (alarmed). */
+  budgetWarningPercent: z.number().int().min(1).max(100).optional(),
+});
+
 const PROVIDERS = ['openai', 'azure-openai', 'openai-compatible', 'cohere', 'bedrock', 'local'] as const;
 
 const modelSchema = z
@@ -486,6 +508,8 @@ const ruleSchema = z.strictObject({
   masking: ruleMaskingSchema.optional(),
   /** Hold matching requests for a human decision (allow rules only). */
   approval: approvalSchema.optional(),
+  /** Per-principal rate limits and quotas, over `gateway.rateLimits` field by field (allow rules only). */
+  rateLimits: rateLimitsSchema.optional(),
 });
 
 const gatewaySchema = z.strictObject({
@@ -500,6 +524,15 @@ const gatewaySchema = z.strictObject({
   maxTokenBytes: z.number().int().min(512).max(65_536).default(8192),
   /** Fail closed (503, no model output) when a record cannot be archived; "open" returns output anyway. */
   archiveFailMode: z.enum(['closed', 'open']).default('closed'),
+  /** Default per-principal rate limits of every allow rule (a rule's `rateLimits` overrides them field by field). */
+  rateLimits: rateLimitsSchema.optional(),
+  /**
+   * When the counter store of rate limits cannot answer: "closed" (the default when absent) refuses
+   * with 503, "open" lets the request through uncounted. Either way the error is logged and alarmed.
+   */
+  rateLimitStoreFailMode: z.enum(['closed', 'open'], { error: 'rateLimitStoreFailMode must be "closed" or "open"' }).optional(),
+  /** Subjects that get their own metric dimension (principal); every other principal is counted only per rule and model. */
+  metricPrincipals: z.array(nonEmpty('metricPrincipals[]')).max(20, { error: 'metricPrincipals may name at most 20 subjects' }).optional(),
 });
 
 export const configSchema = z
@@ -545,6 +578,13 @@ export const configSchema = z
           code: 'custom',
           path: ['policy', 'rules', i, 'limits'],
           message: 'limits apply to allow rules only; remove them from this deny rule',
+        });
+      }
+      if (r.effect === 'deny' && r.rateLimits) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['policy', 'rules', i, 'rateLimits'],
+          message: 'rateLimits apply to allow rules only; remove them from this deny rule',
         });
       }
       if (r.masking) checkRuleMasking(c.masking, r.effect, r.masking, i, ctx);
@@ -656,6 +696,8 @@ export type PolicyRule = Parsed['policy']['rules'][number];
 /** A rule's `approval` section after validation and defaults. */
 export type ApprovalConfig = NonNullable<PolicyRule['approval']>;
 export type Limits = z.output<typeof limitsSchema>;
+/** A `rateLimits` section (a rule's, or the gateway's default). */
+export type RateLimitsConfig = z.output<typeof rateLimitsSchema>;
 /** The `masking` section after validation and defaults. */
 export type MaskingConfig = z.output<typeof maskingSchema>;
 export type MaskingConfigInput = z.input<typeof maskingSchema>;

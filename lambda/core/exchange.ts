@@ -7,6 +7,7 @@ import type { Principal } from './principal';
 import type { EmbeddingResult } from './ports';
 import type { RecordApproval, SessionRecord } from './record';
 import type { InputSummary } from './request';
+import type { Admission } from './limits/admission';
 
 /** An HTTP request as the core sees it (built from an API Gateway v2 event or by `embedgate dev`). */
 export interface GatewayRequest {
@@ -71,6 +72,8 @@ export interface Session {
   inputText: string[] | null;
   authMs: number;
   approval: RecordApproval | null;
+  /** The limits stage's admission, settled (usage counted, in-flight place released) when the request ends. */
+  admission?: Admission | null;
   /** Runs once the record is durable (releasing an approval's workflow after a decision). */
   afterRecord?: () => Promise<void>;
   /**

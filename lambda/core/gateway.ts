@@ -21,7 +21,8 @@ import { parseEmbeddingsRequest, summarizeInput } from './request';
 import { resolveRoute } from './routes';
 import { ApprovalGate } from './stages/approval';
 import { identify, type Verifier } from './stages/identity';
-import { applyLimits } from './stages/limits';
+import { alongsideLimits } from './limits/admission';
+import { applyLimits, checkRateLimits, type RateLimiterPort } from './stages/limits';
 import { maskInput } from './stages/masking';
 import { admit } from './stages/policy';
 import { checkRevocation } from './stages/revocation';
@@ -51,6 +52,8 @@ export interface GatewayDeps {
   readonly approvals?: { readonly store: ApprovalStore; readonly workflow: ApprovalWorkflow };
   /** Called with errors that must not change the answer (e.g. releasing a workflow after a decision). */
   readonly onBackgroundError?: (what: string, error: unknown) => void;
+  /** The per-principal rate limits and quotas (`RateLimiter`, lambda/core/limits/stage.ts); absent: none. */
+  readonly limits?: RateLimiterPort;
 }
 
 export class Gateway {
@@ -122,7 +125,9 @@ export class Gateway {
 
     const admitted = admit(config, principal, request.model, s);
     applyLimits(request, admitted);
-    const input = await maskInput(this.deps.masker, config, request, admitted.ruleId, s);
+    const limited = checkRateLimits(this.deps.limits, principal, admitted, request, s);
+    const [input, admission] = await alongsideLimits(maskInput(this.deps.masker, config, request, admitted.ruleId, s), limited);
+    s.admission = admission;
     const gate = await this.approval.check(req, s, principal, request, input, admitted.ruleId);
     if (gate.kind === 'held') return gate.answer;
     return callUpstream(this.deps.provider(admitted.model), request, input, admitted, s, gate.release);

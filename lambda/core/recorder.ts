@@ -47,7 +47,8 @@ export class SessionRecorder {
       'server-timing': `gateway;dur=${(gatewayMs + (clock.now() - endedAt)).toFixed(2)}${s.upstream ? `, upstream;dur=${upstreamMs.toFixed(2)}` : ''}`,
     });
     try {
-      await this.deps.archive.put(record);
+      // Settling the limits (real token usage, in-flight place; it never rejects) overlaps the archive write.
+      await Promise.all([this.deps.archive.put(record), s.admission?.settle(s.result?.usage.totalTokens ?? null)]);
     } catch (archiveError) {
       if (config.gateway.archiveFailMode === 'closed') {
         if (s.compensate) await s.compensate().catch((e: unknown) => this.background('undoing an unrecorded approval step failed', e));

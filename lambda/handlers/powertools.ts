@@ -11,3 +11,12 @@ export const metrics = new Metrics({
   namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'embedgate',
   serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'embedgate',
 });
+
+/**
+ * Metrics with more dimensions than the service (rule and model; a principal named in the
+ * configuration): published per request by the proxy, each set on its own.
+ */
+export const dimensionMetrics = new Metrics({
+  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'embedgate',
+  serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'embedgate',
+});

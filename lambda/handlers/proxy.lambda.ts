@@ -17,16 +17,32 @@ import { deployedArchive, requiredEnv } from './deployed';
 import { TokenVerifier } from '../core/identity';
 import { networkKeySetFetch } from '../adapters/network/key-set-fetch';
 import { systemClock, uuidv7Ids } from '../core/ids';
-import type { EmbeddingProvider } from '../core/ports';
+import type { Archive, EmbeddingProvider, PiiDetector, SecretStore } from '../core/ports';
 import { DynamoDbRevocationList } from '../adapters/aws/dynamodb-revocations';
-import { lazyApprovals, lazyProvider, once } from '../adapters/aws/lazy';
+import { hasRateLimits } from '../core/limits/admission';
+import { lazyApprovals, lazyLimits, lazyProvider, once } from '../adapters/aws/lazy';
 import { logger } from './powertools';
 import { lazyMasker } from '../core/masking/runtime';
 import { SecretsManagerStore } from '../adapters/aws/secrets-manager';
 import { createProvider } from '../providers';
-import { createProxyHandler } from './proxy';
+import { createProxyHandler, observeLimitEvent } from './proxy';
+import { lazySpans } from './tracing';
 
-const secrets = new SecretsManagerStore(new SecretsManagerClient({}));
+// X-Ray subsegments (Powertools Tracer, a chunk loaded from init) around every call to the world,
+// where X-Ray can receive them (Lambda sets the daemon's address; POWERTOOLS_TRACE_ENABLED=false turns them off).
+const tracing = Boolean(process.env.AWS_XRAY_DAEMON_ADDRESS) && process.env.POWERTOOLS_TRACE_ENABLED !== 'false';
+const { span } = lazySpans(
+  async () => {
+    if (!tracing) return { getSegment: () => undefined };
+    return (await import('../adapters/aws/tracer-client.js')).createTracer();
+  },
+  (e) => logger.warn('loading the tracer failed', { error: e instanceof Error ? { name: e.name, message: e.message } : String(e) }),
+);
+const secretStore = new SecretsManagerStore(new SecretsManagerClient({}));
+const secrets: SecretStore = {
+  get: (ref) => span('secrets-manager', () => secretStore.get(ref)),
+  invalidate: (ref) => secretStore.invalidate(ref),
+};
 const providers = new Map<string, EmbeddingProvider>();
 
 // Amazon Bedrock only when a Bedrock model is configured (one client, shared by its models).
@@ -37,7 +53,10 @@ const bedrock = (m: ModelConfig): EmbeddingProvider => lazyProvider('bedrock', a
 // Amazon Comprehend only when the configuration asks for it (the construct then allows the call).
 const comprehend = config.masking?.enabled && config.masking.comprehend?.enabled ? config.masking.comprehend : undefined;
 const loadDetector = comprehend
-  ? once(async () => (await import('../adapters/aws/comprehend-client.js')).comprehendDetector(comprehend))
+  ? once(async (): Promise<PiiDetector> => {
+      const d = (await import('../adapters/aws/comprehend-client.js')).comprehendDetector(comprehend);
+      return { name: d.name, detect: (text, signal) => span('comprehend', () => d.detect(text, signal)) };
+    })
   : undefined;
 if (loadDetector) loadDetector().catch(() => undefined);
 const masker = lazyMasker(config, { secrets, ...(loadDetector ? { loadDetector } : {}) });
@@ -46,6 +65,31 @@ const masker = lazyMasker(config, { secrets, ...(loadDetector ? { loadDetector }
 // holds a request without them is answered 503 by the core, never forwarded.
 const approvalTable = process.env.EMBEDGATE_APPROVAL_TABLE;
 const dynamodb = new DynamoDBClient({});
+// Per-principal limits only when the configuration sets some (the construct then creates the usage
+// table); the stage and its DynamoDB store are a chunk, loaded from init.
+const usageTable = hasRateLimits(config) ? requiredEnv('EMBEDGATE_USAGE_TABLE') : undefined;
+const limits = usageTable
+  ? lazyLimits(
+      async () => {
+        const l = (await import('../adapters/aws/limits-client.js')).rateLimiter(
+          config,
+          dynamodb,
+          usageTable,
+          systemClock,
+          observeLimitEvent,
+        );
+        return { admit: (req: Parameters<typeof l.admit>[0]) => span('counter-store', () => l.admit(req)) };
+      },
+      config.gateway.rateLimitStoreFailMode === 'open',
+      (e) =>
+        observeLimitEvent({
+          kind: 'store_error',
+          during: 'acquire',
+          error: e,
+          failMode: config.gateway.rateLimitStoreFailMode ?? 'closed',
+        }),
+    )
+  : undefined;
 const approvals = approvalTable ? approvalsOf(approvalTable, requiredEnv('EMBEDGATE_APPROVAL_STATE_MACHINE')) : undefined;
 
 const gateway = new Gateway({
@@ -54,19 +98,23 @@ const gateway = new Gateway({
   verifier: new TokenVerifier(config, { fetch: networkKeySetFetch }),
   provider: (m: ModelConfig) => {
     let p = providers.get(m.name);
-    if (!p) providers.set(m.name, (p = createProvider(m, { secrets, bedrock })));
+    if (!p) {
+      const created = createProvider(m, { secrets, bedrock });
+      providers.set(m.name, (p = { kind: created.kind, embed: (call) => span('upstream', () => created.embed(call)) }));
+    }
     return p;
   },
   revocations: new DynamoDbRevocationList(dynamodb, { tableName: requiredEnv('EMBEDGATE_REVOCATION_TABLE') }),
   ...(approvals ? { approvals } : {}),
+  ...(limits ? { limits } : {}),
   onBackgroundError: (what, error) =>
     logger.warn(what, { error: error instanceof Error ? { name: error.name, message: error.message } : String(error) }),
-  archive: deployedArchive(),
+  archive: tracedArchive(deployedArchive()),
   clock: systemClock,
   ids: uuidv7Ids(systemClock),
 });
 
-export const handler = createProxyHandler(gateway);
+export const handler = createProxyHandler(gateway, { metricPrincipals: config.gateway.metricPrincipals ?? [] });
 
 /** The DynamoDB store and Step Functions workflow of approvals: a chunk, loaded from init. */
 function approvalsOf(tableName: string, stateMachineArn: string) {
@@ -77,4 +125,9 @@ function approvalsOf(tableName: string, stateMachineArn: string) {
         error: e instanceof Error ? { name: e.name, message: e.message } : String(e),
       }),
   );
+}
+
+/** The archive with its writes in `archive-write` subsegments. */
+function tracedArchive(archive: Archive): Archive {
+  return { put: (record) => span('archive-write', () => archive.put(record)) };
 }

@@ -9,8 +9,10 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { Gateway, HandledRequest } from '../core/gateway';
+import { isLimitReason } from '../core/limits/admission';
+import type { LimitEvent } from '../core/limits/stage';
 import { toApiGatewayResult, toGatewayRequest } from './http';
-import { logger, metrics } from './powertools';
+import { logger, metrics, dimensionMetrics } from './powertools';
 
 export type ProxyHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -20,15 +22,22 @@ const HEALTH: APIGatewayProxyStructuredResultV2 = {
   body: '{"status":"ok"}',
 };
 
+/** What the handler's metrics may name besides rule and model. */
+export interface ProxyObservability {
+  /** Subjects that get a metric dimension of their own (`gateway.metricPrincipals`); no other principal ever does. */
+  readonly metricPrincipals?: readonly string[];
+}
+
 /** The handler's core, without middleware (tested on its own). */
-export function proxyCore(gateway: Gateway): ProxyHandler {
+export function proxyCore(gateway: Gateway, obs: ProxyObservability = {}): ProxyHandler {
+  const named = new Set(obs.metricPrincipals ?? []);
   return async (event) => {
     if (event.rawPath === '/health' && event.requestContext?.http?.method === 'GET') {
       metrics.addMetric('HealthChecks', MetricUnit.Count, 1);
       return HEALTH;
     }
     const handled = await gateway.handle(toGatewayRequest(event));
-    observe(handled);
+    observe(handled, named);
     return toApiGatewayResult(handled.response);
   };
 }
@@ -38,8 +47,8 @@ export function proxyCore(gateway: Gateway): ProxyHandler {
  * never logged (`logEvent: false` wins over POWERTOOLS_LOGGER_LOG_EVENT): they carry bearer
  * tokens and raw inputs.
  */
-export function createProxyHandler(gateway: Gateway): ProxyHandler {
-  return middy(proxyCore(gateway))
+export function createProxyHandler(gateway: Gateway, obs: ProxyObservability = {}): ProxyHandler {
+  return middy(proxyCore(gateway, obs))
     .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use(logMetrics(metrics)) as unknown as ProxyHandler;
 }
@@ -47,7 +56,7 @@ export function createProxyHandler(gateway: Gateway): ProxyHandler {
 const OUTCOME_METRIC = { allow: 'Allowed', held: 'HeldForApproval', deny: 'Denied', invalid: 'Invalid', error: 'Errors' } as const;
 
 /** One structured log line and the metrics of a handled request; never tokens, keys or inputs. */
-function observe({ record, archiveError, internalError, response }: HandledRequest): void {
+function observe({ record, archiveError, internalError, response }: HandledRequest, named: ReadonlySet<string>): void {
   const d = record.decision;
   const fields = {
     session_id: record.session_id,
@@ -80,6 +89,32 @@ function observe({ record, archiveError, internalError, response }: HandledReque
       MetricUnit.Count,
       record.masking.counts.reduce((n, c) => n + c.count, 0),
     );
+  const throttled = d.status === 429 && isLimitReason(d.reason);
+  if (throttled) metrics.addMetric('Throttled', MetricUnit.Count, 1);
+  // Bounded dimensions: rule ids and model names come from the configuration (a model name a
+  // client made up is "unknown"); a principal only when the configuration names its subject.
+  const model = record.model?.provider ? record.model.name : 'unknown';
+  const perDimension = (dims: Record<string, string>) => {
+    dimensionMetrics.addDimensions(dims);
+    dimensionMetrics.addMetric('Requests', MetricUnit.Count, 1);
+    dimensionMetrics.addMetric('Throttled', MetricUnit.Count, throttled ? 1 : 0);
+    if (record.usage) dimensionMetrics.addMetric('Tokens', MetricUnit.Count, record.usage.total_tokens);
+    dimensionMetrics.publishStoredMetrics();
+  };
+  if (d.rule_id) perDimension({ rule: d.rule_id, model });
+  const subject = record.principal?.subject;
+  if (subject !== undefined && named.has(subject)) perDimension({ principal: subject });
+}
+
+/** Store errors and budget warnings of the limits stage: a log line and a metric (each alarmed). */
+export function observeLimitEvent(e: LimitEvent): void {
+  if (e.kind === 'store_error') {
+    logger.error('rate limit store failed', { during: e.during, fail_mode: e.failMode, error: describe(e.error) });
+    metrics.addMetric('LimitStoreErrors', MetricUnit.Count, 1);
+  } else {
+    logger.warn('daily token budget', { rule_id: e.ruleId, used: e.used, budget: e.budget, percent: e.percent });
+    metrics.addMetric('TokenBudgetWarnings', MetricUnit.Count, 1);
+  }
 }
 
 /** Name, message and stack of an error (errors never carry tokens, keys or inputs here). */

@@ -1,6 +1,7 @@
 import { Token, type Duration } from 'aws-cdk-lib';
 import { ConfigError, shipConfig } from '../../shared/config';
 import type { ApprovalRequirement, PolicyRule, TrustedIssuer } from '../policy';
+import type { RateLimits } from '../rate-limits';
 import type { UpstreamModelBinding } from '../upstream-model';
 
 /** The gateway configuration document built from construct props, ready for the asset. */
@@ -21,6 +22,12 @@ export interface GatewayConfigInputs {
   readonly maxRequestBytes: number;
   readonly maxTokenBytes: number;
   readonly archiveFailMode: 'closed' | 'open';
+  /** The gateway's default rate limits. */
+  readonly rateLimits?: RateLimits;
+  /** Let requests through uncounted when the counter store fails (default: refuse with 503). */
+  readonly rateLimitStoreFailOpen?: boolean;
+  /** Subjects with a metric dimension of their own. */
+  readonly metricPrincipals?: readonly string[];
   /** The masking section (built by the construct), or undefined when masking is off. */
   readonly masking?: Record<string, unknown>;
 }
@@ -88,10 +95,18 @@ export function buildGatewayConfig(i: GatewayConfigInputs): BuiltConfig {
           limits: r.limits,
           masking: r.maskingStrategies ? { strategies: r.maskingStrategies } : undefined,
           approval: r.approval ? approvalSection(r.id, r.approval) : undefined,
+          rateLimits: r.rateLimits ? defined({ ...r.rateLimits }) : undefined,
         }),
       ),
     },
-    gateway: { maxRequestBytes: i.maxRequestBytes, maxTokenBytes: i.maxTokenBytes, archiveFailMode: i.archiveFailMode },
+    gateway: defined({
+      maxRequestBytes: i.maxRequestBytes,
+      maxTokenBytes: i.maxTokenBytes,
+      archiveFailMode: i.archiveFailMode,
+      rateLimits: i.rateLimits ? defined({ ...i.rateLimits }) : undefined,
+      rateLimitStoreFailMode: i.rateLimitStoreFailOpen === undefined ? undefined : i.rateLimitStoreFailOpen ? 'open' : 'closed',
+      metricPrincipals: i.metricPrincipals,
+    }),
     ...(i.masking ? { masking: i.masking } : {}),
   };
 

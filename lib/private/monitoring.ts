@@ -19,7 +19,12 @@ export interface GatewayMonitoringProps {
   readonly alarms: boolean;
   readonly dashboard: boolean;
   readonly alarmTopic?: sns.ITopic;
+  /** Per-principal rate limits are configured: alarm on their store's errors and on daily budget warnings. */
+  readonly rateLimits?: boolean;
 }
+
+/** Share of requests refused by per-principal limits (percent, over 5 minutes) that raises the throttled-rate alarm. */
+export const THROTTLED_RATE_ALARM_PERCENT = 10;
 
 /** The gateway's metrics (EMF from the proxy, namespace `embedgate`), alarms and dashboard. */
 export class GatewayMonitoring extends Construct {
@@ -83,6 +88,26 @@ export class GatewayMonitoring extends Construct {
           'An approval workflow execution failed: its approval stays pending until its deadline, and reviewers may not have been notified.',
         );
       }
+      if (props.rateLimits) {
+        alarm(
+          'ThrottledRate',
+          this.throttledRate(),
+          THROTTLED_RATE_ALARM_PERCENT,
+          `More than ${THROTTLED_RATE_ALARM_PERCENT} % of requests were refused by per-principal rate limits or quotas (429).`,
+        );
+        alarm(
+          'LimitStoreErrors',
+          this.metric('LimitStoreErrors', { statistic: 'Sum' }),
+          1,
+          'The rate-limit counter store (usage table) failed: requests were refused with 503 (fail closed) or passed uncounted (fail open).',
+        );
+        alarm(
+          'TokenBudgetWarnings',
+          this.metric('TokenBudgetWarnings', { statistic: 'Sum' }),
+          1,
+          "A principal used more than its rule's budgetWarningPercent (80 % by default) of its daily token budget.",
+        );
+      }
       alarm('GatewayLatencyP99', this.metric('GatewayLatency', { statistic: 'p99' }), 50, "The gateway's own p99 time exceeds 50 ms.");
     }
     if (props.dashboard) {
@@ -112,6 +137,22 @@ export class GatewayMonitoring extends Construct {
           width: 12,
         }),
         new cloudwatch.GraphWidget({
+          title: 'Requests per rule and model',
+          left: [this.byRuleAndModel('Requests', 'Requests')],
+          width: 12,
+        }),
+        new cloudwatch.GraphWidget({
+          title: 'Throttled (429 limits) per rule and model',
+          left: [this.byRuleAndModel('Throttled', 'Throttled')],
+          right: [this.throttledRate()],
+          width: 12,
+        }),
+        new cloudwatch.GraphWidget({
+          title: 'Tokens per rule and model',
+          left: [this.byRuleAndModel('Tokens', 'Tokens')],
+          width: 12,
+        }),
+        new cloudwatch.GraphWidget({
           title: 'Archive and masking',
           left: [this.metric('ArchiveErrors', { statistic: 'Sum', label: 'records refused' })],
           right: [this.metric('MaskedEntities', { statistic: 'Sum', label: 'sensitive values masked' })],
@@ -119,6 +160,28 @@ export class GatewayMonitoring extends Construct {
         }),
       );
     }
+  }
+
+  /** Percentage of requests refused by per-principal limits (429 `rate_limit_exceeded` / `quota_exceeded`), per 5 minutes. */
+  public throttledRate(): cloudwatch.MathExpression {
+    return new cloudwatch.MathExpression({
+      expression: '100 * throttled / MAX([requests, 1])',
+      usingMetrics: {
+        throttled: this.metric('Throttled', { statistic: 'Sum' }),
+        requests: this.metric('Requests', { statistic: 'Sum' }),
+      },
+      label: 'throttled %',
+      period: Duration.minutes(5),
+    });
+  }
+
+  /** One line per rule and model: a search over the proxy's `service, rule, model` dimension set (bounded by the configuration). */
+  private byRuleAndModel(metricName: string, label: string): cloudwatch.MathExpression {
+    return new cloudwatch.MathExpression({
+      expression: `SEARCH('{embedgate,service,rule,model} MetricName="${metricName}" service="${this.props.serviceName}"', 'Sum', 300)`,
+      label,
+      period: Duration.minutes(5),
+    });
   }
 
   /** A metric the proxy publishes (namespace `embedgate`, dimension `service`). */

@@ -31,7 +31,14 @@ function nagApp(extra?: (stack: Stack) => void): App {
       UpstreamModel.openAiCompatible('https://tei.internal.example.com/v1', { model: 'bge-m3', inVpc: true }),
     ],
     rules: [
-      { id: 'rag', effect: PolicyEffect.ALLOW, groups: ['rag-*'], maskingStrategies: { EMAIL: MaskingStrategy.PSEUDONYMIZE } },
+      // Rate limits: the usage table and its grants are nagged too.
+      {
+        id: 'rag',
+        effect: PolicyEffect.ALLOW,
+        groups: ['rag-*'],
+        maskingStrategies: { EMAIL: MaskingStrategy.PSEUDONYMIZE },
+        rateLimits: { requestsPerMinute: 600, tokensPerDay: 5_000_000, maxInFlight: 20 },
+      },
       // A rule with approval: the approval workflow (state machine, table, topic, task function) is nagged too.
       {
         id: 'export',

@@ -39,7 +39,7 @@ function lex(sql: string): { skeleton: string; literals: string[] } {
 }
 
 describe('AUDIT_QUERIES', () => {
-  it('has the eight audit questions, with unique kebab-case names', () => {
+  it('has the eight audit questions and the four usage totals, with unique kebab-case names', () => {
     expect(AUDIT_QUERIES.map((q) => q.name)).toEqual([
       'calls-by-principal-and-model',
       'denied-by-principal-and-reason',
@@ -49,6 +49,10 @@ describe('AUDIT_QUERIES', () => {
       'session-by-id',
       'approval-chain',
       'upstream-errors-by-model',
+      'usage-by-principal',
+      'usage-by-model',
+      'usage-by-rule',
+      'usage-by-day',
     ]);
     for (const q of AUDIT_QUERIES) expect(q.name).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);
   });
@@ -231,6 +235,7 @@ describe('columns of the audit queries', () => {
     'avg',
     'sum',
     'starts_with',
+    'coalesce',
     'case',
     'when',
     'then',

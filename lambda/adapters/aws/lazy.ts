@@ -5,6 +5,7 @@
  */
 import { unavailable } from '../../core/errors';
 import type { ApprovalStore, ApprovalWorkflow, EmbeddingCall, EmbeddingProvider, EmbeddingResult } from '../../core/ports';
+import { limitsUnavailable, type Admission, type LimitsRequest } from '../../core/limits/admission';
 
 /**
  * `load`, memoised: the first call starts it, later calls share its promise. A failed load is
@@ -78,6 +79,34 @@ export function lazyApprovals(
     workflow: {
       start: async (notice) => (await loaded()).workflow.start(notice),
       settle: async (approval) => (await loaded()).workflow.settle(approval),
+    },
+  };
+}
+
+/**
+ * The limits stage, from `load` (a chunk), which starts now (at init). Admissions wait for it; if
+ * it cannot load, an admission fails as the counter store failing would: 503
+ * `rate_limits_unavailable` when `failOpen` is false, admitted uncounted when it is true
+ * (`onLoadError` is told of the failed load at init and of every admission it fails).
+ */
+export function lazyLimits(
+  load: () => Promise<{ admit(req: LimitsRequest): Promise<Admission | null> }>,
+  failOpen: boolean,
+  onLoadError: (e: unknown) => void,
+): { admit(req: LimitsRequest): Promise<Admission | null> } {
+  const get = once(load);
+  get().catch(onLoadError);
+  return {
+    admit: async (req) => {
+      let limiter;
+      try {
+        limiter = await get();
+      } catch (cause) {
+        onLoadError(cause);
+        if (failOpen) return null;
+        throw limitsUnavailable(cause);
+      }
+      return limiter.admit(req);
     },
   };
 }
