@@ -21,20 +21,26 @@
 // Usage: node scripts/bundle.mjs [--metafile]   (part of `npm run build`; --metafile also writes
 // assets/<name>/meta.json, esbuild's metafile, for inspection; it is never deployed)
 import { build } from 'esbuild';
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The handler bundles: assets/<name>/index.mjs from <entry>. */
-export const bundles = [
-  { name: 'proxy', entry: 'lambda/handlers/proxy.lambda.ts' },
-  { name: 'edge-recorder', entry: 'lambda/handlers/edge-recorder.lambda.ts' },
-  { name: 'digest', entry: 'lambda/handlers/digest.lambda.ts' },
-  { name: 'approval-task', entry: 'lambda/handlers/approval-task.lambda.ts' },
-];
+/**
+ * The handler bundles: assets/<name>/index.mjs from lambda/handlers/<name>.lambda.ts. The names are
+ * the contract's (HANDLER_BUNDLES, shared/contract.ts), read from its compiled form: `npm run build`
+ * runs tsc first, and one list serves the constructs and this script.
+ */
+export const bundles = contractBundles().map((name) => ({ name, entry: `lambda/handlers/${name}.lambda.ts` }));
+
+function contractBundles() {
+  const compiled = join(root, 'dist', 'shared', 'contract.js');
+  if (!existsSync(compiled)) throw new Error(`${compiled} is missing: run tsc first (npm run build does)`);
+  return createRequire(import.meta.url)(compiled).HANDLER_BUNDLES;
+}
 
 /** Goal (issue 7): what a handler loads at start, at most this many bytes. */
 const BUDGET_BYTES = 500_000;

@@ -11,6 +11,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ModelConfig } from '../../shared/config';
+import { HANDLER_ENV } from '../../shared/contract';
 import { Gateway } from '../core/gateway';
 import { config } from './config.mjs';
 import { deployedArchive, requiredEnv } from './deployed';
@@ -43,9 +44,9 @@ const masker = lazyMasker(config, { secrets, ...(loadDetector ? { loadDetector }
 
 // Approvals only when a rule holds requests (the construct then sets both variables); a rule that
 // holds a request without them is answered 503 by the core, never forwarded.
-const approvalTable = process.env.EMBEDGATE_APPROVAL_TABLE;
+const approvalTable = process.env[HANDLER_ENV.approvalTable];
 const dynamodb = new DynamoDBClient({});
-const approvals = approvalTable ? approvalsOf(approvalTable, requiredEnv('EMBEDGATE_APPROVAL_STATE_MACHINE')) : undefined;
+const approvals = approvalTable ? approvalsOf(approvalTable, requiredEnv(HANDLER_ENV.approvalStateMachine)) : undefined;
 
 const gateway = new Gateway({
   config,
@@ -56,7 +57,7 @@ const gateway = new Gateway({
     if (!p) providers.set(m.name, (p = createProvider(m, { secrets, bedrock })));
     return p;
   },
-  revocations: new DynamoDbRevocationList(dynamodb, { tableName: requiredEnv('EMBEDGATE_REVOCATION_TABLE') }),
+  revocations: new DynamoDbRevocationList(dynamodb, { tableName: requiredEnv(HANDLER_ENV.revocationTable) }),
   ...(approvals ? { approvals } : {}),
   onBackgroundError: (what, error) =>
     logger.warn(what, { error: error instanceof Error ? { name: error.name, message: error.message } : String(error) }),

@@ -8,6 +8,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { METRIC } from '../../shared/contract';
 import type { Gateway, HandledRequest } from '../core/gateway';
 import { toApiGatewayResult, toGatewayRequest } from './http';
 import { logger, metrics } from './powertools';
@@ -24,7 +25,7 @@ const HEALTH: APIGatewayProxyStructuredResultV2 = {
 export function proxyCore(gateway: Gateway): ProxyHandler {
   return async (event) => {
     if (event.rawPath === '/health' && event.requestContext?.http?.method === 'GET') {
-      metrics.addMetric('HealthChecks', MetricUnit.Count, 1);
+      metrics.addMetric(METRIC.healthChecks, MetricUnit.Count, 1);
       return HEALTH;
     }
     const handled = await gateway.handle(toGatewayRequest(event));
@@ -44,7 +45,13 @@ export function createProxyHandler(gateway: Gateway): ProxyHandler {
     .use(logMetrics(metrics)) as unknown as ProxyHandler;
 }
 
-const OUTCOME_METRIC = { allow: 'Allowed', held: 'HeldForApproval', deny: 'Denied', invalid: 'Invalid', error: 'Errors' } as const;
+const OUTCOME_METRIC = {
+  allow: METRIC.allowed,
+  held: METRIC.heldForApproval,
+  deny: METRIC.denied,
+  invalid: METRIC.invalid,
+  error: METRIC.errors,
+} as const;
 
 /** One structured log line and the metrics of a handled request; never tokens, keys or inputs. */
 function observe({ record, archiveError, internalError, response }: HandledRequest): void {
@@ -69,14 +76,14 @@ function observe({ record, archiveError, internalError, response }: HandledReque
   if (archiveError) logger.error('archive write failed', { ...fields, error: describe(archiveError) });
   if (!internalError && !archiveError) logger.info('request', fields);
 
-  metrics.addMetric('Requests', MetricUnit.Count, 1);
+  metrics.addMetric(METRIC.requests, MetricUnit.Count, 1);
   metrics.addMetric(OUTCOME_METRIC[d.outcome], MetricUnit.Count, 1);
-  if (archiveError) metrics.addMetric('ArchiveErrors', MetricUnit.Count, 1);
-  metrics.addMetric('GatewayLatency', MetricUnit.Milliseconds, Math.max(0, record.timings.total_ms - record.timings.upstream_ms));
-  if (record.upstream) metrics.addMetric('UpstreamLatency', MetricUnit.Milliseconds, record.upstream.latency_ms);
+  if (archiveError) metrics.addMetric(METRIC.archiveErrors, MetricUnit.Count, 1);
+  metrics.addMetric(METRIC.gatewayLatency, MetricUnit.Milliseconds, Math.max(0, record.timings.total_ms - record.timings.upstream_ms));
+  if (record.upstream) metrics.addMetric(METRIC.upstreamLatency, MetricUnit.Milliseconds, record.upstream.latency_ms);
   if (record.masking)
     metrics.addMetric(
-      'MaskedEntities',
+      METRIC.maskedEntities,
       MetricUnit.Count,
       record.masking.counts.reduce((n, c) => n + c.count, 0),
     );
