@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CLI_ENV } from '../shared/contract';
+import { alignedLines } from './text-table';
 
 export class ApprovalsUsageError extends Error {}
 
@@ -114,12 +115,5 @@ function printTable(rows: Record<string, unknown>[], out: (line: string) => void
     String(r.expires_at),
     (r.triggers as string[] | undefined)?.join(',') ?? '',
   ]);
-  const widths = cols.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
-  const line = (row: string[]) =>
-    row
-      .map((v, i) => v.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd();
-  out(line(cols));
-  for (const row of cells) out(line(row));
+  for (const line of alignedLines(cols, cells)) out(line);
 }

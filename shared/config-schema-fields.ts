@@ -72,3 +72,10 @@ export function unique(values: string[], list: string, field: string, ctx: z.Ref
     }
   });
 }
+
+/** For a section that applies to allow rules only: on a deny rule, an issue at `path`. Whether the rule allows. */
+export function allowRuleOnly(effect: 'allow' | 'deny', section: string, path: PropertyKey[], ctx: z.RefinementCtx): boolean {
+  if (effect === 'allow') return true;
+  ctx.addIssue({ code: 'custom', path, message: `${section} applies to allow rules only; remove it from this deny rule` });
+  return false;
+}

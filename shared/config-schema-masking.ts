@@ -2,7 +2,7 @@
  * The `masking` section of the configuration schema (zod), and a rule's masking override.
  */
 import * as z from 'zod';
-import { entityTypeName, nonEmpty, secretRefSchema, unique } from './config-schema-fields';
+import { allowRuleOnly, entityTypeName, nonEmpty, secretRefSchema, unique } from './config-schema-fields';
 import {
   BUILTIN_DETECTOR_NAMES,
   BUILTIN_ENTITY_TYPES,
@@ -183,10 +183,7 @@ export function checkRuleMasking(
   ctx: z.RefinementCtx,
 ): void {
   const path = ['policy', 'rules', i, 'masking'];
-  if (effect === 'deny') {
-    ctx.addIssue({ code: 'custom', path, message: 'masking applies to allow rules only; remove it from this deny rule' });
-    return;
-  }
+  if (!allowRuleOnly(effect, 'masking', path, ctx)) return;
   if (!m?.enabled) {
     ctx.addIssue({
       code: 'custom',

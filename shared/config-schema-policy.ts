@@ -3,7 +3,7 @@
  * approval conditions.
  */
 import * as z from 'zod';
-import { entityTypeName, globList, nonEmpty, unique } from './config-schema-fields';
+import { allowRuleOnly, entityTypeName, globList, nonEmpty, unique } from './config-schema-fields';
 import { knownEntityTypes, ruleMaskingSchema, type maskingSchema } from './config-schema-masking';
 import { BUILTIN_ENTITY_TYPES } from './masking/catalog';
 import { screenPattern } from './masking/pattern-safety';
@@ -129,10 +129,7 @@ export function checkRuleApproval(
   ctx: z.RefinementCtx,
 ): void {
   const path = ['policy', 'rules', i, 'approval'];
-  if (effect === 'deny') {
-    ctx.addIssue({ code: 'custom', path, message: 'approval applies to allow rules only; remove it from this deny rule' });
-    return;
-  }
+  if (!allowRuleOnly(effect, 'approval', path, ctx)) return;
   if (a.when?.maskingFound) {
     if (!m?.enabled) {
       ctx.addIssue({

@@ -51,13 +51,7 @@ export function addProxyFunction(
   },
 ): { readonly fn: lambda.Function; readonly apiKeySecrets: Record<string, secretsmanager.ISecret> } {
   const props = c.props;
-  const functionLogs = gatewayLogGroup(scope, 'ProxyLogs', c.logs);
-  const role = functionRole(scope, 'ProxyRole', {
-    logGroup: functionLogs,
-    inVpc: true,
-    description: 'embedgate proxy function',
-    policyReason: ROLE_POLICY_REASON,
-  });
+  const { logGroup: functionLogs, role } = logsAndRole(scope, 'Proxy', 'embedgate proxy function', c.logs);
   const fn = gatewayFunction(scope, 'Proxy', {
     description: 'embedgate proxy: identity, revocation, policy, upstream call, session record',
     bundle: 'proxy',
@@ -107,13 +101,7 @@ export function addEdgeRecorder(
   scope: Construct,
   c: GatewayFunctionsContext & { readonly accessLogGroup: logs.ILogGroup },
 ): { readonly fn: lambda.Function; readonly deadLetterQueue: sqs.Queue } {
-  const edgeLogs = gatewayLogGroup(scope, 'EdgeRecorderLogs', c.logs);
-  const edgeRole = functionRole(scope, 'EdgeRecorderRole', {
-    logGroup: edgeLogs,
-    inVpc: true,
-    description: 'embedgate edge recorder function',
-    policyReason: ROLE_POLICY_REASON,
-  });
+  const { logGroup: edgeLogs, role: edgeRole } = logsAndRole(scope, 'EdgeRecorder', 'embedgate edge recorder function', c.logs);
   const deadLetterQueue = new sqs.Queue(scope, 'EdgeRecorderDlq', {
     encryption: sqs.QueueEncryption.SQS_MANAGED,
     enforceSSL: true,
@@ -149,6 +137,12 @@ export function addEdgeRecorder(
     filterPattern: logs.FilterPattern.stringValue(`$.${EDGE_ENTRY_FILTER.field}`, '=', EDGE_ENTRY_FILTER.equals),
   });
   return { fn, deadLetterQueue };
+}
+
+/** A gateway function's log group (`<name>Logs`) and role (`<name>Role`, in the VPC). */
+function logsAndRole(scope: Construct, name: string, description: string, l: GatewayLogs): { logGroup: logs.LogGroup; role: iam.Role } {
+  const logGroup = gatewayLogGroup(scope, `${name}Logs`, l);
+  return { logGroup, role: functionRole(scope, `${name}Role`, { logGroup, inVpc: true, description, policyReason: ROLE_POLICY_REASON }) };
 }
 
 const ROLE_POLICY_REASON =
