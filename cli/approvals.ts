@@ -4,11 +4,13 @@
  * gateway verifies the reviewer's token, applies the no-self-approval and two-person rules,
  * releases the workflow and records the decision, for the CLI exactly as for any other client.
  *
- * The token comes from EMBEDGATE_TOKEN or --token-file (never a flag value: command lines are
- * visible to other users of the machine).
+ * The token comes from the environment (CLI_ENV.token in shared/contract.ts) or --token-file (never
+ * a flag value: command lines are visible to other users of the machine).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { CLI_ENV } from '../shared/contract';
+import { alignedLines } from './text-table';
 
 export class ApprovalsUsageError extends Error {}
 
@@ -18,7 +20,7 @@ export const APPROVALS_USAGE = `usage:
   embedgate approvals approve <approval id> --reason <text> --url <gateway URL>
   embedgate approvals deny <approval id> --reason <text> --url <gateway URL>
       --url is the gateway's base URL (for a secondary issuer, with its prefix: https://<api>/<issuer id>),
-      or EMBEDGATE_URL. The caller's access token comes from EMBEDGATE_TOKEN or --token-file <file>.`;
+      or ${CLI_ENV.url}. The caller's access token comes from ${CLI_ENV.token} or --token-file <file>.`;
 
 export interface ApprovalsIo {
   readonly out: (line: string) => void;
@@ -41,11 +43,11 @@ export async function approvals(argv: string[], io: ApprovalsIo): Promise<number
     strict: true,
   });
   const env = io.env ?? process.env;
-  const url = (values.url ?? env.EMBEDGATE_URL ?? '').replace(/\/+$/, '').replace(/\/v1$/, '');
-  if (!url) throw new ApprovalsUsageError(`--url <gateway URL> (or EMBEDGATE_URL) is required\n${APPROVALS_USAGE}`);
+  const url = (values.url ?? env[CLI_ENV.url] ?? '').replace(/\/+$/, '').replace(/\/v1$/, '');
+  if (!url) throw new ApprovalsUsageError(`--url <gateway URL> (or ${CLI_ENV.url}) is required\n${APPROVALS_USAGE}`);
   if (!/^https?:\/\//.test(url)) throw new ApprovalsUsageError(`--url must be an http(s) URL, got ${JSON.stringify(url)}`);
-  const token = (values['token-file'] ? readFileSync(values['token-file'], 'utf8') : (env.EMBEDGATE_TOKEN ?? '')).trim();
-  if (!token) throw new ApprovalsUsageError('an access token is required: set EMBEDGATE_TOKEN or pass --token-file <file>');
+  const token = (values['token-file'] ? readFileSync(values['token-file'], 'utf8') : (env[CLI_ENV.token] ?? '')).trim();
+  if (!token) throw new ApprovalsUsageError(`an access token is required: set ${CLI_ENV.token} or pass --token-file <file>`);
   if (values.format !== 'table' && values.format !== 'json') throw new ApprovalsUsageError('--format must be table or json');
   const call = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
     const res = await (io.fetch ?? fetch)(`${url}${path}`, {
@@ -113,12 +115,5 @@ function printTable(rows: Record<string, unknown>[], out: (line: string) => void
     String(r.expires_at),
     (r.triggers as string[] | undefined)?.join(',') ?? '',
   ]);
-  const widths = cols.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
-  const line = (row: string[]) =>
-    row
-      .map((v, i) => v.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd();
-  out(line(cols));
-  for (const row of cells) out(line(row));
+  for (const line of alignedLines(cols, cells)) out(line);
 }

@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SessionRecord } from '../lambda/core/record';
+import { alignedLines } from './text-table';
 
 /** Every record of a local archive directory, oldest first. */
 export async function readLocalArchive(dir: string): Promise<SessionRecord[]> {
@@ -38,11 +39,5 @@ export function formatAuditTable(records: readonly SessionRecord[]): string {
     r.output ? `${r.output.vectors}x${r.output.dimensions}` : '-',
   ]);
   const header = ['time (UTC)', 'principal', 'route', 'model', 'status', 'outcome', 'reason', 'rule', 'vectors'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+  return alignedLines(header, rows, { underline: true }).join('\n');
 }

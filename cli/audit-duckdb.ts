@@ -3,7 +3,7 @@
  *
  * The records are read with `read_json` over `<dir>/sessions/*\/*\/*.json` (one JSON object per
  * file), with hive partitioning for `dt`/`hr` (as VARCHAR, as in Glue) and an explicit column
- * schema derived from the Glue columns (`lib/private/glue-columns.ts`): the same names and types
+ * schema derived from the Glue columns (`shared/glue-columns.ts`): the same names and types
  * Athena sees, NULL for a field a record does not have, extra fields ignored. An archive without
  * records is an empty table of that schema. The view is `"embedgate"."sessions"`, the query is
  * `renderDuckDb` of the query defined once in `shared/audit-queries.ts`.
@@ -11,7 +11,7 @@
 import { readdir } from 'node:fs/promises';
 import type * as DuckDb from '@duckdb/node-api';
 import { join, resolve } from 'node:path';
-import { PARTITION_KEYS, SESSION_COLUMNS, type GlueField, type GlueType } from '../lib/private/glue-columns';
+import { PARTITION_KEYS, SESSION_COLUMNS, type GlueField, type GlueType } from '../shared/glue-columns';
 import { renderDuckDb, type AuditQuery } from '../shared/audit-queries';
 
 export const DUCKDB_SCHEMA = 'embedgate';

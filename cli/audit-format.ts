@@ -1,5 +1,6 @@
 /** Output formats of `embedgate audit query`: a text table, JSON, CSV (RFC 4180). */
 import type { QueryResult } from './audit-duckdb';
+import { alignedLines } from './text-table';
 
 export type OutputFormat = 'table' | 'json' | 'csv';
 
@@ -12,14 +13,8 @@ const text = (v: Cell): string => (v === null ? '' : String(v));
 /** Columns padded to their widest cell, a rule under the header; NULL shows as `-`. */
 export function formatTable(r: QueryResult): string {
   const cells = r.rows.map((row) => r.columns.map((c) => (row[c] === null ? '-' : text(row[c]!))));
-  const widths = r.columns.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i]!.length)));
-  const line = (row: readonly string[]) =>
-    row
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd();
   const footer = `(${r.rows.length} row${r.rows.length === 1 ? '' : 's'})`;
-  return [line(r.columns), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line), footer].join('\n');
+  return [...alignedLines(r.columns, cells, { underline: true }), footer].join('\n');
 }
 
 /** One JSON array of row objects, keys in column order. */

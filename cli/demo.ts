@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SignJWT, generateKeyPair, decodeProtectedHeader } from 'jose';
 import OpenAI from 'openai';
+import { CLI_ENV } from '../shared/contract';
 import { formatAuditTable, readLocalArchive } from './archive-reader';
 import { buildConfig, readDevConfigFile } from './dev-config';
 import { fetchClientCredentialsToken, startDevIssuer } from './issuer';
@@ -31,7 +32,7 @@ async function demo(): Promise<number> {
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
   // The demo's pseudonymization key (examples/dev.json reads it from this variable).
-  process.env.EMBEDGATE_PSEUDONYM_KEY ??= 'demo-pseudonym-key-not-for-production';
+  process.env[CLI_ENV.examplePseudonymKey] ??= 'demo-pseudonym-key-not-for-production';
   const { startDevServer } = await import('./dev-server.js');
   const file = readDevConfigFile(CONFIG);
   const d = file.dev.issuer!;
@@ -155,21 +156,21 @@ async function demo(): Promise<number> {
       requests++;
       const lines: string[] = [];
       try {
-        await approvals([...args, '--url', gateway.url], { out: (l) => lines.push(l), env: { EMBEDGATE_TOKEN: token } });
+        await approvals([...args, '--url', gateway.url], { out: (l) => lines.push(l), env: { [CLI_ENV.token]: token } });
       } catch (e) {
         lines.push((e as Error).message);
       }
       for (const l of lines) say(`     ${l}`);
       return lines.join('\n');
     };
-    say(`     $ EMBEDGATE_TOKEN=<batch-indexer> embedgate approvals approve ${approvalId} --reason "looks fine to me"`);
+    say(`     $ ${CLI_ENV.token}=<batch-indexer> embedgate approvals approve ${approvalId} --reason "looks fine to me"`);
     const self = await cli(indexerToken, ['approve', approvalId, '--reason', 'looks fine to me']);
     expect('the requester cannot approve', self.includes('self_approval'), '403 self_approval');
-    say('     $ EMBEDGATE_TOKEN=<reviewer-alice> embedgate approvals list --status pending');
+    say(`     $ ${CLI_ENV.token}=<reviewer-alice> embedgate approvals list --status pending`);
     const listed = await cli(aliceToken, ['list', '--status', 'pending']);
     expect('the reviewer sees it', listed.includes(approvalId), 'listed');
     say(
-      `     $ EMBEDGATE_TOKEN=<reviewer-alice> embedgate approvals approve ${approvalId} --reason "public datasheet values, cleared by export control"`,
+      `     $ ${CLI_ENV.token}=<reviewer-alice> embedgate approvals approve ${approvalId} --reason "public datasheet values, cleared by export control"`,
     );
     const approved = await cli(aliceToken, ['approve', approvalId, '--reason', 'public datasheet values, cleared by export control']);
     expect('approved by a reviewer', approved.includes('is now approved'), 'approved');

@@ -12,6 +12,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../shared/config';
+import { CLI_ENV } from '../shared/contract';
 import { buildConfig, readDevConfigFile } from './dev-config';
 
 const USAGE = `usage:
@@ -32,7 +33,7 @@ const USAGE = `usage:
   embedgate unrevoke (--subject | --client-id | --token-id) <value> [--issuer <iss>] (--table <name> | --archive-dir <dir>)
   embedgate revocations list (--table <name> | --archive-dir <dir>) [--format table|json]
   embedgate approvals list | show <id> | approve <id> --reason <text> | deny <id> --reason <text> --url <gateway URL>
-      Review held requests through the gateway's approval API, with the token in EMBEDGATE_TOKEN
+      Review held requests through the gateway's approval API, with the token in ${CLI_ENV.token}
       (or --token-file). Works the same against embedgate dev and a deployed gateway.
   embedgate policy test <file|dir> --config <file> | policy explain --config <file> --claims <file> --request <file>
       Test a policy with test cases, or explain one decision ("embedgate policy" for details).

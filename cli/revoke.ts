@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { FileRevocationList } from '../lambda/adapters/local/file-revocations';
 import type { Revocation } from '../lambda/core/ports';
 import type { RevocationKind } from '../lambda/core/revocation';
+import { alignedLines } from './text-table';
 
 interface Store {
   put(r: Revocation): Promise<void>;
@@ -134,13 +135,7 @@ export async function listRevocations(args: string[], out: (s: string) => void):
     r.createdBy ?? '',
   ]);
   const header = ['kind', 'value', 'issuer', 'until', 'state', 'reason', 'by'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd();
-  out([line(header), ...rows.map(line)].join('\n'));
+  out(alignedLines(header, rows).join('\n'));
   return 0;
 }
 

@@ -9,9 +9,11 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { HANDLER_ENV } from '../shared/contract';
 import type { GatewayNetwork } from './gateway-network';
 import { functionRole } from './private/function-role';
 import { gatewayFunction } from './private/gateway-function';
+import { archiveEnvironment, metricsEnvironment } from './private/handler-environment';
 import { STEP_FUNCTIONS_ENDPOINT } from './private/network-endpoints';
 import type { SessionArchive } from './session-archive';
 
@@ -197,12 +199,10 @@ export class ApprovalWorkflow extends Construct {
       role,
       environment: {
         ...props.configurationEnvironment,
-        EMBEDGATE_ARCHIVE_BUCKET: props.archive.bucket.bucketName,
-        EMBEDGATE_ARCHIVE_KEY_ARN: props.archive.encryptionKey.keyArn,
-        EMBEDGATE_APPROVAL_TABLE: this.table.tableName,
-        EMBEDGATE_APPROVAL_STATE_MACHINE: stateMachineArn,
-        POWERTOOLS_SERVICE_NAME: props.serviceName ?? Names.uniqueResourceName(this, { maxLength: 64 }),
-        POWERTOOLS_METRICS_NAMESPACE: 'embedgate',
+        ...archiveEnvironment(props.archive),
+        [HANDLER_ENV.approvalTable]: this.table.tableName,
+        [HANDLER_ENV.approvalStateMachine]: stateMachineArn,
+        ...metricsEnvironment(props.serviceName ?? Names.uniqueResourceName(this, { maxLength: 64 })),
       },
     });
     props.archive.grantWrite(this.taskFunction);

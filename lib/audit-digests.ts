@@ -7,11 +7,13 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { HANDLER_ENV } from '../shared/contract';
 import type { GatewayNetwork } from './gateway-network';
 import { acknowledgeObjectWildcard } from './private/archive-buckets';
 import * as perms from './private/archive-perms';
 import { RECORDS_PREFIX } from './private/archive-table';
 import { gatewayFunction } from './private/gateway-function';
+import { archiveEnvironment } from './private/handler-environment';
 import type { SessionArchive } from './session-archive';
 import { functionRole } from './private/function-role';
 
@@ -172,13 +174,12 @@ export class AuditDigests extends Construct {
       logGroup: this.logGroup,
       role,
       environment: {
-        EMBEDGATE_ARCHIVE_BUCKET: this.archive.bucket.bucketName,
-        EMBEDGATE_ARCHIVE_KEY_ARN: this.archive.encryptionKey.keyArn,
-        EMBEDGATE_DIGEST_SIGNING_KEY: this.signingKey.keyArn,
-        EMBEDGATE_DIGEST_SETTLE_SECONDS: String(settle.toSeconds()),
-        EMBEDGATE_DIGEST_LOOKBACK_SECONDS: String(lookback.toSeconds()),
-        EMBEDGATE_DIGEST_MAX_PERIOD_SECONDS: String(maxPeriod.toSeconds()),
-        POWERTOOLS_SERVICE_NAME: Names.uniqueResourceName(this, { maxLength: 64 }),
+        ...archiveEnvironment(this.archive),
+        [HANDLER_ENV.digestSigningKey]: this.signingKey.keyArn,
+        [HANDLER_ENV.digestSettleSeconds]: String(settle.toSeconds()),
+        [HANDLER_ENV.digestLookbackSeconds]: String(lookback.toSeconds()),
+        [HANDLER_ENV.digestMaxPeriodSeconds]: String(maxPeriod.toSeconds()),
+        [HANDLER_ENV.powertoolsServiceName]: Names.uniqueResourceName(this, { maxLength: 64 }),
       },
     });
 

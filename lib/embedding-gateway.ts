@@ -1,200 +1,31 @@
-import { Annotations, CfnOutput, Duration, Names, RemovalPolicy, Size, Stack, Token, Validations } from 'aws-cdk-lib';
-import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
-import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { Annotations, CfnOutput, Names, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
+import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
-import * as logsDestinations from 'aws-cdk-lib/aws-logs-destinations';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { HANDLER_ENV, METRIC } from '../shared/contract';
 import { ApprovalWorkflow } from './approval-workflow';
-import type { ArchiveRetention } from './archive-retention';
 import { AuditDigests } from './audit-digests';
+import { ArchiveFailureMode, type EmbeddingGatewayProps } from './embedding-gateway-props';
 import { GatewayNetwork } from './gateway-network';
-import { MaskingStrategy, type GatewayMasking } from './masking';
-import { JwtAlgorithm, type PolicyRule, type TrustedIssuer } from './policy';
+import { addGatewayApi } from './private/gateway-api';
 import { buildGatewayConfig } from './private/gateway-config';
-import { addConfigWarnings, runPolicyTests } from './private/policy-checks';
-import type { PolicyTests } from './policy-tests';
-import { functionRole } from './private/function-role';
-import { gatewayFunction } from './private/gateway-function';
+import { addEdgeRecorder, addProxyFunction, type GatewayLogs } from './private/gateway-functions';
+import { gatewayPseudonymKey, maskingSection } from './private/gateway-masking';
+import { validateGatewayProps } from './private/gateway-validation';
 import { GatewayMonitoring } from './private/monitoring';
-import type { RateLimits } from './rate-limits';
-import { RevocationTable } from './revocation-table';
+import { addConfigWarnings, runPolicyTests } from './private/policy-checks';
 import { UsageTable } from './usage-table';
+import { RevocationTable } from './revocation-table';
 import { SessionArchive } from './session-archive';
-import type { UpstreamModel } from './upstream-model';
 
-/** What the gateway does when a session record cannot be archived. */
-export enum ArchiveFailureMode {
-  /** Answer 503 and return no model output (the default: no output without its record). */
-  CLOSED = 'closed',
-  /** Return the output anyway and log the lost record. Weakens the audit promise. */
-  OPEN = 'open',
-}
-
-/** Properties of an `EmbeddingGateway`. */
-export interface EmbeddingGatewayProps {
-  /**
-   * The OIDC issuers whose service principals may call the gateway. The first is the primary
-   * issuer, served at `/v1/...`; each other issuer is served under its id, at `/<id>/v1/...`
-   * (one JWT authorizer per route is all API Gateway allows), so its clients use
-   * `<url>/<id>/v1` as their base URL.
-   */
-  readonly issuers: TrustedIssuer[];
-  /** The models clients may ask for. */
-  readonly models: UpstreamModel[];
-  /** Policy rules (default deny). See docs/policy.md. */
-  readonly rules: PolicyRule[];
-
-  /**
-   * Policy test cases run at synth against the configuration built from these props
-   * (`PolicyTests.fromPath('policy-tests')`): a failing case fails synth, naming the case and the
-   * difference. Needs the built package (its CLI runs them). See docs/policy.md.
-   * @default - no policy tests
-   */
-  readonly policyTests?: PolicyTests;
-
-  /**
-   * Masking of sensitive data in inputs (see docs/configuration.md, masking).
-   * @default - no masking
-   */
-  readonly masking?: GatewayMasking;
-
-  /**
-   * Default per-principal rate limits and quotas of every allow rule (a rule's `rateLimits`
-   * overrides them field by field). Any limit anywhere creates the usage table (`usage`).
-   * @default - no per-principal limits
-   */
-  readonly rateLimits?: RateLimits;
-  /**
-   * When the usage table cannot be read or written: true lets requests through uncounted; false
-   * refuses them (503 `rate_limits_unavailable`). Either way `LimitStoreErrors` is alarmed.
-   * @default false
-   */
-  readonly rateLimitStoreFailOpen?: boolean;
-  /**
-   * Subjects that get a metric dimension of their own (at most 20); every other principal is
-   * counted per rule and model only, so metrics never grow with the number of principals.
-   * @default - none
-   */
-  readonly metricPrincipals?: string[];
-
-  /**
-   * Network to run in.
-   * @default - a new `GatewayNetwork` (a VPC with isolated subnets and endpoints)
-   */
-  readonly network?: GatewayNetwork;
-  /**
-   * Allow the proxy to reach the internet (through NAT), needed for models outside AWS
-   * (OpenAI, Azure OpenAI, Cohere, an OpenAI-compatible server outside the VPC). Must be set
-   * explicitly when such a model is configured; ignored when `network` is given.
-   * @default false
-   */
-  readonly allowInternetEgress?: boolean;
-
-  /**
-   * Retention of session records.
-   * @default ArchiveRetention.compliance(Duration.days(365))
-   */
-  readonly archiveRetention?: ArchiveRetention;
-  /**
-   * Key for the archive (records, Athena results).
-   * @default - a new customer-managed key with rotation
-   */
-  readonly archiveEncryptionKey?: kms.IKey;
-  /**
-   * What to do when a record cannot be archived.
-   * @default ArchiveFailureMode.CLOSED
-   */
-  readonly archiveFailureMode?: ArchiveFailureMode;
-
-  /**
-   * Largest request body.
-   * @default Size.mebibytes(2)
-   */
-  readonly maxRequestSize?: Size;
-  /**
-   * Largest bearer token.
-   * @default Size.kibibytes(8)
-   */
-  readonly maxTokenSize?: Size;
-  /**
-   * Steady-state request rate limit of the API stage, requests per second.
-   * @default 100
-   */
-  readonly throttlingRateLimit?: number;
-  /**
-   * Burst limit of the API stage.
-   * @default 200
-   */
-  readonly throttlingBurstLimit?: number;
-  /**
-   * A custom domain for the API.
-   * @default - the API's execute-api endpoint
-   */
-  readonly domainName?: apigwv2.IDomainName;
-
-  /**
-   * Memory of the proxy function.
-   * @default Size.mebibytes(1024)
-   */
-  readonly memorySize?: Size;
-  /**
-   * Timeout of the proxy function (API Gateway answers 504 after 30 seconds regardless).
-   * @default Duration.seconds(29)
-   */
-  readonly timeout?: Duration;
-  /**
-   * Reserved concurrency of the proxy function.
-   * @default - unreserved
-   */
-  readonly reservedConcurrentExecutions?: number;
-  /**
-   * Lambda runtime of the proxy function (Node.js 22 or later).
-   * @default lambda.Runtime.NODEJS_24_X
-   */
-  readonly runtime?: lambda.Runtime;
-  /**
-   * Retention of the gateway's log groups (function logs, API access logs).
-   * @default logs.RetentionDays.ONE_YEAR
-   */
-  readonly logRetention?: logs.RetentionDays;
-
-  /**
-   * Where reviewers of held requests are notified (when a rule has `approval`).
-   * @default - a new topic, encrypted with the gateway's key, TLS only
-   */
-  readonly approvalTopic?: sns.ITopic;
-  /**
-   * Subscriptions to add to the approval topic (when a rule has `approval`).
-   * @default - none; subscribe to `approvals.topic` yourself
-   */
-  readonly approvalSubscriptions?: sns.ITopicSubscription[];
-
-  /**
-   * Create alarms (errors, archive failures, throttles, latency).
-   * @default true
-   */
-  readonly alarms?: boolean;
-  /**
-   * Where alarms notify.
-   * @default - a new SNS topic (encrypted, TLS-only); subscribe to it
-   */
-  readonly alarmTopic?: sns.ITopic;
-  /**
-   * Create a CloudWatch dashboard.
-   * @default true
-   */
-  readonly dashboard?: boolean;
-}
+export { ArchiveFailureMode, type EmbeddingGatewayProps } from './embedding-gateway-props';
 
 /**
  * An identity-aware gateway for embedding models: an HTTP API with a JWT authorizer per trusted
@@ -255,10 +86,9 @@ export class EmbeddingGateway extends Construct {
 
   constructor(scope: Construct, id: string, props: EmbeddingGatewayProps) {
     super(scope, id);
-    validateProps(props);
+    validateGatewayProps(props);
     const stack = Stack.of(this);
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
-
     // Created upstream-key secrets are encrypted with a key of the gateway's own.
     const secretsKey = props.models.some((m) => m.needsCreatedSecret)
       ? new kms.Key(this, 'SecretsKey', {
@@ -309,42 +139,9 @@ export class EmbeddingGateway extends Construct {
       );
     }
     const masking = props.masking;
-    const pseudonymize =
-      masking !== undefined &&
-      [...Object.values(masking.strategies ?? {}), ...props.rules.flatMap((r) => Object.values(r.maskingStrategies ?? {}))].includes(
-        MaskingStrategy.PSEUDONYMIZE,
-      );
-    this.pseudonymKey =
-      masking?.pseudonymKey ??
-      (pseudonymize
-        ? new secretsmanager.Secret(this, 'PseudonymKey', {
-            description: 'embedgate: HMAC key of masking pseudonyms (the same value always maps to the same token under it)',
-            generateSecretString: { passwordLength: 64, excludePunctuation: true },
-            encryptionKey: this.logsKey,
-          })
-        : undefined);
-    if (this.pseudonymKey && !masking?.pseudonymKey) {
-      const reason =
-        'Rotating the pseudonym key changes every pseudonym and breaks retrieval over already embedded documents; rotate it deliberately, with a re-embedding plan.';
-      Validations.of(this.pseudonymKey).acknowledge(
-        { id: 'AwsSolutions-SMG4', reason },
-        { id: 'NIST.800.53.R5-SecretsManagerRotationEnabled', reason },
-      );
-    }
+    this.pseudonymKey = gatewayPseudonymKey(this, masking, props.rules, this.logsKey);
     const config = buildGatewayConfig({
-      ...(masking
-        ? {
-            masking: {
-              enabled: true,
-              strategies: masking.strategies ?? {},
-              ...(this.pseudonymKey ? { pseudonymKey: { source: 'secretsManager', secretId: this.pseudonymKey.secretArn } } : {}),
-              ...(masking.customDetectors ? { customDetectors: masking.customDetectors } : {}),
-              ...(masking.comprehend ? { comprehend: { enabled: true, failMode: masking.comprehendFailOpen ? 'open' : 'closed' } } : {}),
-              tokenInputs: masking.allowTokenInputs ? 'allow' : 'refuse',
-              storeInputText: masking.storeInputText ?? false,
-            },
-          }
-        : {}),
+      ...(masking ? { masking: maskingSection(masking, this.pseudonymKey) } : {}),
       issuers: props.issuers,
       models: bindings,
       rules: props.rules,
@@ -359,61 +156,15 @@ export class EmbeddingGateway extends Construct {
     if (props.policyTests) runPolicyTests(config.json, props.policyTests);
 
     const serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
-    const functionLogs = new logs.LogGroup(this, 'ProxyLogs', {
-      retention: logRetention,
-      encryptionKey: this.logsKey,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    const role = functionRole(this, 'ProxyRole', {
-      logGroup: functionLogs,
-      inVpc: true,
-      description: 'embedgate proxy function',
-      policyReason: ROLE_POLICY_REASON,
-    });
-    this.proxyFunction = gatewayFunction(this, 'Proxy', {
-      description: 'embedgate proxy: identity, revocation, policy, upstream call, session record',
-      bundle: 'proxy',
-      files: { 'config.json': config.json },
-      ...(props.runtime ? { runtime: props.runtime } : {}),
-      memorySize: (props.memorySize ?? Size.mebibytes(1024)).toMebibytes(),
-      timeout: props.timeout ?? Duration.seconds(29),
-      ...(props.reservedConcurrentExecutions !== undefined
-        ? { extra: { reservedConcurrentExecutions: props.reservedConcurrentExecutions } }
-        : {}),
-      network: this.network,
-      logGroup: functionLogs,
-      role,
-      environment: {
-        ...config.environment,
-        EMBEDGATE_ARCHIVE_BUCKET: this.archive.bucket.bucketName,
-        EMBEDGATE_ARCHIVE_KEY_ARN: this.archive.encryptionKey.keyArn,
-        EMBEDGATE_REVOCATION_TABLE: this.revocations.table.tableName,
-        POWERTOOLS_SERVICE_NAME: serviceName,
-        POWERTOOLS_METRICS_NAMESPACE: 'embedgate',
-      },
-    });
-    this.archive.grantWrite(this.proxyFunction);
-    this.revocations.grantCheck(this.proxyFunction);
-    const secrets: Record<string, secretsmanager.ISecret> = {};
-    bindings.forEach((b, i) => {
-      if (b.secret) {
-        b.secret.grantRead(this.proxyFunction);
-        secrets[props.models[i]!.name] = b.secret;
-      }
-      for (const s of b.statements) this.proxyFunction.addToRolePolicy(s);
-    });
-    this.apiKeySecrets = secrets;
-    this.pseudonymKey?.grantRead(this.proxyFunction);
-    if (masking?.comprehend) {
-      // DetectPiiEntities has no resource-level permissions.
-      this.proxyFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['comprehend:DetectPiiEntities'], resources: ['*'] }));
-      this.network.addInterfaceEndpoint('ComprehendEndpoint', ec2.InterfaceVpcEndpointAwsService.COMPREHEND);
-    }
+    const gatewayLogs: GatewayLogs = { key: this.logsKey, retention: logRetention };
+    const context = { props, config, logs: gatewayLogs, network: this.network, archive: this.archive, serviceName };
+    const proxy = addProxyFunction(this, { ...context, revocations: this.revocations, bindings, pseudonymKey: this.pseudonymKey });
+    this.proxyFunction = proxy.fn;
+    this.apiKeySecrets = proxy.apiKeySecrets;
     if (props.rateLimits || props.rules.some((r) => r.rateLimits)) {
       this.usage = new UsageTable(this, 'Usage');
       this.usage.attachTo(this.proxyFunction);
     }
-    acknowledgeProxyFindings(this.proxyFunction, props.reservedConcurrentExecutions !== undefined);
 
     if (props.rules.some((r) => r.approval !== undefined)) {
       this.approvals = new ApprovalWorkflow(this, 'Approvals', {
@@ -428,8 +179,8 @@ export class EmbeddingGateway extends Construct {
         ...(props.runtime ? { runtime: props.runtime } : {}),
         serviceName,
       });
-      this.proxyFunction.addEnvironment('EMBEDGATE_APPROVAL_TABLE', this.approvals.table.tableName);
-      this.proxyFunction.addEnvironment('EMBEDGATE_APPROVAL_STATE_MACHINE', this.approvals.stateMachine.stateMachineArn);
+      this.proxyFunction.addEnvironment(HANDLER_ENV.approvalTable, this.approvals.table.tableName);
+      this.proxyFunction.addEnvironment(HANDLER_ENV.approvalStateMachine, this.approvals.stateMachine.stateMachineArn);
       this.approvals.grantUse(this.proxyFunction);
     } else if (props.approvalTopic || props.approvalSubscriptions) {
       Annotations.of(this).addWarningV2(
@@ -438,100 +189,20 @@ export class EmbeddingGateway extends Construct {
       );
     }
 
-    // API: one JWT authorizer per issuer; the primary issuer at /v1, the others at /<id>/v1.
-    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
-      retention: logRetention,
-      encryptionKey: this.logsKey,
-      removalPolicy: RemovalPolicy.RETAIN,
+    const api = addGatewayApi(this, {
+      props,
+      logs: gatewayLogs,
+      proxyFunction: this.proxyFunction,
+      approvals: this.approvals !== undefined,
     });
-    this.api = new apigwv2.HttpApi(this, 'Api', {
-      description: 'embedgate: identity-aware embeddings gateway',
-      createDefaultStage: false,
-      ...(props.domainName ? { defaultDomainMapping: { domainName: props.domainName } } : {}),
-    });
-    this.stage = new apigwv2.HttpStage(this, 'Stage', {
-      httpApi: this.api,
-      stageName: '$default',
-      autoDeploy: true,
-      throttle: { rateLimit: props.throttlingRateLimit ?? 100, burstLimit: props.throttlingBurstLimit ?? 200 },
-      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup), format: accessLogFormat() },
-    });
-    const integration = new HttpLambdaIntegration('Proxy', this.proxyFunction);
-    props.issuers.forEach((issuer, i) => {
-      const authorizer = new HttpJwtAuthorizer(`Jwt-${issuer.id}`, issuer.issuerUrl, {
-        jwtAudience: issuer.audiences,
-        authorizerName: `jwt-${issuer.id}`,
-      });
-      const prefix = i === 0 ? '' : `/${issuer.id}`;
-      this.api.addRoutes({ path: `${prefix}/v1/embeddings`, methods: [apigwv2.HttpMethod.POST], integration, authorizer });
-      this.api.addRoutes({ path: `${prefix}/v1/models`, methods: [apigwv2.HttpMethod.GET], integration, authorizer });
-      if (this.approvals) {
-        this.api.addRoutes({ path: `${prefix}/v1/approvals`, methods: [apigwv2.HttpMethod.GET], integration, authorizer });
-        this.api.addRoutes({ path: `${prefix}/v1/approvals/{id}`, methods: [apigwv2.HttpMethod.GET], integration, authorizer });
-        this.api.addRoutes({ path: `${prefix}/v1/approvals/{id}/decision`, methods: [apigwv2.HttpMethod.POST], integration, authorizer });
-      }
-    });
-    const [health] = this.api.addRoutes({ path: '/health', methods: [apigwv2.HttpMethod.GET], integration });
-    Validations.of(health!).acknowledge({
-      id: 'AwsSolutions-APIG4',
-      reason:
-        'GET /health is the liveness probe: it answers a constant {"status":"ok"} without reading a body, a token or any data, and writes no record.',
-    });
-    this.url = `${this.stage.url.replace(/\/$/, '')}/v1`;
+    this.accessLogGroup = api.accessLogGroup;
+    this.api = api.api;
+    this.stage = api.stage;
+    this.url = api.url;
 
-    // Requests API Gateway answers itself (authorizer refusals, unknown routes, throttling) never
-    // reach the proxy: the edge recorder turns their access-log entries into session records.
-    const edgeLogs = new logs.LogGroup(this, 'EdgeRecorderLogs', {
-      retention: logRetention,
-      encryptionKey: this.logsKey,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    const edgeRole = functionRole(this, 'EdgeRecorderRole', {
-      logGroup: edgeLogs,
-      inVpc: true,
-      description: 'embedgate edge recorder function',
-      policyReason: ROLE_POLICY_REASON,
-    });
-    this.edgeRecorderDeadLetterQueue = new sqs.Queue(this, 'EdgeRecorderDlq', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.edgeRecorderDeadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        'This queue is the dead-letter queue of the edge recorder: access-log batches it could not archive after its retries wait here (alarmed) to be replayed.',
-    });
-    this.edgeRecorderFunction = gatewayFunction(this, 'EdgeRecorder', {
-      description: 'embedgate edge recorder: session records for requests API Gateway refused itself',
-      bundle: 'edge-recorder',
-      files: { 'config.json': config.json },
-      ...(props.runtime ? { runtime: props.runtime } : {}),
-      memorySize: 256,
-      timeout: Duration.minutes(1),
-      network: this.network,
-      logGroup: edgeLogs,
-      role: edgeRole,
-      extra: { deadLetterQueue: this.edgeRecorderDeadLetterQueue, retryAttempts: 2 },
-      environment: {
-        ...config.environment,
-        EMBEDGATE_ARCHIVE_BUCKET: this.archive.bucket.bucketName,
-        EMBEDGATE_ARCHIVE_KEY_ARN: this.archive.encryptionKey.keyArn,
-        POWERTOOLS_SERVICE_NAME: serviceName,
-        POWERTOOLS_METRICS_NAMESPACE: 'embedgate',
-      },
-    });
-    this.archive.grantWrite(this.edgeRecorderFunction);
-    Validations.of(this.edgeRecorderFunction).acknowledge({
-      id: 'NIST.800.53.R5-LambdaConcurrency',
-      reason:
-        'Invoked by the access log subscription only, in batches; its concurrency follows the API traffic, which the stage throttle bounds.',
-    });
-    new logs.SubscriptionFilter(this, 'EdgeRecords', {
-      logGroup: this.accessLogGroup,
-      destination: new logsDestinations.LambdaDestination(this.edgeRecorderFunction),
-      filterPattern: logs.FilterPattern.stringValue('$.integrationStatus', '=', '-'),
-    });
+    const edge = addEdgeRecorder(this, { ...context, accessLogGroup: this.accessLogGroup });
+    this.edgeRecorderFunction = edge.fn;
+    this.edgeRecorderDeadLetterQueue = edge.deadLetterQueue;
 
     const alarms = props.alarms ?? true;
     this.alarmTopic = alarms
@@ -563,7 +234,7 @@ export class EmbeddingGateway extends Construct {
       });
       new CfnOutput(this, 'ApprovalStateMachineArn', { value: this.approvals.stateMachine.stateMachineArn });
     }
-    Object.entries(secrets).forEach(
+    Object.entries(this.apiKeySecrets).forEach(
       ([name, s], i) =>
         new CfnOutput(this, `ApiKeySecret${i}`, { description: `Upstream API key secret of model "${name}"`, value: s.secretArn }),
     );
@@ -581,104 +252,36 @@ export class EmbeddingGateway extends Construct {
 
   /** All requests (every outcome). @default sum over 5 minutes */
   public metricRequests(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.monitoring.metric('Requests', { statistic: 'Sum', ...props });
+    return this.monitoring.metric(METRIC.requests, { statistic: 'Sum', ...props });
   }
 
   /** Requests refused by identity, revocation or policy (401, 403). @default sum over 5 minutes */
   public metricDenied(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.monitoring.metric('Denied', { statistic: 'Sum', ...props });
+    return this.monitoring.metric(METRIC.denied, { statistic: 'Sum', ...props });
   }
 
   /** Requests that failed (429 from upstream, 5xx). @default sum over 5 minutes */
   public metricErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.monitoring.metric('Errors', { statistic: 'Sum', ...props });
+    return this.monitoring.metric(METRIC.errors, { statistic: 'Sum', ...props });
   }
 
   /** Records the archive refused. @default sum over 5 minutes */
   public metricArchiveErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.monitoring.metric('ArchiveErrors', { statistic: 'Sum', ...props });
+    return this.monitoring.metric(METRIC.archiveErrors, { statistic: 'Sum', ...props });
   }
 
   /** The gateway's own time per request (without the upstream call), ms. @default p99 over 5 minutes */
   public metricLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.monitoring.metric('GatewayLatency', { statistic: 'p99', ...props });
+    return this.monitoring.metric(METRIC.gatewayLatency, { statistic: 'p99', ...props });
   }
 
   /** Sensitive values found by masking (all entity types). @default sum over 5 minutes */
   public metricMaskedEntities(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.monitoring.metric('MaskedEntities', { statistic: 'Sum', ...props });
+    return this.monitoring.metric(METRIC.maskedEntities, { statistic: 'Sum', ...props });
   }
 
   /** Upstream latency per request, ms. @default p99 over 5 minutes */
   public metricUpstreamLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.monitoring.metric('UpstreamLatency', { statistic: 'p99', ...props });
+    return this.monitoring.metric(METRIC.upstreamLatency, { statistic: 'p99', ...props });
   }
-}
-
-const ROLE_POLICY_REASON =
-  "The role's policy is generated from least-privilege grants on this gateway's own resources (one bucket prefix, one table, the configured secrets and models); it belongs to this role alone and is not meant to be attached elsewhere.";
-
-function acknowledgeProxyFindings(fn: lambda.Function, concurrencyReserved: boolean): void {
-  Validations.of(fn).acknowledge({
-    id: 'NIST.800.53.R5-LambdaDLQ',
-    reason:
-      "The proxy is invoked synchronously by API Gateway; a dead-letter queue applies to asynchronous invocations only. Every request's outcome is in its session record.",
-  });
-  if (!concurrencyReserved) {
-    Validations.of(fn).acknowledge({
-      id: 'NIST.800.53.R5-LambdaConcurrency',
-      reason:
-        'Concurrency is bounded by the API stage throttle (throttlingRateLimit / throttlingBurstLimit); set reservedConcurrentExecutions to reserve it as well.',
-    });
-  }
-}
-
-function validateProps(props: EmbeddingGatewayProps): void {
-  if (!props.issuers || props.issuers.length === 0) throw new Error('EmbeddingGateway: issuers must list at least one trusted OIDC issuer');
-  if (!props.models || props.models.length === 0) throw new Error('EmbeddingGateway: models must list at least one UpstreamModel');
-  for (const issuer of props.issuers) {
-    if (!Token.isUnresolved(issuer.issuerUrl) && !issuer.issuerUrl.startsWith('https://')) {
-      throw new Error(
-        `EmbeddingGateway: issuer "${issuer.id}" has issuerUrl ${JSON.stringify(issuer.issuerUrl)}; API Gateway's JWT authorizer needs an https:// issuer (use embedgate dev for a local issuer)`,
-      );
-    }
-    for (const alg of issuer.algorithms ?? []) {
-      if (!Object.values(JwtAlgorithm).includes(alg))
-        throw new Error(
-          `EmbeddingGateway: issuer "${issuer.id}" algorithm ${String(alg)} is not supported; use JwtAlgorithm.RS256, RS384 or RS512`,
-        );
-    }
-  }
-  const names = props.models.map((m) => m.name);
-  const dup = names.find((n, i) => names.indexOf(n) !== i);
-  if (dup) throw new Error(`EmbeddingGateway: two models are named "${dup}"; give one a different name with the "name" option`);
-  const size = props.maxRequestSize?.toBytes();
-  if (size !== undefined && size > 6 * 1024 * 1024) {
-    throw new Error('EmbeddingGateway: maxRequestSize must be at most 6 MiB (the Lambda payload limit)');
-  }
-}
-
-/** One JSON line per request: what API Gateway decided, even when the function never ran. */
-function accessLogFormat(): AccessLogFormat {
-  return AccessLogFormat.custom(
-    JSON.stringify({
-      requestId: '$context.requestId',
-      time: '$context.requestTimeEpoch',
-      ip: '$context.identity.sourceIp',
-      userAgent: '$context.identity.userAgent',
-      method: '$context.httpMethod',
-      path: '$context.path',
-      routeKey: '$context.routeKey',
-      status: '$context.status',
-      responseLength: '$context.responseLength',
-      latencyMs: '$context.responseLatency',
-      integrationStatus: '$context.integrationStatus',
-      integrationLatencyMs: '$context.integrationLatency',
-      authorizerError: '$context.authorizer.error',
-      subject: '$context.authorizer.claims.sub',
-      clientId: '$context.authorizer.claims.client_id',
-      issuer: '$context.authorizer.claims.iss',
-      errorMessage: '$context.error.message',
-    }),
-  );
 }

@@ -4,6 +4,7 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { HANDLER_ENV } from '../shared/contract';
 
 /** Properties of a `UsageTable`. */
 export interface UsageTableProps {
@@ -58,9 +59,9 @@ export class UsageTable extends Construct {
     return this.table.grant(grantee, 'dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DescribeTable');
   }
 
-  /** Give the proxy function the table: its name in `EMBEDGATE_USAGE_TABLE` and `grantCount`. */
+  /** Give the proxy function the table: its name in `HANDLER_ENV.usageTable` and `grantCount`. */
   public attachTo(fn: lambda.Function): void {
-    fn.addEnvironment('EMBEDGATE_USAGE_TABLE', this.table.tableName);
+    fn.addEnvironment(HANDLER_ENV.usageTable, this.table.tableName);
     this.grantCount(fn);
   }
 }

@@ -13,27 +13,34 @@
 // - SDK schema modules: computed keys naming module constants are written as the constants'
 //   string values, which lets esbuild drop the schemas of operations nobody calls;
 // - SDK package.json imports (read for `version` only) are reduced to name and version;
-// - the configuration schema (zod, shared/config.ts) is not loaded at start: the entries read the
-//   sealed document the construct validated at synth (shared/config-runtime.ts); the schema is a
-//   chunk loaded only for a document that needs it. The build fails if it is on the start path.
+// - the configuration schema (zod, shared/config-schema*.ts, the shared/config.ts facade) is not
+//   loaded at start: the entries read the sealed document the construct validated at synth
+//   (shared/config-runtime.ts); the schema is a chunk loaded only for a document that needs it.
+//   The build fails if it is on the start path.
 //
 // Usage: node scripts/bundle.mjs [--metafile]   (part of `npm run build`; --metafile also writes
 // assets/<name>/meta.json, esbuild's metafile, for inspection; it is never deployed)
 import { build } from 'esbuild';
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The handler bundles: assets/<name>/index.mjs from <entry>. */
-export const bundles = [
-  { name: 'proxy', entry: 'lambda/handlers/proxy.lambda.ts' },
-  { name: 'edge-recorder', entry: 'lambda/handlers/edge-recorder.lambda.ts' },
-  { name: 'digest', entry: 'lambda/handlers/digest.lambda.ts' },
-  { name: 'approval-task', entry: 'lambda/handlers/approval-task.lambda.ts' },
-];
+/**
+ * The handler bundles: assets/<name>/index.mjs from lambda/handlers/<name>.lambda.ts. The names are
+ * the contract's (HANDLER_BUNDLES, shared/contract.ts), read from its compiled form: `npm run build`
+ * runs tsc first, and one list serves the constructs and this script.
+ */
+export const bundles = contractBundles().map((name) => ({ name, entry: `lambda/handlers/${name}.lambda.ts` }));
+
+function contractBundles() {
+  const compiled = join(root, 'dist', 'shared', 'contract.js');
+  if (!existsSync(compiled)) throw new Error(`${compiled} is missing: run tsc first (npm run build does)`);
+  return createRequire(import.meta.url)(compiled).HANDLER_BUNDLES;
+}
 
 /** Goal (issue 7): what a handler loads at start, at most this many bytes. */
 const BUDGET_BYTES = 500_000;
@@ -42,8 +49,8 @@ const BUDGET_BYTES = 500_000;
 const CREDENTIAL_CHAIN =
   /[\\/]node_modules[\\/]@aws-sdk[\\/](credential-provider-(node|ini|sso|process|web-identity|login|http)[\\/]|nested-clients[\\/]dist-es[\\/]submodules[\\/](sts|sso|signin|cognito-identity)[\\/])/;
 
-/** The configuration schema (zod and shared/config.ts): never in what a handler loads at start. */
-const CONFIG_SCHEMA = /([\\/]node_modules[\\/]zod[\\/]|(^|[\\/])shared[\\/]config\.ts$)/;
+/** The configuration schema (zod, shared/config-schema*.ts and the shared/config.ts facade): never in what a handler loads at start. */
+const CONFIG_SCHEMA = /([\\/]node_modules[\\/]zod[\\/]|(^|[\\/])shared[\\/]config(-schema[a-z-]*|-ship)?\.ts$)/;
 
 /** `@aws-sdk/credential-provider-node` -> the Lambda credential provider (environment variables). */
 const lambdaCredentials = {
@@ -182,7 +189,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       .flatMap(([, o]) => Object.keys(o.inputs).filter((i) => CONFIG_SCHEMA.test(i)));
     if (schemaAtStart.length > 0)
       failures.push(
-        `bundle ${b.name} loads the configuration schema at start (${schemaAtStart.slice(0, 3).join(', ')}, ...): is shared/config.ts imported (not type-only) by a module of the start path? (use shared/config-runtime.ts)`,
+        `bundle ${b.name} loads the configuration schema at start (${schemaAtStart.slice(0, 3).join(', ')}, ...): is shared/config.ts or shared/config-schema*.ts imported (not type-only) by a module of the start path? (use shared/config-runtime.ts)`,
       );
     const lazy = g.lazy.map((f) => `${basename(f)} ${(g.bytesOf(f) / 1024).toFixed(1)} KiB`).join(', ');
     console.log(

@@ -1,5 +1,6 @@
 /**
- * The named audit queries over the session archive, defined once as data, and their renderers.
+ * The named audit queries over the session archive, defined once as data (their renderers are in
+ * shared/audit-sql.ts, re-exported here; their shared pieces in shared/audit-query-parts.ts).
  *
  * The `SessionArchive` construct turns each into an Athena named query (rendered with sample
  * values that are obvious to replace); the CLI (`embedgate audit query`) renders them with real
@@ -7,7 +8,7 @@
  * TypeScript: no AWS SDK, no CDK.
  *
  * SQL: Athena engine v3 (Trino) over the Glue table of schema v1 (see
- * `lib/private/glue-columns.ts` and docs/session-record.md), written so that DuckDB runs it too.
+ * `shared/glue-columns.ts` and docs/session-record.md), written so that DuckDB runs it too.
  * What the two engines spell differently is named by a `{{fn:<name>}}` placeholder and spelled
  * per dialect in `DIALECTS`, the one place for dialect differences. The rest sticks to what both
  * understand (struct field access `a.b`, `count_if`, `starts_with`, `min`/`max` over strings,
@@ -17,17 +18,8 @@
  * way as the instant. No timestamp function (`from_iso8601_timestamp` in Trino, casts in DuckDB)
  * is needed. Both engines sort NULLs last in ascending order (the DuckDB runner pins it).
  *
- * Placeholders, filled by `renderSql` in a single pass (a value is never re-scanned):
- *   {{database}}, {{table}}   quoted identifiers ("name")
- *   {{<param>}}               a quoted string literal of the parameter's normalised value, or
- *                             `CAST(NULL AS VARCHAR)` for an optional parameter not given
- *   {{<param>.dt}}            timestamp parameters only: its UTC date, the `dt` partition value
- *   {{<param>.hr}}            timestamp parameters only: its UTC hour, the `hr` partition value
- *                             (for an `exclusive` bound, those of the last millisecond before it)
- *   {{fn:<name>}}             the dialect's name of a function (see `DIALECTS`)
- *
- * Time windows are half-open: `since` is inclusive, `until` exclusive. A date alone means its
- * midnight UTC, so since=2026-01-01, until=2026-02-01 is the whole of January.
+ * The placeholders, how they are filled, and time windows (half-open: `since` inclusive, `until`
+ * exclusive): see shared/audit-sql.ts.
  *
  * Every query filters on the partition columns `dt` and `hr` (the WHERE fragment of
  * `PERIOD_FILTER`), so partition projection only lists the prefixes inside the window.
@@ -38,217 +30,23 @@
  * - the approval chain of a request: it needs the approval records and fields of just-in-time
  *   approvals. Add each query together with its columns.
  */
+import {
+  FILTER,
+  FILTER_COLUMNS,
+  ONLY_ISSUER,
+  ONLY_MODEL,
+  ONLY_PRINCIPAL,
+  PERIOD_COLUMNS,
+  PERIOD_FILTER,
+  PRINCIPAL,
+  SESSION_SELECT,
+  SESSION_SELECT_COLUMNS,
+  SINCE,
+  UNTIL,
+} from './audit-query-parts';
+import { AuditParamKind, FINDINGS_TYPE, type AuditQuery } from './audit-sql';
 
-/** What kind of value a parameter takes. Values are always strings. */
-export enum AuditParamKind {
-  /** An instant: `YYYY-MM-DD` (midnight UTC) or ISO-8601 with a time and `Z` or an offset. */
-  TIMESTAMP = 'timestamp',
-  /** Free text, matched exactly (quoted and escaped as a SQL string literal). */
-  STRING = 'string',
-}
-
-export interface AuditQueryParam {
-  /** Lower-case identifier, used as `{{name}}` in the SQL and as `--name` by the CLI. */
-  readonly name: string;
-  readonly kind: AuditParamKind;
-  readonly description: string;
-  /** A sample value, used for the Athena named query saved in the workgroup (required parameters). */
-  readonly example: string;
-  /**
-   * Timestamps only: the value is an exclusive upper bound, so its `.dt` / `.hr` name the
-   * partition of the last millisecond before it (until=2026-02-01 ends with 2026-01-31, hour 23).
-   */
-  readonly exclusive?: boolean;
-  /**
-   * The parameter may be left out; it then renders as `CAST(NULL AS VARCHAR)`, and the SQL
-   * treats NULL as "any" (`{{p}} IS NULL OR column = {{p}}`).
-   */
-  readonly optional?: boolean;
-}
-
-/** The Glue type a query expects of a column it reads (see `lib/private/glue-columns.ts`). */
-/** The Glue type of `masking.findings` (schema v1). */
-const FINDINGS_TYPE =
-  'array<struct<item:bigint,type:string,detector:string,strategy:string,count:bigint,offsets:array<array<bigint>>,pseudonyms:array<string>>>';
-
-export type AuditColumnType =
-  'string' | 'bigint' | 'double' | 'boolean' | 'array<string>' | 'array<struct<type:string,count:bigint>>' | typeof FINDINGS_TYPE;
-
-export interface AuditQuery {
-  /** Stable kebab-case id. */
-  readonly name: string;
-  /** One line, for lists and the Athena console. */
-  readonly title: string;
-  readonly description: string;
-  readonly params: readonly AuditQueryParam[];
-  /**
-   * Every column the SQL reads, as Glue column paths (`principal.subject`, `dt`), with the type
-   * the SQL expects of it. Kept next to the SQL so a test can check both against the Glue table.
-   */
-  readonly columns: Readonly<Record<string, AuditColumnType>>;
-  /** SQL with `{{...}}` placeholders (see the top of this file). */
-  readonly sql: string;
-}
-
-/** The SQL engines the queries are rendered for. */
-export enum SqlDialect {
-  /** Amazon Athena engine v3 (Trino), over the Glue table. */
-  ATHENA = 'athena',
-  /** DuckDB, over a local archive directory (`embedgate audit query`). */
-  DUCKDB = 'duckdb',
-}
-
-/** How one dialect spells what the engines spell differently. */
-export interface DialectSpelling {
-  /** Function names, by the name used in `{{fn:<name>}}`. */
-  readonly functions: Readonly<Record<string, string>>;
-}
-
-/** Every dialect difference the queries depend on, in one place. */
-export const DIALECTS: Readonly<Record<SqlDialect, DialectSpelling>> = {
-  [SqlDialect.ATHENA]: {
-    functions: {
-      // array(varchar), separator -> varchar
-      array_join: 'array_join',
-      // array(T), T -> boolean
-      array_contains: 'contains',
-    },
-  },
-  [SqlDialect.DUCKDB]: {
-    functions: {
-      array_join: 'array_to_string',
-      array_contains: 'list_contains',
-    },
-  },
-};
-
-const SINCE: AuditQueryParam = {
-  name: 'since',
-  kind: AuditParamKind.TIMESTAMP,
-  description: 'Start of the period, inclusive (UTC date or ISO-8601 instant).',
-  example: '2026-01-01',
-};
-
-const UNTIL: AuditQueryParam = {
-  name: 'until',
-  kind: AuditParamKind.TIMESTAMP,
-  description: 'End of the period, exclusive (UTC date or ISO-8601 instant).',
-  example: '2026-02-01',
-  exclusive: true,
-};
-
-const PRINCIPAL: AuditQueryParam = {
-  name: 'principal',
-  kind: AuditParamKind.STRING,
-  description: "The principal's subject (`sub` claim).",
-  example: 'batch-indexer',
-};
-const ONLY_PRINCIPAL: AuditQueryParam = { ...PRINCIPAL, description: 'Only this principal (its subject, `sub` claim).', optional: true };
-const ONLY_ISSUER: AuditQueryParam = {
-  name: 'issuer',
-  kind: AuditParamKind.STRING,
-  description: 'Only principals of this issuer (its URL or configured id).',
-  example: 'https://idp.example.com',
-  optional: true,
-};
-const ONLY_MODEL: AuditQueryParam = {
-  name: 'model',
-  kind: AuditParamKind.STRING,
-  description: 'Only requests for this model (as the client named it).',
-  example: 'text-embedding-3-small',
-  optional: true,
-};
-
-/**
- * The period filter every query uses. `dt`/`hr` bound the partitions that projection enumerates
- * (hours before `since` on its first day and after the end on its last day are pruned too);
- * `started_at` makes the window exact.
- */
-const PERIOD_FILTER = `dt >= {{since.dt}} AND dt <= {{until.dt}}
-  AND (dt > {{since.dt}} OR hr >= {{since.hr}})
-  AND (dt < {{until.dt}} OR hr <= {{until.hr}})
-  AND started_at >= {{since}} AND started_at < {{until}}`;
-
-const PERIOD_COLUMNS = { dt: 'string', hr: 'string', started_at: 'string' } as const;
-
-/** Optional filters: NULL (not given) matches every row. */
-const FILTER = {
-  principal: '({{principal}} IS NULL OR principal.subject = {{principal}})',
-  issuer: '({{issuer}} IS NULL OR principal.issuer = {{issuer}} OR principal.issuer_id = {{issuer}})',
-  model: '({{model}} IS NULL OR model.name = {{model}})',
-};
-const FILTER_COLUMNS = {
-  principal: { 'principal.subject': 'string' },
-  issuer: { 'principal.issuer': 'string', 'principal.issuer_id': 'string' },
-  model: { 'model.name': 'string' },
-} as const;
-
-/** The columns of one session, as `sessions-of-principal` and `session-by-id` list them. */
-const SESSION_SELECT = `SELECT session_id,
-  started_at,
-  ended_at,
-  request.method AS method,
-  request.path AS path,
-  request.request_id AS request_id,
-  request.source_ip AS source_ip,
-  principal.issuer AS issuer,
-  principal.subject AS subject,
-  principal.client_id AS client_id,
-  {{fn:array_join}}(principal.groups, ' ') AS groups,
-  principal.token_id AS token_id,
-  model.name AS model,
-  model.provider AS provider,
-  model.upstream_model AS upstream_model,
-  decision.outcome AS outcome,
-  decision.status AS status,
-  decision.reason AS reason,
-  decision.rule_id AS rule_id,
-  decision.policy_version AS policy_version,
-  input.kind AS input_kind,
-  input.items AS input_items,
-  input.characters AS input_characters,
-  input.dimensions AS requested_dimensions,
-  upstream.status AS upstream_status,
-  usage.total_tokens AS total_tokens,
-  output.vectors AS vectors,
-  output.dimensions AS vector_dimensions,
-  output.fingerprint AS fingerprint,
-  timings.total_ms AS total_ms,
-  record_sha256`;
-
-const SESSION_SELECT_COLUMNS = {
-  ...PERIOD_COLUMNS,
-  session_id: 'string',
-  ended_at: 'string',
-  'request.method': 'string',
-  'request.path': 'string',
-  'request.request_id': 'string',
-  'request.source_ip': 'string',
-  'principal.issuer': 'string',
-  'principal.subject': 'string',
-  'principal.client_id': 'string',
-  'principal.groups': 'array<string>',
-  'principal.token_id': 'string',
-  'model.name': 'string',
-  'model.provider': 'string',
-  'model.upstream_model': 'string',
-  'decision.outcome': 'string',
-  'decision.status': 'bigint',
-  'decision.reason': 'string',
-  'decision.rule_id': 'string',
-  'decision.policy_version': 'string',
-  'input.kind': 'string',
-  'input.items': 'bigint',
-  'input.characters': 'bigint',
-  'input.dimensions': 'bigint',
-  'upstream.status': 'bigint',
-  'usage.total_tokens': 'bigint',
-  'output.vectors': 'bigint',
-  'output.dimensions': 'bigint',
-  'output.fingerprint': 'string',
-  'timings.total_ms': 'double',
-  record_sha256: 'string',
-} as const;
+export * from './audit-sql';
 
 /** What `usage-by-*` groups by: the key columns it selects (and groups and orders by). */
 const USAGE_KEYS = {
@@ -599,208 +397,4 @@ export function auditQuery(name: string): AuditQuery {
   const q = AUDIT_QUERIES.find((x) => x.name === name);
   if (!q) throw new Error(`Unknown audit query "${name}". Known queries: ${AUDIT_QUERIES.map((x) => x.name).join(', ')}.`);
   return q;
-}
-
-export interface RenderOptions {
-  /** Glue database name (rendered as a quoted identifier); the DuckDB runner's schema. */
-  readonly database: string;
-  /** Glue table name (rendered as a quoted identifier); the DuckDB runner's view. */
-  readonly table: string;
-  /** One value per parameter of the query: strings (timestamps may also be given as `Date`). */
-  readonly params: Readonly<Record<string, unknown>>;
-}
-
-const PLACEHOLDER = /\{\{(?:fn:([a-z_]+)|([a-z_]+)(?:\.(dt|hr))?)\}\}/g;
-
-/**
- * The query's SQL in `dialect` with every placeholder filled: identifiers double-quoted,
- * parameter values validated per kind and rendered as single-quoted string literals (`'`
- * doubled), optional parameters not given as `CAST(NULL AS VARCHAR)`, functions spelled as the
- * dialect spells them. Throws on a missing, unknown or non-string parameter, an invalid
- * timestamp, a value with control characters, or a function the dialect has no spelling for.
- */
-export function renderSql(query: AuditQuery, dialect: SqlDialect, options: RenderOptions): string {
-  const values = parameterValues(query, options.params);
-  const spelling = DIALECTS[dialect];
-  const identifiers: Record<string, string> = {
-    database: quoteIdentifier(options.database, 'database'),
-    table: quoteIdentifier(options.table, 'table'),
-  };
-  const declared = new Set(query.params.map((p) => p.name));
-  const sql = query.sql.replace(PLACEHOLDER, (whole, fn: string | undefined, name: string, part: string | undefined) => {
-    if (fn !== undefined) {
-      const spelled = spelling.functions[fn];
-      if (spelled === undefined) throw new Error(`Audit query "${query.name}" uses ${whole}, which the ${dialect} dialect does not spell.`);
-      return spelled;
-    }
-    if (part === undefined && name in identifiers) return identifiers[name]!;
-    if (!declared.has(name)) throw new Error(`Audit query "${query.name}" uses ${whole}, which is not one of its parameters.`);
-    const v = values.get(name);
-    if (v === undefined) {
-      if (part !== undefined) throw new Error(`Audit query "${query.name}" uses ${whole} of an optional parameter.`);
-      return 'CAST(NULL AS VARCHAR)';
-    }
-    if (part === undefined) return quoteString(v.value);
-    if (!v.instant) throw new Error(`Audit query "${query.name}" uses ${whole}, but "${name}" is not a timestamp parameter.`);
-    return quoteString(part === 'dt' ? v.partition!.slice(0, 10) : v.partition!.slice(11, 13));
-  });
-  // A malformed placeholder in the SQL itself (values are never re-scanned, and may contain `{{`).
-  const stray = /\{\{[^}]*\}\}/.exec(query.sql.replace(PLACEHOLDER, ''));
-  if (stray) throw new Error(`Audit query "${query.name}" has a malformed placeholder ${stray[0]}.`);
-  return sql;
-}
-
-/** The query's Athena (Trino) SQL: `renderSql` in the Athena dialect. */
-export function renderAthena(query: AuditQuery, options: RenderOptions): string {
-  return renderSql(query, SqlDialect.ATHENA, options);
-}
-
-/** The query's DuckDB SQL: `renderSql` in the DuckDB dialect. */
-export function renderDuckDb(query: AuditQuery, options: RenderOptions): string {
-  return renderSql(query, SqlDialect.DUCKDB, options);
-}
-
-/** The query's sample values (its required parameters' `example`s), for a saved query or a demo. */
-export function exampleParams(query: AuditQuery): Record<string, string> {
-  return Object.fromEntries(query.params.filter((p) => !p.optional).map((p) => [p.name, p.example]));
-}
-
-interface ParamValue {
-  /** The literal value: the normalised instant for timestamps, the text for strings. */
-  readonly value: string;
-  /** `YYYY-MM-DDTHH:mm:ss.sssZ`, for timestamp parameters. */
-  readonly instant?: string;
-  /** The instant whose `dt` / `hr` partition the placeholders name (1 ms earlier for an exclusive bound). */
-  readonly partition?: string;
-}
-
-const MAX_VALUE_LENGTH = 1024;
-
-function parameterValues(query: AuditQuery, params: Readonly<Record<string, unknown>>): Map<string, ParamValue> {
-  if (params === null || typeof params !== 'object' || Array.isArray(params)) {
-    throw new Error(`Audit query "${query.name}": params must be an object of strings.`);
-  }
-  const declared = new Set(query.params.map((p) => p.name));
-  const unknown = Object.keys(params).filter((k) => !declared.has(k));
-  if (unknown.length > 0) {
-    throw new Error(
-      `Audit query "${query.name}" has no parameter ${unknown.map((k) => `"${k}"`).join(', ')}; ` +
-        `its parameters are: ${[...declared].join(', ')}.`,
-    );
-  }
-  const out = new Map<string, ParamValue>();
-  for (const p of query.params) {
-    let raw = Object.prototype.hasOwnProperty.call(params, p.name) ? params[p.name] : undefined;
-    if (raw instanceof Date && p.kind === AuditParamKind.TIMESTAMP) {
-      if (Number.isNaN(raw.getTime())) throw new Error(`Audit query "${query.name}": parameter "${p.name}" is an invalid Date.`);
-      raw = raw.toISOString();
-    }
-    if (raw === undefined && p.optional) continue;
-    if (raw === undefined) {
-      throw new Error(`Audit query "${query.name}" needs the parameter "${p.name}" (${p.description}), e.g. "${p.example}".`);
-    }
-    if (typeof raw !== 'string') {
-      const accepted = p.kind === AuditParamKind.TIMESTAMP ? 'a string or a Date' : 'a string';
-      throw new Error(
-        `Audit query "${query.name}": parameter "${p.name}" must be ${accepted}, got ${describe(raw)}. ` +
-          `Pass it as text, e.g. "${p.example}".`,
-      );
-    }
-    if (raw.length === 0 || raw.length > MAX_VALUE_LENGTH) {
-      throw new Error(
-        `Audit query "${query.name}": parameter "${p.name}" must be 1 to ${MAX_VALUE_LENGTH} characters long, got ${raw.length}.`,
-      );
-    }
-    // eslint-disable-next-line no-control-regex
-    if (/[\u0000-\u001f\u007f]/.test(raw)) {
-      throw new Error(`Audit query "${query.name}": parameter "${p.name}" must not contain control characters (newlines, tabs, NUL).`);
-    }
-    if (p.kind === AuditParamKind.TIMESTAMP) {
-      const instant = normaliseInstant(raw);
-      if (instant === undefined) {
-        throw new Error(
-          `Audit query "${query.name}": parameter "${p.name}" must be a UTC date (YYYY-MM-DD) or an ISO-8601 instant ` +
-            `(YYYY-MM-DDTHH:MM[:SS[.sss]] with Z or an offset), got "${raw}".`,
-        );
-      }
-      const partition = p.exclusive ? new Date(Date.parse(instant) - 1).toISOString() : instant;
-      out.set(p.name, { value: instant, instant, partition });
-    } else {
-      out.set(p.name, { value: raw });
-    }
-  }
-  const since = out.get('since')?.instant;
-  const until = out.get('until')?.instant;
-  if (since !== undefined && until !== undefined && since >= until) {
-    throw new Error(`Audit query "${query.name}": "since" (${since}) must be before "until" (${until}); the period is [since, until).`);
-  }
-  return out;
-}
-
-const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
-
-/**
- * The instant (epoch ms) of a UTC date (`YYYY-MM-DD`, its midnight) or an ISO-8601 instant with
- * `Z` or an offset, as query parameters take them; undefined for anything else.
- */
-export function parseInstant(text: string): number | undefined {
-  const iso = normaliseInstant(text);
-  return iso === undefined ? undefined : Date.parse(iso);
-}
-
-/** `YYYY-MM-DDTHH:mm:ss.sssZ` for a valid date or instant; undefined otherwise (no roll-over: 02-30 is rejected). */
-function normaliseInstant(text: string): string | undefined {
-  const m = DATE_ONLY.exec(text) ?? DATE_TIME.exec(text);
-  if (!m) return undefined;
-  const [year, month, day, hour = '00', minute = '00', second = '00'] = m.slice(1, 7).map((x) => x ?? '00');
-  const fields = [Number(year), Number(month), Number(day), Number(hour), Number(minute), Number(second)];
-  const [y, mo, d, h, mi, s] = fields as [number, number, number, number, number, number];
-  const probe = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
-  if (
-    probe.getUTCFullYear() !== y ||
-    probe.getUTCMonth() !== mo - 1 ||
-    probe.getUTCDate() !== d ||
-    probe.getUTCHours() !== h ||
-    probe.getUTCMinutes() !== mi ||
-    probe.getUTCSeconds() !== s
-  ) {
-    return undefined;
-  }
-  const offset = m[8];
-  if (offset !== undefined && offset !== 'Z') {
-    const oh = Number(offset.slice(1, 3));
-    const om = Number(offset.slice(4, 6));
-    if (oh > 23 || om > 59) return undefined;
-  }
-  // Fractions beyond milliseconds are truncated: records carry milliseconds.
-  const fraction = (m[7] ?? '').slice(0, 4);
-  const iso = m[4] === undefined ? `${text}T00:00:00Z` : `${text.slice(0, 16)}:${second}${fraction}${offset}`;
-  const t = Date.parse(iso);
-  if (Number.isNaN(t)) return undefined;
-  const out = new Date(t).toISOString();
-  // Only four-digit years keep ISO strings in the same order as instants.
-  return /^\d{4}-/.test(out) ? out : undefined;
-}
-
-/** A SQL string literal: single quotes doubled. The value has been checked for control characters. */
-function quoteString(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
-}
-
-/** A double-quoted SQL identifier (`"` doubled); throws on an empty name or control characters. */
-function quoteIdentifier(name: unknown, what: string): string {
-  // eslint-disable-next-line no-control-regex
-  if (typeof name !== 'string' || name.length === 0 || name.length > 255 || /[\u0000-\u001f\u007f]/.test(name)) {
-    throw new Error(`The ${what} name must be a string of 1 to 255 characters without control characters, got ${describe(name)}.`);
-  }
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (v instanceof Date) return 'a Date';
-  if (typeof v === 'string') return `"${v.length > 40 ? v.slice(0, 40) + '...' : v}"`;
-  return typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
 }

@@ -5,6 +5,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { HANDLER_ENV } from '../../shared/contract';
 import { DynamoDbApprovalStore } from '../adapters/aws/dynamodb-approvals';
 import { StepFunctionsApprovalWorkflow } from '../adapters/aws/step-functions-approvals';
 import { systemClock, uuidv7Ids } from '../core/ids';
@@ -14,8 +15,8 @@ import { deployedArchive, requiredEnv } from './deployed';
 
 export const handler = createApprovalTaskHandler({
   config,
-  store: new DynamoDbApprovalStore(new DynamoDBClient({}), { tableName: requiredEnv('EMBEDGATE_APPROVAL_TABLE') }),
-  workflow: new StepFunctionsApprovalWorkflow(new SFNClient({}), { stateMachineArn: requiredEnv('EMBEDGATE_APPROVAL_STATE_MACHINE') }),
+  store: new DynamoDbApprovalStore(new DynamoDBClient({}), { tableName: requiredEnv(HANDLER_ENV.approvalTable) }),
+  workflow: new StepFunctionsApprovalWorkflow(new SFNClient({}), { stateMachineArn: requiredEnv(HANDLER_ENV.approvalStateMachine) }),
   archive: deployedArchive(),
   clock: systemClock,
   ids: uuidv7Ids(systemClock),

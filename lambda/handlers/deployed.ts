@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { GatewayConfig } from '../../shared/config';
 import { openShippedConfig } from '../../shared/config-runtime';
+import { HANDLER_ENV } from '../../shared/contract';
 import { S3Archive } from '../adapters/aws/s3-archive';
 import { requiredEnv } from './env';
 
@@ -32,7 +33,7 @@ export async function deployedConfig(): Promise<GatewayConfig> {
 /** The session archive the construct gave this function. */
 export function deployedArchive(): S3Archive {
   return new S3Archive(new S3Client({}), {
-    bucket: requiredEnv('EMBEDGATE_ARCHIVE_BUCKET'),
-    kmsKeyId: requiredEnv('EMBEDGATE_ARCHIVE_KEY_ARN'),
+    bucket: requiredEnv(HANDLER_ENV.archiveBucket),
+    kmsKeyId: requiredEnv(HANDLER_ENV.archiveKeyArn),
   });
 }

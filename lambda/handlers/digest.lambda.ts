@@ -4,6 +4,7 @@
  */
 import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
+import { HANDLER_ENV } from '../../shared/contract';
 import { systemClock } from '../core/ids';
 import { KmsSigner } from '../adapters/aws/kms-signer';
 import { S3Objects } from '../adapters/aws/s3-objects';
@@ -20,14 +21,14 @@ function seconds(name: string): number {
 export const handler = createDigestHandler(
   {
     store: new S3Objects(new S3Client({}), {
-      bucket: requiredEnv('EMBEDGATE_ARCHIVE_BUCKET'),
-      kmsKeyId: requiredEnv('EMBEDGATE_ARCHIVE_KEY_ARN'),
+      bucket: requiredEnv(HANDLER_ENV.archiveBucket),
+      kmsKeyId: requiredEnv(HANDLER_ENV.archiveKeyArn),
     }),
-    signer: new KmsSigner(new KMSClient({}), requiredEnv('EMBEDGATE_DIGEST_SIGNING_KEY')),
+    signer: new KmsSigner(new KMSClient({}), requiredEnv(HANDLER_ENV.digestSigningKey)),
     clock: systemClock,
-    settleMs: seconds('EMBEDGATE_DIGEST_SETTLE_SECONDS'),
-    lookbackMs: seconds('EMBEDGATE_DIGEST_LOOKBACK_SECONDS'),
-    maxPeriodMs: seconds('EMBEDGATE_DIGEST_MAX_PERIOD_SECONDS'),
+    settleMs: seconds(HANDLER_ENV.digestSettleSeconds),
+    lookbackMs: seconds(HANDLER_ENV.digestLookbackSeconds),
+    maxPeriodMs: seconds(HANDLER_ENV.digestMaxPeriodSeconds),
   },
   { info: (message, extra) => logger.info({ message, ...extra }) },
 );

@@ -11,24 +11,15 @@
  */
 import { gunzipSync } from 'node:zlib';
 import type { CloudWatchLogsEvent, CloudWatchLogsDecodedData } from 'aws-lambda';
+import type { AccessLogEntry } from '../../shared/contract';
 import { GatewayError, type ErrorType } from '../core/errors';
 import type { GatewayRequest } from '../core/exchange';
 import type { SessionRecorder } from '../core/recorder';
 import { uuidv7From } from '../core/ids';
 import { logger } from './powertools';
 
-/** The fields of the access-log format the construct configures (see lib/embedding-gateway.ts). */
-export interface AccessLogEntry {
-  readonly requestId: string;
-  readonly time?: string;
-  readonly ip?: string;
-  readonly userAgent?: string;
-  readonly method?: string;
-  readonly path?: string;
-  readonly status?: string;
-  readonly integrationStatus?: string;
-  readonly authorizerError?: string;
-}
+/** The fields of the access-log format the construct configures (shared/contract.ts). */
+export type { AccessLogEntry } from '../../shared/contract';
 
 const EDGE: Readonly<Record<number, { reason: string; type: ErrorType; code: string; message: string }>> = {
   401: { reason: 'edge_token_rejected', type: 'authentication_error', code: 'invalid_token', message: 'Unauthorized' },

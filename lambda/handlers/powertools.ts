@@ -5,11 +5,12 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { HANDLER_ENV, METRICS_NAMESPACE } from '../../shared/contract';
 
-export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'embedgate' });
+export const logger = new Logger({ serviceName: process.env[HANDLER_ENV.powertoolsServiceName] ?? 'embedgate' });
 export const metrics = new Metrics({
-  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'embedgate',
-  serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'embedgate',
+  namespace: process.env[HANDLER_ENV.powertoolsMetricsNamespace] ?? METRICS_NAMESPACE,
+  serviceName: process.env[HANDLER_ENV.powertoolsServiceName] ?? 'embedgate',
 });
 
 /**

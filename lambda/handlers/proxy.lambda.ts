@@ -11,6 +11,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ModelConfig } from '../../shared/config';
+import { HANDLER_ENV } from '../../shared/contract';
 import { Gateway } from '../core/gateway';
 import { config } from './config.mjs';
 import { deployedArchive, requiredEnv } from './deployed';
@@ -63,11 +64,11 @@ const masker = lazyMasker(config, { secrets, ...(loadDetector ? { loadDetector }
 
 // Approvals only when a rule holds requests (the construct then sets both variables); a rule that
 // holds a request without them is answered 503 by the core, never forwarded.
-const approvalTable = process.env.EMBEDGATE_APPROVAL_TABLE;
+const approvalTable = process.env[HANDLER_ENV.approvalTable];
 const dynamodb = new DynamoDBClient({});
 // Per-principal limits only when the configuration sets some (the construct then creates the usage
 // table); the stage and its DynamoDB store are a chunk, loaded from init.
-const usageTable = hasRateLimits(config) ? requiredEnv('EMBEDGATE_USAGE_TABLE') : undefined;
+const usageTable = hasRateLimits(config) ? requiredEnv(HANDLER_ENV.usageTable) : undefined;
 const limits = usageTable
   ? lazyLimits(
       async () => {
@@ -90,7 +91,7 @@ const limits = usageTable
         }),
     )
   : undefined;
-const approvals = approvalTable ? approvalsOf(approvalTable, requiredEnv('EMBEDGATE_APPROVAL_STATE_MACHINE')) : undefined;
+const approvals = approvalTable ? approvalsOf(approvalTable, requiredEnv(HANDLER_ENV.approvalStateMachine)) : undefined;
 
 const gateway = new Gateway({
   config,
@@ -104,7 +105,7 @@ const gateway = new Gateway({
     }
     return p;
   },
-  revocations: new DynamoDbRevocationList(dynamodb, { tableName: requiredEnv('EMBEDGATE_REVOCATION_TABLE') }),
+  revocations: new DynamoDbRevocationList(dynamodb, { tableName: requiredEnv(HANDLER_ENV.revocationTable) }),
   ...(approvals ? { approvals } : {}),
   ...(limits ? { limits } : {}),
   onBackgroundError: (what, error) =>

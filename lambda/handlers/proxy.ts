@@ -8,6 +8,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { METRIC } from '../../shared/contract';
 import type { Gateway, HandledRequest } from '../core/gateway';
 import { isLimitReason } from '../core/limits/admission';
 import type { LimitEvent } from '../core/limits/stage';
@@ -33,7 +34,7 @@ export function proxyCore(gateway: Gateway, obs: ProxyObservability = {}): Proxy
   const named = new Set(obs.metricPrincipals ?? []);
   return async (event) => {
     if (event.rawPath === '/health' && event.requestContext?.http?.method === 'GET') {
-      metrics.addMetric('HealthChecks', MetricUnit.Count, 1);
+      metrics.addMetric(METRIC.healthChecks, MetricUnit.Count, 1);
       return HEALTH;
     }
     const handled = await gateway.handle(toGatewayRequest(event));
@@ -53,7 +54,13 @@ export function createProxyHandler(gateway: Gateway, obs: ProxyObservability = {
     .use(logMetrics(metrics)) as unknown as ProxyHandler;
 }
 
-const OUTCOME_METRIC = { allow: 'Allowed', held: 'HeldForApproval', deny: 'Denied', invalid: 'Invalid', error: 'Errors' } as const;
+const OUTCOME_METRIC = {
+  allow: METRIC.allowed,
+  held: METRIC.heldForApproval,
+  deny: METRIC.denied,
+  invalid: METRIC.invalid,
+  error: METRIC.errors,
+} as const;
 
 /** One structured log line and the metrics of a handled request; never tokens, keys or inputs. */
 function observe({ record, archiveError, internalError, response }: HandledRequest, named: ReadonlySet<string>): void {
@@ -78,27 +85,27 @@ function observe({ record, archiveError, internalError, response }: HandledReque
   if (archiveError) logger.error('archive write failed', { ...fields, error: describe(archiveError) });
   if (!internalError && !archiveError) logger.info('request', fields);
 
-  metrics.addMetric('Requests', MetricUnit.Count, 1);
+  metrics.addMetric(METRIC.requests, MetricUnit.Count, 1);
   metrics.addMetric(OUTCOME_METRIC[d.outcome], MetricUnit.Count, 1);
-  if (archiveError) metrics.addMetric('ArchiveErrors', MetricUnit.Count, 1);
-  metrics.addMetric('GatewayLatency', MetricUnit.Milliseconds, Math.max(0, record.timings.total_ms - record.timings.upstream_ms));
-  if (record.upstream) metrics.addMetric('UpstreamLatency', MetricUnit.Milliseconds, record.upstream.latency_ms);
+  if (archiveError) metrics.addMetric(METRIC.archiveErrors, MetricUnit.Count, 1);
+  metrics.addMetric(METRIC.gatewayLatency, MetricUnit.Milliseconds, Math.max(0, record.timings.total_ms - record.timings.upstream_ms));
+  if (record.upstream) metrics.addMetric(METRIC.upstreamLatency, MetricUnit.Milliseconds, record.upstream.latency_ms);
   if (record.masking)
     metrics.addMetric(
-      'MaskedEntities',
+      METRIC.maskedEntities,
       MetricUnit.Count,
       record.masking.counts.reduce((n, c) => n + c.count, 0),
     );
   const throttled = d.status === 429 && isLimitReason(d.reason);
-  if (throttled) metrics.addMetric('Throttled', MetricUnit.Count, 1);
+  if (throttled) metrics.addMetric(METRIC.throttled, MetricUnit.Count, 1);
   // Bounded dimensions: rule ids and model names come from the configuration (a model name a
   // client made up is "unknown"); a principal only when the configuration names its subject.
   const model = record.model?.provider ? record.model.name : 'unknown';
   const perDimension = (dims: Record<string, string>) => {
     dimensionMetrics.addDimensions(dims);
-    dimensionMetrics.addMetric('Requests', MetricUnit.Count, 1);
-    dimensionMetrics.addMetric('Throttled', MetricUnit.Count, throttled ? 1 : 0);
-    if (record.usage) dimensionMetrics.addMetric('Tokens', MetricUnit.Count, record.usage.total_tokens);
+    dimensionMetrics.addMetric(METRIC.requests, MetricUnit.Count, 1);
+    dimensionMetrics.addMetric(METRIC.throttled, MetricUnit.Count, throttled ? 1 : 0);
+    if (record.usage) dimensionMetrics.addMetric(METRIC.tokens, MetricUnit.Count, record.usage.total_tokens);
     dimensionMetrics.publishStoredMetrics();
   };
   if (d.rule_id) perDimension({ rule: d.rule_id, model });
@@ -110,10 +117,10 @@ function observe({ record, archiveError, internalError, response }: HandledReque
 export function observeLimitEvent(e: LimitEvent): void {
   if (e.kind === 'store_error') {
     logger.error('rate limit store failed', { during: e.during, fail_mode: e.failMode, error: describe(e.error) });
-    metrics.addMetric('LimitStoreErrors', MetricUnit.Count, 1);
+    metrics.addMetric(METRIC.limitStoreErrors, MetricUnit.Count, 1);
   } else {
     logger.warn('daily token budget', { rule_id: e.ruleId, used: e.used, budget: e.budget, percent: e.percent });
-    metrics.addMetric('TokenBudgetWarnings', MetricUnit.Count, 1);
+    metrics.addMetric(METRIC.tokenBudgetWarnings, MetricUnit.Count, 1);
   }
 }
 

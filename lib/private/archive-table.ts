@@ -4,7 +4,7 @@
  * `MSCK REPAIR`, and prunes to the partitions a query's `dt`/`hr` predicates allow.
  */
 import type * as glue from 'aws-cdk-lib/aws-glue';
-import { PARTITION_KEYS, SESSION_COLUMNS, glueTypeString, type GlueField } from './glue-columns';
+import { PARTITION_KEYS, SESSION_COLUMNS, glueTypeString, type GlueField } from '../../shared/glue-columns';
 
 /** Key prefix of the records in the archive bucket (see `recordKey` in lambda/core/record.ts). */
 export const RECORDS_PREFIX = 'sessions/';

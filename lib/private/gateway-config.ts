@@ -1,5 +1,6 @@
 import { Token, type Duration } from 'aws-cdk-lib';
 import { ConfigError, shipConfig } from '../../shared/config';
+import { DEPLOY_REF_ENV_PREFIX } from '../../shared/contract';
 import type { ApprovalRequirement, PolicyRule, TrustedIssuer } from '../policy';
 import type { RateLimits } from '../rate-limits';
 import type { UpstreamModelBinding } from '../upstream-model';
@@ -110,14 +111,14 @@ export function buildGatewayConfig(i: GatewayConfigInputs): BuiltConfig {
     ...(i.masking ? { masking: i.masking } : {}),
   };
 
-  // Tokens cannot live in a file asset: each becomes ${env:EMBEDGATE_REF_n}, resolved by
+  // Tokens cannot live in a file asset: each becomes ${env:<DEPLOY_REF_ENV_PREFIX>n}, resolved by
   // CloudFormation into the function's environment.
   const environment: Record<string, string> = {};
   let n = 0;
   const withRefs: unknown = JSON.parse(
     JSON.stringify(doc, (_k, v: unknown) => {
       if (typeof v === 'string' && Token.isUnresolved(v)) {
-        const name = `EMBEDGATE_REF_${n++}`;
+        const name = `${DEPLOY_REF_ENV_PREFIX}${n++}`;
         environment[name] = v;
         return `\${env:${name}}`;
       }

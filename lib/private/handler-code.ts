@@ -3,12 +3,14 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameS
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type { HandlerBundle } from '../../shared/contract';
 
 /**
  * The handler bundles `npm run build` writes under `<package>/assets/<name>/`: `index.mjs` (the
  * entry) and the chunks it loads (`chunks/*.mjs`, some only on demand, e.g. the Bedrock client).
+ * The names are the contract's (HANDLER_BUNDLES in shared/contract.ts).
  */
-export type BundleName = 'proxy' | 'edge-recorder' | 'digest' | 'approval-task';
+export type BundleName = HandlerBundle;
 
 /**
  * The files of a built bundle, relative to its directory and sorted (`/` separators): everything

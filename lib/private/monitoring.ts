@@ -7,6 +7,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { METRIC, METRIC_DIMENSION_SERVICE, METRICS_NAMESPACE } from '../../shared/contract';
 
 export interface GatewayMonitoringProps {
   /** The Powertools service name the proxy publishes its metrics under. */
@@ -52,13 +53,13 @@ export class GatewayMonitoring extends Construct {
       };
       alarm(
         'ArchiveErrors',
-        this.metric('ArchiveErrors', { statistic: 'Sum' }),
+        this.metric(METRIC.archiveErrors, { statistic: 'Sum' }),
         1,
         'Session records could not be archived (fail-closed: clients got 503).',
       );
       alarm(
         'GatewayErrors',
-        this.metric('Errors', { statistic: 'Sum' }),
+        this.metric(METRIC.errors, { statistic: 'Sum' }),
         10,
         'Requests failed with 429/5xx (upstream failures or gateway errors).',
       );
@@ -97,36 +98,38 @@ export class GatewayMonitoring extends Construct {
         );
         alarm(
           'LimitStoreErrors',
-          this.metric('LimitStoreErrors', { statistic: 'Sum' }),
+          this.metric(METRIC.limitStoreErrors, { statistic: 'Sum' }),
           1,
           'The rate-limit counter store (usage table) failed: requests were refused with 503 (fail closed) or passed uncounted (fail open).',
         );
         alarm(
           'TokenBudgetWarnings',
-          this.metric('TokenBudgetWarnings', { statistic: 'Sum' }),
+          this.metric(METRIC.tokenBudgetWarnings, { statistic: 'Sum' }),
           1,
           "A principal used more than its rule's budgetWarningPercent (80 % by default) of its daily token budget.",
         );
       }
-      alarm('GatewayLatencyP99', this.metric('GatewayLatency', { statistic: 'p99' }), 50, "The gateway's own p99 time exceeds 50 ms.");
+      alarm('GatewayLatencyP99', this.metric(METRIC.gatewayLatency, { statistic: 'p99' }), 50, "The gateway's own p99 time exceeds 50 ms.");
     }
     if (props.dashboard) {
       this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
       this.dashboard.addWidgets(
         new cloudwatch.GraphWidget({
           title: 'Requests by outcome',
-          left: ['Requests', 'Allowed', 'Denied', 'Invalid', 'Errors'].map((n) => this.metric(n, { statistic: 'Sum', label: n })),
+          left: [METRIC.requests, METRIC.allowed, METRIC.denied, METRIC.invalid, METRIC.errors].map((n) =>
+            this.metric(n, { statistic: 'Sum', label: n }),
+          ),
           width: 12,
         }),
         new cloudwatch.GraphWidget({
           title: 'Latency (ms)',
           left: [
-            this.metric('GatewayLatency', { statistic: 'p50', label: 'gateway p50' }),
-            this.metric('GatewayLatency', { statistic: 'p99', label: 'gateway p99' }),
+            this.metric(METRIC.gatewayLatency, { statistic: 'p50', label: 'gateway p50' }),
+            this.metric(METRIC.gatewayLatency, { statistic: 'p99', label: 'gateway p99' }),
           ],
           right: [
-            this.metric('UpstreamLatency', { statistic: 'p50', label: 'upstream p50' }),
-            this.metric('UpstreamLatency', { statistic: 'p99', label: 'upstream p99' }),
+            this.metric(METRIC.upstreamLatency, { statistic: 'p50', label: 'upstream p50' }),
+            this.metric(METRIC.upstreamLatency, { statistic: 'p99', label: 'upstream p99' }),
           ],
           width: 12,
         }),
@@ -138,24 +141,24 @@ export class GatewayMonitoring extends Construct {
         }),
         new cloudwatch.GraphWidget({
           title: 'Requests per rule and model',
-          left: [this.byRuleAndModel('Requests', 'Requests')],
+          left: [this.byRuleAndModel(METRIC.requests, 'Requests')],
           width: 12,
         }),
         new cloudwatch.GraphWidget({
           title: 'Throttled (429 limits) per rule and model',
-          left: [this.byRuleAndModel('Throttled', 'Throttled')],
+          left: [this.byRuleAndModel(METRIC.throttled, 'Throttled')],
           right: [this.throttledRate()],
           width: 12,
         }),
         new cloudwatch.GraphWidget({
           title: 'Tokens per rule and model',
-          left: [this.byRuleAndModel('Tokens', 'Tokens')],
+          left: [this.byRuleAndModel(METRIC.tokens, 'Tokens')],
           width: 12,
         }),
         new cloudwatch.GraphWidget({
           title: 'Archive and masking',
-          left: [this.metric('ArchiveErrors', { statistic: 'Sum', label: 'records refused' })],
-          right: [this.metric('MaskedEntities', { statistic: 'Sum', label: 'sensitive values masked' })],
+          left: [this.metric(METRIC.archiveErrors, { statistic: 'Sum', label: 'records refused' })],
+          right: [this.metric(METRIC.maskedEntities, { statistic: 'Sum', label: 'sensitive values masked' })],
           width: 12,
         }),
       );
@@ -167,8 +170,8 @@ export class GatewayMonitoring extends Construct {
     return new cloudwatch.MathExpression({
       expression: '100 * throttled / MAX([requests, 1])',
       usingMetrics: {
-        throttled: this.metric('Throttled', { statistic: 'Sum' }),
-        requests: this.metric('Requests', { statistic: 'Sum' }),
+        throttled: this.metric(METRIC.throttled, { statistic: 'Sum' }),
+        requests: this.metric(METRIC.requests, { statistic: 'Sum' }),
       },
       label: 'throttled %',
       period: Duration.minutes(5),
@@ -187,9 +190,9 @@ export class GatewayMonitoring extends Construct {
   /** A metric the proxy publishes (namespace `embedgate`, dimension `service`). */
   public metric(metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
     return new cloudwatch.Metric({
-      namespace: 'embedgate',
+      namespace: METRICS_NAMESPACE,
       metricName,
-      dimensionsMap: { service: this.props.serviceName },
+      dimensionsMap: { [METRIC_DIMENSION_SERVICE]: this.props.serviceName },
       period: Duration.minutes(5),
       ...props,
     });

@@ -1,6 +1,6 @@
 import { Token } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
-import type { GatewayNetworkProps } from '../gateway-network';
+import type { GatewayNetworkProps } from '../gateway-network-props';
 
 const PREFIX = 'GatewayNetwork';
 

@@ -6,7 +6,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { duckDbType, sessionsViewSql } from '../../cli/audit-duckdb';
-import { PARTITION_KEYS, SESSION_COLUMNS } from '../../lib/private/glue-columns';
+import { PARTITION_KEYS, SESSION_COLUMNS } from '../../shared/glue-columns';
 import { SessionArchive } from '../../lib/session-archive';
 import { AUDIT_QUERIES, DIALECTS, renderAthena, renderDuckDb, SqlDialect } from '../../shared/audit-queries';
 

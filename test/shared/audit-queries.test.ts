@@ -4,7 +4,7 @@
  * message that says what to pass, and every query reads only columns of the schema v1 Glue table.
  */
 import fc from 'fast-check';
-import { columnPaths } from '../../lib/private/glue-columns';
+import { columnPaths } from '../../shared/glue-columns';
 import { AUDIT_QUERIES, AuditParamKind, auditQuery, exampleParams, renderAthena, type AuditQuery } from '../../shared/audit-queries';
 
 const WHERE = { database: 'embedgate_db', table: 'sessions' };

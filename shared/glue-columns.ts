@@ -2,7 +2,9 @@
  * The Glue columns of the session archive table: session record schema v1
  * (`lambda/core/record.ts`, docs/session-record.md), field for field.
  *
- * Pure data (no CDK import), so the audit-query tests can check queries against it too.
+ * Pure data (no CDK import): the Glue table (lib/private/archive-table.ts) and the DuckDB view of
+ * `embedgate audit query` (cli/audit-duckdb.ts) are both built from it, and the audit-query tests
+ * check queries against it.
  * Type choices:
  * - nested objects are `struct<...>`, string lists `array<string>`;
  * - counts, sizes and HTTP statuses are `bigint` (JSON integers);
