@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { check } from 'recheck';
 import { BUILTIN } from '../../lambda/core/masking/detectors';
-import { EXTERNAL_PATTERNS } from '../../lambda/core/masking/external';
+import { CHUNK_PATTERNS } from '../../lambda/core/util/text-chunks';
 import { SCREEN_PATTERNS, screenPattern } from '../../shared/masking/pattern-safety';
 import { TEXT_PATTERNS } from '../../lambda/core/masking/text';
 
@@ -14,7 +14,7 @@ jest.setTimeout(120_000);
 const BUILTIN_PATTERNS: Array<[string, RegExp]> = [
   ...Object.values(BUILTIN).flatMap((d) => d.patterns.map((p): [string, RegExp] => [d.name, p])),
   ...SCREEN_PATTERNS.map((p): [string, RegExp] => ['pattern-safety', p]),
-  ...EXTERNAL_PATTERNS.map((p): [string, RegExp] => ['external', p]),
+  ...CHUNK_PATTERNS.map((p): [string, RegExp] => ['text-chunks', p]),
   ...TEXT_PATTERNS.map((p): [string, RegExp] => ['text', p]),
 ];
 
