@@ -8,6 +8,7 @@ import { BUILTIN } from '../../lambda/core/masking/detectors';
 import { CHUNK_PATTERNS } from '../../lambda/core/util/text-chunks';
 import { SCREEN_PATTERNS, screenPattern } from '../../shared/masking/pattern-safety';
 import { TEXT_PATTERNS } from '../../lambda/core/masking/text';
+import { VIEW_PATTERNS } from '../../lambda/core/masking/view';
 
 jest.setTimeout(120_000);
 
@@ -16,6 +17,7 @@ const BUILTIN_PATTERNS: Array<[string, RegExp]> = [
   ...SCREEN_PATTERNS.map((p): [string, RegExp] => ['pattern-safety', p]),
   ...CHUNK_PATTERNS.map((p): [string, RegExp] => ['text-chunks', p]),
   ...TEXT_PATTERNS.map((p): [string, RegExp] => ['text', p]),
+  ...VIEW_PATTERNS.map((p): [string, RegExp] => ['view', p]),
 ];
 
 describe('recheck: every built-in pattern is safe', () => {
