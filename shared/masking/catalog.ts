@@ -160,3 +160,26 @@ export const STRATEGY_STRENGTH: Readonly<Record<Strategy, number>> = { detect: 0
 export const PSEUDONYM_HEX_DEFAULT = 8;
 export const PSEUDONYM_HEX_MIN = 8;
 export const PSEUDONYM_HEX_MAX = 64;
+
+/**
+ * Regions whose NATIONAL-format phone numbers (`020 7946 0958`, `(415) 555-0132`) the phone
+ * detector recognises; numbers in international form (`+44 ...`) are recognised for every region.
+ * A national number means something only relative to a region, and every region added makes more
+ * digit groups (order numbers, ZIP+4 codes) look like someone's phone number.
+ */
+export const DEFAULT_PHONE_REGIONS: readonly string[] = [
+  'US',
+  'CA',
+  'GB',
+  'DE',
+  'FR',
+  'IN',
+  'AU',
+  'BR',
+  'JP',
+  'CN',
+  'IL',
+  'ES',
+  'IT',
+  'NL',
+];

@@ -1,5 +1,6 @@
 /**
- * Phone numbers: E.164 and common national formats.
+ * Phone numbers: E.164, international and national formats, validated by structure and, where
+ * structure is not enough, by libphonenumber's metadata (phone-library.ts).
  *
  * Candidates (one regular expression, each alternative deterministic: groups are separated by a
  * required separator, so no digit can be claimed by two quantifiers):
@@ -13,9 +14,21 @@
  * (`06.12.2023 14`) are refused; a product-code word just before (`order`, `SKU`, `part`, `#`)
  * refuses a national number that has no phone context word. Boundaries: not inside a longer word, number,
  * version or dotted/dashed sequence.
+ *
+ * What these rules refuse, libphonenumber may still accept (the library decides, never widens alone):
+ *   international  a valid number for its country code (`+683 7012`, Niue's four digits);
+ *   national       a number valid in one of the configured regions (`masking.phoneRegions`) and
+ *                  written exactly in that region's national grouping (`(11) 2345-6789` in Brazil,
+ *                  `030 123456` in Germany, `02-123-4567` in Israel): digit groups that merely
+ *                  parse (a ZIP+4 code, an order number) are not written that way;
+ *   compact        digits alone (`13812345678`) valid in a configured region, after a phone word
+ *                  or after "number" with no product word.
  */
+import type { CountryCode } from 'libphonenumber-js/max';
+import { DEFAULT_PHONE_REGIONS } from '../../../../shared/masking/catalog';
 import { ContextWindow, digitsOf, forEachMatch, type Span } from '../text';
 import type { Detector } from '../types';
+import { phoneLibrary } from './phone-library';
 
 const ALTERNATIVES = [
   /* 1 international */ '(\\+[1-9]\\d{0,2}(?:[ .-]?\\(\\d{1,4}\\)[ .-]?\\d{1,10})?(?:[ .-]\\d{1,10}){1,6})',
@@ -24,6 +37,7 @@ const ALTERNATIVES = [
   /* 4 trunk prefix */ '((?:\\(0\\d{1,5}\\) ?|0\\d{1,5}[ .-])\\d{2,10}(?:[ .-]\\d{2,8}){0,3})',
   /* 5 trunk, compact */ '(0[1-9]\\d{8,11})',
   /* 6 bare / local */ '(\\d{7,15}|\\d{3}-\\d{4})',
+  /* 7 other national groupings, for the library */ '((?:\\(\\d{1,5}\\) ?\\d{2,5}|\\d{2,5})(?:[ .-]\\d{2,5}){1,5})',
 ].join('|');
 const CANDIDATE = new RegExp(`(?<![A-Za-z0-9_+\\-./#$@])(?:${ALTERNATIVES})(?![A-Za-z0-9_]|[.\\-/:,]\\d)`, 'g');
 /** The same forms, matched against a whole string (a shorter prefix of a refused candidate). */
@@ -69,6 +83,9 @@ const PRODUCT_CONTEXT = [
   'acct',
   'batch',
   'lot',
+  'zip',
+  'postal',
+  'postcode',
 ];
 const CONTEXT_WINDOW = 32;
 const PRODUCT_WINDOW = 20;
@@ -87,26 +104,77 @@ function uniformSeparators(s: string): boolean {
   return true;
 }
 
-function accept(text: string, m: RegExpExecArray): boolean {
+/** Weaker than a phone word: counts only when no product word is near. */
+const NUMBER_CONTEXT = ['number', 'nummer', 'numéro'];
+
+/** Digit groups as written: `(11) 2345-6789` and `11 2345 6789` are the same grouping. */
+function grouping(s: string): string {
+  return s.replace(GROUP_SEPARATORS, ' ').trim();
+}
+const GROUP_SEPARATORS = /[().\-/\s]+/g;
+const DIGITS_ONLY = /^\d+$/;
+
+/** Whether `value` is a valid number of one of `regions`, written in that region's national grouping. */
+function nationalInRegion(value: string, regions: readonly CountryCode[]): boolean {
+  const lib = phoneLibrary();
+  const written = grouping(value);
+  for (const region of regions) {
+    const n = lib.parsePhoneNumberFromString(value, region);
+    if (n && n.country === region && n.isValid() && grouping(n.formatNational()) === written) return true;
+  }
+  return false;
+}
+
+function validInRegion(value: string, regions: readonly CountryCode[]): boolean {
+  const lib = phoneLibrary();
+  return regions.some((region) => {
+    const n = lib.parsePhoneNumberFromString(value, region);
+    return n !== undefined && n.country === region && n.isValid();
+  });
+}
+
+function accept(text: string, m: RegExpExecArray, regions: readonly CountryCode[]): boolean {
   const value = m[0];
   const digits = digitsOf(value).length;
-  if (digits < 7 || digits > 15) return false;
+  if (digits < 5 || digits > 15) return false;
+  if (m[1] !== undefined || m[2] !== undefined) {
+    if (digits >= 8) return true;
+    return phoneLibrary().parsePhoneNumberFromString(value)?.isValid() === true;
+  }
+  if (digits < 7) return false;
   const before = new ContextWindow(text, m.index, CONTEXT_WINDOW);
-  if (m[6] !== undefined) return before.has(PHONE_CONTEXT);
-  if (m[1] !== undefined || m[2] !== undefined) return digits >= 8;
-  if (before.has(PRODUCT_CONTEXT, PRODUCT_WINDOW) && !before.has(PHONE_CONTEXT)) return false;
+  const phoneWord = before.has(PHONE_CONTEXT);
+  const productWord = before.has(PRODUCT_CONTEXT, PRODUCT_WINDOW);
+  if (m[6] !== undefined) {
+    if (phoneWord) return true;
+    // Digits alone, no phone word: only a compact number valid in a region, after "number".
+    return DIGITS_ONLY.test(value) && !productWord && before.has(NUMBER_CONTEXT) && validInRegion(value, regions);
+  }
+  if (productWord && !phoneWord) return false;
+  if (DATE_SHAPE.test(value)) return false;
+  if (structural(value, m, digits)) return true;
+  return uniformSeparators(afterAreaCode(value)) && nationalInRegion(value, regions);
+}
+
+/** The structural rules of national numbers (NANP, trunk prefix), no library needed. */
+function structural(value: string, m: RegExpExecArray, digits: number): boolean {
   if (m[3] !== undefined) return digits === 10 || digits === 11;
+  if (m[4] === undefined && m[5] === undefined) return false;
   // m[4], m[5]: national number with a trunk prefix.
   if (digits < 10 || digits > 13) return false;
   if (m[5] !== undefined) return true;
-  if (DATE_SHAPE.test(value)) return false;
-  return uniformSeparators(value.startsWith('(') ? value.slice(value.indexOf(')') + 1).trimStart() : value);
+  return uniformSeparators(afterAreaCode(value));
 }
 
-function detect(text: string): Span[] {
+/** The number after a parenthesised area code (`(030) 1234567` -> `1234567`). */
+function afterAreaCode(value: string): string {
+  return value.startsWith('(') ? value.slice(value.indexOf(')') + 1).trimStart() : value;
+}
+
+function detectIn(text: string, regions: readonly CountryCode[]): Span[] {
   const out: Span[] = [];
   forEachMatch(CANDIDATE, text, (m) => {
-    if (accept(text, m)) {
+    if (accept(text, m, regions)) {
       out.push({ start: m.index, end: m.index + m[0].length });
       return;
     }
@@ -117,7 +185,7 @@ function detect(text: string): Span[] {
       const prefix = WHOLE.exec(m[0].slice(0, k));
       if (prefix === null) continue;
       prefix.index = m.index;
-      if (accept(text, prefix)) {
+      if (accept(text, prefix, regions)) {
         out.push({ start: m.index, end: m.index + k });
         break;
       }
@@ -126,4 +194,15 @@ function detect(text: string): Span[] {
   return out;
 }
 
-export const phoneDetector: Detector = { name: 'phone', type: 'PHONE', patterns: [CANDIDATE, WHOLE, DATE_SHAPE], detect };
+/** The phone detector for national numbers of `regions` (ISO 3166 codes libphonenumber knows). */
+export function createPhoneDetector(regions: readonly string[] = DEFAULT_PHONE_REGIONS): Detector {
+  const codes = regions as readonly CountryCode[];
+  return {
+    name: 'phone',
+    type: 'PHONE',
+    patterns: [CANDIDATE, WHOLE, DATE_SHAPE, GROUP_SEPARATORS, DIGITS_ONLY],
+    detect: (text) => detectIn(text, codes),
+  };
+}
+
+export const phoneDetector: Detector = createPhoneDetector();
