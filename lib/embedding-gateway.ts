@@ -19,6 +19,7 @@ import type { ArchiveRetention } from './archive-retention';
 import { AuditDigests } from './audit-digests';
 import { GatewayNetwork } from './gateway-network';
 import { MaskingStrategy, type GatewayMasking } from './masking';
+import { maskingConfig } from './private/masking-config';
 import { JwtAlgorithm, type PolicyRule, type TrustedIssuer } from './policy';
 import { buildGatewayConfig } from './private/gateway-config';
 import { functionRole } from './private/function-role';
@@ -301,15 +302,7 @@ export class EmbeddingGateway extends Construct {
     const config = buildGatewayConfig({
       ...(masking
         ? {
-            masking: {
-              enabled: true,
-              strategies: masking.strategies ?? {},
-              ...(this.pseudonymKey ? { pseudonymKey: { source: 'secretsManager', secretId: this.pseudonymKey.secretArn } } : {}),
-              ...(masking.customDetectors ? { customDetectors: masking.customDetectors } : {}),
-              ...(masking.comprehend ? { comprehend: { enabled: true, failMode: masking.comprehendFailOpen ? 'open' : 'closed' } } : {}),
-              tokenInputs: masking.allowTokenInputs ? 'allow' : 'refuse',
-              storeInputText: masking.storeInputText ?? false,
-            },
+            masking: maskingConfig(masking, this.pseudonymKey?.secretArn),
           }
         : {}),
       issuers: props.issuers,

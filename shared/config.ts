@@ -346,7 +346,7 @@ const maskingSchema = z
     pseudonymKey: z
       .discriminatedUnion('source', secretRefSchema.options, { error: 'pseudonymKey.source must be "secretsManager", "env" or "file"' })
       .optional(),
-    /** Hex characters of HMAC in a pseudonym (8 = 32 bits: collisions become likely past ~10^4 distinct values of one type). */
+    /** Hex characters of HMAC in a pseudonym (default 16 = 64 bits; 8 = 32 bits makes collisions likely past ~10^4 distinct values of one type). */
     pseudonymLength: z
       .number()
       .int()

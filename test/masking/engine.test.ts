@@ -196,7 +196,7 @@ describe('mask', () => {
 
   it('pseudonymizes to <TYPE_hex>, detects without change, and lists blocked types', () => {
     const r = mask(text, findings, { strategies: { EMAIL: 'pseudonymize', PHONE: 'detect', US_SSN: 'block' } }, key);
-    expect(r.text).toMatch(/^Mail <EMAIL_[0-9a-f]{8}> or <EMAIL_[0-9a-f]{8}>; call 555-234-5678; SSN \[US_SSN\]\.$/);
+    expect(r.text).toMatch(/^Mail <EMAIL_[0-9a-f]{16}> or <EMAIL_[0-9a-f]{16}>; call 555-234-5678; SSN \[US_SSN\]\.$/);
     expect(r.blocked).toEqual(['US_SSN']);
   });
 
