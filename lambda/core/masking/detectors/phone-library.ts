@@ -11,6 +11,13 @@ import type { CountryCode, PhoneNumber } from 'libphonenumber-js/max';
 /** What the phone detector uses of the library. */
 export interface PhoneLibrary {
   parsePhoneNumberFromString(text: string, defaultCountry?: CountryCode): PhoneNumber | undefined;
+  /** The metadata (libphonenumber-js's compact JSON: per region, calling code, patterns, national formats). */
+  readonly metadata: PhoneMetadata;
+}
+
+/** What the phone detector reads of the metadata: per region, `[4]` its national formats, `[5]` its national prefix. */
+export interface PhoneMetadata {
+  readonly countries: Readonly<Record<string, readonly unknown[]>>;
 }
 
 let loaded: PhoneLibrary | undefined;
@@ -18,8 +25,12 @@ let loading: Promise<PhoneLibrary> | undefined;
 
 /** Load the library (once; a failed load is retried on the next call). */
 export function loadPhoneLibrary(): Promise<PhoneLibrary> {
-  loading ??= import('libphonenumber-js/max').then(
-    (m) => (loaded = { parsePhoneNumberFromString: m.parsePhoneNumberFromString }),
+  loading ??= Promise.all([import('libphonenumber-js/max'), import('libphonenumber-js/max/metadata')]).then(
+    ([m, md]) =>
+      (loaded = {
+        parsePhoneNumberFromString: m.parsePhoneNumberFromString,
+        metadata: ((md as { default?: unknown }).default ?? md) as PhoneMetadata,
+      }),
     (e: unknown) => {
       loading = undefined;
       throw e;

@@ -28,7 +28,7 @@ import type { CountryCode } from 'libphonenumber-js/max';
 import { DEFAULT_PHONE_REGIONS } from '../../../../shared/masking/catalog';
 import { ContextWindow, digitsOf, forEachMatch, type Span } from '../text';
 import type { Detector } from '../types';
-import { phoneLibrary } from './phone-library';
+import { phoneLibrary, type PhoneLibrary } from './phone-library';
 
 const ALTERNATIVES = [
   /* 1 international */ '(\\+[1-9]\\d{0,2}(?:[ .-]?\\(\\d{1,4}\\)[ .-]?\\d{1,10})?(?:[ .-]\\d{1,10}){1,6})',
@@ -83,6 +83,8 @@ const PRODUCT_CONTEXT = [
   'acct',
   'batch',
   'lot',
+  'shipment',
+  'parcel',
   'zip',
   'postal',
   'postcode',
@@ -104,33 +106,113 @@ function uniformSeparators(s: string): boolean {
   return true;
 }
 
-/** Weaker than a phone word: counts only when no product word is near. */
-const NUMBER_CONTEXT = ['number', 'nummer', 'numéro'];
-
 /** Digit groups as written: `(11) 2345-6789` and `11 2345 6789` are the same grouping. */
 function grouping(s: string): string {
   return s.replace(GROUP_SEPARATORS, ' ').trim();
 }
 const GROUP_SEPARATORS = /[().\-/\s]+/g;
-const DIGITS_ONLY = /^\d+$/;
+/** A dotted quad (an IPv4 address, valid or not) and a ZIP+4 code are not written phone numbers. */
+const IP_SHAPE = /^\d{1,3}(?:\.\d{1,3}){3}$/;
+const ZIP4_SHAPE = /^\d{5}-\d{4}$/;
+/** `123-45-6789`: the SSN detector's, whatever a region's grouping. */
+const SSN_SHAPE = /^\d{3}-\d{2}-\d{4}$/;
+/** `(\d{2})`, `(\d{3,13})`, `(\d)` in a format's pattern. */
+const PATTERN_GROUP = /\(\\d(?:\{(\d+)(?:,(\d+))?\})?\)/g;
+const FORMAT_TOKEN = /\$\d/g;
+const FORMAT_SEPARATORS = /[\s().\-/]+/;
+const NON_DIGITS = /\D/g;
 
-/** Whether `value` is a valid number of one of `regions`, written in that region's national grouping. */
+/** The written shape of a national format: per written group, the least and most digits; `prefix` digits (the national prefix, when the format writes it) may lead the first. */
+interface Shape {
+  readonly groups: ReadonlyArray<readonly [number, number]>;
+  readonly prefix: number;
+  /** The national prefix digits (`0`), and what the national significant number starts with. */
+  readonly nationalPrefix: string;
+  readonly leading: RegExp | null;
+}
+
+const shapeCache = new Map<string, Shape[]>();
+
+/** The shapes of a region's national formats (from the metadata); an unknown pattern gives an open shape. */
+function shapes(lib: PhoneLibrary, region: string): Shape[] {
+  let out = shapeCache.get(region);
+  if (out) return out;
+  out = [];
+  const country = lib.metadata.countries[region];
+  const formats = (Array.isArray(country?.[4]) ? country[4] : []) as unknown[][];
+  const nationalPrefix = typeof country?.[5] === 'string' ? country[5] : '';
+  for (const f of formats) {
+    const rule = typeof f[3] === 'string' ? f[3] : '';
+    const prefix = rule.replace('$NP', nationalPrefix).replace('$FG', '').replace('$1', '').replace(NON_DIGITS, '').length;
+    const pattern = String(f[0]);
+    const ranges: Array<[number, number]> = [];
+    let rest = pattern;
+    for (const g of pattern.matchAll(PATTERN_GROUP)) {
+      const min = g[1] === undefined ? 1 : Number(g[1]);
+      ranges.push([min, g[2] === undefined ? min : Number(g[2])]);
+      rest = rest.replace(g[0], '');
+    }
+    if (rest !== '' || ranges.length === 0) {
+      out = [{ groups: [], prefix: -1, nationalPrefix: '', leading: null }]; // a pattern this reader does not understand: ask the library
+      break;
+    }
+    const groups = String(f[1])
+      .split(FORMAT_SEPARATORS)
+      .filter((t) => t !== '')
+      .map((t): [number, number] => {
+        let min = 0;
+        let max = 0;
+        for (const ref of t.match(FORMAT_TOKEN) ?? []) {
+          const r = ranges[Number(ref.slice(1)) - 1] ?? [0, 0];
+          min += r[0];
+          max += r[1];
+        }
+        return [min, max];
+      });
+    const leadingDigits = Array.isArray(f[2]) && typeof f[2][0] === 'string' ? f[2][0] : null;
+    out.push({ groups, prefix, nationalPrefix, leading: leadingDigits === null ? null : new RegExp(`^(?:${leadingDigits})`) });
+  }
+  shapeCache.set(region, out);
+  return out;
+}
+
+function fits(shape: Shape, lengths: readonly number[], digits: string): boolean {
+  if (shape.prefix < 0) return true;
+  if (shape.groups.length !== lengths.length) return false;
+  let prefixed = false;
+  const ok = lengths.every((n, i) => {
+    const [min, max] = shape.groups[i]!;
+    if (n >= min && n <= max) return true;
+    prefixed = i === 0 && shape.prefix > 0 && n >= min + shape.prefix && n <= max + shape.prefix;
+    return prefixed;
+  });
+  if (!ok || shape.leading === null) return ok;
+  const nsn = prefixed ? digits.slice(shape.prefix) : digits;
+  return (
+    shape.leading.test(nsn) ||
+    (shape.nationalPrefix !== '' &&
+      digits.startsWith(shape.nationalPrefix) &&
+      shape.leading.test(digits.slice(shape.nationalPrefix.length)))
+  );
+}
+
+/**
+ * Whether `value` is a valid number of one of `regions`, written in that region's national grouping.
+ * The library is asked only about regions with a national format of the same shape (number of
+ * groups and their lengths, read from the metadata once): parsing is the expensive part.
+ */
 function nationalInRegion(value: string, regions: readonly CountryCode[]): boolean {
+  if (IP_SHAPE.test(value) || ZIP4_SHAPE.test(value) || SSN_SHAPE.test(value)) return false;
   const lib = phoneLibrary();
   const written = grouping(value);
+  const lengths = written.split(' ').map((g) => g.length);
+  const digits = digitsOf(value);
   for (const region of regions) {
+    if (!shapes(lib, region).some((s) => fits(s, lengths, digits))) continue;
     const n = lib.parsePhoneNumberFromString(value, region);
     if (n && n.country === region && n.isValid() && grouping(n.formatNational()) === written) return true;
   }
   return false;
-}
-
-function validInRegion(value: string, regions: readonly CountryCode[]): boolean {
-  const lib = phoneLibrary();
-  return regions.some((region) => {
-    const n = lib.parsePhoneNumberFromString(value, region);
-    return n !== undefined && n.country === region && n.isValid();
-  });
 }
 
 function accept(text: string, m: RegExpExecArray, regions: readonly CountryCode[]): boolean {
@@ -145,11 +227,7 @@ function accept(text: string, m: RegExpExecArray, regions: readonly CountryCode[
   const before = new ContextWindow(text, m.index, CONTEXT_WINDOW);
   const phoneWord = before.has(PHONE_CONTEXT);
   const productWord = before.has(PRODUCT_CONTEXT, PRODUCT_WINDOW);
-  if (m[6] !== undefined) {
-    if (phoneWord) return true;
-    // Digits alone, no phone word: only a compact number valid in a region, after "number".
-    return DIGITS_ONLY.test(value) && !productWord && before.has(NUMBER_CONTEXT) && validInRegion(value, regions);
-  }
+  if (m[6] !== undefined) return phoneWord;
   if (productWord && !phoneWord) return false;
   if (DATE_SHAPE.test(value)) return false;
   if (structural(value, m, digits)) return true;
@@ -200,7 +278,19 @@ export function createPhoneDetector(regions: readonly string[] = DEFAULT_PHONE_R
   return {
     name: 'phone',
     type: 'PHONE',
-    patterns: [CANDIDATE, WHOLE, DATE_SHAPE, GROUP_SEPARATORS, DIGITS_ONLY],
+    patterns: [
+      CANDIDATE,
+      WHOLE,
+      DATE_SHAPE,
+      GROUP_SEPARATORS,
+      IP_SHAPE,
+      ZIP4_SHAPE,
+      SSN_SHAPE,
+      PATTERN_GROUP,
+      FORMAT_TOKEN,
+      FORMAT_SEPARATORS,
+      NON_DIGITS,
+    ],
     detect: (text) => detectIn(text, codes),
   };
 }
