@@ -27,15 +27,17 @@ interface Corpus {
   phoneExamples: Array<{ region: string; countryCode: string; kind: string; nationalNumber: string }>;
 }
 
-const corpus = (): Corpus =>
-  JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'test', 'masking', 'corpus', 'independent.json'), 'utf8'));
-const corpusFile = (): Corpus => {
-  try {
-    return JSON.parse(readFileSync(join(__dirname, 'corpus', 'independent.json'), 'utf8'));
-  } catch {
-    return corpus(); // compiled into dist/test/masking: the JSON stays in the source tree
+/** The corpus, next to this file (tests) or in the source tree (compiled into dist/test/masking for the benchmark). */
+function corpusFile(): Corpus {
+  for (const dir of [join(__dirname, 'corpus'), join(__dirname, '..', '..', '..', 'test', 'masking', 'corpus')]) {
+    try {
+      return JSON.parse(readFileSync(join(dir, 'independent.json'), 'utf8')) as Corpus;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
   }
-};
+  throw new Error('test/masking/corpus/independent.json not found');
+}
 
 /** A seeded generator (mulberry32), so the hard negatives are the same on every run. */
 function rng(seed: number): () => number {
