@@ -115,7 +115,7 @@ const GROUP_SEPARATORS = /[().\-/\s]+/g;
 const IP_SHAPE = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 const ZIP4_SHAPE = /^\d{5}-\d{4}$/;
 /** `123-45-6789`: the SSN detector's, whatever a region's grouping. */
-const SSN_SHAPE = /^\d{3}-\d{2}-\d{4}$/;
+const SSN_SHAPE = /^\d{3}([-. ])\d{2}\1\d{4}$/;
 /** `(\d{2})`, `(\d{3,13})`, `(\d)` in a format's pattern. */
 const PATTERN_GROUP = /\(\\d(?:\{(\d+)(?:,(\d+))?\})?\)/g;
 const FORMAT_TOKEN = /\$\d/g;
@@ -179,21 +179,14 @@ function shapes(lib: PhoneLibrary, region: string): Shape[] {
 function fits(shape: Shape, lengths: readonly number[], digits: string): boolean {
   if (shape.prefix < 0) return true;
   if (shape.groups.length !== lengths.length) return false;
-  let prefixed = false;
+  // A format that writes the national prefix (`0$1`) is matched only by text that has it.
+  if (shape.prefix > 0 && !digits.startsWith(shape.nationalPrefix)) return false;
   const ok = lengths.every((n, i) => {
     const [min, max] = shape.groups[i]!;
-    if (n >= min && n <= max) return true;
-    prefixed = i === 0 && shape.prefix > 0 && n >= min + shape.prefix && n <= max + shape.prefix;
-    return prefixed;
+    const extra = i === 0 ? shape.prefix : 0;
+    return n >= min + extra && n <= max + extra;
   });
-  if (!ok || shape.leading === null) return ok;
-  const nsn = prefixed ? digits.slice(shape.prefix) : digits;
-  return (
-    shape.leading.test(nsn) ||
-    (shape.nationalPrefix !== '' &&
-      digits.startsWith(shape.nationalPrefix) &&
-      shape.leading.test(digits.slice(shape.nationalPrefix.length)))
-  );
+  return ok && (shape.leading === null || shape.leading.test(digits.slice(shape.prefix)));
 }
 
 /**
@@ -215,7 +208,7 @@ function nationalInRegion(value: string, regions: readonly CountryCode[]): boole
   return false;
 }
 
-function accept(text: string, m: RegExpExecArray, regions: readonly CountryCode[]): boolean {
+function accept(text: string, m: RegExpExecArray, regions: readonly CountryCode[], national = true): boolean {
   const value = m[0];
   const digits = digitsOf(value).length;
   if (digits < 5 || digits > 15) return false;
@@ -231,7 +224,7 @@ function accept(text: string, m: RegExpExecArray, regions: readonly CountryCode[
   if (productWord && !phoneWord) return false;
   if (DATE_SHAPE.test(value)) return false;
   if (structural(value, m, digits)) return true;
-  return uniformSeparators(afterAreaCode(value)) && nationalInRegion(value, regions);
+  return national && uniformSeparators(afterAreaCode(value)) && nationalInRegion(value, regions);
 }
 
 /** The structural rules of national numbers (NANP, trunk prefix), no library needed. */
@@ -257,13 +250,14 @@ function detectIn(text: string, regions: readonly CountryCode[]): Span[] {
       return;
     }
     // Refused as a whole (too many digits, say): the longest prefix ending before a space that is
-    // a phone number by itself (`+44 20 7946 0958 123-45-6789` holds a phone and an SSN).
+    // a phone number by itself by structure (the library is not asked about fragments: a card's
+    // first groups are not a phone number) (`+44 20 7946 0958 123-45-6789` holds a phone and an SSN).
     for (let k = m[0].length - 1; k > 0; k--) {
       if (m[0].charCodeAt(k) !== 32) continue;
       const prefix = WHOLE.exec(m[0].slice(0, k));
       if (prefix === null) continue;
       prefix.index = m.index;
-      if (accept(text, prefix, regions)) {
+      if (accept(text, prefix, regions, false)) {
         out.push({ start: m.index, end: m.index + k });
         break;
       }
