@@ -194,6 +194,16 @@ function fits(shape: Shape, lengths: readonly number[], digits: string): boolean
  * The library is asked only about regions with a national format of the same shape (number of
  * groups and their lengths, read from the metadata once): parsing is the expensive part.
  */
+/** Whether some region's national format has the shape of `value` (no library call). */
+function anyShapeFits(value: string, regions: readonly CountryCode[]): boolean {
+  const lib = phoneLibrary();
+  const lengths = grouping(value)
+    .split(' ')
+    .map((g) => g.length);
+  const digits = digitsOf(value);
+  return regions.some((region) => shapes(lib, region).some((s) => fits(s, lengths, digits)));
+}
+
 function nationalInRegion(value: string, regions: readonly CountryCode[]): boolean {
   if (IP_SHAPE.test(value) || ZIP4_SHAPE.test(value) || SSN_SHAPE.test(value)) return false;
   const lib = phoneLibrary();
@@ -217,6 +227,9 @@ function accept(text: string, m: RegExpExecArray, regions: readonly CountryCode[
     return phoneLibrary().parsePhoneNumberFromString(value)?.isValid() === true;
   }
   if (digits < 7) return false;
+  // Other groupings (alternative 7) are phone numbers only in a region's national grouping: check
+  // the cheap shape first, before any context is read (most digit groups in text fail it).
+  if (m[7] !== undefined && !(national && anyShapeFits(value, regions))) return false;
   const before = new ContextWindow(text, m.index, CONTEXT_WINDOW);
   const phoneWord = before.has(PHONE_CONTEXT);
   const productWord = before.has(PRODUCT_CONTEXT, PRODUCT_WINDOW);
