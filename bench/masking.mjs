@@ -4,13 +4,18 @@
 //   2. Throughput on one core (MB/s of UTF-8 input through `maskItems`, items of ~8 KB): clean text
 //      and PII-dense text (every sentence holds entities), redact and pseudonymize.
 //   3. Linear time on adversarial inputs: time for n, 2n, 4n characters.
+//   4. Precision and recall on the independent evaluation set (test/masking/corpus/independent.json:
+//      Presidio's recognizer test cases, libphonenumber's example numbers), phone-number hard
+//      negatives and evasion cases (invisible and look-alike characters), see test/masking/evaluation.ts.
 // Usage: npm run build && node bench/masking.mjs [--runs 7] [--verbose]
 import { cpus } from 'node:os';
 import { createRequire } from 'node:module';
 import { createCorpus } from './masking-corpus.mjs';
 
 const require = createRequire(import.meta.url);
-const { createMasker, scan, mask, builtinDetectors } = require('../dist/lambda/core/masking/index.js');
+const { createMasker, scan, mask, builtinDetectors, loadPhoneLibrary } = require('../dist/lambda/core/masking/index.js');
+const evaluation = require('../dist/test/masking/evaluation.js');
+await loadPhoneLibrary();
 const { loadConfig } = require('../dist/shared/config.js');
 
 const arg = (name, dflt) => {
@@ -195,6 +200,18 @@ for (const [name, make] of ADVERSARIAL) {
   adversarial.push({ name, times, ratio: times[2] / times[0] });
 }
 
+// ---- 4. independent evaluation -------------------------------------------------------------
+const independentMasker = createMasker(
+  maskingOf({ customDetectors: [{ name: 'CODENAME', pattern: 'project\\s{1,4}falcon', flags: 'i' }] }),
+);
+const independentCases = [
+  ...evaluation.presidioCases(),
+  ...evaluation.phoneCases(),
+  ...evaluation.hardNegatives(),
+  ...evaluation.evasionCases(),
+];
+const independent = await evaluation.evaluate(independentMasker, independentCases);
+
 // ---- report --------------------------------------------------------------------------------
 const f1 = (x) => x.toFixed(1);
 const f3 = (x) => (Number.isNaN(x) ? 'n/a' : x.toFixed(3));
@@ -233,6 +250,19 @@ console.log(`\nAdversarial inputs, scan + mask, median of 5 (n = ${N} characters
 console.log('| input | n | 2n | 4n | 4n / n |');
 console.log('| --- | --- | --- | --- | --- |');
 for (const a of adversarial) console.log(`| ${a.name} | ${a.times.map((t) => `${t.toFixed(2)} ms`).join(' | ')} | ${a.ratio.toFixed(1)} |`);
+console.log(`\nIndependent evaluation set: ${independentCases.length} cases (Presidio, libphonenumber, hard negatives, evasion):`);
+console.log('| set / entity type | labelled | recall | regions | precision | cases with a false positive |');
+console.log('| --- | --- | --- | --- | --- | --- |');
+for (const [k, s] of [...independent.scores.entries()].sort()) {
+  console.log(
+    `| ${k} | ${s.labelled} | ${f3(evaluation.recall(s))} | ${s.regions} | ${f3(evaluation.precision(s))} | ${s.casesWithFalsePositive}/${s.cases} |`,
+  );
+}
+console.log('\nIndependent set, misses:');
+for (const m of independent.misses) console.log(`  ${m.set} ${m.kind}: ${JSON.stringify(m.text.slice(0, 120))}`);
+console.log('Independent set, false positives:');
+for (const fp of independent.falsePositives)
+  console.log(`  ${fp.set} ${fp.kind} ${fp.type} ${JSON.stringify(fp.value)} in ${JSON.stringify(fp.text.slice(0, 120))}`);
 if (verbose) {
   console.log('\nFalse positives:');
   for (const fp of falsePositives.slice(0, 60))

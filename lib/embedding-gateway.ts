@@ -17,7 +17,8 @@ import { GatewayNetwork } from './gateway-network';
 import { addGatewayApi } from './private/gateway-api';
 import { buildGatewayConfig } from './private/gateway-config';
 import { addEdgeRecorder, addProxyFunction, type GatewayLogs } from './private/gateway-functions';
-import { gatewayPseudonymKey, maskingSection } from './private/gateway-masking';
+import { gatewayPseudonymKey } from './private/gateway-masking';
+import { maskingConfig } from './private/masking-config';
 import { validateGatewayProps } from './private/gateway-validation';
 import { GatewayMonitoring } from './private/monitoring';
 import { addConfigWarnings, runPolicyTests } from './private/policy-checks';
@@ -141,7 +142,7 @@ export class EmbeddingGateway extends Construct {
     const masking = props.masking;
     this.pseudonymKey = gatewayPseudonymKey(this, masking, props.rules, this.logsKey);
     const config = buildGatewayConfig({
-      ...(masking ? { masking: maskingSection(masking, this.pseudonymKey) } : {}),
+      ...(masking ? { masking: maskingConfig(masking, this.pseudonymKey?.secretArn) } : {}),
       issuers: props.issuers,
       models: bindings,
       rules: props.rules,

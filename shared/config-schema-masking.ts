@@ -116,11 +116,16 @@ export const maskingSchema = z
       )
       .optional(),
     customDetectors: z.array(customDetectorSchema).optional(),
+    /** Regions (ISO 3166-1 alpha-2) whose national-format phone numbers are recognised; international ones always are. */
+    phoneRegions: z
+      .array(z.string().regex(/^[A-Z]{2}$/, { error: 'phoneRegions entries must be ISO 3166-1 alpha-2 region codes such as "US" or "GB"' }))
+      .min(1, { error: 'phoneRegions must list at least one region (or be omitted for the default list)' })
+      .optional(),
     /** Where the HMAC key of pseudonyms comes from; required when any strategy is "pseudonymize". */
     pseudonymKey: z
       .discriminatedUnion('source', secretRefSchema.options, { error: 'pseudonymKey.source must be "secretsManager", "env" or "file"' })
       .optional(),
-    /** Hex characters of HMAC in a pseudonym (8 = 32 bits: collisions become likely past ~10^4 distinct values of one type). */
+    /** Hex characters of HMAC in a pseudonym (default 16 = 64 bits; 8 = 32 bits makes collisions likely past ~10^4 distinct values of one type). */
     pseudonymLength: z
       .number()
       .int()

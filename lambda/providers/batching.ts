@@ -3,6 +3,9 @@
  * once, and put the results back in input order. Generic (knows nothing about HTTP or vectors)
  * so it can be tested on its own.
  */
+import { runWithConcurrency } from '../core/util/concurrency';
+
+export { runWithConcurrency } from '../core/util/concurrency';
 
 /** One slice of the input, as handed to the batch worker. */
 export interface Batch<T> {
@@ -44,58 +47,6 @@ export function splitBatches<T>(items: readonly T[], maxBatchSize: number): Batc
     batches.push({ index: b, offset, items: items.slice(offset, offset + maxBatchSize) });
   }
   return batches;
-}
-
-/**
- * Run `worker` over `tasks` with at most `concurrency` calls in flight; results come back in task
- * order whatever the completion order.
- *
- * On the first failure no new task starts, the signal handed to the running workers is aborted,
- * and, once every running worker has settled, the promise rejects with that first error (later
- * errors, typically aborts caused by the first, are dropped). Nothing is left running after it
- * settles.
- */
-export async function runWithConcurrency<T, R>(
-  tasks: readonly T[],
-  concurrency: number,
-  worker: (task: T, index: number, signal: AbortSignal) => Promise<R>,
-  signal?: AbortSignal,
-): Promise<R[]> {
-  assertPositiveInteger(concurrency, 'concurrency');
-  const group = new AbortController();
-  const onAbort = (): void => group.abort(signal?.reason);
-  if (signal?.aborted) onAbort();
-  else signal?.addEventListener('abort', onAbort, { once: true });
-
-  const results = new Array<R>(tasks.length);
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const fail = (error: unknown): void => {
-    if (failure) return;
-    failure = { error };
-    group.abort(error);
-  };
-  const lane = async (): Promise<void> => {
-    while (!failure && next < tasks.length) {
-      if (group.signal.aborted) {
-        fail(group.signal.reason);
-        return;
-      }
-      const i = next++;
-      try {
-        results[i] = await worker(tasks[i]!, i, group.signal);
-      } catch (error) {
-        fail(error);
-      }
-    }
-  };
-  try {
-    await Promise.all(Array.from({ length: Math.min(concurrency, tasks.length) }, lane));
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-  }
-  if (failure) throw failure.error;
-  return results;
 }
 
 /**

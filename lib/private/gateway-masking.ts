@@ -39,16 +39,3 @@ export function gatewayPseudonymKey(
   }
   return pseudonymKey;
 }
-
-/** The `masking` section of the gateway configuration document, from the construct's props. */
-export function maskingSection(masking: GatewayMasking, pseudonymKey: secretsmanager.ISecret | undefined): Record<string, unknown> {
-  return {
-    enabled: true,
-    strategies: masking.strategies ?? {},
-    ...(pseudonymKey ? { pseudonymKey: { source: 'secretsManager', secretId: pseudonymKey.secretArn } } : {}),
-    ...(masking.customDetectors ? { customDetectors: masking.customDetectors } : {}),
-    ...(masking.comprehend ? { comprehend: { enabled: true, failMode: masking.comprehendFailOpen ? 'open' : 'closed' } } : {}),
-    tokenInputs: masking.allowTokenInputs ? 'allow' : 'refuse',
-    storeInputText: masking.storeInputText ?? false,
-  };
-}

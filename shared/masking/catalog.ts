@@ -156,7 +156,34 @@ export const TYPE_SPECIFICITY: Readonly<Record<string, number>> = {
 /** How much a strategy protects; within overlapping findings the most protective applies. */
 export const STRATEGY_STRENGTH: Readonly<Record<Strategy, number>> = { detect: 0, pseudonymize: 1, redact: 2, block: 3 };
 
-/** Default and bounds of the pseudonym length, in hex characters of the HMAC. */
-export const PSEUDONYM_HEX_DEFAULT = 8;
+/**
+ * Default and bounds of the pseudonym length, in hex characters of the HMAC. 16 characters are
+ * 64 bits: among a billion distinct values of one type the chance that two share a token is about
+ * 2.7 % (n² / 2^65); 8 characters (32 bits) reach that at 15 000 values.
+ */
+export const PSEUDONYM_HEX_DEFAULT = 16;
 export const PSEUDONYM_HEX_MIN = 8;
 export const PSEUDONYM_HEX_MAX = 64;
+
+/**
+ * Regions whose NATIONAL-format phone numbers (`020 7946 0958`, `(415) 555-0132`) the phone
+ * detector recognises; numbers in international form (`+44 ...`) are recognised for every region.
+ * A national number means something only relative to a region, and every region added makes more
+ * digit groups (order numbers, ZIP+4 codes) look like someone's phone number.
+ */
+export const DEFAULT_PHONE_REGIONS: readonly string[] = [
+  'US',
+  'CA',
+  'GB',
+  'DE',
+  'FR',
+  'IN',
+  'AU',
+  'BR',
+  'JP',
+  'CN',
+  'IL',
+  'ES',
+  'IT',
+  'NL',
+];

@@ -233,7 +233,7 @@ describe('masking', () => {
     expect(r.data!.data).toHaveLength(4);
     const sent = upstream.requests.flatMap((q) => (q.body as { input: string[] }).input);
     expect(sent[0]).toBe('Contact [EMAIL] today');
-    expect(sent[1]).toMatch(/^card <CREDIT_CARD_[0-9a-f]{8}> on file$/);
+    expect(sent[1]).toMatch(/^card <CREDIT_CARD_[0-9a-f]{16}> on file$/);
     expect(sent[2]).toBe('server 10.1.2.3 is up'); // detect: unchanged
     expect(sent[3]!.replace(' again', ' on file')).toBe(sent[1]); // the same value gives the same pseudonym
     expect(JSON.stringify(upstream.requests)).not.toContain(EMAIL);
@@ -340,7 +340,7 @@ describe('the archive', () => {
     });
     const card = masked.masking!.findings.find((f) => f.item === 1 && f.type === 'CREDIT_CARD')!;
     expect(card.pseudonyms).toHaveLength(1);
-    expect(card.pseudonyms[0]).toMatch(/^<CREDIT_CARD_[0-9a-f]{8}>$/);
+    expect(card.pseudonyms[0]).toMatch(/^<CREDIT_CARD_[0-9a-f]{16}>$/);
     expect(masked.input.text).toBeNull();
     const blocked = records.find((r) => r.decision.reason === 'masking_blocked')!;
     expect(blocked.masking!.blocked).toEqual(['US_SSN']);

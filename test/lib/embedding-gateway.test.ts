@@ -260,7 +260,7 @@ describe('masking', () => {
       comprehend: { enabled: true, failMode: 'closed', languageCode: 'en', minScore: 0.8, maxConcurrency: 4 },
       tokenInputs: 'refuse',
       storeInputText: true,
-      pseudonymLength: 8,
+      pseudonymLength: 16,
       maxScanChars: 100_000,
     });
     expect(doc.policy.rules[0].masking).toEqual({ strategies: { CREDIT_CARD: 'pseudonymize' } });

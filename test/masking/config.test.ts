@@ -16,7 +16,7 @@ describe('masking defaults', () => {
     expect(loadConfig(withMasking({})).masking).toStrictEqual({
       enabled: false,
       strategies: {},
-      pseudonymLength: 8,
+      pseudonymLength: 16,
       tokenInputs: 'refuse',
       storeInputText: false,
       maxScanChars: 100_000,

@@ -115,13 +115,14 @@ describe('detectExternal', () => {
     expect(d.signals[0]!.aborted).toBe(true);
   });
 
-  it("passes on the caller's abort", async () => {
+  it("passes on the caller's abort: the running call's signal is aborted, no new call starts, and it rejects", async () => {
     const controller = new AbortController();
     const d = recorder(() => []);
     const run = detectExternal(['a', 'b'], d, { maxConcurrency: 1, signal: controller.signal });
     controller.abort(new Error('client went away'));
-    await run;
+    await expect(run).rejects.toThrow('client went away');
     expect(d.signals.every((s) => s.aborted)).toBe(true);
+    expect(d.calls).toBe(1);
   });
 });
 

@@ -1,5 +1,8 @@
 /** Shared helpers of the masking tests. */
-import { builtinDetectors, scan, type Detector, type Finding } from '../../lambda/core/masking';
+import { builtinDetectors, loadPhoneLibrary, scan, type Detector, type Finding } from '../../lambda/core/masking';
+
+// The phone detector needs its library loaded (createMasker's maskItems does it; scan does not).
+beforeAll(() => loadPhoneLibrary());
 
 export const ALL = builtinDetectors();
 

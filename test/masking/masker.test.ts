@@ -58,9 +58,9 @@ describe('maskItems', () => {
     const m = masker({ strategies: { EMAIL: 'pseudonymize', PHONE: 'detect' }, pseudonymKey: { source: 'env', name: 'K' } }, { key: KEY });
     const text = 'a@example.com (555) 234-5678 123-45-6789';
     const global = await m.maskItems([text]);
-    expect(global.items[0]).toMatch(/^<EMAIL_[0-9a-f]{8}> \(555\) 234-5678 \[US_SSN\]$/);
+    expect(global.items[0]).toMatch(/^<EMAIL_[0-9a-f]{16}> \(555\) 234-5678 \[US_SSN\]$/);
     const ruled = await m.maskItems([text], { PHONE: 'redact', US_SSN: 'detect' });
-    expect(ruled.items[0]).toMatch(/^<EMAIL_[0-9a-f]{8}> \[PHONE\] 123-45-6789$/);
+    expect(ruled.items[0]).toMatch(/^<EMAIL_[0-9a-f]{16}> \[PHONE\] 123-45-6789$/);
   });
 
   it('lists blocked types (sorted, once) and still masks the items for the record', async () => {

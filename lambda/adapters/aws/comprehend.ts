@@ -1,7 +1,10 @@
 import { DetectPiiEntitiesCommand } from '@aws-sdk/client-comprehend';
 import type { ComprehendClient, LanguageCode } from '@aws-sdk/client-comprehend';
 import type { PiiDetector, PiiEntity } from '../../core/ports';
-import { runWithConcurrency } from '../../providers/batching';
+import { runWithConcurrency } from '../../core/util/concurrency';
+import { chunkText, codePointMap, defaultOverlapBytes, MIN_CHUNK_BYTES, type TextChunk } from '../../core/util/text-chunks';
+
+export { chunkText, utf8Bytes, type TextChunk } from '../../core/util/text-chunks';
 
 /**
  * `DetectPiiEntities` accepts at most 100 KB of UTF-8 text per call (API reference: "A UTF-8 text
@@ -9,12 +12,6 @@ import { runWithConcurrency } from '../../providers/batching';
  * 1000 or 1024 bytes.
  */
 export const COMPREHEND_PII_MAX_TEXT_BYTES = 100_000;
-
-/** Bytes of overlap between consecutive chunks (at most; less for small chunks, see the class doc). */
-const MAX_OVERLAP_BYTES = 512;
-
-/** Smallest accepted `maxChunkBytes` (room for a few code points plus the overlap). */
-const MIN_CHUNK_BYTES = 16;
 
 /** Options of {@link ComprehendPiiDetector}. */
 export interface ComprehendPiiDetectorOptions {
@@ -82,20 +79,12 @@ export class ComprehendPiiError extends Error {
   }
 }
 
-/** One slice of the scanned text sent in one call. */
-export interface TextChunk {
-  /** Offset of the slice in the original string, UTF-16 code units. */
-  readonly start: number;
-  readonly text: string;
-}
-
 /**
  * PII detection with Amazon Comprehend `DetectPiiEntities`.
  *
- * - Text longer than `maxChunkBytes` UTF-8 bytes is split into chunks that end, by preference, at a
- *   paragraph break, then at the end of a sentence or line, then at whitespace, and only for a word
- *   longer than about half a chunk inside the word (never inside a surrogate pair). A break is
- *   looked for in the second half of the chunk, so chunks are at least half full.
+ * - Text longer than `maxChunkBytes` UTF-8 bytes is split into chunks by the shared chunker
+ *   (core/util/text-chunks: paragraph, sentence, whitespace; never inside a surrogate pair; chunks
+ *   at least half full).
  * - Consecutive chunks overlap by about min(512, maxChunkBytes / 8) bytes, widened to start at a
  *   word boundary, so an entity cut by a chunk boundary is found whole in the next chunk when it is
  *   no longer than the overlap.
@@ -139,7 +128,7 @@ export class ComprehendPiiDetector implements PiiDetector {
         `ComprehendPiiDetector: maxChunkBytes must be an integer of at least ${MIN_CHUNK_BYTES}, got ${opts.maxChunkBytes}`,
       );
     }
-    this.overlapBytes = Math.min(MAX_OVERLAP_BYTES, Math.floor(this.maxChunkBytes / 8));
+    this.overlapBytes = defaultOverlapBytes(this.maxChunkBytes);
     if (opts.entityTypes !== undefined) {
       if (opts.entityTypes.length === 0)
         throw new RangeError('ComprehendPiiDetector: entityTypes is empty, which would drop every entity; omit it to keep all types');
@@ -324,144 +313,6 @@ const DENIED = new Set([
 
 function aborted(signal: AbortSignal): ComprehendPiiError {
   return new ComprehendPiiError('PII detection with Comprehend was aborted', { reason: 'aborted', retryable: false, cause: signal.reason });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Chunking (exported for tests)
-// ---------------------------------------------------------------------------------------------
-
-/** UTF-8 bytes of the code point (or lone surrogate, sent as U+FFFD) at `i`, and its UTF-16 length. */
-function codePointAt(text: string, i: number): { bytes: number; units: number } {
-  const c = text.charCodeAt(i);
-  if (c < 0x80) return { bytes: 1, units: 1 };
-  if (c < 0x800) return { bytes: 2, units: 1 };
-  if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-    const d = text.charCodeAt(i + 1);
-    if (d >= 0xdc00 && d <= 0xdfff) return { bytes: 4, units: 2 };
-  }
-  return { bytes: 3, units: 1 };
-}
-
-/** Start of the code point that ends at `i` (exclusive), i.e. `i - 1` or `i - 2` for a pair. */
-function previousCodePoint(text: string, i: number): number {
-  const c = text.charCodeAt(i - 1);
-  if (c >= 0xdc00 && c <= 0xdfff && i >= 2) {
-    const h = text.charCodeAt(i - 2);
-    if (h >= 0xd800 && h <= 0xdbff) return i - 2;
-  }
-  return i - 1;
-}
-
-/** UTF-8 length of `text` (lone surrogates count as U+FFFD, as they are sent). */
-export function utf8Bytes(text: string): number {
-  let n = 0;
-  for (let i = 0; i < text.length;) {
-    const cp = codePointAt(text, i);
-    n += cp.bytes;
-    i += cp.units;
-  }
-  return n;
-}
-
-const PARAGRAPH = /\n[^\S\n]*\n\s*/g;
-const SENTENCE = /(?:[.!?…]["'”’)\]]*\s+|[。！？]\s*|\n\s*)/g;
-const WHITESPACE = /\s+/g;
-
-/**
- * Split `text` into chunks of at most `maxBytes` UTF-8 bytes (see {@link ComprehendPiiDetector}),
- * each overlapping the previous one by about `overlapBytes` (whole words). Chunk offsets are UTF-16
- * offsets into `text`. Every position of `text` is in at least one chunk.
- */
-export function chunkText(text: string, maxBytes: number, overlapBytes: number): TextChunk[] {
-  if (text === '') return [];
-  const chunks: TextChunk[] = [];
-  let start = 0;
-  let prevEnd = 0;
-  for (;;) {
-    // Walk forward: the farthest end within maxBytes, and the point where the chunk is half full.
-    let bytes = 0;
-    let i = start;
-    let half = -1;
-    while (i < text.length) {
-      const cp = codePointAt(text, i);
-      if (bytes + cp.bytes > maxBytes) break;
-      bytes += cp.bytes;
-      i += cp.units;
-      if (half < 0 && bytes * 2 >= maxBytes) half = i;
-    }
-    const hardEnd = i;
-    if (hardEnd >= text.length) {
-      chunks.push({ start, text: text.slice(start) });
-      return chunks;
-    }
-    // Never end at or before the previous chunk's end (progress), never before half full.
-    const minEnd = Math.max(half < 0 ? hardEnd : half, prevEnd + 1);
-    const end = lastBreak(text, start, minEnd, hardEnd) ?? hardEnd;
-    chunks.push({ start, text: text.slice(start, end) });
-    start = overlapStart(text, start, end, overlapBytes);
-    prevEnd = end;
-  }
-}
-
-/** The last break position in [minEnd, hardEnd] by preference class, or undefined. */
-function lastBreak(text: string, start: number, minEnd: number, hardEnd: number): number | undefined {
-  if (minEnd > hardEnd) return undefined;
-  const window = text.slice(start, hardEnd);
-  for (const re of [PARAGRAPH, SENTENCE, WHITESPACE]) {
-    let best: number | undefined;
-    re.lastIndex = Math.max(0, minEnd - start - 8);
-    for (let m = re.exec(window); m; m = re.exec(window)) {
-      const at = start + m.index + m[0].length;
-      if (at >= minEnd) best = at;
-    }
-    if (best !== undefined) return best;
-  }
-  return undefined;
-}
-
-/**
- * Where the chunk after [start, end) begins: about `overlapBytes` before `end`, moved back (by at
- * most `overlapBytes` more) to the start of a word; `end` itself when there is no room.
- */
-function overlapStart(text: string, start: number, end: number, overlapBytes: number): number {
-  if (overlapBytes <= 0) return end;
-  let p = end;
-  let bytes = 0;
-  while (p > start) {
-    const q = previousCodePoint(text, p);
-    const b = codePointAt(text, q).bytes;
-    if (bytes + b > overlapBytes) break;
-    bytes += b;
-    p = q;
-  }
-  // Widen to a word start: just after the nearest whitespace before p.
-  let w = p;
-  let extra = 0;
-  while (w > start && !/\s/.test(text[w - 1]!)) {
-    const q = previousCodePoint(text, w);
-    extra += codePointAt(text, q).bytes;
-    if (extra > overlapBytes) {
-      w = p;
-      break;
-    }
-    w = q;
-  }
-  return w > start ? w : p > start ? p : end;
-}
-
-/**
- * Code point offset → UTF-16 offset within `text` (`length` = number of code points; `at(length)`
- * is `text.length`). Identity, without a table, when `text` has no surrogates.
- */
-function codePointMap(text: string): { readonly length: number; at(cp: number): number } {
-  if (!/[\uD800-\uDFFF]/.test(text)) return { length: text.length, at: (cp) => cp };
-  const table: number[] = [];
-  for (let i = 0; i < text.length;) {
-    table.push(i);
-    i += codePointAt(text, i).units;
-  }
-  table.push(text.length);
-  return { length: table.length - 1, at: (cp) => table[cp]! };
 }
 
 /**

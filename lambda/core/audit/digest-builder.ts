@@ -28,6 +28,7 @@ import {
   type StoredDigest,
 } from './digest';
 import type { ArchiveObject, ArchiveObjects, DigestSigner } from './ports';
+import { mapLimit } from '../util/concurrency';
 
 export interface DigestRunOptions {
   readonly store: ArchiveObjects;
@@ -168,18 +169,4 @@ async function lastKey(store: ArchiveObjects, prefix: string, startAfter?: strin
     if (isDigestKey(o.key)) last = o.key;
   }
   return last;
-}
-
-/** `fn` over `items` with at most `limit` in flight, results in input order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
-  return out;
 }

@@ -12,7 +12,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { recordKey, recordSha256, type SessionRecord } from '../record';
-import { mapLimit } from './digest-builder';
+import { mapLimit } from '../util/concurrency';
 import {
   compareKeys,
   digestKey,

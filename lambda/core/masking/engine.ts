@@ -7,6 +7,7 @@ import { tooLarge } from './errors';
 import type { PiiEntity } from '../ports';
 import { protectedSpans, type TokenGrammar } from './placeholders';
 import type { Detector, Finding, StrategyMap } from './types';
+import { detectionView } from './view';
 
 export interface ScanOptions {
   /** Refuse (throw `MaskingError` "too_large") a text longer than this. */
@@ -26,15 +27,22 @@ export function compareFindings(a: Finding, b: Finding): number {
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
- * Every detection of `detectors` in `text`, sorted (`compareFindings`), possibly overlapping.
- * Findings inside this masker's own placeholders are dropped.
+ * Every detection of `detectors` in `text`, sorted (`compareFindings`), possibly overlapping, in
+ * offsets of `text`. Detectors read the normalised view of the text (`view.ts`: invisible
+ * characters removed, NFKC, look-alikes folded); a finding covers the whole original span of what
+ * they found, invisible characters inside it included. Findings inside this masker's own
+ * placeholders are dropped.
  */
 export function scan(text: string, detectors: readonly Detector[], opts: ScanOptions = {}): Finding[] {
   if (opts.maxScanChars !== undefined && text.length > opts.maxScanChars) throw tooLarge(text.length, opts.maxScanChars);
+  const view = detectionView(text);
   const out: Finding[] = [];
   for (const d of detectors) {
-    for (const s of d.detect(text)) {
-      if (s.end > s.start) out.push({ type: d.type, start: s.start, end: s.end, detector: d.name, score: 1 });
+    for (const s of d.detect(view.text)) {
+      if (s.end <= s.start) continue;
+      const start = view.starts ? view.starts[s.start]! : s.start;
+      const end = view.ends ? view.ends[s.end - 1]! : s.end;
+      out.push({ type: d.type, start, end, detector: d.name, score: 1 });
     }
   }
   return withoutProtected(text, out, opts.tokens).sort(compareFindings);

@@ -18,7 +18,7 @@ export { MaskingError, type MaskingErrorCode } from './errors';
 export { scan, externalFindings, resolveOverlaps, compareFindings, type Region, type ScanOptions } from './engine';
 export { mask, type MaskPolicy, type MaskedText } from './mask';
 export { maskText, type MaskTextOptions } from './mask-text';
-export { builtinDetectors, customDetector, BUILTIN, type CustomDetectorSpec } from './detectors';
+export { builtinDetectors, customDetector, loadPhoneLibrary, BUILTIN, type CustomDetectorSpec } from './detectors';
 export { chunkText, detectExternal, codePointToUtf16 } from './external';
 export { pseudonymHex, normalise, pseudonymKeyBytes } from './pseudonym';
 export { protectedSpans, redactToken, pseudonymToken, type TokenGrammar } from './placeholders';

@@ -5,7 +5,7 @@
  * finding and masked with the most protective strategy among them, so no part of a detected
  * value is left behind. Offsets in the result refer to the ORIGINAL text.
  */
-import { DEFAULT_STRATEGY, type EntityType, type Strategy } from '../../../shared/masking/catalog';
+import { DEFAULT_STRATEGY, PSEUDONYM_HEX_DEFAULT, type EntityType, type Strategy } from '../../../shared/masking/catalog';
 import { forEachRegion, strategyOf } from './engine';
 import { pseudonymToken, redactToken } from './placeholders';
 import { pseudonymHex } from './pseudonym';
@@ -16,7 +16,7 @@ export interface MaskPolicy {
   readonly strategies: StrategyMap;
   /** For types not in `strategies` (default `redact`). */
   readonly fallback?: Strategy;
-  /** Hex digits of a pseudonym (default 8). */
+  /** Hex digits of a pseudonym (default 16, PSEUDONYM_HEX_DEFAULT). */
   readonly pseudonymHex?: number;
 }
 
@@ -62,7 +62,7 @@ export function maskWithMap(
   cache?: Map<string, string>,
 ): MaskedText & { readonly replaced: Replacement[] } {
   const fallback = policy.fallback ?? DEFAULT_STRATEGY;
-  const hexChars = policy.pseudonymHex ?? 8;
+  const hexChars = policy.pseudonymHex ?? PSEUDONYM_HEX_DEFAULT;
   const blocked = new Set<EntityType>();
   for (const f of findings) if (strategyOf(f.type, policy.strategies, fallback) === 'block') blocked.add(f.type);
 

@@ -30,7 +30,7 @@ import {
   type EntityType,
   type Strategy,
 } from '../../../shared/masking/catalog';
-import { builtinDetectors, customDetector } from './detectors';
+import { builtinDetectors, customDetector, loadPhoneLibrary } from './detectors';
 import { externalFindings } from './engine';
 import { MaskingError, tooLarge } from './errors';
 import { detectExternal } from './external';
@@ -112,13 +112,14 @@ const MAX_RESPONSE_DEPTH = 64;
 /** Build the masker for a validated `masking` configuration. Throws when a required dependency is missing. */
 export function createMasker(config: MaskingConfig, deps: MaskerDeps = {}): Masker {
   const detectors: Detector[] = [
-    ...builtinDetectors(config.disabledDetectors ?? []),
+    ...builtinDetectors(config.disabledDetectors ?? [], config.phoneRegions ? { phoneRegions: config.phoneRegions } : {}),
     ...(config.customDetectors ?? []).map(customDetector),
   ];
   if (config.pseudonymKey && deps.key === undefined) {
     throw new Error('masking.pseudonymKey is configured but no key was given to createMasker: resolve the secret and pass it as deps.key');
   }
   const key = deps.key === undefined ? null : pseudonymKeyBytes(deps.key);
+  const usesPhoneLibrary = detectors.some((d) => d.name === 'phone');
   const comprehend = config.comprehend?.enabled ? config.comprehend : null;
   if (comprehend && !deps.detector)
     throw new Error('masking.comprehend is enabled but no PiiDetector was given to createMasker (deps.detector)');
@@ -148,6 +149,7 @@ export function createMasker(config: MaskingConfig, deps: MaskerDeps = {}): Mask
     items.forEach((t, i) => {
       if (t.length > config.maxScanChars) throw tooLarge(t.length, config.maxScanChars, i);
     });
+    if (usesPhoneLibrary) await loadPhoneLibrary();
     const policy = policyFor(ruleStrategies);
     let externalEntities: Awaited<ReturnType<typeof detectExternal>> | null = null;
     let status: ExternalStatus | null = null;

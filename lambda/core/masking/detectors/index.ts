@@ -8,7 +8,7 @@ import { emailDetector } from './email';
 import { ibanDetector } from './iban';
 import { ipv4Detector, ipv6Detector } from './ip';
 import { jwtDetector } from './jwt';
-import { phoneDetector } from './phone';
+import { createPhoneDetector, phoneDetector } from './phone';
 import { privateKeyDetector } from './private-key';
 import { ssnDetector } from './ssn';
 
@@ -27,9 +27,18 @@ export const BUILTIN: Readonly<Record<BuiltinDetectorName, Detector>> = {
   api_key: apiKeyDetector,
 };
 
-/** The built-in detectors minus the disabled ones, in a fixed order. */
-export function builtinDetectors(disabled: readonly string[] = []): Detector[] {
-  return Object.values(BUILTIN).filter((d) => !disabled.includes(d.name));
+export interface BuiltinOptions {
+  /** Regions whose national phone formats are recognised (`masking.phoneRegions`). @default DEFAULT_PHONE_REGIONS */
+  readonly phoneRegions?: readonly string[];
 }
+
+/** The built-in detectors minus the disabled ones, in a fixed order. */
+export function builtinDetectors(disabled: readonly string[] = [], opts: BuiltinOptions = {}): Detector[] {
+  return Object.values(BUILTIN)
+    .filter((d) => !disabled.includes(d.name))
+    .map((d) => (d.name === 'phone' && opts.phoneRegions ? createPhoneDetector(opts.phoneRegions) : d));
+}
+
+export { loadPhoneLibrary } from './phone-library';
 
 export { customDetector, type CustomDetectorSpec } from './custom';

@@ -1,5 +1,6 @@
 /**
- * Phone numbers: E.164 and common national formats.
+ * Phone numbers: E.164, international and national formats, validated by structure and, where
+ * structure is not enough, by libphonenumber's metadata (phone-library.ts).
  *
  * Candidates (one regular expression, each alternative deterministic: groups are separated by a
  * required separator, so no digit can be claimed by two quantifiers):
@@ -13,9 +14,21 @@
  * (`06.12.2023 14`) are refused; a product-code word just before (`order`, `SKU`, `part`, `#`)
  * refuses a national number that has no phone context word. Boundaries: not inside a longer word, number,
  * version or dotted/dashed sequence.
+ *
+ * What these rules refuse, libphonenumber may still accept (the library decides, never widens alone):
+ *   international  a valid number for its country code (`+683 7012`, Niue's four digits);
+ *   national       a number valid in one of the configured regions (`masking.phoneRegions`) and
+ *                  written exactly in that region's national grouping (`(11) 2345-6789` in Brazil,
+ *                  `030 123456` in Germany, `02-123-4567` in Israel): digit groups that merely
+ *                  parse (a ZIP+4 code, an order number) are not written that way;
+ *   compact        digits alone (`13812345678`) valid in a configured region, after a phone word
+ *                  or after "number" with no product word.
  */
+import type { CountryCode } from 'libphonenumber-js/max';
+import { DEFAULT_PHONE_REGIONS } from '../../../../shared/masking/catalog';
 import { ContextWindow, digitsOf, forEachMatch, type Span } from '../text';
 import type { Detector } from '../types';
+import { phoneLibrary, type PhoneLibrary } from './phone-library';
 
 const ALTERNATIVES = [
   /* 1 international */ '(\\+[1-9]\\d{0,2}(?:[ .-]?\\(\\d{1,4}\\)[ .-]?\\d{1,10})?(?:[ .-]\\d{1,10}){1,6})',
@@ -24,6 +37,7 @@ const ALTERNATIVES = [
   /* 4 trunk prefix */ '((?:\\(0\\d{1,5}\\) ?|0\\d{1,5}[ .-])\\d{2,10}(?:[ .-]\\d{2,8}){0,3})',
   /* 5 trunk, compact */ '(0[1-9]\\d{8,11})',
   /* 6 bare / local */ '(\\d{7,15}|\\d{3}-\\d{4})',
+  /* 7 other national groupings, for the library */ '((?:\\(\\d{1,5}\\) ?\\d{2,5}|\\d{2,5})(?:[ .-]\\d{2,5}){1,5})',
 ].join('|');
 const CANDIDATE = new RegExp(`(?<![A-Za-z0-9_+\\-./#$@])(?:${ALTERNATIVES})(?![A-Za-z0-9_]|[.\\-/:,]\\d)`, 'g');
 /** The same forms, matched against a whole string (a shorter prefix of a refused candidate). */
@@ -69,6 +83,11 @@ const PRODUCT_CONTEXT = [
   'acct',
   'batch',
   'lot',
+  'shipment',
+  'parcel',
+  'zip',
+  'postal',
+  'postcode',
 ];
 const CONTEXT_WINDOW = 32;
 const PRODUCT_WINDOW = 20;
@@ -87,37 +106,171 @@ function uniformSeparators(s: string): boolean {
   return true;
 }
 
-function accept(text: string, m: RegExpExecArray): boolean {
+/** Digit groups as written: `(11) 2345-6789` and `11 2345 6789` are the same grouping. */
+function grouping(s: string): string {
+  return s.replace(GROUP_SEPARATORS, ' ').trim();
+}
+const GROUP_SEPARATORS = /[().\-/\s]+/g;
+/** A dotted quad (an IPv4 address, valid or not) and a ZIP+4 code are not written phone numbers. */
+const IP_SHAPE = /^\d{1,3}(?:\.\d{1,3}){3}$/;
+const ZIP4_SHAPE = /^\d{5}-\d{4}$/;
+/** `123-45-6789`: the SSN detector's, whatever a region's grouping. */
+const SSN_SHAPE = /^\d{3}([-. ])\d{2}\1\d{4}$/;
+/** `(\d{2})`, `(\d{3,13})`, `(\d)` in a format's pattern. */
+const PATTERN_GROUP = /\(\\d(?:\{(\d+)(?:,(\d+))?\})?\)/g;
+const FORMAT_TOKEN = /\$\d/g;
+const FORMAT_SEPARATORS = /[\s().\-/]+/;
+const NON_DIGITS = /\D/g;
+
+/** The written shape of a national format: per written group, the least and most digits; `prefix` digits (the national prefix, when the format writes it) may lead the first. */
+interface Shape {
+  readonly groups: ReadonlyArray<readonly [number, number]>;
+  readonly prefix: number;
+  /** The national prefix digits (`0`), and what the national significant number starts with. */
+  readonly nationalPrefix: string;
+  readonly leading: RegExp | null;
+}
+
+const shapeCache = new Map<string, Shape[]>();
+
+/** The shapes of a region's national formats (from the metadata); an unknown pattern gives an open shape. */
+function shapes(lib: PhoneLibrary, region: string): Shape[] {
+  let out = shapeCache.get(region);
+  if (out) return out;
+  out = [];
+  const country = lib.metadata.countries[region];
+  const formats = (Array.isArray(country?.[4]) ? country[4] : []) as unknown[][];
+  const nationalPrefix = typeof country?.[5] === 'string' ? country[5] : '';
+  for (const f of formats) {
+    const rule = typeof f[3] === 'string' ? f[3] : '';
+    const prefix = rule.replace('$NP', nationalPrefix).replace('$FG', '').replace('$1', '').replace(NON_DIGITS, '').length;
+    const pattern = String(f[0]);
+    const ranges: Array<[number, number]> = [];
+    let rest = pattern;
+    for (const g of pattern.matchAll(PATTERN_GROUP)) {
+      const min = g[1] === undefined ? 1 : Number(g[1]);
+      ranges.push([min, g[2] === undefined ? min : Number(g[2])]);
+      rest = rest.replace(g[0], '');
+    }
+    if (rest !== '' || ranges.length === 0) {
+      out = [{ groups: [], prefix: -1, nationalPrefix: '', leading: null }]; // a pattern this reader does not understand: ask the library
+      break;
+    }
+    const groups = String(f[1])
+      .split(FORMAT_SEPARATORS)
+      .filter((t) => t !== '')
+      .map((t): [number, number] => {
+        let min = 0;
+        let max = 0;
+        for (const ref of t.match(FORMAT_TOKEN) ?? []) {
+          const r = ranges[Number(ref.slice(1)) - 1] ?? [0, 0];
+          min += r[0];
+          max += r[1];
+        }
+        return [min, max];
+      });
+    const leadingDigits = Array.isArray(f[2]) && typeof f[2][0] === 'string' ? f[2][0] : null;
+    out.push({ groups, prefix, nationalPrefix, leading: leadingDigits === null ? null : new RegExp(`^(?:${leadingDigits})`) });
+  }
+  shapeCache.set(region, out);
+  return out;
+}
+
+function fits(shape: Shape, lengths: readonly number[], digits: string): boolean {
+  if (shape.prefix < 0) return true;
+  if (shape.groups.length !== lengths.length) return false;
+  // A format that writes the national prefix (`0$1`) is matched only by text that has it.
+  if (shape.prefix > 0 && !digits.startsWith(shape.nationalPrefix)) return false;
+  const ok = lengths.every((n, i) => {
+    const [min, max] = shape.groups[i]!;
+    const extra = i === 0 ? shape.prefix : 0;
+    return n >= min + extra && n <= max + extra;
+  });
+  return ok && (shape.leading === null || shape.leading.test(digits.slice(shape.prefix)));
+}
+
+/**
+ * Whether `value` is a valid number of one of `regions`, written in that region's national grouping.
+ * The library is asked only about regions with a national format of the same shape (number of
+ * groups and their lengths, read from the metadata once): parsing is the expensive part.
+ */
+/** Whether some region's national format has the shape of `value` (no library call). */
+function anyShapeFits(value: string, regions: readonly CountryCode[]): boolean {
+  const lib = phoneLibrary();
+  const lengths = grouping(value)
+    .split(' ')
+    .map((g) => g.length);
+  const digits = digitsOf(value);
+  return regions.some((region) => shapes(lib, region).some((s) => fits(s, lengths, digits)));
+}
+
+function nationalInRegion(value: string, regions: readonly CountryCode[]): boolean {
+  if (IP_SHAPE.test(value) || ZIP4_SHAPE.test(value) || SSN_SHAPE.test(value)) return false;
+  const lib = phoneLibrary();
+  const written = grouping(value);
+  const lengths = written.split(' ').map((g) => g.length);
+  const digits = digitsOf(value);
+  for (const region of regions) {
+    if (!shapes(lib, region).some((s) => fits(s, lengths, digits))) continue;
+    const n = lib.parsePhoneNumberFromString(value, region);
+    if (n && n.country === region && n.isValid() && grouping(n.formatNational()) === written) return true;
+  }
+  return false;
+}
+
+function accept(text: string, m: RegExpExecArray, regions: readonly CountryCode[], national = true): boolean {
   const value = m[0];
   const digits = digitsOf(value).length;
-  if (digits < 7 || digits > 15) return false;
+  if (digits < 5 || digits > 15) return false;
+  if (m[1] !== undefined || m[2] !== undefined) {
+    if (digits >= 8) return true;
+    return phoneLibrary().parsePhoneNumberFromString(value)?.isValid() === true;
+  }
+  if (digits < 7) return false;
+  // Other groupings (alternative 7) are phone numbers only in a region's national grouping: check
+  // the cheap shape first, before any context is read (most digit groups in text fail it).
+  if (m[7] !== undefined && !(national && anyShapeFits(value, regions))) return false;
   const before = new ContextWindow(text, m.index, CONTEXT_WINDOW);
-  if (m[6] !== undefined) return before.has(PHONE_CONTEXT);
-  if (m[1] !== undefined || m[2] !== undefined) return digits >= 8;
-  if (before.has(PRODUCT_CONTEXT, PRODUCT_WINDOW) && !before.has(PHONE_CONTEXT)) return false;
+  const phoneWord = before.has(PHONE_CONTEXT);
+  const productWord = before.has(PRODUCT_CONTEXT, PRODUCT_WINDOW);
+  if (m[6] !== undefined) return phoneWord;
+  if (productWord && !phoneWord) return false;
+  if (DATE_SHAPE.test(value)) return false;
+  if (structural(value, m, digits)) return true;
+  return national && uniformSeparators(afterAreaCode(value)) && nationalInRegion(value, regions);
+}
+
+/** The structural rules of national numbers (NANP, trunk prefix), no library needed. */
+function structural(value: string, m: RegExpExecArray, digits: number): boolean {
   if (m[3] !== undefined) return digits === 10 || digits === 11;
+  if (m[4] === undefined && m[5] === undefined) return false;
   // m[4], m[5]: national number with a trunk prefix.
   if (digits < 10 || digits > 13) return false;
   if (m[5] !== undefined) return true;
-  if (DATE_SHAPE.test(value)) return false;
-  return uniformSeparators(value.startsWith('(') ? value.slice(value.indexOf(')') + 1).trimStart() : value);
+  return uniformSeparators(afterAreaCode(value));
 }
 
-function detect(text: string): Span[] {
+/** The number after a parenthesised area code (`(030) 1234567` -> `1234567`). */
+function afterAreaCode(value: string): string {
+  return value.startsWith('(') ? value.slice(value.indexOf(')') + 1).trimStart() : value;
+}
+
+function detectIn(text: string, regions: readonly CountryCode[]): Span[] {
   const out: Span[] = [];
   forEachMatch(CANDIDATE, text, (m) => {
-    if (accept(text, m)) {
+    if (accept(text, m, regions)) {
       out.push({ start: m.index, end: m.index + m[0].length });
       return;
     }
     // Refused as a whole (too many digits, say): the longest prefix ending before a space that is
-    // a phone number by itself (`+44 20 7946 0958 123-45-6789` holds a phone and an SSN).
+    // a phone number by itself by structure (the library is not asked about fragments: a card's
+    // first groups are not a phone number) (`+44 20 7946 0958 123-45-6789` holds a phone and an SSN).
     for (let k = m[0].length - 1; k > 0; k--) {
       if (m[0].charCodeAt(k) !== 32) continue;
       const prefix = WHOLE.exec(m[0].slice(0, k));
       if (prefix === null) continue;
       prefix.index = m.index;
-      if (accept(text, prefix)) {
+      if (accept(text, prefix, regions, false)) {
         out.push({ start: m.index, end: m.index + k });
         break;
       }
@@ -126,4 +279,27 @@ function detect(text: string): Span[] {
   return out;
 }
 
-export const phoneDetector: Detector = { name: 'phone', type: 'PHONE', patterns: [CANDIDATE, WHOLE, DATE_SHAPE], detect };
+/** The phone detector for national numbers of `regions` (ISO 3166 codes libphonenumber knows). */
+export function createPhoneDetector(regions: readonly string[] = DEFAULT_PHONE_REGIONS): Detector {
+  const codes = regions as readonly CountryCode[];
+  return {
+    name: 'phone',
+    type: 'PHONE',
+    patterns: [
+      CANDIDATE,
+      WHOLE,
+      DATE_SHAPE,
+      GROUP_SEPARATORS,
+      IP_SHAPE,
+      ZIP4_SHAPE,
+      SSN_SHAPE,
+      PATTERN_GROUP,
+      FORMAT_TOKEN,
+      FORMAT_SEPARATORS,
+      NON_DIGITS,
+    ],
+    detect: (text) => detectIn(text, codes),
+  };
+}
+
+export const phoneDetector: Detector = createPhoneDetector();
