@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { GatewayConfig, ModelConfig } from '../shared/config';
 import { GatewayError, unauthenticated } from '../lambda/core/errors';
@@ -23,6 +24,7 @@ import { handleApprovalTask, type ApprovalExecutionInput } from '../lambda/core/
 import { FileRevocationList } from '../lambda/adapters/local/file-revocations';
 import { LocalSecretStore } from '../lambda/adapters/local/secrets';
 import { createProxyHandler } from '../lambda/handlers/proxy';
+import { createReviewPage, readReviewFiles, REVIEW_PATH } from '../lambda/handlers/review-page';
 import { toGatewayRequest, toApiGatewayResult } from '../lambda/handlers/http';
 import { createProvider } from '../lambda/providers';
 
@@ -107,7 +109,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     clock: systemClock,
     ids,
   });
-  const handler = createProxyHandler(gateway);
+  // The reviewers' page (`reviewerPage` in the configuration), from the package's reviewer-page/ files.
+  const reviewPage = config.reviewerPage ? createReviewPage(config, readReviewFiles(reviewPageDir())) : undefined;
+  const handler = createProxyHandler(gateway, { reviewPage });
   const edgeAuth = opts.edgeAuth ?? true;
 
   const server = createServer((req, res) => {
@@ -176,7 +180,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     const { body, truncated } = await readBody(req, config.gateway.maxRequestBytes);
     const event = toEvent(req, body, receivedAt, (local ??= server.address() as AddressInfo));
     let result;
-    const rejection = edgeAuth && event.rawPath !== '/health' ? await edgeCheck(event) : undefined;
+    // Routes without an authorizer in AWS: the health check and the reviewers' page (static files).
+    const open = event.rawPath === '/health' || (reviewPage !== undefined && isReviewPagePath(event.rawPath));
+    const rejection = edgeAuth && !open ? await edgeCheck(event) : undefined;
     if (rejection) {
       // API Gateway answers these itself; embedgate records them from the access log in AWS.
       const handled = await gateway.handle(toGatewayRequest(event), { rejectedAtEdge: rejection });
@@ -236,6 +242,17 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
         server.closeAllConnections();
       }),
   };
+}
+
+const isReviewPagePath = (p: string): boolean => p === REVIEW_PATH || p.startsWith(`${REVIEW_PATH}/`);
+
+/** The package's reviewer-page/ directory (from cli/ in the repository, or dist/cli/ when built or installed). */
+function reviewPageDir(): string {
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'reviewer-page');
+    if (existsSync(join(candidate, 'index.html'))) return candidate;
+    if (dirname(dir) === dir) throw new Error(`embedgate dev: the reviewer page files (reviewer-page/) are missing above ${__dirname}`);
+  }
 }
 
 /**

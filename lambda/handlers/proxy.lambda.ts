@@ -24,6 +24,7 @@ import { lazyMasker } from '../core/masking/runtime';
 import { SecretsManagerStore } from '../adapters/aws/secrets-manager';
 import { createProvider } from '../providers';
 import { createProxyHandler } from './proxy';
+import { createReviewPage, readReviewFiles, shippedReviewFileName } from './review-page';
 
 const secrets = new SecretsManagerStore(new SecretsManagerClient({}));
 const providers = new Map<string, EmbeddingProvider>();
@@ -65,7 +66,12 @@ const gateway = new Gateway({
   ids: uuidv7Ids(systemClock),
 });
 
-export const handler = createProxyHandler(gateway);
+// The reviewers' page, when configured: its files ship next to config.json (lib/private/review-page-routes.ts).
+const reviewPage = config.reviewerPage
+  ? createReviewPage(config, readReviewFiles(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), shippedReviewFileName))
+  : undefined;
+
+export const handler = createProxyHandler(gateway, { reviewPage });
 
 /** The DynamoDB store and Step Functions workflow of approvals: a chunk, loaded from init. */
 function approvalsOf(tableName: string, stateMachineArn: string) {

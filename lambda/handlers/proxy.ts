@@ -11,6 +11,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import type { Gateway, HandledRequest } from '../core/gateway';
 import { toApiGatewayResult, toGatewayRequest } from './http';
 import { logger, metrics } from './powertools';
+import type { ReviewPage } from './review-page';
 
 export type ProxyHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -20,13 +21,21 @@ const HEALTH: APIGatewayProxyStructuredResultV2 = {
   body: '{"status":"ok"}',
 };
 
+export interface ProxyOptions {
+  /** The reviewers' page (`GET /review`), when the configuration has `reviewerPage`. */
+  readonly reviewPage?: ReviewPage | undefined;
+}
+
 /** The handler's core, without middleware (tested on its own). */
-export function proxyCore(gateway: Gateway): ProxyHandler {
+export function proxyCore(gateway: Gateway, opts: ProxyOptions = {}): ProxyHandler {
   return async (event) => {
     if (event.rawPath === '/health' && event.requestContext?.http?.method === 'GET') {
       metrics.addMetric('HealthChecks', MetricUnit.Count, 1);
       return HEALTH;
     }
+    // The reviewers' page: static, no token, no record (its API calls are ordinary requests).
+    const page = opts.reviewPage?.(event);
+    if (page) return page;
     const handled = await gateway.handle(toGatewayRequest(event));
     observe(handled);
     return toApiGatewayResult(handled.response);
@@ -38,8 +47,8 @@ export function proxyCore(gateway: Gateway): ProxyHandler {
  * never logged (`logEvent: false` wins over POWERTOOLS_LOGGER_LOG_EVENT): they carry bearer
  * tokens and raw inputs.
  */
-export function createProxyHandler(gateway: Gateway): ProxyHandler {
-  return middy(proxyCore(gateway))
+export function createProxyHandler(gateway: Gateway, opts: ProxyOptions = {}): ProxyHandler {
+  return middy(proxyCore(gateway, opts))
     .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use(logMetrics(metrics)) as unknown as ProxyHandler;
 }
