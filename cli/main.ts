@@ -10,7 +10,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../shared/config';
-import { buildConfig, readDevConfigFile } from './dev-config';
+import { buildConfig, devPublicClients, readDevConfigFile } from './dev-config';
 
 const USAGE = `usage:
   embedgate dev --config <file> [--port <n>] [--host <addr>] [--archive-dir <dir>] [--issuer] [--skip-edge-auth] [--digest-on-exit]
@@ -118,6 +118,8 @@ async function dev(args: string[]): Promise<number> {
       host: values.host,
       audience: d.audience,
       clients: d.clients,
+      users: d.users,
+      publicClients: devPublicClients(file),
       accessTokenTtlSeconds: d.accessTokenTtlSeconds,
     });
   }
@@ -131,6 +133,7 @@ async function dev(args: string[]): Promise<number> {
     ...(issuer
       ? [`  issuer ${issuer.issuer}  (token: curl -s -u CLIENT_ID:SECRET -d grant_type=client_credentials ${issuer.tokenEndpoint})`]
       : []),
+    ...(config.reviewerPage ? [`  reviewer page ${server.url}/review`] : []),
     `  archive ${archiveDir}`,
     `  policy version ${config.version}`,
   ];

@@ -22,6 +22,7 @@ export const REVIEW_FILES = {
   'index.html': 'text/html; charset=utf-8',
   'app.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
+  'icon.svg': 'image/svg+xml',
 } as const;
 
 export type ReviewFileName = keyof typeof REVIEW_FILES;
