@@ -96,6 +96,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const workflow: LocalApprovalWorkflow = new LocalApprovalWorkflow({
     runTask: (event) => handleApprovalTask(event, { config, store: approvalStore, workflow, archive, clock: systemClock, ids }),
     ...(opts.notifyApproval ? { notify: opts.notifyApproval } : {}),
+    reviewPage: config.reviewerPage !== undefined,
   });
   const gateway = new Gateway({
     config,

@@ -15,6 +15,8 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as logsDestinations from 'aws-cdk-lib/aws-logs-destinations';
 import { Construct } from 'constructs';
 import { ApprovalWorkflow } from './approval-workflow';
+import type { ReviewerChatChannel, ReviewerPageOptions } from './reviewer-page';
+import { addReviewerPageRoutes, reviewerPageFiles, reviewerPageSection } from './private/review-page-routes';
 import type { ArchiveRetention } from './archive-retention';
 import { AuditDigests } from './audit-digests';
 import { GatewayNetwork } from './gateway-network';
@@ -147,6 +149,18 @@ export interface EmbeddingGatewayProps {
    * @default - none; subscribe to `approvals.topic` yourself
    */
   readonly approvalSubscriptions?: sns.ITopicSubscription[];
+  /**
+   * The reviewers' web page at `<gateway>/review` (sign-in with OIDC code + PKCE, approve or deny
+   * with a reason); approval notifications then carry its link. Needs a rule with `approval`.
+   * @default - no page; reviewers decide with `embedgate approvals` or the API
+   */
+  readonly reviewerPage?: ReviewerPageOptions;
+  /**
+   * A Slack or Microsoft Teams channel (AWS Chatbot) that gets the approval notifications, in
+   * Chatbot's custom notification format. Needs a rule with `approval`.
+   * @default - no chat channel
+   */
+  readonly reviewerChat?: ReviewerChatChannel;
 
   /**
    * Create alarms (errors, archive failures, throttles, latency).
@@ -318,6 +332,7 @@ export class EmbeddingGateway extends Construct {
       maxRequestBytes: (props.maxRequestSize ?? Size.mebibytes(2)).toBytes(),
       maxTokenBytes: (props.maxTokenSize ?? Size.kibibytes(8)).toBytes(),
       archiveFailMode: failMode,
+      ...(props.reviewerPage ? { reviewerPage: reviewerPageSection(props.reviewerPage) } : {}),
     });
 
     const serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
@@ -335,7 +350,7 @@ export class EmbeddingGateway extends Construct {
     this.proxyFunction = gatewayFunction(this, 'Proxy', {
       description: 'embedgate proxy: identity, revocation, policy, upstream call, session record',
       bundle: 'proxy',
-      files: { 'config.json': config.json },
+      files: { 'config.json': config.json, ...(props.reviewerPage ? reviewerPageFiles() : {}) },
       ...(props.runtime ? { runtime: props.runtime } : {}),
       memorySize: (props.memorySize ?? Size.mebibytes(1024)).toMebibytes(),
       timeout: props.timeout ?? Duration.seconds(29),
@@ -382,6 +397,7 @@ export class EmbeddingGateway extends Construct {
         encryptionKey: this.logsKey,
         ...(props.approvalTopic ? { topic: props.approvalTopic } : {}),
         ...(props.approvalSubscriptions ? { subscriptions: props.approvalSubscriptions } : {}),
+        ...(props.reviewerChat ? { chatNotifications: true } : {}),
         logRetention,
         ...(props.runtime ? { runtime: props.runtime } : {}),
         serviceName,
@@ -389,10 +405,11 @@ export class EmbeddingGateway extends Construct {
       this.proxyFunction.addEnvironment('EMBEDGATE_APPROVAL_TABLE', this.approvals.table.tableName);
       this.proxyFunction.addEnvironment('EMBEDGATE_APPROVAL_STATE_MACHINE', this.approvals.stateMachine.stateMachineArn);
       this.approvals.grantUse(this.proxyFunction);
-    } else if (props.approvalTopic || props.approvalSubscriptions) {
+      props.reviewerChat?._bind(this, 'ReviewerChat', this.approvals.topic);
+    } else if (props.approvalTopic || props.approvalSubscriptions || props.reviewerPage || props.reviewerChat) {
       Annotations.of(this).addWarningV2(
         'embedgate:approvalsUnused',
-        'approvalTopic or approvalSubscriptions is set, but no policy rule has an approval: no approval workflow is created',
+        'approvalTopic, approvalSubscriptions, reviewerPage or reviewerChat is set, but no policy rule has an approval: no approval workflow is created',
       );
     }
 
@@ -429,6 +446,7 @@ export class EmbeddingGateway extends Construct {
         this.api.addRoutes({ path: `${prefix}/v1/approvals/{id}/decision`, methods: [apigwv2.HttpMethod.POST], integration, authorizer });
       }
     });
+    if (props.reviewerPage && this.approvals) addReviewerPageRoutes(this.api, integration);
     const [health] = this.api.addRoutes({ path: '/health', methods: [apigwv2.HttpMethod.GET], integration });
     Validations.of(health!).acknowledge({
       id: 'AwsSolutions-APIG4',

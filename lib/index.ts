@@ -5,6 +5,7 @@ export * from './embedding-gateway';
 export * from './gateway-network';
 export * from './masking';
 export * from './policy';
+export * from './reviewer-page';
 export * from './revocation-table';
 export * from './session-archive';
 export * from './upstream-model';

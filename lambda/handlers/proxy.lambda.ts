@@ -76,7 +76,10 @@ export const handler = createProxyHandler(gateway, { reviewPage });
 /** The DynamoDB store and Step Functions workflow of approvals: a chunk, loaded from init. */
 function approvalsOf(tableName: string, stateMachineArn: string) {
   return lazyApprovals(
-    async () => (await import('../adapters/aws/approvals-client.js')).approvalAdapters(dynamodb, tableName, stateMachineArn),
+    async () =>
+      (await import('../adapters/aws/approvals-client.js')).approvalAdapters(dynamodb, tableName, stateMachineArn, {
+        reviewPage: config.reviewerPage !== undefined,
+      }),
     (e) =>
       logger.warn('loading the approvals adapters failed', {
         error: e instanceof Error ? { name: e.name, message: e.message } : String(e),

@@ -23,6 +23,8 @@ export interface GatewayConfigInputs {
   readonly archiveFailMode: 'closed' | 'open';
   /** The masking section (built by the construct), or undefined when masking is off. */
   readonly masking?: Record<string, unknown>;
+  /** The reviewer page section, or undefined when there is no page. */
+  readonly reviewerPage?: Record<string, unknown>;
 }
 
 const seconds = (d: Duration | undefined) => (d === undefined ? undefined : d.toSeconds());
@@ -93,6 +95,7 @@ export function buildGatewayConfig(i: GatewayConfigInputs): BuiltConfig {
     },
     gateway: { maxRequestBytes: i.maxRequestBytes, maxTokenBytes: i.maxTokenBytes, archiveFailMode: i.archiveFailMode },
     ...(i.masking ? { masking: i.masking } : {}),
+    ...(i.reviewerPage ? { reviewerPage: i.reviewerPage } : {}),
   };
 
   // Tokens cannot live in a file asset: each becomes ${env:EMBEDGATE_REF_n}, resolved by

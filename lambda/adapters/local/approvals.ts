@@ -3,7 +3,8 @@
  * store, and a timer standing in for the Step Functions workflow (notify, register the task
  * token, wait, expire), so the whole flow runs on a laptop.
  */
-import { approvalExecutionInput, newestFirst, type ApprovalExecutionInput, type ApprovalTaskEvent } from '../../core/approvals';
+import { newestFirst, type ApprovalExecutionInput, type ApprovalTaskEvent } from '../../core/approvals';
+import { reviewerNotification, type ReviewerNotificationInput } from '../../core/approval-notification';
 import type {
   Approval,
   ApprovalCap,
@@ -93,6 +94,8 @@ export interface LocalApprovalWorkflowOptions {
   readonly runTask: (event: ApprovalTaskEvent) => Promise<unknown>;
   /** Where reviewer notifications go (the SNS message in AWS). @default stderr */
   readonly notify?: (input: ApprovalExecutionInput) => void;
+  /** The server serves the reviewer page: notifications link to it. @default false */
+  readonly reviewPage?: boolean;
   /** Reports a task that failed (they run in the background). @default stderr */
   readonly onError?: (error: unknown) => void;
 }
@@ -109,7 +112,7 @@ export class LocalApprovalWorkflow implements ApprovalWorkflow {
   private readonly notify: (input: ApprovalExecutionInput) => void;
   private readonly onError: (error: unknown) => void;
   /** Notifications sent, oldest first (tests and the demo read them). */
-  readonly notifications: ApprovalExecutionInput[] = [];
+  readonly notifications: ReviewerNotificationInput[] = [];
 
   constructor(private readonly opts: LocalApprovalWorkflowOptions) {
     this.notify =
@@ -122,7 +125,7 @@ export class LocalApprovalWorkflow implements ApprovalWorkflow {
   }
 
   async start(notice: ApprovalNotice): Promise<void> {
-    const input = approvalExecutionInput(notice);
+    const input = reviewerNotification(notice, { reviewPage: this.opts.reviewPage ?? false });
     this.notifications.push(input);
     this.notify(input);
     const id = input.approvalId;
