@@ -225,6 +225,7 @@ async function refresh() {
     ul.append(li);
   }
   $('empty').hidden = ul.children.length > 0;
+  $('empty').textContent = focus?.ok ? 'Nothing else here.' : 'Nothing here.';
   showStatus(`${items.length} ${filter || ''} approval(s) as of ${new Date().toLocaleTimeString()}.`.replace('  ', ' '));
 }
 
@@ -291,6 +292,7 @@ function wireForm(form, a, uid, node) {
   reason.id = `reason-${uid}`;
   form.querySelector('.reason-label').htmlFor = reason.id;
   const result = form.querySelector('.result');
+  reason.addEventListener('input', () => (result.textContent = ''));
   form.querySelector('.approve').setAttribute('aria-label', `Approve ${a.model} for ${a.requester.subject}`);
   form.querySelector('.deny').setAttribute('aria-label', `Deny ${a.model} for ${a.requester.subject}`);
   form.addEventListener('submit', (ev) => {
