@@ -131,14 +131,7 @@ interface OidcGrant {
 
 /** The slice of oidc-provider's request context used by the hooks below. */
 interface OidcContext {
-  oidc?: {
-    route?: string;
-    params?: { grant_type?: unknown; scope?: unknown };
-    client?: { clientId: string };
-    session?: { accountId?: string; grantIdFor(clientId: string): string | undefined };
-    result?: { consent?: { grantId?: string } };
-    provider?: { Grant: { find(id: string): Promise<unknown> } };
-  };
+  oidc?: { route?: string; params?: { grant_type?: unknown; scope?: unknown } };
 }
 
 /** The slice of oidc-provider's Client model used by the hooks below. */
