@@ -1,37 +1,18 @@
 /** What reviewers are told: the link to the reviewer page, and Chatbot's custom notification format, defused. */
 import { chatSafe, reviewerNotification, reviewPageLink } from '../../lambda/core/approval-notification';
 import type { Approval } from '../../lambda/core/ports';
+import { pendingApproval } from '../support/approval-items';
 
 const ID = '01a25270-9970-716e-b867-28fea45534d2';
 const approval = (over: Partial<Approval> = {}): Approval =>
-  ({
-    id: ID,
-    revision: 0,
-    status: 'pending',
+  pendingApproval(ID, {
     requester: { issuer: 'https://idp.example.com', subject: 'indexer', clientId: 'indexer' },
-    requestSessionId: 's',
     model: 'regulated',
     ruleId: 'needs-approval',
-    policyVersion: 'v',
     triggers: ['input_matches:EXPORT_CONTROLLED'],
-    payloadSha256: 'sha256:00',
     preview: '  [0] ITAR text for [EMAIL]',
-    reviewerIssuers: ['https://idp.example.com'],
-    reviewerGroups: ['reviewers'],
-    reviewerSubjects: [],
-    requiredApprovals: 1,
-    decisions: [],
-    createdAt: Date.UTC(2026, 0, 1),
-    expiresAt: Date.UTC(2026, 0, 1, 1),
-    decidedAt: null,
-    useBy: null,
-    grantUntil: null,
-    grantMinutes: null,
-    usedAt: null,
-    usedBySessionId: null,
-    taskToken: null,
     ...over,
-  }) as Approval;
+  });
 const notice = (a: Approval, poll = `https://api.example.com/v1/approvals/${ID}`) => ({
   approval: a,
   pollPath: poll,
