@@ -77,8 +77,9 @@ test('reviewerChat (Slack): a Chatbot channel on the approval topic, a role with
   const policies = template.findResources('AWS::IAM::Policy');
   expect(Object.values(policies).filter((p) => JSON.stringify(p.Properties.Roles).includes(roleId!))).toEqual([]);
 
-  const notify = (stateMachineDefinition(template.toJSON()) as unknown as { States: Record<string, { Parameters: Record<string, unknown> }> }).States
-    .Notify!;
+  const notify = (
+    stateMachineDefinition(template.toJSON()) as unknown as { States: Record<string, { Parameters: Record<string, unknown> }> }
+  ).States.Notify!;
   expect(notify.Parameters).toMatchObject({
     MessageStructure: 'json',
     Message: { 'default.$': '$.notification.message', 'https.$': '$.notification.chatbot' },
@@ -97,8 +98,9 @@ test('reviewerChat (Microsoft Teams): the Teams channel configuration', () => {
 
 test('without a chat channel the workflow publishes the plain-text message to everyone', () => {
   const { template } = synth();
-  const notify = (stateMachineDefinition(template.toJSON()) as unknown as { States: Record<string, { Parameters: Record<string, unknown> }> }).States
-    .Notify!;
+  const notify = (
+    stateMachineDefinition(template.toJSON()) as unknown as { States: Record<string, { Parameters: Record<string, unknown> }> }
+  ).States.Notify!;
   expect(notify.Parameters.MessageStructure).toBeUndefined();
   expect(notify.Parameters['Message.$']).toBe('$.notification.message');
 });
