@@ -18,7 +18,7 @@ import { SignJWT, generateKeyPair, decodeProtectedHeader } from 'jose';
 import OpenAI from 'openai';
 import { CLI_ENV } from '../shared/contract';
 import { formatAuditTable, readLocalArchive } from './archive-reader';
-import { buildConfig, readDevConfigFile } from './dev-config';
+import { buildConfig, devPublicClients, readDevConfigFile } from './dev-config';
 import { fetchClientCredentialsToken, startDevIssuer } from './issuer';
 import { revoke, unrevoke } from './revoke';
 import { approvals } from './approvals';
@@ -38,7 +38,12 @@ async function demo(): Promise<number> {
   const d = file.dev.issuer!;
   // One more client for step 4: the indexer's credentials, with 1-second tokens.
   const expiringClient = { ...d.clients.find((c) => c.clientId === 'batch-indexer')!, clientId: 'nightly-job', accessTokenTtlSeconds: 1 };
-  const issuer = await startDevIssuer({ audience: d.audience, clients: [...d.clients, expiringClient] });
+  const issuer = await startDevIssuer({
+    audience: d.audience,
+    clients: [...d.clients, expiringClient],
+    users: d.users,
+    publicClients: devPublicClients(file),
+  });
   const config = buildConfig(file, issuer.issuer);
   const archiveDir = await mkdtemp(join(tmpdir(), 'embedgate-demo-'));
   const gateway = await startDevServer({ config, archiveDir, port: 0 });
@@ -152,6 +157,7 @@ async function demo(): Promise<number> {
       `${held.response.status} ${JSON.stringify({ approval_id: ticket.approval_id, status: ticket.status })}`,
     );
     const approvalId = ticket.approval_id ?? '';
+    if (config.reviewerPage) say(`     reviewers can also decide at ${gateway.url}/review#approval=${approvalId}`);
     const cli = async (token: string, args: string[]): Promise<string> => {
       requests++;
       const lines: string[] = [];

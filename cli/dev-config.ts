@@ -17,6 +17,12 @@ const devClientSchema = z.strictObject({
   accessTokenTtlSeconds: z.number().int().positive().optional(),
 });
 
+const devUserSchema = z.strictObject({
+  username: z.string().min(1),
+  password: z.string().min(8, { error: 'password must be at least 8 characters' }),
+  claims: z.record(z.string(), z.unknown()).optional(),
+});
+
 const devSchema = z.strictObject({
   issuer: z
     .strictObject({
@@ -26,6 +32,8 @@ const devSchema = z.strictObject({
       port: z.number().int().min(0).max(65535).default(0),
       audience: z.string().min(1),
       clients: z.array(devClientSchema).min(1, { error: 'dev.issuer.clients must list at least one client' }),
+      /** People who sign in at the issuer's login page (the reviewers' page, when `reviewerPage.issuerId` is this issuer). */
+      users: z.array(devUserSchema).default([]),
       accessTokenTtlSeconds: z.number().int().positive().default(300),
       clockToleranceSeconds: z.number().int().min(0).max(300).default(5),
     })
@@ -82,4 +90,17 @@ export function buildConfig(file: DevConfigFile, embeddedIssuerUrl?: string): Ga
     ];
   }
   return loadConfig(doc);
+}
+
+/**
+ * The public client the embedded issuer registers for the reviewers' page: when the document's
+ * `reviewerPage` signs in with the embedded issuer, its `clientId`, redirected to `/review` on a
+ * loopback address (any port).
+ */
+export function devPublicClients(file: DevConfigFile): { clientId: string; redirectUris: string[]; scopes: string[] }[] {
+  const page = file.document.reviewerPage as { issuerId?: unknown; clientId?: unknown; scopes?: unknown } | undefined;
+  const issuer = file.dev.issuer;
+  if (!issuer || !page || page.issuerId !== issuer.id || typeof page.clientId !== 'string') return [];
+  const scopes = Array.isArray(page.scopes) ? page.scopes.filter((x): x is string => typeof x === 'string' && x !== 'openid') : [];
+  return [{ clientId: page.clientId, redirectUris: ['http://127.0.0.1/review', 'http://localhost/review'], scopes }];
 }

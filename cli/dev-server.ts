@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { GatewayConfig, ModelConfig } from '../shared/config';
 import { GatewayError, unauthenticated } from '../lambda/core/errors';
@@ -26,6 +27,7 @@ import { LocalSecretStore } from '../lambda/adapters/local/secrets';
 import { createProxyHandler, observeLimitEvent } from '../lambda/handlers/proxy';
 import { RateLimiter } from '../lambda/core/limits/stage';
 import { InMemoryLimitStore } from '../lambda/adapters/local/memory-limits';
+import { createReviewPage, readReviewFiles, REVIEW_PATH } from '../lambda/handlers/review-page';
 import { toGatewayRequest, toApiGatewayResult } from '../lambda/handlers/http';
 import { createProvider } from '../lambda/providers';
 
@@ -97,6 +99,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const workflow: LocalApprovalWorkflow = new LocalApprovalWorkflow({
     runTask: (event) => handleApprovalTask(event, { config, store: approvalStore, workflow, archive, clock: systemClock, ids }),
     ...(opts.notifyApproval ? { notify: opts.notifyApproval } : {}),
+    reviewPage: config.reviewerPage !== undefined,
   });
   const gateway = new Gateway({
     config,
@@ -111,7 +114,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     clock: systemClock,
     ids,
   });
-  const handler = createProxyHandler(gateway, { metricPrincipals: config.gateway.metricPrincipals ?? [] });
+  // The reviewers' page (`reviewerPage` in the configuration), from the package's reviewer-page/ files.
+  const reviewPage = config.reviewerPage ? createReviewPage(config, readReviewFiles(reviewPageDir())) : undefined;
+  const handler = createProxyHandler(gateway, { metricPrincipals: config.gateway.metricPrincipals ?? [], reviewPage });
   const edgeAuth = opts.edgeAuth ?? true;
 
   const server = createServer((req, res) => {
@@ -180,7 +185,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     const { body, truncated } = await readBody(req, config.gateway.maxRequestBytes);
     const event = toEvent(req, body, receivedAt, (local ??= server.address() as AddressInfo));
     let result;
-    const rejection = edgeAuth && event.rawPath !== '/health' ? await edgeCheck(event) : undefined;
+    // Routes without an authorizer in AWS: the health check and the reviewers' page (static files).
+    const open = event.rawPath === '/health' || (reviewPage !== undefined && isReviewPagePath(event.rawPath));
+    const rejection = edgeAuth && !open ? await edgeCheck(event) : undefined;
     if (rejection) {
       // API Gateway answers these itself; embedgate records them from the access log in AWS.
       const handled = await gateway.handle(toGatewayRequest(event), { rejectedAtEdge: rejection });
@@ -240,6 +247,17 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
         server.closeAllConnections();
       }),
   };
+}
+
+const isReviewPagePath = (p: string): boolean => p === REVIEW_PATH || p.startsWith(`${REVIEW_PATH}/`);
+
+/** The package's reviewer-page/ directory (from cli/ in the repository, or dist/cli/ when built or installed). */
+function reviewPageDir(): string {
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'reviewer-page');
+    if (existsSync(join(candidate, 'index.html'))) return candidate;
+    if (dirname(dir) === dir) throw new Error(`embedgate dev: the reviewer page files (reviewer-page/) are missing above ${__dirname}`);
+  }
 }
 
 /**

@@ -5,6 +5,10 @@
  *
  *   curl -s -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials http://127.0.0.1:PORT/token
  *
+ * With `users` and `publicClients`, it also signs people in through the authorization-code flow
+ * with PKCE (a login page at `/interaction/<uid>`), for the reviewers' page: the access token of a
+ * user carries `sub` = the username and the user's extra claims (e.g. `groups`).
+ *
  * It is built on `oidc-provider`, which is ESM-only and a devDependency: it is loaded lazily inside
  * {@link startDevIssuer}, so importing this module (from CommonJS, or from jest) never loads it.
  * Never use this issuer in production: keys live in memory and are regenerated at every start.
@@ -33,6 +37,29 @@ export interface DevClient {
   accessTokenTtlSeconds?: number;
 }
 
+/** A person who can sign in at the dev issuer's login page (authorization-code flow). */
+export interface DevUser {
+  /** The login name; it is also the `sub` of the user's tokens. */
+  username: string;
+  /** The password typed on the login page (dev only: compared as given). */
+  password: string;
+  /** Extra access-token and ID-token claims, e.g. `{ groups: ['reviewers'] }`. */
+  claims?: Record<string, unknown>;
+}
+
+/**
+ * A public client (no secret, PKCE required) that signs users in, e.g. the reviewers' page. Its
+ * redirect URIs are loopback URLs; any port is accepted for them (RFC 8252), so a dev server on
+ * an ephemeral port works.
+ */
+export interface DevPublicClient {
+  clientId: string;
+  /** e.g. `http://127.0.0.1/review`. */
+  redirectUris: string[];
+  /** Scopes of the access token (besides `openid`). */
+  scopes?: string[];
+}
+
 /** Options of {@link startDevIssuer}. */
 export interface DevIssuerOptions {
   /** The TCP port to listen on; 0 (the default) picks an ephemeral port. */
@@ -43,6 +70,10 @@ export interface DevIssuerOptions {
   audience: string;
   /** The registered clients. */
   clients: DevClient[];
+  /** People who can sign in (authorization-code flow with PKCE); default none. */
+  users?: DevUser[];
+  /** Public clients that sign users in; default none. */
+  publicClients?: DevPublicClient[];
   /** The lifetime of access tokens in seconds; default 300. */
   accessTokenTtlSeconds?: number;
   /** The JWS algorithm of access tokens; default `RS256`. */
@@ -69,7 +100,33 @@ interface OidcProviderModule {
 
 interface OidcProvider {
   callback(): (req: http.IncomingMessage, res: http.ServerResponse) => void;
+  interactionDetails(req: http.IncomingMessage, res: http.ServerResponse): Promise<OidcInteraction>;
+  interactionFinished(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    result: Record<string, unknown>,
+    opts?: { mergeWithLastSubmission?: boolean },
+  ): Promise<void>;
+  Grant: { new (p: { clientId: string; accountId: string }): OidcGrant; find(id: string): Promise<OidcGrant | undefined> };
   on(event: 'server_error', listener: (ctx: unknown, error: unknown) => void): unknown;
+}
+
+interface OidcInteraction {
+  uid: string;
+  prompt: {
+    name: string;
+    details: { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
+  };
+  params: { client_id?: string };
+  session?: { accountId?: string };
+  grantId?: string;
+}
+
+interface OidcGrant {
+  addOIDCScope(scope: string): void;
+  addOIDCClaims(claims: string[]): void;
+  addResourceScope(resource: string, scope: string): void;
+  save(): Promise<string>;
 }
 
 /** The slice of oidc-provider's request context used by the hooks below. */
@@ -87,6 +144,7 @@ interface OidcClient {
 interface OidcToken {
   kind?: string;
   clientId?: string;
+  accountId?: string;
 }
 
 const RUNTIME_WARNING = 'oidc-provider WARNING: Unsupported runtime';
@@ -155,7 +213,11 @@ class MemoryAdapter {
     return undefined;
   }
 
-  async findByUid(): Promise<undefined> {
+  /** Sessions by their uid (signing users in: an interaction refers to its session by uid). */
+  async findByUid(uid: string): Promise<Record<string, unknown> | undefined> {
+    for (const [key, entry] of this.store) {
+      if (key.startsWith(`${this.model}:`) && entry.payload.uid === uid) return this.find(key.slice(this.model.length + 1));
+    }
     return undefined;
   }
 
@@ -185,6 +247,20 @@ function isAbsoluteUri(value: string): boolean {
   }
 }
 
+function parseUrl(value: string): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `origin` is an http:// loopback origin (any port): where public dev clients' pages live. */
+function isLoopbackOrigin(origin: string): boolean {
+  const u = parseUrl(origin);
+  return !!u && u.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
+}
+
 /** Formats a host for a URL authority (brackets IPv6 literals). */
 function urlHost(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
@@ -209,6 +285,29 @@ function validate(opts: DevIssuerOptions): void {
     for (const scope of client.scopes ?? []) {
       if (!/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(scope)) {
         throw new TypeError(`startDevIssuer: invalid scope ${JSON.stringify(scope)} for client ${JSON.stringify(client.clientId)}`);
+      }
+    }
+  }
+  const names = new Set<string>();
+  for (const user of opts.users ?? []) {
+    if (!user.username || !user.password) throw new TypeError('startDevIssuer: every user needs a username and a password');
+    if (names.has(user.username)) throw new TypeError(`startDevIssuer: duplicate username ${JSON.stringify(user.username)}`);
+    names.add(user.username);
+  }
+  for (const client of opts.publicClients ?? []) {
+    if (!client.clientId || ids.has(client.clientId)) {
+      throw new TypeError(`startDevIssuer: public client ${JSON.stringify(client.clientId)} needs a clientId of its own`);
+    }
+    ids.add(client.clientId);
+    if (!Array.isArray(client.redirectUris) || client.redirectUris.length === 0) {
+      throw new TypeError(`startDevIssuer: public client ${JSON.stringify(client.clientId)} needs redirectUris`);
+    }
+    for (const uri of client.redirectUris) {
+      const u = parseUrl(uri);
+      if (!u || u.protocol !== 'http:' || !['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)) {
+        throw new TypeError(
+          `startDevIssuer: redirect URI ${JSON.stringify(uri)} must be an http:// loopback URL (127.0.0.1, localhost, [::1])`,
+        );
       }
     }
   }
@@ -256,6 +355,9 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
   const store: AdapterStore = new Map();
   const clientsById = new Map(opts.clients.map((client) => [client.clientId, client]));
 
+  const usersByName = new Map((opts.users ?? []).map((user) => [user.username, user]));
+  const publicClients = opts.publicClients ?? [];
+  const publicById = new Map(publicClients.map((client) => [client.clientId, client]));
   const [{ Provider, errors }, jose] = await Promise.all([loadOidcProvider(), import('jose')]);
   const { privateKey } = await jose.generateKeyPair(alg, { extractable: true });
   const jwk = { ...(await jose.exportJWK(privateKey)), alg, use: 'sig' };
@@ -277,25 +379,57 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
     const provider = new Provider(issuer, {
       adapter: (model: string) => new MemoryAdapter(model, store),
       jwks: { keys: [signingKey] },
-      clients: opts.clients.map((client) => ({
-        client_id: client.clientId,
-        client_secret: client.clientSecret,
-        grant_types: ['client_credentials'],
-        response_types: [],
-        redirect_uris: [],
-        token_endpoint_auth_method: 'client_secret_basic',
-        scope: (client.scopes ?? []).join(' ') || undefined,
-      })),
+      clients: opts.clients
+        .map((client) => ({
+          client_id: client.clientId,
+          client_secret: client.clientSecret,
+          grant_types: ['client_credentials'],
+          response_types: [],
+          redirect_uris: [],
+          token_endpoint_auth_method: 'client_secret_basic',
+          scope: (client.scopes ?? []).join(' ') || undefined,
+        }))
+        .concat(
+          publicClients.map((client) => ({
+            client_id: client.clientId,
+            // Native (RFC 8252): loopback redirect URIs match on any port.
+            application_type: 'native',
+            grant_types: ['authorization_code'],
+            response_types: ['code'],
+            redirect_uris: client.redirectUris,
+            token_endpoint_auth_method: 'none',
+            scope: ['openid', 'profile', ...(client.scopes ?? [])].join(' '),
+          })) as never[],
+        ),
       clientDefaults: {
         grant_types: ['client_credentials'],
         response_types: [],
         token_endpoint_auth_method: 'client_secret_basic',
         id_token_signed_response_alg: alg,
       },
-      clientAuthMethods: ['client_secret_basic'],
-      responseTypes: [],
-      scopes: [...new Set(opts.clients.flatMap((client) => client.scopes ?? []))],
-      claims: {},
+      clientAuthMethods: ['client_secret_basic', ...(publicClients.length > 0 ? ['none'] : [])],
+      responseTypes: publicClients.length > 0 ? ['code'] : [],
+      scopes: [
+        ...new Set([
+          ...opts.clients.flatMap((client) => client.scopes ?? []),
+          ...(publicClients.length > 0 ? ['openid', 'profile', ...publicClients.flatMap((client) => client.scopes ?? [])] : []),
+        ]),
+      ],
+      claims: publicClients.length > 0 ? { openid: ['sub'], profile: ['preferred_username', 'name'] } : {},
+      cookies: { keys: [jose.base64url.encode(crypto.getRandomValues(new Uint8Array(32)))] },
+      // The login page (served below, before oidc-provider's routes).
+      interactions: { url: async (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
+      findAccount: async (_ctx: unknown, sub: string) => {
+        const user = usersByName.get(sub);
+        if (!user) return undefined;
+        return {
+          accountId: sub,
+          claims: async () => ({ ...plainClaims(user.claims), sub, preferred_username: sub, name: sub }),
+        };
+      },
+      // CORS for the token endpoint: a public client's page on a loopback origin (any port).
+      clientBasedCORS: (_ctx: unknown, origin: string, client: OidcClient & { clientAuthMethod?: string }) =>
+        client.clientAuthMethod === 'none' && publicById.has(client.clientId) && isLoopbackOrigin(origin),
       ttl: {
         ClientCredentials: (_ctx: unknown, _token: unknown, client: OidcClient) =>
           clientsById.get(client.clientId)?.accessTokenTtlSeconds ?? ttl,
@@ -335,6 +469,7 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
         },
       },
       extraTokenClaims: async (_ctx: unknown, token: OidcToken) => {
+        if (token.kind === 'AccessToken' && token.accountId) return plainClaims(usersByName.get(token.accountId)?.claims);
         if (token.kind !== 'ClientCredentials' || !token.clientId) return undefined;
         const claims = clientsById.get(token.clientId)?.claims;
         // oidc-provider requires a plain object: copy through JSON (drops undefined, functions).
@@ -345,7 +480,17 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
       // Only reached on a bug (e.g. in a hook above); never includes request credentials.
       console.error(`embedgate dev issuer: server_error: ${error instanceof Error ? error.message : String(error)}`);
     });
-    handler = provider.callback();
+    const callback = provider.callback();
+    handler = (req, res) => {
+      if (req.url?.startsWith('/interaction/')) {
+        loginPage(provider, usersByName, req, res).catch((error: unknown) => {
+          if (!res.headersSent) res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' });
+          res.end(`sign-in failed: ${error instanceof Error ? error.message : String(error)}\n`);
+        });
+        return;
+      }
+      callback(req, res);
+    };
 
     return {
       issuer,
@@ -357,6 +502,72 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
     await closeServer(server);
     throw error;
   }
+}
+
+/** Extra claims as a plain JSON object (oidc-provider requires one). */
+function plainClaims(claims: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  return claims ? (JSON.parse(JSON.stringify(claims)) as Record<string, unknown>) : undefined;
+}
+
+const LOGIN_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'";
+
+const escapeHtml = (v: string): string =>
+  v.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/**
+ * The dev issuer's login page: `GET /interaction/<uid>` shows a form (user name, password, and the
+ * dev users' names as a hint), `POST /interaction/<uid>` checks them and finishes the login.
+ */
+async function loginPage(
+  provider: OidcProvider,
+  users: ReadonlyMap<string, DevUser>,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+): Promise<void> {
+  const details = await provider.interactionDetails(req, res);
+  if (details.prompt.name === 'consent') {
+    // Public dev clients are first-party: what they ask for is granted, without a consent page.
+    const { missingOIDCScope, missingOIDCClaims, missingResourceScopes } = details.prompt.details;
+    const grant =
+      (details.grantId ? await provider.Grant.find(details.grantId) : undefined) ??
+      new provider.Grant({ clientId: String(details.params.client_id), accountId: details.session!.accountId! });
+    if (missingOIDCScope) grant.addOIDCScope(missingOIDCScope.join(' '));
+    if (missingOIDCClaims) grant.addOIDCClaims(missingOIDCClaims);
+    for (const [resource, scopes] of Object.entries(missingResourceScopes ?? {})) grant.addResourceScope(resource, scopes.join(' '));
+    await provider.interactionFinished(req, res, { consent: { grantId: await grant.save() } }, { mergeWithLastSubmission: true });
+    return;
+  }
+  let error = '';
+  if (req.method === 'POST') {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > 16_384) throw new Error('the form is too large');
+      chunks.push(chunk);
+    }
+    const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+    const user = users.get(form.get('username') ?? '');
+    if (details.prompt.name === 'login' && user && user.password === form.get('password')) {
+      await provider.interactionFinished(req, res, { login: { accountId: user.username } }, { mergeWithLastSubmission: false });
+      return;
+    }
+    error = 'Unknown user name or wrong password.';
+  }
+  const names = [...users.keys()].map(escapeHtml).join(', ');
+  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>embedgate dev issuer: sign in</title><style>body{font:16px system-ui,sans-serif;max-width:24rem;margin:3rem auto;padding:0 1rem}label,input,button{display:block;width:100%;margin:.25rem 0}input,button{font:inherit;padding:.5rem}p.e{color:#a40e26}</style></head>
+<body><h1>embedgate dev issuer</h1><p>Sign in (development users: ${names || 'none configured'}).</p>${error ? `<p class="e" role="alert">${escapeHtml(error)}</p>` : ''}
+<form method="post" action="/interaction/${escapeHtml(details.uid)}"><label for="username">User name</label><input id="username" name="username" autocomplete="username" required autofocus>
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button></form></body></html>`;
+  res.writeHead(error ? 401 : 200, {
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-security-policy': LOGIN_CSP,
+    'x-frame-options': 'DENY',
+  });
+  res.end(html);
 }
 
 /** Encodes a client id or secret for HTTP Basic authentication, as RFC 6749 section 2.3.1 requires. */

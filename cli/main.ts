@@ -13,7 +13,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../shared/config';
 import { CLI_ENV } from '../shared/contract';
-import { buildConfig, readDevConfigFile } from './dev-config';
+import { buildConfig, devPublicClients, readDevConfigFile } from './dev-config';
 
 const USAGE = `usage:
   embedgate dev --config <file> [--port <n>] [--host <addr>] [--archive-dir <dir>] [--issuer] [--skip-edge-auth] [--digest-on-exit]
@@ -155,6 +155,8 @@ async function dev(args: string[]): Promise<number> {
       host: values.host,
       audience: d.audience,
       clients: d.clients,
+      users: d.users,
+      publicClients: devPublicClients(file),
       accessTokenTtlSeconds: d.accessTokenTtlSeconds,
     });
   }
@@ -168,6 +170,7 @@ async function dev(args: string[]): Promise<number> {
     ...(issuer
       ? [`  issuer ${issuer.issuer}  (token: curl -s -u CLIENT_ID:SECRET -d grant_type=client_credentials ${issuer.tokenEndpoint})`]
       : []),
+    ...(config.reviewerPage ? [`  reviewer page ${server.url}/review`] : []),
     `  archive ${archiveDir}`,
     `  policy version ${config.version}`,
   ];

@@ -51,6 +51,13 @@ export interface ApprovalWorkflowProps {
    */
   readonly subscriptions?: sns.ITopicSubscription[];
   /**
+   * Publish one message per subscription protocol: AWS Chatbot's custom notification format
+   * (`notification.chatbot` of the execution input) to HTTPS subscriptions (how Chatbot
+   * subscribes), the plain-text message to every other one (e-mail, SQS, Lambda).
+   * @default false - the plain-text message to every subscription
+   */
+  readonly chatNotifications?: boolean;
+  /**
    * Retention of the task function's and the workflow's log groups.
    * @default logs.RetentionDays.ONE_YEAR
    */
@@ -227,7 +234,7 @@ export class ApprovalWorkflow extends Construct {
       stateMachineName,
       stateMachineType: sfn.StateMachineType.STANDARD,
       comment: 'embedgate: holds a request for a human decision (notify reviewers, wait for the task token, expire)',
-      definitionBody: sfn.DefinitionBody.fromChainable(this.definition()),
+      definitionBody: sfn.DefinitionBody.fromChainable(this.definition(props.chatNotifications ?? false)),
       // The longest approval timeout is 7 days; an execution never outlives it by much.
       timeout: Duration.days(8),
       tracingEnabled: true,
@@ -281,13 +288,22 @@ export class ApprovalWorkflow extends Construct {
     );
   }
 
-  private definition(): sfn.IChainable {
+  private definition(chat: boolean): sfn.IChainable {
     const approvalId = sfn.JsonPath.stringAt('$.approvalId');
     const notify = new tasks.SnsPublish(this, STATE.notify, {
       comment: 'Tell reviewers: who, which model, which rule, a masked preview, how to decide',
       topic: this.topic,
       subject: sfn.JsonPath.stringAt('$.notification.subject'),
-      message: sfn.TaskInput.fromJsonPathAt('$.notification.message'),
+      // With a chat channel: Chatbot's custom notification format to HTTPS subscriptions (Chatbot), plain text to the others.
+      ...(chat
+        ? {
+            messagePerSubscriptionType: true,
+            message: sfn.TaskInput.fromObject({
+              default: sfn.JsonPath.stringAt('$.notification.message'),
+              https: sfn.JsonPath.stringAt('$.notification.chatbot'),
+            }),
+          }
+        : { message: sfn.TaskInput.fromJsonPathAt('$.notification.message') }),
       resultPath: sfn.JsonPath.DISCARD,
     });
     notify.addRetry({

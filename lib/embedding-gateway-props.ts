@@ -10,6 +10,7 @@ import type { GatewayMasking } from './masking';
 import type { PolicyRule, TrustedIssuer } from './policy';
 import type { PolicyTests } from './policy-tests';
 import type { RateLimits } from './rate-limits';
+import type { ReviewerChatChannel, ReviewerPageOptions } from './reviewer-page';
 import type { UpstreamModel } from './upstream-model';
 
 /** What the gateway does when a session record cannot be archived. */
@@ -41,6 +42,19 @@ export interface EmbeddingGatewayProps {
    * @default - no policy tests
    */
   readonly policyTests?: PolicyTests;
+
+  /**
+   * The reviewers' web page at `<gateway>/review` (sign-in with OIDC code + PKCE, approve or deny
+   * with a reason); approval notifications then carry its link. Needs a rule with `approval`.
+   * @default - no page; reviewers decide with `embedgate approvals` or the API
+   */
+  readonly reviewerPage?: ReviewerPageOptions;
+  /**
+   * A Slack or Microsoft Teams channel (AWS Chatbot) that gets the approval notifications, in
+   * Chatbot's custom notification format. Needs a rule with `approval`.
+   * @default - no chat channel
+   */
+  readonly reviewerChat?: ReviewerChatChannel;
 
   /**
    * Masking of sensitive data in inputs (see docs/configuration.md, masking).

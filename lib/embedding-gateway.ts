@@ -21,6 +21,7 @@ import { gatewayPseudonymKey } from './private/gateway-masking';
 import { maskingConfig } from './private/masking-config';
 import { validateGatewayProps } from './private/gateway-validation';
 import { GatewayMonitoring } from './private/monitoring';
+import { addReviewerPageRoutes, reviewerPageSection } from './private/review-page-routes';
 import { addConfigWarnings, runPolicyTests } from './private/policy-checks';
 import { UsageTable } from './usage-table';
 import { RevocationTable } from './revocation-table';
@@ -143,6 +144,7 @@ export class EmbeddingGateway extends Construct {
     this.pseudonymKey = gatewayPseudonymKey(this, masking, props.rules, this.logsKey);
     const config = buildGatewayConfig({
       ...(masking ? { masking: maskingConfig(masking, this.pseudonymKey?.secretArn) } : {}),
+      ...(props.reviewerPage ? { reviewerPage: reviewerPageSection(props.reviewerPage) } : {}),
       issuers: props.issuers,
       models: bindings,
       rules: props.rules,
@@ -179,14 +181,16 @@ export class EmbeddingGateway extends Construct {
         logRetention,
         ...(props.runtime ? { runtime: props.runtime } : {}),
         serviceName,
+        ...(props.reviewerChat ? { chatNotifications: true } : {}),
       });
+      props.reviewerChat?._bind(this, 'ReviewerChat', this.approvals.topic);
       this.proxyFunction.addEnvironment(HANDLER_ENV.approvalTable, this.approvals.table.tableName);
       this.proxyFunction.addEnvironment(HANDLER_ENV.approvalStateMachine, this.approvals.stateMachine.stateMachineArn);
       this.approvals.grantUse(this.proxyFunction);
-    } else if (props.approvalTopic || props.approvalSubscriptions) {
+    } else if (props.approvalTopic || props.approvalSubscriptions || props.reviewerPage || props.reviewerChat) {
       Annotations.of(this).addWarningV2(
         'embedgate:approvalsUnused',
-        'approvalTopic or approvalSubscriptions is set, but no policy rule has an approval: no approval workflow is created',
+        'approvalTopic, approvalSubscriptions, reviewerPage or reviewerChat is set, but no policy rule has an approval: no approval workflow is created',
       );
     }
 
@@ -198,6 +202,7 @@ export class EmbeddingGateway extends Construct {
     });
     this.accessLogGroup = api.accessLogGroup;
     this.api = api.api;
+    if (props.reviewerPage && this.approvals) addReviewerPageRoutes(this.api, api.integration);
     this.stage = api.stage;
     this.url = api.url;
 

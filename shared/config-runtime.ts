@@ -170,7 +170,7 @@ type Kind = 'string' | 'number' | 'boolean' | 'array' | 'object';
 const kindOf = (v: unknown): string => (Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v);
 
 const TOP: Record<string, Kind> = { issuers: 'array', models: 'array', policy: 'object', gateway: 'object' };
-const OPTIONAL_TOP = new Set(['masking']);
+const OPTIONAL_TOP = new Set(['masking', 'reviewerPage']);
 const ISSUER: Record<string, Kind> = {
   id: 'string',
   issuer: 'string',
@@ -250,5 +250,6 @@ function checkShape(doc: Record<string, unknown>): string[] {
     need(doc.masking, 'masking', MASKING);
     if (isObject(doc.masking) && doc.masking.comprehend !== undefined) need(doc.masking.comprehend, 'masking.comprehend', COMPREHEND);
   }
+  if (doc.reviewerPage !== undefined) need(doc.reviewerPage, 'reviewerPage', { issuerId: 'string', clientId: 'string', scopes: 'array' });
   return issues;
 }

@@ -174,6 +174,24 @@ const gatewaySchema = z.strictObject({
   metricPrincipals: z.array(nonEmpty('metricPrincipals[]')).max(20, { error: 'metricPrincipals may name at most 20 subjects' }).optional(),
 });
 
+/** The reviewers' web page (`GET /review`): how it signs reviewers in (OIDC authorization code + PKCE, a public client). */
+const reviewerPageSchema = z.strictObject({
+  /** The trusted issuer (its `id`) reviewers sign in with; the page calls that issuer's approval routes. */
+  issuerId: nonEmpty('reviewerPage.issuerId'),
+  /** The public client (no secret) registered at that issuer for the page; redirect URI `<gateway>/review`. */
+  clientId: nonEmpty('reviewerPage.clientId'),
+  /** Scopes the page asks for (`openid` is always added). */
+  scopes: z
+    .array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, { error: 'a scope is printable ASCII without spaces, quotes or backslashes' }))
+    .max(20)
+    .default([]),
+  /** Extra authorization request parameters (e.g. Okta `audience`-style or Entra `domain_hint`). */
+  authorizationParams: z.record(z.string().regex(/^[a-z_]{1,40}$/), z.string().max(200)).optional(),
+  /** Overrides of the discovered endpoints (Cognito: the user pool domain's /oauth2/authorize and /oauth2/token). */
+  authorizationEndpoint: httpsOrLocalUrl('reviewerPage.authorizationEndpoint').optional(),
+  tokenEndpoint: httpsOrLocalUrl('reviewerPage.tokenEndpoint').optional(),
+});
+
 export const configSchema = z
   .strictObject({
     $schema: z.string().optional(),
@@ -185,8 +203,17 @@ export const configSchema = z
     gateway: gatewaySchema.default({ maxRequestBytes: 2 * 1024 * 1024, maxTokenBytes: 8192, archiveFailMode: 'closed' }),
     /** Detection and masking of sensitive data. Absent: masking is off. */
     masking: maskingSchema.optional(),
+    /** The reviewers' web page. Absent: `GET /review` is not served. */
+    reviewerPage: reviewerPageSchema.optional(),
   })
   .superRefine((c, ctx) => {
+    if (c.reviewerPage && !c.issuers.some((i) => i.id === c.reviewerPage!.issuerId)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['reviewerPage', 'issuerId'],
+        message: `reviewerPage.issuerId ${JSON.stringify(c.reviewerPage.issuerId)} names no issuer; use one of: ${c.issuers.map((i) => i.id).join(', ')}`,
+      });
+    }
     unique(
       c.issuers.map((i) => i.id),
       'issuers',
@@ -239,6 +266,8 @@ export type PolicyRule = Parsed['policy']['rules'][number];
 /** A rule's `approval` section after validation and defaults. */
 export type ApprovalConfig = NonNullable<PolicyRule['approval']>;
 export type Limits = z.output<typeof limitsSchema>;
+/** The `reviewerPage` section after validation and defaults. */
+export type ReviewerPageConfig = NonNullable<Parsed['reviewerPage']>;
 /** A `rateLimits` section (a rule's, or the gateway's default). */
 export type RateLimitsConfig = z.output<typeof rateLimitsSchema>;
 /** The `masking` section after validation and defaults. */

@@ -28,6 +28,7 @@ import { SecretsManagerStore } from '../adapters/aws/secrets-manager';
 import { createProvider } from '../providers';
 import { createProxyHandler, observeLimitEvent } from './proxy';
 import { lazySpans } from './tracing';
+import { createReviewPage, readReviewFiles, shippedReviewFileName } from './review-page';
 
 // X-Ray subsegments (Powertools Tracer, a chunk loaded from init) around every call to the world,
 // where X-Ray can receive them (Lambda sets the daemon's address; POWERTOOLS_TRACE_ENABLED=false turns them off).
@@ -115,12 +116,20 @@ const gateway = new Gateway({
   ids: uuidv7Ids(systemClock),
 });
 
-export const handler = createProxyHandler(gateway, { metricPrincipals: config.gateway.metricPrincipals ?? [] });
+// The reviewers' page, when configured: its files ship next to config.json (lib/private/review-page-routes.ts).
+const reviewPage = config.reviewerPage
+  ? createReviewPage(config, readReviewFiles(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), shippedReviewFileName))
+  : undefined;
+
+export const handler = createProxyHandler(gateway, { metricPrincipals: config.gateway.metricPrincipals ?? [], reviewPage });
 
 /** The DynamoDB store and Step Functions workflow of approvals: a chunk, loaded from init. */
 function approvalsOf(tableName: string, stateMachineArn: string) {
   return lazyApprovals(
-    async () => (await import('../adapters/aws/approvals-client.js')).approvalAdapters(dynamodb, tableName, stateMachineArn),
+    async () =>
+      (await import('../adapters/aws/approvals-client.js')).approvalAdapters(dynamodb, tableName, stateMachineArn, {
+        reviewPage: config.reviewerPage !== undefined,
+      }),
     (e) =>
       logger.warn('loading the approvals adapters failed', {
         error: e instanceof Error ? { name: e.name, message: e.message } : String(e),

@@ -14,6 +14,7 @@ import { isLimitReason } from '../core/limits/admission';
 import type { LimitEvent } from '../core/limits/stage';
 import { toApiGatewayResult, toGatewayRequest } from './http';
 import { logger, metrics, dimensionMetrics } from './powertools';
+import type { ReviewPage } from './review-page';
 
 export type ProxyHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -23,20 +24,25 @@ const HEALTH: APIGatewayProxyStructuredResultV2 = {
   body: '{"status":"ok"}',
 };
 
-/** What the handler's metrics may name besides rule and model. */
-export interface ProxyObservability {
+/** What the handler serves and observes besides the gateway's routes. */
+export interface ProxyOptions {
   /** Subjects that get a metric dimension of their own (`gateway.metricPrincipals`); no other principal ever does. */
   readonly metricPrincipals?: readonly string[];
+  /** The reviewers' page (`GET /review`), when the configuration has `reviewerPage`. */
+  readonly reviewPage?: ReviewPage | undefined;
 }
 
 /** The handler's core, without middleware (tested on its own). */
-export function proxyCore(gateway: Gateway, obs: ProxyObservability = {}): ProxyHandler {
-  const named = new Set(obs.metricPrincipals ?? []);
+export function proxyCore(gateway: Gateway, opts: ProxyOptions = {}): ProxyHandler {
+  const named = new Set(opts.metricPrincipals ?? []);
   return async (event) => {
     if (event.rawPath === '/health' && event.requestContext?.http?.method === 'GET') {
       metrics.addMetric(METRIC.healthChecks, MetricUnit.Count, 1);
       return HEALTH;
     }
+    // The reviewers' page: static, no token, no record (its API calls are ordinary requests).
+    const page = opts.reviewPage?.(event);
+    if (page) return page;
     const handled = await gateway.handle(toGatewayRequest(event));
     observe(handled, named);
     return toApiGatewayResult(handled.response);
@@ -48,8 +54,8 @@ export function proxyCore(gateway: Gateway, obs: ProxyObservability = {}): Proxy
  * never logged (`logEvent: false` wins over POWERTOOLS_LOGGER_LOG_EVENT): they carry bearer
  * tokens and raw inputs.
  */
-export function createProxyHandler(gateway: Gateway, obs: ProxyObservability = {}): ProxyHandler {
-  return middy(proxyCore(gateway, obs))
+export function createProxyHandler(gateway: Gateway, opts: ProxyOptions = {}): ProxyHandler {
+  return middy(proxyCore(gateway, opts))
     .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use(logMetrics(metrics)) as unknown as ProxyHandler;
 }

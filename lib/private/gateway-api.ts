@@ -17,6 +17,8 @@ export interface GatewayApi {
   readonly stage: apigwv2.HttpStage;
   /** The base URL clients of the primary issuer use (`<url>/v1`). */
   readonly url: string;
+  /** The proxy's integration (more routes to the proxy use it). */
+  readonly integration: HttpLambdaIntegration;
 }
 
 /**
@@ -68,7 +70,7 @@ export function addGatewayApi(
     reason:
       'GET /health is the liveness probe: it answers a constant {"status":"ok"} without reading a body, a token or any data, and writes no record.',
   });
-  return { accessLogGroup, api, stage, url: `${stage.url.replace(/\/$/, '')}/v1` };
+  return { accessLogGroup, api, stage, url: `${stage.url.replace(/\/$/, '')}/v1`, integration };
 }
 
 /** One JSON line per request: what API Gateway decided, even when the function never ran (fields: shared/contract.ts). */

@@ -31,6 +31,8 @@ export interface GatewayConfigInputs {
   readonly metricPrincipals?: readonly string[];
   /** The masking section (built by the construct), or undefined when masking is off. */
   readonly masking?: Record<string, unknown>;
+  /** The reviewer page section, or undefined when there is no page. */
+  readonly reviewerPage?: Record<string, unknown>;
 }
 
 const seconds = (d: Duration | undefined) => (d === undefined ? undefined : d.toSeconds());
@@ -109,6 +111,7 @@ export function buildGatewayConfig(i: GatewayConfigInputs): BuiltConfig {
       metricPrincipals: i.metricPrincipals,
     }),
     ...(i.masking ? { masking: i.masking } : {}),
+    ...(i.reviewerPage ? { reviewerPage: i.reviewerPage } : {}),
   };
 
   // Tokens cannot live in a file asset: each becomes ${env:<DEPLOY_REF_ENV_PREFIX>n}, resolved by

@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy, Size, Validations } from 'aws-cdk-lib';
+import { reviewerPageFiles } from './review-page-routes';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -55,7 +56,7 @@ export function addProxyFunction(
   const fn = gatewayFunction(scope, 'Proxy', {
     description: 'embedgate proxy: identity, revocation, policy, upstream call, session record',
     bundle: 'proxy',
-    files: { 'config.json': c.config.json },
+    files: { 'config.json': c.config.json, ...(props.reviewerPage ? reviewerPageFiles() : {}) },
     ...(props.runtime ? { runtime: props.runtime } : {}),
     memorySize: (props.memorySize ?? Size.mebibytes(1024)).toMebibytes(),
     timeout: props.timeout ?? Duration.seconds(29),

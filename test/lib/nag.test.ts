@@ -10,7 +10,7 @@ import { App, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks, NIST80053R5Checks } from 'cdk-nag';
-import { EmbeddingGateway, MaskingStrategy, PolicyEffect, UpstreamModel } from '../../lib';
+import { EmbeddingGateway, MaskingStrategy, PolicyEffect, ReviewerChatChannel, UpstreamModel } from '../../lib';
 
 const outdirs: string[] = [];
 afterAll(() => outdirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -49,6 +49,9 @@ function nagApp(extra?: (stack: Stack) => void): App {
     ],
     allowInternetEgress: true,
     masking: { strategies: { US_SSN: MaskingStrategy.BLOCK }, comprehend: true },
+    // The reviewer page's open routes and the chat channel's role are nagged too.
+    reviewerPage: { issuerId: 'okta', clientId: 'review-spa' },
+    reviewerChat: ReviewerChatChannel.slack('T0123ABCD', 'C0123ABCD'),
   });
   const auditor = new iam.Role(stack, 'Auditor', { assumedBy: new iam.AccountRootPrincipal() });
   gateway.grantAuditQuery(auditor);

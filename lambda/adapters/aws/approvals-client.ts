@@ -14,9 +14,10 @@ export function approvalAdapters(
   dynamodb: DynamoDBClient,
   tableName: string,
   stateMachineArn: string,
+  opts: { reviewPage?: boolean } = {},
 ): { store: ApprovalStore; workflow: ApprovalWorkflow } {
   return {
     store: new DynamoDbApprovalStore(dynamodb, { tableName }),
-    workflow: new StepFunctionsApprovalWorkflow(new SFNClient({}), { stateMachineArn }),
+    workflow: new StepFunctionsApprovalWorkflow(new SFNClient({}), { stateMachineArn, reviewPage: opts.reviewPage ?? false }),
   };
 }

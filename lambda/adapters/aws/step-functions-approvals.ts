@@ -1,12 +1,14 @@
 import { SendTaskSuccessCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import { approvalExecutionInput } from '../../core/approvals/task';
+import { reviewerNotification } from '../../core/approvals/notification';
 import type { Approval, ApprovalNotice, ApprovalWorkflow } from '../../core/ports';
 
 /** Options of {@link StepFunctionsApprovalWorkflow}. */
 export interface StepFunctionsApprovalWorkflowOptions {
   /** ARN of the approval state machine (the `ApprovalWorkflow` construct's). */
   readonly stateMachineArn: string;
+  /** The gateway serves the reviewer page: notifications link to it. @default false */
+  readonly reviewPage?: boolean;
 }
 
 /** What releases the waiting task when a reviewer decides; the workflow then confirms the status from the table (it does not route on this). */
@@ -27,12 +29,14 @@ const GONE = new Set(['TaskTimedOut', 'TaskDoesNotExist', 'InvalidToken']);
  */
 export class StepFunctionsApprovalWorkflow implements ApprovalWorkflow {
   private readonly arn: string;
+  private readonly reviewPage: boolean;
 
   constructor(
     private readonly client: SFNClient,
     opts: StepFunctionsApprovalWorkflowOptions,
   ) {
     this.arn = opts.stateMachineArn;
+    this.reviewPage = opts.reviewPage ?? false;
   }
 
   /**
@@ -45,7 +49,7 @@ export class StepFunctionsApprovalWorkflow implements ApprovalWorkflow {
         new StartExecutionCommand({
           stateMachineArn: this.arn,
           name: notice.approval.id,
-          input: JSON.stringify(approvalExecutionInput(notice)),
+          input: JSON.stringify(reviewerNotification(notice, { reviewPage: this.reviewPage })),
         }),
       );
     } catch (e) {

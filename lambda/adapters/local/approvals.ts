@@ -3,8 +3,9 @@
  * store, and a timer standing in for the Step Functions workflow (notify, register the task
  * token, wait, expire), so the whole flow runs on a laptop.
  */
-import { approvalExecutionInput, type ApprovalExecutionInput, type ApprovalTaskEvent } from '../../core/approvals/task';
+import { type ApprovalExecutionInput, type ApprovalTaskEvent } from '../../core/approvals/task';
 import { newestFirst } from '../../core/approvals/rules';
+import { reviewerNotification, type ReviewerNotificationInput } from '../../core/approvals/notification';
 import type {
   Approval,
   ApprovalCap,
@@ -94,6 +95,8 @@ export interface LocalApprovalWorkflowOptions {
   readonly runTask: (event: ApprovalTaskEvent) => Promise<unknown>;
   /** Where reviewer notifications go (the SNS message in AWS). @default stderr */
   readonly notify?: (input: ApprovalExecutionInput) => void;
+  /** The server serves the reviewer page: notifications link to it. @default false */
+  readonly reviewPage?: boolean;
   /** Reports a task that failed (they run in the background). @default stderr */
   readonly onError?: (error: unknown) => void;
 }
@@ -110,7 +113,7 @@ export class LocalApprovalWorkflow implements ApprovalWorkflow {
   private readonly notify: (input: ApprovalExecutionInput) => void;
   private readonly onError: (error: unknown) => void;
   /** Notifications sent, oldest first (tests and the demo read them). */
-  readonly notifications: ApprovalExecutionInput[] = [];
+  readonly notifications: ReviewerNotificationInput[] = [];
 
   constructor(private readonly opts: LocalApprovalWorkflowOptions) {
     this.notify =
@@ -123,7 +126,7 @@ export class LocalApprovalWorkflow implements ApprovalWorkflow {
   }
 
   async start(notice: ApprovalNotice): Promise<void> {
-    const input = approvalExecutionInput(notice);
+    const input = reviewerNotification(notice, { reviewPage: this.opts.reviewPage ?? false });
     this.notifications.push(input);
     this.notify(input);
     const id = input.approvalId;

@@ -5,7 +5,7 @@
  */
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { StepFunctionsApprovalWorkflow, taskStatus } from '../../../lambda/adapters/aws/step-functions-approvals';
-import { approvalExecutionInput } from '../../../lambda/core/approvals/task';
+import { reviewerNotification } from '../../../lambda/core/approvals/notification';
 import type { ApprovalNotice, ApprovalStatus } from '../../../lambda/core/ports';
 import { pendingApproval } from '../../support/approval-items';
 import { startFakeStepFunctions } from '../../support/fake-step-functions';
@@ -43,7 +43,7 @@ const notice = (id = ID): ApprovalNotice => ({
 });
 
 describe('start', () => {
-  it("starts one execution named after the approval, with the core's execution input", async () => {
+  it("starts one execution named after the approval, with the core's execution input (plain text and Chatbot format)", async () => {
     const n = notice();
     await workflow.start(n);
     expect(sfn.requests).toHaveLength(1);
@@ -51,7 +51,7 @@ describe('start', () => {
     expect(sfn.requests[0]!.body).toEqual({
       stateMachineArn: sfn.stateMachineArn,
       name: ID,
-      input: JSON.stringify(approvalExecutionInput(n)),
+      input: JSON.stringify(reviewerNotification(n, { reviewPage: false })),
     });
     const input = JSON.parse(sfn.executions.get(ID)!.input) as Record<string, unknown>;
     expect(input).toMatchObject({
