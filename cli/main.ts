@@ -271,4 +271,5 @@ export function run(argv: string[], env: NodeJS.ProcessEnv = process.env): void 
   );
 }
 
-if (require.main === module) run(process.argv.slice(2));
+// Run directly (node dist/cli/main.js); in the ESM CLI bundle `module` does not exist and cli/embedgate.js calls run().
+if (typeof module !== 'undefined' && require.main === module) run(process.argv.slice(2));

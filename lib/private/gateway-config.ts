@@ -31,7 +31,8 @@ const minutes = (d: Duration | undefined, what: string) => {
   try {
     return d.toMinutes();
   } catch (e) {
-    throw new Error(`EmbeddingGateway: ${what} must be a whole number of minutes, got ${d.toHumanString()}`, { cause: e });
+    // No `cause`: the message says it all, and Node would print the cause's message a second time.
+    throw new Error(`EmbeddingGateway: ${what} must be a whole number of minutes, got ${d.toHumanString()} (${(e as Error).message})`);
   }
 };
 const defined = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
@@ -115,7 +116,6 @@ export function buildGatewayConfig(i: GatewayConfigInputs): BuiltConfig {
     if (e instanceof ConfigError)
       throw new Error(
         `EmbeddingGateway: the gateway configuration built from the props is invalid:\n${e.issues.map((x) => `  - ${x}`).join('\n')}`,
-        { cause: e },
       );
     throw e;
   }
