@@ -31,7 +31,9 @@ const minutes = (d: Duration | undefined, what: string) => {
   try {
     return d.toMinutes();
   } catch (e) {
-    // No `cause`: the message says it all, and Node would print the cause's message a second time.
+    // No `cause`: the message carries it (Node would print the cause a second time), and jsii
+    // compiles lib/ for ES2020, where Error takes no options.
+    // eslint-disable-next-line preserve-caught-error
     throw new Error(`EmbeddingGateway: ${what} must be a whole number of minutes, got ${d.toHumanString()} (${(e as Error).message})`);
   }
 };
@@ -113,7 +115,9 @@ export function buildGatewayConfig(i: GatewayConfigInputs): BuiltConfig {
   try {
     return { json: JSON.stringify(shipConfig(withRefs, new Set(Object.keys(environment)))), environment };
   } catch (e) {
+    // Without `cause`, for the same reasons: every issue is in the message already.
     if (e instanceof ConfigError)
+      // eslint-disable-next-line preserve-caught-error
       throw new Error(
         `EmbeddingGateway: the gateway configuration built from the props is invalid:\n${e.issues.map((x) => `  - ${x}`).join('\n')}`,
       );
