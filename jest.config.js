@@ -1,6 +1,8 @@
 /** @type {import('jest').Config} */
 module.exports = {
-  testEnvironment: 'node',
+  // Console output is kept per test and printed only for a failing test (EMBEDGATE_TEST_LOGS=1: all of it).
+  testEnvironment: '<rootDir>/test/support/quiet-environment.js',
+  globalSetup: '<rootDir>/test/support/global-setup.js',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: {

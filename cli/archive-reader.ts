@@ -1,7 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SessionRecord } from '../lambda/core/record';
-import { alignedLines } from './text-table';
 
 /** Every record of a local archive directory, oldest first. */
 export async function readLocalArchive(dir: string): Promise<SessionRecord[]> {
@@ -25,19 +24,52 @@ export async function readLocalArchive(dir: string): Promise<SessionRecord[]> {
   );
 }
 
-/** A fixed-width text table of records, for the demo and the terminal. */
-export function formatAuditTable(records: readonly SessionRecord[]): string {
-  const rows = records.map((r) => [
+/** A UUID in a route (an approval id) shortened to its first 8 characters: the table is for reading. */
+const shortIds = (path: string) => path.replace(/\b([0-9a-f]{8})-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/g, '$1…');
+
+/**
+ * A text table of records, for the demo and the terminal: one line per record when that fits in
+ * `width` columns; otherwise two, the request on the first (time, principal, route, model, status,
+ * outcome) and the decision under it (reason, rule, vectors), so nothing is cut.
+ */
+export function formatAuditTable(records: readonly SessionRecord[], width = 100): string {
+  const request = (r: SessionRecord) => [
     r.started_at.slice(11, 23),
     r.principal?.subject ?? '-',
-    r.request.method + ' ' + r.request.path,
+    `${r.request.method} ${shortIds(r.request.path)}`,
     r.model?.name ?? '-',
     String(r.decision.status),
     r.decision.outcome,
+  ];
+  const decision = (r: SessionRecord) => [
     r.decision.reason,
     r.decision.rule_id ?? '-',
     r.output ? `${r.output.vectors}x${r.output.dimensions}` : '-',
-  ]);
-  const header = ['time (UTC)', 'principal', 'route', 'model', 'status', 'outcome', 'reason', 'rule', 'vectors'];
-  return alignedLines(header, rows, { underline: true }).join('\n');
+  ];
+  const head1 = ['time (UTC)', 'principal', 'route', 'model', 'status', 'outcome'];
+  const head2 = ['reason', 'rule', 'vectors'];
+  const table = (header: string[], rows: string[][]) => {
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const line = (cells: string[]) =>
+      cells
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd();
+    return { line, rule: line(widths.map((w) => '-'.repeat(w))), width: widths.reduce((n, w) => n + w, 0) + 2 * (widths.length - 1) };
+  };
+  const one = table(
+    [...head1, ...head2],
+    records.map((r) => [...request(r), ...decision(r)]),
+  );
+  if (one.width <= width)
+    return [one.line([...head1, ...head2]), one.rule, ...records.map((r) => one.line([...request(r), ...decision(r)]))].join('\n');
+  const first = table(head1, records.map(request));
+  const indent = ' '.repeat(14);
+  const second = table(head2, records.map(decision));
+  return [
+    first.line(head1),
+    `${indent}${second.line(head2)}`,
+    first.rule,
+    ...records.flatMap((r) => [first.line(request(r)), `${indent}${second.line(decision(r))}`]),
+  ].join('\n');
 }

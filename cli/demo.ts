@@ -24,6 +24,7 @@ import { revoke, unrevoke } from './revoke';
 import { approvals } from './approvals';
 import { policy } from './policy';
 import { usage } from './usage';
+import type { ApprovalExecutionInput } from '../lambda/core/approvals/task';
 
 const CONFIG = resolve(__dirname, '../../examples/dev.json');
 
@@ -46,8 +47,15 @@ async function demo(): Promise<number> {
   });
   const config = buildConfig(file, issuer.issuer);
   const archiveDir = await mkdtemp(join(tmpdir(), 'embedgate-demo-'));
-  const gateway = await startDevServer({ config, archiveDir, port: 0 });
   const say = (s: string) => process.stdout.write(`${s}\n`);
+  // The reviewers' notice (an SNS message in AWS), short: who asks, why, and where to decide.
+  let gatewayUrl = '';
+  const notifyApproval = (input: ApprovalExecutionInput) =>
+    say(
+      `     -> reviewers notified (SNS in AWS): ${input.notification.subject}\n        decide: ${gatewayUrl}/v1/approvals/${input.approvalId}/decision`,
+    );
+  const gateway = await startDevServer({ config, archiveDir, port: 0, notifyApproval });
+  gatewayUrl = gateway.url;
   let failures = 0;
   let requests = 0;
   const expect = (what: string, ok: boolean, detail: string) => {
@@ -130,7 +138,7 @@ async function demo(): Promise<number> {
     const ssn = await statusOf(client(indexerToken).embeddings.create({ model: 'local-small', input: ['SSN 123-45-6789'] }));
     expect('SSN blocked', ssn === 422, `${ssn} sensitive_data_blocked`);
 
-    say('7. an operator revokes support-bot at runtime (embedgate revoke --subject support-bot), then lifts it');
+    say('7. an operator revokes support-bot at runtime (embedgate revoke), then lifts it');
     await revoke(
       ['--subject', 'support-bot', '--reason', 'demo: suspected key leak', '--archive-dir', archiveDir, '--by', 'demo-operator'],
       (line) => say(`     $ ${line}`),
@@ -145,7 +153,7 @@ async function demo(): Promise<number> {
     const liftedStatus = await statusOf(client(botToken).embeddings.create({ model: 'local-small', input: 'back again' }));
     expect('lifted', liftedStatus === 200, String(liftedStatus));
 
-    say('8. batch-indexer sends export-controlled text to regulated-small: held for a reviewer (202), approved, used once');
+    say('8. export-controlled text to regulated-small: held (202), approved by a reviewer, used once');
     const aliceToken = await fetchClientCredentialsToken(issuer.tokenEndpoint, secretOf('reviewer-alice'));
     const heldInput = { model: 'regulated-small', input: ['ITAR technical data: torque limits of the actuator'] };
     requests++;
@@ -158,7 +166,8 @@ async function demo(): Promise<number> {
     );
     const approvalId = ticket.approval_id ?? '';
     if (config.reviewerPage) say(`     reviewers can also decide at ${gateway.url}/review#approval=${approvalId}`);
-    const cli = async (token: string, args: string[]): Promise<string> => {
+    /** Runs `embedgate approvals` in process; `show` turns its output into the lines printed (100 columns). */
+    const cli = async (token: string, args: string[], show = (lines: string[]) => lines.map((l) => `     ${l}`)): Promise<string> => {
       requests++;
       const lines: string[] = [];
       try {
@@ -166,18 +175,25 @@ async function demo(): Promise<number> {
       } catch (e) {
         lines.push((e as Error).message);
       }
-      for (const l of lines) say(`     ${l}`);
+      for (const l of show(lines)) say(l);
       return lines.join('\n');
     };
-    say(`     $ ${CLI_ENV.token}=<batch-indexer> embedgate approvals approve ${approvalId} --reason "looks fine to me"`);
+    say(`     $ APPROVAL_ID=${approvalId}`);
+    say(`     $ ${CLI_ENV.token}=<batch-indexer> embedgate approvals approve $APPROVAL_ID --reason "looks fine to me"`);
     const self = await cli(indexerToken, ['approve', approvalId, '--reason', 'looks fine to me']);
     expect('the requester cannot approve', self.includes('self_approval'), '403 self_approval');
-    say(`     $ ${CLI_ENV.token}=<reviewer-alice> embedgate approvals list --status pending`);
-    const listed = await cli(aliceToken, ['list', '--status', 'pending']);
+    say(`     $ ${CLI_ENV.token}=<reviewer-alice> embedgate approvals list --status pending --format json`);
+    const listed = await cli(aliceToken, ['list', '--status', 'pending', '--format', 'json'], (lines) => {
+      const list = JSON.parse(lines.join('\n')) as Record<string, unknown>[];
+      return list.map(
+        (a) =>
+          `     ${String(a.id).slice(0, 8)}…  ${String(a.status)}  ${String(a.model)}  by ${(a.requester as { subject?: string }).subject ?? '-'}  ` +
+          `rule ${String(a.rule_id)}  ${String(a.approvals)}/${String(a.required_approvals)}  ${(a.triggers as string[]).join(',')}`,
+      );
+    });
     expect('the reviewer sees it', listed.includes(approvalId), 'listed');
-    say(
-      `     $ ${CLI_ENV.token}=<reviewer-alice> embedgate approvals approve ${approvalId} --reason "public datasheet values, cleared by export control"`,
-    );
+    say(`     $ ${CLI_ENV.token}=<reviewer-alice> embedgate approvals approve $APPROVAL_ID \\`);
+    say('         --reason "public datasheet values, cleared by export control"');
     const approved = await cli(aliceToken, ['approve', approvalId, '--reason', 'public datasheet values, cleared by export control']);
     expect('approved by a reviewer', approved.includes('is now approved'), 'approved');
     requests++;

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import * as z from 'zod';
 import { loadConfig, type GatewayConfig } from '../shared/config';
 import { ConfigError } from '../shared/config';
+import type { SecretRef } from '../lambda/core/ports';
 
 const devClientSchema = z.strictObject({
   clientId: z.string().min(1),
@@ -103,4 +104,72 @@ export function devPublicClients(file: DevConfigFile): { clientId: string; redir
   if (!issuer || !page || page.issuerId !== issuer.id || typeof page.clientId !== 'string') return [];
   const scopes = Array.isArray(page.scopes) ? page.scopes.filter((x): x is string => typeof x === 'string' && x !== 'openid') : [];
   return [{ clientId: page.clientId, redirectUris: ['http://127.0.0.1/review', 'http://localhost/review'], scopes }];
+}
+
+/** A secret reference of the configuration that `embedgate dev` cannot resolve, with the fix. */
+export interface MissingSecret {
+  /** Where the reference is, e.g. `masking.pseudonymKey` or `models[0].apiKey`. */
+  readonly path: string;
+  /** One line: what is missing and how to provide it. */
+  readonly message: string;
+}
+
+const SECRET_SOURCES = new Set(['env', 'file', 'secretsManager']);
+
+/** Every secret reference of the document (`{"source": "env" | "file" | "secretsManager", ...}`), by path; masking's only when masking is on. */
+export function secretReferences(config: GatewayConfig): { path: string; ref: SecretRef }[] {
+  const found: { path: string; ref: SecretRef }[] = [];
+  const walk = (v: unknown, path: string): void => {
+    if (Array.isArray(v)) return v.forEach((x, i) => walk(x, `${path}[${i}]`));
+    if (v === null || typeof v !== 'object') return;
+    const o = v as Record<string, unknown>;
+    if (typeof o.source === 'string' && SECRET_SOURCES.has(o.source) && ('name' in o || 'path' in o || 'secretId' in o)) {
+      found.push({ path, ref: o as unknown as SecretRef });
+      return;
+    }
+    for (const [k, x] of Object.entries(o)) {
+      if (k === 'masking' && path === '' && (x as { enabled?: boolean } | undefined)?.enabled === false) continue;
+      walk(x, path ? `${path}.${k}` : k);
+    }
+  };
+  walk(config, '');
+  return found;
+}
+
+/**
+ * Resolve every secret reference the configuration needs, before the gateway starts: a missing
+ * one would otherwise surface only as a 503 on the first request that needs it.
+ */
+export function missingSecrets(config: GatewayConfig, env: NodeJS.ProcessEnv = process.env): MissingSecret[] {
+  const missing: MissingSecret[] = [];
+  for (const { path, ref } of secretReferences(config)) {
+    const fix =
+      path === 'masking.pseudonymKey'
+        ? 'the HMAC key of pseudonyms, at least 32 random bytes (e.g. $(openssl rand -hex 32))'
+        : 'the upstream API key';
+    switch (ref.source) {
+      case 'env':
+        if (!env[ref.name])
+          missing.push({ path, message: `${path}: environment variable ${ref.name} is not set: export ${ref.name}=<${fix}>` });
+        break;
+      case 'file':
+        try {
+          if (readFileSync(ref.path, 'utf8').trim() === '')
+            missing.push({ path, message: `${path}: file ${ref.path} is empty: write ${fix} into it` });
+        } catch (e) {
+          missing.push({
+            path,
+            message: `${path}: cannot read file ${ref.path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): write ${fix} into it`,
+          });
+        }
+        break;
+      case 'secretsManager':
+        missing.push({
+          path,
+          message: `${path}: secret "${ref.secretId}" lives in AWS Secrets Manager, which embedgate dev does not call: use {"source":"env","name":"..."} or {"source":"file","path":"..."} locally`,
+        });
+        break;
+    }
+  }
+  return missing;
 }

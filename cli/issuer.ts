@@ -158,15 +158,15 @@ let providerModule: Promise<OidcProviderModule> | undefined;
  */
 function loadOidcProvider(): Promise<OidcProviderModule> {
   providerModule ??= (async () => {
-    // A non-literal specifier: the package has no type declarations, the shape is declared above.
-    const specifier = 'oidc-provider';
     const warn = console.warn;
     console.warn = (...args: unknown[]): void => {
       if (typeof args[0] === 'string' && args[0].includes(RUNTIME_WARNING)) return;
       warn.apply(console, args);
     };
     try {
-      return (await import(specifier)) as OidcProviderModule;
+      // A literal specifier, so that the CLI bundle (scripts/bundle-cli.mjs) carries the package;
+      // it has no type declarations (cli/oidc-provider.d.ts), the shape is declared above.
+      return (await import('oidc-provider')) as OidcProviderModule;
     } finally {
       console.warn = warn;
     }

@@ -134,6 +134,8 @@ export const EDGE_ENTRY_FILTER: { readonly field: AccessLogField; readonly equal
 export const CLI_ENV = {
   /** `embedgate approvals`: the caller's access token. */
   token: 'EMBEDGATE_TOKEN',
+  /** `1`: unexpected errors print their stack (as `--debug` does). */
+  debug: 'EMBEDGATE_DEBUG',
   /** `embedgate approvals`: the gateway URL. */
   url: 'EMBEDGATE_URL',
   /** The pseudonym key of examples/dev.json (`{"source":"env"}`), which `embedgate demo` sets when it is unset. */

@@ -41,7 +41,10 @@ const minutes = (d: Duration | undefined, what: string) => {
   try {
     return d.toMinutes();
   } catch (e) {
-    throw new Error(`EmbeddingGateway: ${what} must be a whole number of minutes, got ${d.toHumanString()}`, { cause: e });
+    // No `cause`: the message carries it (Node would print the cause a second time), and jsii
+    // compiles lib/ for ES2020, where Error takes no options.
+    // eslint-disable-next-line preserve-caught-error
+    throw new Error(`EmbeddingGateway: ${what} must be a whole number of minutes, got ${d.toHumanString()} (${(e as Error).message})`);
   }
 };
 const defined = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
@@ -131,10 +134,11 @@ export function buildGatewayConfig(i: GatewayConfigInputs): BuiltConfig {
   try {
     return { json: JSON.stringify(shipConfig(withRefs, new Set(Object.keys(environment)))), environment };
   } catch (e) {
+    // Without `cause`, for the same reasons: every issue is in the message already.
     if (e instanceof ConfigError)
+      // eslint-disable-next-line preserve-caught-error
       throw new Error(
         `EmbeddingGateway: the gateway configuration built from the props is invalid:\n${e.issues.map((x) => `  - ${x}`).join('\n')}`,
-        { cause: e },
       );
     throw e;
   }

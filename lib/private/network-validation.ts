@@ -5,7 +5,9 @@ import type { GatewayNetworkProps } from '../gateway-network-props';
 const PREFIX = 'GatewayNetwork';
 
 function fail(message: string, cause?: unknown): never {
-  throw new Error(`${PREFIX}: ${message}`, cause === undefined ? undefined : { cause });
+  throw new Error(
+    cause === undefined ? `${PREFIX}: ${message}` : `${PREFIX}: ${message} (${cause instanceof Error ? cause.message : String(cause)})`,
+  );
 }
 
 function isWholeNumber(n: number, min: number): boolean {

@@ -43,9 +43,9 @@ interface CliReport {
  */
 export function runPolicyTests(shippedJson: string, tests: PolicyTests): void {
   const cli = join(packageRoot(), 'cli', 'embedgate.js');
-  if (!existsSync(join(packageRoot(), 'dist', 'cli', 'main.js'))) {
+  if (!existsSync(join(packageRoot(), 'dist', 'cli-bundle', 'main.mjs'))) {
     throw new Error(
-      `EmbeddingGateway: policyTests need the built embedgate CLI (${join(packageRoot(), 'dist', 'cli', 'main.js')}); run "npm run build" in the embedgate package`,
+      `EmbeddingGateway: policyTests need the built embedgate CLI (${join(packageRoot(), 'dist', 'cli-bundle', 'main.mjs')}); run "npm run build" in the embedgate package`,
     );
   }
   const dir = mkdtempSync(join(tmpdir(), 'embedgate-policy-tests-'));

@@ -17,8 +17,16 @@ export interface DevProcess {
 
 const BIN = join(__dirname, '..', '..', 'cli', 'embedgate.js');
 
-export function startDevProcess(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 20_000): Promise<DevProcess> {
-  const child: ChildProcess = spawn(process.execPath, [BIN, 'dev', '--port', '0', ...args], {
+/** `bin`: the CLI entry to run (default: this checkout's; test/package passes the installed package's), in `cwd`. */
+export function startDevProcess(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 20_000,
+  bin = BIN,
+  cwd?: string,
+): Promise<DevProcess> {
+  const child: ChildProcess = spawn(process.execPath, [bin, 'dev', '--port', '0', ...args], {
+    ...(cwd ? { cwd } : {}),
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
