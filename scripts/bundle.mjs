@@ -32,6 +32,7 @@ export const bundles = [
   { name: 'proxy', entry: 'lambda/handlers/proxy.lambda.ts' },
   { name: 'edge-recorder', entry: 'lambda/handlers/edge-recorder.lambda.ts' },
   { name: 'digest', entry: 'lambda/handlers/digest.lambda.ts' },
+  { name: 'compactor', entry: 'lambda/handlers/compactor.lambda.ts' },
   { name: 'approval-task', entry: 'lambda/handlers/approval-task.lambda.ts' },
 ];
 
