@@ -33,7 +33,12 @@ export class DirectoryObjects implements ArchiveObjects {
     }
     const keys = names
       .map((n) => (top ? `${top}/${n}` : n).split(sep).join('/'))
-      .filter((k) => !k.slice(k.lastIndexOf('/') + 1).startsWith(TMP_PREFIX) && k.startsWith(prefix) && (opts.startAfter === undefined || compareKeys(k, opts.startAfter) > 0))
+      .filter(
+        (k) =>
+          !k.slice(k.lastIndexOf('/') + 1).startsWith(TMP_PREFIX) &&
+          k.startsWith(prefix) &&
+          (opts.startAfter === undefined || compareKeys(k, opts.startAfter) > 0),
+      )
       .sort(compareKeys);
     for (const key of keys) {
       const st = await lstat(this.path(key));

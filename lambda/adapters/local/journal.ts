@@ -127,7 +127,7 @@ export class FileJournal implements Archive {
     this.ids.add(record.session_id);
     try {
       if (!this.writing && this.queue.length === 0 && this.writeInline()) {
-        for (let off = 0; off < line.length; ) off += writeSync(this.segment.fd, line, off);
+        for (let off = 0; off < line.length;) off += writeSync(this.segment.fd, line, off);
         fdatasyncSync(this.segment.fd);
         this.segment.records.push(record);
       } else {
