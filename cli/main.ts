@@ -14,6 +14,7 @@ import { buildConfig, readDevConfigFile } from './dev-config';
 
 const USAGE = `usage:
   embedgate dev --config <file> [--port <n>] [--host <addr>] [--archive-dir <dir>] [--issuer] [--skip-edge-auth] [--digest-on-exit]
+                [--no-journal] [--compact-every-ms <n>]
       Run the gateway locally with the local adapters. --issuer also starts the embedded OIDC
       issuer configured in the file's "dev.issuer" section. --digest-on-exit writes the archive's
       signed digests when it stops (embedgate audit digest --include-current-hour).
@@ -92,6 +93,8 @@ async function dev(args: string[]): Promise<number> {
       port: { type: 'string', short: 'p', default: '8787' },
       host: { type: 'string', default: '127.0.0.1' },
       'archive-dir': { type: 'string', default: '.archive' },
+      'no-journal': { type: 'boolean', default: false },
+      'compact-every-ms': { type: 'string' },
       issuer: { type: 'boolean', default: false },
       'skip-edge-auth': { type: 'boolean', default: false },
       metrics: { type: 'boolean', default: false },
@@ -123,7 +126,18 @@ async function dev(args: string[]): Promise<number> {
   }
   const config = buildConfig(file, issuer?.issuer);
   const archiveDir = resolve(values['archive-dir']);
-  const server = await startDevServer({ config, archiveDir, port, host: values.host, edgeAuth: !values['skip-edge-auth'] });
+  const compactEveryMs = values['compact-every-ms'] === undefined ? undefined : Number(values['compact-every-ms']);
+  if (compactEveryMs !== undefined && !(Number.isInteger(compactEveryMs) && compactEveryMs >= 10))
+    throw new UsageError(`--compact-every-ms must be a whole number of milliseconds, at least 10, got ${values['compact-every-ms']}`);
+  const server = await startDevServer({
+    config,
+    archiveDir,
+    port,
+    host: values.host,
+    edgeAuth: !values['skip-edge-auth'],
+    journal: !values['no-journal'],
+    ...(compactEveryMs !== undefined ? { compactEveryMs } : {}),
+  });
 
   const lines = [
     'embedgate dev',

@@ -44,7 +44,7 @@ export async function compactRecords(
       const seals = stored ? decodeRecordObject(b.key, stored).map((r) => `${r.session_id}\n${r.record_sha256}`) : [];
       const ours = b.records.map((r) => `${r.session_id}\n${r.record_sha256}`);
       if (seals.length !== ours.length || seals.some((s, i) => s !== ours[i]))
-        throw new Error(`${b.key} exists with other records than this batch's: refusing to treat the batch as archived`);
+        throw new Error(`${b.key} exists with other records than this batch's: refusing to treat the batch as archived`, { cause: e });
       existing.push(b.key);
     }
   });
