@@ -26,6 +26,7 @@ import { gatewayFunction } from './private/gateway-function';
 import { GatewayMonitoring } from './private/monitoring';
 import { RevocationTable } from './revocation-table';
 import { SessionArchive } from './session-archive';
+import { ArchiveJournal } from './archive-journal';
 import type { UpstreamModel } from './upstream-model';
 
 /** What the gateway does when a session record cannot be archived. */
@@ -191,6 +192,8 @@ export class EmbeddingGateway extends Construct {
   public readonly edgeRecorderDeadLetterQueue: sqs.Queue;
   /** The network the functions run in. */
   public readonly network: GatewayNetwork;
+  /** The archive's write-ahead journal (DynamoDB table, stream, compactor into batch objects). */
+  public readonly journal: ArchiveJournal;
   /** The session archive (bucket, key, Glue table, Athena workgroup). */
   public readonly archive: SessionArchive;
   /** The archive bucket. */
@@ -265,6 +268,10 @@ export class EmbeddingGateway extends Construct {
     Validations.of(this.archive.bucket).acknowledge({ id: 'NIST.800.53.R5-S3BucketReplicationEnabled', reason: replication });
     Validations.of(this.archive.accessLogsBucket).acknowledge({ id: 'NIST.800.53.R5-S3BucketReplicationEnabled', reason: replication });
     this.revocations = new RevocationTable(this, 'Revocations');
+    // The write-ahead journal: records are durable in DynamoDB in the request path and reach the
+    // archive in batches (issue 16).
+    this.journal = new ArchiveJournal(this, 'Journal', { archive: this.archive, network: this.network });
+
     // Hourly signed, chained digests of the archive (tamper evidence beyond Object Lock).
     this.digests = new AuditDigests(this, 'Digests', { archive: this.archive, network: this.network });
 
@@ -349,12 +356,13 @@ export class EmbeddingGateway extends Construct {
         ...config.environment,
         EMBEDGATE_ARCHIVE_BUCKET: this.archive.bucket.bucketName,
         EMBEDGATE_ARCHIVE_KEY_ARN: this.archive.encryptionKey.keyArn,
+        EMBEDGATE_JOURNAL_TABLE: this.journal.table.tableName,
         EMBEDGATE_REVOCATION_TABLE: this.revocations.table.tableName,
         POWERTOOLS_SERVICE_NAME: serviceName,
         POWERTOOLS_METRICS_NAMESPACE: 'embedgate',
       },
     });
-    this.archive.grantWrite(this.proxyFunction);
+    this.journal.grantJournalWrite(this.proxyFunction);
     this.revocations.grantCheck(this.proxyFunction);
     const secrets: Record<string, secretsmanager.ISecret> = {};
     bindings.forEach((b, i) => {
@@ -475,11 +483,12 @@ export class EmbeddingGateway extends Construct {
         ...config.environment,
         EMBEDGATE_ARCHIVE_BUCKET: this.archive.bucket.bucketName,
         EMBEDGATE_ARCHIVE_KEY_ARN: this.archive.encryptionKey.keyArn,
+        EMBEDGATE_JOURNAL_TABLE: this.journal.table.tableName,
         POWERTOOLS_SERVICE_NAME: serviceName,
         POWERTOOLS_METRICS_NAMESPACE: 'embedgate',
       },
     });
-    this.archive.grantWrite(this.edgeRecorderFunction);
+    this.journal.grantJournalWrite(this.edgeRecorderFunction);
     Validations.of(this.edgeRecorderFunction).acknowledge({
       id: 'NIST.800.53.R5-LambdaConcurrency',
       reason:

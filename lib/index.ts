@@ -8,3 +8,4 @@ export * from './policy';
 export * from './revocation-table';
 export * from './session-archive';
 export * from './upstream-model';
+export * from './archive-journal';

@@ -1,5 +1,5 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ArchiveConflictError } from '../../core/errors';
 import type { Archive } from '../../core/ports';
@@ -66,7 +66,20 @@ export class DynamoDbJournal implements Archive {
       );
     } catch (e) {
       if ((e as { name?: string }).name !== 'ConditionalCheckFailedException') throw e;
-      const old = (e as { Item?: Record<string, AttributeValue> }).Item;
+      // The item that was there (returned with the failure; read back where an endpoint does not return it).
+      const old =
+        (e as { Item?: Record<string, AttributeValue> }).Item ??
+        (
+          await this.client.send(
+            new GetItemCommand({
+              TableName: this.tableName,
+              Key: { [JOURNAL_ATTRIBUTES.partitionKey]: { S: record.session_id } },
+              ConsistentRead: true,
+              ProjectionExpression: '#seal',
+              ExpressionAttributeNames: { '#seal': JOURNAL_ATTRIBUTES.recordSha256 },
+            }),
+          )
+        ).Item;
       if (old?.[JOURNAL_ATTRIBUTES.recordSha256]?.S === record.record_sha256) return { key };
       throw new ArchiveConflictError(key, { cause: e });
     }
