@@ -48,11 +48,6 @@ export interface ArchiveJournalProps {
    */
   readonly maxArchiveLag?: Duration;
   /**
-   * Topic for the alarms.
-   * @default - alarms without actions
-   */
-  readonly alarmTopic?: sns.ITopic;
-  /**
    * Lambda runtime of the compactor.
    * @default lambda.Runtime.NODEJS_24_X
    */
@@ -83,8 +78,9 @@ export class ArchiveJournal extends Construct {
   public readonly compactor: lambda.Function;
   /** Where descriptions of batches the compactor could not archive after its retries wait (alarmed). */
   public readonly failureQueue: sqs.Queue;
-  /** Alarms: archive lag (iterator age), batches given up. */
+  /** Alarms: archive lag (iterator age), batches given up (see `createAlarms`). */
   public readonly alarms: cloudwatch.Alarm[] = [];
+  private readonly maxArchiveLag: Duration;
 
   constructor(scope: Construct, id: string, props: ArchiveJournalProps) {
     super(scope, id);
@@ -150,12 +146,13 @@ export class ArchiveJournal extends Construct {
     this.table.grantStreamRead(this.compactor);
     props.archive.grantWrite(this.compactor);
     // A batch found already written (a retried invocation) is read back and compared.
-    props.archive.bucket.grantRead(this.compactor, 'sessions/*');
-    Validations.of(role).acknowledge({
-      id: 'AwsSolutions-IAM5',
-      reason:
-        'Wildcards: objects under sessions/ (one batch object per batch and hour, named by its records), the key grant actions CDK generates (GenerateDataKey*, ReEncrypt*), and the stream ARN suffix of the journal table.',
+    iam.Grant.addToPrincipalOrResource({
+      grantee: this.compactor,
+      actions: perms.ARCHIVE_READ_OBJECT_ACTIONS,
+      resourceArns: [props.archive.bucket.arnForObjects('sessions/*')],
+      resource: props.archive.bucket,
     });
+    props.archive.encryptionKey.grant(this.compactor, 'kms:Decrypt');
     Validations.of(this.compactor).acknowledge({
       id: 'NIST.800.53.R5-LambdaConcurrency',
       reason: 'Invoked by the journal stream only: one invocation per shard at a time.',
@@ -163,6 +160,12 @@ export class ArchiveJournal extends Construct {
     Validations.of(this.compactor).acknowledge({
       id: 'NIST.800.53.R5-LambdaDLQ',
       reason: 'A stream-invoked function: failures go to the event source mapping’s on-failure destination (FailureQueue), not a DLQ.',
+    });
+
+    Validations.of(this.table).acknowledge({
+      id: 'NIST.800.53.R5-DynamoDBInBackupPlan',
+      reason:
+        'The journal is a short-lived write-ahead buffer (items expire after journalRetention); its records are kept in the Object Lock archive, and the table has point-in-time recovery.',
     });
 
     this.compactor.addEventSource(
@@ -178,6 +181,14 @@ export class ArchiveJournal extends Construct {
       }),
     );
 
+    this.maxArchiveLag = props.maxArchiveLag ?? Duration.minutes(15);
+  }
+
+  /**
+   * Create the journal's alarms (the gateway does when its `alarms` prop is on): the age of the
+   * oldest journaled record not yet archived over `maxArchiveLag`, and any batch given up.
+   */
+  public createAlarms(topic?: sns.ITopic): cloudwatch.Alarm[] {
     const alarm = (name: string, metric: cloudwatch.IMetric, threshold: number, description: string) => {
       const a = new cloudwatch.Alarm(this, name, {
         metric,
@@ -187,13 +198,13 @@ export class ArchiveJournal extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         alarmDescription: description,
       });
-      if (props.alarmTopic) a.addAlarmAction(new cwActions.SnsAction(props.alarmTopic));
+      if (topic) a.addAlarmAction(new cwActions.SnsAction(topic));
       this.alarms.push(a);
     };
     alarm(
       'ArchiveLag',
       this.metricArchiveLag(),
-      (props.maxArchiveLag ?? Duration.minutes(15)).toMilliseconds(),
+      this.maxArchiveLag.toMilliseconds(),
       'The oldest journaled session record not yet archived is older than the allowed lag (compactor failing or throttled).',
     );
     alarm(
@@ -202,6 +213,7 @@ export class ArchiveJournal extends Construct {
       1,
       'The compactor gave up on a batch of journaled records (see the failure queue; the records stay in the journal table).',
     );
+    return this.alarms;
   }
 
   /** Age of the oldest journaled record not yet archived (the stream iterator age), ms. @default maximum over 1 minute */

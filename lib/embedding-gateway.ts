@@ -505,6 +505,7 @@ export class EmbeddingGateway extends Construct {
       ? (props.alarmTopic ??
         new sns.Topic(this, 'AlarmTopic', { displayName: 'embedgate alarms', masterKey: this.logsKey, enforceSSL: true }))
       : undefined;
+    if (alarms) this.journal.createAlarms(this.alarmTopic);
     this.monitoring = new GatewayMonitoring(this, 'Monitoring', {
       serviceName,
       proxyFunction: this.proxyFunction,
