@@ -10,6 +10,9 @@ import type { SessionRecord } from '../lambda/core/record';
  * compacted (`journal/`), each session once.
  */
 export async function readLocalArchive(dir: string): Promise<SessionRecord[]> {
+  // The journal first: a compaction writes a segment's batch before it marks the segment archived,
+  // so a record missed here (its segment already archived) is in the batch objects listed below.
+  const pending = (await readJournal(dir)).pending;
   let files: string[];
   try {
     files = (await readdir(join(dir, 'sessions'), { recursive: true }))
@@ -27,7 +30,7 @@ export async function readLocalArchive(dir: string): Promise<SessionRecord[]> {
       for (const r of recs as SessionRecord[]) bySession.set(r.session_id, r);
     }
   }
-  for (const r of (await readJournal(dir)).pending) if (!bySession.has(r.session_id)) bySession.set(r.session_id, r);
+  for (const r of pending) if (!bySession.has(r.session_id)) bySession.set(r.session_id, r);
   return sortRecords([...bySession.values()]);
 }
 

@@ -12,7 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest, type Agent, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -215,18 +215,12 @@ export function send(base: string, path: string, opts: SendOptions = {}): Promis
   });
 }
 
-/** Paths (relative to `<archiveDir>/sessions`) of every record file. */
+/** The session id of every record (archived in either layout, or journaled and not archived yet). */
 export async function recordFiles(archiveDir: string): Promise<string[]> {
-  try {
-    return (await readdir(join(archiveDir, 'sessions'), { recursive: true })).filter((f) => f.endsWith('.json'));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return []; // no archive yet, or one made unwritable on purpose
-    throw e;
-  }
+  // Records of both layouts and the journal's pending ones (issue 16): one entry per record.
+  return (await readArchiveOrNone(archiveDir)).map((r) => r.session_id);
 }
 
-/** Every record stored under this session id (exactly one is expected). */
 export async function recordsOf(archiveDir: string, sessionId: string): Promise<SessionRecord[]> {
   return (await readArchiveOrNone(archiveDir)).filter((r) => r.session_id === sessionId);
 }
