@@ -1,26 +1,51 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readJournal } from '../lambda/adapters/local/journal';
+import { decodeRecordObject, objectLayout } from '../lambda/core/audit/batch';
 import type { SessionRecord } from '../lambda/core/record';
 
-/** Every record of a local archive directory, oldest first. */
+/**
+ * Every record of a local archive directory, oldest first: the archived objects of both layouts
+ * (one record per `.json` object, batches of `.jsonl.gz`) and the records journaled but not yet
+ * compacted (`journal/`), each session once.
+ */
 export async function readLocalArchive(dir: string): Promise<SessionRecord[]> {
+  // The journal first: a compaction writes a segment's batch before it marks the segment archived,
+  // so a record missed here (its segment already archived) is in the batch objects listed below.
+  const pending = (await readJournal(dir)).pending;
   let files: string[];
   try {
-    files = (await readdir(join(dir, 'sessions'), { recursive: true })).filter((f) => f.endsWith('.json'));
+    files = (await readdir(join(dir, 'sessions'), { recursive: true }))
+      .map((f) => `sessions/${f.split('\\').join('/')}`)
+      .filter((k) => objectLayout(k) !== null);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    files = [];
   }
+  const bySession = new Map<string, SessionRecord>();
   // Read in bounded batches: an archive may hold more files than the process may open at once.
-  const records: SessionRecord[] = [];
   for (let i = 0; i < files.length; i += 64) {
     const batch = files.slice(i, i + 64);
-    records.push(
-      ...(await Promise.all(batch.map(async (f) => JSON.parse(await readFile(join(dir, 'sessions', f), 'utf8')) as SessionRecord))),
-    );
+    for (const recs of await Promise.all(batch.map(async (k) => decodeRecordObject(k, await readFile(join(dir, k)))))) {
+      for (const r of recs as SessionRecord[]) bySession.set(r.session_id, r);
+    }
   }
+  for (const r of pending) if (!bySession.has(r.session_id)) bySession.set(r.session_id, r);
+  return sortRecords([...bySession.values()]);
+}
+
+/** Records oldest first (start time, then session id). */
+export function sortRecords<T extends Pick<SessionRecord, 'started_at' | 'session_id'>>(records: T[]): T[] {
   return records.sort((a, b) =>
-    a.started_at < b.started_at ? -1 : a.started_at > b.started_at ? 1 : a.session_id < b.session_id ? -1 : 1,
+    a.started_at < b.started_at
+      ? -1
+      : a.started_at > b.started_at
+        ? 1
+        : a.session_id < b.session_id
+          ? -1
+          : a.session_id > b.session_id
+            ? 1
+            : 0,
   );
 }
 

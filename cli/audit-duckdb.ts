@@ -1,7 +1,7 @@
 /**
  * The named audit queries on DuckDB, over a local archive directory (`embedgate audit query`).
  *
- * The records are read with `read_json` over `<dir>/sessions/*\/*\/*.json` (one JSON object per
+ * The records are read with `read_json` over `<dir>/sessions/*\/*\/*.json` and `*.jsonl.gz` (batches) (one JSON object per
  * file), with hive partitioning for `dt`/`hr` (as VARCHAR, as in Glue) and an explicit column
  * schema derived from the Glue columns (`shared/glue-columns.ts`): the same names and types
  * Athena sees, NULL for a field a record does not have, extra fields ignored. An archive without
@@ -35,27 +35,38 @@ export function duckDbType(type: GlueType): string {
 const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
 /** The SQL that defines `"embedgate"."sessions"` over the archive directory (or an empty table). */
-export function sessionsViewSql(archiveDir: string, hasRecords: boolean): string {
+export function sessionsViewSql(archiveDir: string, hasRecords: boolean | RecordLayouts): string {
+  const layouts: RecordLayouts = typeof hasRecords === 'boolean' ? { single: hasRecords, batch: false } : hasRecords;
   const cols = (fields: readonly GlueField[]) => fields.map((f) => `"${f.name}" ${duckDbType(f.type)}`);
-  if (!hasRecords) {
+  if (!layouts.single && !layouts.batch) {
     return `CREATE TABLE "${DUCKDB_SCHEMA}"."${DUCKDB_TABLE}" (${[...cols(SESSION_COLUMNS), ...cols(PARTITION_KEYS)].join(', ')})`;
   }
-  const glob = `${resolve(archiveDir)}/sessions/*/*/*.json`;
+  // One glob per layout present (DuckDB refuses a glob that matches nothing): one record per
+  // `.json` object, and gzip JSON Lines batches (decompressed by their `.gz` name).
+  const root = `${resolve(archiveDir)}/sessions/*/*/`;
+  const globs = [...(layouts.single ? [`${root}*.json`] : []), ...(layouts.batch ? [`${root}*.jsonl.gz`] : [])];
+  const glob = globs.length === 1 ? globs[0]! : globs;
   const columns = SESSION_COLUMNS.map((f) => `${literal(f.name)}: ${literal(duckDbType(f.type))}`).join(', ');
   const hiveTypes = PARTITION_KEYS.map((f) => `${literal(f.name)}: ${literal(duckDbType(f.type))}`).join(', ');
   return (
-    `CREATE VIEW "${DUCKDB_SCHEMA}"."${DUCKDB_TABLE}" AS SELECT * FROM read_json(${literal(glob)}, ` +
+    `CREATE VIEW "${DUCKDB_SCHEMA}"."${DUCKDB_TABLE}" AS SELECT * FROM read_json(${typeof glob === 'string' ? literal(glob) : `[${glob.map(literal).join(', ')}]`}, ` +
     `format = 'newline_delimited', hive_partitioning = true, hive_types = {${hiveTypes}}, columns = {${columns}})`
   );
 }
 
-/** Whether the archive directory holds at least one record file. */
-async function hasRecords(archiveDir: string): Promise<boolean> {
+/** Which record layouts the archive directory holds objects of. */
+export interface RecordLayouts {
+  readonly single: boolean;
+  readonly batch: boolean;
+}
+
+/** Which layouts the archive directory holds at least one record object of. */
+async function hasRecords(archiveDir: string): Promise<RecordLayouts> {
   try {
     const files = await readdir(join(resolve(archiveDir), 'sessions'), { recursive: true });
-    return files.some((f) => f.endsWith('.json'));
+    return { single: files.some((f) => f.endsWith('.json')), batch: files.some((f) => f.endsWith('.jsonl.gz')) };
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { single: false, batch: false };
     throw e;
   }
 }

@@ -8,18 +8,23 @@
  *                           [--session-id <id>] [--format table|json|csv] [--archive-dir <dir>] [--sql]
  *   embedgate audit query   <name> --athena --workgroup <wg> --database <db> --table <t> [--region <r>] [--format ...] [params...]
  *   embedgate audit query   <name> --athena --sql --database <db> --table <t> [--workgroup <wg>] [params...]
+ *   embedgate audit export  [--archive-dir <dir> | --bucket <b> ...] [--since <time>] [--until <time>] --format jsonl
  *   embedgate audit queries
  */
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parseArgs } from 'node:util';
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { S3Client } from '@aws-sdk/client-s3';
 import { parsePublicKey } from '../lambda/core/audit/digest';
 import { runDigestsUntilCurrent } from '../lambda/core/audit/digest-builder';
 import type { ArchiveObjects } from '../lambda/core/audit/ports';
-import { verifyArchive, type VerifyReport } from '../lambda/core/audit/verify';
+import { verifyArchive, type VerifyOptions, type VerifyReport } from '../lambda/core/audit/verify';
+import { DynamoDbJournal } from '../lambda/adapters/aws/dynamodb-journal';
+import { JOURNAL_DIR, readJournal } from '../lambda/adapters/local/journal';
+import { exportRecords } from './audit-export';
 import { S3Objects } from '../lambda/adapters/aws/s3-objects';
 import { DirectoryObjects } from '../lambda/adapters/local/archive-objects';
 import { defaultSigningKeyPath, LocalKeySigner, publicKeyPathOf } from '../lambda/adapters/local/digest-key';
@@ -34,7 +39,10 @@ export const AUDIT_USAGE = `usage:
       (the key is created on first use: <dir>/keys/digest-signing-key.pem).
   embedgate audit verify [--archive-dir <dir> | --bucket <name> [--prefix <p>] [--region <r>] [--endpoint <url>]]
                          [--public-key <file>]... [--from <time>] [--to <time>] [--format text|json]
-      Check records against digests, the digest chain and the signatures; exit 1 on any problem.
+                         [--journal-table <name>] [--journal-grace-minutes <n>]
+      Check records against digests, the digest chain and the signatures, and that every journaled
+      record reached the archive unchanged (the journal of --archive-dir, or the DynamoDB journal
+      table with --bucket); exit 1 on any problem.
   embedgate audit query <name> [--since <time>] [--until <time>] [--principal <sub>] [--issuer <iss>]
                         [--model <m>] [--session-id <id>] [--format table|json|csv] [--archive-dir <dir>] [--sql]
       Run a named audit query on DuckDB over a local archive (--sql: print the SQL instead).
@@ -42,6 +50,9 @@ export const AUDIT_USAGE = `usage:
                         [--format table|json|csv] [parameters]
       Run the query in the Athena workgroup (AWS credentials from the environment)
       (--sql: print the Athena SQL, and with --workgroup the AWS CLI command, instead).
+  embedgate audit export [--archive-dir <dir> | --bucket <name> [--prefix <p>] [--region <r>] [--endpoint <url>]]
+                         [--since <time>] [--until <time>] --format jsonl
+      Print every archived record (both layouts: one object per record, batch objects), each session once.
   embedgate audit queries
       List the named queries and their parameters.
   <time> is a UTC date (YYYY-MM-DD) or an ISO-8601 instant; periods are [since, until).`;
@@ -72,6 +83,8 @@ export async function audit(args: string[], io: AuditIo = processIo): Promise<nu
         return await verify(rest, io);
       case 'query':
         return await query(rest, io);
+      case 'export':
+        return await exportCommand(rest, io);
       case 'queries':
         io.out(listQueries());
         return 0;
@@ -139,6 +152,8 @@ async function verify(args: string[], io: AuditIo): Promise<number> {
       from: { type: 'string' },
       to: { type: 'string' },
       format: { type: 'string', default: 'text' },
+      'journal-table': { type: 'string' },
+      'journal-grace-minutes': { type: 'string' },
     },
     strict: true,
   });
@@ -149,6 +164,12 @@ async function verify(args: string[], io: AuditIo): Promise<number> {
   const to = values.to === undefined ? undefined : instant('--to', values.to);
   if (from !== undefined && to !== undefined && from >= to) throw new AuditUsageError('--from must be before --to');
 
+  if (values['journal-table'] && !values.bucket)
+    throw new AuditUsageError('--journal-table goes with --bucket (a local archive has its journal in <dir>/journal)');
+  const grace = values['journal-grace-minutes'] === undefined ? undefined : Number(values['journal-grace-minutes']);
+  if (grace !== undefined && !(Number.isFinite(grace) && grace >= 0))
+    throw new AuditUsageError(`--journal-grace-minutes must be a number of minutes, got ${values['journal-grace-minutes']}`);
+  let journal: VerifyOptions['journal'];
   let store: ArchiveObjects;
   let close = () => {};
   const keyFiles = [...(values['public-key'] ?? [])].map((f) => resolve(f));
@@ -163,14 +184,28 @@ async function verify(args: string[], io: AuditIo): Promise<number> {
       ...(values.region ? { region: values.region } : {}),
       ...(values.endpoint ? { endpoint: values.endpoint, forcePathStyle: true } : {}),
     });
-    close = () => client.destroy();
     store = new S3Objects(client, { bucket: values.bucket, ...(values.prefix ? { prefix: values.prefix } : {}) });
+    if (values['journal-table']) {
+      const ddb = new DynamoDBClient({
+        ...(values.region ? { region: values.region } : {}),
+        ...(values.endpoint ? { endpoint: values.endpoint } : {}),
+      });
+      journal = {
+        location: `dynamodb:${values['journal-table']}`,
+        entries: new DynamoDbJournal(ddb, { tableName: values['journal-table'] }).entries(),
+      };
+      close = () => (client.destroy(), ddb.destroy());
+    } else close = () => client.destroy();
   } else {
     const dir = resolve(values['archive-dir'] ?? '.archive');
     if (!existsSync(dir)) throw new AuditUsageError(`no archive directory ${dir}`);
     const local = publicKeyPathOf(defaultSigningKeyPath(dir));
     if (keyFiles.length === 0 && existsSync(local)) keyFiles.push(local);
     store = new DirectoryObjects(dir);
+    if (existsSync(join(dir, JOURNAL_DIR))) {
+      const j = await readJournal(dir);
+      journal = { location: join(dir, JOURNAL_DIR), entries: [...j.archived, ...j.pending] };
+    }
   }
   const publicKeys = await Promise.all(
     keyFiles.map(async (f) => {
@@ -182,7 +217,15 @@ async function verify(args: string[], io: AuditIo): Promise<number> {
     }),
   );
   try {
-    const report = await verifyArchive({ store, publicKeys, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });
+    const report = await verifyArchive({
+      store,
+      publicKeys,
+      ...(from !== undefined ? { from } : {}),
+      ...(to !== undefined ? { to } : {}),
+      ...(journal ? { journal } : {}),
+      ...(grace !== undefined ? { journalGraceMs: grace * 60_000 } : {}),
+      now: io.now(),
+    });
     io.out(values.format === 'json' ? JSON.stringify(report, null, 2) : formatReport(report));
     return report.ok ? 0 : 1;
   } finally {
@@ -202,6 +245,10 @@ export function formatReport(r: VerifyReport): string {
   lines.push(
     `  records: ${r.records.checked} in the archive, ${r.records.digested} listed in digests, ${r.records.undigested} not digested yet`,
   );
+  if (r.journal)
+    lines.push(
+      `  journal: ${r.journal.checked} journaled record(s) in ${r.journal.location}, ${r.journal.archived} archived unchanged, ${r.journal.pending} not archived yet (within the grace period)`,
+    );
   const notYet = r.warnings.filter((w) => w.message.startsWith('not digested yet'));
   const otherWarnings = r.warnings.filter((w) => !notYet.includes(w));
   if (notYet.length > 0)
@@ -218,6 +265,56 @@ export function formatReport(r: VerifyReport): string {
       : `FAILED: ${r.problems.length} problem(s)`,
   );
   return lines.join('\n');
+}
+
+async function exportCommand(args: string[], io: AuditIo): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      'archive-dir': { type: 'string' },
+      bucket: { type: 'string' },
+      prefix: { type: 'string' },
+      region: { type: 'string' },
+      endpoint: { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      format: { type: 'string' },
+    },
+    strict: true,
+  });
+  if (values.format !== 'jsonl')
+    throw new AuditUsageError(`--format jsonl is required (the only export format), got ${values.format ?? 'none'}`);
+  if (values['archive-dir'] && values.bucket) throw new AuditUsageError('give --archive-dir or --bucket, not both');
+  const since = values.since === undefined ? undefined : instant('--since', values.since);
+  const until = values.until === undefined ? undefined : instant('--until', values.until);
+  if (since !== undefined && until !== undefined && since >= until) throw new AuditUsageError('--since must be before --until');
+  let store: ArchiveObjects;
+  let close = () => {};
+  if (values.bucket) {
+    const client = new S3Client({
+      ...(values.region ? { region: values.region } : {}),
+      ...(values.endpoint ? { endpoint: values.endpoint, forcePathStyle: true } : {}),
+    });
+    close = () => client.destroy();
+    store = new S3Objects(client, { bucket: values.bucket, ...(values.prefix ? { prefix: values.prefix } : {}) });
+  } else {
+    const dir = resolve(values['archive-dir'] ?? '.archive');
+    if (!existsSync(dir)) throw new AuditUsageError(`no archive directory ${dir}`);
+    store = new DirectoryObjects(dir);
+  }
+  try {
+    const records = await exportRecords(store, { ...(since !== undefined ? { since } : {}), ...(until !== undefined ? { until } : {}) });
+    for (let i = 0; i < records.length; i += 1000)
+      io.out(
+        records
+          .slice(i, i + 1000)
+          .map((r) => JSON.stringify(r))
+          .join('\n'),
+      );
+    return 0;
+  } finally {
+    close();
+  }
 }
 
 const QUERY_PARAM_OPTIONS = Object.fromEntries(

@@ -20,6 +20,7 @@ import { networkKeySetFetch } from '../lambda/adapters/network/key-set-fetch';
 import { systemClock, uuidv7Ids } from '../lambda/core/ids';
 import type { Archive, EmbeddingProvider, RevocationList } from '../lambda/core/ports';
 import { FileArchive } from '../lambda/adapters/local/file-archive';
+import { FileJournal } from '../lambda/adapters/local/journal';
 import { InMemoryApprovalStore, LocalApprovalWorkflow } from '../lambda/adapters/local/approvals';
 import { handleApprovalTask, type ApprovalExecutionInput } from '../lambda/core/approvals/task';
 import { FileRevocationList } from '../lambda/adapters/local/file-revocations';
@@ -45,6 +46,14 @@ export interface DevServerOptions {
    * @default true
    */
   readonly edgeAuth?: boolean;
+  /**
+   * Records go through the write-ahead journal (`<archiveDir>/journal/`, group commit) and reach
+   * `sessions/` in batch objects; false: one object per record, written in the request (the layout
+   * before issue 16). @default true
+   */
+  readonly journal?: boolean;
+  /** How often the journal is compacted into batch objects, ms. @default 2000 */
+  readonly compactEveryMs?: number;
   /** Replace the archive (tests: a failing archive). */
   readonly archive?: Archive;
   /** Environment for `{"source":"env"}` secrets. @default process.env */
@@ -93,7 +102,18 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   // Requests being served right now: with only one, nothing else waits for the event loop, and
   // the archive writes its record on this thread (see FileArchiveOptions.writeInline).
   let inFlight = 0;
-  const archive = opts.archive ?? new FileArchive(opts.archiveDir, { writeInline: () => inFlight <= 1 });
+  // The write-ahead journal (group commit) with its compactor into batch objects; recovery first:
+  // records a killed process acknowledged reach the archive before this one serves a request.
+  const journal = opts.archive
+    ? undefined
+    : opts.journal === false
+      ? undefined
+      : await FileJournal.open(opts.archiveDir, {
+          writeInline: () => inFlight <= 1,
+          ...(opts.compactEveryMs !== undefined ? { compactEveryMs: opts.compactEveryMs } : {}),
+          onError: (what, e) => process.stderr.write(`embedgate dev: ${what}: ${(e as Error).message}\n`),
+        });
+  const archive = opts.archive ?? journal ?? new FileArchive(opts.archiveDir, { writeInline: () => inFlight <= 1 });
   const ids = uuidv7Ids(systemClock);
   const approvalStore = new InMemoryApprovalStore();
   const workflow: LocalApprovalWorkflow = new LocalApprovalWorkflow({
@@ -245,7 +265,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
         workflow.close();
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      }).then(() => journal?.close()),
   };
 }
 

@@ -19,11 +19,13 @@ import { buildConfig, devPublicClients, missingSecrets, readDevConfigFile } from
 
 const DEV_USAGE = `usage:
   embedgate dev --config <file> [--port <n>] [--issuer] [--issuer-port <n>] [--host <addr>] [--archive-dir <dir>]
-                [--skip-edge-auth] [--metrics] [--digest-on-exit]
+                [--skip-edge-auth] [--metrics] [--digest-on-exit] [--no-journal] [--compact-every-ms <n>]
       Run the gateway locally with the local adapters (--port: default 8787, 0 picks a free port).
       --issuer also starts the embedded OIDC issuer configured in the file's "dev.issuer" section
       (--issuer-port: default dev.issuer.port, 0 picks a free port). --digest-on-exit writes the
-      archive's signed digests when it stops (embedgate audit digest --include-current-hour).`;
+      archive's signed digests when it stops (embedgate audit digest --include-current-hour).
+      Records go through a write-ahead journal (group commit) compacted into batch objects every
+      2 s (--compact-every-ms); --no-journal writes one object per record.`;
 
 const CONFIG_USAGE = `usage:
   embedgate config validate <file>
@@ -192,6 +194,8 @@ async function dev(args: string[]): Promise<number> {
       'issuer-port': { type: 'string' },
       host: { type: 'string', default: '127.0.0.1' },
       'archive-dir': { type: 'string', default: '.archive' },
+      'no-journal': { type: 'boolean', default: false },
+      'compact-every-ms': { type: 'string' },
       issuer: { type: 'boolean', default: false },
       'skip-edge-auth': { type: 'boolean', default: false },
       metrics: { type: 'boolean', default: false },
@@ -232,8 +236,19 @@ async function dev(args: string[]): Promise<number> {
   }
   const config = buildConfig(file, issuer?.issuer);
   const archiveDir = resolve(values['archive-dir']);
+  const compactEveryMs = values['compact-every-ms'] === undefined ? undefined : Number(values['compact-every-ms']);
+  if (compactEveryMs !== undefined && !(Number.isInteger(compactEveryMs) && compactEveryMs >= 10))
+    throw new UsageError(`--compact-every-ms must be a whole number of milliseconds, at least 10, got ${values['compact-every-ms']}`);
   const server = await onPort('--port', port, (p) =>
-    startDevServer({ config, archiveDir, port: p, host: values.host, edgeAuth: !values['skip-edge-auth'] }),
+    startDevServer({
+      config,
+      archiveDir,
+      port: p,
+      host: values.host,
+      edgeAuth: !values['skip-edge-auth'],
+      journal: !values['no-journal'],
+      ...(compactEveryMs !== undefined ? { compactEveryMs } : {}),
+    }),
   ).catch(async (e: unknown) => {
     await issuer?.close();
     throw e;
@@ -289,7 +304,7 @@ async function onPort<T>(flag: string, port: number, start: (port: number) => Pr
   }
 }
 
-/** Whether unexpected errors print their stack: `--debug` anywhere, or EMBEDGATE_DEBUG=1. */
+/** Whether unexpected errors print their stack: `--debug` anywhere, or the CLI_ENV.debug variable set to 1. */
 function debugRequested(argv: string[], env: NodeJS.ProcessEnv): boolean {
   return argv.includes('--debug') || env[CLI_ENV.debug] === '1' || env[CLI_ENV.debug] === 'true';
 }

@@ -11,6 +11,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { HANDLER_ENV, METRIC } from '../shared/contract';
 import { ApprovalWorkflow } from './approval-workflow';
+import { ArchiveJournal } from './archive-journal';
 import { AuditDigests } from './audit-digests';
 import { ArchiveFailureMode, type EmbeddingGatewayProps } from './embedding-gateway-props';
 import { GatewayNetwork } from './gateway-network';
@@ -61,6 +62,8 @@ export class EmbeddingGateway extends Construct {
   public readonly archiveBucket: SessionArchive['bucket'];
   /** The hourly signed digests of the archive (`embedgate audit verify` checks them). */
   public readonly digests: AuditDigests;
+  /** The archive's write-ahead journal (DynamoDB table, stream, compactor into batch objects). */
+  public readonly journal: ArchiveJournal;
   /** The runtime revocation list. */
   public readonly revocations: RevocationTable;
   /** The counters of per-principal rate limits; undefined when no limit is configured. */
@@ -132,6 +135,9 @@ export class EmbeddingGateway extends Construct {
     this.revocations = new RevocationTable(this, 'Revocations');
     // Hourly signed, chained digests of the archive (tamper evidence beyond Object Lock).
     this.digests = new AuditDigests(this, 'Digests', { archive: this.archive, network: this.network });
+    // The write-ahead journal: records are durable in DynamoDB in the request path and reach the
+    // archive in batches.
+    this.journal = new ArchiveJournal(this, 'Journal', { archive: this.archive, network: this.network });
 
     const failMode = props.archiveFailureMode ?? ArchiveFailureMode.CLOSED;
     if (failMode === ArchiveFailureMode.OPEN) {
@@ -160,7 +166,7 @@ export class EmbeddingGateway extends Construct {
 
     const serviceName = Names.uniqueResourceName(this, { maxLength: 64 });
     const gatewayLogs: GatewayLogs = { key: this.logsKey, retention: logRetention };
-    const context = { props, config, logs: gatewayLogs, network: this.network, archive: this.archive, serviceName };
+    const context = { props, config, logs: gatewayLogs, network: this.network, archive: this.archive, journal: this.journal, serviceName };
     const proxy = addProxyFunction(this, { ...context, revocations: this.revocations, bindings, pseudonymKey: this.pseudonymKey });
     this.proxyFunction = proxy.fn;
     this.apiKeySecrets = proxy.apiKeySecrets;
@@ -226,6 +232,7 @@ export class EmbeddingGateway extends Construct {
       ...(this.alarmTopic ? { alarmTopic: this.alarmTopic } : {}),
       rateLimits: this.usage !== undefined,
     });
+    if (alarms) this.journal.createAlarms(this.alarmTopic);
     this.alarms = this.monitoring.alarms;
     this.dashboard = this.monitoring.dashboard;
 

@@ -12,3 +12,4 @@ export * from './revocation-table';
 export * from './session-archive';
 export * from './usage-table';
 export * from './upstream-model';
+export * from './archive-journal';

@@ -8,8 +8,11 @@ import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { GatewayConfig } from '../../shared/config';
 import { openShippedConfig } from '../../shared/config-runtime';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { HANDLER_ENV } from '../../shared/contract';
+import { DynamoDbJournal } from '../adapters/aws/dynamodb-journal';
 import { S3Archive } from '../adapters/aws/s3-archive';
+import type { Archive } from '../core/ports';
 import { requiredEnv } from './env';
 
 // Re-exported for the entries that import it from here; the digest entry imports ./env directly.
@@ -30,8 +33,14 @@ export async function deployedConfig(): Promise<GatewayConfig> {
   return (await import('../../shared/config.js')).loadConfig(shipped.document);
 }
 
-/** The session archive the construct gave this function. */
-export function deployedArchive(): S3Archive {
+/**
+ * The session archive the construct gave this function: the write-ahead journal (a conditional
+ * DynamoDB PutItem; the compactor moves records into the bucket in batches) when the construct set
+ * `HANDLER_ENV.journalTable`, otherwise one S3 object per record.
+ */
+export function deployedArchive(): Archive {
+  const journal = process.env[HANDLER_ENV.journalTable];
+  if (journal) return new DynamoDbJournal(new DynamoDBClient({}), { tableName: journal });
   return new S3Archive(new S3Client({}), {
     bucket: requiredEnv(HANDLER_ENV.archiveBucket),
     kmsKeyId: requiredEnv(HANDLER_ENV.archiveKeyArn),

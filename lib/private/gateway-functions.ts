@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy, Size, Validations } from 'aws-cdk-lib';
+import type { ArchiveJournal } from '../archive-journal';
 import { reviewerPageFiles } from './review-page-routes';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -38,6 +39,8 @@ export interface GatewayFunctionsContext {
   readonly logs: GatewayLogs;
   readonly network: GatewayNetwork;
   readonly archive: SessionArchive;
+  /** The write-ahead journal the functions write records to. */
+  readonly journal: ArchiveJournal;
   /** The Powertools service name of the gateway's metrics. */
   readonly serviceName: string;
 }
@@ -69,11 +72,12 @@ export function addProxyFunction(
     environment: {
       ...c.config.environment,
       ...archiveEnvironment(c.archive),
+      [HANDLER_ENV.journalTable]: c.journal.table.tableName,
       [HANDLER_ENV.revocationTable]: c.revocations.table.tableName,
       ...metricsEnvironment(c.serviceName),
     },
   });
-  c.archive.grantWrite(fn);
+  c.journal.grantJournalWrite(fn);
   c.revocations.grantCheck(fn);
   const secrets: Record<string, secretsmanager.ISecret> = {};
   c.bindings.forEach((b, i) => {
@@ -124,9 +128,14 @@ export function addEdgeRecorder(
     logGroup: edgeLogs,
     role: edgeRole,
     extra: { deadLetterQueue, retryAttempts: 2 },
-    environment: { ...c.config.environment, ...archiveEnvironment(c.archive), ...metricsEnvironment(c.serviceName) },
+    environment: {
+      ...c.config.environment,
+      ...archiveEnvironment(c.archive),
+      [HANDLER_ENV.journalTable]: c.journal.table.tableName,
+      ...metricsEnvironment(c.serviceName),
+    },
   });
-  c.archive.grantWrite(fn);
+  c.journal.grantJournalWrite(fn);
   Validations.of(fn).acknowledge({
     id: 'NIST.800.53.R5-LambdaConcurrency',
     reason:

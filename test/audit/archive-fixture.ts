@@ -116,7 +116,8 @@ export async function writeSessions(dir: string, steps: readonly Step[] = SCRIPT
     revocations: new InMemoryRevocationList(),
     archive: new FileArchive(dir),
     clock: { now: () => (now += 1) },
-    ids: { sessionId: () => `session-${String(++n).padStart(4, '0')}` },
+    // Unique across calls on one directory (a second call adds records, it does not reuse ids).
+    ids: { sessionId: () => `session-${now}-${String(++n).padStart(4, '0')}` },
   });
   const records: SessionRecord[] = [];
   for (const s of steps) {

@@ -190,7 +190,7 @@ describe('verify: an intact archive', () => {
     expect(next.written && next.doc.late.map((e) => [e.key, e.last_modified])).toEqual([[recordKey(late!), '2026-03-01T08:40:00.000Z']]);
     const r = await verifyDir(d);
     expect(r.problems).toEqual([]);
-    expect(r.records).toEqual({ checked: 10, digested: 10, undigested: 0 });
+    expect(r.records).toEqual({ checked: 10, digested: 10, undigested: 0, records: 10 });
   });
 });
 

@@ -4,10 +4,11 @@
  * a request ends, or inline writes would stop (a leak) or block other requests (an undercount).
  */
 import { once } from 'node:events';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readLocalArchive } from '../../cli/archive-reader';
 import { startDevServer, type DevServer } from '../../cli/dev-server';
 import { loadConfig } from '../../shared/config';
 
@@ -43,8 +44,7 @@ const settled = async () => {
   }
   return server.requestsInFlight();
 };
-const records = async () =>
-  (await readdir(join(dir, 'sessions'), { recursive: true }).catch(() => [] as string[])).filter((f) => f.endsWith('.json')).length;
+const records = async () => (await readLocalArchive(dir)).length;
 const rawSocket = async (): Promise<Socket> => {
   const s = connect(port, '127.0.0.1');
   await once(s, 'connect');

@@ -307,7 +307,7 @@ describe('edge recorder', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1 });
   });
 
-  test('may write records and nothing else of the archive', () => {
+  test('journals records (PutItem on the journal table) and touches nothing of the archive bucket', () => {
     const fn = Object.values(
       template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('edge recorder') } }),
     )[0]!.Properties;
@@ -315,9 +315,12 @@ describe('edge recorder', () => {
     const s3Actions = Object.values(template.findResources('AWS::IAM::Policy'))
       .filter((p) => JSON.stringify(p.Properties.Roles).includes(roleId))
       .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[] }[])
-      .flatMap((st) => [st.Action].flat())
-      .filter((a) => a.startsWith('s3:'));
-    expect(s3Actions).toEqual(['s3:PutObject']);
+      .flatMap((st) => [st.Action].flat());
+    expect(s3Actions.filter((a) => a.startsWith('s3:'))).toEqual([]);
+    expect(s3Actions.filter((a) => a.startsWith('dynamodb:') && !a.startsWith('dynamodb:Describe'))).toEqual(
+      expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:GetItem']),
+    );
+    expect(s3Actions).not.toEqual(expect.arrayContaining([expect.stringMatching(/dynamodb:(Update|Delete|BatchWrite)/)]));
   });
 });
 

@@ -91,9 +91,12 @@ beforeAll(async () => {
   // archive directory itself, which also holds the dev deny list, stays readable).
   await mkdir(join(workDir, 'open-archive'));
   await writeFile(join(workDir, 'open-archive', 'sessions'), 'in the way');
+  // One object per record (--no-journal): these gateways' archive is made to fail by putting a
+  // file where sessions/ should be. The journal's own failures (a failed fdatasync) are tested in
+  // test/adapters/local/journal.test.ts, the gateway's answer to them in test/core/gateway.test.ts.
   [gw, openGw] = await Promise.all([
-    startGateway({ config: config('closed'), env }),
-    startGateway({ config: config('open'), env, archiveDir: join(workDir, 'open-archive') }),
+    startGateway({ config: config('closed'), env, args: ['--no-journal'] }),
+    startGateway({ config: config('open'), env, archiveDir: join(workDir, 'open-archive'), args: ['--no-journal'] }),
   ]);
   answered.set(gw, new Map());
   answered.set(openGw, new Map());

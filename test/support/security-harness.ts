@@ -12,10 +12,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest, type Agent, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readLocalArchive } from '../../cli/archive-reader';
 import type { SessionRecord } from '../../lambda/core/record';
 
 /** The repository root, whether this file runs from test/support or compiled from dist/test/support. */
@@ -214,28 +215,29 @@ export function send(base: string, path: string, opts: SendOptions = {}): Promis
   });
 }
 
-/** Paths (relative to `<archiveDir>/sessions`) of every record file. */
+/** The session id of every record (archived in either layout, or journaled and not archived yet). */
 export async function recordFiles(archiveDir: string): Promise<string[]> {
+  // Records of both layouts and the journal's pending ones (issue 16): one entry per record.
+  return (await readArchiveOrNone(archiveDir)).map((r) => r.session_id);
+}
+
+export async function recordsOf(archiveDir: string, sessionId: string): Promise<SessionRecord[]> {
+  return (await readArchiveOrNone(archiveDir)).filter((r) => r.session_id === sessionId);
+}
+
+/** Every record (archived in either layout, or journaled), or none when the archive was made unreadable on purpose. */
+async function readArchiveOrNone(archiveDir: string): Promise<SessionRecord[]> {
   try {
-    return (await readdir(join(archiveDir, 'sessions'), { recursive: true })).filter((f) => f.endsWith('.json'));
+    return await readLocalArchive(archiveDir);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return []; // no archive yet, or one made unwritable on purpose
+    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
     throw e;
   }
 }
 
-/** Every record stored under this session id (exactly one is expected). */
-export async function recordsOf(archiveDir: string, sessionId: string): Promise<SessionRecord[]> {
-  const files = (await recordFiles(archiveDir)).filter((f) => f.endsWith(`/${sessionId}.json`) || f === `${sessionId}.json`);
-  return Promise.all(files.map(async (f) => JSON.parse(await readFile(join(archiveDir, 'sessions', f), 'utf8')) as SessionRecord));
-}
-
 /** The raw text of every record file, for leak scans. */
 export async function archiveText(archiveDir: string): Promise<string> {
-  const files = await recordFiles(archiveDir);
-  const texts = await Promise.all(files.map((f) => readFile(join(archiveDir, 'sessions', f), 'utf8')));
-  return texts.join('');
+  return (await readArchiveOrNone(archiveDir)).map((r) => `${JSON.stringify(r)}\n`).join('');
 }
 
 /** The parsed JSON body, or undefined. */

@@ -1,7 +1,11 @@
-import { lstat, mkdir, open, readdir, readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, lstat, mkdir, open, readdir, readFile, unlink } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { compareKeys } from '../../core/audit/digest';
 import { ObjectExistsError, type ArchiveObject, type ArchiveObjects } from '../../core/audit/ports';
+
+/** Name prefix of the temporary files `create` writes before linking them to their key (never listed). */
+const TMP_PREFIX = '.tmp-';
 
 /**
  * The objects of a local archive directory (`embedgate dev --archive-dir`): keys are paths
@@ -29,7 +33,12 @@ export class DirectoryObjects implements ArchiveObjects {
     }
     const keys = names
       .map((n) => (top ? `${top}/${n}` : n).split(sep).join('/'))
-      .filter((k) => k.startsWith(prefix) && (opts.startAfter === undefined || compareKeys(k, opts.startAfter) > 0))
+      .filter(
+        (k) =>
+          !k.slice(k.lastIndexOf('/') + 1).startsWith(TMP_PREFIX) &&
+          k.startsWith(prefix) &&
+          (opts.startAfter === undefined || compareKeys(k, opts.startAfter) > 0),
+      )
       .sort(compareKeys);
     for (const key of keys) {
       const st = await lstat(this.path(key));
@@ -46,21 +55,33 @@ export class DirectoryObjects implements ArchiveObjects {
     }
   }
 
+  /**
+   * Written whole or not at all: the bytes go to a hidden temporary file in the same directory,
+   * are fsync'd, and the file is then linked to its key (`link` fails if the key exists, so nothing
+   * is overwritten). A crash leaves at most a hidden temporary file, never a truncated object.
+   */
   async create(key: string, body: Uint8Array, _contentType: string): Promise<void> {
     const path = this.path(key);
-    await mkdir(dirname(path), { recursive: true });
-    let fh;
-    try {
-      fh = await open(path, 'wx', 0o444);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new ObjectExistsError(key, { cause: e });
-      throw e;
-    }
+    const dir = dirname(path);
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, `${TMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`);
+    const fh = await open(tmp, 'wx', 0o444);
     try {
       await fh.writeFile(body);
       await fh.datasync();
-    } finally {
+    } catch (e) {
       await fh.close();
+      await unlink(tmp).catch(() => undefined);
+      throw e;
+    }
+    await fh.close();
+    try {
+      await link(tmp, path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new ObjectExistsError(key, { cause: e });
+      throw e;
+    } finally {
+      await unlink(tmp).catch(() => undefined);
     }
   }
 

@@ -12,6 +12,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { recordKey, recordSha256, type SessionRecord } from '../record';
+import { decodeRecordObject, objectLayout, recordPartition } from './batch';
 import { mapLimit } from '../util/concurrency';
 import {
   compareKeys,
@@ -48,7 +49,11 @@ export type ProblemKind =
   /** A digest cannot be read or parsed, is misnamed, or something else sits under `digests/`. */
   | 'bad_digest'
   /** Two digests list the same record. */
-  | 'duplicate_entry';
+  | 'duplicate_entry'
+  /** A journaled record is not in the archive, past the compactor's grace period (issue 16). */
+  | 'unarchived_record'
+  /** Two different records in the archive carry one session id. */
+  | 'duplicate_record';
 
 export interface Problem {
   readonly kind: ProblemKind;
@@ -67,6 +72,25 @@ export interface VerifyOptions {
   readonly to?: number;
   /** Objects read at once. @default 16 */
   readonly concurrency?: number;
+  /**
+   * The write-ahead journal (the DynamoDB table, `embedgate dev`'s journal directory): every
+   * journaled record of the window must be in the archive with the same seal. Absent: not checked.
+   */
+  readonly journal?: {
+    readonly location: string;
+    readonly entries: AsyncIterable<JournalEntry> | Iterable<JournalEntry>;
+  };
+  /** A journaled record younger than this is not archived yet, not lost (the compactor's lag), ms. @default 900000 (15 min) */
+  readonly journalGraceMs?: number;
+  /** Epoch ms, for the grace period. @default Date.now() */
+  readonly now?: number;
+}
+
+/** A journaled record as verification sees it. */
+export interface JournalEntry {
+  readonly session_id: string;
+  readonly record_sha256: string;
+  readonly started_at: string;
 }
 
 export interface VerifyReport {
@@ -81,7 +105,10 @@ export interface VerifyReport {
     /** End of the last digest: records of later hours are not digested yet. */
     readonly coveredUntil: string | null;
   };
-  readonly records: { readonly checked: number; readonly digested: number; readonly undigested: number };
+  /** Objects under `sessions/` checked (a batch object is one), digested, not digested yet; records in them. */
+  readonly records: { readonly checked: number; readonly digested: number; readonly undigested: number; readonly records: number };
+  /** The journal check, when a journal was given: entries of the window, archived, not archived yet (within the grace period). */
+  readonly journal: { readonly location: string; readonly checked: number; readonly archived: number; readonly pending: number } | null;
   readonly problems: readonly Problem[];
   /** Not failures: records not digested yet, records written before records were sealed. */
   readonly warnings: readonly Problem[];
@@ -171,6 +198,9 @@ export async function verifyArchive(o: VerifyOptions): Promise<VerifyReport> {
   const coveredFrom = first ? Date.parse(first.doc.period.start) : undefined;
   const coveredUntil = last ? Date.parse(last.doc.period.end) : undefined;
 
+  /** Seals of the records read from the archive, by session id. */
+  const archived = new Map<string, Set<string>>();
+
   // 5. Records the digests list: present, same bytes, consistent content.
   const listedInWindow = [...entries.entries()].filter(([k]) => inWindow(k)).sort(([a], [b]) => compareKeys(a, b));
   await mapLimit(listedInWindow, concurrency, async ([key, { digest, entry }]) => {
@@ -182,9 +212,11 @@ export async function verifyArchive(o: VerifyOptions): Promise<VerifyReport> {
     const actual = sha256Tagged(bytes);
     if (actual !== entry.object_sha256) {
       problem('changed_record', key, `its bytes hash to ${actual}, ${digest} recorded ${entry.object_sha256}`);
+      // Still what the archive holds for the journal check (reported there as changed, not as absent).
+      checkContent(key, bytes, () => undefined, [], archived);
       return;
     }
-    checkContent(key, bytes, problem, warnings);
+    checkContent(key, bytes, problem, warnings, archived);
   });
 
   // 6. Records in the archive: each one in a digest, or newer than the last digest.
@@ -204,7 +236,11 @@ export async function verifyArchive(o: VerifyOptions): Promise<VerifyReport> {
       undigested++;
       warnings.push({ kind: 'inserted_record', key, message: 'not digested yet: newer than the last digest' });
     } else if (p === null) {
-      problem('inserted_record', key, 'an object under sessions/ outside the record layout (sessions/dt=YYYY-MM-DD/hr=HH/<id>.json)');
+      problem(
+        'inserted_record',
+        key,
+        'an object under sessions/ outside the record layouts (sessions/dt=YYYY-MM-DD/hr=HH/<id>.json, .../batch-<id>-<hash>.jsonl.gz)',
+      );
       return;
     } else {
       const where =
@@ -214,8 +250,35 @@ export async function verifyArchive(o: VerifyOptions): Promise<VerifyReport> {
       problem('inserted_record', key, `in no digest: ${where}`);
     }
     const bytes = await store.get(key);
-    if (bytes) checkContent(key, bytes, problem, warnings);
+    if (bytes) checkContent(key, bytes, problem, warnings, archived);
   });
+
+  // 7. The journal: every journaled record of the window reached the archive, unchanged.
+  let journal: VerifyReport['journal'] = null;
+  if (o.journal) {
+    const now = o.now ?? Date.now();
+    const grace = o.journalGraceMs ?? 15 * 60_000;
+    let jChecked = 0;
+    let jArchived = 0;
+    let jPending = 0;
+    for await (const e of o.journal.entries) {
+      const t = Date.parse(e.started_at);
+      if ((fromHour !== undefined && t < fromHour) || (toHour !== undefined && t >= toHour)) continue;
+      jChecked++;
+      const seals = archived.get(e.session_id);
+      const where = `journal ${e.session_id}`;
+      if (seals?.has(e.record_sha256)) jArchived++;
+      else if (seals) problem('changed_record', where, `archived with seal ${[...seals].join(', ')}, journaled with ${e.record_sha256}`);
+      else if (now - t < grace) {
+        jPending++;
+        warnings.push({ kind: 'unarchived_record', key: where, message: 'journaled, not archived yet (within the grace period)' });
+      } else problem('unarchived_record', where, `journaled at ${e.started_at} with seal ${e.record_sha256}, absent from the archive`);
+    }
+    journal = { location: o.journal.location, checked: jChecked, archived: jArchived, pending: jPending };
+  }
+  for (const [id, seals] of archived) {
+    if (seals.size > 1) problem('duplicate_record', `session ${id}`, `${seals.size} different records carry this session id`);
+  }
 
   const sortByKey = (a: Problem, b: Problem) => compareKeys(a.key, b.key) || a.kind.localeCompare(b.kind);
   return {
@@ -227,7 +290,8 @@ export async function verifyArchive(o: VerifyOptions): Promise<VerifyReport> {
       coveredFrom: coveredFrom === undefined ? null : iso(coveredFrom),
       coveredUntil: coveredUntil === undefined ? null : iso(coveredUntil),
     },
-    records: { checked, digested: listedInWindow.length, undigested },
+    records: { checked, digested: listedInWindow.length, undigested, records: [...archived.values()].reduce((n, v) => n + v.size, 0) },
+    journal,
     problems: problems.sort(sortByKey),
     warnings: warnings.sort(sortByKey),
   };
@@ -289,32 +353,50 @@ async function checkChain(
   }
 }
 
-function checkContent(key: string, bytes: Uint8Array, problem: Report, warnings: Problem[]): void {
-  let record: Partial<SessionRecord>;
+function checkContent(key: string, bytes: Uint8Array, problem: Report, warnings: Problem[], archived: Map<string, Set<string>>): void {
+  let records: Array<Partial<SessionRecord>>;
   try {
-    record = JSON.parse(Buffer.from(bytes).toString('utf8')) as Partial<SessionRecord>;
-    if (record === null || typeof record !== 'object' || Array.isArray(record)) throw new Error('not an object');
+    records = objectLayout(key) === null ? [parseOne(bytes)] : decodeRecordObject(key, bytes);
   } catch (e) {
     problem('changed_record', key, `not a JSON record: ${(e as Error).message}`);
     return;
   }
-  if (typeof record.session_id !== 'string' || typeof record.started_at !== 'string') {
-    problem('changed_record', key, 'has no session_id or started_at');
-    return;
-  }
-  if (typeof record.record_sha256 !== 'string') {
-    warnings.push({
-      kind: 'changed_record',
-      key,
-      message: 'has no record_sha256 (written before records were sealed): only its bytes are checked',
-    });
-  } else {
-    const seal = recordSha256(record as SessionRecord);
-    if (seal !== record.record_sha256)
-      problem('changed_record', key, `its content hashes to ${seal}, not to its record_sha256 ${record.record_sha256}`);
-  }
-  const expected = recordKey(record as SessionRecord);
-  if (key !== expected) problem('misplaced_record', key, `its session id and start time belong at ${expected}`);
+  const batch = objectLayout(key) === 'batch';
+  records.forEach((record, i) => {
+    const at = batch ? `${key}#${i + 1}` : key;
+    if (typeof record.session_id !== 'string' || typeof record.started_at !== 'string') {
+      problem('changed_record', at, 'has no session_id or started_at');
+      return;
+    }
+    if (typeof record.record_sha256 !== 'string') {
+      warnings.push({
+        kind: 'changed_record',
+        key: at,
+        message: 'has no record_sha256 (written before records were sealed): only its bytes are checked',
+      });
+    } else {
+      const seal = recordSha256(record as SessionRecord);
+      if (seal !== record.record_sha256)
+        problem('changed_record', at, `its content hashes to ${seal}, not to its record_sha256 ${record.record_sha256}`);
+    }
+    let seals = archived.get(record.session_id);
+    if (!seals) archived.set(record.session_id, (seals = new Set()));
+    seals.add(record.record_sha256 ?? `unsealed:${key}`);
+    if (batch) {
+      const partition = recordPartition(record as SessionRecord);
+      if (!key.startsWith(partition))
+        problem('misplaced_record', at, `session ${record.session_id} starts in ${partition}, not in this batch's partition`);
+    } else {
+      const expected = recordKey(record as SessionRecord);
+      if (key !== expected) problem('misplaced_record', key, `its session id and start time belong at ${expected}`);
+    }
+  });
+}
+
+function parseOne(bytes: Uint8Array): Partial<SessionRecord> {
+  const record = JSON.parse(Buffer.from(bytes).toString('utf8')) as Partial<SessionRecord>;
+  if (record === null || typeof record !== 'object' || Array.isArray(record)) throw new Error('not an object');
+  return record;
 }
 
 /** End (epoch ms) of the period of a digest key: the hour after the one it is named by. */

@@ -1,0 +1,268 @@
+import { closeSync, fdatasync, fdatasyncSync, openSync, write, writeSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { compactRecords } from '../../core/audit/compactor';
+import { ArchiveConflictError } from '../../core/errors';
+import type { Archive } from '../../core/ports';
+import { recordKey, type SessionRecord } from '../../core/record';
+import { DirectoryObjects } from './archive-objects';
+
+/** The journal's directory inside the archive directory. */
+export const JOURNAL_DIR = 'journal';
+const OPEN_SEGMENT = /^(\d{12})\.jsonl$/;
+const ARCHIVED_SEGMENT = /^(\d{12})\.archived\.jsonl$/;
+
+export interface FileJournalOptions {
+  /**
+   * Asked before a write when no group write is under way: `true` when nothing else waits for this
+   * process's event loop (`embedgate dev`: "this is the only request in flight"). The record is then
+   * appended and fdatasync'd on the calling thread, without round trips to libuv's thread pool.
+   * Otherwise records wait for the next group write: every record that arrived while the previous
+   * write was syncing shares one write and one fdatasync.
+   * @default () => false
+   */
+  readonly writeInline?: () => boolean;
+  /**
+   * How often the open segment is closed and its records compacted into the archive.
+   * @default 2000 ms
+   */
+  readonly compactEveryMs?: number;
+  /**
+   * Compact as soon as the open segment holds this many records.
+   * @default 10000
+   */
+  readonly maxSegmentRecords?: number;
+  /** Told about compactions that failed (they are retried on the next tick). */
+  readonly onError?: (what: string, error: unknown) => void;
+}
+
+interface Waiting {
+  readonly record: SessionRecord;
+  readonly line: Buffer;
+  readonly resolve: () => void;
+  readonly reject: (e: unknown) => void;
+}
+
+interface Segment {
+  readonly seq: number;
+  readonly path: string;
+  readonly fd: number;
+  readonly records: SessionRecord[];
+}
+
+/**
+ * The write-ahead journal of `embedgate dev` (issue 16), an {@link Archive}: `put` appends the record
+ * to an append-only segment file (`<archive dir>/journal/<seq>.jsonl`) and resolves once it is
+ * fdatasync'd, so the gateway's fail-closed promise holds as with one file per record, at the cost of
+ * one append. Concurrent records share one fdatasync (group commit).
+ *
+ * A compactor (a timer here, DynamoDB Streams in AWS) closes the open segment every
+ * `compactEveryMs`, writes its records as one batch object per hour partition under `sessions/`
+ * (`compactRecords`), and renames the segment to `<seq>.archived.jsonl`, which `embedgate audit
+ * verify --journal-dir` checks against the archive. `FileJournal.open` first archives the segments a
+ * previous process left open (killed mid-load): every record that was acknowledged is in the journal,
+ * and reaches the archive after a restart. A torn last line (a write cut by the kill, never
+ * acknowledged) is skipped.
+ */
+export class FileJournal implements Archive {
+  readonly dir: string;
+  readonly objects: DirectoryObjects;
+  private segment: Segment;
+  private nextSeq: number;
+  /** Session ids of records not archived yet (a second record with one id is refused, as S3's If-None-Match does). */
+  private readonly ids = new Set<string>();
+  private readonly writeInline: () => boolean;
+  private readonly maxSegmentRecords: number;
+  private readonly onError: (what: string, error: unknown) => void;
+  private queue: Waiting[] = [];
+  private writing = false;
+  /** Closed segments whose records are not archived yet, oldest first. */
+  private readonly closed: Segment[] = [];
+  private compacting: Promise<void> | null = null;
+  private readonly timer: NodeJS.Timeout;
+  private closedForGood = false;
+
+  private constructor(root: string, nextSeq: number, opts: FileJournalOptions) {
+    this.objects = new DirectoryObjects(root);
+    this.dir = join(resolve(root), JOURNAL_DIR);
+    this.writeInline = opts.writeInline ?? (() => false);
+    this.maxSegmentRecords = opts.maxSegmentRecords ?? 10_000;
+    this.onError = opts.onError ?? (() => undefined);
+    this.nextSeq = nextSeq;
+    this.segment = this.openSegment();
+    this.timer = setInterval(() => void this.compact().catch(() => undefined), opts.compactEveryMs ?? 2000);
+    this.timer.unref();
+  }
+
+  /**
+   * Open the journal of the archive directory `root`: archives what a previous process left in its
+   * open segments (recovery), then starts a new segment. Rejects if recovery cannot archive them.
+   */
+  static async open(root: string, opts: FileJournalOptions = {}): Promise<FileJournal> {
+    const dir = join(resolve(root), JOURNAL_DIR);
+    await mkdir(dir, { recursive: true });
+    const names = await readdir(dir);
+    let maxSeq = 0;
+    const leftover: string[] = [];
+    for (const n of names) {
+      const m = OPEN_SEGMENT.exec(n) ?? ARCHIVED_SEGMENT.exec(n);
+      if (!m) continue;
+      maxSeq = Math.max(maxSeq, Number(m[1]));
+      if (OPEN_SEGMENT.test(n)) leftover.push(n);
+    }
+    const objects = new DirectoryObjects(root);
+    for (const n of leftover.sort()) {
+      const records = parseSegment(await readFile(join(dir, n), 'utf8')).records;
+      if (records.length > 0) await compactRecords(records, objects);
+      await rename(join(dir, n), join(dir, n.replace(/\.jsonl$/, '.archived.jsonl')));
+    }
+    return new FileJournal(root, maxSeq + 1, opts);
+  }
+
+  async put(record: SessionRecord): Promise<{ key: string }> {
+    if (this.closedForGood) throw new Error('the journal is closed');
+    const key = recordKey(record);
+    if (this.ids.has(record.session_id)) throw new ArchiveConflictError(key);
+    const line = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');
+    this.ids.add(record.session_id);
+    try {
+      if (!this.writing && this.queue.length === 0 && this.writeInline()) {
+        for (let off = 0; off < line.length;) off += writeSync(this.segment.fd, line, off);
+        fdatasyncSync(this.segment.fd);
+        this.segment.records.push(record);
+      } else {
+        await new Promise<void>((res, rej) => {
+          this.queue.push({ record, line, resolve: res, reject: rej });
+          if (!this.writing) this.drain();
+        });
+      }
+    } catch (e) {
+      this.ids.delete(record.session_id);
+      throw e;
+    }
+    if (this.segment.records.length >= this.maxSegmentRecords) void this.compact().catch(() => undefined);
+    return { key };
+  }
+
+  /** Group commit: one write and one fdatasync for every record queued meanwhile, until the queue is empty. */
+  private drain(): void {
+    this.writing = true;
+    const batch = this.queue;
+    this.queue = [];
+    const segment = this.segment;
+    const fd = segment.fd;
+    const bytes = batch.length === 1 ? batch[0]!.line : Buffer.concat(batch.map((w) => w.line));
+    const done = (e: unknown) => {
+      if (!e) for (const w of batch) segment.records.push(w.record);
+      for (const w of batch) {
+        if (e) w.reject(e);
+        else w.resolve();
+      }
+      if (this.queue.length > 0) this.drain();
+      else this.writing = false;
+    };
+    const writeFrom = (off: number) =>
+      write(fd, bytes, off, bytes.length - off, null, (err, n) => {
+        if (err) return done(err);
+        if (off + n < bytes.length) return writeFrom(off + n);
+        fdatasync(fd, (syncErr) => done(syncErr));
+      });
+    writeFrom(0);
+  }
+
+  /**
+   * Close the open segment (once no group write is under way) and archive every closed segment.
+   * Resolves when they are archived; rejects (and keeps them for the next try) otherwise.
+   */
+  compact(): Promise<void> {
+    if (this.compacting) return this.compacting;
+    this.compacting = this.runCompaction().finally(() => (this.compacting = null));
+    return this.compacting;
+  }
+
+  private async runCompaction(): Promise<void> {
+    if (this.segment.records.length > 0) {
+      while (this.writing) await new Promise((r) => setImmediate(r));
+      const full = this.segment;
+      if (!this.closedForGood) this.segment = this.openSegment();
+      closeSync(full.fd);
+      this.closed.push(full);
+    }
+    while (this.closed.length > 0) {
+      const s = this.closed[0]!;
+      try {
+        await compactRecords(s.records, this.objects);
+        await rename(s.path, s.path.replace(/\.jsonl$/, '.archived.jsonl'));
+      } catch (e) {
+        this.onError(`archiving journal segment ${s.path} failed (retried on the next tick)`, e);
+        throw e;
+      }
+      this.closed.shift();
+      for (const r of s.records) this.ids.delete(r.session_id);
+    }
+  }
+
+  /** Stop the timer and archive everything journaled so far. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    while (this.writing || this.queue.length > 0) await new Promise((r) => setImmediate(r));
+    this.closedForGood = true;
+    const last = this.segment;
+    await this.compact();
+    if (last === this.segment && last.records.length === 0) {
+      closeSync(last.fd);
+      // An empty segment carries nothing: mark it archived so the next start does not replay it.
+      await rename(last.path, last.path.replace(/\.jsonl$/, '.archived.jsonl'));
+    }
+  }
+
+  /** Records journaled and not archived yet (tests, `readLocalArchive`). */
+  pendingRecords(): SessionRecord[] {
+    return [...this.closed.flatMap((s) => s.records), ...this.segment.records];
+  }
+
+  private openSegment(): Segment {
+    const seq = this.nextSeq++;
+    const path = join(this.dir, `${String(seq).padStart(12, '0')}.jsonl`);
+    return { seq, path, fd: openSync(path, 'wx', 0o644), records: [] };
+  }
+}
+
+/**
+ * The records of a journal segment's text. A last line without its newline is a write cut short
+ * (never acknowledged) and is skipped, as are lines that are not JSON objects (counted in `torn`).
+ */
+export function parseSegment(text: string): { records: SessionRecord[]; torn: number } {
+  const lines = text.split('\n');
+  let torn = lines.pop() === '' ? 0 : 1;
+  const records: SessionRecord[] = [];
+  for (const line of lines) {
+    try {
+      const v = JSON.parse(line) as unknown;
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
+      records.push(v as SessionRecord);
+    } catch {
+      torn++;
+    }
+  }
+  return { records, torn };
+}
+
+/** Every record of a local journal directory, archived segments included (verify, readLocalArchive). */
+export async function readJournal(root: string): Promise<{ archived: SessionRecord[]; pending: SessionRecord[] }> {
+  const dir = join(resolve(root), JOURNAL_DIR);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { archived: [], pending: [] };
+    throw e;
+  }
+  const archived: SessionRecord[] = [];
+  const pending: SessionRecord[] = [];
+  for (const n of names.sort()) {
+    const into = ARCHIVED_SEGMENT.test(n) ? archived : OPEN_SEGMENT.test(n) ? pending : null;
+    if (into) into.push(...parseSegment(await readFile(join(dir, n), 'utf8')).records);
+  }
+  return { archived, pending };
+}

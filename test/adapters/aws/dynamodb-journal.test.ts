@@ -1,0 +1,149 @@
+/**
+ * The DynamoDB write-ahead journal (issue 16) with the real DynamoDBClient against dynalite, and the
+ * compactor handler fed with the stream events that table would deliver.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDbJournal, journalItem, recordOfJournalItem } from '../../../lambda/adapters/aws/dynamodb-journal';
+import { DirectoryObjects } from '../../../lambda/adapters/local/archive-objects';
+import { isArchiveConflict } from '../../../lambda/core/errors';
+import { createCompactorHandler, type JournalStreamEvent } from '../../../lambda/handlers/compactor';
+import { exportRecords } from '../../../cli/audit-export';
+import { startDynalite, type StandIn } from '../../support/aws-standins';
+import { sid, testRecord } from '../../support/records';
+
+let dynamo: StandIn;
+let client: DynamoDBClient;
+let table: string;
+let n = 0;
+const T0 = Date.parse('2026-03-01T05:00:00.000Z');
+
+beforeAll(async () => {
+  dynamo = await startDynalite();
+  client = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake-secret' },
+    maxAttempts: 1,
+  });
+});
+beforeEach(async () => {
+  table = `journal-${++n}`;
+  await client.send(
+    new CreateTableCommand({
+      TableName: table,
+      AttributeDefinitions: [{ AttributeName: 'session_id', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'session_id', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+});
+afterAll(async () => {
+  client.destroy();
+  await dynamo.close();
+});
+
+describe('DynamoDbJournal', () => {
+  it('writes the documented item: gzip record, seal, start, TTL 7 days on', async () => {
+    const r = testRecord(sid(1));
+    const j = new DynamoDbJournal(client, { tableName: table, now: () => T0 });
+    await j.put(r);
+    const item = (await client.send(new GetItemCommand({ TableName: table, Key: { session_id: { S: r.session_id } } }))).Item!;
+    expect(item.record_sha256).toEqual({ S: r.record_sha256 });
+    expect(item.started_at).toEqual({ S: r.started_at });
+    expect(item.expires_at).toEqual({ N: String(T0 / 1000 + 7 * 86_400) });
+    expect(recordOfJournalItem(item as never)).toEqual(r);
+  });
+
+  it('a different record under a journaled session id is refused (write-once)', async () => {
+    const j = new DynamoDbJournal(client, { tableName: table });
+    await j.put(testRecord(sid(1)));
+    const e = await j.put(testRecord(sid(1), '2026-03-01T05:06:08.000Z')).catch((x: unknown) => x);
+    expect(isArchiveConflict(e)).toBe(true);
+  });
+
+  it('the same record again (an SDK retry of an applied write) is a success, not a conflict', async () => {
+    const j = new DynamoDbJournal(client, { tableName: table });
+    const r = testRecord(sid(1));
+    await j.put(r);
+    await expect(j.put(r)).resolves.toEqual({ key: expect.stringContaining(r.session_id) });
+  });
+
+  it('rejects when DynamoDB cannot take the record (the gateway then fails closed)', async () => {
+    const j = new DynamoDbJournal(client, { tableName: 'no-such-table' });
+    await expect(j.put(testRecord(sid(1)))).rejects.toThrow();
+  });
+
+  it('lists every journaled seal for verification', async () => {
+    const j = new DynamoDbJournal(client, { tableName: table });
+    const recs = [1, 2, 3].map((i) => testRecord(sid(i)));
+    for (const r of recs) await j.put(r);
+    const seen = [];
+    for await (const e of j.entries()) seen.push(e);
+    expect(seen.sort((a, b) => (a.session_id < b.session_id ? -1 : 1))).toEqual(
+      recs.map((r) => ({ session_id: r.session_id, record_sha256: r.record_sha256, started_at: r.started_at })),
+    );
+  });
+
+  it('fails on a retention under a day', () => {
+    expect(() => new DynamoDbJournal(client, { tableName: table, retentionSeconds: 60 })).toThrow(/at least 86400/);
+  });
+});
+
+describe('compactor handler', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'embedgate-compactor-'));
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  const streamEvent = (records: ReturnType<typeof testRecord>[], extra: JournalStreamEvent['Records'] = []): JournalStreamEvent => ({
+    Records: [
+      ...records.map((r, i) => {
+        const item = journalItem(r, 0);
+        // A Lambda event carries B as base64 text.
+        const image = Object.fromEntries(
+          Object.entries(item).map(([k, v]) => [k, v.B ? { B: Buffer.from(v.B).toString('base64') } : (v as { S?: string })]),
+        );
+        return { eventName: 'INSERT', dynamodb: { NewImage: image, SequenceNumber: String(i) } };
+      }),
+      ...extra,
+    ],
+  });
+  const log = { info: jest.fn(), error: jest.fn() };
+
+  it('archives a stream batch as one object per hour; a redelivered batch writes nothing new; TTL removals are ignored', async () => {
+    const objects = new DirectoryObjects(dir);
+    const handler = createCompactorHandler(objects, log);
+    const recs = [testRecord(sid(1)), testRecord(sid(2)), testRecord(sid(3), '2026-03-01T06:00:01.000Z')];
+    const ev = streamEvent(recs, [{ eventName: 'REMOVE', dynamodb: {} }]);
+    const first = await handler(ev);
+    expect(first.written).toHaveLength(2);
+    const again = await handler(ev);
+    expect(again.written).toEqual([]);
+    expect(again.existing).toEqual(first.written);
+    expect(await exportRecords(objects)).toEqual(recs);
+  });
+
+  it('a record whose seal does not match is archived as journaled and logged (verify reports it)', async () => {
+    const handler = createCompactorHandler(new DirectoryObjects(dir), log);
+    const r = { ...testRecord(sid(1)), decision: { ...testRecord(sid(1)).decision, status: 200 } };
+    await handler(streamEvent([r]));
+    expect(log.error).toHaveBeenCalledWith(
+      'journaled record does not match its seal',
+      expect.objectContaining({ sessionId: r.session_id }),
+    );
+  });
+
+  it('fails the invocation when the bucket refuses the batch (Lambda retries, then the on-failure destination)', async () => {
+    const failing = {
+      location: 'x',
+      list: async function* () {},
+      get: async () => null,
+      create: () => Promise.reject(new Error('AccessDenied')),
+    };
+    await expect(createCompactorHandler(failing, log)(streamEvent([testRecord(sid(1))]))).rejects.toThrow('AccessDenied');
+  });
+});
