@@ -61,6 +61,7 @@ import {
   type RecordApproval,
   type SessionRecord,
 } from './record';
+import { checkResponseFits, fitResponseBody, LAMBDA_PAYLOAD_LIMIT_BYTES } from './payload-limits';
 import { bodyBytes, enforceLimits, parseEmbeddingsRequest, summarizeInput, type EmbeddingsRequest, type InputSummary } from './request';
 
 /** An HTTP request as the core sees it (built from an API Gateway v2 event or by `embedgate dev`). */
@@ -325,6 +326,7 @@ export class Gateway {
       });
     }
     enforceLimits(request, decision.limits!);
+    checkResponseFits(request, decision.model!, config.gateway.maxResponseBytes ?? LAMBDA_PAYLOAD_LIMIT_BYTES);
 
     const input = await this.mask(request, decision.ruleId, s);
     const held = await this.approvalGate(req, s, request, input, decision.ruleId!);
@@ -343,10 +345,12 @@ export class Gateway {
       if (held?.used) await this.releaseUsed(held.used, s);
       throw e;
     }
-    s.result = result;
     s.upstream = upstreamOf(result.upstream);
+    const limit = config.gateway.maxResponseBytes ?? LAMBDA_PAYLOAD_LIMIT_BYTES;
+    const body = fitResponseBody(embeddingsBody(request, decision.model!.name, result), request, decision.model!, limit);
+    s.result = result;
     s.reason = decision.reason;
-    return { status: 200, body: embeddingsBody(request, decision.model!.name, result) };
+    return { status: 200, body };
   }
 
   /**
