@@ -82,6 +82,8 @@ export interface GatewayRequest {
   readonly domainName?: string;
   /** Epoch ms when the request arrived (defaults to the clock at `handle`). */
   readonly receivedAt?: number;
+  /** Epoch ms by which upstream work must end, leaving time to answer and record (the handler's: Lambda's remaining time less a reserve). */
+  readonly deadline?: number;
 }
 
 export interface GatewayResponse {
@@ -339,6 +341,7 @@ export class Gateway {
         ...(request.dimensions !== undefined ? { dimensions: request.dimensions } : {}),
         ...(request.user !== undefined ? { user: request.user } : {}),
         encodingFormat: request.encodingFormat,
+        ...(req.deadline !== undefined ? { deadline: req.deadline } : {}),
       });
     } catch (e) {
       // The client got no output: give a used single-use approval back so the same request can be retried.

@@ -17,8 +17,7 @@ import type { ModelConfig } from '../../shared/config';
 import { GatewayError } from './errors';
 import type { EmbeddingsRequest } from './request';
 
-/** Lambda's limit of a synchronous invocation's request and response payloads, bytes (6 MB). */
-export const LAMBDA_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024;
+export { LAMBDA_PAYLOAD_LIMIT_BYTES } from '../../shared/limits';
 
 /**
  * Room kept in the response payload for what is not the body: the status code, the headers the

@@ -11,6 +11,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import type { Gateway, HandledRequest } from '../core/gateway';
 import { toApiGatewayResult, toGatewayRequest } from './http';
 import { logger, metrics } from './powertools';
+import { RECORD_RESERVE_MS } from '../../shared/limits';
 
 export type ProxyHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -20,14 +21,27 @@ const HEALTH: APIGatewayProxyStructuredResultV2 = {
   body: '{"status":"ok"}',
 };
 
+/** Options of the proxy handler. */
+export interface ProxyOptions {
+  /**
+   * Time kept at the end of the invocation to answer and write the record, ms: upstream work of a
+   * request ends at the Lambda context's remaining time less this (504 `deadline_exceeded`).
+   * @default RECORD_RESERVE_MS (2500)
+   */
+  readonly recordReserveMs?: number;
+}
+
 /** The handler's core, without middleware (tested on its own). */
-export function proxyCore(gateway: Gateway): ProxyHandler {
-  return async (event) => {
+export function proxyCore(gateway: Gateway, opts: ProxyOptions = {}): ProxyHandler {
+  const reserve = opts.recordReserveMs ?? RECORD_RESERVE_MS;
+  return async (event, context) => {
     if (event.rawPath === '/health' && event.requestContext?.http?.method === 'GET') {
       metrics.addMetric('HealthChecks', MetricUnit.Count, 1);
       return HEALTH;
     }
-    const handled = await gateway.handle(toGatewayRequest(event));
+    const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : undefined;
+    const deadline = remaining === undefined ? undefined : Date.now() + Math.max(0, remaining - reserve);
+    const handled = await gateway.handle({ ...toGatewayRequest(event), ...(deadline !== undefined ? { deadline } : {}) });
     observe(handled);
     return toApiGatewayResult(handled.response);
   };
@@ -38,8 +52,8 @@ export function proxyCore(gateway: Gateway): ProxyHandler {
  * never logged (`logEvent: false` wins over POWERTOOLS_LOGGER_LOG_EVENT): they carry bearer
  * tokens and raw inputs.
  */
-export function createProxyHandler(gateway: Gateway): ProxyHandler {
-  return middy(proxyCore(gateway))
+export function createProxyHandler(gateway: Gateway, opts: ProxyOptions = {}): ProxyHandler {
+  return middy(proxyCore(gateway, opts))
     .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use(logMetrics(metrics)) as unknown as ProxyHandler;
 }

@@ -27,6 +27,19 @@ export interface BatchOptions {
   readonly concurrency: number;
   /** Aborting it aborts the signal handed to every running worker and stops new batches. */
   readonly signal?: AbortSignal;
+  /**
+   * Epoch ms (the request's deadline, shared by every batch and retry): then the signal handed
+   * to the running workers is aborted with a {@link DeadlineExceeded} and no new batch starts.
+   */
+  readonly deadline?: number;
+}
+
+/** The reason of an abort at the request's deadline. */
+export class DeadlineExceeded extends Error {
+  constructor(readonly deadline: number) {
+    super('the request deadline passed');
+    this.name = 'DeadlineExceeded';
+  }
 }
 
 /** How many batches `count` items make at `maxBatchSize` items per batch. */
@@ -60,12 +73,20 @@ export async function runWithConcurrency<T, R>(
   concurrency: number,
   worker: (task: T, index: number, signal: AbortSignal) => Promise<R>,
   signal?: AbortSignal,
+  deadline?: number,
 ): Promise<R[]> {
   assertPositiveInteger(concurrency, 'concurrency');
   const group = new AbortController();
   const onAbort = (): void => group.abort(signal?.reason);
   if (signal?.aborted) onAbort();
   else signal?.addEventListener('abort', onAbort, { once: true });
+  const atDeadline = (): void => group.abort(new DeadlineExceeded(deadline!));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  if (deadline !== undefined && !group.signal.aborted) {
+    const left = deadline - Date.now();
+    if (left <= 0) atDeadline();
+    else timer = setTimeout(atDeadline, left);
+  }
 
   const results = new Array<R>(tasks.length);
   let next = 0;
@@ -93,6 +114,7 @@ export async function runWithConcurrency<T, R>(
     await Promise.all(Array.from({ length: Math.min(concurrency, tasks.length) }, lane));
   } finally {
     signal?.removeEventListener('abort', onAbort);
+    clearTimeout(timer);
   }
   if (failure) throw failure.error;
   return results;
@@ -133,6 +155,7 @@ export async function runBatched<T, V>(
       }
     },
     opts.signal,
+    opts.deadline,
   );
   return out;
 }
