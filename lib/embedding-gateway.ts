@@ -21,6 +21,7 @@ import { GatewayNetwork } from './gateway-network';
 import { MaskingStrategy, type GatewayMasking } from './masking';
 import { JwtAlgorithm, type PolicyRule, type TrustedIssuer } from './policy';
 import { buildGatewayConfig } from './private/gateway-config';
+import { fitUpstreamTimeouts } from './private/timeouts';
 import { functionRole } from './private/function-role';
 import { gatewayFunction } from './private/gateway-function';
 import { GatewayMonitoring } from './private/monitoring';
@@ -117,7 +118,9 @@ export interface EmbeddingGatewayProps {
    */
   readonly memorySize?: Size;
   /**
-   * Timeout of the proxy function (API Gateway answers 504 after 30 seconds regardless).
+   * Timeout of the proxy function: at most 29 seconds (API Gateway ends the integration after 30);
+   * every model's upstream timeout x attempts + backoff must fit in it less 2.5 s kept to answer
+   * and record (checked at synth; a model without `upstream.timeout` gets the longest that fits).
    * @default Duration.seconds(29)
    */
   readonly timeout?: Duration;
@@ -234,7 +237,10 @@ export class EmbeddingGateway extends Construct {
           removalPolicy: RemovalPolicy.RETAIN,
         })
       : undefined;
-    const bindings = props.models.map((m, i) => m.bind(this, `ApiKey${i}`, secretsKey ? { encryptionKey: secretsKey } : {}));
+    const bindings = fitUpstreamTimeouts(
+      props.timeout ?? Duration.seconds(29),
+      props.models.map((m, i) => m.bind(this, `ApiKey${i}`, secretsKey ? { encryptionKey: secretsKey } : {})),
+    );
     const needsInternet = props.models.filter((_m, i) => bindings[i]!.needsInternet);
     this.network =
       props.network ??
