@@ -2,7 +2,6 @@ import { Annotations, CfnOutput, Duration, Names, RemovalPolicy, Size, Stack, To
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
-import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -22,6 +21,8 @@ import { MaskingStrategy, type GatewayMasking } from './masking';
 import { JwtAlgorithm, type PolicyRule, type TrustedIssuer } from './policy';
 import { buildGatewayConfig } from './private/gateway-config';
 import { fitUpstreamTimeouts } from './private/timeouts';
+import { RoleLambdaIntegration } from './private/role-lambda-integration';
+import { acknowledgeVpcCustomResource, applyControlTowerControls, CT_RULES } from './private/control-tower';
 import { functionRole } from './private/function-role';
 import { gatewayFunction } from './private/gateway-function';
 import { GatewayMonitoring } from './private/monitoring';
@@ -420,7 +421,7 @@ export class EmbeddingGateway extends Construct {
       throttle: { rateLimit: props.throttlingRateLimit ?? 100, burstLimit: props.throttlingBurstLimit ?? 200 },
       accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup), format: accessLogFormat() },
     });
-    const integration = new HttpLambdaIntegration('Proxy', this.proxyFunction);
+    const integration = new RoleLambdaIntegration('Proxy', this.proxyFunction, this);
     props.issuers.forEach((issuer, i) => {
       const authorizer = new HttpJwtAuthorizer(`Jwt-${issuer.id}`, issuer.issuerUrl, {
         jwtAudience: issuer.audiences,
@@ -436,11 +437,14 @@ export class EmbeddingGateway extends Construct {
       }
     });
     const [health] = this.api.addRoutes({ path: '/health', methods: [apigwv2.HttpMethod.GET], integration });
-    Validations.of(health!).acknowledge({
-      id: 'AwsSolutions-APIG4',
-      reason:
-        'GET /health is the liveness probe: it answers a constant {"status":"ok"} without reading a body, a token or any data, and writes no record.',
-    });
+    const healthReason =
+      'GET /health is the liveness probe: it answers a constant {"status":"ok"} without reading a body, a token or any data, and writes no record.';
+    Validations.of(health!).acknowledge(
+      { id: 'AwsSolutions-APIG4', reason: healthReason },
+      { id: CT_RULES.routeAuthorization, reason: `CT.APIGATEWAY.PR.5: ${healthReason}` },
+    );
+    applyControlTowerControls(this);
+    acknowledgeVpcCustomResource(this);
     this.url = `${this.stage.url.replace(/\/$/, '')}/v1`;
 
     // Requests API Gateway answers itself (authorizer refusals, unknown routes, throttling) never
