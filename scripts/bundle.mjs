@@ -33,6 +33,7 @@ export const bundles = [
   { name: 'edge-recorder', entry: 'lambda/handlers/edge-recorder.lambda.ts' },
   { name: 'digest', entry: 'lambda/handlers/digest.lambda.ts' },
   { name: 'approval-task', entry: 'lambda/handlers/approval-task.lambda.ts' },
+  { name: 'key-mirror', entry: 'lambda/handlers/key-mirror.lambda.ts' },
 ];
 
 /** Goal (issue 7): what a handler loads at start, at most this many bytes. */

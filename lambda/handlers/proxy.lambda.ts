@@ -18,6 +18,7 @@ import { TokenVerifier } from '../core/identity';
 import { systemClock, uuidv7Ids } from '../core/ids';
 import type { EmbeddingProvider } from '../core/ports';
 import { DynamoDbRevocationList } from '../adapters/aws/dynamodb-revocations';
+import { dynamoDbKeySetFetch } from '../adapters/aws/issuer-keys';
 import { lazyApprovals, lazyProvider, once } from '../adapters/aws/lazy';
 import { logger } from './powertools';
 import { lazyMasker } from '../core/masking/runtime';
@@ -45,12 +46,16 @@ const masker = lazyMasker(config, { secrets, ...(loadDetector ? { loadDetector }
 // holds a request without them is answered 503 by the core, never forwarded.
 const approvalTable = process.env.EMBEDGATE_APPROVAL_TABLE;
 const dynamodb = new DynamoDBClient({});
+// Without egress, issuers' discovery documents and keys come from the key mirror's table (its
+// reads are cheap, so an unknown kid is looked up again after 5 s rather than 30).
+const issuerKeysTable = process.env.EMBEDGATE_ISSUER_KEYS_TABLE;
+const issuerKeys = issuerKeysTable ? dynamoDbKeySetFetch(dynamodb, issuerKeysTable) : undefined;
 const approvals = approvalTable ? approvalsOf(approvalTable, requiredEnv('EMBEDGATE_APPROVAL_STATE_MACHINE')) : undefined;
 
 const gateway = new Gateway({
   config,
   ...(masker ? { masker } : {}),
-  verifier: new TokenVerifier(config),
+  verifier: new TokenVerifier(config, issuerKeys ? { fetch: issuerKeys as typeof fetch, jwksCooldownMs: 5_000 } : {}),
   provider: (m: ModelConfig) => {
     let p = providers.get(m.name);
     if (!p) providers.set(m.name, (p = createProvider(m, { secrets, bedrock })));

@@ -8,7 +8,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
  * The handler bundles `npm run build` writes under `<package>/assets/<name>/`: `index.mjs` (the
  * entry) and the chunks it loads (`chunks/*.mjs`, some only on demand, e.g. the Bedrock client).
  */
-export type BundleName = 'proxy' | 'edge-recorder' | 'digest' | 'approval-task';
+export type BundleName = 'proxy' | 'edge-recorder' | 'digest' | 'approval-task' | 'key-mirror';
 
 /**
  * The files of a built bundle, relative to its directory and sorted (`/` separators): everything
