@@ -22,6 +22,7 @@ import { JwtAlgorithm, type PolicyRule, type TrustedIssuer } from './policy';
 import { buildGatewayConfig } from './private/gateway-config';
 import { fitUpstreamTimeouts } from './private/timeouts';
 import { RoleLambdaIntegration } from './private/role-lambda-integration';
+import { IssuerKeyMirror } from './private/key-mirror';
 import { acknowledgeVpcCustomResource, applyControlTowerControls, CT_RULES } from './private/control-tower';
 import { functionRole } from './private/function-role';
 import { gatewayFunction } from './private/gateway-function';
@@ -379,6 +380,19 @@ export class EmbeddingGateway extends Construct {
       this.network.addInterfaceEndpoint('ComprehendEndpoint', ec2.InterfaceVpcEndpointAwsService.COMPREHEND);
     }
     acknowledgeProxyFindings(this.proxyFunction, props.reservedConcurrentExecutions !== undefined);
+    // Without egress the proxy cannot reach the issuers: their keys come from the key mirror's table.
+    if (!this.network.egressAllowed) {
+      const mirror = new IssuerKeyMirror(this, 'KeyMirror', {
+        configuration: config.json,
+        configurationEnvironment: config.environment,
+        encryptionKey: this.logsKey,
+        logRetention,
+        ...(props.runtime ? { runtime: props.runtime } : {}),
+        policyReason: ROLE_POLICY_REASON,
+      });
+      mirror.table.grantReadData(this.proxyFunction);
+      this.proxyFunction.addEnvironment('EMBEDGATE_ISSUER_KEYS_TABLE', mirror.table.tableName);
+    }
 
     if (props.rules.some((r) => r.approval !== undefined)) {
       this.approvals = new ApprovalWorkflow(this, 'Approvals', {

@@ -38,7 +38,9 @@ function violations(app: App): string[] {
   }
   const report = JSON.parse(readFileSync(join(app.outdir, 'validation-report.json'), 'utf8')) as Report;
   const found = report.pluginReports
-    .flatMap((p) => p.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} ${c.constructPath ?? c.resourceLogicalId}`)))
+    .flatMap((p) =>
+      p.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} ${c.constructPath ?? c.resourceLogicalId}`)),
+    )
     .sort();
   if (error !== undefined && found.length === 0) throw error;
   return found;

@@ -101,3 +101,41 @@ describe('timeouts fit together', () => {
     ).toThrow(/model "bge-m3": 6 upstream attempts \(maxRetries 5\) do not fit/);
   });
 });
+
+describe('key mirror (keys without egress)', () => {
+  function templateOf(overrides: Partial<EmbeddingGatewayProps>) {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Test');
+    new EmbeddingGateway(stack, 'Gateway', {
+      issuers: [{ id: 'okta', issuerUrl: 'https://acme.okta.com/oauth2/default', audiences: ['api://embedgate'] }],
+      models: [UpstreamModel.openAiCompatible('https://tei.internal.example.com/v1', { model: 'bge-m3', inVpc: true })],
+      rules: [{ id: 'rag', effect: PolicyEffect.ALLOW, groups: ['rag-*'] }],
+      ...overrides,
+    });
+    return Template.fromStack(stack);
+  }
+
+  test('without egress: a mirror function outside the VPC, every minute, and the proxy reads its table', () => {
+    const t = templateOf({});
+    const mirror = t.findResources('AWS::Lambda::Function', {
+      Properties: { Description: Match.stringLikeRegexp('^embedgate key mirror') },
+    });
+    expect(Object.keys(mirror)).toHaveLength(1);
+    expect(Object.values(mirror)[0]!.Properties.VpcConfig).toBeUndefined();
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^embedgate proxy'),
+      VpcConfig: Match.anyValue(),
+      Environment: { Variables: Match.objectLike({ EMBEDGATE_ISSUER_KEYS_TABLE: Match.anyValue() }) },
+    });
+  });
+
+  test('with egress: no mirror (the proxy fetches the keys itself)', () => {
+    const t = templateOf({ allowInternetEgress: true });
+    expect(
+      Object.keys(
+        t.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^embedgate key mirror') } }),
+      ),
+    ).toHaveLength(0);
+  });
+});
