@@ -125,7 +125,12 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
 
   // Requests Node's HTTP parser refuses before `serve` runs (headers over the size limit, malformed
   // request lines) are refused at the edge as API Gateway would, and recorded like any other.
+  // One refusal (one answer, one record) per connection: bytes arriving after the parser's error,
+  // while the refusal is recorded, make Node emit `clientError` again for the same socket.
+  const refused = new WeakSet<Duplex>();
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (refused.has(socket)) return;
+    refused.add(socket);
     const overflow = err.code === 'HPE_HEADER_OVERFLOW';
     const status = overflow ? 431 : 400;
     const rejection = new GatewayError(overflow ? 'The request headers are too large.' : 'The request is malformed.', {

@@ -95,3 +95,18 @@ it('a request the HTTP parser refuses (recorded at the edge): none left in fligh
   expect(await settled()).toBe(0);
   expect(await records()).toBe(before + 1);
 });
+
+it('headers too large for the parser, arriving in several chunks: one 431 answer and one record', async () => {
+  const before = await records();
+  const s = await rawSocket();
+  let answer = '';
+  s.on('data', (d: Buffer) => (answer += d.toString()));
+  s.write(`GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n`);
+  await new Promise((r) => setTimeout(r, 30));
+  if (!s.destroyed) s.write(`X-More: ${'b'.repeat(40_000)}\r\n\r\n`);
+  await Promise.race([once(s, 'close'), new Promise((r) => setTimeout(r, 3000))]);
+  s.destroy();
+  expect(answer.match(/^HTTP\/1\.1 431 /gm)).toHaveLength(1);
+  expect(await settled()).toBe(0);
+  expect((await records()) - before).toBe(1);
+});
