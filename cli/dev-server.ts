@@ -49,6 +49,12 @@ export interface DevServerOptions {
    * (`embedgate revoke --archive-dir <dir>` writes it)
    */
   readonly revocations?: ManagedRevocationList;
+  /**
+   * The proxy function's timeout, emulated: the handler's context counts down from it, so each
+   * request's deadline (less the reserve for the record) is the deployed one.
+   * @default 29 (the construct's default function timeout)
+   */
+  readonly functionTimeoutSeconds?: number;
   /** Where reviewer notifications go (SNS in AWS). @default stderr */
   readonly notifyApproval?: (input: ApprovalExecutionInput) => void;
 }
@@ -192,7 +198,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
         );
       result = toApiGatewayResult(handled.response);
     } else {
-      result = await handler(event, lambdaContext(event.requestContext.requestId));
+      result = await handler(event, lambdaContext(event.requestContext.requestId, (opts.functionTimeoutSeconds ?? 29) * 1000));
     }
     const headers: Record<string, string> = {
       ...(result.headers as Record<string, string>),
@@ -325,8 +331,8 @@ function isTextual(contentType: string | undefined): boolean {
   return t.startsWith('text/') || t.includes('json') || t.includes('x-www-form-urlencoded');
 }
 
-function lambdaContext(requestId: string): Context {
-  const deadline = Date.now() + 30_000;
+function lambdaContext(requestId: string, timeoutMs: number): Context {
+  const deadline = Date.now() + timeoutMs;
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName: 'embedgate-dev-proxy',

@@ -13,7 +13,7 @@ import { ConfigError } from '../shared/config';
 import { buildConfig, readDevConfigFile } from './dev-config';
 
 const USAGE = `usage:
-  embedgate dev --config <file> [--port <n>] [--host <addr>] [--archive-dir <dir>] [--issuer] [--skip-edge-auth] [--digest-on-exit]
+  embedgate dev --config <file> [--port <n>] [--host <addr>] [--archive-dir <dir>] [--issuer] [--skip-edge-auth] [--digest-on-exit] [--function-timeout <seconds>]
       Run the gateway locally with the local adapters. --issuer also starts the embedded OIDC
       issuer configured in the file's "dev.issuer" section. --digest-on-exit writes the archive's
       signed digests when it stops (embedgate audit digest --include-current-hour).
@@ -90,6 +90,7 @@ async function dev(args: string[]): Promise<number> {
     options: {
       config: { type: 'string', short: 'c' },
       port: { type: 'string', short: 'p', default: '8787' },
+      'function-timeout': { type: 'string', default: '29' },
       host: { type: 'string', default: '127.0.0.1' },
       'archive-dir': { type: 'string', default: '.archive' },
       issuer: { type: 'boolean', default: false },
@@ -107,6 +108,9 @@ async function dev(args: string[]): Promise<number> {
 
   const file = readDevConfigFile(values.config);
   // Loaded lazily: the dev server pulls in the handlers, the issuer pulls in oidc-provider.
+  const functionTimeout = Number(values['function-timeout']);
+  if (!Number.isFinite(functionTimeout) || functionTimeout < 4 || functionTimeout > 29)
+    throw new UsageError(`--function-timeout must be 4-29 seconds (API Gateway's limit less a margin), got ${values['function-timeout']}`);
   const { startDevServer } = await import('./dev-server.js');
   let issuer: { issuer: string; tokenEndpoint: string; close(): Promise<void> } | undefined;
   if (values.issuer) {
@@ -123,7 +127,14 @@ async function dev(args: string[]): Promise<number> {
   }
   const config = buildConfig(file, issuer?.issuer);
   const archiveDir = resolve(values['archive-dir']);
-  const server = await startDevServer({ config, archiveDir, port, host: values.host, edgeAuth: !values['skip-edge-auth'] });
+  const server = await startDevServer({
+    config,
+    archiveDir,
+    port,
+    host: values.host,
+    edgeAuth: !values['skip-edge-auth'],
+    functionTimeoutSeconds: functionTimeout,
+  });
 
   const lines = [
     'embedgate dev',
