@@ -2,7 +2,8 @@
  * The example gateway of bin/app.ts (the cdk.json app), one stack per stage: built here so that
  * tests (the Control Tower controls, test/lib/control-tower.test.ts) check exactly what the app deploys.
  */
-import { App, Duration, Stack, Tags } from 'aws-cdk-lib';
+import type { App } from 'aws-cdk-lib';
+import { Duration, Stack, Tags } from 'aws-cdk-lib';
 import { ArchiveRetention, EmbeddingGateway, JwtAlgorithm, MaskingStrategy, PolicyEffect, UpstreamModel } from '../lib';
 
 /** The example stack of `stage` in `app`. */

@@ -8,7 +8,7 @@ import { Aws } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 
 export class RoleLambdaIntegration extends apigwv2.HttpRouteIntegration {
   private role: iam.Role | undefined;
