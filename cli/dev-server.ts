@@ -63,6 +63,12 @@ export interface DevServerOptions {
    * (`embedgate revoke --archive-dir <dir>` writes it)
    */
   readonly revocations?: ManagedRevocationList;
+  /**
+   * The proxy function's timeout, emulated: the handler's context counts down from it, so each
+   * request's deadline (less the reserve for the record) is the deployed one.
+   * @default 29 (the construct's default function timeout)
+   */
+  readonly functionTimeoutSeconds?: number;
   /** Where reviewer notifications go (SNS in AWS). @default stderr */
   readonly notifyApproval?: (input: ApprovalExecutionInput) => void;
 }
@@ -154,7 +160,12 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
 
   // Requests Node's HTTP parser refuses before `serve` runs (headers over the size limit, malformed
   // request lines) are refused at the edge as API Gateway would, and recorded like any other.
+  // One refusal (one answer, one record) per connection: bytes arriving after the parser's error,
+  // while the refusal is recorded, make Node emit `clientError` again for the same socket.
+  const refused = new WeakSet<Duplex>();
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (refused.has(socket)) return;
+    refused.add(socket);
     const overflow = err.code === 'HPE_HEADER_OVERFLOW';
     const status = overflow ? 431 : 400;
     const rejection = new GatewayError(overflow ? 'The request headers are too large.' : 'The request is malformed.', {
@@ -218,7 +229,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
         );
       result = toApiGatewayResult(handled.response);
     } else {
-      result = await handler(event, lambdaContext(event.requestContext.requestId));
+      result = await handler(event, lambdaContext(event.requestContext.requestId, (opts.functionTimeoutSeconds ?? 29) * 1000));
     }
     const headers: Record<string, string> = {
       ...(result.headers as Record<string, string>),
@@ -362,8 +373,8 @@ function isTextual(contentType: string | undefined): boolean {
   return t.startsWith('text/') || t.includes('json') || t.includes('x-www-form-urlencoded');
 }
 
-function lambdaContext(requestId: string): Context {
-  const deadline = Date.now() + 30_000;
+function lambdaContext(requestId: string, timeoutMs: number): Context {
+  const deadline = Date.now() + timeoutMs;
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName: 'embedgate-dev-proxy',

@@ -20,12 +20,14 @@ import { buildConfig, devPublicClients, missingSecrets, readDevConfigFile } from
 const DEV_USAGE = `usage:
   embedgate dev --config <file> [--port <n>] [--issuer] [--issuer-port <n>] [--host <addr>] [--archive-dir <dir>]
                 [--skip-edge-auth] [--metrics] [--digest-on-exit] [--no-journal] [--compact-every-ms <n>]
+                [--function-timeout <seconds>]
       Run the gateway locally with the local adapters (--port: default 8787, 0 picks a free port).
       --issuer also starts the embedded OIDC issuer configured in the file's "dev.issuer" section
       (--issuer-port: default dev.issuer.port, 0 picks a free port). --digest-on-exit writes the
       archive's signed digests when it stops (embedgate audit digest --include-current-hour).
       Records go through a write-ahead journal (group commit) compacted into batch objects every
-      2 s (--compact-every-ms); --no-journal writes one object per record.`;
+      2 s (--compact-every-ms); --no-journal writes one object per record. --function-timeout
+      (default 29) emulates the proxy function's timeout: upstream work ends before it (504).`;
 
 const CONFIG_USAGE = `usage:
   embedgate config validate <file>
@@ -192,6 +194,7 @@ async function dev(args: string[]): Promise<number> {
       config: { type: 'string', short: 'c' },
       port: { type: 'string', short: 'p', default: '8787' },
       'issuer-port': { type: 'string' },
+      'function-timeout': { type: 'string', default: '29' },
       host: { type: 'string', default: '127.0.0.1' },
       'archive-dir': { type: 'string', default: '.archive' },
       'no-journal': { type: 'boolean', default: false },
@@ -236,6 +239,9 @@ async function dev(args: string[]): Promise<number> {
   }
   const config = buildConfig(file, issuer?.issuer);
   const archiveDir = resolve(values['archive-dir']);
+  const functionTimeout = Number(values['function-timeout']);
+  if (!Number.isFinite(functionTimeout) || functionTimeout < 4 || functionTimeout > 29)
+    throw new UsageError(`--function-timeout must be 4-29 seconds (API Gateway's limit less a margin), got ${values['function-timeout']}`);
   const compactEveryMs = values['compact-every-ms'] === undefined ? undefined : Number(values['compact-every-ms']);
   if (compactEveryMs !== undefined && !(Number.isInteger(compactEveryMs) && compactEveryMs >= 10))
     throw new UsageError(`--compact-every-ms must be a whole number of milliseconds, at least 10, got ${values['compact-every-ms']}`);
@@ -247,6 +253,7 @@ async function dev(args: string[]): Promise<number> {
       host: values.host,
       edgeAuth: !values['skip-edge-auth'],
       journal: !values['no-journal'],
+      functionTimeoutSeconds: functionTimeout,
       ...(compactEveryMs !== undefined ? { compactEveryMs } : {}),
     }),
   ).catch(async (e: unknown) => {

@@ -142,7 +142,9 @@ export interface EmbeddingGatewayProps {
    */
   readonly memorySize?: Size;
   /**
-   * Timeout of the proxy function (API Gateway answers 504 after 30 seconds regardless).
+   * Timeout of the proxy function: at most 29 seconds (API Gateway ends the integration after 30);
+   * every model's upstream timeout x attempts + backoff must fit in it less 2.5 s kept to answer
+   * and record (checked at synth; a model without `upstream.timeout` gets the longest that fits).
    * @default Duration.seconds(29)
    */
   readonly timeout?: Duration;

@@ -1,4 +1,4 @@
-import { Annotations, CfnOutput, Names, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, Names, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
 import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -17,11 +17,14 @@ import { ArchiveFailureMode, type EmbeddingGatewayProps } from './embedding-gate
 import { GatewayNetwork } from './gateway-network';
 import { addGatewayApi } from './private/gateway-api';
 import { buildGatewayConfig } from './private/gateway-config';
-import { addEdgeRecorder, addProxyFunction, type GatewayLogs } from './private/gateway-functions';
+import { addEdgeRecorder, addProxyFunction, ROLE_POLICY_REASON, type GatewayLogs } from './private/gateway-functions';
 import { gatewayPseudonymKey } from './private/gateway-masking';
 import { maskingConfig } from './private/masking-config';
 import { validateGatewayProps } from './private/gateway-validation';
 import { GatewayMonitoring } from './private/monitoring';
+import { acknowledgeVpcCustomResource, applyControlTowerControls } from './private/control-tower';
+import { IssuerKeyMirror } from './private/key-mirror';
+import { fitUpstreamTimeouts } from './private/timeouts';
 import { addReviewerPageRoutes, reviewerPageSection } from './private/review-page-routes';
 import { addConfigWarnings, runPolicyTests } from './private/policy-checks';
 import { UsageTable } from './usage-table';
@@ -102,7 +105,10 @@ export class EmbeddingGateway extends Construct {
           removalPolicy: RemovalPolicy.RETAIN,
         })
       : undefined;
-    const bindings = props.models.map((m, i) => m.bind(this, `ApiKey${i}`, secretsKey ? { encryptionKey: secretsKey } : {}));
+    const bindings = fitUpstreamTimeouts(
+      props.timeout ?? Duration.seconds(29),
+      props.models.map((m, i) => m.bind(this, `ApiKey${i}`, secretsKey ? { encryptionKey: secretsKey } : {})),
+    );
     const needsInternet = props.models.filter((_m, i) => bindings[i]!.needsInternet);
     this.network =
       props.network ??
@@ -175,6 +181,20 @@ export class EmbeddingGateway extends Construct {
       this.usage.attachTo(this.proxyFunction);
     }
 
+    // Without egress the proxy cannot reach the issuers: their keys come from the key mirror's table.
+    if (!this.network.egressAllowed) {
+      const mirror = new IssuerKeyMirror(this, 'KeyMirror', {
+        configuration: config.json,
+        configurationEnvironment: config.environment,
+        encryptionKey: this.logsKey,
+        logRetention,
+        ...(props.runtime ? { runtime: props.runtime } : {}),
+        policyReason: ROLE_POLICY_REASON,
+      });
+      mirror.table.grantReadData(this.proxyFunction);
+      this.proxyFunction.addEnvironment(HANDLER_ENV.issuerKeysTable, mirror.table.tableName);
+    }
+
     if (props.rules.some((r) => r.approval !== undefined)) {
       this.approvals = new ApprovalWorkflow(this, 'Approvals', {
         network: this.network,
@@ -233,6 +253,8 @@ export class EmbeddingGateway extends Construct {
       rateLimits: this.usage !== undefined,
     });
     if (alarms) this.journal.createAlarms(this.alarmTopic);
+    applyControlTowerControls(this);
+    acknowledgeVpcCustomResource(this);
     this.alarms = this.monitoring.alarms;
     this.dashboard = this.monitoring.dashboard;
 

@@ -66,8 +66,7 @@ export interface GatewayNetworkProps {
    * Customer-managed key for the flow-log group. Its key policy must allow the CloudWatch Logs
    * service principal of the region (`logs.<region>.amazonaws.com`) to use it.
    *
-   * @default - CloudWatch Logs' own encryption at rest (flow-log records hold addresses, ports and
-   * byte counts, never payloads)
+   * @default - a key of the network's own (`FlowLogKey`, rotated), usable by CloudWatch Logs of the region
    */
   readonly flowLogEncryptionKey?: kms.IKey;
 

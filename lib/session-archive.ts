@@ -10,6 +10,7 @@ import { ArchiveRetention } from './archive-retention';
 import { acknowledgeObjectWildcard, denyRecordTampering, logAccessTo, SECURE_BUCKET_PROPS } from './private/archive-buckets';
 import * as perms from './private/archive-perms';
 import { RECORDS_PREFIX, sessionTableInput } from './private/archive-table';
+import { CT_RULES } from './private/control-tower';
 import {
   checkCatalogName,
   checkProjectionStart,
@@ -215,6 +216,15 @@ export class SessionArchive extends Construct {
       {
         id: 'NIST.800.53.R5-S3DefaultEncryptionKMS',
         reason: 'S3 server access log delivery supports only SSE-S3 on the destination bucket.',
+      },
+      // Control Tower (docs/control-tower.md): the same two reasons.
+      {
+        id: CT_RULES.s3Logging,
+        reason: 'CT.S3.PR.2: this is the server access log bucket of the archive; logging it into itself would loop.',
+      },
+      {
+        id: CT_RULES.s3Kms,
+        reason: 'CT.S3.PR.10: S3 server access log delivery supports only SSE-S3 on the destination bucket.',
       },
     );
     this.accessLogsBucket = accessLogs;

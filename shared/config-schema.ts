@@ -163,6 +163,13 @@ const gatewaySchema = z.strictObject({
   maxTokenBytes: z.number().int().min(512).max(65_536).default(8192),
   /** Fail closed (503, no model output) when a record cannot be archived; "open" returns output anyway. */
   archiveFailMode: z.enum(['closed', 'open']).default('closed'),
+  /** Largest response the platform carries, bytes (absent: Lambda's 6 MB); a larger answer is refused (422) before anything is sent upstream. */
+  maxResponseBytes: z
+    .number()
+    .int()
+    .min(64 * 1024)
+    .max(64 * 1024 * 1024)
+    .optional(),
   /** Default per-principal rate limits of every allow rule (a rule's `rateLimits` overrides them field by field). */
   rateLimits: rateLimitsSchema.optional(),
   /**

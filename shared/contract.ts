@@ -17,7 +17,7 @@
  * The handler bundles `npm run build` writes, each to `assets/<name>/` from the entry
  * `lambda/handlers/<name>.lambda.ts`; a construct names the one its function runs.
  */
-export const HANDLER_BUNDLES = ['proxy', 'edge-recorder', 'digest', 'approval-task', 'compactor'] as const;
+export const HANDLER_BUNDLES = ['proxy', 'edge-recorder', 'digest', 'approval-task', 'compactor', 'key-mirror'] as const;
 /** The name of a handler bundle. */
 export type HandlerBundle = (typeof HANDLER_BUNDLES)[number];
 
@@ -35,6 +35,8 @@ export const HANDLER_ENV = {
   approvalStateMachine: 'EMBEDGATE_APPROVAL_STATE_MACHINE',
   /** The write-ahead journal table (proxy, edge recorder): records are journaled there and compacted into the archive. */
   journalTable: 'EMBEDGATE_JOURNAL_TABLE',
+  /** The key mirror's table of issuers' discovery documents and key sets (proxy and key mirror, when the gateway has no egress). */
+  issuerKeysTable: 'EMBEDGATE_ISSUER_KEYS_TABLE',
   /** The usage table of per-principal rate limits (proxy, only when some rule or the gateway sets `rateLimits`). */
   usageTable: 'EMBEDGATE_USAGE_TABLE',
   /** The ARN of the KMS key that signs digests (digest). */

@@ -27,6 +27,8 @@ export interface GatewayRequest {
   readonly domainName?: string;
   /** Epoch ms when the request arrived (defaults to the clock at `handle`). */
   readonly receivedAt?: number;
+  /** Epoch ms by which upstream work must end, leaving time to answer and record (the handler's: Lambda's remaining time less a reserve). */
+  readonly deadline?: number;
 }
 
 export interface GatewayResponse {

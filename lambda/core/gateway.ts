@@ -22,7 +22,7 @@ import { resolveRoute } from './routes';
 import { ApprovalGate } from './stages/approval';
 import { identify, type Verifier } from './stages/identity';
 import { alongsideLimits } from './limits/admission';
-import { applyLimits, checkRateLimits, type RateLimiterPort } from './stages/limits';
+import { applyLimits, checkRateLimits, responseLimit, type RateLimiterPort } from './stages/limits';
 import { maskInput } from './stages/masking';
 import { admit } from './stages/policy';
 import { checkRevocation } from './stages/revocation';
@@ -124,13 +124,18 @@ export class Gateway {
     s.model = { name: request.model, provider: null, upstream_model: null };
 
     const admitted = admit(config, principal, request.model, s);
-    applyLimits(request, admitted);
+    applyLimits(request, admitted, config);
     const limited = checkRateLimits(this.deps.limits, principal, admitted, request, s);
     const [input, admission] = await alongsideLimits(maskInput(this.deps.masker, config, request, admitted.ruleId, s), limited);
     s.admission = admission;
     const gate = await this.approval.check(req, s, principal, request, input, admitted.ruleId);
     if (gate.kind === 'held') return gate.answer;
-    return callUpstream(this.deps.provider(admitted.model), request, input, admitted, s, gate.release);
+    return callUpstream(
+      this.deps.provider(admitted.model),
+      { request, input, admitted, deadline: req.deadline, responseLimit: responseLimit(config) },
+      s,
+      gate.release,
+    );
   }
 
   /** `GET /v1/models`: the models this principal may use. */

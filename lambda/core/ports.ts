@@ -98,6 +98,11 @@ export interface EmbeddingCall {
   /** Abort signal bounding the whole call (all batches, all retries). */
   readonly signal?: AbortSignal;
   /**
+   * Epoch ms by which the call must be over (all batches, all retries, backoff included): the
+   * request's deadline. Upstream calls still running then are aborted (504 `deadline_exceeded`).
+   */
+  readonly deadline?: number;
+  /**
    * The encoding the client asked for. A provider whose upstream answers a vector in this
    * encoding may return that encoding as it came (`EmbeddingResult.encoded`), so the response
    * needs no re-encoding. It does not change what the provider asks of its upstream.

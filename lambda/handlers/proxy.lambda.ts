@@ -16,6 +16,7 @@ import { Gateway } from '../core/gateway';
 import { config } from './config.mjs';
 import { deployedArchive, requiredEnv } from './deployed';
 import { TokenVerifier } from '../core/identity';
+import { dynamoDbKeySetFetch } from '../adapters/aws/issuer-keys';
 import { networkKeySetFetch } from '../adapters/network/key-set-fetch';
 import { systemClock, uuidv7Ids } from '../core/ids';
 import type { Archive, EmbeddingProvider, PiiDetector, SecretStore } from '../core/ports';
@@ -94,10 +95,15 @@ const limits = usageTable
   : undefined;
 const approvals = approvalTable ? approvalsOf(approvalTable, requiredEnv(HANDLER_ENV.approvalStateMachine)) : undefined;
 
+// Without egress, issuers' discovery documents and keys come from the key mirror's table (its
+// reads are cheap, so an unknown kid is looked up again after 5 s rather than 30).
+const issuerKeysTable = process.env[HANDLER_ENV.issuerKeysTable];
+const issuerKeys = issuerKeysTable ? dynamoDbKeySetFetch(dynamodb, issuerKeysTable) : undefined;
+
 const gateway = new Gateway({
   config,
   ...(masker ? { masker } : {}),
-  verifier: new TokenVerifier(config, { fetch: networkKeySetFetch }),
+  verifier: new TokenVerifier(config, issuerKeys ? { fetch: issuerKeys, jwksCooldownMs: 5_000 } : { fetch: networkKeySetFetch }),
   provider: (m: ModelConfig) => {
     let p = providers.get(m.name);
     if (!p) {

@@ -14,6 +14,7 @@ import { isLimitReason } from '../core/limits/admission';
 import type { LimitEvent } from '../core/limits/stage';
 import { toApiGatewayResult, toGatewayRequest } from './http';
 import { logger, metrics, dimensionMetrics } from './powertools';
+import { RECORD_RESERVE_MS } from '../../shared/limits';
 import type { ReviewPage } from './review-page';
 
 export type ProxyHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -30,12 +31,19 @@ export interface ProxyOptions {
   readonly metricPrincipals?: readonly string[];
   /** The reviewers' page (`GET /review`), when the configuration has `reviewerPage`. */
   readonly reviewPage?: ReviewPage | undefined;
+  /**
+   * Time kept at the end of the invocation to answer and write the record, ms: upstream work of a
+   * request ends at the Lambda context's remaining time less this (504 `deadline_exceeded`).
+   * @default RECORD_RESERVE_MS (2500)
+   */
+  readonly recordReserveMs?: number;
 }
 
 /** The handler's core, without middleware (tested on its own). */
 export function proxyCore(gateway: Gateway, opts: ProxyOptions = {}): ProxyHandler {
   const named = new Set(opts.metricPrincipals ?? []);
-  return async (event) => {
+  const reserve = opts.recordReserveMs ?? RECORD_RESERVE_MS;
+  return async (event, context) => {
     if (event.rawPath === '/health' && event.requestContext?.http?.method === 'GET') {
       metrics.addMetric(METRIC.healthChecks, MetricUnit.Count, 1);
       return HEALTH;
@@ -43,7 +51,9 @@ export function proxyCore(gateway: Gateway, opts: ProxyOptions = {}): ProxyHandl
     // The reviewers' page: static, no token, no record (its API calls are ordinary requests).
     const page = opts.reviewPage?.(event);
     if (page) return page;
-    const handled = await gateway.handle(toGatewayRequest(event));
+    const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : undefined;
+    const deadline = remaining === undefined ? undefined : Date.now() + Math.max(0, remaining - reserve);
+    const handled = await gateway.handle({ ...toGatewayRequest(event), ...(deadline !== undefined ? { deadline } : {}) });
     observe(handled, named);
     return toApiGatewayResult(handled.response);
   };

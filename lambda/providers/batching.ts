@@ -5,7 +5,7 @@
  */
 import { runWithConcurrency } from '../core/util/concurrency';
 
-export { runWithConcurrency } from '../core/util/concurrency';
+export { DeadlineExceeded, runWithConcurrency } from '../core/util/concurrency';
 
 /** One slice of the input, as handed to the batch worker. */
 export interface Batch<T> {
@@ -30,6 +30,11 @@ export interface BatchOptions {
   readonly concurrency: number;
   /** Aborting it aborts the signal handed to every running worker and stops new batches. */
   readonly signal?: AbortSignal;
+  /**
+   * Epoch ms (the request's deadline, shared by every batch and retry): then the signal handed
+   * to the running workers is aborted with a {@link DeadlineExceeded} and no new batch starts.
+   */
+  readonly deadline?: number;
 }
 
 /** How many batches `count` items make at `maxBatchSize` items per batch. */
@@ -84,6 +89,7 @@ export async function runBatched<T, V>(
       }
     },
     opts.signal,
+    opts.deadline,
   );
   return out;
 }

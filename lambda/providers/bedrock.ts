@@ -96,21 +96,25 @@ export function createBedrockProvider(model: ModelConfig, deps: BedrockProviderD
     const meter = new UpstreamMeter(ctx.now, countBatches(texts.length, maxBatchSize));
     let tokens = 0;
     try {
-      const vectors = await runBatched(texts, { maxBatchSize, concurrency, signal: call.signal }, async (batch, signal) => {
-        const body = family === 'titan-v2' ? titanBody(batch.items[0]!, call.dimensions) : cohereBody(batch.items);
-        const res = await invokeWithRetry(body, ctx, meter, signal);
-        try {
-          const parsed =
-            family === 'titan-v2' ? parseTitan(res.body, call.dimensions) : parseCohere(res.body, batch.items.length, call.dimensions);
-          tokens += parsed.tokens ?? res.inputTokens ?? 0;
-          return parsed.items;
-        } catch (e) {
-          if (e instanceof InvalidUpstreamResponse) {
-            throw upstreamFailure('invalid_response', { ...meter.snapshot(), status: res.status }, { detail: e.message });
+      const vectors = await runBatched(
+        texts,
+        { maxBatchSize, concurrency, signal: call.signal, deadline: call.deadline },
+        async (batch, signal) => {
+          const body = family === 'titan-v2' ? titanBody(batch.items[0]!, call.dimensions) : cohereBody(batch.items);
+          const res = await invokeWithRetry(body, ctx, meter, signal);
+          try {
+            const parsed =
+              family === 'titan-v2' ? parseTitan(res.body, call.dimensions) : parseCohere(res.body, batch.items.length, call.dimensions);
+            tokens += parsed.tokens ?? res.inputTokens ?? 0;
+            return parsed.items;
+          } catch (e) {
+            if (e instanceof InvalidUpstreamResponse) {
+              throw upstreamFailure('invalid_response', { ...meter.snapshot(), status: res.status }, { detail: e.message });
+            }
+            throw e;
           }
-          throw e;
-        }
-      });
+        },
+      );
       return { vectors, usage: { promptTokens: tokens, totalTokens: tokens }, upstream: meter.snapshot() };
     } catch (e) {
       if (e instanceof UpstreamError) throw withStats(e, meter.snapshot());

@@ -80,13 +80,13 @@ export function createHttpProvider(model: ModelConfig, deps: ProviderDeps, proto
     try {
       const results = await runBatched(
         call.input as readonly (string | readonly number[])[],
-        { maxBatchSize, concurrency, signal: call.signal },
+        { maxBatchSize, concurrency, signal: call.signal, deadline: call.deadline },
         async (batch, signal) => {
           const body = protocol.body(batch.items, call);
           const send = (key: string | undefined): Promise<{ status: number; body: unknown; text: string }> =>
             postJsonWithRetry(
               { url, headers: protocol.headers(key), body },
-              { policy: { maxRetries, timeoutMs }, deps: retryDeps, meter, signal, redact },
+              { policy: { maxRetries, timeoutMs }, deps: retryDeps, meter, signal, deadline: call.deadline, redact },
             );
           const usedKey = keys.current;
           let res: { status: number; body: unknown; text: string };

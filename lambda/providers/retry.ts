@@ -9,6 +9,7 @@
  * `Retry-After` on to the client.
  */
 import { UpstreamError } from '../core/errors';
+import { DeadlineExceeded } from './batching';
 import type { GatewayErrorOptions } from '../core/errors';
 import type { UpstreamStats } from '../core/ports';
 import type { UpstreamFetch } from './node-http-fetch';
@@ -53,6 +54,11 @@ export interface RetryContext {
   readonly meter: UpstreamMeter;
   /** Aborting it stops the exchange at once (no further attempt, no further wait). */
   readonly signal?: AbortSignal;
+  /**
+   * The request's deadline, epoch ms (the signal is aborted then, see `runBatched`): a
+   * `Retry-After` reaching past it is not waited for (the call fails at once, as for one over the cap).
+   */
+  readonly deadline?: number;
   /** Applied to any upstream text that may reach an error message (removes the upstream key). */
   readonly redact: (text: string) => string;
 }
@@ -103,7 +109,8 @@ export type UpstreamFailureKind =
   | 'invalid_response'
   | 'unexpected_status'
   | 'credentials'
-  | 'aborted';
+  | 'aborted'
+  | 'deadline';
 
 type Mapping = Pick<GatewayErrorOptions, 'status' | 'type' | 'code' | 'reason'> & { readonly message: string };
 
@@ -157,6 +164,14 @@ const MAPPINGS: Readonly<Record<UpstreamFailureKind, Mapping>> = {
     reason: 'upstream_aborted',
     message: 'The request was cancelled before the upstream provider answered.',
   },
+  deadline: {
+    status: 504,
+    type: 'upstream_error',
+    code: 'upstream_timeout',
+    reason: 'deadline_exceeded',
+    message:
+      'The gateway ran out of time for this request before the upstream provider answered (the upstream call was cancelled); retry later, or send fewer items per request.',
+  },
   auth: {
     status: 502,
     type: 'upstream_error',
@@ -191,6 +206,8 @@ export interface FailureDetail {
 
 /** Build the `UpstreamError` for a failure kind. Messages never contain upstream credentials. */
 export function upstreamFailure(kind: UpstreamFailureKind, upstream: UpstreamStats, d: FailureDetail = {}): UpstreamError {
+  // An abort at the request's deadline is a deadline failure, whoever noticed the abort.
+  if (kind === 'aborted' && d.cause instanceof DeadlineExceeded) kind = 'deadline';
   const { message, ...m } = MAPPINGS[kind];
   const headers = kind === 'rate_limited' && d.retryAfterSeconds !== undefined ? { 'retry-after': String(d.retryAfterSeconds) } : undefined;
   const text = d.detail ? `${message.replace(/\.$/, '')}: ${d.detail}` : message.endsWith('.') ? message : `${message}.`;
@@ -304,7 +321,10 @@ export async function postJsonWithRetry(req: UpstreamRequest, ctx: RetryContext)
         const detail = kind === 'rejected' ? upstreamMessage(text, ctx.redact) : undefined;
         throw upstreamFailure(kind, stats(), { detail });
       }
-      if (retryAfterMs !== undefined && retryAfterMs > maxRetryAfterMs) {
+      if (
+        retryAfterMs !== undefined &&
+        (retryAfterMs > maxRetryAfterMs || (ctx.deadline !== undefined && deps.now() + retryAfterMs >= ctx.deadline))
+      ) {
         throw upstreamFailure(kind, stats(), { retryAfterSeconds });
       }
       if (attempt >= policy.maxRetries) throw upstreamFailure(kind, stats(), { retryAfterSeconds });

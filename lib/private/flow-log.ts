@@ -1,7 +1,7 @@
-import { Aws, Stack, Validations } from 'aws-cdk-lib';
+import { Aws, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 
@@ -23,17 +23,13 @@ export interface VpcFlowLog {
  * flow-logs service assume it for flow logs of this account (confused-deputy protection).
  */
 export function createVpcFlowLog(scope: Construct, vpc: ec2.IVpc, options: VpcFlowLogOptions): VpcFlowLog {
+  // Encrypted with a customer-managed key in any case (Control Tower CT.CLOUDWATCH.PR.3): the given
+  // one, or a key of its own that only CloudWatch Logs of this region may use for this account.
+  const encryptionKey = options.encryptionKey ?? flowLogKey(scope);
   const logGroup = new logs.LogGroup(scope, 'FlowLogGroup', {
     retention: options.retention,
-    encryptionKey: options.encryptionKey,
+    encryptionKey,
   });
-  if (!options.encryptionKey) {
-    Validations.of(logGroup).acknowledge({
-      id: 'NIST.800.53.R5-CloudWatchLogGroupEncrypted',
-      reason:
-        'VPC flow-log records hold addresses, ports and byte counts, never payloads, and CloudWatch Logs encrypts them at rest; a customer-managed key is one prop away (flowLogEncryptionKey).',
-    });
-  }
 
   const role = new iam.Role(scope, 'FlowLogRole', {
     description: 'Delivers the VPC flow logs of the embedgate network to their log group',
@@ -65,4 +61,15 @@ export function createVpcFlowLog(scope: Construct, vpc: ec2.IVpc, options: VpcFl
     trafficType: ec2.FlowLogTrafficType.ALL,
   });
   return { logGroup, flowLog };
+}
+
+/** The flow-log group's own key (rotated, retained), usable by CloudWatch Logs of this region. */
+function flowLogKey(scope: Construct): kms.Key {
+  const key = new kms.Key(scope, 'FlowLogKey', {
+    description: 'embedgate: encrypts the VPC flow-log group',
+    enableKeyRotation: true,
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
+  key.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${Stack.of(scope).region}.amazonaws.com`));
+  return key;
 }

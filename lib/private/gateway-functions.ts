@@ -155,7 +155,7 @@ function logsAndRole(scope: Construct, name: string, description: string, l: Gat
   return { logGroup, role: functionRole(scope, `${name}Role`, { logGroup, inVpc: true, description, policyReason: ROLE_POLICY_REASON }) };
 }
 
-const ROLE_POLICY_REASON =
+export const ROLE_POLICY_REASON =
   "The role's policy is generated from least-privilege grants on this gateway's own resources (one bucket prefix, one table, the configured secrets and models); it belongs to this role alone and is not meant to be attached elsewhere.";
 
 function acknowledgeProxyFindings(fn: lambda.Function, concurrencyReserved: boolean): void {

@@ -4,13 +4,15 @@
  * a request ends, or inline writes would stop (a leak) or block other requests (an undercount).
  */
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readLocalArchive } from '../../cli/archive-reader';
 import { startDevServer, type DevServer } from '../../cli/dev-server';
 import { loadConfig } from '../../shared/config';
+import { startFakeUpstream } from '../support/fake-upstream';
+import { generateTestKey, signToken, startJwksServer } from '../support/jwks';
 
 let dir: string;
 let server: DevServer;
@@ -94,4 +96,70 @@ it('a request the HTTP parser refuses (recorded at the edge): none left in fligh
   await once(s, 'close');
   expect(await settled()).toBe(0);
   expect(await records()).toBe(before + 1);
+});
+
+it('headers too large for the parser, arriving in several chunks: one 431 answer and one record', async () => {
+  const before = await records();
+  const s = await rawSocket();
+  let answer = '';
+  s.on('data', (d: Buffer) => (answer += d.toString()));
+  s.write(`GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n`);
+  await new Promise((r) => setTimeout(r, 30));
+  if (!s.destroyed) s.write(`X-More: ${'b'.repeat(40_000)}\r\n\r\n`);
+  await Promise.race([once(s, 'close'), new Promise((r) => setTimeout(r, 3000))]);
+  s.destroy();
+  expect(answer.match(/^HTTP\/1\.1 431 /gm)).toHaveLength(1);
+  expect(await settled()).toBe(0);
+  expect((await records()) - before).toBe(1);
+});
+
+describe('--function-timeout: a hanging upstream under a short function timeout', () => {
+  it('answers 504 deadline_exceeded before the function would time out, with one record', async () => {
+    const upstream = await startFakeUpstream();
+    upstream.setBehaviour({ kind: 'hang' });
+    const key = await generateTestKey('RS256');
+    const jwks = await startJwksServer({ keys: [key] });
+    const hangDir = await mkdtemp(join(tmpdir(), 'embedgate-dev-deadline-'));
+    const config = loadConfig({
+      issuers: [{ id: 'corp', issuer: jwks.issuer, audiences: 'embedgate', jwksUri: jwks.jwksUri, algorithms: ['RS256'] }],
+      models: [
+        {
+          name: 'remote',
+          provider: 'openai-compatible',
+          baseUrl: upstream.url,
+          apiKey: { source: 'env', name: 'UPSTREAM_KEY' },
+          // 60 s x 3 attempts: far past the function's 4 s; the deadline cuts it.
+          upstream: { timeoutMs: 60_000, maxRetries: 2 },
+        },
+      ],
+      policy: { rules: [{ id: 'all', effect: 'allow', models: ['*'] }] },
+    });
+    const dev = await startDevServer({ config, archiveDir: hangDir, port: 0, env: { UPSTREAM_KEY: 'k' }, functionTimeoutSeconds: 4 });
+    try {
+      const now = Math.floor(Date.now() / 1000);
+      const token = await signToken(key, { iss: jwks.issuer, aud: 'embedgate', sub: 'svc', iat: now, exp: now + 600 });
+      const t0 = Date.now();
+      const res = await fetch(`${dev.url}/v1/embeddings`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: '{"model":"remote","input":"x"}',
+      });
+      const took = Date.now() - t0;
+      expect(res.status).toBe(504);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('upstream_timeout');
+      // The function's 4 s less the 2.5 s reserve: answered after about 1.5 s, well within 4 s.
+      expect(took).toBeGreaterThanOrEqual(1_300);
+      expect(took).toBeLessThan(4_000);
+      expect(upstream.requests).toHaveLength(1);
+      const files = (await readdir(join(hangDir, 'sessions'), { recursive: true })).filter((f) => f.endsWith('.json'));
+      expect(files).toHaveLength(1);
+      const record = JSON.parse(await readFile(join(hangDir, 'sessions', files[0]!), 'utf8'));
+      expect(record.decision).toMatchObject({ status: 504, reason: 'deadline_exceeded' });
+    } finally {
+      await dev.close();
+      await upstream.close();
+      await jwks.stop();
+      await rm(hangDir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });

@@ -487,7 +487,7 @@ describe('cdk-nag', () => {
     expect(report.pluginReports.flatMap((r) => r.violations)).toEqual([]);
   });
 
-  test('the log-group encryption finding is acknowledged only when no customer-managed key is given', () => {
+  test('the flow-log group is always encrypted with a customer-managed key (CT.CLOUDWATCH.PR.3): nothing to acknowledge', () => {
     const acknowledged = (props: PropsFn) => {
       const { network } = synth(props);
       return (
@@ -497,7 +497,10 @@ describe('cdk-nag', () => {
           .flatMap((m) => Object.keys(m.data as object).map((k) => k.replace(/^annotation::/i, '')))
       );
     };
-    expect(acknowledged(() => ({}))).toEqual(['NIST.800.53.R5-CloudWatchLogGroupEncrypted']);
+    expect(acknowledged(() => ({}))).toEqual([]);
     expect(acknowledged((s) => ({ flowLogEncryptionKey: new kms.Key(s, 'Key') }))).toEqual([]);
+    const { template } = synth(() => ({}));
+    const groups = template.findResources('AWS::Logs::LogGroup');
+    expect(Object.values(groups).every((g) => g.Properties.KmsKeyId !== undefined)).toBe(true);
   });
 });

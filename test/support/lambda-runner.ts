@@ -44,6 +44,11 @@ export interface LambdaRunnerOptions {
   readonly initTimeoutMs?: number;
   /** How long one invocation may take, ms (the context's remaining time counts down from it). @default 20000 */
   readonly invokeTimeoutMs?: number;
+  /**
+   * A command the function's Node process is started under, e.g. `['ip', 'netns', 'exec', '<ns>']`
+   * to run it inside a network namespace. @default - none
+   */
+  readonly launcher?: readonly string[];
 }
 
 /** A running "execution environment" of one function. */
@@ -177,7 +182,8 @@ export async function startLambdaRunner(opts: LambdaRunnerOptions): Promise<Lamb
     ...opts.env,
   };
 
-  const child: ChildProcess = spawn(process.execPath, [runner], {
+  const [command, ...prefix] = [...(opts.launcher ?? []), process.execPath];
+  const child: ChildProcess = spawn(command!, [...prefix, runner], {
     cwd: taskRoot,
     env,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

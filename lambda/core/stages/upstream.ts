@@ -6,6 +6,7 @@
  * given back: the client got no output) and is the request's error.
  */
 import type { Answer, Session } from '../exchange';
+import { fitResponseBody } from '../payload-limits';
 import type { EmbeddingProvider, EmbeddingResult } from '../ports';
 import { toLittleEndianBytes } from '../record';
 import { upstreamOf } from '../recorder';
@@ -13,14 +14,24 @@ import type { EmbeddingsRequest } from '../request';
 import type { Admitted } from './policy';
 import type { MaskedInput } from './masking';
 
+/** What the upstream stage sends, and within what. */
+export interface UpstreamCall {
+  readonly request: EmbeddingsRequest;
+  readonly input: MaskedInput;
+  readonly admitted: Admitted;
+  /** Epoch ms by which every batch and retry ends (504 `deadline_exceeded` past it). */
+  readonly deadline: number | undefined;
+  /** The largest answer the platform carries, bytes. */
+  readonly responseLimit: number;
+}
+
 export async function callUpstream(
   provider: EmbeddingProvider,
-  request: EmbeddingsRequest,
-  input: MaskedInput,
-  admitted: Admitted,
+  call: UpstreamCall,
   s: Session,
   release?: () => Promise<void>,
 ): Promise<Answer> {
+  const { request, input, admitted } = call;
   let result: EmbeddingResult;
   try {
     result = await provider.embed({
@@ -28,15 +39,18 @@ export async function callUpstream(
       ...(request.dimensions !== undefined ? { dimensions: request.dimensions } : {}),
       ...(request.user !== undefined ? { user: request.user } : {}),
       encodingFormat: request.encodingFormat,
+      ...(call.deadline !== undefined ? { deadline: call.deadline } : {}),
     });
   } catch (e) {
     if (release) await release();
     throw e;
   }
-  s.result = result;
   s.upstream = upstreamOf(result.upstream);
+  // The body actually built is checked against the platform's limit too (the estimate before the call may be short).
+  const body = fitResponseBody(embeddingsBody(request, admitted.model.name, result), request, admitted.model, call.responseLimit);
+  s.result = result;
   s.reason = admitted.reason;
-  return { status: 200, body: embeddingsBody(request, admitted.model.name, result) };
+  return { status: 200, body };
 }
 
 /**

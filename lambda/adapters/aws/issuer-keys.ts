@@ -1,0 +1,75 @@
+/**
+ * Issuers' signing keys without egress: the key mirror (lambda/handlers/key-mirror.ts, a function
+ * outside the VPC) writes each trusted issuer's OIDC discovery document and JWKS into a DynamoDB
+ * table, one item per URL; the proxy, inside the VPC, reads them through the DynamoDB gateway
+ * endpoint with {@link dynamoDbKeySetFetch}, a fetch-shaped function the token verifier uses in
+ * place of the network (the `KeySetFetch` port). Nothing else changes in verification: the same
+ * documents, the same checks (issuer match, https `jwks_uri`, algorithms, kids), the same caches.
+ *
+ * Fails closed: a URL the table does not hold answers 404, a table that cannot be read rejects
+ * (the verifier then answers 401 `jwks_unavailable`, or keeps its last good keys for a while).
+ */
+import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+
+import type { KeySetFetch } from '../../core/ports';
+
+/** Attribute names of an item of the issuer-keys table. */
+export const ISSUER_KEY_ATTRIBUTES = {
+  /** Partition key: the exact URL the document was fetched from. */
+  partitionKey: 'url',
+  /** The document, as JSON text. */
+  body: 'body',
+  /** Epoch ms when the mirror fetched it. */
+  fetchedAt: 'fetchedAt',
+  /** The issuer it belongs to. */
+  issuer: 'issuer',
+} as const;
+
+const A = ISSUER_KEY_ATTRIBUTES;
+
+/** One mirrored document. */
+export interface MirroredDocument {
+  readonly url: string;
+  readonly issuer: string;
+  readonly body: string;
+  readonly fetchedAt: number;
+}
+
+/** The proxy's side: a `KeySetFetch` over the table (strongly consistent reads). */
+export function dynamoDbKeySetFetch(client: DynamoDBClient, tableName: string): KeySetFetch {
+  return async (url, init) => {
+    const out = await client.send(
+      new GetItemCommand({ TableName: tableName, Key: { [A.partitionKey]: { S: url } }, ConsistentRead: true }),
+      init?.signal ? { abortSignal: init.signal } : {},
+    );
+    const body = out.Item?.[A.body]?.S;
+    if (body === undefined)
+      return new Response('{"error":"not mirrored"}', { status: 404, headers: { 'content-type': 'application/json' } });
+    return new Response(body, { status: 200, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
+  };
+}
+
+/** The mirror's side: write one document (the newest wins; an older fetch never replaces a newer one). */
+export async function putMirroredDocument(client: DynamoDBClient, tableName: string, d: MirroredDocument): Promise<boolean> {
+  try {
+    await client.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: {
+          [A.partitionKey]: { S: d.url },
+          [A.issuer]: { S: d.issuer },
+          [A.body]: { S: d.body },
+          [A.fetchedAt]: { N: String(d.fetchedAt) },
+        },
+        ConditionExpression: 'attribute_not_exists(#f) OR #f < :f',
+        ExpressionAttributeNames: { '#f': A.fetchedAt },
+        ExpressionAttributeValues: { ':f': { N: String(d.fetchedAt) } },
+      }),
+    );
+    return true;
+  } catch (e) {
+    if ((e as { name?: string }).name === 'ConditionalCheckFailedException') return false;
+    throw e;
+  }
+}
