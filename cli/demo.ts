@@ -239,6 +239,7 @@ async function demo(): Promise<number> {
       passed >= 3 && passed <= 5 && passed + throttled.length === 8,
       `${passed} passed, ${throttled.length} got 429 rate_limit_exceeded (Retry-After ${throttled[0]?.retryAfter ?? '-'} s)`,
     );
+    await gateway.flushArchive(); // the journal's records into the archive's batch objects, which the usage query reads
     say('     $ embedgate usage --by principal');
     const report: string[] = [];
     await usage(['--by', 'principal', '--archive-dir', archiveDir], {

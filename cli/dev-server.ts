@@ -85,6 +85,8 @@ export interface DevServer {
   readonly approvals: { readonly store: InMemoryApprovalStore; readonly workflow: LocalApprovalWorkflow };
   /** Requests being handled right now (with one, the archive writes on the event loop's thread). */
   requestsInFlight(): number;
+  /** Move what the journal holds into the archive's batch objects now (without a journal: nothing to do). */
+  flushArchive(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -271,6 +273,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     revocations,
     approvals: { store: approvalStore, workflow },
     requestsInFlight: () => inFlight,
+    flushArchive: async () => {
+      await journal?.compact();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         workflow.close();

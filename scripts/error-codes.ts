@@ -2,7 +2,7 @@
  * The table of client error codes and the record reasons behind them, read from the code itself
  * (lambda/): every object literal with a literal `status` and `code` (GatewayError options, the
  * upstream failure mappings), and every call of the helpers that build one (`invalidRequest`,
- * `unauthenticated`, `forbidden`, `approvalError`). The README carries the rendered table
+ * `unauthenticated`, `forbidden`, `approvalError`, `unavailable`). The README carries the rendered table
  * between markers; test/package/error-codes.test.ts fails when it drifts from the code.
  *
  *   npx tsx scripts/error-codes.ts           print the table
@@ -39,6 +39,7 @@ const HELPERS: Record<string, (a: readonly ts.Expression[], s: Strings) => { sta
   unauthenticated: (a, s) => ({ status: 401, code: ['invalid_token'], reason: s(a[1]) }),
   forbidden: (a, s) => ({ status: 403, code: s(a[1]), reason: a[2] ? s(a[2]) : s(a[1]) }),
   approvalError: (a, s) => ({ status: num(a[0]), code: s(a[1]) }),
+  unavailable: (a, s) => ({ status: 503, code: s(a[1]) }),
 };
 
 function num(e: ts.Expression | undefined): number | undefined {

@@ -4,7 +4,7 @@
  * a request ends, or inline writes would stop (a leak) or block other requests (an undercount).
  */
 import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -151,10 +151,9 @@ describe('--function-timeout: a hanging upstream under a short function timeout'
       expect(took).toBeGreaterThanOrEqual(1_300);
       expect(took).toBeLessThan(4_000);
       expect(upstream.requests).toHaveLength(1);
-      const files = (await readdir(join(hangDir, 'sessions'), { recursive: true })).filter((f) => f.endsWith('.json'));
-      expect(files).toHaveLength(1);
-      const record = JSON.parse(await readFile(join(hangDir, 'sessions', files[0]!), 'utf8'));
-      expect(record.decision).toMatchObject({ status: 504, reason: 'deadline_exceeded' });
+      const records = await readLocalArchive(hangDir);
+      expect(records).toHaveLength(1);
+      expect(records[0]!.decision).toMatchObject({ status: 504, reason: 'deadline_exceeded' });
     } finally {
       await dev.close();
       await upstream.close();

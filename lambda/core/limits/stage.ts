@@ -91,8 +91,22 @@ export function planWindows(limits: RateLimitsConfig, scope: string, req: Limits
   return windows;
 }
 
+/** The reason a refusal records, per limit: `quota_exceeded` for the daily budget, `rate_limit_exceeded` for the others. */
+type Refusal = { readonly what: string; readonly limit: number | undefined } & (
+  | { readonly quota: true; readonly reason: 'quota_tokens_per_day' }
+  | {
+      readonly quota: false;
+      readonly reason:
+        | 'rate_limit_in_flight'
+        | 'rate_limit_requests_per_second'
+        | 'rate_limit_requests_per_minute'
+        | 'rate_limit_input_items_per_minute'
+        | 'rate_limit_tokens_per_minute';
+    }
+);
+
 /** Which limit a refusal names, for the message, the reason and the error code. */
-function refusalOf(limits: RateLimitsConfig, lengthMs: number | null, counter: string) {
+function refusalOf(limits: RateLimitsConfig, lengthMs: number | null, counter: string): Refusal {
   if (lengthMs === null) return { what: 'requests in flight', limit: limits.maxInFlight, reason: 'rate_limit_in_flight', quota: false };
   if (lengthMs === DAY) return { what: 'tokens per day', limit: limits.tokensPerDay, reason: 'quota_tokens_per_day', quota: true };
   if (lengthMs === SECOND)
@@ -115,13 +129,10 @@ export function limitExceeded(limits: RateLimitsConfig, window: WindowCount | nu
     : r.quota
       ? `You have used your daily quota of ${r.limit} tokens; it renews at 00:00 UTC (in ${retryAfter} s).`
       : `Rate limit of ${r.limit} ${r.what} reached; retry after ${retryAfter} s.`;
-  return new GatewayError(message, {
-    status: 429,
-    type: 'rate_limit_error',
-    code: r.quota ? 'quota_exceeded' : 'rate_limit_exceeded',
-    reason: r.reason,
-    headers: { 'retry-after': String(retryAfter) },
-  });
+  const headers = { 'retry-after': String(retryAfter) };
+  return r.quota
+    ? new GatewayError(message, { status: 429, type: 'rate_limit_error', code: 'quota_exceeded', reason: r.reason, headers })
+    : new GatewayError(message, { status: 429, type: 'rate_limit_error', code: 'rate_limit_exceeded', reason: r.reason, headers });
 }
 
 /** The limits stage (see the module comment). */
