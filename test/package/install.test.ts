@@ -193,7 +193,7 @@ describe('the CLI, installed', () => {
     });
 
     test(
-      'audit query without DuckDB names the install command; with it, answers',
+      'audit query without DuckDB names the install command; with it, audit query and usage answer',
       async () => {
         const q = ['audit', 'query', 'calls-by-principal-and-model', '--archive-dir', archive(), '--format', 'json'];
         const without = embedgate(q);
@@ -208,6 +208,11 @@ describe('the CLI, installed', () => {
         expect(withDuckDb.stderr).toBe('');
         expect(withDuckDb.code).toBe(0);
         expect(withDuckDb.stdout).toMatch(/batch-indexer/);
+        // embedgate usage reads the same archive through DuckDB.
+        const usage = embedgate(['usage', '--by', 'principal', '--archive-dir', archive(), '--format', 'json']);
+        expect(usage.stderr).toBe('');
+        expect(usage.code).toBe(0);
+        expect(usage.stdout).toMatch(/batch-indexer/);
       },
       INSTALL_TIMEOUT,
     );
