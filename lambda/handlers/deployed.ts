@@ -1,17 +1,16 @@
 /**
  * What every Lambda entry of embedgate reads at start: the configuration document shipped next
  * to the bundle (with deploy-time references expanded from the environment), the required
- * environment variables, and the S3 archive.
+ * environment variables, and the session archive (the journal, or S3 loaded as a chunk).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { S3Client } from '@aws-sdk/client-s3';
 import type { GatewayConfig } from '../../shared/config';
 import { openShippedConfig } from '../../shared/config-runtime';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { HANDLER_ENV } from '../../shared/contract';
 import { DynamoDbJournal } from '../adapters/aws/dynamodb-journal';
-import { S3Archive } from '../adapters/aws/s3-archive';
+import { once } from '../adapters/aws/lazy';
 import type { Archive } from '../core/ports';
 import { requiredEnv } from './env';
 
@@ -41,8 +40,11 @@ export async function deployedConfig(): Promise<GatewayConfig> {
 export function deployedArchive(): Archive {
   const journal = process.env[HANDLER_ENV.journalTable];
   if (journal) return new DynamoDbJournal(new DynamoDBClient({}), { tableName: journal });
-  return new S3Archive(new S3Client({}), {
-    bucket: requiredEnv(HANDLER_ENV.archiveBucket),
-    kmsKeyId: requiredEnv(HANDLER_ENV.archiveKeyArn),
-  });
+  const bucket = requiredEnv(HANDLER_ENV.archiveBucket);
+  const kmsKeyId = requiredEnv(HANDLER_ENV.archiveKeyArn);
+  // The S3 client is a chunk of its own (about 100 KB that a journaling function never needs at
+  // start); loading starts now, at init. A load that fails rejects the put: fail closed.
+  const load = once(async () => (await import('../adapters/aws/s3-archive-client.js')).s3Archive(bucket, kmsKeyId));
+  load().catch(() => undefined);
+  return { put: async (record) => (await load()).put(record) };
 }

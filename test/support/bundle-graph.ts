@@ -15,6 +15,8 @@ export interface BundleGraph {
   readonly start: string[];
   /** Loaded only through `import()` (directly or from another lazy chunk). */
   readonly lazy: string[];
+  /** A file and every file it imports statically, transitively (what loading it loads). */
+  closure(file: string): string[];
   /** Files `import()`ed, with the specifiers that name them (e.g. `./chunks/bedrock-runtime-X.mjs`). */
   readonly dynamicImports: readonly { readonly from: string; readonly file: string }[];
 }
@@ -33,6 +35,20 @@ export async function bundleGraph(dir: string): Promise<BundleGraph> {
   });
   const rel = (p: string) => relative(dir, resolve(dir, p)).split(sep).join('/');
   const inputs = new Map(Object.entries(r.metafile.inputs).map(([k, v]) => [rel(k), v]));
+  const closureOf = (file: string): Set<string> => {
+    const seen = new Set([file]);
+    for (const queue = [file]; queue.length > 0;) {
+      for (const i of inputs.get(queue.pop()!)?.imports ?? []) {
+        if (i.external || i.kind !== 'import-statement') continue;
+        const f = rel(i.path);
+        if (!seen.has(f)) {
+          seen.add(f);
+          queue.push(f);
+        }
+      }
+    }
+    return seen;
+  };
   const start = new Set(['index.mjs']);
   const dynamicImports: { from: string; file: string }[] = [];
   for (const [from, v] of inputs)
@@ -48,5 +64,11 @@ export async function bundleGraph(dir: string): Promise<BundleGraph> {
     }
   }
   const files = bundleFiles(dir).filter((f) => f.endsWith('.mjs'));
-  return { files, start: [...start].sort(), lazy: files.filter((f) => !start.has(f)), dynamicImports };
+  return {
+    files,
+    start: [...start].sort(),
+    lazy: files.filter((f) => !start.has(f)),
+    dynamicImports,
+    closure: (f) => [...closureOf(f)].sort(),
+  };
 }
