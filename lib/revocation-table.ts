@@ -1,8 +1,9 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
-import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type { RemovalPolicy } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { ttlTable } from './private/ttl-table';
 
 /** Properties of a `RevocationTable`. */
 export interface RevocationTableProps {
@@ -35,17 +36,7 @@ export class RevocationTable extends Construct {
   constructor(scope: Construct, id: string, props: RevocationTableProps = {}) {
     super(scope, id);
     this.encryptionKey = props.encryptionKey;
-    this.table = new dynamodb.TableV2(this, 'Resource', {
-      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
-      billing: dynamodb.Billing.onDemand(),
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: props.encryptionKey
-        ? dynamodb.TableEncryptionV2.customerManagedKey(props.encryptionKey)
-        : dynamodb.TableEncryptionV2.awsManagedKey(),
-      timeToLiveAttribute: 'expiresAt',
-      deletionProtection: true,
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
-    });
+    this.table = ttlTable(this, props);
   }
 
   /** Read the deny list (what the proxy needs): `GetItem` and `BatchGetItem` only. */
