@@ -261,8 +261,25 @@ export async function readJournal(root: string): Promise<{ archived: SessionReco
   const archived: SessionRecord[] = [];
   const pending: SessionRecord[] = [];
   for (const n of names.sort()) {
-    const into = ARCHIVED_SEGMENT.test(n) ? archived : OPEN_SEGMENT.test(n) ? pending : null;
-    if (into) into.push(...parseSegment(await readFile(join(dir, n), 'utf8')).records);
+    if (ARCHIVED_SEGMENT.test(n)) archived.push(...parseSegment(await readFile(join(dir, n), 'utf8')).records);
+    else if (OPEN_SEGMENT.test(n)) {
+      const segment = await readOpenSegment(dir, n);
+      (segment.archived ? archived : pending).push(...parseSegment(segment.text).records);
+    }
   }
   return { archived, pending };
+}
+
+/**
+ * An open segment's text, read while a compaction may be running: a segment listed as open may
+ * have been renamed to `<seq>.archived.jsonl` since (its batch is then written), so a missing open
+ * segment is read under its archived name.
+ */
+async function readOpenSegment(dir: string, name: string): Promise<{ text: string; archived: boolean }> {
+  try {
+    return { text: await readFile(join(dir, name), 'utf8'), archived: false };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    return { text: await readFile(join(dir, name.replace(/\.jsonl$/, '.archived.jsonl')), 'utf8'), archived: true };
+  }
 }

@@ -1,5 +1,6 @@
 /** The write-ahead journal of `embedgate dev` (issue 16): group commit, compaction, recovery. */
 import fs from 'node:fs';
+import type * as fsPromises from 'node:fs/promises';
 import { appendFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,4 +108,22 @@ it('a compaction that fails keeps the segment and retries it', async () => {
   expect(j.pendingRecords()).toEqual([]);
   await j.close();
   expect(await readLocalArchive(dir)).toHaveLength(1);
+});
+
+it('a segment archived between the listing and its reading is read under its archived name (compaction running alongside a reader)', async () => {
+  const j = await FileJournal.open(dir, { writeInline: () => true, compactEveryMs: 60_000 });
+  const r = testRecord(sid(7));
+  await j.put(r);
+  const fsp = jest.requireActual<typeof fsPromises>('node:fs/promises');
+  const realReaddir = fsp.readdir.bind(fsp);
+  // The listing sees the open segment; the compactor renames it before the reader opens it.
+  jest.spyOn(fsp, 'readdir').mockImplementationOnce((async (p: string) => {
+    const names = (await realReaddir(p)) as string[];
+    await fsp.rename(join(p, '000000000001.jsonl'), join(p, '000000000001.archived.jsonl'));
+    return names;
+  }) as never);
+  expect(await readJournal(dir)).toEqual({ archived: [r], pending: [] });
+  // Undo the stand-in rename so the journal closes over the files it wrote.
+  await fsp.rename(join(dir, JOURNAL_DIR, '000000000001.archived.jsonl'), join(dir, JOURNAL_DIR, '000000000001.jsonl'));
+  await j.close();
 });
