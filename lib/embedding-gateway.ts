@@ -191,7 +191,7 @@ export class EmbeddingGateway extends Construct {
         ...(props.runtime ? { runtime: props.runtime } : {}),
         policyReason: ROLE_POLICY_REASON,
       });
-      mirror.table.grantReadData(this.proxyFunction);
+      mirror.grantReadAndRefresh(this.proxyFunction);
       this.proxyFunction.addEnvironment(HANDLER_ENV.issuerKeysTable, mirror.table.tableName);
     }
 
