@@ -94,7 +94,7 @@ async function get(url: string, deps: KeyMirrorDeps): Promise<string> {
 }
 
 /** The issuers the mirror serves: all configured ones but those whose keys are served inside the VPC. */
-export function mirroredIssuers<T extends Pick<IssuerConfig, 'keysInVpc'>>(issuers: readonly T[]): T[] {
+export function mirroredIssuers<T extends Pick<IssuerConfig, 'issuer' | 'keysInVpc'>>(issuers: readonly T[]): T[] {
   return issuers.filter((i) => i.keysInVpc !== true);
 }
 
