@@ -23,6 +23,7 @@ import { maskingConfig } from './private/masking-config';
 import { validateGatewayProps } from './private/gateway-validation';
 import { GatewayMonitoring } from './private/monitoring';
 import { acknowledgeVpcCustomResource, applyControlTowerControls } from './private/control-tower';
+import { checkIssuerKeyReach } from './private/issuer-key-reach';
 import { IssuerKeyMirror } from './private/key-mirror';
 import { fitUpstreamTimeouts } from './private/timeouts';
 import { addReviewerPageRoutes, reviewerPageSection } from './private/review-page-routes';
@@ -121,6 +122,8 @@ export class EmbeddingGateway extends Construct {
         `EmbeddingGateway: model(s) ${needsInternet.map((m) => `"${m.name}"`).join(', ')} are outside AWS and need internet egress; set allowInternetEgress: true (or pass a network that allows egress, or mark a private OpenAI-compatible server with inVpc: true)`,
       );
     }
+    // Issuers too: each has a way to its keys (the proxy's egress, the VPC, or the key mirror).
+    const mirroredIssuers = checkIssuerKeyReach(this, props.issuers, this.network);
 
     this.logsKey = new kms.Key(this, 'LogsKey', {
       description: 'embedgate: encrypts the gateway log groups',
@@ -181,8 +184,9 @@ export class EmbeddingGateway extends Construct {
       this.usage.attachTo(this.proxyFunction);
     }
 
-    // Without egress the proxy cannot reach the issuers: their keys come from the key mirror's table.
-    if (!this.network.egressAllowed) {
+    // Without egress the proxy cannot reach the issuers: their keys come from the key mirror's table
+    // (but for issuers whose keys are served inside the VPC).
+    if (mirroredIssuers.length > 0) {
       const mirror = new IssuerKeyMirror(this, 'KeyMirror', {
         configuration: config.json,
         configurationEnvironment: config.environment,
@@ -191,7 +195,7 @@ export class EmbeddingGateway extends Construct {
         ...(props.runtime ? { runtime: props.runtime } : {}),
         policyReason: ROLE_POLICY_REASON,
       });
-      mirror.table.grantReadData(this.proxyFunction);
+      mirror.grantReadAndRefresh(this.proxyFunction);
       this.proxyFunction.addEnvironment(HANDLER_ENV.issuerKeysTable, mirror.table.tableName);
     }
 

@@ -24,6 +24,15 @@ export interface TrustedIssuer {
    */
   readonly jwksUri?: string;
   /**
+   * The proxy fetches this issuer's keys itself, through the VPC: `jwksUri` (or the discovery
+   * host) is an address inside the VPC, e.g. an internal load balancer of the identity provider
+   * or a private hosted zone. The key mirror leaves the issuer out. The Lambda security group
+   * (`network.lambdaSecurityGroup`) must allow 443 to that address. `issuerUrl` stays public:
+   * API Gateway's JWT authorizer discovers the keys from the internet.
+   * @default false - without internet egress, the key mirror (outside the VPC) serves the issuer's keys
+   */
+  readonly keysInVpc?: boolean;
+  /**
    * Allowed signature algorithms. API Gateway's JWT authorizer verifies RSA signatures only,
    * so only RSA algorithms are offered here.
    * @default [JwtAlgorithm.RS256]

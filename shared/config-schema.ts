@@ -51,6 +51,11 @@ const issuerSchema = z.strictObject({
   audiences: stringOrList('audiences'),
   /** JWKS URL. Default: `jwks_uri` from `<issuer>/.well-known/openid-configuration`. */
   jwksUri: httpsOrLocalUrl('jwksUri').optional(),
+  /**
+   * The discovery document and JWKS are served inside the gateway's VPC: the proxy fetches them
+   * itself, the key mirror (outside the VPC) leaves this issuer alone.
+   */
+  keysInVpc: z.boolean().optional(),
   /** Allowed signature algorithms. */
   algorithms: z
     .array(z.string())

@@ -29,7 +29,7 @@ import {
 } from 'jose';
 import type { GatewayConfig, IssuerConfig } from '../../shared/config';
 import type { Principal } from './principal';
-import type { KeySetFetch } from './ports';
+import type { KeyRefreshRequest, KeySetFetch } from './ports';
 import { discoverJwksUri, JwksUnavailable, resilientKeySet, type ResilientKeySet, type VerificationKey } from './issuer-keys';
 import { unauthenticated, type GatewayError } from './errors';
 
@@ -51,6 +51,19 @@ export interface VerifierOptions {
    * the module doc: claims are still checked on every request). 0 turns it off. @default 1024
    */
   readonly verifiedTokenCacheSize?: number;
+  /**
+   * Asked (and awaited, errors reported to `onKeyRefreshError`) when a token names a `kid` the
+   * issuer's fetched key set does not hold, at most once per `keyRefreshIntervalMs` per issuer:
+   * where keys come from a mirror, it makes the mirror fetch now. The token is still refused.
+   * @default - none
+   */
+  readonly requestKeyRefresh?: KeyRefreshRequest;
+  /** Least time between two `requestKeyRefresh` calls for one issuer, ms. @default 10000 */
+  readonly keyRefreshIntervalMs?: number;
+  /** A `requestKeyRefresh` that rejected. @default - ignored */
+  readonly onKeyRefreshError?: (error: unknown) => void;
+  /** Options for one issuer on top of these (e.g. its keys fetched from elsewhere). @default - the same for every issuer */
+  readonly forIssuer?: (issuer: IssuerConfig) => Partial<Omit<VerifierOptions, 'forIssuer'>>;
 }
 
 /** The request facts identity needs; header names lower-cased, repeated headers comma-joined. */
@@ -116,7 +129,9 @@ export class TokenVerifier {
     config: GatewayConfig,
     private readonly opts: VerifierOptions,
   ) {
-    this.byIssuer = new Map(config.issuers.map((i) => [i.issuer, new IssuerVerifier(i, opts)]));
+    this.byIssuer = new Map(
+      config.issuers.map((i) => [i.issuer, new IssuerVerifier(i, opts.forIssuer ? { ...opts, ...opts.forIssuer(i) } : opts)]),
+    );
     this.cacheSize = opts.verifiedTokenCacheSize ?? 1024;
   }
 
@@ -173,6 +188,7 @@ const NONE_HEADER = Buffer.from('{"alg":"none"}').toString('base64url');
 class IssuerVerifier {
   private keys: Promise<ResilientKeySet> | undefined;
   private lastDiscoveryFailure = 0;
+  private lastRefreshRequest = -Infinity;
 
   constructor(
     readonly config: IssuerConfig,
@@ -199,11 +215,24 @@ class IssuerVerifier {
         ...(c.requiredTyp ? { typ: c.requiredTyp } : {}),
       }));
     } catch (e) {
+      if (e instanceof joseErrors.JWKSNoMatchingKey) await this.requestRefresh(nowMs);
       throw toUnauthenticated(e);
     }
     this.checkIssuedAt(payload, nowMs);
     const principal = freezePrincipal(toPrincipal(c, payload));
     return { principal, key: used?.current ? used.key : undefined };
+  }
+
+  /** An unknown kid: ask for the issuer's keys to be fetched again (rate-limited here, and by the port). */
+  private async requestRefresh(nowMs: number): Promise<void> {
+    const request = this.opts.requestKeyRefresh;
+    if (!request || nowMs - this.lastRefreshRequest < (this.opts.keyRefreshIntervalMs ?? 10_000)) return;
+    this.lastRefreshRequest = nowMs;
+    try {
+      await request(this.config.issuer);
+    } catch (e) {
+      this.opts.onKeyRefreshError?.(e);
+    }
   }
 
   /**

@@ -33,6 +33,14 @@ export type KeySetFetch = (
   },
 ) => Promise<Response>;
 
+/**
+ * Asks for an issuer's keys to be fetched again now (where they come from a key mirror: the proxy
+ * cannot reach the issuer itself). `issuer` is a configured issuer's exact `iss`. Resolves true
+ * when the request was made, false when one was made recently (rate-limited); rejects when it
+ * cannot be made. Verification never waits for the refresh itself.
+ */
+export type KeyRefreshRequest = (issuer: string) => Promise<boolean>;
+
 /** Where upstream credentials live. A reference is opaque to the core. */
 export interface SecretStore {
   /** Resolve a secret reference to its value. Throws `SecretUnavailableError` when it cannot. */

@@ -5,9 +5,15 @@
  * (the proxy has no egress), every minute (EventBridge), so a key an issuer publishes is in the
  * table within a minute. An issuer that cannot be fetched keeps its last good documents (the
  * verifier's own staleness rules then apply); its failure is reported, the others still mirrored.
+ *
+ * Also run by the table's stream on a proxy's refresh request (an unknown `kid`): then only the
+ * issuers the requests name, and only CONFIGURED issuers, by their configured URLs (a request
+ * carries an issuer name, never a URL the mirror would follow), each at most once per
+ * `mirrorRefreshIntervalMs` (so even a flood of requests cannot make it hammer an IdP).
  */
 import type { IssuerConfig } from '../../shared/config';
 import { isLoopback } from '../../shared/config-runtime';
+import { issuerOfRefreshKey, ISSUER_KEYS_TABLE } from '../../shared/issuer-keys-table';
 import type { MirroredDocument } from '../adapters/aws/issuer-keys';
 
 /** What one run did, per issuer. */
@@ -85,4 +91,63 @@ async function get(url: string, deps: KeyMirrorDeps): Promise<string> {
   const text = await res.text();
   if (Buffer.byteLength(text) > MAX_DOCUMENT_BYTES) throw new Error(`${url}: larger than ${MAX_DOCUMENT_BYTES} bytes`);
   return text;
+}
+
+/** The issuers the mirror serves: all configured ones but those whose keys are served inside the VPC. */
+export function mirroredIssuers<T extends Pick<IssuerConfig, 'issuer' | 'keysInVpc'>>(issuers: readonly T[]): T[] {
+  return issuers.filter((i) => i.keysInVpc !== true);
+}
+
+/** The DynamoDB stream event the mirror gets (filtered to refresh requests by the event source mapping). */
+export interface RefreshStreamEvent {
+  readonly Records: readonly {
+    readonly eventName?: string;
+    readonly dynamodb?: { readonly Keys?: Readonly<Record<string, { readonly S?: string }>> };
+  }[];
+}
+
+export function isRefreshStreamEvent(event: unknown): event is RefreshStreamEvent {
+  return typeof event === 'object' && event !== null && Array.isArray((event as { Records?: unknown }).Records);
+}
+
+/**
+ * The configured issuers a batch of refresh requests names, each once (in configuration order);
+ * `ignored` lists the keys that name no configured (mirrored) issuer, or are no refresh request:
+ * nothing is fetched for them.
+ */
+export function requestedIssuers<T extends Pick<IssuerConfig, 'issuer'>>(
+  event: RefreshStreamEvent,
+  issuers: readonly T[],
+): { issuers: T[]; ignored: string[] } {
+  const wanted = new Set<string>();
+  const ignored: string[] = [];
+  for (const r of event.Records) {
+    if (r.eventName !== 'INSERT' && r.eventName !== 'MODIFY') continue;
+    const key = r.dynamodb?.Keys?.[ISSUER_KEYS_TABLE.partitionKey]?.S ?? '';
+    const issuer = issuerOfRefreshKey(key);
+    if (issuer !== undefined && issuers.some((i) => i.issuer === issuer)) wanted.add(issuer);
+    else ignored.push(key.slice(0, 200));
+  }
+  return { issuers: issuers.filter((i) => wanted.has(i.issuer)), ignored };
+}
+
+/**
+ * Refresh-triggered fetches of one mirror instance: an issuer fetched on a refresh request less
+ * than `intervalMs` ago is skipped (the schedule still runs every minute). Returns the issuers to
+ * fetch now and marks them.
+ */
+export function refreshGate(intervalMs: number = ISSUER_KEYS_TABLE.mirrorRefreshIntervalMs) {
+  const last = new Map<string, number>();
+  return <T extends Pick<IssuerConfig, 'issuer'>>(issuers: readonly T[], now: number): { due: T[]; skipped: string[] } => {
+    const due: T[] = [];
+    const skipped: string[] = [];
+    for (const i of issuers) {
+      if (now - (last.get(i.issuer) ?? -Infinity) < intervalMs) skipped.push(i.issuer);
+      else {
+        last.set(i.issuer, now);
+        due.push(i);
+      }
+    }
+    return { due, skipped };
+  };
 }

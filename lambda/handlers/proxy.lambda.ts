@@ -10,13 +10,13 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { ModelConfig } from '../../shared/config';
+import type { IssuerConfig, ModelConfig } from '../../shared/config';
 import { HANDLER_ENV } from '../../shared/contract';
 import { Gateway } from '../core/gateway';
 import { config } from './config.mjs';
 import { deployedArchive, requiredEnv } from './deployed';
 import { TokenVerifier } from '../core/identity';
-import { dynamoDbKeySetFetch } from '../adapters/aws/issuer-keys';
+import { dynamoDbKeyRefreshRequest, dynamoDbKeySetFetch } from '../adapters/aws/issuer-keys';
 import { networkKeySetFetch } from '../adapters/network/key-set-fetch';
 import { systemClock, uuidv7Ids } from '../core/ids';
 import type { Archive, EmbeddingProvider, PiiDetector, SecretStore } from '../core/ports';
@@ -96,14 +96,29 @@ const limits = usageTable
 const approvals = approvalTable ? approvalsOf(approvalTable, requiredEnv(HANDLER_ENV.approvalStateMachine)) : undefined;
 
 // Without egress, issuers' discovery documents and keys come from the key mirror's table (its
-// reads are cheap, so an unknown kid is looked up again after 5 s rather than 30).
+// reads are cheap, so an unknown kid is looked up again after 5 s rather than 30), and an unknown
+// kid writes a refresh request the table's stream hands to the mirror. An issuer served inside the
+// VPC (keysInVpc) is fetched over the network, as with egress.
 const issuerKeysTable = process.env[HANDLER_ENV.issuerKeysTable];
-const issuerKeys = issuerKeysTable ? dynamoDbKeySetFetch(dynamodb, issuerKeysTable) : undefined;
+const mirroredKeys = issuerKeysTable
+  ? {
+      fetch: dynamoDbKeySetFetch(dynamodb, issuerKeysTable),
+      jwksCooldownMs: 5_000,
+      requestKeyRefresh: dynamoDbKeyRefreshRequest(dynamodb, issuerKeysTable),
+      onKeyRefreshError: (error: unknown) =>
+        logger.warn('issuer key refresh request failed', {
+          error: error instanceof Error ? { name: error.name, message: error.message } : String(error),
+        }),
+    }
+  : undefined;
 
 const gateway = new Gateway({
   config,
   ...(masker ? { masker } : {}),
-  verifier: new TokenVerifier(config, issuerKeys ? { fetch: issuerKeys, jwksCooldownMs: 5_000 } : { fetch: networkKeySetFetch }),
+  verifier: new TokenVerifier(config, {
+    fetch: networkKeySetFetch,
+    ...(mirroredKeys ? { forIssuer: (i: IssuerConfig) => (i.keysInVpc ? {} : mirroredKeys) } : {}),
+  }),
   provider: (m: ModelConfig) => {
     let p = providers.get(m.name);
     if (!p) {

@@ -82,6 +82,7 @@ export function buildGatewayConfig(i: GatewayConfigInputs): BuiltConfig {
         issuer: x.issuerUrl,
         audiences: x.audiences,
         jwksUri: x.jwksUri,
+        keysInVpc: x.keysInVpc,
         algorithms: x.algorithms,
         clockToleranceSeconds: seconds(x.clockTolerance),
         maxTokenAgeSeconds: seconds(x.maxTokenAge),

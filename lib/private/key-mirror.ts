@@ -1,18 +1,24 @@
 /**
- * Issuers' signing keys for a gateway without internet egress (docs/network.md): a small function
- * outside the VPC (the one that reaches the identity providers) runs every minute and writes each
- * trusted issuer's discovery document and JWKS into a DynamoDB table; the proxy, in isolated
- * subnets, reads the table through the DynamoDB gateway endpoint (HANDLER_ENV.issuerKeysTable).
+ * Issuers' signing keys for a gateway without internet egress (docs/production-constraints.md): a
+ * small function outside the VPC (the one that reaches the identity providers) runs every minute
+ * and writes each trusted issuer's discovery document and JWKS into a DynamoDB table; the proxy,
+ * in isolated subnets, reads the table through the DynamoDB gateway endpoint
+ * (HANDLER_ENV.issuerKeysTable). On an unknown `kid` the proxy writes a refresh request into the
+ * same table (its only write: an IAM condition on the leading key); the table's stream, filtered
+ * to those items, runs the mirror at once (shared/issuer-keys-table.ts).
  */
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { HANDLER_ENV } from '../../shared/contract';
+import { ISSUER_KEYS_TABLE } from '../../shared/issuer-keys-table';
 import { CT_RULES } from './control-tower';
 import { functionRole } from './function-role';
 import { gatewayFunction } from './gateway-function';
@@ -36,8 +42,11 @@ export class IssuerKeyMirror extends Construct {
   constructor(scope: Construct, id: string, props: IssuerKeyMirrorProps) {
     super(scope, id);
     this.table = new dynamodb.TableV2(this, 'Table', {
-      partitionKey: { name: 'url', type: dynamodb.AttributeType.STRING },
+      partitionKey: { name: ISSUER_KEYS_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
       billing: dynamodb.Billing.onDemand(),
+      // Refresh requests reach the mirror through the stream (keys are all it needs) and expire.
+      dynamoStream: dynamodb.StreamViewType.KEYS_ONLY,
+      timeToLiveAttribute: ISSUER_KEYS_TABLE.expiresAt,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       // Public documents: the AWS managed key (a customer-managed key cannot be rendered in a region-agnostic stack).
       encryption: dynamodb.TableEncryptionV2.awsManagedKey(),
@@ -82,10 +91,46 @@ export class IssuerKeyMirror extends Construct {
         reason: 'Runs every minute on a schedule; a failed run is retried by the next one and counted in its Errors metric.',
       },
     );
+    // Refresh requests (and nothing else: not the mirror's own writes, not TTL removals) run the
+    // mirror at once. No retry: a failed refresh waits for the schedule.
+    this.function.addEventSource(
+      new sources.DynamoEventSource(this.table, {
+        startingPosition: lambda.StartingPosition.LATEST,
+        batchSize: 100,
+        retryAttempts: 0,
+        filters: [
+          lambda.FilterCriteria.filter({
+            eventName: lambda.FilterRule.or('INSERT', 'MODIFY'),
+            dynamodb: { Keys: { [ISSUER_KEYS_TABLE.partitionKey]: { S: lambda.FilterRule.beginsWith(ISSUER_KEYS_TABLE.refreshPrefix) } } },
+          }),
+        ],
+      }),
+    );
     new events.Rule(this, 'Schedule', {
       description: 'embedgate: mirror the issuers’ keys every minute',
       schedule: events.Schedule.rate(Duration.minutes(1)),
       targets: [new targets.LambdaFunction(this.function, { retryAttempts: 0 })],
     });
+  }
+
+  /**
+   * Lets `grantee` (the proxy) read the mirrored documents and write refresh requests: `PutItem`
+   * only on items whose key starts with `refresh#`, with only the refresh attributes and no
+   * return values. It can neither change a mirrored document nor delete anything.
+   */
+  public grantReadAndRefresh(grantee: iam.IGrantable): iam.Grant {
+    const read = this.table.grantReadData(grantee);
+    const T = ISSUER_KEYS_TABLE;
+    const write = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:PutItem'],
+      resourceArns: [this.table.tableArn],
+      conditions: {
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${T.refreshPrefix}*`] },
+        'ForAllValues:StringEquals': { 'dynamodb:Attributes': [T.partitionKey, T.requestedAt, T.expiresAt] },
+        StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+      },
+    });
+    return read.combine(write);
   }
 }

@@ -462,6 +462,60 @@ describe('TokenVerifier.verify', () => {
     expect(await outcome(v.verify(await signToken(rsa, claimsA())))).toEqual('accepted');
   });
 
+  // --- refresh requests on an unknown kid (keys from a mirror) ----------------------------------
+
+  it('asks for a key refresh on an unknown kid: once per interval per issuer, never for a known kid or a bad signature', async () => {
+    const idp = await server({ keys: [rsa] });
+    let t = now();
+    const asked: string[] = [];
+    const v = verifierFor([{ ...issuerA, id: 'idp-refresh', jwksUri: idp.jwksUri }], {
+      now: () => t,
+      keyRefreshIntervalMs: 10_000,
+      requestKeyRefresh: async (issuer) => {
+        asked.push(issuer);
+        return true;
+      },
+    });
+    expect(await outcome(v.verify(await signToken(rsa, claimsA())))).toEqual('accepted');
+    expect(await outcome(v.verify(await signToken(impostor, claimsA())))).toEqual(rejected('bad_signature'));
+    expect(asked).toEqual([]);
+    const flood = await Promise.all(Array.from({ length: 30 }, (_, i) => signToken(attacker, claimsA(), { kid: `forged-${i}` })));
+    for (const token of flood) expect(await outcome(v.verify(token))).toEqual(rejected('unknown_key'));
+    expect(asked).toEqual([idpA.issuer]);
+    t += 9_999;
+    expect(await outcome(v.verify(flood[0]!))).toEqual(rejected('unknown_key'));
+    expect(asked).toHaveLength(1);
+    t += 1;
+    expect(await outcome(v.verify(flood[1]!))).toEqual(rejected('unknown_key'));
+    expect(asked).toEqual([idpA.issuer, idpA.issuer]);
+  });
+
+  it('a refresh request that fails is reported and changes nothing: the token is still unknown_key', async () => {
+    const idp = await server({ keys: [rsa] });
+    const errors: unknown[] = [];
+    const v = verifierFor([{ ...issuerA, id: 'idp-refresh-down', jwksUri: idp.jwksUri }], {
+      requestKeyRefresh: () => Promise.reject(new Error('table down')),
+      onKeyRefreshError: (e) => errors.push(e),
+    });
+    expect(await outcome(v.verify(await signToken(attacker, claimsA(), { kid: 'forged' })))).toEqual(rejected('unknown_key'));
+    expect(errors).toEqual([new Error('table down')]);
+    expect(await outcome(v.verify(await signToken(rsa, claimsA())))).toEqual('accepted');
+  });
+
+  it('forIssuer gives one issuer its own key source (an issuer served inside the VPC next to mirrored ones)', async () => {
+    const idp = await server({ keys: [rsa] });
+    const mirrored: string[] = [];
+    const v = verifierFor([{ ...issuerA, id: 'idp-own', jwksUri: idp.jwksUri }], {
+      fetch: async (url) => {
+        mirrored.push(url);
+        return new Response('{}', { status: 404 });
+      },
+      forIssuer: (i) => (i.id === 'idp-own' ? { fetch: networkKeySetFetch } : {}),
+    });
+    expect(await outcome(v.verify(await signToken(rsa, claimsA())))).toEqual('accepted');
+    expect(mirrored).toEqual([]);
+  });
+
   it('accepts a rotated-in key once the cooldown has passed, and drops the rotated-out key', async () => {
     const next = await generateTestKey('RS256', { kid: 'a-rs256-next' });
     const idp = await server({ keys: [rsa] });

@@ -8,16 +8,20 @@
  *
  * Fails closed: a URL the table does not hold answers 404, a table that cannot be read rejects
  * (the verifier then answers 401 `jwks_unavailable`, or keeps its last good keys for a while).
+ *
+ * On an unknown `kid` the proxy asks for a refresh now ({@link dynamoDbKeyRefreshRequest}): a
+ * small conditional item the table's stream delivers to the mirror (shared/issuer-keys-table.ts).
  */
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
-import type { KeySetFetch } from '../../core/ports';
+import type { KeyRefreshRequest, KeySetFetch } from '../../core/ports';
+import { ISSUER_KEYS_TABLE, refreshRequestKey } from '../../../shared/issuer-keys-table';
 
 /** Attribute names of an item of the issuer-keys table. */
 export const ISSUER_KEY_ATTRIBUTES = {
   /** Partition key: the exact URL the document was fetched from. */
-  partitionKey: 'url',
+  partitionKey: ISSUER_KEYS_TABLE.partitionKey,
   /** The document, as JSON text. */
   body: 'body',
   /** Epoch ms when the mirror fetched it. */
@@ -72,4 +76,41 @@ export async function putMirroredDocument(client: DynamoDBClient, tableName: str
     if ((e as { name?: string }).name === 'ConditionalCheckFailedException') return false;
     throw e;
   }
+}
+
+/**
+ * The proxy's side of a refresh: writes the issuer's refresh request unless one was written less
+ * than `intervalMs` ago (a conditional put: across all proxy instances, at most one per interval
+ * reaches the stream, so forged kids cannot make the mirror fetch more often). The item holds
+ * the issuer only (the mirror looks it up among its configured issuers; it never takes a URL from
+ * the table) and expires by TTL. Resolves true when written, false when a recent one exists.
+ */
+export function dynamoDbKeyRefreshRequest(
+  client: DynamoDBClient,
+  tableName: string,
+  o: { now: () => number; intervalMs?: number; ttlSeconds?: number } = { now: Date.now },
+): KeyRefreshRequest {
+  const T = ISSUER_KEYS_TABLE;
+  return async (issuer) => {
+    const now = o.now();
+    try {
+      await client.send(
+        new PutItemCommand({
+          TableName: tableName,
+          Item: {
+            [T.partitionKey]: { S: refreshRequestKey(issuer) },
+            [T.requestedAt]: { N: String(now) },
+            [T.expiresAt]: { N: String(Math.floor(now / 1000) + (o.ttlSeconds ?? T.refreshTtlSeconds)) },
+          },
+          ConditionExpression: 'attribute_not_exists(#r) OR #r <= :cutoff',
+          ExpressionAttributeNames: { '#r': T.requestedAt },
+          ExpressionAttributeValues: { ':cutoff': { N: String(now - (o.intervalMs ?? T.refreshIntervalMs)) } },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if ((e as { name?: string }).name === 'ConditionalCheckFailedException') return false;
+      throw e;
+    }
+  };
 }
