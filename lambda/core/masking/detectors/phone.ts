@@ -272,11 +272,6 @@ function writtenAs(value: string, formatted: string): boolean {
   return written[0] === format[0] && written.every((b) => format.includes(b));
 }
 
-/**
- * Whether `value` is a valid number of one of `regions`, written in that region's national grouping.
- * The library is asked only about regions with a national format of the same shape (number of
- * groups and their lengths, read from the metadata once): parsing is the expensive part.
- */
 /** Whether some region's national format has the shape of `value` (no library call). */
 function anyShapeFits(value: string, regions: readonly CountryCode[]): boolean {
   const lib = phoneLibrary();
@@ -287,6 +282,11 @@ function anyShapeFits(value: string, regions: readonly CountryCode[]): boolean {
   return regions.some((region) => shapes(lib, region).some((s) => fits(s, lengths, digits)));
 }
 
+/**
+ * Whether `value` is a valid number of one of `regions`, written as that region writes it (writtenAs).
+ * The library is asked only about regions with a national format of a fitting shape (digit count,
+ * groups and their lengths, read from the metadata once): parsing is the expensive part.
+ */
 function nationalInRegion(value: string, regions: readonly CountryCode[]): boolean {
   if (IP_SHAPE.test(value) || ZIP4_SHAPE.test(value) || SSN_SHAPE.test(value)) return false;
   const lib = phoneLibrary();
