@@ -12,6 +12,7 @@
 //   4. Responses of 100 vectors of 1536 dimensions: from the upstream's answer (text) to the
 //      client's body, float and base64.
 // Usage: npm run build && node bench/inprocess.mjs [--runs 5] [--ms 1000] [--only handler,stages,profile,jwt,response]
+//        [--profile-items 64]: profile 64 items of 2 KB (case 1b) instead of one (case 1a).
 import { spawnSync } from 'node:child_process';
 import { KeyObject, verify as nodeVerify } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -44,6 +45,7 @@ const { values: args } = parseArgs({
     ms: { type: 'string', default: '1000' },
     only: { type: 'string', default: 'handler,stages,profile,jwt,response' },
     'profile-target': { type: 'boolean', default: false },
+    'profile-items': { type: 'string', default: '1' },
   },
 });
 const RUNS = Number(args.runs);
@@ -345,8 +347,13 @@ console.log(`${RUNS} runs of ${RUN_MS} ms per case after a 500 ms warm-up; figur
 // ---- profile target (the child of section 2) ---------------------------------------------------
 
 if (args['profile-target']) {
-  const a = await handlerCase('1a', [text(2 * KB)], 'base64');
-  for (let i = 0; i < 2000; i++) await a.once(); // warm-up, not in the window
+  const items = Number(args['profile-items']);
+  const a = await handlerCase(
+    'profiled',
+    Array.from({ length: items }, (_, i) => text(2 * KB, i * 977)),
+    'base64',
+  );
+  for (let i = 0; i < Math.ceil(2000 / items); i++) await a.once(); // warm-up, not in the window
   const from = process.hrtime.bigint() / 1000n; // the clock of the profile's timestamps (µs)
   const end = performance.now() + 4000;
   let n = 0;
@@ -456,7 +463,11 @@ if (ONLY.has('stages')) {
 if (ONLY.has('profile')) {
   const dir = mkdtempSync(join(tmpdir(), 'embedgate-prof-'));
   const self = fileURLToPath(import.meta.url);
-  const child = spawnSync(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, self, '--profile-target'], { encoding: 'utf8' });
+  const child = spawnSync(
+    process.execPath,
+    ['--cpu-prof', '--cpu-prof-dir', dir, self, '--profile-target', '--profile-items', args['profile-items']],
+    { encoding: 'utf8' },
+  );
   if (child.status !== 0) throw new Error(`profile child failed: ${child.stderr}`);
   const file = readdirSync(dir).find((x) => x.endsWith('.cpuprofile'));
   const prof = JSON.parse(readFileSync(join(dir, file), 'utf8'));
@@ -490,7 +501,7 @@ if (ONLY.has('profile')) {
   }
   const requests = Number(/profiled (\d+)/.exec(child.stdout)?.[1] ?? NaN);
   console.log(
-    `## CPU profile of case (a) (node --cpu-prof, ${requests} requests in 4 s after 2000 warm-up requests, ${f(busy / requests, 1)} µs of non-idle samples per request)\n`,
+    `## CPU profile of ${args['profile-items'] === '1' ? 'case (a)' : `${args['profile-items']} items of 2 KB`} (node --cpu-prof, ${requests} requests in 4 s after 2000 warm-up items, ${f(busy / requests, 1)} µs of non-idle samples per request)\n`,
   );
   console.log('Self time by area (share of non-idle samples):\n');
   console.log('| area | share | µs per request |');

@@ -1,6 +1,6 @@
 /** E-mail and phone detectors: positives, near misses, boundaries. */
 import { emailDetector } from '../../lambda/core/masking/detectors/email';
-import { phoneDetector } from '../../lambda/core/masking/detectors/phone';
+import { createPhoneDetector, phoneDetector } from '../../lambda/core/masking/detectors/phone';
 import { values } from './helpers';
 
 describe('email', () => {
@@ -122,5 +122,54 @@ describe('phone', () => {
   it('refuses mixed separators in national numbers and too many digits', () => {
     expect(values(phoneDetector, 'see 030 1234-5678')).toEqual([]);
     expect(values(phoneDetector, 'see +1234567890123456')).toEqual([]);
+  });
+});
+
+describe('phone: national numbers of the configured regions, as the region writes them (libphonenumber)', () => {
+  const israel = createPhoneDetector(['IL']);
+  const china = createPhoneDetector(['CN']);
+
+  it('finds a national number written with the separators of its national format, or some of them (the area code set apart)', () => {
+    // Israel's format for 09 numbers is 09-762-5400; Presidio's test writes 09-7625400.
+    expect(values(israel, 'see 09-762-5400 today')).toEqual(['09-762-5400']);
+    expect(values(israel, 'see 09-7625400 today')).toEqual(['09-7625400']);
+    expect(values(israel, 'My Israeli number is 09-7625400')).toEqual(['09-7625400']);
+    expect(values(phoneDetector, 'My Israeli number is 09-7625400')).toEqual(['09-7625400']);
+  });
+
+  it.each([
+    ['a separator inside a group of the format', 'see 0976-25400 today'],
+    ['the area code not set apart while a later group is', 'see 09762-5400 today'],
+    ['a separator inside the subscriber number only', 'see 097625-400 today'],
+    ['the right grouping without the national prefix', 'see 9-762-5400 today'],
+    ['an invalid number in the right grouping (no 06 area in Israel)', 'see 06-762-5400 today'],
+  ])('refuses %s (%s)', (_what, text) => {
+    expect(values(israel, text)).toEqual([]);
+  });
+
+  it('"number" after a possessive makes bare digits a phone number when they are valid as written in a configured region', () => {
+    expect(values(phoneDetector, 'My CN number is 13812345678')).toEqual(['13812345678']);
+    expect(values(china, 'my number: 13812345678')).toEqual(['13812345678']);
+    expect(values(china, 'Her new number was 13812345678.')).toEqual(['13812345678']);
+    expect(values(china, 'our office number 13812345678')).toEqual(['13812345678']);
+  });
+
+  it.each([
+    ['"number" without a possessive', 'The number 13812345678 appeared 12 times in the log.'],
+    ['"number of"', 'my number of 13812345678 items'],
+    ['a product word between', 'my order number is 13812345678'],
+    ['another product word between', 'my account number: 13812345678'],
+    ['a possessive inside a longer word', 'the dummy number is 13812345678'],
+    ['a possessive cut by the context window', `tummy number is${' '.repeat(20)}13812345678`],
+    ['more than two words between', 'my very old work number is 13812345678'],
+    ['digits not valid in the region', 'my number is 23812345678'],
+    ['digits valid only with the national prefix the region writes', 'my number is 2436302930'],
+  ])('does not take bare digits after %s', (_what, text) => {
+    expect(values(china, text)).toEqual([]);
+  });
+
+  it('keeps "The number 2436302930 appeared" a negative with the default regions (valid in Brazil as written, but "number" alone is no phone word)', () => {
+    expect(values(phoneDetector, 'The number 2436302930 appeared 12 times in the log.')).toEqual([]);
+    expect(values(createPhoneDetector(['BR']), 'My number is 2436302930')).toEqual(['2436302930']);
   });
 });

@@ -57,7 +57,8 @@ describe('independent evaluation', () => {
 
   it("Presidio's recognizer test cases: precision 1 per type; recall at least the measured level (BENCHMARKS.md)", async () => {
     const e = await evaluate(masker, presidioCases());
-    const floors: Record<string, number> = { EMAIL: 1, IBAN: 0.99, PHONE: 0.9, IP_ADDRESS: 0.9, CREDIT_CARD: 0.8, US_SSN: 0.75 };
+    // PHONE: the goal of issue 21 (0.920 before national numbers written with some of their format's separators and "my number").
+    const floors: Record<string, number> = { EMAIL: 1, IBAN: 0.99, PHONE: 0.99, IP_ADDRESS: 0.9, CREDIT_CARD: 0.8, US_SSN: 0.75 };
     for (const [type, floor] of Object.entries(floors)) {
       const s = score(e, `presidio/${type}`);
       expect({ type, recall: recall(s) >= floor, precision: precision(s) }).toEqual({ type, recall: true, precision: 1 });

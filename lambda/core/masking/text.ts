@@ -86,6 +86,15 @@ export class ContextWindow {
     }
     return false;
   }
+
+  /**
+   * Whether the text just before the position matches `pattern` (lower case, anchored with `$`),
+   * with the match starting at a word boundary of the text (not inside a word the window cut).
+   */
+  endsWith(pattern: RegExp): boolean {
+    const m = pattern.exec(this.before);
+    return m !== null && !isAlpha(codeAt(this.text, this.from + m.index - 1));
+  }
 }
 
 /**

@@ -18,11 +18,16 @@
  * What these rules refuse, libphonenumber may still accept (the library decides, never widens alone):
  *   international  a valid number for its country code (`+683 7012`, Niue's four digits);
  *   national       a number valid in one of the configured regions (`masking.phoneRegions`) and
- *                  written exactly in that region's national grouping (`(11) 2345-6789` in Brazil,
- *                  `030 123456` in Germany, `02-123-4567` in Israel): digit groups that merely
- *                  parse (a ZIP+4 code, an order number) are not written that way;
- *   compact        digits alone (`13812345678`) valid in a configured region, after a phone word
- *                  or after "number" with no product word.
+ *                  written as that region writes it (`(11) 2345-6789` in Brazil, `030 123456` in
+ *                  Germany, `09-762-5400` and `09-7625400` in Israel): the digits of its national
+ *                  format (the national prefix where that format writes one), separated only where
+ *                  the format separates them, and the area code set apart unless nothing is
+ *                  (libphonenumber's own STRICT_GROUPING leniency); digit groups that merely parse
+ *                  (a ZIP+4 code, an order number) are not written that way;
+ *   compact        digits alone, after a phone word; or valid as written in a configured region
+ *                  right after a possessive "number" (`My CN number is 13812345678`): "number" alone
+ *                  is no phone word (`The number 2436302930 appeared`: 70 % of random 10-digit
+ *                  numbers are valid as written in one of the 14 default regions), "my number" is.
  */
 import type { CountryCode } from 'libphonenumber-js/max';
 import { DEFAULT_PHONE_REGIONS } from '../../../../shared/masking/catalog';
@@ -89,6 +94,11 @@ const PRODUCT_CONTEXT = [
   'postal',
   'postcode',
 ];
+/**
+ * "My number is", "her CN number:", "your new number": a possessive says the number is someone's.
+ * Matched against the lower-cased text right before a candidate (at most CONTEXT_WINDOW characters).
+ */
+const PERSONAL_NUMBER = /(?<![a-z])(?:my|your|his|her|our|their)\s+(?:[^\s\d]+\s+){0,2}number(?:\s+(?:is|was))?(?:\s*:)?\s*$/;
 const CONTEXT_WINDOW = 32;
 const PRODUCT_WINDOW = 20;
 /** `06.12.2023 14`, `2023-12-06 14`: a date, then more digits. */
@@ -126,6 +136,9 @@ const NON_DIGITS = /\D/g;
 interface Shape {
   readonly groups: ReadonlyArray<readonly [number, number]>;
   readonly prefix: number;
+  /** The least and most digits in all (national prefix included). */
+  readonly min: number;
+  readonly max: number;
   /** The national prefix digits (`0`), and what the national significant number starts with. */
   readonly nationalPrefix: string;
   readonly leading: RegExp | null;
@@ -153,7 +166,7 @@ function shapes(lib: PhoneLibrary, region: string): Shape[] {
       rest = rest.replace(g[0], '');
     }
     if (rest !== '' || ranges.length === 0) {
-      out = [{ groups: [], prefix: -1, nationalPrefix: '', leading: null }]; // a pattern this reader does not understand: ask the library
+      out = [{ groups: [], prefix: -1, min: 0, max: Infinity, nationalPrefix: '', leading: null }]; // a pattern this reader does not understand: ask the library
       break;
     }
     const groups = String(f[1])
@@ -170,30 +183,95 @@ function shapes(lib: PhoneLibrary, region: string): Shape[] {
         return [min, max];
       });
     const leadingDigits = Array.isArray(f[2]) && typeof f[2][0] === 'string' ? f[2][0] : null;
-    out.push({ groups, prefix, nationalPrefix, leading: leadingDigits === null ? null : new RegExp(`^(?:${leadingDigits})`) });
+    out.push({
+      groups,
+      prefix,
+      min: groups.reduce((n, g) => n + g[0], prefix),
+      max: groups.reduce((n, g) => n + g[1], prefix),
+      nationalPrefix,
+      leading: leadingDigits === null ? null : new RegExp(`^(?:${leadingDigits})`),
+    });
   }
   shapeCache.set(region, out);
   return out;
 }
 
+/**
+ * Whether written digit groups of `lengths` can be the format's groups as written (see writtenAs):
+ * no group at all (one run of digits), or the first group (the area code) set apart and each
+ * further written group one or more consecutive groups of the format.
+ */
 function fits(shape: Shape, lengths: readonly number[], digits: string): boolean {
   if (shape.prefix < 0) return true;
-  if (shape.groups.length !== lengths.length) return false;
+  const groups = shape.groups;
+  if (digits.length < shape.min || digits.length > shape.max || lengths.length > groups.length) return false;
   // A format that writes the national prefix (`0$1`) is matched only by text that has it.
   if (shape.prefix > 0 && !digits.startsWith(shape.nationalPrefix)) return false;
-  const ok = lengths.every((n, i) => {
-    const [min, max] = shape.groups[i]!;
-    const extra = i === 0 ? shape.prefix : 0;
-    return n >= min + extra && n <= max + extra;
-  });
+  const first = lengths[0]! - shape.prefix;
+  const ok =
+    lengths.length === 1
+      ? spans(groups, 0, groups.length, first)
+      : first >= groups[0]![0] && first <= groups[0]![1] && partitions(groups, 1, lengths, 1);
   return ok && (shape.leading === null || shape.leading.test(digits.slice(shape.prefix)));
 }
 
+/** Whether `groups[from..to)` together can hold `n` digits. */
+function spans(groups: Shape['groups'], from: number, to: number, n: number): boolean {
+  let min = 0;
+  let max = 0;
+  for (let k = from; k < to; k++) {
+    min += groups[k]![0];
+    max += groups[k]![1];
+  }
+  return n >= min && n <= max;
+}
+
+/** Whether `lengths[at..]` can be written for `groups[from..]`, each written group one or more consecutive groups. */
+function partitions(groups: Shape['groups'], from: number, lengths: readonly number[], at: number): boolean {
+  if (at === lengths.length) return from === groups.length;
+  if (groups.length - from < lengths.length - at) return false;
+  let min = 0;
+  let max = 0;
+  for (let k = from; k < groups.length; k++) {
+    min += groups[k]![0];
+    max += groups[k]![1];
+    if (lengths[at]! < min) return false;
+    if (lengths[at]! <= max && partitions(groups, k + 1, lengths, at + 1)) return true;
+  }
+  return false;
+}
+
+/** Digit counts after which `s` has a separator between two digits (`09-7625400` -> [2]). */
+function breaks(s: string): number[] {
+  const out: number[] = [];
+  let digits = 0;
+  let gap = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      if (gap && digits > 0) out.push(digits);
+      gap = false;
+      digits++;
+    } else gap = true;
+  }
+  return out;
+}
+
 /**
- * Whether `value` is a valid number of one of `regions`, written in that region's national grouping.
- * The library is asked only about regions with a national format of the same shape (number of
- * groups and their lengths, read from the metadata once): parsing is the expensive part.
+ * Whether `value` is the number `formatted` (its national format) written as the region writes it:
+ * the same digits, separated only where the format separates them, and the first group (the area
+ * code) set apart unless no separator is written at all (`09-7625400`, `097625400` and
+ * `09-762-5400` for `09-762-5400`; not `0976-25400` nor `09762-5400`). libphonenumber's
+ * STRICT_GROUPING leniency, with the area-code rule for every region.
  */
+function writtenAs(value: string, formatted: string): boolean {
+  if (digitsOf(value) !== digitsOf(formatted)) return false;
+  const written = breaks(value);
+  if (written.length === 0) return true;
+  const format = breaks(formatted);
+  return written[0] === format[0] && written.every((b) => format.includes(b));
+}
+
 /** Whether some region's national format has the shape of `value` (no library call). */
 function anyShapeFits(value: string, regions: readonly CountryCode[]): boolean {
   const lib = phoneLibrary();
@@ -204,16 +282,22 @@ function anyShapeFits(value: string, regions: readonly CountryCode[]): boolean {
   return regions.some((region) => shapes(lib, region).some((s) => fits(s, lengths, digits)));
 }
 
+/**
+ * Whether `value` is a valid number of one of `regions`, written as that region writes it (writtenAs).
+ * The library is asked only about regions with a national format of a fitting shape (digit count,
+ * groups and their lengths, read from the metadata once): parsing is the expensive part.
+ */
 function nationalInRegion(value: string, regions: readonly CountryCode[]): boolean {
   if (IP_SHAPE.test(value) || ZIP4_SHAPE.test(value) || SSN_SHAPE.test(value)) return false;
   const lib = phoneLibrary();
-  const written = grouping(value);
-  const lengths = written.split(' ').map((g) => g.length);
+  const lengths = grouping(value)
+    .split(' ')
+    .map((g) => g.length);
   const digits = digitsOf(value);
   for (const region of regions) {
     if (!shapes(lib, region).some((s) => fits(s, lengths, digits))) continue;
     const n = lib.parsePhoneNumberFromString(value, region);
-    if (n && n.country === region && n.isValid() && grouping(n.formatNational()) === written) return true;
+    if (n && n.country === region && n.isValid() && writtenAs(value, n.formatNational())) return true;
   }
   return false;
 }
@@ -233,7 +317,10 @@ function accept(text: string, m: RegExpExecArray, regions: readonly CountryCode[
   const before = new ContextWindow(text, m.index, CONTEXT_WINDOW);
   const phoneWord = before.has(PHONE_CONTEXT);
   const productWord = before.has(PRODUCT_CONTEXT, PRODUCT_WINDOW);
-  if (m[6] !== undefined) return phoneWord;
+  if (m[6] !== undefined) {
+    // Bare digits: a phone word, or "my number" and a number valid as written in a configured region.
+    return phoneWord || (national && !productWord && before.endsWith(PERSONAL_NUMBER) && nationalInRegion(value, regions));
+  }
   if (productWord && !phoneWord) return false;
   if (DATE_SHAPE.test(value)) return false;
   if (structural(value, m, digits)) return true;
@@ -293,6 +380,7 @@ export function createPhoneDetector(regions: readonly string[] = DEFAULT_PHONE_R
       IP_SHAPE,
       ZIP4_SHAPE,
       SSN_SHAPE,
+      PERSONAL_NUMBER,
       PATTERN_GROUP,
       FORMAT_TOKEN,
       FORMAT_SEPARATORS,
