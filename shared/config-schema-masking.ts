@@ -172,6 +172,31 @@ export function knownEntityTypes(m: { customDetectors?: ReadonlyArray<{ name: st
   ]);
 }
 
+/**
+ * The entity types a policy rule's setting at `path` may name: those of the masking configuration
+ * `m` when masking is on; when it is off, an issue at `path` (`maskingOff` says what needs masking)
+ * and `undefined`.
+ */
+export function ruleEntityTypes(
+  m: z.output<typeof maskingSchema> | undefined,
+  path: PropertyKey[],
+  maskingOff: string,
+  ctx: z.RefinementCtx,
+): Set<string> | undefined {
+  if (m?.enabled) return knownEntityTypes(m);
+  ctx.addIssue({ code: 'custom', path, message: maskingOff });
+  return undefined;
+}
+
+/** An issue at `path`: `type` is neither a built-in entity type nor a custom detector's name. */
+export function unknownEntityType(type: string, path: PropertyKey[], ctx: z.RefinementCtx): void {
+  ctx.addIssue({
+    code: 'custom',
+    path,
+    message: `unknown entity type ${JSON.stringify(type)}: use a built-in type (${BUILTIN_ENTITY_TYPES.join(', ')}) or a custom detector name`,
+  });
+}
+
 const pseudonymKeyMissing = (where: string): string =>
   `${where} is "pseudonymize" but masking.pseudonymKey is not set: add a secret reference, e.g. "pseudonymKey": {"source":"secretsManager","secretId":"embedgate/pseudonym-key"}`;
 
@@ -189,24 +214,16 @@ export function checkRuleMasking(
 ): void {
   const path = ['policy', 'rules', i, 'masking'];
   if (!allowRuleOnly(effect, 'masking', path, ctx)) return;
-  if (!m?.enabled) {
-    ctx.addIssue({
-      code: 'custom',
-      path,
-      message: 'this rule overrides masking strategies but masking is off: set masking.enabled to true, or remove the override',
-    });
-    return;
-  }
-  const known = knownEntityTypes(m);
+  const known = ruleEntityTypes(
+    m,
+    path,
+    'this rule overrides masking strategies but masking is off: set masking.enabled to true, or remove the override',
+    ctx,
+  );
+  if (!known) return;
   for (const [type, strategy] of Object.entries(rm.strategies ?? {})) {
-    if (!known.has(type) && ENTITY_TYPE_PATTERN.test(type)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [...path, 'strategies', type],
-        message: `unknown entity type ${JSON.stringify(type)}: use a built-in type (${BUILTIN_ENTITY_TYPES.join(', ')}) or a custom detector name`,
-      });
-    }
-    if (strategy === 'pseudonymize' && !m.pseudonymKey) {
+    if (!known.has(type) && ENTITY_TYPE_PATTERN.test(type)) unknownEntityType(type, [...path, 'strategies', type], ctx);
+    if (strategy === 'pseudonymize' && !m?.pseudonymKey) {
       ctx.addIssue({
         code: 'custom',
         path: [...path, 'strategies', type],

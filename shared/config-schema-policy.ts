@@ -4,8 +4,7 @@
  */
 import * as z from 'zod';
 import { allowRuleOnly, entityTypeName, globList, nonEmpty, unique } from './config-schema-fields';
-import { knownEntityTypes, ruleMaskingSchema, type maskingSchema } from './config-schema-masking';
-import { BUILTIN_ENTITY_TYPES } from './masking/catalog';
+import { ruleEntityTypes, ruleMaskingSchema, unknownEntityType, type maskingSchema } from './config-schema-masking';
 import { screenPattern } from './masking/pattern-safety';
 
 export const limitsSchema = z.strictObject({
@@ -155,23 +154,16 @@ export function checkRuleApproval(
   const path = ['policy', 'rules', i, 'approval'];
   if (!allowRuleOnly(effect, 'approval', path, ctx)) return;
   if (a.when?.maskingFound) {
-    if (!m?.enabled) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [...path, 'when', 'maskingFound'],
-        message: 'approval.when.maskingFound needs masking: set masking.enabled to true, or remove the condition',
-      });
-      return;
-    }
-    const known = knownEntityTypes(m);
+    const where = [...path, 'when', 'maskingFound'];
+    const known = ruleEntityTypes(
+      m,
+      where,
+      'approval.when.maskingFound needs masking: set masking.enabled to true, or remove the condition',
+      ctx,
+    );
+    if (!known) return;
     a.when.maskingFound.forEach((type, j) => {
-      if (!known.has(type)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [...path, 'when', 'maskingFound', j],
-          message: `unknown entity type ${JSON.stringify(type)}: use a built-in type (${BUILTIN_ENTITY_TYPES.join(', ')}) or a custom detector name`,
-        });
-      }
+      if (!known.has(type)) unknownEntityType(type, [...where, j], ctx);
     });
   }
   if (a.when?.inputMatches)
