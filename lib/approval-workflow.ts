@@ -337,18 +337,15 @@ export class ApprovalWorkflow extends Construct {
     // Expire changes only a pending approval: one decided meanwhile ends as decided.
     const approved = new sfn.Succeed(this, STATE.approved);
     const denied = new sfn.Succeed(this, STATE.denied);
-    expire.next(
-      new sfn.Choice(this, STATE.expiryOutcome)
+    // A status the table holds, read at `statusPath`: approved (or already used) and denied end the workflow so.
+    const onDecided = (id: string, statusPath: string) =>
+      new sfn.Choice(this, id)
         .when(
-          sfn.Condition.or(
-            sfn.Condition.stringEquals('$.expiry.status', 'approved'),
-            sfn.Condition.stringEquals('$.expiry.status', 'used'),
-          ),
+          sfn.Condition.or(sfn.Condition.stringEquals(statusPath, 'approved'), sfn.Condition.stringEquals(statusPath, 'used')),
           approved,
         )
-        .when(sfn.Condition.stringEquals('$.expiry.status', 'denied'), denied)
-        .otherwise(new sfn.Succeed(this, STATE.expired)),
-    );
+        .when(sfn.Condition.stringEquals(statusPath, 'denied'), denied);
+    expire.next(onDecided(STATE.expiryOutcome, '$.expiry.status').otherwise(new sfn.Succeed(this, STATE.expired)));
     wait.addCatch(expire, { errors: ['States.Timeout'], resultPath: '$.timeout' });
 
     // Whoever released the wait (a reviewer's decision through the gateway, or anyone else with
@@ -371,15 +368,7 @@ export class ApprovalWorkflow extends Construct {
     });
     waitDeadline.next(expire);
 
-    const decision = new sfn.Choice(this, STATE.decision)
-      .when(
-        sfn.Condition.or(
-          sfn.Condition.stringEquals('$.confirmed.status', 'approved'),
-          sfn.Condition.stringEquals('$.confirmed.status', 'used'),
-        ),
-        approved,
-      )
-      .when(sfn.Condition.stringEquals('$.confirmed.status', 'denied'), denied)
+    const decision = onDecided(STATE.decision, '$.confirmed.status')
       .when(sfn.Condition.stringEquals('$.confirmed.status', 'pending'), waitDeadline)
       // Expired (withdrawn by the gateway, or registered after the deadline): expiring again writes
       // its record once and ends the same way.
