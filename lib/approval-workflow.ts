@@ -2,7 +2,7 @@ import { ArnFormat, Duration, Names, RemovalPolicy, Stack, Validations } from 'a
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -11,6 +11,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { HANDLER_ENV } from '../shared/contract';
 import type { GatewayNetwork } from './gateway-network';
+import { logsKey } from './private/keys';
 import { functionRole } from './private/function-role';
 import { gatewayFunction } from './private/gateway-function';
 import { archiveEnvironment, metricsEnvironment } from './private/handler-environment';
@@ -134,13 +135,7 @@ export class ApprovalWorkflow extends Construct {
     if (props.encryptionKey) {
       this.encryptionKey = props.encryptionKey;
     } else {
-      const key = new kms.Key(this, 'Key', {
-        description: 'embedgate: encrypts approvals, reviewer notifications and workflow logs',
-        enableKeyRotation: true,
-        removalPolicy: RemovalPolicy.RETAIN,
-      });
-      key.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`));
-      this.encryptionKey = key;
+      this.encryptionKey = logsKey(this, 'Key', 'embedgate: encrypts approvals, reviewer notifications and workflow logs');
     }
 
     // Table (not TableV2): TableV2 cannot render a customer-managed key in an environment-agnostic stack.

@@ -11,7 +11,9 @@ import { Construct } from 'constructs';
 import { HANDLER_ENV } from '../shared/contract';
 import type { GatewayNetwork } from './gateway-network';
 import { alarmsFor } from './private/alarms';
+import { grantOnObjects } from './private/archive-buckets';
 import * as perms from './private/archive-perms';
+import { RECORDS_PREFIX } from './private/archive-table';
 import { functionRole } from './private/function-role';
 import { gatewayFunction } from './private/gateway-function';
 import type { SessionArchive } from './session-archive';
@@ -147,12 +149,7 @@ export class ArchiveJournal extends Construct {
     this.table.grantStreamRead(this.compactor);
     props.archive.grantWrite(this.compactor);
     // A batch found already written (a retried invocation) is read back and compared.
-    iam.Grant.addToPrincipalOrResource({
-      grantee: this.compactor,
-      actions: perms.ARCHIVE_READ_OBJECT_ACTIONS,
-      resourceArns: [props.archive.bucket.arnForObjects('sessions/*')],
-      resource: props.archive.bucket,
-    });
+    grantOnObjects(this.compactor, props.archive.bucket, perms.ARCHIVE_READ_OBJECT_ACTIONS, RECORDS_PREFIX);
     props.archive.encryptionKey.grant(this.compactor, 'kms:Decrypt');
     Validations.of(this.compactor).acknowledge({
       id: 'NIST.800.53.R5-LambdaConcurrency',
