@@ -1,5 +1,5 @@
 import { BatchGetItemCommand, GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
-import type { BatchGetItemCommandOutput } from '@aws-sdk/client-dynamodb';
+import type { BatchGetItemCommandOutput, PutItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { APPROVAL_STATUSES, newestFirst } from '../../core/approvals/rules';
@@ -133,24 +133,33 @@ export class DynamoDbApprovalStore implements ApprovalStore {
         },
       }),
     );
+    const lost = await this.putApproval(approval, {
+      ConditionExpression: 'attribute_not_exists(#pk)',
+      ExpressionAttributeNames: { '#pk': A.partitionKey },
+    });
+    if (lost === undefined) return true;
+    // The SDK retried a write that had been applied (its first answer was lost): the very same
+    // approval is there, so it was created. Anything else is another approval with this id.
+    const there = await this.get(approval.id);
+    if (there && JSON.stringify(there) === JSON.stringify(approval)) return true;
+    throw new Error(`approval ${approval.id} already exists`, { cause: lost });
+  }
+
+  /**
+   * Write the approval's item if `condition` holds: undefined when written, the conditional-check
+   * failure when the condition did not hold. Other errors propagate.
+   */
+  private async putApproval(
+    approval: Approval,
+    condition: Pick<PutItemCommandInput, 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'>,
+  ): Promise<unknown> {
     try {
-      await this.client.send(
-        new PutItemCommand({
-          TableName: this.table,
-          Item: approvalItem(approval),
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': A.partitionKey },
-        }),
-      );
+      await this.client.send(new PutItemCommand({ TableName: this.table, Item: approvalItem(approval), ...condition }));
+      return undefined;
     } catch (e) {
-      if (!lostCondition(e)) throw e;
-      // The SDK retried a write that had been applied (its first answer was lost): the very same
-      // approval is there, so it was created. Anything else is another approval with this id.
-      const there = await this.get(approval.id);
-      if (there && JSON.stringify(there) === JSON.stringify(approval)) return true;
-      throw new Error(`approval ${approval.id} already exists`, { cause: e });
+      if (lostCondition(e)) return e;
+      throw e;
     }
-    return true;
   }
 
   /**
@@ -275,22 +284,13 @@ export class DynamoDbApprovalStore implements ApprovalStore {
         `approval ${next.id}: an update from revision ${expectedRevision} must carry revision ${expectedRevision + 1}, not ${next.revision}`,
       );
     }
-    try {
-      await this.client.send(
-        new PutItemCommand({
-          TableName: this.table,
-          Item: approvalItem(next),
-          // Fails on a missing item too: update never creates.
-          ConditionExpression: '#revision = :expected',
-          ExpressionAttributeNames: { '#revision': A.revision },
-          ExpressionAttributeValues: { ':expected': { N: String(expectedRevision) } },
-        }),
-      );
-      return true;
-    } catch (e) {
-      if (lostCondition(e)) return false;
-      throw e;
-    }
+    const lost = await this.putApproval(next, {
+      // Fails on a missing item too: update never creates.
+      ConditionExpression: '#revision = :expected',
+      ExpressionAttributeNames: { '#revision': A.revision },
+      ExpressionAttributeValues: { ':expected': { N: String(expectedRevision) } },
+    });
+    return lost === undefined;
   }
 
   async list(filter: { readonly status?: ApprovalStatus; readonly limit: number }): Promise<Approval[]> {
