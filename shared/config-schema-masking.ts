@@ -2,7 +2,7 @@
  * The `masking` section of the configuration schema (zod), and a rule's masking override.
  */
 import * as z from 'zod';
-import { allowRuleOnly, entityTypeName, nonEmpty, secretRefSchema, unique } from './config-schema-fields';
+import { entityTypeName, screenPatternField, nonEmpty, secretRefSchema, unique } from './config-schema-fields';
 import {
   BUILTIN_DETECTOR_NAMES,
   BUILTIN_ENTITY_TYPES,
@@ -15,7 +15,6 @@ import {
   STRATEGIES,
   VALIDATORS,
 } from './masking/catalog';
-import { screenPattern } from './masking/pattern-safety';
 
 const strategySchema = z.enum(STRATEGIES, { error: `strategy must be one of ${STRATEGIES.map((x) => `"${x}"`).join(', ')}` });
 
@@ -53,14 +52,12 @@ const customDetectorSchema = z
     contextWindow: z.number().int().positive().max(1000, { error: 'contextWindow must be at most 1000 characters' }).optional(),
   })
   .superRefine((d, ctx) => {
-    const screened = screenPattern(d.pattern, d.flags ?? '');
-    if (!screened.ok) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['pattern'],
-        message: `custom detector ${JSON.stringify(d.name)}: pattern ${JSON.stringify(d.pattern)}${d.flags ? ` (flags "${d.flags}")` : ''} is refused: ${screened.reason}`,
-      });
-    }
+    screenPatternField(
+      d.pattern,
+      d.flags,
+      `custom detector ${JSON.stringify(d.name)}: pattern ${JSON.stringify(d.pattern)}${d.flags ? ` (flags "${d.flags}")` : ''}`,
+      ctx,
+    );
     if (d.contextWindow !== undefined && !d.contextWords) {
       ctx.addIssue({
         code: 'custom',
@@ -205,15 +202,19 @@ export const ruleMaskingSchema = z.strictObject({
   strategies: strategiesSchema.optional(),
 });
 
-export function checkRuleMasking(
+/**
+ * The checks of an allow-rule-only section of policy rule `i` (the section is at `path`) against the
+ * configuration's masking `m`; the caller has made sure that the rule allows.
+ */
+export type RuleSectionCheck<S> = (
   m: z.output<typeof maskingSchema> | undefined,
-  effect: 'allow' | 'deny',
-  rm: z.output<typeof ruleMaskingSchema>,
+  section: S,
+  path: PropertyKey[],
   i: number,
   ctx: z.RefinementCtx,
-): void {
-  const path = ['policy', 'rules', i, 'masking'];
-  if (!allowRuleOnly(effect, 'masking', path, ctx)) return;
+) => void;
+
+export const checkRuleMasking: RuleSectionCheck<z.output<typeof ruleMaskingSchema>> = (m, rm, path, i, ctx) => {
   const known = ruleEntityTypes(
     m,
     path,
@@ -231,4 +232,4 @@ export function checkRuleMasking(
       });
     }
   }
-}
+};
