@@ -1,5 +1,5 @@
 import { BatchGetItemCommand, GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
-import type { BatchGetItemCommandOutput, PutItemCommandInput } from '@aws-sdk/client-dynamodb';
+import type { BatchGetItemCommandOutput, GetItemCommandOutput, PutItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { APPROVAL_STATUSES, newestFirst } from '../../core/approvals/rules';
@@ -177,9 +177,7 @@ export class DynamoDbApprovalStore implements ApprovalStore {
     const known = new Map<string, boolean>(); // approval id -> still counts
     for (let attempt = 0; attempt < RESERVE_ATTEMPTS; attempt++) {
       if (attempt > 0) await this.sleep(backoffMs(attempt));
-      const out = await this.client.send(
-        new GetItemCommand({ TableName: this.table, Key: { [A.partitionKey]: { S: key } }, ConsistentRead: true }),
-      );
+      const out = await this.getItem(key);
       const version = out.Item?.[A.version]?.S ?? null;
       const listed = out.Item ? ((parseDocument(out.Item) as { entries: PendingEntry[] }).entries ?? []) : [];
       const candidates = listed.filter((e) => e.decideBy > now && e.id !== approval.id && known.get(e.id) !== false);
@@ -258,13 +256,7 @@ export class DynamoDbApprovalStore implements ApprovalStore {
   }
 
   async findRequested(requester: PrincipalRef, ruleId: string, payloadSha256: string): Promise<string | null> {
-    const out = await this.client.send(
-      new GetItemCommand({
-        TableName: this.table,
-        Key: { [A.partitionKey]: { S: requestedKey(requester, ruleId, payloadSha256) } },
-        ConsistentRead: true,
-      }),
-    );
+    const out = await this.getItem(requestedKey(requester, ruleId, payloadSha256));
     const doc = out.Item?.[A.document]?.S;
     if (!doc) return null;
     const id = (JSON.parse(doc) as { approvalId?: unknown }).approvalId;
@@ -272,10 +264,13 @@ export class DynamoDbApprovalStore implements ApprovalStore {
   }
 
   async get(id: string): Promise<Approval | null> {
-    const out = await this.client.send(
-      new GetItemCommand({ TableName: this.table, Key: { [A.partitionKey]: { S: approvalKey(id) } }, ConsistentRead: true }),
-    );
+    const out = await this.getItem(approvalKey(id));
     return out.Item ? parseApproval(out.Item) : null;
+  }
+
+  /** The item with partition key `key`, read strongly consistently. */
+  private getItem(key: string): Promise<GetItemCommandOutput> {
+    return this.client.send(new GetItemCommand({ TableName: this.table, Key: { [A.partitionKey]: { S: key } }, ConsistentRead: true }));
   }
 
   async update(next: Approval, expectedRevision: number): Promise<boolean> {
@@ -349,13 +344,7 @@ export class DynamoDbApprovalStore implements ApprovalStore {
   }
 
   async findGrant(requester: PrincipalRef, model: string, ruleId: string): Promise<ApprovalGrant | null> {
-    const out = await this.client.send(
-      new GetItemCommand({
-        TableName: this.table,
-        Key: { [A.partitionKey]: { S: grantKey(requester, model, ruleId) } },
-        ConsistentRead: true,
-      }),
-    );
+    const out = await this.getItem(grantKey(requester, model, ruleId));
     return out.Item ? (parseDocument(out.Item) as ApprovalGrant) : null;
   }
 }
