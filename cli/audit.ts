@@ -143,11 +143,7 @@ async function verify(args: string[], io: AuditIo): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
-      'archive-dir': { type: 'string' },
-      bucket: { type: 'string' },
-      prefix: { type: 'string' },
-      region: { type: 'string' },
-      endpoint: { type: 'string' },
+      ...ARCHIVE_OPTIONS,
       'public-key': { type: 'string', multiple: true },
       from: { type: 'string' },
       to: { type: 'string' },
@@ -170,42 +166,32 @@ async function verify(args: string[], io: AuditIo): Promise<number> {
   if (grace !== undefined && !(Number.isFinite(grace) && grace >= 0))
     throw new AuditUsageError(`--journal-grace-minutes must be a number of minutes, got ${values['journal-grace-minutes']}`);
   let journal: VerifyOptions['journal'];
-  let store: ArchiveObjects;
-  let close = () => {};
   const keyFiles = [...(values['public-key'] ?? [])].map((f) => resolve(f));
-  if (values.bucket) {
-    if (keyFiles.length === 0) {
-      throw new AuditUsageError(
-        "--bucket needs --public-key <file>: the signing key's public key, e.g. " +
-          'aws kms get-public-key --key-id <SigningKeyArn> --query PublicKey --output text | base64 -d > digest-key.der',
-      );
-    }
-    const client = new S3Client({
-      ...(values.region ? { region: values.region } : {}),
-      ...(values.endpoint ? { endpoint: values.endpoint, forcePathStyle: true } : {}),
-    });
-    store = new S3Objects(client, { bucket: values.bucket, ...(values.prefix ? { prefix: values.prefix } : {}) });
-    if (values['journal-table']) {
-      const ddb = new DynamoDBClient({
-        ...(values.region ? { region: values.region } : {}),
-        ...(values.endpoint ? { endpoint: values.endpoint } : {}),
-      });
-      journal = {
-        location: `dynamodb:${values['journal-table']}`,
-        entries: new DynamoDbJournal(ddb, { tableName: values['journal-table'] }).entries(),
-      };
-      close = () => (client.destroy(), ddb.destroy());
-    } else close = () => client.destroy();
-  } else {
-    const dir = resolve(values['archive-dir'] ?? '.archive');
-    if (!existsSync(dir)) throw new AuditUsageError(`no archive directory ${dir}`);
+  if (values.bucket && keyFiles.length === 0) {
+    throw new AuditUsageError(
+      "--bucket needs --public-key <file>: the signing key's public key, e.g. " +
+        'aws kms get-public-key --key-id <SigningKeyArn> --query PublicKey --output text | base64 -d > digest-key.der',
+    );
+  }
+  const { store, dir, close: closeStore } = openArchive(values);
+  let close = closeStore;
+  if (dir !== undefined) {
     const local = publicKeyPathOf(defaultSigningKeyPath(dir));
     if (keyFiles.length === 0 && existsSync(local)) keyFiles.push(local);
-    store = new DirectoryObjects(dir);
     if (existsSync(join(dir, JOURNAL_DIR))) {
       const j = await readJournal(dir);
       journal = { location: join(dir, JOURNAL_DIR), entries: [...j.archived, ...j.pending] };
     }
+  } else if (values['journal-table']) {
+    const ddb = new DynamoDBClient({
+      ...(values.region ? { region: values.region } : {}),
+      ...(values.endpoint ? { endpoint: values.endpoint } : {}),
+    });
+    journal = {
+      location: `dynamodb:${values['journal-table']}`,
+      entries: new DynamoDbJournal(ddb, { tableName: values['journal-table'] }).entries(),
+    };
+    close = () => (closeStore(), ddb.destroy());
   }
   const publicKeys = await Promise.all(
     keyFiles.map(async (f) => {
@@ -271,11 +257,7 @@ async function exportCommand(args: string[], io: AuditIo): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
-      'archive-dir': { type: 'string' },
-      bucket: { type: 'string' },
-      prefix: { type: 'string' },
-      region: { type: 'string' },
-      endpoint: { type: 'string' },
+      ...ARCHIVE_OPTIONS,
       since: { type: 'string' },
       until: { type: 'string' },
       format: { type: 'string' },
@@ -288,20 +270,7 @@ async function exportCommand(args: string[], io: AuditIo): Promise<number> {
   const since = values.since === undefined ? undefined : instant('--since', values.since);
   const until = values.until === undefined ? undefined : instant('--until', values.until);
   if (since !== undefined && until !== undefined && since >= until) throw new AuditUsageError('--since must be before --until');
-  let store: ArchiveObjects;
-  let close = () => {};
-  if (values.bucket) {
-    const client = new S3Client({
-      ...(values.region ? { region: values.region } : {}),
-      ...(values.endpoint ? { endpoint: values.endpoint, forcePathStyle: true } : {}),
-    });
-    close = () => client.destroy();
-    store = new S3Objects(client, { bucket: values.bucket, ...(values.prefix ? { prefix: values.prefix } : {}) });
-  } else {
-    const dir = resolve(values['archive-dir'] ?? '.archive');
-    if (!existsSync(dir)) throw new AuditUsageError(`no archive directory ${dir}`);
-    store = new DirectoryObjects(dir);
-  }
+  const { store, close } = openArchive(values);
   try {
     const records = await exportRecords(store, { ...(since !== undefined ? { since } : {}), ...(until !== undefined ? { until } : {}) });
     for (let i = 0; i < records.length; i += 1000)
@@ -315,6 +284,43 @@ async function exportCommand(args: string[], io: AuditIo): Promise<number> {
   } finally {
     close();
   }
+}
+
+/** The options that name an archive: a local directory, or a bucket (its prefix, region and endpoint). */
+const ARCHIVE_OPTIONS = {
+  'archive-dir': { type: 'string' },
+  bucket: { type: 'string' },
+  prefix: { type: 'string' },
+  region: { type: 'string' },
+  endpoint: { type: 'string' },
+} as const;
+
+interface ArchiveValues {
+  readonly 'archive-dir'?: string;
+  readonly bucket?: string;
+  readonly prefix?: string;
+  readonly region?: string;
+  readonly endpoint?: string;
+}
+
+/**
+ * The archive `ARCHIVE_OPTIONS` name: the bucket (an S3 client, released by `close`), or the local
+ * directory (`dir`, `.archive` by default; it must exist).
+ */
+function openArchive(values: ArchiveValues): { store: ArchiveObjects; dir?: string; close: () => void } {
+  if (values.bucket) {
+    const client = new S3Client({
+      ...(values.region ? { region: values.region } : {}),
+      ...(values.endpoint ? { endpoint: values.endpoint, forcePathStyle: true } : {}),
+    });
+    return {
+      store: new S3Objects(client, { bucket: values.bucket, ...(values.prefix ? { prefix: values.prefix } : {}) }),
+      close: () => client.destroy(),
+    };
+  }
+  const dir = resolve(values['archive-dir'] ?? '.archive');
+  if (!existsSync(dir)) throw new AuditUsageError(`no archive directory ${dir}`);
+  return { store: new DirectoryObjects(dir), dir, close: () => {} };
 }
 
 const QUERY_PARAM_OPTIONS = Object.fromEntries(

@@ -2,7 +2,7 @@ import { ArnFormat, Duration, Names, RemovalPolicy, Stack, Validations } from 'a
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -11,6 +11,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { HANDLER_ENV } from '../shared/contract';
 import type { GatewayNetwork } from './gateway-network';
+import { logsKey } from './private/keys';
 import { functionRole } from './private/function-role';
 import { gatewayFunction } from './private/gateway-function';
 import { archiveEnvironment, metricsEnvironment } from './private/handler-environment';
@@ -134,13 +135,7 @@ export class ApprovalWorkflow extends Construct {
     if (props.encryptionKey) {
       this.encryptionKey = props.encryptionKey;
     } else {
-      const key = new kms.Key(this, 'Key', {
-        description: 'embedgate: encrypts approvals, reviewer notifications and workflow logs',
-        enableKeyRotation: true,
-        removalPolicy: RemovalPolicy.RETAIN,
-      });
-      key.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`));
-      this.encryptionKey = key;
+      this.encryptionKey = logsKey(this, 'Key', 'embedgate: encrypts approvals, reviewer notifications and workflow logs');
     }
 
     // Table (not TableV2): TableV2 cannot render a customer-managed key in an environment-agnostic stack.
@@ -337,18 +332,15 @@ export class ApprovalWorkflow extends Construct {
     // Expire changes only a pending approval: one decided meanwhile ends as decided.
     const approved = new sfn.Succeed(this, STATE.approved);
     const denied = new sfn.Succeed(this, STATE.denied);
-    expire.next(
-      new sfn.Choice(this, STATE.expiryOutcome)
+    // A status the table holds, read at `statusPath`: approved (or already used) and denied end the workflow so.
+    const onDecided = (id: string, statusPath: string) =>
+      new sfn.Choice(this, id)
         .when(
-          sfn.Condition.or(
-            sfn.Condition.stringEquals('$.expiry.status', 'approved'),
-            sfn.Condition.stringEquals('$.expiry.status', 'used'),
-          ),
+          sfn.Condition.or(sfn.Condition.stringEquals(statusPath, 'approved'), sfn.Condition.stringEquals(statusPath, 'used')),
           approved,
         )
-        .when(sfn.Condition.stringEquals('$.expiry.status', 'denied'), denied)
-        .otherwise(new sfn.Succeed(this, STATE.expired)),
-    );
+        .when(sfn.Condition.stringEquals(statusPath, 'denied'), denied);
+    expire.next(onDecided(STATE.expiryOutcome, '$.expiry.status').otherwise(new sfn.Succeed(this, STATE.expired)));
     wait.addCatch(expire, { errors: ['States.Timeout'], resultPath: '$.timeout' });
 
     // Whoever released the wait (a reviewer's decision through the gateway, or anyone else with
@@ -371,15 +363,7 @@ export class ApprovalWorkflow extends Construct {
     });
     waitDeadline.next(expire);
 
-    const decision = new sfn.Choice(this, STATE.decision)
-      .when(
-        sfn.Condition.or(
-          sfn.Condition.stringEquals('$.confirmed.status', 'approved'),
-          sfn.Condition.stringEquals('$.confirmed.status', 'used'),
-        ),
-        approved,
-      )
-      .when(sfn.Condition.stringEquals('$.confirmed.status', 'denied'), denied)
+    const decision = onDecided(STATE.decision, '$.confirmed.status')
       .when(sfn.Condition.stringEquals('$.confirmed.status', 'pending'), waitDeadline)
       // Expired (withdrawn by the gateway, or registered after the deadline): expiring again writes
       // its record once and ends the same way.

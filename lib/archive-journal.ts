@@ -1,6 +1,5 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -11,7 +10,10 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { HANDLER_ENV } from '../shared/contract';
 import type { GatewayNetwork } from './gateway-network';
+import { alarmsFor } from './private/alarms';
+import { grantOnObjects } from './private/archive-buckets';
 import * as perms from './private/archive-perms';
+import { RECORDS_PREFIX } from './private/archive-table';
 import { functionRole } from './private/function-role';
 import { gatewayFunction } from './private/gateway-function';
 import type { SessionArchive } from './session-archive';
@@ -147,12 +149,7 @@ export class ArchiveJournal extends Construct {
     this.table.grantStreamRead(this.compactor);
     props.archive.grantWrite(this.compactor);
     // A batch found already written (a retried invocation) is read back and compared.
-    iam.Grant.addToPrincipalOrResource({
-      grantee: this.compactor,
-      actions: perms.ARCHIVE_READ_OBJECT_ACTIONS,
-      resourceArns: [props.archive.bucket.arnForObjects('sessions/*')],
-      resource: props.archive.bucket,
-    });
+    grantOnObjects(this.compactor, props.archive.bucket, perms.ARCHIVE_READ_OBJECT_ACTIONS, RECORDS_PREFIX);
     props.archive.encryptionKey.grant(this.compactor, 'kms:Decrypt');
     Validations.of(this.compactor).acknowledge({
       id: 'NIST.800.53.R5-LambdaConcurrency',
@@ -190,29 +187,27 @@ export class ArchiveJournal extends Construct {
    * oldest journaled record not yet archived over `maxArchiveLag`, and any batch given up.
    */
   public createAlarms(topic?: sns.ITopic): cloudwatch.Alarm[] {
-    const alarm = (name: string, metric: cloudwatch.IMetric, threshold: number, description: string) => {
-      const a = new cloudwatch.Alarm(this, name, {
-        metric,
-        threshold,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: description,
-      });
-      if (topic) a.addAlarmAction(new cwActions.SnsAction(topic));
-      this.alarms.push(a);
-    };
-    alarm(
-      'ArchiveLag',
-      this.metricArchiveLag(),
-      this.maxArchiveLag.toMilliseconds(),
-      'The oldest journaled session record not yet archived is older than the allowed lag (compactor failing or throttled).',
-    );
-    alarm(
-      'BatchesGivenUp',
-      this.failureQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
-      1,
-      'The compactor gave up on a batch of journaled records (see the failure queue; the records stay in the journal table).',
+    this.alarms.push(
+      ...alarmsFor(
+        this,
+        [
+          {
+            id: 'ArchiveLag',
+            metric: this.metricArchiveLag(),
+            threshold: this.maxArchiveLag.toMilliseconds(),
+            description:
+              'The oldest journaled session record not yet archived is older than the allowed lag (compactor failing or throttled).',
+          },
+          {
+            id: 'BatchesGivenUp',
+            metric: this.failureQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+            threshold: 1,
+            description:
+              'The compactor gave up on a batch of journaled records (see the failure queue; the records stay in the journal table).',
+          },
+        ],
+        topic,
+      ),
     );
     return this.alarms;
   }

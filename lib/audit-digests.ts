@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Names, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Names, RemovalPolicy, Size, Validations } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -9,7 +9,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { HANDLER_ENV } from '../shared/contract';
 import type { GatewayNetwork } from './gateway-network';
-import { acknowledgeObjectWildcard } from './private/archive-buckets';
+import { logsKey } from './private/keys';
+import { acknowledgeObjectWildcard, grantOnBucket, grantOnObjects } from './private/archive-buckets';
 import * as perms from './private/archive-perms';
 import { RECORDS_PREFIX } from './private/archive-table';
 import { gatewayFunction } from './private/gateway-function';
@@ -205,19 +206,9 @@ export class AuditDigests extends Construct {
    */
   public grantVerify(grantee: iam.IGrantable): iam.Grant {
     const bucket = this.archive.bucket;
-    const list = iam.Grant.addToPrincipalOrResource({
-      grantee,
-      actions: perms.ARCHIVE_READ_BUCKET_ACTIONS,
-      resourceArns: [bucket.bucketArn],
-      resource: bucket,
-    });
-    const read = iam.Grant.addToPrincipalOrResource({
-      grantee,
-      actions: perms.ARCHIVE_READ_OBJECT_ACTIONS,
-      // Wildcards: one object per session, one digest per period.
-      resourceArns: [bucket.arnForObjects(`${RECORDS_PREFIX}*`), bucket.arnForObjects(`${DIGESTS_PREFIX}*`)],
-      resource: bucket,
-    });
+    const list = grantOnBucket(grantee, bucket, perms.ARCHIVE_READ_BUCKET_ACTIONS);
+    // Wildcards: one object per session, one digest per period.
+    const read = grantOnObjects(grantee, bucket, perms.ARCHIVE_READ_OBJECT_ACTIONS, RECORDS_PREFIX, DIGESTS_PREFIX);
     acknowledgeObjectWildcard(grantee, bucket, RECORDS_PREFIX, 'Verification reads every record; there is one object per session.');
     acknowledgeObjectWildcard(grantee, bucket, DIGESTS_PREFIX, 'Verification reads every digest; there is one object per period.');
     return [
@@ -235,26 +226,11 @@ export class AuditDigests extends Construct {
   /** List and read records and digests, create digests (write-once, SSE-KMS), sign. */
   private grantDigestWork(role: iam.Role): void {
     const bucket = this.archive.bucket;
-    iam.Grant.addToPrincipalOrResource({
-      grantee: role,
-      actions: perms.ARCHIVE_READ_BUCKET_ACTIONS,
-      resourceArns: [bucket.bucketArn],
-      resource: bucket,
-    });
-    iam.Grant.addToPrincipalOrResource({
-      grantee: role,
-      actions: perms.ARCHIVE_READ_OBJECT_ACTIONS,
-      // Wildcards: every record of a period, one object per session; the previous digests.
-      resourceArns: [bucket.arnForObjects(`${RECORDS_PREFIX}*`), bucket.arnForObjects(`${DIGESTS_PREFIX}*`)],
-      resource: bucket,
-    });
-    iam.Grant.addToPrincipalOrResource({
-      grantee: role,
-      actions: perms.ARCHIVE_WRITE_ACTIONS,
-      // Wildcard: one digest per period, named by its last hour; never under sessions/.
-      resourceArns: [bucket.arnForObjects(`${DIGESTS_PREFIX}*`)],
-      resource: bucket,
-    });
+    grantOnBucket(role, bucket, perms.ARCHIVE_READ_BUCKET_ACTIONS);
+    // Wildcards: every record of a period, one object per session; the previous digests.
+    grantOnObjects(role, bucket, perms.ARCHIVE_READ_OBJECT_ACTIONS, RECORDS_PREFIX, DIGESTS_PREFIX);
+    // Wildcard: one digest per period, named by its last hour; never under sessions/.
+    grantOnObjects(role, bucket, perms.ARCHIVE_WRITE_ACTIONS, DIGESTS_PREFIX);
     this.archive.encryptionKey.grant(role, 'kms:Decrypt', ...perms.KEY_WRITE_ACTIONS);
     this.signingKey.grant(role, ...perms.DIGEST_SIGN_ACTIONS);
     acknowledgeObjectWildcard(
@@ -303,13 +279,7 @@ export class AuditDigests extends Construct {
   }
 
   private createLogKey(): kms.Key {
-    const key = new kms.Key(this, 'LogsKey', {
-      description: "embedgate audit digests: encrypts the digest function's log group",
-      enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    key.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${Stack.of(this).region}.amazonaws.com`));
-    return key;
+    return logsKey(this, 'LogsKey', "embedgate audit digests: encrypts the digest function's log group");
   }
 
   private acknowledgeFindings(inVpc: boolean): void {

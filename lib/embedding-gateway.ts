@@ -1,8 +1,8 @@
-import { Annotations, CfnOutput, Duration, Names, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, Names, Size, Validations } from 'aws-cdk-lib';
 import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -15,6 +15,7 @@ import { ArchiveJournal } from './archive-journal';
 import { AuditDigests } from './audit-digests';
 import { ArchiveFailureMode, type EmbeddingGatewayProps } from './embedding-gateway-props';
 import { GatewayNetwork } from './gateway-network';
+import { logsKey, retainedKey } from './private/keys';
 import { addGatewayApi } from './private/gateway-api';
 import { buildGatewayConfig } from './private/gateway-config';
 import { addEdgeRecorder, addProxyFunction, ROLE_POLICY_REASON, type GatewayLogs } from './private/gateway-functions';
@@ -96,15 +97,10 @@ export class EmbeddingGateway extends Construct {
   constructor(scope: Construct, id: string, props: EmbeddingGatewayProps) {
     super(scope, id);
     validateGatewayProps(props);
-    const stack = Stack.of(this);
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     // Created upstream-key secrets are encrypted with a key of the gateway's own.
     const secretsKey = props.models.some((m) => m.needsCreatedSecret)
-      ? new kms.Key(this, 'SecretsKey', {
-          description: 'embedgate: encrypts the upstream API key secrets',
-          enableKeyRotation: true,
-          removalPolicy: RemovalPolicy.RETAIN,
-        })
+      ? retainedKey(this, 'SecretsKey', 'embedgate: encrypts the upstream API key secrets')
       : undefined;
     const bindings = fitUpstreamTimeouts(
       props.timeout ?? Duration.seconds(29),
@@ -125,12 +121,7 @@ export class EmbeddingGateway extends Construct {
     // Issuers too: each has a way to its keys (the proxy's egress, the VPC, or the key mirror).
     const mirroredIssuers = checkIssuerKeyReach(this, props.issuers, this.network);
 
-    this.logsKey = new kms.Key(this, 'LogsKey', {
-      description: 'embedgate: encrypts the gateway log groups',
-      enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    this.logsKey.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`));
+    this.logsKey = logsKey(this, 'LogsKey', 'embedgate: encrypts the gateway log groups');
 
     this.archive = new SessionArchive(this, 'Archive', {
       ...(props.archiveRetention ? { retention: props.archiveRetention } : {}),

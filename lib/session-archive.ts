@@ -1,13 +1,21 @@
-import { ArnFormat, Duration, Names, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Names, Size, Stack, Validations } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { AUDIT_QUERIES, exampleParams, renderAthena, type AuditQuery } from '../shared/audit-queries';
 import { ArchiveRetention } from './archive-retention';
-import { acknowledgeObjectWildcard, denyRecordTampering, logAccessTo, SECURE_BUCKET_PROPS } from './private/archive-buckets';
+import {
+  acknowledgeObjectWildcard,
+  denyRecordTampering,
+  grantOnBucket,
+  grantOnObjects,
+  logAccessTo,
+  SECURE_BUCKET_PROPS,
+} from './private/archive-buckets';
+import { retainedKey } from './private/keys';
 import * as perms from './private/archive-perms';
 import { RECORDS_PREFIX, sessionTableInput } from './private/archive-table';
 import { CT_RULES } from './private/control-tower';
@@ -291,13 +299,8 @@ export class SessionArchive extends Construct {
    * actions S3 needs for SSE-KMS. Nothing else: no read, no delete, no retention change.
    */
   public grantWrite(grantee: iam.IGrantable): iam.Grant {
-    const put = iam.Grant.addToPrincipalOrResource({
-      grantee,
-      actions: perms.ARCHIVE_WRITE_ACTIONS,
-      // Wildcard: one object per session, named by its date, hour and session id.
-      resourceArns: [this.bucket.arnForObjects(`${RECORDS_PREFIX}*`)],
-      resource: this.bucket,
-    });
+    // Wildcard: one object per session, named by its date, hour and session id.
+    const put = grantOnObjects(grantee, this.bucket, perms.ARCHIVE_WRITE_ACTIONS, RECORDS_PREFIX);
     acknowledgeObjectWildcard(
       grantee,
       this.bucket,
@@ -329,32 +332,12 @@ export class SessionArchive extends Construct {
         stack.formatArn({ service: 'glue', resource: 'table', resourceName: `${this.databaseName}/${this.tableName}` }),
       ],
     });
-    const listArchive = iam.Grant.addToPrincipalOrResource({
-      grantee,
-      actions: perms.ARCHIVE_READ_BUCKET_ACTIONS,
-      resourceArns: [this.bucket.bucketArn],
-      resource: this.bucket,
-    });
-    const readArchive = iam.Grant.addToPrincipalOrResource({
-      grantee,
-      actions: perms.ARCHIVE_READ_OBJECT_ACTIONS,
-      // Wildcard: every record, one object per session.
-      resourceArns: [this.bucket.arnForObjects(`${RECORDS_PREFIX}*`)],
-      resource: this.bucket,
-    });
-    const listResults = iam.Grant.addToPrincipalOrResource({
-      grantee,
-      actions: perms.RESULTS_BUCKET_ACTIONS,
-      resourceArns: [this.resultsBucket.bucketArn],
-      resource: this.resultsBucket,
-    });
-    const useResults = iam.Grant.addToPrincipalOrResource({
-      grantee,
-      actions: perms.RESULTS_OBJECT_ACTIONS,
-      // Wildcard: Athena names each result object by its query execution id.
-      resourceArns: [this.resultsBucket.arnForObjects(`${RESULTS_PREFIX}*`)],
-      resource: this.resultsBucket,
-    });
+    const listArchive = grantOnBucket(grantee, this.bucket, perms.ARCHIVE_READ_BUCKET_ACTIONS);
+    // Wildcard: every record, one object per session.
+    const readArchive = grantOnObjects(grantee, this.bucket, perms.ARCHIVE_READ_OBJECT_ACTIONS, RECORDS_PREFIX);
+    const listResults = grantOnBucket(grantee, this.resultsBucket, perms.RESULTS_BUCKET_ACTIONS);
+    // Wildcard: Athena names each result object by its query execution id.
+    const useResults = grantOnObjects(grantee, this.resultsBucket, perms.RESULTS_OBJECT_ACTIONS, RESULTS_PREFIX);
     const key = this.encryptionKey.grant(grantee, ...perms.KEY_AUDIT_ACTIONS);
     acknowledgeObjectWildcard(grantee, this.bucket, RECORDS_PREFIX, 'Audit queries read every record; there is one object per session.');
     acknowledgeObjectWildcard(
@@ -367,11 +350,7 @@ export class SessionArchive extends Construct {
   }
 
   private createKey(): kms.IKey {
-    const key = new kms.Key(this, 'Key', {
-      description: 'embedgate session archive: records and audit query results',
-      enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    const key = retainedKey(this, 'Key', 'embedgate session archive: records and audit query results');
     key.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'DenyKeyDeletion',

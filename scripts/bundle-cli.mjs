@@ -10,6 +10,7 @@ import { build } from 'esbuild';
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ESM_BUNDLE_OPTIONS } from './esm-bundle-options.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI_OUTDIR = join(root, 'dist', 'cli-bundle');
@@ -21,17 +22,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   await build({
     entryPoints: { main: join(root, 'cli', 'main.ts') },
     outdir: CLI_OUTDIR,
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    outExtension: { '.js': '.mjs' },
-    chunkNames: 'chunks/[name]-[hash]',
-    minify: true,
+    ...ESM_BUNDLE_OPTIONS,
     // oidc-provider looks settings up by class name (the TTL of `ClientCredentials`): keep names.
     keepNames: true,
-    platform: 'node',
-    target: 'node22',
-    mainFields: ['module', 'main'],
     external: CLI_EXTERNAL,
     // CommonJS dependencies inside an ESM bundle call require() for Node built-ins; CommonJS
     // sources of this repository use __dirname.
@@ -45,7 +38,6 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
         'const __dirname = __dn(__filename);',
       ].join(' '),
     },
-    legalComments: 'none',
     logLevel: 'warning',
   });
   const files = readdirSync(CLI_OUTDIR, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());

@@ -26,6 +26,7 @@ import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ESM_BUNDLE_OPTIONS } from './esm-bundle-options.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -161,18 +162,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     const result = await build({
       entryPoints: { index: join(root, b.entry) },
       outdir,
-      bundle: true,
-      splitting: true,
-      format: 'esm',
-      outExtension: { '.js': '.mjs' },
-      chunkNames: 'chunks/[name]-[hash]',
-      minify: true,
-      platform: 'node',
-      target: 'node22',
-      mainFields: ['module', 'main'],
+      ...ESM_BUNDLE_OPTIONS,
       // CommonJS dependencies inside an ESM bundle still call require() for Node built-ins.
       banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-      legalComments: 'none',
       plugins: [lambdaCredentials, schemaKeys, packageVersions, noBrowserUserAgent],
       metafile: true,
       logLevel: 'warning',

@@ -1,11 +1,12 @@
 /**
  * Field rules the configuration schema shares across its sections (zod): non-empty strings, URLs,
- * globs, entity type names, secret references, uniqueness within a list.
+ * globs, entity type names, secret references, uniqueness within a list, screened patterns.
  */
 import * as z from 'zod';
 import { isLoopback } from './config-base';
 import { compileGlob } from './glob';
 import { ENTITY_TYPE_PATTERN } from './masking/catalog';
+import { screenPattern } from './masking/pattern-safety';
 
 export const nonEmpty = (what: string) => z.string().min(1, { error: `${what} must be a non-empty string` });
 export const httpsOrLocalUrl = (what: string) =>
@@ -78,4 +79,13 @@ export function allowRuleOnly(effect: 'allow' | 'deny', section: string, path: P
   if (effect === 'allow') return true;
   ctx.addIssue({ code: 'custom', path, message: `${section} applies to allow rules only; remove it from this deny rule` });
   return false;
+}
+
+/**
+ * A regular expression of the configuration (`pattern`, with `flags`) must pass the linear-time
+ * screen (masking/pattern-safety); otherwise an issue at `pattern`: "<subject> is refused: <why>".
+ */
+export function screenPatternField(pattern: string, flags: string | undefined, subject: string, ctx: z.RefinementCtx): void {
+  const screened = screenPattern(pattern, flags ?? '');
+  if (!screened.ok) ctx.addIssue({ code: 'custom', path: ['pattern'], message: `${subject} is refused: ${screened.reason}` });
 }

@@ -2,7 +2,7 @@
  * The `masking` section of the configuration schema (zod), and a rule's masking override.
  */
 import * as z from 'zod';
-import { allowRuleOnly, entityTypeName, nonEmpty, secretRefSchema, unique } from './config-schema-fields';
+import { entityTypeName, screenPatternField, nonEmpty, secretRefSchema, unique } from './config-schema-fields';
 import {
   BUILTIN_DETECTOR_NAMES,
   BUILTIN_ENTITY_TYPES,
@@ -15,7 +15,6 @@ import {
   STRATEGIES,
   VALIDATORS,
 } from './masking/catalog';
-import { screenPattern } from './masking/pattern-safety';
 
 const strategySchema = z.enum(STRATEGIES, { error: `strategy must be one of ${STRATEGIES.map((x) => `"${x}"`).join(', ')}` });
 
@@ -53,14 +52,12 @@ const customDetectorSchema = z
     contextWindow: z.number().int().positive().max(1000, { error: 'contextWindow must be at most 1000 characters' }).optional(),
   })
   .superRefine((d, ctx) => {
-    const screened = screenPattern(d.pattern, d.flags ?? '');
-    if (!screened.ok) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['pattern'],
-        message: `custom detector ${JSON.stringify(d.name)}: pattern ${JSON.stringify(d.pattern)}${d.flags ? ` (flags "${d.flags}")` : ''} is refused: ${screened.reason}`,
-      });
-    }
+    screenPatternField(
+      d.pattern,
+      d.flags,
+      `custom detector ${JSON.stringify(d.name)}: pattern ${JSON.stringify(d.pattern)}${d.flags ? ` (flags "${d.flags}")` : ''}`,
+      ctx,
+    );
     if (d.contextWindow !== undefined && !d.contextWords) {
       ctx.addIssue({
         code: 'custom',
@@ -172,6 +169,31 @@ export function knownEntityTypes(m: { customDetectors?: ReadonlyArray<{ name: st
   ]);
 }
 
+/**
+ * The entity types a policy rule's setting at `path` may name: those of the masking configuration
+ * `m` when masking is on; when it is off, an issue at `path` (`maskingOff` says what needs masking)
+ * and `undefined`.
+ */
+export function ruleEntityTypes(
+  m: z.output<typeof maskingSchema> | undefined,
+  path: PropertyKey[],
+  maskingOff: string,
+  ctx: z.RefinementCtx,
+): Set<string> | undefined {
+  if (m?.enabled) return knownEntityTypes(m);
+  ctx.addIssue({ code: 'custom', path, message: maskingOff });
+  return undefined;
+}
+
+/** An issue at `path`: `type` is neither a built-in entity type nor a custom detector's name. */
+export function unknownEntityType(type: string, path: PropertyKey[], ctx: z.RefinementCtx): void {
+  ctx.addIssue({
+    code: 'custom',
+    path,
+    message: `unknown entity type ${JSON.stringify(type)}: use a built-in type (${BUILTIN_ENTITY_TYPES.join(', ')}) or a custom detector name`,
+  });
+}
+
 const pseudonymKeyMissing = (where: string): string =>
   `${where} is "pseudonymize" but masking.pseudonymKey is not set: add a secret reference, e.g. "pseudonymKey": {"source":"secretsManager","secretId":"embedgate/pseudonym-key"}`;
 
@@ -180,33 +202,29 @@ export const ruleMaskingSchema = z.strictObject({
   strategies: strategiesSchema.optional(),
 });
 
-export function checkRuleMasking(
+/**
+ * The checks of an allow-rule-only section of policy rule `i` (the section is at `path`) against the
+ * configuration's masking `m`; the caller has made sure that the rule allows.
+ */
+export type RuleSectionCheck<S> = (
   m: z.output<typeof maskingSchema> | undefined,
-  effect: 'allow' | 'deny',
-  rm: z.output<typeof ruleMaskingSchema>,
+  section: S,
+  path: PropertyKey[],
   i: number,
   ctx: z.RefinementCtx,
-): void {
-  const path = ['policy', 'rules', i, 'masking'];
-  if (!allowRuleOnly(effect, 'masking', path, ctx)) return;
-  if (!m?.enabled) {
-    ctx.addIssue({
-      code: 'custom',
-      path,
-      message: 'this rule overrides masking strategies but masking is off: set masking.enabled to true, or remove the override',
-    });
-    return;
-  }
-  const known = knownEntityTypes(m);
+) => void;
+
+export const checkRuleMasking: RuleSectionCheck<z.output<typeof ruleMaskingSchema>> = (m, rm, path, i, ctx) => {
+  const known = ruleEntityTypes(
+    m,
+    path,
+    'this rule overrides masking strategies but masking is off: set masking.enabled to true, or remove the override',
+    ctx,
+  );
+  if (!known) return;
   for (const [type, strategy] of Object.entries(rm.strategies ?? {})) {
-    if (!known.has(type) && ENTITY_TYPE_PATTERN.test(type)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [...path, 'strategies', type],
-        message: `unknown entity type ${JSON.stringify(type)}: use a built-in type (${BUILTIN_ENTITY_TYPES.join(', ')}) or a custom detector name`,
-      });
-    }
-    if (strategy === 'pseudonymize' && !m.pseudonymKey) {
+    if (!known.has(type) && ENTITY_TYPE_PATTERN.test(type)) unknownEntityType(type, [...path, 'strategies', type], ctx);
+    if (strategy === 'pseudonymize' && !m?.pseudonymKey) {
       ctx.addIssue({
         code: 'custom',
         path: [...path, 'strategies', type],
@@ -214,4 +232,4 @@ export function checkRuleMasking(
       });
     }
   }
-}
+};

@@ -3,10 +3,8 @@
  * approval conditions.
  */
 import * as z from 'zod';
-import { allowRuleOnly, entityTypeName, globList, nonEmpty, unique } from './config-schema-fields';
-import { knownEntityTypes, ruleMaskingSchema, type maskingSchema } from './config-schema-masking';
-import { BUILTIN_ENTITY_TYPES } from './masking/catalog';
-import { screenPattern } from './masking/pattern-safety';
+import { entityTypeName, screenPatternField, globList, nonEmpty, unique } from './config-schema-fields';
+import { ruleEntityTypes, ruleMaskingSchema, unknownEntityType, type RuleSectionCheck } from './config-schema-masking';
 
 export const limitsSchema = z.strictObject({
   /** Most items in `input` per request. */
@@ -44,14 +42,7 @@ const approvalPatternSchema = z
       .optional(),
   })
   .superRefine((d, ctx) => {
-    const screened = screenPattern(d.pattern, d.flags ?? '');
-    if (!screened.ok) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['pattern'],
-        message: `approval pattern ${JSON.stringify(d.name)}: pattern ${JSON.stringify(d.pattern)} is refused: ${screened.reason}`,
-      });
-    }
+    screenPatternField(d.pattern, d.flags, `approval pattern ${JSON.stringify(d.name)}: pattern ${JSON.stringify(d.pattern)}`, ctx);
   });
 
 /**
@@ -145,33 +136,18 @@ export const ruleSchema = z.strictObject({
   rateLimits: rateLimitsSchema.optional(),
 });
 
-export function checkRuleApproval(
-  m: z.output<typeof maskingSchema> | undefined,
-  effect: 'allow' | 'deny',
-  a: z.output<typeof approvalSchema>,
-  i: number,
-  ctx: z.RefinementCtx,
-): void {
-  const path = ['policy', 'rules', i, 'approval'];
-  if (!allowRuleOnly(effect, 'approval', path, ctx)) return;
+export const checkRuleApproval: RuleSectionCheck<z.output<typeof approvalSchema>> = (m, a, path, i, ctx) => {
   if (a.when?.maskingFound) {
-    if (!m?.enabled) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [...path, 'when', 'maskingFound'],
-        message: 'approval.when.maskingFound needs masking: set masking.enabled to true, or remove the condition',
-      });
-      return;
-    }
-    const known = knownEntityTypes(m);
+    const where = [...path, 'when', 'maskingFound'];
+    const known = ruleEntityTypes(
+      m,
+      where,
+      'approval.when.maskingFound needs masking: set masking.enabled to true, or remove the condition',
+      ctx,
+    );
+    if (!known) return;
     a.when.maskingFound.forEach((type, j) => {
-      if (!known.has(type)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [...path, 'when', 'maskingFound', j],
-          message: `unknown entity type ${JSON.stringify(type)}: use a built-in type (${BUILTIN_ENTITY_TYPES.join(', ')}) or a custom detector name`,
-        });
-      }
+      if (!known.has(type)) unknownEntityType(type, [...where, j], ctx);
     });
   }
   if (a.when?.inputMatches)
@@ -181,4 +157,4 @@ export function checkRuleApproval(
       'name',
       ctx,
     );
-}
+};

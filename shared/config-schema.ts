@@ -9,8 +9,8 @@
  */
 import * as z from 'zod';
 import { ConfigError, configVersion } from './config-base';
-import { httpsOrLocalUrl, nonEmpty, secretRefSchema, stringOrList, unique } from './config-schema-fields';
-import { checkRuleMasking, maskingSchema } from './config-schema-masking';
+import { allowRuleOnly, httpsOrLocalUrl, nonEmpty, secretRefSchema, stringOrList, unique } from './config-schema-fields';
+import { checkRuleMasking, maskingSchema, type RuleSectionCheck } from './config-schema-masking';
 import { checkRuleApproval, limitsSchema, rateLimitsSchema, ruleSchema } from './config-schema-policy';
 import { describeIssue } from './config-suggest';
 
@@ -265,8 +265,13 @@ export const configSchema = z
           message: 'rateLimits apply to allow rules only; remove them from this deny rule',
         });
       }
-      if (r.masking) checkRuleMasking(c.masking, r.effect, r.masking, i, ctx);
-      if (r.approval) checkRuleApproval(c.masking, r.effect, r.approval, i, ctx);
+      // Sections for allow rules only: on a deny rule, that one issue; on an allow rule, their own checks.
+      const allowOnly = <S>(section: 'masking' | 'approval', value: S | undefined, check: RuleSectionCheck<S>) => {
+        const path = ['policy', 'rules', i, section];
+        if (value !== undefined && allowRuleOnly(r.effect, section, path, ctx)) check(c.masking, value, path, i, ctx);
+      };
+      allowOnly('masking', r.masking, checkRuleMasking);
+      allowOnly('approval', r.approval, checkRuleApproval);
     });
   });
 

@@ -114,3 +114,21 @@ export function acknowledgeObjectWildcard(grantee: iam.IGrantable, bucket: s3.IB
   const logicalId = Stack.of(bucket).getLogicalId(cfnBucket);
   Validations.of(principal).acknowledge({ id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/${prefix}*]`, reason });
 }
+
+/** `actions` on `bucket` itself (listing, location), in the grantee's policy or the bucket's. */
+export function grantOnBucket(grantee: iam.IGrantable, bucket: s3.IBucket, actions: string[]): iam.Grant {
+  return iam.Grant.addToPrincipalOrResource({ grantee, actions, resourceArns: [bucket.bucketArn], resource: bucket });
+}
+
+/**
+ * `actions` on every object of `bucket` under each of `prefixes` (an object-key wildcard: the caller
+ * says why, and acknowledges it with `acknowledgeObjectWildcard`), in the grantee's policy or the bucket's.
+ */
+export function grantOnObjects(grantee: iam.IGrantable, bucket: s3.IBucket, actions: string[], ...prefixes: string[]): iam.Grant {
+  return iam.Grant.addToPrincipalOrResource({
+    grantee,
+    actions,
+    resourceArns: prefixes.map((p) => bucket.arnForObjects(`${p}*`)),
+    resource: bucket,
+  });
+}

@@ -1,9 +1,10 @@
-import { Aws, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Aws, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { logsKey } from './keys';
 
 export interface VpcFlowLogOptions {
   readonly retention: logs.RetentionDays;
@@ -65,11 +66,5 @@ export function createVpcFlowLog(scope: Construct, vpc: ec2.IVpc, options: VpcFl
 
 /** The flow-log group's own key (rotated, retained), usable by CloudWatch Logs of this region. */
 function flowLogKey(scope: Construct): kms.Key {
-  const key = new kms.Key(scope, 'FlowLogKey', {
-    description: 'embedgate: encrypts the VPC flow-log group',
-    enableKeyRotation: true,
-    removalPolicy: RemovalPolicy.RETAIN,
-  });
-  key.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${Stack.of(scope).region}.amazonaws.com`));
-  return key;
+  return logsKey(scope, 'FlowLogKey', 'embedgate: encrypts the VPC flow-log group');
 }

@@ -1,13 +1,13 @@
 import { Duration } from 'aws-cdk-lib';
 import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { METRIC, METRIC_DIMENSION_SERVICE, METRICS_NAMESPACE } from '../../shared/contract';
+import { alarmsFor, type AlarmSpec } from './alarms';
 
 export interface GatewayMonitoringProps {
   /** The Powertools service name the proxy publishes its metrics under. */
@@ -38,79 +38,7 @@ export class GatewayMonitoring extends Construct {
     private readonly props: GatewayMonitoringProps,
   ) {
     super(scope, id);
-    if (props.alarms) {
-      const alarm = (name: string, metric: cloudwatch.IMetric, threshold: number, description: string) => {
-        const a = new cloudwatch.Alarm(this, name, {
-          metric,
-          threshold,
-          evaluationPeriods: 1,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-          alarmDescription: description,
-        });
-        if (props.alarmTopic) a.addAlarmAction(new cwActions.SnsAction(props.alarmTopic));
-        this.alarms.push(a);
-      };
-      alarm(
-        'ArchiveErrors',
-        this.metric(METRIC.archiveErrors, { statistic: 'Sum' }),
-        1,
-        'Session records could not be archived (fail-closed: clients got 503).',
-      );
-      alarm(
-        'GatewayErrors',
-        this.metric(METRIC.errors, { statistic: 'Sum' }),
-        10,
-        'Requests failed with 429/5xx (upstream failures or gateway errors).',
-      );
-      alarm(
-        'EdgeRecordsLost',
-        props.edgeRecorderDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
-        1,
-        'Access-log entries the edge recorder could not archive are waiting in its dead-letter queue.',
-      );
-      alarm(
-        'ProxyFunctionErrors',
-        props.proxyFunction.metricErrors({ period: Duration.minutes(5) }),
-        1,
-        'The proxy function crashed (unhandled errors).',
-      );
-      alarm(
-        'ProxyThrottles',
-        props.proxyFunction.metricThrottles({ period: Duration.minutes(5) }),
-        1,
-        'The proxy function was throttled: raise its concurrency.',
-      );
-      if (props.approvalStateMachine) {
-        alarm(
-          'ApprovalExecutionsFailed',
-          props.approvalStateMachine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }),
-          1,
-          'An approval workflow execution failed: its approval stays pending until its deadline, and reviewers may not have been notified.',
-        );
-      }
-      if (props.rateLimits) {
-        alarm(
-          'ThrottledRate',
-          this.throttledRate(),
-          THROTTLED_RATE_ALARM_PERCENT,
-          `More than ${THROTTLED_RATE_ALARM_PERCENT} % of requests were refused by per-principal rate limits or quotas (429).`,
-        );
-        alarm(
-          'LimitStoreErrors',
-          this.metric(METRIC.limitStoreErrors, { statistic: 'Sum' }),
-          1,
-          'The rate-limit counter store (usage table) failed: requests were refused with 503 (fail closed) or passed uncounted (fail open).',
-        );
-        alarm(
-          'TokenBudgetWarnings',
-          this.metric(METRIC.tokenBudgetWarnings, { statistic: 'Sum' }),
-          1,
-          "A principal used more than its rule's budgetWarningPercent (80 % by default) of its daily token budget.",
-        );
-      }
-      alarm('GatewayLatencyP99', this.metric(METRIC.gatewayLatency, { statistic: 'p99' }), 50, "The gateway's own p99 time exceeds 50 ms.");
-    }
+    if (props.alarms) this.alarms.push(...alarmsFor(this, this.alarmSpecs(), props.alarmTopic));
     if (props.dashboard) {
       this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
       this.dashboard.addWidgets(
@@ -163,6 +91,85 @@ export class GatewayMonitoring extends Construct {
         }),
       );
     }
+  }
+
+  /** The gateway's alarms, in the order they are created. */
+  private alarmSpecs(): AlarmSpec[] {
+    const { props } = this;
+    const sum = (metricName: string) => this.metric(metricName, { statistic: 'Sum' });
+    const fiveMinutes = { period: Duration.minutes(5) };
+    return [
+      {
+        id: 'ArchiveErrors',
+        metric: sum(METRIC.archiveErrors),
+        threshold: 1,
+        description: 'Session records could not be archived (fail-closed: clients got 503).',
+      },
+      {
+        id: 'GatewayErrors',
+        metric: sum(METRIC.errors),
+        threshold: 10,
+        description: 'Requests failed with 429/5xx (upstream failures or gateway errors).',
+      },
+      {
+        id: 'EdgeRecordsLost',
+        metric: props.edgeRecorderDeadLetterQueue.metricApproximateNumberOfMessagesVisible(fiveMinutes),
+        threshold: 1,
+        description: 'Access-log entries the edge recorder could not archive are waiting in its dead-letter queue.',
+      },
+      {
+        id: 'ProxyFunctionErrors',
+        metric: props.proxyFunction.metricErrors(fiveMinutes),
+        threshold: 1,
+        description: 'The proxy function crashed (unhandled errors).',
+      },
+      {
+        id: 'ProxyThrottles',
+        metric: props.proxyFunction.metricThrottles(fiveMinutes),
+        threshold: 1,
+        description: 'The proxy function was throttled: raise its concurrency.',
+      },
+      ...(props.approvalStateMachine
+        ? [
+            {
+              id: 'ApprovalExecutionsFailed',
+              metric: props.approvalStateMachine.metricFailed({ ...fiveMinutes, statistic: 'Sum' }),
+              threshold: 1,
+              description:
+                'An approval workflow execution failed: its approval stays pending until its deadline, and reviewers may not have been notified.',
+            },
+          ]
+        : []),
+      ...(props.rateLimits
+        ? [
+            {
+              id: 'ThrottledRate',
+              metric: this.throttledRate(),
+              threshold: THROTTLED_RATE_ALARM_PERCENT,
+              description: `More than ${THROTTLED_RATE_ALARM_PERCENT} % of requests were refused by per-principal rate limits or quotas (429).`,
+            },
+            {
+              id: 'LimitStoreErrors',
+              metric: sum(METRIC.limitStoreErrors),
+              threshold: 1,
+              description:
+                'The rate-limit counter store (usage table) failed: requests were refused with 503 (fail closed) or passed uncounted (fail open).',
+            },
+            {
+              id: 'TokenBudgetWarnings',
+              metric: sum(METRIC.tokenBudgetWarnings),
+              threshold: 1,
+              description: "A principal used more than its rule's budgetWarningPercent (80 % by default) of its daily token budget.",
+            },
+          ]
+        : []),
+      {
+        id: 'GatewayLatencyP99',
+        metric: this.metric(METRIC.gatewayLatency, { statistic: 'p99' }),
+        threshold: 50,
+        description: "The gateway's own p99 time exceeds 50 ms.",
+      },
+    ];
   }
 
   /** Percentage of requests refused by per-principal limits (429 `rate_limit_exceeded` / `quota_exceeded`), per 5 minutes. */

@@ -1,5 +1,5 @@
 import { BatchGetItemCommand, GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
-import type { BatchGetItemCommandOutput } from '@aws-sdk/client-dynamodb';
+import type { BatchGetItemCommandOutput, GetItemCommandOutput, PutItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { APPROVAL_STATUSES, newestFirst } from '../../core/approvals/rules';
@@ -133,24 +133,33 @@ export class DynamoDbApprovalStore implements ApprovalStore {
         },
       }),
     );
+    const lost = await this.putApproval(approval, {
+      ConditionExpression: 'attribute_not_exists(#pk)',
+      ExpressionAttributeNames: { '#pk': A.partitionKey },
+    });
+    if (lost === undefined) return true;
+    // The SDK retried a write that had been applied (its first answer was lost): the very same
+    // approval is there, so it was created. Anything else is another approval with this id.
+    const there = await this.get(approval.id);
+    if (there && JSON.stringify(there) === JSON.stringify(approval)) return true;
+    throw new Error(`approval ${approval.id} already exists`, { cause: lost });
+  }
+
+  /**
+   * Write the approval's item if `condition` holds: undefined when written, the conditional-check
+   * failure when the condition did not hold. Other errors propagate.
+   */
+  private async putApproval(
+    approval: Approval,
+    condition: Pick<PutItemCommandInput, 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'>,
+  ): Promise<unknown> {
     try {
-      await this.client.send(
-        new PutItemCommand({
-          TableName: this.table,
-          Item: approvalItem(approval),
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': A.partitionKey },
-        }),
-      );
+      await this.client.send(new PutItemCommand({ TableName: this.table, Item: approvalItem(approval), ...condition }));
+      return undefined;
     } catch (e) {
-      if (!lostCondition(e)) throw e;
-      // The SDK retried a write that had been applied (its first answer was lost): the very same
-      // approval is there, so it was created. Anything else is another approval with this id.
-      const there = await this.get(approval.id);
-      if (there && JSON.stringify(there) === JSON.stringify(approval)) return true;
-      throw new Error(`approval ${approval.id} already exists`, { cause: e });
+      if (lostCondition(e)) return e;
+      throw e;
     }
-    return true;
   }
 
   /**
@@ -168,9 +177,7 @@ export class DynamoDbApprovalStore implements ApprovalStore {
     const known = new Map<string, boolean>(); // approval id -> still counts
     for (let attempt = 0; attempt < RESERVE_ATTEMPTS; attempt++) {
       if (attempt > 0) await this.sleep(backoffMs(attempt));
-      const out = await this.client.send(
-        new GetItemCommand({ TableName: this.table, Key: { [A.partitionKey]: { S: key } }, ConsistentRead: true }),
-      );
+      const out = await this.getItem(key);
       const version = out.Item?.[A.version]?.S ?? null;
       const listed = out.Item ? ((parseDocument(out.Item) as { entries: PendingEntry[] }).entries ?? []) : [];
       const candidates = listed.filter((e) => e.decideBy > now && e.id !== approval.id && known.get(e.id) !== false);
@@ -249,13 +256,7 @@ export class DynamoDbApprovalStore implements ApprovalStore {
   }
 
   async findRequested(requester: PrincipalRef, ruleId: string, payloadSha256: string): Promise<string | null> {
-    const out = await this.client.send(
-      new GetItemCommand({
-        TableName: this.table,
-        Key: { [A.partitionKey]: { S: requestedKey(requester, ruleId, payloadSha256) } },
-        ConsistentRead: true,
-      }),
-    );
+    const out = await this.getItem(requestedKey(requester, ruleId, payloadSha256));
     const doc = out.Item?.[A.document]?.S;
     if (!doc) return null;
     const id = (JSON.parse(doc) as { approvalId?: unknown }).approvalId;
@@ -263,10 +264,13 @@ export class DynamoDbApprovalStore implements ApprovalStore {
   }
 
   async get(id: string): Promise<Approval | null> {
-    const out = await this.client.send(
-      new GetItemCommand({ TableName: this.table, Key: { [A.partitionKey]: { S: approvalKey(id) } }, ConsistentRead: true }),
-    );
+    const out = await this.getItem(approvalKey(id));
     return out.Item ? parseApproval(out.Item) : null;
+  }
+
+  /** The item with partition key `key`, read strongly consistently. */
+  private getItem(key: string): Promise<GetItemCommandOutput> {
+    return this.client.send(new GetItemCommand({ TableName: this.table, Key: { [A.partitionKey]: { S: key } }, ConsistentRead: true }));
   }
 
   async update(next: Approval, expectedRevision: number): Promise<boolean> {
@@ -275,22 +279,13 @@ export class DynamoDbApprovalStore implements ApprovalStore {
         `approval ${next.id}: an update from revision ${expectedRevision} must carry revision ${expectedRevision + 1}, not ${next.revision}`,
       );
     }
-    try {
-      await this.client.send(
-        new PutItemCommand({
-          TableName: this.table,
-          Item: approvalItem(next),
-          // Fails on a missing item too: update never creates.
-          ConditionExpression: '#revision = :expected',
-          ExpressionAttributeNames: { '#revision': A.revision },
-          ExpressionAttributeValues: { ':expected': { N: String(expectedRevision) } },
-        }),
-      );
-      return true;
-    } catch (e) {
-      if (lostCondition(e)) return false;
-      throw e;
-    }
+    const lost = await this.putApproval(next, {
+      // Fails on a missing item too: update never creates.
+      ConditionExpression: '#revision = :expected',
+      ExpressionAttributeNames: { '#revision': A.revision },
+      ExpressionAttributeValues: { ':expected': { N: String(expectedRevision) } },
+    });
+    return lost === undefined;
   }
 
   async list(filter: { readonly status?: ApprovalStatus; readonly limit: number }): Promise<Approval[]> {
@@ -349,13 +344,7 @@ export class DynamoDbApprovalStore implements ApprovalStore {
   }
 
   async findGrant(requester: PrincipalRef, model: string, ruleId: string): Promise<ApprovalGrant | null> {
-    const out = await this.client.send(
-      new GetItemCommand({
-        TableName: this.table,
-        Key: { [A.partitionKey]: { S: grantKey(requester, model, ruleId) } },
-        ConsistentRead: true,
-      }),
-    );
+    const out = await this.getItem(grantKey(requester, model, ruleId));
     return out.Item ? (parseDocument(out.Item) as ApprovalGrant) : null;
   }
 }

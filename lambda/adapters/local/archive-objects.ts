@@ -3,6 +3,7 @@ import { link, lstat, mkdir, open, readdir, readFile, unlink } from 'node:fs/pro
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { compareKeys } from '../../core/audit/digest';
 import { ObjectExistsError, type ArchiveObject, type ArchiveObjects } from '../../core/audit/ports';
+import { writeDurably } from './durable-file';
 
 /** Name prefix of the temporary files `create` writes before linking them to their key (never listed). */
 const TMP_PREFIX = '.tmp-';
@@ -66,15 +67,7 @@ export class DirectoryObjects implements ArchiveObjects {
     await mkdir(dir, { recursive: true });
     const tmp = join(dir, `${TMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`);
     const fh = await open(tmp, 'wx', 0o444);
-    try {
-      await fh.writeFile(body);
-      await fh.datasync();
-    } catch (e) {
-      await fh.close();
-      await unlink(tmp).catch(() => undefined);
-      throw e;
-    }
-    await fh.close();
+    await writeDurably(fh, tmp, body);
     try {
       await link(tmp, path);
     } catch (e) {

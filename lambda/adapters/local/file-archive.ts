@@ -1,9 +1,10 @@
 import { closeSync, fdatasyncSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
-import { mkdir, open, unlink } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { ArchiveConflictError } from '../../core/errors';
 import type { Archive } from '../../core/ports';
 import { recordKey, type SessionRecord } from '../../core/record';
+import { writeDurably } from './durable-file';
 
 export interface FileArchiveOptions {
   /**
@@ -99,16 +100,8 @@ export class FileArchive implements Archive {
       .catch((e: unknown) => {
         throw createError(key, e);
       });
-    try {
-      await fh.writeFile(text);
-      await fh.datasync();
-    } catch (e) {
-      await fh.close();
-      // Not written: remove the partial file, or a retry would find it and take it for the record.
-      await unlink(path).catch(() => undefined);
-      throw e;
-    }
-    await fh.close();
+    // Not written whole: the partial file is removed, or a retry would find it and take it for the record.
+    await writeDurably(fh, path, text);
   }
 }
 

@@ -8,6 +8,7 @@ import type { PiiEntity } from '../ports';
 import { protectedSpans, type TokenGrammar } from './placeholders';
 import type { Detector, Finding, StrategyMap } from './types';
 import { detectionView } from './view';
+import { firstNotBefore } from '../util/sorted';
 
 export interface ScanOptions {
   /** Refuse (throw `MaskingError` "too_large") a text longer than this. */
@@ -76,13 +77,7 @@ function withoutProtected(text: string, findings: Finding[], tokens: TokenGramma
   if (spans.length === 0) return findings;
   // `spans` is sorted and disjoint: binary search the first span ending after a finding's start.
   return findings.filter((f) => {
-    let lo = 0;
-    let hi = spans.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (spans[mid]!.end <= f.start) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = firstNotBefore(spans, (s) => s.end <= f.start);
     return !(lo < spans.length && spans[lo]!.start < f.end);
   });
 }

@@ -19,6 +19,7 @@
 import { scan, type ScanOptions } from './engine';
 import { maskWithMap, type MaskedText, type MaskPolicy, type Replacement } from './mask';
 import type { Detector, Finding } from './types';
+import { firstNotBefore } from '../util/sorted';
 
 /** Rounds after the first; the result of the last round is returned even if it could still grow. */
 export const MAX_RESCANS = 4;
@@ -36,13 +37,7 @@ const id = (f: Finding): string => `${f.type}\u0000${f.detector}\u0000${f.start}
 
 /** Offsets of a finding in masked text, mapped to the original (it lies between replacements). */
 function toOriginal(f: Finding, replaced: readonly Replacement[]): Finding {
-  let lo = 0;
-  let hi = replaced.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (replaced[mid]!.outEnd <= f.start) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = firstNotBefore(replaced, (r) => r.outEnd <= f.start);
   const delta = lo === 0 ? 0 : replaced[lo - 1]!.end - replaced[lo - 1]!.outEnd;
   return { ...f, start: f.start + delta, end: f.end + delta };
 }
