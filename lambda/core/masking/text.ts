@@ -18,6 +18,20 @@ export const isAlnum = (c: number): boolean => isDigit(c) || isAlpha(c);
 /** `[A-Za-z0-9_]`, the ASCII word characters. */
 export const isWord = (c: number): boolean => isAlnum(c) || c === 95;
 
+/** Which kinds of characters `s` holds: ASCII upper-case and lower-case letters, and characters `isOther` takes. */
+export function characterKinds(s: string, isOther: (c: number) => boolean): { upper: boolean; lower: boolean; other: boolean } {
+  let upper = false;
+  let lower = false;
+  let other = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (isUpper(c)) upper = true;
+    else if (isLower(c)) lower = true;
+    else if (isOther(c)) other = true;
+  }
+  return { upper, lower, other };
+}
+
 /** The code unit at `i`, or -1 outside the text (so boundary tests need no range checks). */
 export function codeAt(text: string, i: number): number {
   return i >= 0 && i < text.length ? text.charCodeAt(i) : -1;

@@ -12,7 +12,7 @@
  * over text without a prefix), then the key's shape is matched there. The key must be delimited and its body (after the prefix) must look random: letters and digits,
  * or upper and lower case (random keys do; hyphenated words such as `sk-learn-style-names` do not).
  */
-import { isAlnum, isDigit, isLower, isUpper, type Span } from '../text';
+import { characterKinds, isAlnum, isDigit, type Span } from '../text';
 import type { Detector } from '../types';
 
 /** Literal prefixes (found with `indexOf`), then the key's shape, matched where the prefix is. */
@@ -66,15 +66,7 @@ const isKeyChar = (c: number): boolean => isAlnum(c) || c === 95 || c === 45;
 
 /** Random-looking: letters and digits, or upper and lower case. */
 function randomLooking(s: string): boolean {
-  let upper = false;
-  let lower = false;
-  let digit = false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (isUpper(c)) upper = true;
-    else if (isLower(c)) lower = true;
-    else if (isDigit(c)) digit = true;
-  }
+  const { upper, lower, other: digit } = characterKinds(s, isDigit);
   return ((upper || lower) && digit) || (upper && lower);
 }
 

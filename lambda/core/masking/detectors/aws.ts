@@ -10,7 +10,7 @@
  * `SecretAccessKey`, `aws secret`...). Each part of the text is searched once however many
  * context phrases precede it.
  */
-import { forEachMatch, insidePlaceholder, isDigit, isLower, isUpper, type Span } from '../text';
+import { characterKinds, forEachMatch, insidePlaceholder, isDigit, type Span } from '../text';
 import type { Detector } from '../types';
 
 const KEY_ID = /(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])/g;
@@ -30,15 +30,7 @@ function detectKeyId(text: string): Span[] {
 }
 
 function mixed(v: string): boolean {
-  let upper = false;
-  let lower = false;
-  let other = false;
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i);
-    if (isUpper(c)) upper = true;
-    else if (isLower(c)) lower = true;
-    else if (isDigit(c) || c === 43 || c === 47) other = true;
-  }
+  const { upper, lower, other } = characterKinds(v, (c) => isDigit(c) || c === 43 || c === 47);
   return upper && lower && other;
 }
 
