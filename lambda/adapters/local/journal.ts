@@ -108,6 +108,8 @@ export class FileJournal implements Archive {
   private closedForGood = false;
   /** Intents journaled whose final record has not come yet, by session id. */
   private readonly openIntents = new Map<string, OpenIntent>();
+  /** Sessions whose intent became their record (a final record coming later is refused, even after compaction). */
+  private readonly completed = new Set<string>();
   private readonly intentGraceMs: number;
   private readonly now: () => number;
 
@@ -185,7 +187,7 @@ export class FileJournal implements Archive {
   async put(record: SessionRecord): Promise<{ key: string }> {
     if (this.closedForGood) throw new Error('the journal is closed');
     const key = recordKey(record);
-    if (this.ids.has(record.session_id)) throw new ArchiveConflictError(key);
+    if (this.ids.has(record.session_id) || this.completed.has(record.session_id)) throw new ArchiveConflictError(key);
     const line = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');
     this.ids.add(record.session_id);
     this.openIntents.delete(record.session_id);
@@ -286,12 +288,15 @@ export class FileJournal implements Archive {
     for (const [id, i] of [...this.openIntents]) {
       if (!all && i.at > cutoff) continue;
       this.openIntents.delete(id);
-      await this.put(i.record).catch((e: unknown) => {
-        if (!(e instanceof ArchiveConflictError)) {
-          this.openIntents.set(id, i);
-          throw e;
-        }
-      });
+      await this.put(i.record).then(
+        () => this.completed.add(id),
+        (e: unknown) => {
+          if (!(e instanceof ArchiveConflictError)) {
+            this.openIntents.set(id, i);
+            throw e;
+          }
+        },
+      );
     }
   }
 

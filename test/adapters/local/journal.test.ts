@@ -108,3 +108,98 @@ it('a compaction that fails keeps the segment and retries it', async () => {
   await j.close();
   expect(await readLocalArchive(dir)).toHaveLength(1);
 });
+
+describe('intents (the request part, journaled while the upstream call runs)', () => {
+  const intentOf = (n: number) => testRecord(sid(n), '2026-03-01T05:06:07.000Z', 504);
+  const finalOf = (n: number) => testRecord(sid(n), '2026-03-01T05:06:07.000Z', 200);
+
+  it('an intent followed by its final record leaves the final record only, in the journal and the archive', async () => {
+    const j = await FileJournal.open(dir, { compactEveryMs: 60_000 });
+    await j.putIntent(intentOf(1));
+    expect(j.openIntentCount()).toBe(1);
+    await j.put(finalOf(1));
+    expect(j.openIntentCount()).toBe(0);
+    const [seg] = await segments();
+    const parsed = parseSegment(await readFile(join(dir, JOURNAL_DIR, seg!), 'utf8'));
+    expect(parsed.intents).toEqual([intentOf(1)]);
+    expect(parsed.records).toEqual([finalOf(1)]);
+    expect(await readLocalArchive(dir)).toEqual([finalOf(1)]); // never the intent
+    await j.close();
+    expect(await readLocalArchive(dir)).toEqual([finalOf(1)]);
+  });
+
+  it('an intent is appended without an fdatasync of its own; the next record syncs it', async () => {
+    const sync = jest.spyOn(fs, 'fdatasync');
+    const syncInline = jest.spyOn(fs, 'fdatasyncSync');
+    const j = await FileJournal.open(dir, { compactEveryMs: 60_000 });
+    await Promise.all([j.putIntent(intentOf(1)), j.putIntent(intentOf(2)), j.putIntent(intentOf(3))]);
+    expect(sync.mock.calls.length + syncInline.mock.calls.length).toBe(0);
+    await j.put(finalOf(1));
+    expect(sync.mock.calls.length + syncInline.mock.calls.length).toBe(1);
+    await j.close();
+  });
+
+  it('an intent still waiting at compaction moves into the next segment, and its final record ends it there', async () => {
+    const j = await FileJournal.open(dir, { compactEveryMs: 60_000 });
+    await j.putIntent(intentOf(1));
+    await j.put(finalOf(2));
+    await j.compact();
+    expect(await segments()).toEqual(['000000000001.archived.jsonl', '000000000002.jsonl']);
+    expect(parseSegment(await readFile(join(dir, JOURNAL_DIR, '000000000002.jsonl'), 'utf8')).intents).toEqual([intentOf(1)]);
+    await j.put(finalOf(1));
+    await j.close();
+    const all = await readLocalArchive(dir);
+    expect(all.map((r) => [r.session_id, r.decision.status])).toEqual([
+      [sid(1), 200],
+      [sid(2), 200],
+    ]);
+  });
+
+  it('an intent whose final record never comes is journaled as the request record after the grace period', async () => {
+    let now = 1_000_000;
+    const j = await FileJournal.open(dir, { compactEveryMs: 60_000, intentGraceMs: 5_000, now: () => now });
+    await j.putIntent(intentOf(1));
+    await j.compact();
+    expect(await readLocalArchive(dir)).toEqual([]); // within the grace period: carried, not a record
+    now += 5_001;
+    await j.compact();
+    expect(await readLocalArchive(dir)).toEqual([intentOf(1)]);
+    expect(j.openIntentCount()).toBe(0);
+    // The final record coming after all is a second record of the session: refused (the request fails closed).
+    expect(isArchiveConflict(await j.put(finalOf(1)).catch((e: unknown) => e))).toBe(true);
+    await j.close();
+    expect(await readLocalArchive(dir)).toEqual([intentOf(1)]);
+  });
+
+  it('intents a killed process left open become their requests records at the next start; answered ones keep their final record', async () => {
+    const j = await FileJournal.open(dir, { compactEveryMs: 60_000 });
+    await j.putIntent(intentOf(1));
+    await j.putIntent(intentOf(2));
+    await j.put(finalOf(2));
+    await j.compact(); // intent 1 carried into segment 2
+    await j.putIntent(intentOf(3));
+    // killed here: no close; segment 2 holds the carried intent 1 and intent 3
+    const again = await FileJournal.open(dir, { compactEveryMs: 60_000 });
+    const all = await readLocalArchive(dir);
+    expect(all.map((r) => [r.session_id, r.decision.status])).toEqual([
+      [sid(1), 504],
+      [sid(2), 200],
+      [sid(3), 504],
+    ]);
+    expect(all.filter((r) => r.session_id === sid(1))).toEqual([intentOf(1)]);
+    await again.close();
+    expect((await readLocalArchive(dir)).length).toBe(3);
+  });
+
+  it('closing completes the intents still open (nothing in this process will end them)', async () => {
+    const j = await FileJournal.open(dir, { compactEveryMs: 60_000 });
+    await j.putIntent(intentOf(1));
+    await j.close();
+    expect(await readLocalArchive(dir)).toEqual([intentOf(1)]);
+  });
+
+  it('a line that claims to be an intent but holds no object is torn, not a record', () => {
+    const text = `${JSON.stringify({ intent: 5 })}\n${JSON.stringify({ intent: intentOf(1) })}\n`;
+    expect(parseSegment(text)).toEqual({ records: [], intents: [intentOf(1)], torn: 1 });
+  });
+});
