@@ -204,7 +204,10 @@ async function verify(args: string[], io: AuditIo): Promise<number> {
     store = new DirectoryObjects(dir);
     if (existsSync(join(dir, JOURNAL_DIR))) {
       const j = await readJournal(dir);
-      journal = { location: join(dir, JOURNAL_DIR), entries: [...j.archived, ...j.pending] };
+      journal = {
+        location: join(dir, JOURNAL_DIR),
+        entries: [...j.archived, ...j.pending, ...j.intents.map((i) => ({ ...i, intent: true }))],
+      };
     }
   }
   const publicKeys = await Promise.all(

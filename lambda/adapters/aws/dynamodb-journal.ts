@@ -160,7 +160,7 @@ export class DynamoDbJournal implements Archive {
     return { key };
   }
 
-  /** The seal and start of every journaled record (a Scan; `embedgate audit verify --journal-table`). */
+  /** The seal and start of every journaled record and intent (a Scan; `embedgate audit verify --journal-table`). */
   async *entries(): AsyncIterable<JournalEntry> {
     let start: Record<string, AttributeValue> | undefined;
     do {
@@ -178,22 +178,25 @@ export class DynamoDbJournal implements Archive {
         }),
       );
       for (const item of page.Items ?? []) {
-        if (item[JOURNAL_ATTRIBUTES.kind]) continue; // an intent: its final record (or its completion) is the record
         const id = item[JOURNAL_ATTRIBUTES.partitionKey]?.S;
         const seal = item[JOURNAL_ATTRIBUTES.recordSha256]?.S;
         const startedAt = item[JOURNAL_ATTRIBUTES.startedAt]?.S;
-        if (id && seal && startedAt) yield { session_id: id, record_sha256: seal, started_at: startedAt };
+        if (!id || !seal || !startedAt) continue;
+        if (isIntentItem(item))
+          yield { session_id: id.slice(0, -INTENT_KEY_SUFFIX.length), record_sha256: seal, started_at: startedAt, intent: true };
+        else yield { session_id: id, record_sha256: seal, started_at: startedAt };
       }
       start = page.LastEvaluatedKey;
     } while (start);
   }
 }
 
-/** What verification needs of a journaled record. */
+/** What verification needs of a journaled record (or, with `intent`, of an intent). */
 export interface JournalEntry {
   readonly session_id: string;
   readonly record_sha256: string;
   readonly started_at: string;
+  readonly intent?: true;
 }
 
 /** The journal item of a record (exported so its attributes can be checked on their own). */

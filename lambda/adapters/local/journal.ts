@@ -361,21 +361,30 @@ export function parseSegment(text: string): { records: SessionRecord[]; intents:
   return { records, intents, torn };
 }
 
-/** Every record of a local journal directory, archived segments included (verify, readLocalArchive). */
-export async function readJournal(root: string): Promise<{ archived: SessionRecord[]; pending: SessionRecord[] }> {
+/**
+ * Every record of a local journal directory, archived segments included (verify, readLocalArchive),
+ * and the intents (each session once).
+ */
+export async function readJournal(
+  root: string,
+): Promise<{ archived: SessionRecord[]; pending: SessionRecord[]; intents: SessionRecord[] }> {
   const dir = join(resolve(root), JOURNAL_DIR);
   let names: string[];
   try {
     names = await readdir(dir);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { archived: [], pending: [] };
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { archived: [], pending: [], intents: [] };
     throw e;
   }
   const archived: SessionRecord[] = [];
   const pending: SessionRecord[] = [];
+  const intents = new Map<string, SessionRecord>();
   for (const n of names.sort()) {
     const into = ARCHIVED_SEGMENT.test(n) ? archived : OPEN_SEGMENT.test(n) ? pending : null;
-    if (into) into.push(...parseSegment(await readFile(join(dir, n), 'utf8')).records);
+    if (!into) continue;
+    const segment = parseSegment(await readFile(join(dir, n), 'utf8'));
+    into.push(...segment.records);
+    for (const i of segment.intents) intents.set(i.session_id, i);
   }
-  return { archived, pending };
+  return { archived, pending, intents: [...intents.values()] };
 }

@@ -163,7 +163,7 @@ describe('intents: journaled while the upstream call runs, completed when no fin
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
-  it('an intent is its own item (kind intent, TTL the grace period on) beside the final record, and verification lists finals only', async () => {
+  it('an intent is its own item (kind intent, TTL the grace period on) beside the final record; verification sees both, the intent marked', async () => {
     const j = new DynamoDbJournal(client, { tableName: table, now: () => T0 });
     await j.putIntent(intentOf(1));
     await j.put(finalOf(1));
@@ -173,8 +173,11 @@ describe('intents: journaled while the upstream call runs, completed when no fin
     expect(recordOfJournalItem(intent as never)).toEqual(intentOf(1));
     expect(recordOfJournalItem((await getItem(sid(1))) as never)).toEqual(finalOf(1));
     const seen = [];
-    for await (const e of j.entries()) seen.push(e.record_sha256);
-    expect(seen).toEqual([finalOf(1).record_sha256]);
+    for await (const e of j.entries()) seen.push(e);
+    expect(seen.sort((a, b) => Number(a.intent ?? false) - Number(b.intent ?? false))).toEqual([
+      { session_id: sid(1), record_sha256: finalOf(1).record_sha256, started_at: finalOf(1).started_at },
+      { session_id: sid(1), record_sha256: intentOf(1).record_sha256, started_at: intentOf(1).started_at, intent: true },
+    ]);
     await expect(j.putIntent(intentOf(1))).resolves.toBeUndefined(); // an SDK retry of the applied write
   });
 

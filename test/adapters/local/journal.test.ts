@@ -203,3 +203,15 @@ describe('intents (the request part, journaled while the upstream call runs)', (
     expect(parseSegment(text)).toEqual({ records: [], intents: [intentOf(1)], torn: 1 });
   });
 });
+
+it('readJournal lists the intents, each session once (an intent carried into the next segment too)', async () => {
+  const j = await FileJournal.open(dir, { compactEveryMs: 60_000 });
+  const intent = testRecord(sid(1), '2026-03-01T05:06:07.000Z', 504);
+  await j.putIntent(intent);
+  await j.put(testRecord(sid(2)));
+  await j.compact(); // the intent is carried into segment 2
+  const read = await readJournal(dir);
+  expect(read.intents).toEqual([intent]);
+  expect([...read.archived, ...read.pending].map((r) => r.session_id)).toEqual([sid(2)]);
+  await j.close();
+});
