@@ -161,7 +161,7 @@ const ddbClient = (ms) =>
       async handle(req) {
         const t = ms();
         if (t > 0) await sleep(t);
-        const input = JSON.parse(typeof req.body === 'string' ? req.body : Buffer.from(req.body).toString('utf8'));
+        const input = JSON.parse(typeof req.body === 'string' ? req.body : new TextDecoder().decode(req.body));
         if (input.Item) items.push(input.Item);
         return {
           response: {

@@ -380,9 +380,18 @@ export async function readJournal(
   const pending: SessionRecord[] = [];
   const intents = new Map<string, SessionRecord>();
   for (const n of names.sort()) {
-    const into = ARCHIVED_SEGMENT.test(n) ? archived : OPEN_SEGMENT.test(n) ? pending : null;
+    let into = ARCHIVED_SEGMENT.test(n) ? archived : OPEN_SEGMENT.test(n) ? pending : null;
     if (!into) continue;
-    const segment = parseSegment(await readFile(join(dir, n), 'utf8'));
+    let text: string;
+    try {
+      text = await readFile(join(dir, n), 'utf8');
+    } catch (e) {
+      // A live journal archived this open segment since the listing: read it under its new name.
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || into !== pending) throw e;
+      text = await readFile(join(dir, n.replace(/\.jsonl$/, '.archived.jsonl')), 'utf8');
+      into = archived;
+    }
+    const segment = parseSegment(text);
     into.push(...segment.records);
     for (const i of segment.intents) intents.set(i.session_id, i);
   }
