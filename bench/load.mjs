@@ -21,9 +21,8 @@ const require = createRequire(join(root, 'dist', 'package.json'));
 const { auditArchive, LOAD_AUDIENCE, loadScenarioConfig, requestMix, runLoad, sampleRss } = require('./test/support/load-driver.js');
 const { generateTestKey, signToken, startJwksServer } = require('./test/support/jwks.js');
 const { startGateway } = require('./test/support/security-harness.js');
-const { JOURNAL_DIR, parseSegment } = require('./lambda/adapters/local/journal.js');
+const { readJournal } = require('./lambda/adapters/local/journal.js');
 const { readLocalArchive } = require('./cli/archive-reader.js');
-const { readdir, readFile } = await import('node:fs/promises');
 
 const { values } = parseArgs({
   options: {
@@ -123,10 +122,7 @@ try {
 const audit = await auditArchive(gw.archiveDir, result);
 // The archive is the write-ahead journal (the dev default): each request that reached its upstream
 // call journaled an intent first; each intent must have its request's final record, none no_outcome.
-const journalDir = join(gw.archiveDir, JOURNAL_DIR);
-const intents = [];
-for (const f of await readdir(journalDir).catch(() => []))
-  intents.push(...parseSegment(await readFile(join(journalDir, f), 'utf8')).intents);
+const { intents } = await readJournal(gw.archiveDir); // each session once (a carried intent is in two segments)
 const finals = new Map((await readLocalArchive(gw.archiveDir)).map((r) => [r.session_id, r]));
 const intentsWithoutRecord = intents.filter((i) => !finals.has(i.session_id)).length;
 const noOutcome = [...finals.values()].filter((r) => r.decision.reason === 'no_outcome').length;

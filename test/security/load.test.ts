@@ -14,9 +14,7 @@ import { startFakeUpstream, type FakeUpstream } from '../support/fake-upstream';
 import { auditArchive, faultScript, LOAD_AUDIENCE, loadScenarioConfig, requestMix, runLoad, type LoadResult } from '../support/load-driver';
 import { archiveText, send, startGateway, type GatewayProcess } from '../support/security-harness';
 import { findLeaks, SecretSet } from '../support/leak-scan';
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { JOURNAL_DIR, parseSegment } from '../../lambda/adapters/local/journal';
+import { readJournal } from '../../lambda/adapters/local/journal';
 import { readLocalArchive } from '../../cli/archive-reader';
 
 const REQUESTS = Number(process.env.LOAD_REQUESTS ?? 500);
@@ -81,9 +79,7 @@ describe(`load: ${REQUESTS} requests at concurrency ${CONCURRENCY} with random u
   });
 
   it('through the write-ahead journal: every intent journaled during an upstream call has its request final record, never a no_outcome one', async () => {
-    const dir = join(gw.archiveDir, JOURNAL_DIR);
-    const intents = [];
-    for (const f of await readdir(dir)) intents.push(...parseSegment(await readFile(join(dir, f), 'utf8')).intents);
+    const { intents } = await readJournal(gw.archiveDir); // each session once (a carried intent is in two segments)
     const records = new Map((await readLocalArchive(gw.archiveDir)).map((r) => [r.session_id, r]));
     expect(intents.length).toBeGreaterThan(REQUESTS / 3);
     expect(intents.filter((i) => !records.has(i.session_id)).map((i) => i.session_id)).toEqual([]);
