@@ -1,5 +1,6 @@
 /** The write-ahead journal of `embedgate dev` (issue 16): group commit, compaction, recovery. */
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import { appendFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -213,5 +214,17 @@ it('readJournal lists the intents, each session once (an intent carried into the
   const read = await readJournal(dir);
   expect(read.intents).toEqual([intent]);
   expect([...read.archived, ...read.pending].map((r) => r.session_id)).toEqual([sid(2)]);
+  await j.close();
+});
+
+it('readJournal of a live journal: a segment archived between the listing and the read is read under its new name', async () => {
+  const j = await FileJournal.open(dir, { compactEveryMs: 60_000 });
+  await j.put(testRecord(sid(1)));
+  const listed = await segments(); // ['000000000001.jsonl']
+  await j.compact(); // renames it 000000000001.archived.jsonl, opens 000000000002.jsonl
+  jest.spyOn(fsp, 'readdir').mockResolvedValueOnce(listed as never);
+  const read = await readJournal(dir);
+  expect(read.archived.map((r) => r.session_id)).toEqual([sid(1)]);
+  expect(read.pending).toEqual([]);
   await j.close();
 });
