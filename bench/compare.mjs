@@ -2,7 +2,9 @@
 //   1. nothing (direct calls to the upstream stand-in),
 //   2. a minimal Node reverse proxy (the floor for any HTTP hop, bench/compare/min-proxy.mjs),
 //   3. Portkey's gateway (@portkey-ai/gateway, azure-openai provider with a custom host),
-//   4. `embedgate dev` with JWT verification, policy, masking and the file archive on,
+//   4. `embedgate dev` with JWT verification, policy, masking and the archive on: its write-ahead
+//      journal (group commit, each request's intent during the upstream call, compaction into batch
+//      objects), the default; `--archive files` measures the older layout (one fsync'd file per record),
 // at each upstream latency and client concurrency, measured with autocannon from this process
 // (every server under test, and the upstream, runs in a process of its own).
 //
@@ -19,6 +21,7 @@
 //        [--concurrency 1,8,32] [--warmup 1] [--targets direct,proxy,portkey,embedgate]
 //        [--encoding base64|float] [--dimensions 1536] [--input-chars 2048] [--markdown]
 //        [--cpu-prof <dir>] (profile the embedgate dev process with node --cpu-prof)
+//        [--archive journal|files] (embedgate's archive: the journal, the default, or one file per record)
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -36,6 +39,7 @@ import autocannon from 'autocannon';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(root, 'dist', 'package.json'));
 const { generateTestKey, signToken, startJwksServer } = require('./test/support/jwks.js');
+const { readLocalArchive } = require('./cli/archive-reader.js');
 
 const { values } = parseArgs({
   options: {
@@ -43,6 +47,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     latency: { type: 'string', default: '0,50' },
     concurrency: { type: 'string', default: '1,8,32' },
+    archive: { type: 'string', default: 'journal' },
     warmup: { type: 'string', default: '1' },
     targets: { type: 'string', default: 'direct,proxy,portkey,embedgate' },
     encoding: { type: 'string', default: 'base64' },
@@ -64,9 +69,11 @@ const CONCURRENCIES = list(values.concurrency).map(Number);
 const WARMUP = Number(values.warmup);
 const TARGETS = list(values.targets);
 const ENCODING = values.encoding;
+const ARCHIVE = values.archive;
+if (!['journal', 'files'].includes(ARCHIVE)) throw new Error(`--archive must be journal or files, got ${ARCHIVE}`);
 const DIMENSIONS = Number(values.dimensions);
 const INPUT_CHARS = Number(values['input-chars']);
-const ALL_TARGETS = ['direct', 'proxy', 'portkey', 'embedgate'];
+const ALL_TARGETS = ['direct', 'proxy', 'portkey', 'embedgate', 'embedgate-files'];
 for (const t of TARGETS) if (!ALL_TARGETS.includes(t)) throw new Error(`unknown target ${t} (known: ${ALL_TARGETS.join(', ')})`);
 if (!TARGETS.includes('direct')) throw new Error('--targets must include direct (added latency is measured against it)');
 if (!['base64', 'float'].includes(ENCODING)) throw new Error('--encoding must be base64 or float');
@@ -78,7 +85,15 @@ const MODEL = 'text-embedding-3-small';
 const UPSTREAM_KEY = 'sk-bench-compare-upstream-key-0000';
 const AUDIENCE = 'https://embedgate.bench.test';
 const AZURE_API_VERSION = '2024-10-21';
-const LABEL = { direct: 'direct', proxy: 'minimal proxy', portkey: 'Portkey 1.15.2', embedgate: 'embedgate dev' };
+const LABEL = {
+  direct: 'direct',
+  proxy: 'minimal proxy',
+  portkey: 'Portkey 1.15.2',
+  embedgate: 'embedgate dev',
+  'embedgate-files': 'embedgate, file/record',
+};
+/** The archive of an embedgate target: `embedgate-files` is the older layout, measured side by side on request. */
+const archiveOf = (name) => (name === 'embedgate-files' ? 'files' : ARCHIVE);
 const log = (...a) => process.stderr.write(`${a.join(' ')}\n`);
 
 /**
@@ -214,9 +229,9 @@ async function startPortkey() {
   return child;
 }
 
-async function startEmbedgate(upstreamUrl, idp, dir) {
-  const configFile = join(dir, 'config.json');
-  const archiveDir = join(dir, 'archive');
+async function startEmbedgate(upstreamUrl, idp, dir, archive) {
+  const configFile = join(dir, `config-${archive}.json`);
+  const archiveDir = join(dir, `archive-${archive}`);
   await writeFile(
     configFile,
     JSON.stringify({
@@ -229,7 +244,18 @@ async function startEmbedgate(upstreamUrl, idp, dir) {
   const prof = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', resolve(values['cpu-prof'])] : [];
   const child = await startChild(
     'embedgate dev',
-    [...prof, join(root, 'cli', 'embedgate.js'), 'dev', '--port', '0', '--config', configFile, '--archive-dir', archiveDir],
+    [
+      ...prof,
+      join(root, 'cli', 'embedgate.js'),
+      'dev',
+      '--port',
+      '0',
+      '--config',
+      configFile,
+      '--archive-dir',
+      archiveDir,
+      ...(archive === 'files' ? ['--no-journal'] : []),
+    ],
     {
       ready: (out) => /gateway listening on (http:\/\/\S+)/.exec(out)?.[1],
       env: { BENCH_UPSTREAM_KEY: UPSTREAM_KEY },
@@ -294,11 +320,11 @@ function checkEmbeddings(res) {
   return { bytes, model: doc.model };
 }
 
+/** The session's record in the local archive, whatever its layout (journal segment, batch object, one file). */
 async function findRecord(archiveDir, sessionId) {
   for (let i = 0; i < 50; i++) {
-    const files = await readdir(join(archiveDir, 'sessions'), { recursive: true }).catch(() => []);
-    const f = files.find((x) => x.endsWith(`${sessionId}.json`));
-    if (f) return JSON.parse(await readFile(join(archiveDir, 'sessions', f), 'utf8'));
+    const found = (await readLocalArchive(archiveDir).catch(() => [])).find((r) => r.session_id === sessionId);
+    if (found) return found;
     await sleep(20);
   }
   return null;
@@ -317,7 +343,7 @@ async function verifyTarget(name, target, directBytes, extra) {
   const checked = checkEmbeddings(res);
   if (checked.problem) return { problems: [checked.problem], notes };
   if (directBytes && !checked.bytes.equals(directBytes)) problems.push('its vector differs from the direct answer');
-  if (name === 'embedgate') {
+  if (name.startsWith('embedgate')) {
     const sid = res.headers['x-embedgate-session-id'];
     if (!sid) problems.push('no x-embedgate-session-id');
     if (!/gateway;dur=/.test(res.headers['server-timing'] ?? '')) problems.push('no Server-Timing');
@@ -331,6 +357,15 @@ async function verifyTarget(name, target, directBytes, extra) {
         notes.push(
           `record ${sid}: policy rule ${record.decision.rule_id}, input scanned, ${record.masking.counts.length} finding types, server-timing "${res.headers['server-timing']}"`,
         );
+      // The archive really is the one measured: the journal's segments hold the record and its intent.
+      const segments = await readdir(join(extra.archiveDir, 'journal')).catch(() => []);
+      if (archiveOf(name) === 'journal') {
+        const text = (await Promise.all(segments.map((f) => readFile(join(extra.archiveDir, 'journal', f), 'utf8')))).join('');
+        if (!text.includes(`{"intent":{"schema"`) || !text.includes(sid))
+          problems.push('the record did not go through the journal with its intent');
+        else notes.push(`embedgate archive: the write-ahead journal (${segments.length} segment(s)), intent and record journaled`);
+      } else if (segments.some((f) => f.endsWith('.jsonl'))) problems.push('--archive files, but the journal is on');
+      else notes.push("embedgate archive: one fsync'd file per record (--no-journal)");
     }
     const anon = await post(target.url, { 'content-type': 'application/json' }, BODY);
     if (anon.status !== 401) problems.push(`a request without a token got ${anon.status}, not 401`);
@@ -460,10 +495,12 @@ try {
           pid: portkey.pid,
         };
       }
-      if (TARGETS.includes('embedgate')) {
-        gw = await startEmbedgate(upstream.value.url, idp, dir);
+      const archiveDirs = {};
+      for (const name of TARGETS.filter((t) => t.startsWith('embedgate'))) {
+        gw = await startEmbedgate(upstream.value.url, idp, dir, archiveOf(name));
         running.push(gw);
-        targets.embedgate = {
+        archiveDirs[name] = gw.archiveDir;
+        targets[name] = {
           url: `${gw.value}/v1/embeddings`,
           headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
           pid: gw.pid,
@@ -476,7 +513,7 @@ try {
       const active = [];
       for (const name of TARGETS) {
         const v =
-          name === 'direct' ? direct : await verifyTarget(name, targets[name], direct.bytes, { archiveDir: gw?.archiveDir, badToken });
+          name === 'direct' ? direct : await verifyTarget(name, targets[name], direct.bytes, { archiveDir: archiveDirs[name], badToken });
         if (v.problems.length) {
           failed.set(`${name}@${latency}`, v.problems.join('; '));
           log(`FAIL ${LABEL[name]}: ${v.problems.join('; ')} (not measured)`);
@@ -513,14 +550,14 @@ try {
             const r = await load(targets[name], concurrency, DURATION);
             cells[name].runs[run] = { ...r, loadavg: la };
             log(
-              `latency ${latency} c=${concurrency} run ${run + 1}/${RUNS} ${LABEL[name].padEnd(14)} p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms ${r.rps.toFixed(0)} req/s cpu ${r.cpuPerRequest.toFixed(3)} ms/req errors ${r.errors} non-2xx ${r.non2xx} (load ${la.toFixed(2)})`,
+              `latency ${latency} c=${concurrency} run ${run + 1}/${RUNS} ${LABEL[name].padEnd(22)} p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms ${r.rps.toFixed(0)} req/s cpu ${r.cpuPerRequest.toFixed(3)} ms/req errors ${r.errors} non-2xx ${r.non2xx} (load ${la.toFixed(2)})`,
             );
           }
         }
         results.push(...Object.values(cells));
       }
-      if (gw) {
-        const out = gw.output();
+      for (const g of running.filter((c) => c.archiveDir)) {
+        const out = g.output();
         if (/request failed|response failed|archive write failed/.test(out)) {
           notes.push(`embedgate dev reported failures: ${out.match(/.*(request failed|response failed|archive write failed).*/)?.[0]}`);
           exitCode = 1;
@@ -587,7 +624,7 @@ out.push(
 );
 out.push(
   `${RUNS} runs of ${DURATION} s per cell (after a ${WARMUP} s warm-up), targets interleaved; body: 1 input of ${TEXT.length} characters, ` +
-    `encoding_format ${ENCODING}, ${DIMENSIONS} dimensions (${BODY.length} bytes); load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')} at start, ` +
+    `encoding_format ${ENCODING}, ${DIMENSIONS} dimensions (${BODY.length} bytes); embedgate archive: ${ARCHIVE}; load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')} at start, ` +
     `${loadavg()
       .map((x) => x.toFixed(2))
       .join(' ')} at end`,
@@ -697,9 +734,39 @@ for (const latency of LATENCIES) {
     );
   }
 }
+// Goals of issue 16 (embedgate dev with the journal on, instant upstream), judged on the medians.
+const goals16 = [];
+const goal16 = (name, pass, detail) => goals16.push(`${pass === null ? 'n/a ' : pass ? 'PASS' : 'MISS'} ${name}: ${detail}`);
+if (LATENCIES.includes(0)) {
+  const e1 = CONCURRENCIES.includes(1) ? eg(0, 1) : null;
+  if (e1) {
+    goal16('added p50 <= 1 ms at concurrency 1', !e1.failed && e1.addedP50.median <= 1, `${fmt(e1.addedP50.median)} ms`);
+    goal16('added p99 <= 5 ms at concurrency 1', !e1.failed && e1.addedP99.median <= 5, `${fmt(e1.addedP99.median)} ms`);
+  }
+  for (const c of [8, 32].filter((x) => CONCURRENCIES.includes(x))) {
+    const e = eg(0, c);
+    goal16(
+      `throughput >= 0.5x the minimal proxy at concurrency ${c}`,
+      !TARGETS.includes('proxy') ? null : e ? !e.failed && e.vsProxy?.median >= 0.5 : false,
+      e?.vsProxy ? `${fmt(e.vsProxy.median)}x (${fmt(e.rps.median, 0)} req/s)` : 'not measured',
+    );
+  }
+  if (CONCURRENCIES.includes(32)) {
+    const e = eg(0, 32);
+    const p = pk(0, 32);
+    goal16(
+      'throughput >= 3x Portkey at concurrency 32',
+      !p ? null : e ? !e.failed && e.rps.median >= 3 * p.rps.median : false,
+      e && p ? `${fmt(e.rps.median / p.rps.median)}x (${fmt(e.rps.median, 0)} vs ${fmt(p.rps.median, 0)} req/s)` : 'not measured',
+    );
+  }
+}
 out.push('');
 out.push('Goals (issue 7):');
 out.push(...goals);
+out.push('');
+out.push(`Goals (issue 16: embedgate dev, archive: ${ARCHIVE === 'journal' ? 'the journal' : 'one file per record'}, upstream 0 ms):`);
+out.push(...(goals16.length ? goals16 : ['n/a (needs --latency 0)']));
 if (notes.length) {
   out.push('');
   out.push('Checks and notes:');

@@ -21,6 +21,8 @@ const require = createRequire(join(root, 'dist', 'package.json'));
 const { auditArchive, LOAD_AUDIENCE, loadScenarioConfig, requestMix, runLoad, sampleRss } = require('./test/support/load-driver.js');
 const { generateTestKey, signToken, startJwksServer } = require('./test/support/jwks.js');
 const { startGateway } = require('./test/support/security-harness.js');
+const { readJournal } = require('./lambda/adapters/local/journal.js');
+const { readLocalArchive } = require('./cli/archive-reader.js');
 
 const { values } = parseArgs({
   options: {
@@ -118,6 +120,17 @@ try {
   clearInterval(sampler);
 }
 const audit = await auditArchive(gw.archiveDir, result);
+// The archive is the write-ahead journal (the dev default): each request that reached its upstream
+// call journaled an intent first; each intent must have its request's final record, none no_outcome.
+const { intents } = await readJournal(gw.archiveDir); // each session once (a carried intent is in two segments)
+const finals = new Map((await readLocalArchive(gw.archiveDir)).map((r) => [r.session_id, r]));
+const intentsWithoutRecord = intents.filter((i) => !finals.has(i.session_id)).length;
+const noOutcome = [...finals.values()].filter((r) => r.decision.reason === 'no_outcome').length;
+const intentsByStatus = {};
+for (const i of intents) {
+  const st = finals.get(i.session_id)?.decision.status ?? 'none';
+  intentsByStatus[st] = (intentsByStatus[st] ?? 0) + 1;
+}
 const output = gw.output();
 const upstreamRequests = await upstream.stop();
 await gw.stop();
@@ -154,6 +167,11 @@ const checks = [
     'records by status = clients by status',
     JSON.stringify(audit.byStatus) === JSON.stringify(result.byStatus) && audit.statusMismatches.length === 0,
     `${audit.statusMismatches.length} mismatches`,
+  ],
+  [
+    'through the journal: every intent has its final record',
+    intents.length > 0 && intentsWithoutRecord === 0 && noOutcome === 0,
+    `${intents.length} intents journaled (by their request's status: ${JSON.stringify(intentsByStatus)}), ${intentsWithoutRecord} without a final record, ${noOutcome} no_outcome records`,
   ],
   [
     'no internal errors',

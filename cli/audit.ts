@@ -180,7 +180,10 @@ async function verify(args: string[], io: AuditIo): Promise<number> {
     if (keyFiles.length === 0 && existsSync(local)) keyFiles.push(local);
     if (existsSync(join(dir, JOURNAL_DIR))) {
       const j = await readJournal(dir);
-      journal = { location: join(dir, JOURNAL_DIR), entries: [...j.archived, ...j.pending] };
+      journal = {
+        location: join(dir, JOURNAL_DIR),
+        entries: [...j.archived, ...j.pending, ...j.intents.map((i) => ({ ...i, intent: true }))],
+      };
     }
   } else if (values['journal-table']) {
     const ddb = new DynamoDBClient({

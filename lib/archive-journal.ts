@@ -75,7 +75,7 @@ export interface ArchiveJournalProps {
  * and keeps each item `journalRetention` (TTL). Nobody is granted UpdateItem or DeleteItem on it.
  */
 export class ArchiveJournal extends Construct {
-  /** The journal table (partition key `session_id`, stream of new images, TTL `expires_at`). */
+  /** The journal table (partition key `session_id`, stream of new and old images, TTL `expires_at`). */
   public readonly table: dynamodb.Table;
   /** The compactor function. */
   public readonly compactor: lambda.Function;
@@ -101,7 +101,8 @@ export class ArchiveJournal extends Construct {
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
       encryptionKey: key,
-      stream: dynamodb.StreamViewType.NEW_IMAGE,
+      // Old images too: an intent removed by TTL reaches the compactor with its content (completion).
+      stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
       timeToLiveAttribute: 'expires_at',
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: true,
@@ -143,10 +144,13 @@ export class ArchiveJournal extends Construct {
       environment: {
         [HANDLER_ENV.archiveBucket]: props.archive.bucket.bucketName,
         [HANDLER_ENV.archiveKeyArn]: key.keyArn,
+        [HANDLER_ENV.journalTable]: this.table.tableName,
         POWERTOOLS_SERVICE_NAME: 'embedgate-compactor',
       },
     });
     this.table.grantStreamRead(this.compactor);
+    // An intent whose grace period is over is journaled as its request's record (write-once, as the proxy).
+    this.grantJournalWrite(this.compactor);
     props.archive.grantWrite(this.compactor);
     // A batch found already written (a retried invocation) is read back and compared.
     grantOnObjects(this.compactor, props.archive.bucket, perms.ARCHIVE_READ_OBJECT_ACTIONS, RECORDS_PREFIX);
@@ -175,7 +179,15 @@ export class ArchiveJournal extends Construct {
         bisectBatchOnError: true,
         maxRecordAge: Duration.days(1),
         onFailure: new sources.SqsDlq(this.failureQueue),
-        filters: [lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('INSERT') })],
+        // Inserts (records and intents), and the TTL removals of intents (their completion); not the
+        // removals of records, long archived by then.
+        filters: [
+          lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('INSERT') }),
+          lambda.FilterCriteria.filter({
+            eventName: lambda.FilterRule.isEqual('REMOVE'),
+            dynamodb: { OldImage: { kind: { S: lambda.FilterRule.isEqual('intent') } } },
+          }),
+        ],
       }),
     );
 

@@ -130,6 +130,7 @@ export class Gateway {
     s.admission = admission;
     const gate = await this.approval.check(req, s, principal, request, input, admitted.ruleId);
     if (gate.kind === 'held') return gate.answer;
+    this.recorder.begin(req, s); // the record's request part, journaled while the upstream call runs
     return callUpstream(
       this.deps.provider(admitted.model),
       { request, input, admitted, deadline: req.deadline, responseLimit: responseLimit(config) },

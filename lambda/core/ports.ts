@@ -95,6 +95,15 @@ export interface Archive {
    * Implementations never overwrite or delete an existing record.
    */
   put(record: SessionRecord): Promise<{ readonly key: string }>;
+  /**
+   * Journal a request's intent while its upstream call runs (issue 16): the record the request
+   * would leave if it never got an outcome (decision `no_outcome`), written under its own key so
+   * that `put` of the final record stays write-once by session id. A journal that has this method
+   * completes an intent whose final record never came (the function died during the upstream
+   * call) with the intent itself, after a grace period, so every request that reached its
+   * upstream call leaves exactly one record. Archives without a journal leave it out.
+   */
+  putIntent?(intent: SessionRecord): Promise<void>;
 }
 
 /** One embedding call as a provider sees it, after validation, policy and masking. */

@@ -25,8 +25,33 @@ export interface RecorderDeps {
 /** How a request ended: an answer, or the error it was refused with. */
 export type Ending = { readonly answer: Answer } | { readonly error: unknown };
 
+/**
+ * The decision a request's intent carries (issue 16): the record it leaves if its function ends
+ * during the upstream call (a timeout, a crash) and no final record follows. 504: the gateway
+ * never answered it. The journal's compactor archives the intent as the request's one record
+ * after a grace period; a request that ends normally replaces it with its final record.
+ */
+export const NO_OUTCOME = { status: 504, reason: 'no_outcome' } as const;
+
 export class SessionRecorder {
+  /** The intent writes under way, by session (see `begin`). */
+  private readonly intents = new WeakMap<Session, Promise<unknown>>();
+
   constructor(private readonly deps: RecorderDeps) {}
+
+  /**
+   * The upstream call is about to start: journal the request's intent now, so the write overlaps
+   * the call (issue 16). Does not wait; `finish` does, alongside the final record. Without a
+   * journal (`Archive.putIntent` absent) there is nothing to do.
+   */
+  begin(req: GatewayRequest, s: Session): void {
+    const { archive, clock, config } = this.deps;
+    if (!archive.putIntent) return;
+    const intent = buildRecord(config, req, { ...s, reason: NO_OUTCOME.reason }, NO_OUTCOME.status, clock.now());
+    const written = archive.putIntent(intent);
+    written.catch(() => undefined); // awaited (and reported) in finish
+    this.intents.set(s, written);
+  }
 
   /**
    * End a request: its answer (an error becomes its OpenAI-shaped answer, with its reason in the
@@ -48,7 +73,10 @@ export class SessionRecorder {
     });
     try {
       // Settling the limits (real token usage, in-flight place; it never rejects) overlaps the archive write.
-      await Promise.all([this.deps.archive.put(record), s.admission?.settle(s.result?.usage.totalTokens ?? null)]);
+      // The intent (started before the upstream call) is long done by now; it only guards a request
+      // that never gets here, so its failure does not change the answer once the final record is durable.
+      const intent = this.intents.get(s)?.catch((e: unknown) => this.background('journaling the request intent failed', e));
+      await Promise.all([this.deps.archive.put(record), s.admission?.settle(s.result?.usage.totalTokens ?? null), intent]);
     } catch (archiveError) {
       if (config.gateway.archiveFailMode === 'closed') {
         if (s.compensate) await s.compensate().catch((e: unknown) => this.background('undoing an unrecorded approval step failed', e));

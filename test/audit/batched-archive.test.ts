@@ -132,3 +132,20 @@ it('two different records with one session id are reported', async () => {
   const report = await verifyDir(dir);
   expect(kinds(report)).toEqual(expect.arrayContaining([`duplicate_record session ${sid(5)}`]));
 });
+
+it('an intent whose request has a record passes verification; one without a record is warned about, not counted as archived', async () => {
+  const dir = await mixedArchive();
+  const signer = await LocalKeySigner.open(defaultSigningKeyPath(dir));
+  const answered = { ...newRecs[0]!, intent: true };
+  const dead = { ...testRecord(sid(9), '2026-03-01T05:19:00.000Z', 504), intent: true };
+  const j = await readJournal(dir);
+  const report = await verifyArchive({
+    store: new DirectoryObjects(dir),
+    publicKeys: [signer.publicKey],
+    journal: { location: 'journal', entries: [...j.archived, ...j.pending, answered, dead] },
+    now: at('2026-03-01T08:00:00.000Z'),
+  });
+  expect(kinds(report)).toEqual([]);
+  expect(report.journal).toMatchObject({ checked: 3, archived: 3 });
+  expect(report.warnings.map((w) => w.key)).toEqual([`journal ${sid(9)}#intent`]);
+});

@@ -14,6 +14,8 @@ import { startFakeUpstream, type FakeUpstream } from '../support/fake-upstream';
 import { auditArchive, faultScript, LOAD_AUDIENCE, loadScenarioConfig, requestMix, runLoad, type LoadResult } from '../support/load-driver';
 import { archiveText, send, startGateway, type GatewayProcess } from '../support/security-harness';
 import { findLeaks, SecretSet } from '../support/leak-scan';
+import { readJournal } from '../../lambda/adapters/local/journal';
+import { readLocalArchive } from '../../cli/archive-reader';
 
 const REQUESTS = Number(process.env.LOAD_REQUESTS ?? 500);
 const CONCURRENCY = Number(process.env.LOAD_CONCURRENCY ?? 20);
@@ -74,6 +76,14 @@ describe(`load: ${REQUESTS} requests at concurrency ${CONCURRENCY} with random u
     expect(audit.internalErrors).toBe(0);
     expect(audit.records).toBe(REQUESTS);
     expect(audit.byStatus).toEqual(result.byStatus);
+  });
+
+  it('through the write-ahead journal: every intent journaled during an upstream call has its request final record, never a no_outcome one', async () => {
+    const { intents } = await readJournal(gw.archiveDir); // each session once (a carried intent is in two segments)
+    const records = new Map((await readLocalArchive(gw.archiveDir)).map((r) => [r.session_id, r]));
+    expect(intents.length).toBeGreaterThan(REQUESTS / 3);
+    expect(intents.filter((i) => !records.has(i.session_id)).map((i) => i.session_id)).toEqual([]);
+    expect([...records.values()].filter((r) => r.decision.reason === 'no_outcome')).toEqual([]);
   });
 
   it('the gateway keeps answering and logged no failure of its own', async () => {

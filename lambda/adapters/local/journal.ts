@@ -34,10 +34,20 @@ export interface FileJournalOptions {
   readonly maxSegmentRecords?: number;
   /** Told about compactions that failed (they are retried on the next tick). */
   readonly onError?: (what: string, error: unknown) => void;
+  /**
+   * How long an intent (`putIntent`) may wait for its final record before a compaction completes
+   * it with itself (decision `no_outcome`): longer than any request can take. Intents a killed
+   * process left open are completed at the next start, whatever their age.
+   * @default 300000 (5 minutes)
+   */
+  readonly intentGraceMs?: number;
+  /** Milliseconds since the epoch (intent ages). @default Date.now */
+  readonly now?: () => number;
 }
 
 interface Waiting {
-  readonly record: SessionRecord;
+  /** The final record, or undefined for an intent line. */
+  readonly record: SessionRecord | undefined;
   readonly line: Buffer;
   readonly resolve: () => void;
   readonly reject: (e: unknown) => void;
@@ -48,6 +58,13 @@ interface Segment {
   readonly path: string;
   readonly fd: number;
   readonly records: SessionRecord[];
+}
+
+/** An intent whose final record has not been journaled yet. */
+interface OpenIntent {
+  readonly record: SessionRecord;
+  readonly line: Buffer;
+  readonly at: number;
 }
 
 /**
@@ -63,6 +80,14 @@ interface Segment {
  * previous process left open (killed mid-load): every record that was acknowledged is in the journal,
  * and reaches the archive after a restart. A torn last line (a write cut by the kill, never
  * acknowledged) is skipped.
+ *
+ * Intents (`putIntent`, written while the upstream call runs) are lines `{"intent": <record>}` in
+ * the same segments, appended without an fdatasync of their own (the next record's group commit
+ * syncs them; a killed process's writes are in the kernel's page cache and survive it, a lost
+ * machine's may not). An intent whose final record is journaled is dropped at compaction; one
+ * still waiting is carried into the next segment; one older than `intentGraceMs`, or left open by
+ * a killed process, is journaled as the request's final record: the request's one record says it
+ * had no outcome.
  */
 export class FileJournal implements Archive {
   readonly dir: string;
@@ -81,6 +106,12 @@ export class FileJournal implements Archive {
   private compacting: Promise<void> | null = null;
   private readonly timer: NodeJS.Timeout;
   private closedForGood = false;
+  /** Intents journaled whose final record has not come yet, by session id. */
+  private readonly openIntents = new Map<string, OpenIntent>();
+  /** Sessions whose intent became their record (a final record coming later is refused, even after compaction). */
+  private readonly completed = new Set<string>();
+  private readonly intentGraceMs: number;
+  private readonly now: () => number;
 
   private constructor(root: string, nextSeq: number, opts: FileJournalOptions) {
     this.objects = new DirectoryObjects(root);
@@ -88,6 +119,8 @@ export class FileJournal implements Archive {
     this.writeInline = opts.writeInline ?? (() => false);
     this.maxSegmentRecords = opts.maxSegmentRecords ?? 10_000;
     this.onError = opts.onError ?? (() => undefined);
+    this.intentGraceMs = opts.intentGraceMs ?? 300_000;
+    this.now = opts.now ?? Date.now;
     this.nextSeq = nextSeq;
     this.segment = this.openSegment();
     this.timer = setInterval(() => void this.compact().catch(() => undefined), opts.compactEveryMs ?? 2000);
@@ -111,20 +144,53 @@ export class FileJournal implements Archive {
       if (OPEN_SEGMENT.test(n)) leftover.push(n);
     }
     const objects = new DirectoryObjects(root);
-    for (const n of leftover.sort()) {
-      const records = parseSegment(await readFile(join(dir, n), 'utf8')).records;
+    const segments = [];
+    for (const n of leftover.sort()) segments.push({ name: n, ...parseSegment(await readFile(join(dir, n), 'utf8')) });
+    // Intents left open: their process is gone, so no final record can follow; each becomes its
+    // request's record (once, even when carried into several segments), unless a final exists.
+    const finals = new Set(segments.flatMap((g) => g.records.map((r) => r.session_id)));
+    const orphans = new Map<string, SessionRecord>();
+    for (const g of segments) for (const i of g.intents) if (!finals.has(i.session_id)) orphans.set(i.session_id, i);
+    if (orphans.size > 0) for (const r of (await readJournal(root)).archived) orphans.delete(r.session_id);
+    for (const [i, g] of segments.entries()) {
+      const records = i === segments.length - 1 ? [...g.records, ...orphans.values()] : g.records;
       if (records.length > 0) await compactRecords(records, objects);
-      await rename(join(dir, n), join(dir, n.replace(/\.jsonl$/, '.archived.jsonl')));
+      await rename(join(dir, g.name), join(dir, g.name.replace(/\.jsonl$/, '.archived.jsonl')));
     }
     return new FileJournal(root, maxSeq + 1, opts);
+  }
+
+  /**
+   * Journal a request's intent (see the class comment): appended at once when no group write is
+   * under way (one write call, no fdatasync), else with the next group write.
+   */
+  async putIntent(intent: SessionRecord): Promise<void> {
+    if (this.closedForGood) throw new Error('the journal is closed');
+    if (this.ids.has(intent.session_id)) throw new ArchiveConflictError(recordKey(intent));
+    const line = Buffer.from(`${JSON.stringify({ intent })}\n`, 'utf8');
+    this.openIntents.set(intent.session_id, { record: intent, line, at: this.now() });
+    await this.append(line);
+  }
+
+  /** Append an intent line: inline when nothing is being written, else with the next group write. */
+  private append(line: Buffer): Promise<void> {
+    if (!this.writing && this.queue.length === 0) {
+      for (let off = 0; off < line.length;) off += writeSync(this.segment.fd, line, off);
+      return Promise.resolve();
+    }
+    return new Promise<void>((res, rej) => {
+      this.queue.push({ record: undefined, line, resolve: res, reject: rej });
+      if (!this.writing) this.drain();
+    });
   }
 
   async put(record: SessionRecord): Promise<{ key: string }> {
     if (this.closedForGood) throw new Error('the journal is closed');
     const key = recordKey(record);
-    if (this.ids.has(record.session_id)) throw new ArchiveConflictError(key);
+    if (this.ids.has(record.session_id) || this.completed.has(record.session_id)) throw new ArchiveConflictError(key);
     const line = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');
     this.ids.add(record.session_id);
+    this.openIntents.delete(record.session_id);
     try {
       if (!this.writing && this.queue.length === 0 && this.writeInline()) {
         for (let off = 0; off < line.length;) off += writeSync(this.segment.fd, line, off);
@@ -152,8 +218,10 @@ export class FileJournal implements Archive {
     const segment = this.segment;
     const fd = segment.fd;
     const bytes = batch.length === 1 ? batch[0]!.line : Buffer.concat(batch.map((w) => w.line));
+    // A batch of intents only needs no fdatasync (see the class comment).
+    const sync = batch.some((w) => w.record !== undefined);
     const done = (e: unknown) => {
-      if (!e) for (const w of batch) segment.records.push(w.record);
+      if (!e) for (const w of batch) if (w.record) segment.records.push(w.record);
       for (const w of batch) {
         if (e) w.reject(e);
         else w.resolve();
@@ -165,7 +233,8 @@ export class FileJournal implements Archive {
       write(fd, bytes, off, bytes.length - off, null, (err, n) => {
         if (err) return done(err);
         if (off + n < bytes.length) return writeFrom(off + n);
-        fdatasync(fd, (syncErr) => done(syncErr));
+        if (sync) fdatasync(fd, (syncErr) => done(syncErr));
+        else done(null);
       });
     writeFrom(0);
   }
@@ -181,10 +250,17 @@ export class FileJournal implements Archive {
   }
 
   private async runCompaction(): Promise<void> {
+    await this.settleIntents();
     if (this.segment.records.length > 0) {
       while (this.writing) await new Promise((r) => setImmediate(r));
       const full = this.segment;
-      if (!this.closedForGood) this.segment = this.openSegment();
+      if (!this.closedForGood) {
+        this.segment = this.openSegment();
+        // Intents still waiting for their final record move with the journal into the new segment
+        // (written before the old one is marked archived).
+        const carried = [...this.openIntents.values()];
+        if (carried.length > 0) await this.append(Buffer.concat(carried.map((i) => i.line)));
+      }
       closeSync(full.fd);
       this.closed.push(full);
     }
@@ -202,9 +278,41 @@ export class FileJournal implements Archive {
     }
   }
 
-  /** Stop the timer and archive everything journaled so far. */
+  /**
+   * Journal as final records the intents older than the grace period (all of them with `all`):
+   * their requests will never write one. A final record that comes after all is refused as a
+   * conflict, as any second record of a session (its request is answered 503, fail-closed).
+   */
+  private async settleIntents(all = false): Promise<void> {
+    const cutoff = this.now() - this.intentGraceMs;
+    for (const [id, i] of [...this.openIntents]) {
+      if (!all && i.at > cutoff) continue;
+      this.openIntents.delete(id);
+      await this.put(i.record).then(
+        () => this.completed.add(id),
+        (e: unknown) => {
+          if (!(e instanceof ArchiveConflictError)) {
+            this.openIntents.set(id, i);
+            throw e;
+          }
+        },
+      );
+    }
+  }
+
+  /** Intents waiting for their final record (tests). */
+  openIntentCount(): number {
+    return this.openIntents.size;
+  }
+
+  /**
+   * Stop the timer and archive everything journaled so far. Intents still open become their
+   * requests' records (nothing in this process will write a final record after this).
+   */
   async close(): Promise<void> {
     clearInterval(this.timer);
+    while (this.writing || this.queue.length > 0) await new Promise((r) => setImmediate(r));
+    await this.settleIntents(true);
     while (this.writing || this.queue.length > 0) await new Promise((r) => setImmediate(r));
     this.closedForGood = true;
     const last = this.segment;
@@ -229,57 +337,63 @@ export class FileJournal implements Archive {
 }
 
 /**
- * The records of a journal segment's text. A last line without its newline is a write cut short
- * (never acknowledged) and is skipped, as are lines that are not JSON objects (counted in `torn`).
+ * The final records and the intents (lines `{"intent": ...}`) of a journal segment's text. A last
+ * line without its newline is a write cut short (never acknowledged) and is skipped, as are lines
+ * that are not JSON objects (counted in `torn`).
  */
-export function parseSegment(text: string): { records: SessionRecord[]; torn: number } {
+export function parseSegment(text: string): { records: SessionRecord[]; intents: SessionRecord[]; torn: number } {
   const lines = text.split('\n');
   let torn = lines.pop() === '' ? 0 : 1;
   const records: SessionRecord[] = [];
+  const intents: SessionRecord[] = [];
   for (const line of lines) {
     try {
       const v = JSON.parse(line) as unknown;
       if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
-      records.push(v as SessionRecord);
+      const intent = (v as { intent?: unknown }).intent;
+      if (intent === undefined) records.push(v as SessionRecord);
+      else if (intent !== null && typeof intent === 'object' && !Array.isArray(intent)) intents.push(intent as SessionRecord);
+      else throw new Error('not an intent');
     } catch {
       torn++;
     }
   }
-  return { records, torn };
+  return { records, intents, torn };
 }
 
-/** Every record of a local journal directory, archived segments included (verify, readLocalArchive). */
-export async function readJournal(root: string): Promise<{ archived: SessionRecord[]; pending: SessionRecord[] }> {
+/**
+ * Every record of a local journal directory, archived segments included (verify, readLocalArchive),
+ * and the intents (each session once).
+ */
+export async function readJournal(
+  root: string,
+): Promise<{ archived: SessionRecord[]; pending: SessionRecord[]; intents: SessionRecord[] }> {
   const dir = join(resolve(root), JOURNAL_DIR);
   let names: string[];
   try {
     names = await readdir(dir);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { archived: [], pending: [] };
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { archived: [], pending: [], intents: [] };
     throw e;
   }
   const archived: SessionRecord[] = [];
   const pending: SessionRecord[] = [];
+  const intents = new Map<string, SessionRecord>();
   for (const n of names.sort()) {
-    if (ARCHIVED_SEGMENT.test(n)) archived.push(...parseSegment(await readFile(join(dir, n), 'utf8')).records);
-    else if (OPEN_SEGMENT.test(n)) {
-      const segment = await readOpenSegment(dir, n);
-      (segment.archived ? archived : pending).push(...parseSegment(segment.text).records);
+    let into = ARCHIVED_SEGMENT.test(n) ? archived : OPEN_SEGMENT.test(n) ? pending : null;
+    if (!into) continue;
+    let text: string;
+    try {
+      text = await readFile(join(dir, n), 'utf8');
+    } catch (e) {
+      // A live journal archived this open segment since the listing: read it under its new name.
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || into !== pending) throw e;
+      text = await readFile(join(dir, n.replace(/\.jsonl$/, '.archived.jsonl')), 'utf8');
+      into = archived;
     }
+    const segment = parseSegment(text);
+    into.push(...segment.records);
+    for (const i of segment.intents) intents.set(i.session_id, i);
   }
-  return { archived, pending };
-}
-
-/**
- * An open segment's text, read while a compaction may be running: a segment listed as open may
- * have been renamed to `<seq>.archived.jsonl` since (its batch is then written), so a missing open
- * segment is read under its archived name.
- */
-async function readOpenSegment(dir: string, name: string): Promise<{ text: string; archived: boolean }> {
-  try {
-    return { text: await readFile(join(dir, name), 'utf8'), archived: false };
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    return { text: await readFile(join(dir, name.replace(/\.jsonl$/, '.archived.jsonl')), 'utf8'), archived: true };
-  }
+  return { archived, pending, intents: [...intents.values()] };
 }

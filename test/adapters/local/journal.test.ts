@@ -1,6 +1,6 @@
 /** The write-ahead journal of `embedgate dev` (issue 16): group commit, compaction, recovery. */
 import fs from 'node:fs';
-import type * as fsPromises from 'node:fs/promises';
+import fsp from 'node:fs/promises';
 import { appendFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,20 +110,121 @@ it('a compaction that fails keeps the segment and retries it', async () => {
   expect(await readLocalArchive(dir)).toHaveLength(1);
 });
 
-it('a segment archived between the listing and its reading is read under its archived name (compaction running alongside a reader)', async () => {
-  const j = await FileJournal.open(dir, { writeInline: () => true, compactEveryMs: 60_000 });
-  const r = testRecord(sid(7));
-  await j.put(r);
-  const fsp = jest.requireActual<typeof fsPromises>('node:fs/promises');
-  const realReaddir = fsp.readdir.bind(fsp);
-  // The listing sees the open segment; the compactor renames it before the reader opens it.
-  jest.spyOn(fsp, 'readdir').mockImplementationOnce((async (p: string) => {
-    const names = (await realReaddir(p)) as string[];
-    await fsp.rename(join(p, '000000000001.jsonl'), join(p, '000000000001.archived.jsonl'));
-    return names;
-  }) as never);
-  expect(await readJournal(dir)).toEqual({ archived: [r], pending: [] });
-  // Undo the stand-in rename so the journal closes over the files it wrote.
-  await fsp.rename(join(dir, JOURNAL_DIR, '000000000001.archived.jsonl'), join(dir, JOURNAL_DIR, '000000000001.jsonl'));
+describe('intents (the request part, journaled while the upstream call runs)', () => {
+  const intentOf = (n: number) => testRecord(sid(n), '2026-03-01T05:06:07.000Z', 504);
+  const finalOf = (n: number) => testRecord(sid(n), '2026-03-01T05:06:07.000Z', 200);
+
+  it('an intent followed by its final record leaves the final record only, in the journal and the archive', async () => {
+    const j = await FileJournal.open(dir, { compactEveryMs: 60_000 });
+    await j.putIntent(intentOf(1));
+    expect(j.openIntentCount()).toBe(1);
+    await j.put(finalOf(1));
+    expect(j.openIntentCount()).toBe(0);
+    const [seg] = await segments();
+    const parsed = parseSegment(await readFile(join(dir, JOURNAL_DIR, seg!), 'utf8'));
+    expect(parsed.intents).toEqual([intentOf(1)]);
+    expect(parsed.records).toEqual([finalOf(1)]);
+    expect(await readLocalArchive(dir)).toEqual([finalOf(1)]); // never the intent
+    await j.close();
+    expect(await readLocalArchive(dir)).toEqual([finalOf(1)]);
+  });
+
+  it('an intent is appended without an fdatasync of its own; the next record syncs it', async () => {
+    const sync = jest.spyOn(fs, 'fdatasync');
+    const syncInline = jest.spyOn(fs, 'fdatasyncSync');
+    const j = await FileJournal.open(dir, { compactEveryMs: 60_000 });
+    await Promise.all([j.putIntent(intentOf(1)), j.putIntent(intentOf(2)), j.putIntent(intentOf(3))]);
+    expect(sync.mock.calls.length + syncInline.mock.calls.length).toBe(0);
+    await j.put(finalOf(1));
+    expect(sync.mock.calls.length + syncInline.mock.calls.length).toBe(1);
+    await j.close();
+  });
+
+  it('an intent still waiting at compaction moves into the next segment, and its final record ends it there', async () => {
+    const j = await FileJournal.open(dir, { compactEveryMs: 60_000 });
+    await j.putIntent(intentOf(1));
+    await j.put(finalOf(2));
+    await j.compact();
+    expect(await segments()).toEqual(['000000000001.archived.jsonl', '000000000002.jsonl']);
+    expect(parseSegment(await readFile(join(dir, JOURNAL_DIR, '000000000002.jsonl'), 'utf8')).intents).toEqual([intentOf(1)]);
+    await j.put(finalOf(1));
+    await j.close();
+    const all = await readLocalArchive(dir);
+    expect(all.map((r) => [r.session_id, r.decision.status])).toEqual([
+      [sid(1), 200],
+      [sid(2), 200],
+    ]);
+  });
+
+  it('an intent whose final record never comes is journaled as the request record after the grace period', async () => {
+    let now = 1_000_000;
+    const j = await FileJournal.open(dir, { compactEveryMs: 60_000, intentGraceMs: 5_000, now: () => now });
+    await j.putIntent(intentOf(1));
+    await j.compact();
+    expect(await readLocalArchive(dir)).toEqual([]); // within the grace period: carried, not a record
+    now += 5_001;
+    await j.compact();
+    expect(await readLocalArchive(dir)).toEqual([intentOf(1)]);
+    expect(j.openIntentCount()).toBe(0);
+    // The final record coming after all is a second record of the session: refused (the request fails closed).
+    expect(isArchiveConflict(await j.put(finalOf(1)).catch((e: unknown) => e))).toBe(true);
+    await j.close();
+    expect(await readLocalArchive(dir)).toEqual([intentOf(1)]);
+  });
+
+  it('intents a killed process left open become their requests records at the next start; answered ones keep their final record', async () => {
+    const j = await FileJournal.open(dir, { compactEveryMs: 60_000 });
+    await j.putIntent(intentOf(1));
+    await j.putIntent(intentOf(2));
+    await j.put(finalOf(2));
+    await j.compact(); // intent 1 carried into segment 2
+    await j.putIntent(intentOf(3));
+    // killed here: no close; segment 2 holds the carried intent 1 and intent 3
+    const again = await FileJournal.open(dir, { compactEveryMs: 60_000 });
+    const all = await readLocalArchive(dir);
+    expect(all.map((r) => [r.session_id, r.decision.status])).toEqual([
+      [sid(1), 504],
+      [sid(2), 200],
+      [sid(3), 504],
+    ]);
+    expect(all.filter((r) => r.session_id === sid(1))).toEqual([intentOf(1)]);
+    await again.close();
+    expect((await readLocalArchive(dir)).length).toBe(3);
+  });
+
+  it('closing completes the intents still open (nothing in this process will end them)', async () => {
+    const j = await FileJournal.open(dir, { compactEveryMs: 60_000 });
+    await j.putIntent(intentOf(1));
+    await j.close();
+    expect(await readLocalArchive(dir)).toEqual([intentOf(1)]);
+  });
+
+  it('a line that claims to be an intent but holds no object is torn, not a record', () => {
+    const text = `${JSON.stringify({ intent: 5 })}\n${JSON.stringify({ intent: intentOf(1) })}\n`;
+    expect(parseSegment(text)).toEqual({ records: [], intents: [intentOf(1)], torn: 1 });
+  });
+});
+
+it('readJournal lists the intents, each session once (an intent carried into the next segment too)', async () => {
+  const j = await FileJournal.open(dir, { compactEveryMs: 60_000 });
+  const intent = testRecord(sid(1), '2026-03-01T05:06:07.000Z', 504);
+  await j.putIntent(intent);
+  await j.put(testRecord(sid(2)));
+  await j.compact(); // the intent is carried into segment 2
+  const read = await readJournal(dir);
+  expect(read.intents).toEqual([intent]);
+  expect([...read.archived, ...read.pending].map((r) => r.session_id)).toEqual([sid(2)]);
+  await j.close();
+});
+
+it('readJournal of a live journal: a segment archived between the listing and the read is read under its new name', async () => {
+  const j = await FileJournal.open(dir, { compactEveryMs: 60_000 });
+  await j.put(testRecord(sid(1)));
+  const listed = await segments(); // ['000000000001.jsonl']
+  await j.compact(); // renames it 000000000001.archived.jsonl, opens 000000000002.jsonl
+  jest.spyOn(fsp, 'readdir').mockResolvedValueOnce(listed as never);
+  const read = await readJournal(dir);
+  expect(read.archived.map((r) => r.session_id)).toEqual([sid(1)]);
+  expect(read.pending).toEqual([]);
   await j.close();
 });
