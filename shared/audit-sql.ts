@@ -116,7 +116,7 @@ export interface RenderOptions {
   readonly params: Readonly<Record<string, unknown>>;
 }
 
-const PLACEHOLDER = /\{\{(?:fn:([a-z_]+)|json:([a-z_]+)|([a-z_]+)(?:\.(dt|hr))?)\}\}/g;
+const PLACEHOLDER = /\{\{(?:fn:([a-z_]+)|json:([a-z][a-z0-9_]*)|([a-z_]+)(?:\.(dt|hr))?)\}\}/g;
 
 /**
  * The query's SQL in `dialect` with every placeholder filled: identifiers double-quoted,
