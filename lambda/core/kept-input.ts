@@ -35,6 +35,16 @@ type Kept = Pick<RecordInput, 'kept' | 'text' | 'tokens' | 'cut'>;
 /** Upper bound of one cut entry's JSON (and its comma): ids and lengths of up to 15 digits. */
 export const CUT_ENTRY_BYTES = JSON.stringify({ item: 1e14, items: 1e14, sha256: `sha256:${'0'.repeat(64)}`, bytes: 1e14 }).length + 1;
 
+/** Characters JSON writes escaped (or, lone surrogates, as `\\uXXXX`): a string without them costs its UTF-8 bytes and two quotes. */
+// eslint-disable-next-line no-control-regex
+const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** Bytes of the JSON of an item, without writing it when it is plain text (the common case). */
+function jsonBytes(item: string | readonly number[]): number {
+  if (typeof item === 'string' && !ESCAPED.test(item)) return Buffer.byteLength(item, 'utf8') + 2;
+  return Buffer.byteLength(JSON.stringify(item), 'utf8');
+}
+
 const sha256 = (data: string): string => `sha256:${createHash('sha256').update(data, 'utf8').digest('hex')}`;
 
 /**
@@ -51,7 +61,7 @@ export function keepInput(sent: SentInput | null, recording: RecordingConfig): K
   let used = 0;
   let k = 0;
   for (; k < n; k++) {
-    const cost = Buffer.byteLength(JSON.stringify(items[k]), 'utf8') + 1;
+    const cost = jsonBytes(items[k]!) + 1;
     const reserve = CUT_ENTRY_BYTES * Math.min(n - 1 - k, slots);
     if (used + cost + reserve > budget) break;
     used += cost;
