@@ -4,15 +4,21 @@
  * principal and rule, with counts and examples.
  *
  *   embedgate audit replay --config <new> [--since <time>] [--until <time>] [--archive-dir <dir>] [--format text|json]
+ *   embedgate audit replay --config <new> --athena --workgroup <wg> --database <db> --table <t> [--region <r>] [--since] [--until] ...
  *
  * Each embeddings session that reached policy is re-decided with the gateway's own functions:
  * identity is the record's principal (revocations are runtime state and are not replayed); policy
  * (`decide`), limits (`enforceLimits`) and approval triggers (`approvalTriggers`) run on the
- * record's model and input summary. Masking is re-run by the new configuration's masker where the
- * record kept the masked text (`input.text`); elsewhere the recorded findings are judged under the
- * new strategies, and approval patterns (`inputMatches`) cannot be evaluated (said per session).
+ * record's model and input: the kept input (`input.text`, `input.tokens`) where the record has it.
+ * Masking is re-run by the new configuration's masker on the kept text (masked already: it finds
+ * what the old configuration let through); elsewhere the recorded findings are judged under the
+ * new strategies, and approval patterns (`inputMatches`) cannot be evaluated. Sessions without
+ * kept text are counted (`without_text`) and said so per session, with why (omitted by the
+ * configuration, recorded before input was kept, refused before it was prepared); a record whose
+ * budget cut items is replayed on the items it kept, and says so.
  */
 import { parseArgs } from 'node:util';
+import { AthenaClient } from '@aws-sdk/client-athena';
 import type { GatewayConfig } from '../shared/config';
 import { parseInstant } from '../shared/audit-queries';
 import { DEFAULT_STRATEGY } from '../shared/masking/catalog';
@@ -26,11 +32,16 @@ import type { SessionRecord } from '../lambda/core/record';
 import { readConfig } from './policy';
 import { principalOf } from './policy-run';
 import { readRecords, type RecordSource } from './replay-source';
+import { AthenaQueryError } from './audit-athena';
 
 export const REPLAY_USAGE = `usage:
   embedgate audit replay --config <file> [--since <time>] [--until <time>] [--archive-dir <dir>] [--examples <n>] [--format text|json]
+  embedgate audit replay --config <file> --athena --workgroup <wg> --database <db> --table <t> [--region <r>]
+                         [--since <time>] [--until <time>] [--examples <n>] [--format text|json]
       Re-decide the recorded embeddings sessions of [since, until) under this configuration and report
-      the sessions that would now be denied, held, blocked, refused or allowed, by principal and rule.`;
+      the sessions that would now be denied, held, blocked, refused or allowed, by principal and rule.
+      --athena reads the records from the archive's Glue table (AWS credentials from the environment;
+      default period: the 7 days up to now).`;
 
 export class ReplayUsageError extends Error {}
 
@@ -45,6 +56,24 @@ export interface Redecision {
   readonly notes: readonly string[];
   /** True when masking was re-run on the kept (masked) text. */
   readonly maskingRerun: boolean;
+  /** Why the record has no kept text to replay on, or null when it has text (or token ids). */
+  readonly withoutText: string | null;
+}
+
+/** Why a record of a text or token request holds no kept input, or null when it holds some. */
+export function missingText(r: SessionRecord): string | null {
+  if (r.input.text || r.input.tokens) return null;
+  switch (r.input.kept) {
+    case 'omitted':
+      return 'input not kept: the gateway omitted it (recording.inputText "omit")';
+    case 'none':
+      return 'input not kept: the request ended before its input was prepared for the model';
+    case undefined:
+    case null:
+      return 'input not kept: recorded before records kept the input by default';
+    default:
+      return 'input not kept';
+  }
 }
 
 const POLICY_DENIALS = new Set(['rule_deny', 'no_matching_rule', 'model_unknown']);
@@ -84,24 +113,36 @@ export class Replayer {
     const notes: string[] = [];
     const principal = principalOf(r);
     const decision = decide(config, principal, r.model!.name);
+    if (decision.effect === 'deny')
+      return { verdict: 'denied', reason: decision.reason, rule: decision.ruleId, notes, maskingRerun: false, withoutText: missingText(r) };
+
+    const kind = r.input.kind ?? 'text';
+    const withoutText = missingText(r);
+    if (withoutText) notes.push(withoutText);
+    const kept = r.input.text ?? null;
+    const cut = (r.input.cut ?? []).reduce((n, c) => n + c.items, 0);
+    if (cut > 0) notes.push(`replayed on the ${r.input.items - cut} item(s) the record kept (${cut} cut by its budget)`);
+    // The text masking and patterns look at: every item, or the kept prefix of a record whose budget cut items.
+    const text = kept && kept.length > 0 ? kept : null;
+    const items: string[] = kept && cut === 0 ? kept : Array.from({ length: r.input.items }, (_, i) => kept?.[i] ?? '');
+    const tokens = r.input.tokens ?? null;
+    const request: EmbeddingsRequest = {
+      model: r.model!.name,
+      input:
+        kind === 'tokens'
+          ? { kind: 'tokens', items: Array.from({ length: r.input.items }, (_, i) => tokens?.[i] ?? []) }
+          : { kind: 'text', items },
+      encodingFormat: r.input.encoding_format === 'base64' ? 'base64' : 'float',
+      ...(r.input.dimensions !== null ? { dimensions: r.input.dimensions } : {}),
+    };
     const done = (verdict: Verdict, reason: string, maskingRerun = false): Redecision => ({
       verdict,
       reason,
       rule: decision.ruleId,
       notes,
       maskingRerun,
+      withoutText,
     });
-    if (decision.effect === 'deny') return done('denied', decision.reason);
-
-    const text = r.input.text;
-    const kind = r.input.kind ?? 'text';
-    const items: string[] = text ?? Array.from({ length: r.input.items }, () => '');
-    const request: EmbeddingsRequest = {
-      model: r.model!.name,
-      input: kind === 'tokens' ? { kind: 'tokens', items: items.map(() => []) } : { kind: 'text', items },
-      encodingFormat: r.input.encoding_format === 'base64' ? 'base64' : 'float',
-      ...(r.input.dimensions !== null ? { dimensions: r.input.dimensions } : {}),
-    };
     try {
       enforceLimits(request, decision.limits!);
     } catch (e) {
@@ -109,8 +150,9 @@ export class Replayer {
       throw e;
     }
     const limits = decision.limits!;
-    if (!text && limits.maxTotalChars !== undefined && r.input.characters > limits.maxTotalChars) return done('refused', 'input_too_long');
-    if (!text && limits.maxInputChars !== undefined) notes.push('maxInputChars not checked (no text kept)');
+    const exact = (kept !== null && cut === 0) || kind === 'tokens';
+    if (!exact && limits.maxTotalChars !== undefined && r.input.characters > limits.maxTotalChars) return done('refused', 'input_too_long');
+    if (!exact && limits.maxInputChars !== undefined) notes.push('maxInputChars not checked on items not kept');
 
     // Masking: the new masker on the kept text; else the recorded findings under the new strategies.
     const ruleStrategies = ruleMaskingStrategies(config, decision.ruleId);
@@ -129,7 +171,7 @@ export class Replayer {
       const strategies = { ...config.masking.strategies, ...(ruleStrategies ?? {}) } as Record<string, string>;
       blocked = [...found].filter((t) => (strategies[t] ?? DEFAULT_STRATEGY) === 'block');
       if (r.masking === null && kind === 'text') notes.push('masking not replayed (the record has no masking findings and no text)');
-      else if (!text) notes.push('masking judged from the recorded findings (no text kept)');
+      else if (!text && kind === 'text') notes.push('masking judged from the recorded findings (no text kept)');
     }
     if (blocked.length > 0) return done('blocked', 'masking_blocked', rerun);
 
@@ -161,6 +203,8 @@ export interface ReplayReport {
   readonly unchanged: number;
   readonly skipped: number;
   readonly masking_rerun: number;
+  /** Replayed sessions whose record kept no input (masking and patterns judged without it). */
+  readonly without_text: number;
   /** Per transition (`allowed -> denied`), per principal and rule: counts and example sessions. */
   readonly changes: ReadonlyArray<{
     readonly from: Verdict;
@@ -189,12 +233,14 @@ export async function replay(
   let replayed = 0;
   let unchanged = 0;
   let rerun = 0;
+  let withoutText = 0;
   for (const r of records) {
     const from = recordedVerdict(r);
     if (!from) continue;
     replayed++;
     const to = await replayer.redecide(r);
     if (to.maskingRerun) rerun++;
+    if (to.withoutText) withoutText++;
     if (to.verdict === from.verdict) unchanged++;
     else
       changes.push({
@@ -220,6 +266,7 @@ export async function replay(
     unchanged,
     skipped: records.length - replayed,
     masking_rerun: rerun,
+    without_text: withoutText,
     changes: [...byTransition.values()]
       .sort((a, b) => b.length - a.length)
       .map((cs) => {
@@ -254,6 +301,7 @@ export function formatReplay(r: ReplayReport, configPath: string): string[] {
     `audit replay: ${r.sessions} session(s) in ${period} under ${configPath} (version ${r.config_version})`,
     `  replayed ${r.replayed} embeddings session(s) that reached policy (${r.skipped} other(s) skipped: other routes, refused before policy, revoked); unchanged ${r.unchanged}; changed ${r.replayed - r.unchanged}`,
     `  masking re-run on the kept text for ${r.masking_rerun} session(s); elsewhere judged from the recorded findings`,
+    `  ${r.without_text} replayed session(s) without kept input (no text to re-run masking or patterns on)`,
   ];
   if (r.changes.length === 0) lines.push('no decision would change');
   for (const c of r.changes) {
@@ -268,27 +316,49 @@ export function formatReplay(r: ReplayReport, configPath: string): string[] {
   return lines;
 }
 
-export async function auditReplay(args: string[], out: (line: string) => void): Promise<number> {
+/** What `auditReplay` reaches the world through (tests replace them). */
+export interface ReplayDeps {
+  /** The Athena client for `--athena` (default: the SDK's, credentials and region from the environment). */
+  readonly athena?: (region: string | undefined) => AthenaClient;
+  readonly now?: () => number;
+  /** First wait between Athena polls, ms. */
+  readonly athenaPollMs?: number;
+  /** Where errors go (default stderr). */
+  readonly err?: (line: string) => void;
+}
+
+export async function auditReplay(args: string[], out: (line: string) => void, deps: ReplayDeps = {}): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
       config: { type: 'string', short: 'c' },
       since: { type: 'string' },
       until: { type: 'string' },
-      'archive-dir': { type: 'string', default: '.archive' },
+      'archive-dir': { type: 'string' },
       athena: { type: 'boolean', default: false },
+      workgroup: { type: 'string' },
+      database: { type: 'string' },
+      table: { type: 'string' },
+      region: { type: 'string' },
       examples: { type: 'string', default: '3' },
       format: { type: 'string', default: 'text' },
     },
     strict: true,
   });
   if (!values.config) throw new ReplayUsageError(`audit replay needs --config <file>\n${REPLAY_USAGE}`);
-  if (values.athena)
-    throw new ReplayUsageError(
-      'audit replay --athena is not available yet: copy the records (aws s3 sync s3://<archive bucket>/sessions/ <dir>/sessions/) and use --archive-dir <dir>',
-    );
   if (values.format !== 'text' && values.format !== 'json')
     throw new ReplayUsageError(`--format must be text or json, got ${JSON.stringify(values.format)}`);
+  if (values.athena && values['archive-dir'] !== undefined)
+    throw new ReplayUsageError('give either --archive-dir <dir> or --athena (with --workgroup, --database, --table), not both');
+  if (!values.athena) {
+    const athenaOnly = (['workgroup', 'database', 'table', 'region'] as const).filter((k) => values[k] !== undefined);
+    if (athenaOnly.length > 0)
+      throw new ReplayUsageError(`--${athenaOnly.join(', --')} ${athenaOnly.length > 1 ? 'go' : 'goes'} with --athena`);
+  }
+  if (values.athena && (!values.workgroup || !values.database || !values.table))
+    throw new ReplayUsageError(
+      '--athena needs --workgroup, --database and --table (the AthenaWorkGroup stack output; the SessionArchive names the database and table)',
+    );
   const instant = (name: 'since' | 'until'): number | undefined => {
     const v = values[name];
     if (v === undefined) return undefined;
@@ -297,18 +367,47 @@ export async function auditReplay(args: string[], out: (line: string) => void): 
       throw new ReplayUsageError(`--${name} must be a UTC date (YYYY-MM-DD) or an ISO-8601 instant, got ${JSON.stringify(v)}`);
     return t;
   };
-  const since = instant('since');
-  const until = instant('until');
+  let since = instant('since');
+  let until = instant('until');
+  if (values.athena) {
+    // Athena reads partitions: a bounded period, by default the 7 days up to now.
+    until ??= (deps.now ?? Date.now)();
+    since ??= until - 7 * 86_400_000;
+  }
+  if (since !== undefined && until !== undefined && since >= until) throw new ReplayUsageError('--since must be before --until');
   const examples = Number(values.examples);
   if (!Number.isInteger(examples) || examples < 0) throw new ReplayUsageError(`--examples must be a whole number, got ${values.examples}`);
   const config = readConfig(values.config);
-  const source: RecordSource = { kind: 'local', dir: values['archive-dir']! };
-  const records = await readRecords(source, { ...(since !== undefined ? { since } : {}), ...(until !== undefined ? { until } : {}) });
-  const report = await replay(records, config, {
-    ...(since !== undefined ? { since } : {}),
-    ...(until !== undefined ? { until } : {}),
-    examples,
-  });
+  const period = { ...(since !== undefined ? { since } : {}), ...(until !== undefined ? { until } : {}) };
+  let records: SessionRecord[];
+  if (values.athena) {
+    const client = (deps.athena ?? ((region) => new AthenaClient(region ? { region } : {})))(values.region);
+    const abort = new AbortController();
+    const onSigint = () => abort.abort();
+    process.once('SIGINT', onSigint);
+    try {
+      const source: RecordSource = {
+        kind: 'athena',
+        client,
+        database: values.database!,
+        table: values.table!,
+        workGroup: values.workgroup!,
+        signal: abort.signal,
+        ...(deps.athenaPollMs !== undefined ? { pollMs: deps.athenaPollMs } : {}),
+      };
+      records = await readRecords(source, period);
+    } catch (e) {
+      if (!(e instanceof AthenaQueryError)) throw e;
+      (deps.err ?? ((l: string) => process.stderr.write(`${l}\n`)))(`embedgate audit replay: ${e.message}`);
+      return 1;
+    } finally {
+      process.removeListener('SIGINT', onSigint);
+      client.destroy();
+    }
+  } else {
+    records = await readRecords({ kind: 'local', dir: values['archive-dir'] ?? '.archive' }, period);
+  }
+  const report = await replay(records, config, { ...period, examples });
   if (values.format === 'json') out(JSON.stringify(report, null, 2));
   else for (const l of formatReplay(report, values.config)) out(l);
   return 0;

@@ -10,6 +10,7 @@ import type { GatewayMasking } from './masking';
 import type { PolicyRule, TrustedIssuer } from './policy';
 import type { PolicyTests } from './policy-tests';
 import type { RateLimits } from './rate-limits';
+import type { GatewayRecording } from './recording';
 import type { ReviewerChatChannel, ReviewerPageOptions } from './reviewer-page';
 import type { UpstreamModel } from './upstream-model';
 
@@ -61,6 +62,13 @@ export interface EmbeddingGatewayProps {
    * @default - no masking
    */
   readonly masking?: GatewayMasking;
+
+  /**
+   * What session records keep of the input (see docs/session-record.md): by default the input
+   * exactly as it left for the model (masked when masking is on), within 256 KiB per record.
+   * @default - input kept, 256 KiB per record
+   */
+  readonly recording?: GatewayRecording;
 
   /**
    * Default per-principal rate limits and quotas of every allow rule (a rule's `rateLimits`

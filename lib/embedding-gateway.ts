@@ -21,6 +21,7 @@ import { buildGatewayConfig } from './private/gateway-config';
 import { addEdgeRecorder, addProxyFunction, ROLE_POLICY_REASON, type GatewayLogs } from './private/gateway-functions';
 import { gatewayPseudonymKey } from './private/gateway-masking';
 import { maskingConfig } from './private/masking-config';
+import { recordingSection } from './private/recording-config';
 import { validateGatewayProps } from './private/gateway-validation';
 import { GatewayMonitoring } from './private/monitoring';
 import { acknowledgeVpcCustomResource, applyControlTowerControls } from './private/control-tower';
@@ -151,6 +152,7 @@ export class EmbeddingGateway extends Construct {
     const config = buildGatewayConfig({
       ...(masking ? { masking: maskingConfig(masking, this.pseudonymKey?.secretArn) } : {}),
       ...(props.reviewerPage ? { reviewerPage: reviewerPageSection(props.reviewerPage) } : {}),
+      ...(props.recording ? { recording: recordingSection(props.recording) } : {}),
       issuers: props.issuers,
       models: bindings,
       rules: props.rules,

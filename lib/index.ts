@@ -7,6 +7,7 @@ export * from './masking';
 export * from './policy';
 export * from './policy-tests';
 export * from './rate-limits';
+export * from './recording';
 export * from './reviewer-page';
 export * from './revocation-table';
 export * from './session-archive';

@@ -141,8 +141,9 @@ export interface GatewayMasking {
    */
   readonly allowTokenInputs?: boolean;
   /**
-   * Keep the masked input text in session records.
-   * @default false - records hold counts and findings, no text
+   * Older switch of what records keep, superseded by `recording.inputText`: false keeps no input
+   * text in records (as it always did), true keeps it. Leave it unset and use `recording`.
+   * @default - as `recording.inputText` says (input kept)
    */
   readonly storeInputText?: boolean;
 }

@@ -45,6 +45,7 @@ import {
   UNTIL,
 } from './audit-query-parts';
 import { AuditParamKind, FINDINGS_TYPE, type AuditQuery } from './audit-sql';
+import { SESSION_COLUMNS } from './glue-columns';
 
 export * from './audit-sql';
 
@@ -252,6 +253,55 @@ WHERE ${PERIOD_FILTER}
 ORDER BY started_at, session_id, item`,
   },
   {
+    name: 'sessions-with-text-matching',
+    title: 'Sessions whose kept input text matches a pattern (investigations)',
+    description:
+      'Every session whose kept input (`input.text`: the items as they left for the model, masked) has an ' +
+      'item matching a regular expression anywhere in it, with how many items matched and the start of the ' +
+      "first match's item. The pattern is a regular expression in the syntax both engines share (RE2 in " +
+      'DuckDB, Java in Athena): literals, classes, `|`, `(?i)` for case-insensitive. Sessions whose ' +
+      'input was not kept (`input.kept` omitted or none) never match. Optionally one principal, issuer or model.',
+    params: [
+      SINCE,
+      UNTIL,
+      {
+        name: 'pattern',
+        kind: AuditParamKind.STRING,
+        description: 'A regular expression matched anywhere in each kept item, e.g. `(?i)quarterly results`.',
+        example: '(?i)project falcon',
+      },
+      ONLY_PRINCIPAL,
+      ONLY_ISSUER,
+      ONLY_MODEL,
+    ],
+    columns: {
+      ...PERIOD_COLUMNS,
+      ...FILTER_COLUMNS.principal,
+      ...FILTER_COLUMNS.issuer,
+      ...FILTER_COLUMNS.model,
+      session_id: 'string',
+      'input.text': 'array<string>',
+      'decision.outcome': 'string',
+    },
+    sql: `SELECT session_id,
+  started_at,
+  principal.issuer AS issuer,
+  principal.subject AS subject,
+  model.name AS model,
+  decision.outcome AS outcome,
+  count(*) AS matching_items,
+  min(substr(item_text, 1, 120)) AS example
+FROM {{database}}.{{table}}
+CROSS JOIN UNNEST(input.text) AS kept_items(item_text)
+WHERE ${PERIOD_FILTER}
+  AND {{fn:regexp_like}}(item_text, {{pattern}})
+  AND ${FILTER.principal}
+  AND ${FILTER.issuer}
+  AND ${FILTER.model}
+GROUP BY 1, 2, 3, 4, 5, 6
+ORDER BY started_at, session_id`,
+  },
+  {
     name: 'sessions-of-principal',
     title: 'Every session of one principal',
     description:
@@ -391,6 +441,23 @@ ORDER BY failures DESC, 1, 4`,
   },
   ...(['principal', 'model', 'rule', 'day'] as const).map(usageQuery),
 ];
+
+/**
+ * Whole records of a period, for `embedgate audit replay --athena` (not a named query: a tool's,
+ * not a reader's): every top-level column as JSON text (`{{json:...}}`), oldest first. A field a
+ * record does not have (an older record) comes back as null.
+ */
+export const REPLAY_RECORDS_QUERY: AuditQuery = {
+  name: 'replay-records',
+  title: 'Session records of a period, as JSON per column (audit replay)',
+  description: 'Every record of the period, each top-level column as JSON text, oldest first.',
+  params: [SINCE, UNTIL],
+  columns: { ...PERIOD_COLUMNS, session_id: 'string' },
+  sql: `SELECT ${SESSION_COLUMNS.map((c) => `{{json:${c.name}}} AS "${c.name}"`).join(',\n  ')}
+FROM {{database}}.{{table}}
+WHERE ${PERIOD_FILTER}
+ORDER BY started_at, session_id`,
+};
 
 /** The query with this name; throws, listing the names, if there is none. */
 export function auditQuery(name: string): AuditQuery {

@@ -11,6 +11,7 @@
  *   {{<param>.hr}}            timestamp parameters only: its UTC hour, the `hr` partition value
  *                             (for an `exclusive` bound, those of the last millisecond before it)
  *   {{fn:<name>}}             the dialect's name of a function (see `DIALECTS`)
+ *   {{json:<column>}}         the column (quoted) as JSON text, as the dialect spells it
  *
  * Time windows are half-open: `since` is inclusive, `until` exclusive. A date alone means its
  * midnight UTC, so since=2026-01-01, until=2026-02-01 is the whole of January.
@@ -79,6 +80,8 @@ export enum SqlDialect {
 export interface DialectSpelling {
   /** Function names, by the name used in `{{fn:<name>}}`. */
   readonly functions: Readonly<Record<string, string>>;
+  /** An expression as JSON text (`{{json:<column>}}`): NULL stays NULL, a struct becomes an object (Trino: see `recordFromJsonRow`). */
+  readonly json: (expression: string) => string;
 }
 
 /** Every dialect difference the queries depend on, in one place. */
@@ -89,13 +92,18 @@ export const DIALECTS: Readonly<Record<SqlDialect, DialectSpelling>> = {
       array_join: 'array_join',
       // array(T), T -> boolean
       array_contains: 'contains',
+      // varchar, pattern -> boolean: true when the pattern matches anywhere in the text
+      regexp_like: 'regexp_like',
     },
+    json: (e) => `json_format(CAST(${e} AS JSON))`,
   },
   [SqlDialect.DUCKDB]: {
     functions: {
       array_join: 'array_to_string',
       array_contains: 'list_contains',
+      regexp_like: 'regexp_matches',
     },
+    json: (e) => `CAST(to_json(${e}) AS VARCHAR)`,
   },
 };
 
@@ -108,7 +116,7 @@ export interface RenderOptions {
   readonly params: Readonly<Record<string, unknown>>;
 }
 
-const PLACEHOLDER = /\{\{(?:fn:([a-z_]+)|([a-z_]+)(?:\.(dt|hr))?)\}\}/g;
+const PLACEHOLDER = /\{\{(?:fn:([a-z_]+)|json:([a-z][a-z0-9_]*)|([a-z_]+)(?:\.(dt|hr))?)\}\}/g;
 
 /**
  * The query's SQL in `dialect` with every placeholder filled: identifiers double-quoted,
@@ -125,23 +133,28 @@ export function renderSql(query: AuditQuery, dialect: SqlDialect, options: Rende
     table: quoteIdentifier(options.table, 'table'),
   };
   const declared = new Set(query.params.map((p) => p.name));
-  const sql = query.sql.replace(PLACEHOLDER, (whole, fn: string | undefined, name: string, part: string | undefined) => {
-    if (fn !== undefined) {
-      const spelled = spelling.functions[fn];
-      if (spelled === undefined) throw new Error(`Audit query "${query.name}" uses ${whole}, which the ${dialect} dialect does not spell.`);
-      return spelled;
-    }
-    if (part === undefined && name in identifiers) return identifiers[name]!;
-    if (!declared.has(name)) throw new Error(`Audit query "${query.name}" uses ${whole}, which is not one of its parameters.`);
-    const v = values.get(name);
-    if (v === undefined) {
-      if (part !== undefined) throw new Error(`Audit query "${query.name}" uses ${whole} of an optional parameter.`);
-      return 'CAST(NULL AS VARCHAR)';
-    }
-    if (part === undefined) return quoteString(v.value);
-    if (!v.instant) throw new Error(`Audit query "${query.name}" uses ${whole}, but "${name}" is not a timestamp parameter.`);
-    return quoteString(part === 'dt' ? v.partition!.slice(0, 10) : v.partition!.slice(11, 13));
-  });
+  const sql = query.sql.replace(
+    PLACEHOLDER,
+    (whole, fn: string | undefined, json: string | undefined, name: string, part: string | undefined) => {
+      if (json !== undefined) return spelling.json(quoteIdentifier(json, 'column'));
+      if (fn !== undefined) {
+        const spelled = spelling.functions[fn];
+        if (spelled === undefined)
+          throw new Error(`Audit query "${query.name}" uses ${whole}, which the ${dialect} dialect does not spell.`);
+        return spelled;
+      }
+      if (part === undefined && name in identifiers) return identifiers[name]!;
+      if (!declared.has(name)) throw new Error(`Audit query "${query.name}" uses ${whole}, which is not one of its parameters.`);
+      const v = values.get(name);
+      if (v === undefined) {
+        if (part !== undefined) throw new Error(`Audit query "${query.name}" uses ${whole} of an optional parameter.`);
+        return 'CAST(NULL AS VARCHAR)';
+      }
+      if (part === undefined) return quoteString(v.value);
+      if (!v.instant) throw new Error(`Audit query "${query.name}" uses ${whole}, but "${name}" is not a timestamp parameter.`);
+      return quoteString(part === 'dt' ? v.partition!.slice(0, 10) : v.partition!.slice(11, 13));
+    },
+  );
   // A malformed placeholder in the SQL itself (values are never re-scanned, and may contain `{{`).
   const stray = /\{\{[^}]*\}\}/.exec(query.sql.replace(PLACEHOLDER, ''));
   if (stray) throw new Error(`Audit query "${query.name}" has a malformed placeholder ${stray[0]}.`);

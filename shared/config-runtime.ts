@@ -18,6 +18,7 @@
 import { canonicalJson, sha256Hex } from './canonical';
 import { ConfigError, configVersion, ENV_REF, expandEnvRefs, isLoopback } from './config-base';
 import type { GatewayConfig } from './config-schema';
+import { recordingOf } from './recording';
 
 export { canonicalJson, sha256Hex } from './canonical';
 export { ConfigError, configVersion, expandEnvRefs, isLoopback } from './config-base';
@@ -104,6 +105,8 @@ export function openShippedConfig(doc: unknown, env: Readonly<Record<string, str
     });
   }
   if (issues.length > 0) throw new ConfigError(issues);
+  // A document sealed before the recording section existed: resolved as `loadConfig` resolves it.
+  if (expanded.recording === undefined) expanded.recording = recordingOf(expanded);
   return { kind: 'checked', config: Object.freeze({ ...expanded, version: configVersion(expanded) }) as unknown as GatewayConfig };
 }
 
@@ -170,7 +173,7 @@ type Kind = 'string' | 'number' | 'boolean' | 'array' | 'object';
 const kindOf = (v: unknown): string => (Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v);
 
 const TOP: Record<string, Kind> = { issuers: 'array', models: 'array', policy: 'object', gateway: 'object' };
-const OPTIONAL_TOP = new Set(['masking', 'reviewerPage']);
+const OPTIONAL_TOP = new Set(['masking', 'recording', 'reviewerPage']);
 const ISSUER: Record<string, Kind> = {
   id: 'string',
   issuer: 'string',
@@ -195,9 +198,9 @@ const MASKING: Record<string, Kind> = {
   strategies: 'object',
   pseudonymLength: 'number',
   tokenInputs: 'string',
-  storeInputText: 'boolean',
   maxScanChars: 'number',
 };
+const RECORDING: Record<string, Kind> = { inputText: 'string', maxTextBytes: 'number' };
 const COMPREHEND: Record<string, Kind> = {
   enabled: 'boolean',
   languageCode: 'string',
@@ -249,6 +252,11 @@ function checkShape(doc: Record<string, unknown>): string[] {
   if (doc.masking !== undefined) {
     need(doc.masking, 'masking', MASKING);
     if (isObject(doc.masking) && doc.masking.comprehend !== undefined) need(doc.masking.comprehend, 'masking.comprehend', COMPREHEND);
+  }
+  if (doc.recording !== undefined) {
+    need(doc.recording, 'recording', RECORDING);
+    if (isObject(doc.recording) && doc.recording.inputText !== 'keep' && doc.recording.inputText !== 'omit')
+      issues.push(`recording.inputText must be "keep" or "omit", got ${JSON.stringify(doc.recording.inputText)}`);
   }
   if (doc.reviewerPage !== undefined) need(doc.reviewerPage, 'reviewerPage', { issuerId: 'string', clientId: 'string', scopes: 'array' });
   return issues;

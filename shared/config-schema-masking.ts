@@ -94,7 +94,6 @@ const MASKING_DEFAULTS = {
   strategies: {},
   pseudonymLength: PSEUDONYM_HEX_DEFAULT,
   tokenInputs: 'refuse',
-  storeInputText: false,
   maxScanChars: 100_000,
 } as const;
 
@@ -132,8 +131,11 @@ export const maskingSchema = z
     comprehend: comprehendSchema.optional(),
     /** Token-id inputs cannot be scanned: refuse them (default) or let them through unscanned. */
     tokenInputs: z.enum(['refuse', 'allow'], { error: 'tokenInputs must be "refuse" or "allow"' }).default(MASKING_DEFAULTS.tokenInputs),
-    /** Keep the MASKED input text in the session record (default: no input text at all). */
-    storeInputText: z.boolean().default(MASKING_DEFAULTS.storeInputText),
+    /**
+     * Older switch of what records keep, superseded by `recording.inputText` (no default, so that an
+     * explicit false stays "no text in records"): true keeps the input, false omits it.
+     */
+    storeInputText: z.boolean().optional(),
     /** Longest input item scanned, characters; a longer item is refused (413), never passed unscanned. */
     maxScanChars: z
       .number()

@@ -12,6 +12,8 @@ import { ConfigError, configVersion } from './config-base';
 import { allowRuleOnly, httpsOrLocalUrl, nonEmpty, secretRefSchema, stringOrList, unique } from './config-schema-fields';
 import { checkRuleMasking, maskingSchema, type RuleSectionCheck } from './config-schema-masking';
 import { checkRuleApproval, limitsSchema, rateLimitsSchema, ruleSchema } from './config-schema-policy';
+import { recordingConflict, recordingSchema } from './config-schema-recording';
+import { recordingOf, type RecordingConfig } from './recording';
 import { describeIssue } from './config-suggest';
 
 /** Signature algorithms a trusted issuer may use. HMAC and `none` are never accepted. */
@@ -215,10 +217,14 @@ export const configSchema = z
     gateway: gatewaySchema.default({ maxRequestBytes: 2 * 1024 * 1024, maxTokenBytes: 8192, archiveFailMode: 'closed' }),
     /** Detection and masking of sensitive data. Absent: masking is off. */
     masking: maskingSchema.optional(),
+    /** What session records keep of the input. Absent: the input as sent, within 256 KiB (see shared/recording.ts). */
+    recording: recordingSchema.optional(),
     /** The reviewers' web page. Absent: `GET /review` is not served. */
     reviewerPage: reviewerPageSchema.optional(),
   })
   .superRefine((c, ctx) => {
+    const conflict = recordingConflict(c);
+    if (conflict) ctx.addIssue({ code: 'custom', path: ['recording', 'inputText'], message: conflict });
     if (c.reviewerPage && !c.issuers.some((i) => i.id === c.reviewerPage!.issuerId)) {
       ctx.addIssue({
         code: 'custom',
@@ -297,7 +303,9 @@ export type MaskingStrategies = MaskingConfig['strategies'];
 export type ProviderKind = (typeof PROVIDERS)[number];
 
 /** A validated configuration with its content version. */
-export type GatewayConfig = Parsed & {
+export type GatewayConfig = Omit<Parsed, 'recording'> & {
+  /** What records keep of the input, resolved (`loadConfig` always writes it; see shared/recording.ts). */
+  readonly recording: RecordingConfig;
   /** `sha256:<hex>` of the canonical JSON of the normalised document. */
   readonly version: string;
 };
@@ -308,7 +316,10 @@ export function loadConfig(doc: unknown): GatewayConfig {
   if (!result.success) {
     throw new ConfigError(result.error.issues.map((i) => `${formatPath(i.path)}: ${describeIssue(configSchema, i)}`));
   }
-  const { $schema: _ignored, ...normalised } = result.data;
+  const { $schema: _ignored, ...parsed } = result.data;
+  // The resolved recording section is part of the normalised document (and so of its version):
+  // what records keep is written down, not inferred again from defaults at run time.
+  const normalised = { ...parsed, recording: recordingOf(parsed) };
   return Object.freeze({ ...normalised, version: configVersion(normalised) }) as GatewayConfig;
 }
 

@@ -67,7 +67,14 @@ export const SESSION_COLUMNS: readonly GlueField[] = [
       f('encoding_format', 'string'),
       f('dimensions', 'bigint'),
       f('request_bytes', 'bigint'),
-      f('text', STRINGS, 'the MASKED input items, only with masking.storeInputText'),
+      f('text', STRINGS, 'text items as they left for the model (masked), a prefix within the budget'),
+      f('kept', 'string', 'all, partial, omitted or none; NULL in records written before input was kept'),
+      f('tokens', { array: { array: 'bigint' } }, 'token-id items as they left for the model, a prefix'),
+      f(
+        'cut',
+        { array: struct(f('item', 'bigint'), f('items', 'bigint'), f('sha256', 'string'), f('bytes', 'bigint')) },
+        'items past the budget: sha256 and bytes per item (or run of items)',
+      ),
     ),
   ),
   f(
@@ -99,7 +106,7 @@ export const SESSION_COLUMNS: readonly GlueField[] = [
   f('usage', struct(f('prompt_tokens', 'bigint'), f('total_tokens', 'bigint'))),
   f(
     'output',
-    struct(f('vectors', 'bigint'), f('dimensions', 'bigint'), f('fingerprint', 'string')),
+    struct(f('vectors', 'bigint'), f('dimensions', 'bigint'), f('fingerprint', 'string'), f('encoding_format', 'string')),
     'never the vectors: their sha256 fingerprint',
   ),
   f('timings', struct(f('total_ms', 'double'), f('auth_ms', 'double'), f('upstream_ms', 'double'))),

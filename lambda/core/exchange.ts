@@ -8,6 +8,7 @@ import type { EmbeddingResult } from './ports';
 import type { RecordApproval, SessionRecord } from './record';
 import type { InputSummary } from './request';
 import type { Admission } from './limits/admission';
+import type { SentInput } from './kept-input';
 
 /** An HTTP request as the core sees it (built from an API Gateway v2 event or by `embedgate dev`). */
 export interface GatewayRequest {
@@ -71,7 +72,11 @@ export interface Session {
   result: EmbeddingResult | null;
   upstream: SessionRecord['upstream'];
   masking: SessionRecord['masking'];
-  inputText: string[] | null;
+  /**
+   * The input as it left (or, held or refused after masking, would have left) for the model, in
+   * the form the record may keep (set by the masking stage); null before that.
+   */
+  sentInput: SentInput | null;
   authMs: number;
   approval: RecordApproval | null;
   /** The limits stage's admission, settled (usage counted, in-flight place released) when the request ends. */
@@ -100,7 +105,7 @@ export function newSession(id: string, startedAt: number): Session {
     result: null,
     upstream: null,
     masking: null,
-    inputText: null,
+    sentInput: null,
     authMs: 0,
     approval: null,
   };

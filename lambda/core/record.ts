@@ -3,8 +3,12 @@
  * invalid or failed. Field names are snake_case so the Glue table and Athena queries read them
  * as they are. Documented in docs/session-record.md; keep both in step.
  *
- * What never goes in: bearer tokens, upstream keys, raw vectors. Input text is summarised
- * (counts), not stored, in schema v1.
+ * What never goes in: bearer tokens, upstream keys, raw vectors, values masking found. The input
+ * is kept as it left for the model (masked), within a budget (`input.kept`; lambda/core/kept-input.ts),
+ * unless the configuration omits it (`recording.inputText`).
+ *
+ * Fields added to v1 after its first release (`input.kept`, `input.tokens`, `input.cut`,
+ * `output.encoding_format`) are absent from older records: readers treat an absent field as null.
  */
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../../shared/canonical';
@@ -51,9 +55,7 @@ export interface SessionRecord {
     readonly encoding_format: string | null;
     readonly dimensions: number | null;
     readonly request_bytes: number;
-    /** The MASKED input text, only when `masking.storeInputText` is on; otherwise null. */
-    readonly text: string[] | null;
-  };
+  } & KeptInputFields;
   /** What masking found and did; null when masking is off (or the request ended before it). */
   readonly masking: {
     /** False for token-id inputs let through unscanned (`masking.tokenInputs: "allow"`). */
@@ -88,6 +90,8 @@ export interface SessionRecord {
     readonly dimensions: number;
     /** `sha256:<hex>` over the little-endian float32 bytes of every vector, in order. */
     readonly fingerprint: string;
+    /** How the vectors were returned to the client (`float`, `base64`). Absent in older records. */
+    readonly encoding_format?: string;
   } | null;
   readonly timings: {
     readonly total_ms: number;
@@ -104,6 +108,30 @@ export interface SessionRecord {
    * every depth, no whitespace) of the record without this field. See {@link sealRecord}.
    */
   readonly record_sha256: string;
+}
+
+/** The `input` section of a record. */
+export type RecordInput = SessionRecord['input'];
+
+/** What the record keeps of the input itself (lambda/core/kept-input.ts). */
+export interface KeptInputFields {
+  /**
+   * `all`: every item is in `text` / `tokens`; `partial`: a prefix is, the rest is in `cut`;
+   * `omitted`: the configuration keeps no input (`recording.inputText: "omit"`); `none`: the
+   * request ended before its input was prepared for the model (nothing to keep). Absent in
+   * records written before input was kept by default.
+   */
+  readonly kept?: 'all' | 'partial' | 'omitted' | 'none';
+  /**
+   * Text items as they left for the model (a prefix; item i at index i): masked when masking is
+   * on, with values found under a `detect` strategy shown as `[TYPE]` (a record never holds a
+   * value masking found). Null for token inputs and when nothing was kept.
+   */
+  readonly text: string[] | null;
+  /** Token-id items as they left for the model (a prefix). Null for text inputs and when nothing was kept. */
+  readonly tokens?: number[][] | null;
+  /** Items past the budget: SHA-256 and byte length per item (or per run of items); null when none was cut. */
+  readonly cut?: ReadonlyArray<{ readonly item: number; readonly items: number; readonly sha256: string; readonly bytes: number }> | null;
 }
 
 /** The `approval` field of a session record. */

@@ -13,6 +13,7 @@ import { JSON_HEADERS, newSession, truncate, type Answer, type GatewayRequest, t
 import type { Archive, Clock, EmbeddingResult } from './ports';
 import { fingerprintVectors, RECORD_SCHEMA, recordPrincipal, sealRecord, type Outcome, type SessionRecord } from './record';
 import { bodyBytes } from './request';
+import { keepInput } from './kept-input';
 
 export interface RecorderDeps {
   readonly config: GatewayConfig;
@@ -163,12 +164,19 @@ export function buildRecord(config: GatewayConfig, req: GatewayRequest, s: Sessi
       encoding_format: s.encodingFormat,
       dimensions: s.dimensions,
       request_bytes: bodyBytes(req.body, req.isBase64Encoded),
-      text: s.inputText,
+      ...keepInput(s.sentInput, config.recording),
     },
     masking: s.masking,
     upstream: s.upstream,
     usage: r ? { prompt_tokens: r.usage.promptTokens, total_tokens: r.usage.totalTokens } : null,
-    output: r ? { vectors: r.vectors.length, dimensions: r.vectors[0]?.length ?? 0, fingerprint: fingerprintVectors(r.vectors) } : null,
+    output: r
+      ? {
+          vectors: r.vectors.length,
+          dimensions: r.vectors[0]?.length ?? 0,
+          fingerprint: fingerprintVectors(r.vectors),
+          encoding_format: s.encodingFormat ?? 'float',
+        }
+      : null,
     timings: { total_ms: round(endedAt - s.startedAt), auth_ms: round(s.authMs), upstream_ms: round(s.upstream?.latency_ms ?? 0) },
     approval: s.approval,
   });

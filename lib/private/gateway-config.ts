@@ -33,6 +33,8 @@ export interface GatewayConfigInputs {
   readonly masking?: Record<string, unknown>;
   /** The reviewer page section, or undefined when there is no page. */
   readonly reviewerPage?: Record<string, unknown>;
+  /** The recording section, or undefined for the defaults. */
+  readonly recording?: Record<string, unknown>;
 }
 
 const seconds = (d: Duration | undefined) => (d === undefined ? undefined : d.toSeconds());
@@ -116,6 +118,7 @@ export function buildGatewayConfig(i: GatewayConfigInputs): BuiltConfig {
     }),
     ...(i.masking ? { masking: i.masking } : {}),
     ...(i.reviewerPage ? { reviewerPage: i.reviewerPage } : {}),
+    ...(i.recording ? { recording: i.recording } : {}),
   };
 
   // Tokens cannot live in a file asset: each becomes ${env:<DEPLOY_REF_ENV_PREFIX>n}, resolved by

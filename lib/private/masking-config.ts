@@ -36,6 +36,6 @@ export function maskingConfig(masking: GatewayMasking, pseudonymKeyArn: string |
     ...(masking.maxScanChars !== undefined ? { maxScanChars: masking.maxScanChars } : {}),
     ...(comprehend ? { comprehend } : {}),
     tokenInputs: masking.allowTokenInputs ? 'allow' : 'refuse',
-    storeInputText: masking.storeInputText ?? false,
+    ...(masking.storeInputText !== undefined ? { storeInputText: masking.storeInputText } : {}),
   };
 }

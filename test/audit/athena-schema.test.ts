@@ -91,7 +91,7 @@ describe('the named queries against the synthesized Glue table', () => {
 describe('dialects', () => {
   it('every {{fn:...}} a query uses is spelled by every dialect, differently where the engines differ', () => {
     const used = new Set(AUDIT_QUERIES.flatMap((q) => [...q.sql.matchAll(/\{\{fn:([a-z_]+)\}\}/g)].map((m) => m[1]!)));
-    expect([...used].sort()).toEqual(['array_contains', 'array_join']);
+    expect([...used].sort()).toEqual(['array_contains', 'array_join', 'regexp_like']);
     for (const d of Object.values(SqlDialect)) for (const fn of used) expect(DIALECTS[d].functions[fn]).toBeDefined();
     const q = AUDIT_QUERIES.find((x) => x.name === 'sessions-of-principal')!;
     const params = { since: '2026-03-01', until: '2026-03-02', principal: 'svc' };

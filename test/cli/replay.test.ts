@@ -109,6 +109,8 @@ describe('audit replay', () => {
     await expect(auditReplay(['--config', configFile, '--since', 'yesterday'], () => undefined)).rejects.toThrow(
       /--since must be a UTC date/,
     );
-    await expect(auditReplay(['--config', configFile, '--athena'], () => undefined)).rejects.toThrow(/--archive-dir/);
+    await expect(auditReplay(['--config', configFile, '--athena'], () => undefined)).rejects.toThrow(
+      /--athena needs --workgroup, --database and --table/,
+    );
   });
 });

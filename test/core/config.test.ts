@@ -328,7 +328,7 @@ describe('loadConfig validation errors', () => {
 
   it('an unknown top-level key is refused, naming the key', () => {
     expect(configIssues({ ...baseConfig(), dev: { issuer: {} } })).toEqual([
-      '(document): unknown key "dev": valid keys are issuers, models, policy, gateway, masking, reviewerPage',
+      '(document): unknown key "dev": valid keys are issuers, models, policy, gateway, masking, recording, reviewerPage',
     ]);
   });
 

@@ -191,6 +191,6 @@ describe('Gateway with an OpenAI upstream: pass-through end to end', () => {
     );
     for (const t of texts) expect(f.response.body.includes(`"embedding":${t}}`)).toBe(true);
     expect(f.record.output!.fingerprint).toBe(b.record.output!.fingerprint);
-    expect(f.record.output).toEqual({ vectors: 3, dimensions: 24, fingerprint: b.record.output!.fingerprint });
+    expect(f.record.output).toEqual({ vectors: 3, dimensions: 24, fingerprint: b.record.output!.fingerprint, encoding_format: 'float' });
   });
 });

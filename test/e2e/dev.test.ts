@@ -341,7 +341,15 @@ describe('the archive', () => {
     const card = masked.masking!.findings.find((f) => f.item === 1 && f.type === 'CREDIT_CARD')!;
     expect(card.pseudonyms).toHaveLength(1);
     expect(card.pseudonyms[0]).toMatch(/^<CREDIT_CARD_[0-9a-f]{16}>$/);
-    expect(masked.input.text).toBeNull();
+    // Issue 23: the record keeps the input as it left for the model, the detect value as [TYPE].
+    expect(masked.input).toMatchObject({ kept: 'all', cut: null });
+    expect(masked.input.text).toEqual([
+      'Contact [EMAIL] today',
+      `card ${card.pseudonyms[0]} on file`,
+      'server [IP_ADDRESS] is up',
+      `card ${card.pseudonyms[0]} again`,
+    ]);
+    for (const raw of ['jane.doe@example.com', '4111 1111 1111 1111', '10.1.2.3']) expect(JSON.stringify(masked)).not.toContain(raw);
     const blocked = records.find((r) => r.decision.reason === 'masking_blocked')!;
     expect(blocked.masking!.blocked).toEqual(['US_SSN']);
     const reasons = records.map((r) => r.decision.reason);

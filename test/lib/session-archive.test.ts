@@ -555,6 +555,9 @@ describe('SessionArchive: Glue table', () => {
       dimensions: 256,
       request_bytes: 80,
       text: ['a masked item', 'another'],
+      kept: 'partial',
+      tokens: [[1, 2]],
+      cut: [{ item: 2, items: 1, sha256: 'sha256:abc', bytes: 300_000 }],
     },
     masking: {
       scanned: true,
@@ -575,7 +578,7 @@ describe('SessionArchive: Glue table', () => {
     },
     upstream: { status: 200, latency_ms: 182.4, attempts: 1, batches: 1 },
     usage: { prompt_tokens: 4, total_tokens: 4 },
-    output: { vectors: 2, dimensions: 256, fingerprint: 'sha256:def' },
+    output: { vectors: 2, dimensions: 256, fingerprint: 'sha256:def', encoding_format: 'float' },
     timings: { total_ms: 190.75, auth_ms: 1.5, upstream_ms: 182.4 },
     approval: {
       id: '0190f5d2-7c4e-7a1b-8c3d-2e4f6a8b0c1e',

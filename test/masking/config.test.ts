@@ -18,7 +18,6 @@ describe('masking defaults', () => {
       strategies: {},
       pseudonymLength: 16,
       tokenInputs: 'refuse',
-      storeInputText: false,
       maxScanChars: 100_000,
     });
   });

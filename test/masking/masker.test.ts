@@ -94,15 +94,13 @@ describe('maskItems', () => {
     expect(b.items[0]).toBe(`x ${token}`);
   });
 
-  it('exposes tokenInputs, storeInputText and the detectors in use', () => {
+  it('exposes tokenInputs and the detectors in use', () => {
     const m = masker({
       tokenInputs: 'allow',
-      storeInputText: true,
       disabledDetectors: ['phone', 'ipv6'],
       customDetectors: [{ name: 'EMP_ID', pattern: 'EMP-\\d{6}' }],
     });
     expect(m.tokenInputs).toBe('allow');
-    expect(m.storeInputText).toBe(true);
     expect(m.detectors.map((d) => d.name)).not.toContain('phone');
     expect(m.detectors.map((d) => d.name)).toContain('custom:EMP_ID');
     expect(masker().tokenInputs).toBe('refuse');

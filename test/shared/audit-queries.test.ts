@@ -39,12 +39,13 @@ function lex(sql: string): { skeleton: string; literals: string[] } {
 }
 
 describe('AUDIT_QUERIES', () => {
-  it('has the eight audit questions and the four usage totals, with unique kebab-case names', () => {
+  it('has the nine audit questions and the four usage totals, with unique kebab-case names', () => {
     expect(AUDIT_QUERIES.map((q) => q.name)).toEqual([
       'calls-by-principal-and-model',
       'denied-by-principal-and-reason',
       'masking-findings-by-principal-and-type',
       'sessions-with-pseudonym',
+      'sessions-with-text-matching',
       'sessions-of-principal',
       'session-by-id',
       'approval-chain',
@@ -230,6 +231,7 @@ describe('columns of the audit queries', () => {
     'distinct',
     'count',
     'count_if',
+    'substr',
     'min',
     'max',
     'avg',

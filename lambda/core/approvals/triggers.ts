@@ -78,18 +78,20 @@ export function payloadSha256(p: {
 
 /**
  * A short preview of the input for reviewers, from what the masking stage lets them see: the first
- * items with every value masking found shown as `[TYPE]` (see `MaskedInput.review`), shortened,
- * control characters removed (a requester cannot lay out fake instructions). Without masking there
- * is no preview: nothing says what the text holds.
+ * items as the session record keeps them (masked; values found under `detect` shown as `[TYPE]`;
+ * see `MaskedInput.review`), shortened, control characters removed (a requester cannot lay out
+ * fake instructions). Without masking there is no preview: nothing says what the text holds; nor
+ * when the configuration keeps no input text (`noPreview` says why).
  */
 export function approvalPreview(input: {
   readonly kind: 'text' | 'tokens';
   readonly count: number;
   review(n: number): string[] | null;
+  readonly noPreview?: string | undefined;
 }): string {
   if (input.kind === 'tokens') return `[${input.count} item(s) of token ids: no preview]`;
   const review = input.review(3);
-  if (review === null) return '[no preview: masking is off, the text was not scanned]';
+  if (review === null) return `[no preview: ${input.noPreview ?? 'masking is off, the text was not scanned'}]`;
   const shown = review.map((text, i) => {
     const t = text.replace(/[\p{Cc}\p{Cf}\u2028\u2029]+/gu, ' ');
     return `  [${i}] ${t.length > 160 ? `${t.slice(0, 160)}…` : t}`;

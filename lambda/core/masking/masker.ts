@@ -12,7 +12,7 @@
  *     if (r.blocked.length > 0) -> 422 naming r.blocked (never values)
  *     else send r.items upstream (same order and count as the input)
  *     record: r.findings (per item: type, detector, strategy, count, original offsets), r.counts,
- *             r.external, and r.items only if masker.storeInputText
+ *             r.external (what the record keeps of r.items: the `recording` section)
  *   }
  *
  * `maskItems` throws `MaskingError` rather than ever returning text it did not scan:
@@ -85,8 +85,6 @@ export interface MaskResponseResult {
 export interface Masker {
   /** `masking.tokenInputs`: token-id inputs cannot be scanned; "refuse" them (400) or "allow" them unscanned. */
   readonly tokenInputs: 'refuse' | 'allow';
-  /** `masking.storeInputText`: whether the record keeps the masked items (`result.items`). */
-  readonly storeInputText: boolean;
   /** The detectors that run (built-in minus disabled, then custom), for logs and tests. */
   readonly detectors: readonly Detector[];
   /**
@@ -211,7 +209,7 @@ export function createMasker(config: MaskingConfig, deps: MaskerDeps = {}): Mask
     return { value: rebuilt, findings: found, blocked: r.blocked, external: r.external };
   }
 
-  return { tokenInputs: config.tokenInputs, storeInputText: config.storeInputText, detectors, maskItems, maskResponse };
+  return { tokenInputs: config.tokenInputs, detectors, maskItems, maskResponse };
 }
 
 function collectStrings(v: unknown, path: string, depth: number, strings: string[], paths: string[]): void {

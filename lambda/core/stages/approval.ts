@@ -120,7 +120,7 @@ export class ApprovalGate {
       policyVersion: config.version,
       triggers,
       payloadSha256: hash,
-      preview: approvalPreview({ kind: input.kind, count: input.items.length, review: (n) => input.review(n) }),
+      preview: approvalPreview({ kind: input.kind, count: input.items.length, review: (n) => input.review(n), noPreview: input.noPreview }),
       now,
     });
     const paths = approvalUrls(config, req, approval.id);
