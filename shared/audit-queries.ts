@@ -31,11 +31,11 @@
  *   approvals. Add each query together with its columns.
  */
 import {
+  byPrincipalIssuerModel,
   FILTER,
   FILTER_COLUMNS,
   ONLY_ISSUER,
   ONLY_MODEL,
-  ONLY_PRINCIPAL,
   PERIOD_COLUMNS,
   PERIOD_FILTER,
   PRINCIPAL,
@@ -48,6 +48,17 @@ import { AuditParamKind, FINDINGS_TYPE, type AuditQuery } from './audit-sql';
 import { SESSION_COLUMNS } from './glue-columns';
 
 export * from './audit-sql';
+
+/** The period and the optional principal, issuer and model filters most queries share. */
+const STANDARD = byPrincipalIssuerModel();
+
+/** Which session, who, which model and how it ended: the first columns of the queries that list sessions by content. */
+const SESSION_OUTCOME = `session_id,
+  started_at,
+  principal.issuer AS issuer,
+  principal.subject AS subject,
+  model.name AS model,
+  decision.outcome AS outcome`;
 
 /** What `usage-by-*` groups by: the key columns it selects (and groups and orders by). */
 const USAGE_KEYS = {
@@ -73,12 +84,9 @@ function usageQuery(by: keyof typeof USAGE_KEYS): AuditQuery {
       `Embedding requests per ${by === 'day' ? 'UTC day' : by}: requests, allowed, throttled (refused by per-principal rate ` +
       'limits or quotas), input items of allowed requests and tokens reported by the upstream. Optionally only one ' +
       'principal, issuer or model.',
-    params: [SINCE, UNTIL, ONLY_PRINCIPAL, ONLY_ISSUER, ONLY_MODEL],
+    params: STANDARD.params,
     columns: {
-      ...PERIOD_COLUMNS,
-      ...FILTER_COLUMNS.principal,
-      ...FILTER_COLUMNS.issuer,
-      ...FILTER_COLUMNS.model,
+      ...STANDARD.columns,
       ...key.columns,
       'decision.outcome': 'string',
       'decision.status': 'bigint',
@@ -95,9 +103,7 @@ function usageQuery(by: keyof typeof USAGE_KEYS): AuditQuery {
 FROM {{database}}.{{table}}
 WHERE ${PERIOD_FILTER}
   AND model.name IS NOT NULL
-  AND ${FILTER.principal}
-  AND ${FILTER.issuer}
-  AND ${FILTER.model}
+  AND ${STANDARD.where}
 GROUP BY ${groups}
 ORDER BY ${groups}`,
   };
@@ -111,12 +117,9 @@ export const AUDIT_QUERIES: readonly AuditQuery[] = [
       'Requests that named a model, per UTC day, principal (issuer, subject, client id) and model, ' +
       'with how many were allowed, denied, invalid or failed. Unauthenticated requests appear ' +
       'with an empty principal. Optionally only one principal, issuer or model.',
-    params: [SINCE, UNTIL, ONLY_PRINCIPAL, ONLY_ISSUER, ONLY_MODEL],
+    params: STANDARD.params,
     columns: {
-      ...PERIOD_COLUMNS,
-      ...FILTER_COLUMNS.principal,
-      ...FILTER_COLUMNS.issuer,
-      ...FILTER_COLUMNS.model,
+      ...STANDARD.columns,
       'principal.client_id': 'string',
       'decision.outcome': 'string',
     },
@@ -134,9 +137,7 @@ export const AUDIT_QUERIES: readonly AuditQuery[] = [
 FROM {{database}}.{{table}}
 WHERE ${PERIOD_FILTER}
   AND model.name IS NOT NULL
-  AND ${FILTER.principal}
-  AND ${FILTER.issuer}
-  AND ${FILTER.model}
+  AND ${STANDARD.where}
 GROUP BY 1, 2, 3, 4, 5
 ORDER BY 1, 2, 3, 4, 5`,
   },
@@ -148,12 +149,9 @@ ORDER BY 1, 2, 3, 4, 5`,
       'with the first and last attempt and how many source addresses they came from. Requests ' +
       'without a verifiable token have an empty principal; their reason says why. Optionally ' +
       'only one principal, issuer or model.',
-    params: [SINCE, UNTIL, ONLY_PRINCIPAL, ONLY_ISSUER, ONLY_MODEL],
+    params: STANDARD.params,
     columns: {
-      ...PERIOD_COLUMNS,
-      ...FILTER_COLUMNS.principal,
-      ...FILTER_COLUMNS.issuer,
-      ...FILTER_COLUMNS.model,
+      ...STANDARD.columns,
       'principal.client_id': 'string',
       'decision.outcome': 'string',
       'decision.reason': 'string',
@@ -174,9 +172,7 @@ ORDER BY 1, 2, 3, 4, 5`,
 FROM {{database}}.{{table}}
 WHERE ${PERIOD_FILTER}
   AND decision.outcome = 'deny'
-  AND ${FILTER.principal}
-  AND ${FILTER.issuer}
-  AND ${FILTER.model}
+  AND ${STANDARD.where}
 GROUP BY 1, 2, 3, 4, 5, 6
 ORDER BY attempts DESC, 1, 2, 3, 4`,
   },
@@ -187,12 +183,9 @@ ORDER BY attempts DESC, 1, 2, 3, 4`,
       'How many sensitive values of each entity type masking found in the inputs of each principal, ' +
       'in how many sessions, and how many of those sessions were refused for a blocked type. ' +
       'Counts only: records never hold the values. Optionally only one principal, issuer or model.',
-    params: [SINCE, UNTIL, ONLY_PRINCIPAL, ONLY_ISSUER, ONLY_MODEL],
+    params: STANDARD.params,
     columns: {
-      ...PERIOD_COLUMNS,
-      ...FILTER_COLUMNS.principal,
-      ...FILTER_COLUMNS.issuer,
-      ...FILTER_COLUMNS.model,
+      ...STANDARD.columns,
       session_id: 'string',
       'masking.counts': 'array<struct<type:string,count:bigint>>',
       'decision.reason': 'string',
@@ -206,9 +199,7 @@ ORDER BY attempts DESC, 1, 2, 3, 4`,
 FROM {{database}}.{{table}}
 CROSS JOIN UNNEST(masking.counts) AS counted(found)
 WHERE ${PERIOD_FILTER}
-  AND ${FILTER.principal}
-  AND ${FILTER.issuer}
-  AND ${FILTER.model}
+  AND ${STANDARD.where}
 GROUP BY 1, 2, 3
 ORDER BY values_found DESC, 1, 2, 3`,
   },
@@ -238,12 +229,7 @@ ORDER BY values_found DESC, 1, 2, 3`,
       'decision.outcome': 'string',
       'masking.findings': FINDINGS_TYPE,
     },
-    sql: `SELECT session_id,
-  started_at,
-  principal.issuer AS issuer,
-  principal.subject AS subject,
-  model.name AS model,
-  decision.outcome AS outcome,
+    sql: `SELECT ${SESSION_OUTCOME},
   found.item AS item,
   found.type AS entity_type
 FROM {{database}}.{{table}}
@@ -261,43 +247,26 @@ ORDER BY started_at, session_id, item`,
       "first match's item. The pattern is a regular expression in the syntax both engines share (RE2 in " +
       'DuckDB, Java in Athena): literals, classes, `|`, `(?i)` for case-insensitive. Sessions whose ' +
       'input was not kept (`input.kept` omitted or none) never match. Optionally one principal, issuer or model.',
-    params: [
-      SINCE,
-      UNTIL,
-      {
-        name: 'pattern',
-        kind: AuditParamKind.STRING,
-        description: 'A regular expression matched anywhere in each kept item, e.g. `(?i)quarterly results`.',
-        example: '(?i)project falcon',
-      },
-      ONLY_PRINCIPAL,
-      ONLY_ISSUER,
-      ONLY_MODEL,
-    ],
+    params: byPrincipalIssuerModel({
+      name: 'pattern',
+      kind: AuditParamKind.STRING,
+      description: 'A regular expression matched anywhere in each kept item, e.g. `(?i)quarterly results`.',
+      example: '(?i)project falcon',
+    }).params,
     columns: {
-      ...PERIOD_COLUMNS,
-      ...FILTER_COLUMNS.principal,
-      ...FILTER_COLUMNS.issuer,
-      ...FILTER_COLUMNS.model,
+      ...STANDARD.columns,
       session_id: 'string',
       'input.text': 'array<string>',
       'decision.outcome': 'string',
     },
-    sql: `SELECT session_id,
-  started_at,
-  principal.issuer AS issuer,
-  principal.subject AS subject,
-  model.name AS model,
-  decision.outcome AS outcome,
+    sql: `SELECT ${SESSION_OUTCOME},
   count(*) AS matching_items,
   min(substr(item_text, 1, 120)) AS example
 FROM {{database}}.{{table}}
 CROSS JOIN UNNEST(input.text) AS kept_items(item_text)
 WHERE ${PERIOD_FILTER}
   AND {{fn:regexp_like}}(item_text, {{pattern}})
-  AND ${FILTER.principal}
-  AND ${FILTER.issuer}
-  AND ${FILTER.model}
+  AND ${STANDARD.where}
 GROUP BY 1, 2, 3, 4, 5, 6
 ORDER BY started_at, session_id`,
   },

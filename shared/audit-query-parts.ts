@@ -70,6 +70,21 @@ export const FILTER_COLUMNS = {
   model: { 'model.name': 'string' },
 } as const;
 
+/**
+ * The three optional filters most queries take together (principal, issuer, model): their
+ * parameters (after the period's, or after `between`), the columns they read with the period's,
+ * and their conditions, to follow `WHERE ${PERIOD_FILTER}`.
+ */
+export function byPrincipalIssuerModel(...between: AuditQueryParam[]) {
+  return {
+    params: [SINCE, UNTIL, ...between, ONLY_PRINCIPAL, ONLY_ISSUER, ONLY_MODEL],
+    columns: { ...PERIOD_COLUMNS, ...FILTER_COLUMNS.principal, ...FILTER_COLUMNS.issuer, ...FILTER_COLUMNS.model },
+    where: `${FILTER.principal}
+  AND ${FILTER.issuer}
+  AND ${FILTER.model}`,
+  };
+}
+
 /** The columns of one session, as `sessions-of-principal` and `session-by-id` list them. */
 export const SESSION_SELECT = `SELECT session_id,
   started_at,
