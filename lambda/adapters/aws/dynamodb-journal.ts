@@ -1,5 +1,4 @@
-import { promisify } from 'node:util';
-import { gunzipSync, gzip, gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { GetItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ArchiveConflictError } from '../../core/errors';
@@ -79,7 +78,7 @@ export class DynamoDbJournal implements Archive {
    * the upstream call still leaves exactly one record.
    */
   async putIntent(intent: SessionRecord): Promise<void> {
-    const item = await journalItemOffLoop(intent, Math.ceil(this.now() / 1000) + this.intentGraceSeconds);
+    const item = journalItem(intent, Math.ceil(this.now() / 1000) + this.intentGraceSeconds);
     item[JOURNAL_ATTRIBUTES.partitionKey] = { S: intent.session_id + INTENT_KEY_SUFFIX };
     item[JOURNAL_ATTRIBUTES.kind] = { S: 'intent' };
     try {
@@ -129,12 +128,11 @@ export class DynamoDbJournal implements Archive {
 
   async put(record: SessionRecord): Promise<{ key: string }> {
     const key = recordKey(record);
-    const item = await journalItemOffLoop(record, Math.ceil(this.now() / 1000) + this.retentionSeconds);
     try {
       await this.client.send(
         new PutItemCommand({
           TableName: this.tableName,
-          Item: item,
+          Item: journalItem(record, Math.ceil(this.now() / 1000) + this.retentionSeconds),
           ConditionExpression: 'attribute_not_exists(#id)',
           ExpressionAttributeNames: { '#id': JOURNAL_ATTRIBUTES.partitionKey },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -203,29 +201,9 @@ export interface JournalEntry {
 
 /** The journal item of a record (exported so its attributes can be checked on their own). */
 export function journalItem(record: SessionRecord, expiresAtSeconds: number): Record<string, AttributeValue> {
-  return itemOf(record, expiresAtSeconds, gzipSync(Buffer.from(JSON.stringify(record), 'utf8'), JOURNAL_GZIP));
-}
-
-/**
- * `journalItem` as the request path builds it: a record of `ASYNC_GZIP_BYTES` or more (one that
- * keeps a large input) is compressed on libuv's thread pool, not on the event loop: gzip of a
- * 130 KiB record takes about 1.4 ms of CPU, which other requests of the same instance would
- * otherwise wait behind. Smaller records are compressed in place (the pool's hop costs more).
- */
-export async function journalItemOffLoop(record: SessionRecord, expiresAtSeconds: number): Promise<Record<string, AttributeValue>> {
-  const json = Buffer.from(JSON.stringify(record), 'utf8');
-  const gz = json.length < ASYNC_GZIP_BYTES ? gzipSync(json, JOURNAL_GZIP) : await gzipAsync(json, JOURNAL_GZIP);
-  return itemOf(record, expiresAtSeconds, gz);
-}
-
-const JOURNAL_GZIP = { level: 1 } as const;
-const ASYNC_GZIP_BYTES = 16 * 1024;
-const gzipAsync = promisify(gzip);
-
-function itemOf(record: SessionRecord, expiresAtSeconds: number, gz: Buffer): Record<string, AttributeValue> {
   return {
     [JOURNAL_ATTRIBUTES.partitionKey]: { S: record.session_id },
-    [JOURNAL_ATTRIBUTES.record]: { B: gz },
+    [JOURNAL_ATTRIBUTES.record]: { B: gzipSync(Buffer.from(JSON.stringify(record), 'utf8'), { level: 1 }) },
     [JOURNAL_ATTRIBUTES.recordSha256]: { S: record.record_sha256 },
     [JOURNAL_ATTRIBUTES.startedAt]: { S: record.started_at },
     [JOURNAL_ATTRIBUTES.expiresAt]: { N: String(expiresAtSeconds) },
