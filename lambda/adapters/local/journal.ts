@@ -101,6 +101,8 @@ export class FileJournal implements Archive {
   private readonly onError: (what: string, error: unknown) => void;
   private queue: Waiting[] = [];
   private writing = false;
+  /** A segment swap waiting for the group write under way to end (`rotate`). */
+  private onWriteEnd: (() => void) | null = null;
   /** Closed segments whose records are not archived yet, oldest first. */
   private readonly closed: Segment[] = [];
   private compacting: Promise<void> | null = null;
@@ -210,6 +212,23 @@ export class FileJournal implements Archive {
     return { key };
   }
 
+  /**
+   * Start a new segment between two group writes, never during one; resolves with the segment it
+   * replaced. Under sustained load the group writes follow each other without a gap (each one
+   * takes what queued during the last), so the swap is made by the writer itself when a write
+   * ends: waiting for the writer to be idle would let the open segment, and the records it keeps
+   * for compaction, grow for as long as the load lasts.
+   */
+  private rotate(): Promise<Segment> {
+    const swap = (): Segment => {
+      const full = this.segment;
+      if (!this.closedForGood) this.segment = this.openSegment();
+      return full;
+    };
+    if (!this.writing) return Promise.resolve(swap());
+    return new Promise((resolve) => (this.onWriteEnd = () => resolve(swap())));
+  }
+
   /** Group commit: one write and one fdatasync for every record queued meanwhile, until the queue is empty. */
   private drain(): void {
     this.writing = true;
@@ -226,6 +245,9 @@ export class FileJournal implements Archive {
         if (e) w.reject(e);
         else w.resolve();
       }
+      const swap = this.onWriteEnd;
+      this.onWriteEnd = null;
+      swap?.();
       if (this.queue.length > 0) this.drain();
       else this.writing = false;
     };
@@ -252,10 +274,8 @@ export class FileJournal implements Archive {
   private async runCompaction(): Promise<void> {
     await this.settleIntents();
     if (this.segment.records.length > 0) {
-      while (this.writing) await new Promise((r) => setImmediate(r));
-      const full = this.segment;
+      const full = await this.rotate();
       if (!this.closedForGood) {
-        this.segment = this.openSegment();
         // Intents still waiting for their final record move with the journal into the new segment
         // (written before the old one is marked archived).
         const carried = [...this.openIntents.values()];

@@ -228,3 +228,24 @@ it('readJournal of a live journal: a segment archived between the listing and th
   expect(read.pending).toEqual([]);
   await j.close();
 });
+
+it('under sustained load (group writes back to back) a compaction swaps the segment between two writes instead of waiting for an idle writer', async () => {
+  const j = await FileJournal.open(dir, { compactEveryMs: 60_000 });
+  let n = 0;
+  let stop = false;
+  // 16 writers that put a new record as soon as their last one is acknowledged: the writer is never idle.
+  const writers = Array.from({ length: 16 }, async () => {
+    while (!stop) await j.put(testRecord(sid(++n)));
+  });
+  while (n < 200) await new Promise((r) => setImmediate(r));
+  const before = n;
+  await j.compact();
+  const during = n - before;
+  stop = true;
+  await Promise.all(writers);
+  // The compaction ended while the load went on, and archived what the old segment held.
+  expect(during).toBeLessThan(5000);
+  expect((await segments()).filter((s) => s.endsWith('.archived.jsonl')).length).toBeGreaterThanOrEqual(1);
+  await j.close();
+  expect(await readLocalArchive(dir)).toHaveLength(n);
+}, 30_000);
