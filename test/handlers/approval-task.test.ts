@@ -99,6 +99,8 @@ test('expire marks a pending approval expired and writes its record with the exe
   expect(records[0]).toMatchObject({
     request: { method: 'WORKFLOW', request_id: executionId },
     decision: { reason: 'approval_expired' },
+    // The expiry record carries no input and says so (issue 23: "not kept" told from "empty").
+    input: { items: 0, kept: 'none', text: null, tokens: null, cut: null },
     approval: { id: ID, step: 'expired' },
   });
   expect(logLines()).toEqual([expect.objectContaining({ action: 'expire', approval_id: ID, status: 'expired' })]);

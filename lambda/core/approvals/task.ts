@@ -4,6 +4,7 @@
  * record).
  */
 import type { GatewayConfig } from '../../../shared/config';
+import { keepInput } from '../kept-input';
 import { isArchiveConflict } from '../errors';
 import { uuidv7From } from '../ids';
 import type { Approval, ApprovalNotice, ApprovalStatus, ApprovalStore, ApprovalWorkflow, Archive, Clock, Ids } from '../ports';
@@ -136,7 +137,15 @@ function expiredRecord(a: Approval, deps: ApprovalTaskDeps, executionId: string 
     },
     model: { name: a.model, provider: model?.provider ?? null, upstream_model: model ? (model.upstreamModel ?? model.name) : null },
     decision: { outcome: 'deny', status: 403, reason: 'approval_expired', rule_id: a.ruleId, policy_version: deps.config.version },
-    input: { kind: null, items: 0, characters: 0, encoding_format: null, dimensions: null, request_bytes: 0, text: null },
+    input: {
+      kind: null,
+      items: 0,
+      characters: 0,
+      encoding_format: null,
+      dimensions: null,
+      request_bytes: 0,
+      ...keepInput(null, deps.config.recording),
+    },
     masking: null,
     upstream: null,
     usage: null,

@@ -2,10 +2,12 @@
  * DynamoDbApprovalStore with the real DynamoDBClient against dynalite: item layout and TTL,
  * create-once, compare-and-set updates, listing, grants.
  */
-import { DynamoDBClient, GetItemCommand, PutItemCommand, ScanCommand, type BatchGetItemCommandOutput } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand, ScanCommand, type BatchGetItemCommandOutput } from '@aws-sdk/client-dynamodb';
 import { approvalExpiresAt, approvalItem, DynamoDbApprovalStore } from '../../../lambda/adapters/aws/dynamodb-approvals';
 import type { Approval, ApprovalGrant } from '../../../lambda/core/ports';
 import { startDynalite } from '../../support/aws-standins';
+import { dynamoDbClientOf } from '../../support/dynamodb';
 import type { StandIn } from '../../support/aws-standins';
 import { createApprovalTable, pendingApproval, REQUESTER, T0 } from '../../support/approval-items';
 
@@ -20,12 +22,7 @@ let store: DynamoDbApprovalStore;
 
 beforeAll(async () => {
   dynamo = await startDynalite();
-  client = new DynamoDBClient({
-    endpoint: dynamo.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake-secret' },
-    maxAttempts: 1,
-  });
+  client = dynamoDbClientOf(dynamo.endpoint);
   client.middlewareStack.add(
     (next, context) => async (args) => {
       sent.push({ command: String(context.commandName), input: structuredClone(args.input) as Record<string, unknown> });
@@ -329,12 +326,7 @@ describe('create with a cap on pending approvals', () => {
   it('keys DynamoDB leaves unprocessed are asked again and still count; if they never come, create fails (refuses nothing silently)', async () => {
     await seedList(3);
     let unprocessed = 1;
-    const throttling = new DynamoDBClient({
-      endpoint: dynamo.endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake-secret' },
-      maxAttempts: 1,
-    });
+    const throttling = dynamoDbClientOf(dynamo.endpoint);
     throttling.middlewareStack.add(
       (next, context) => async (args) => {
         const result = await next(args);

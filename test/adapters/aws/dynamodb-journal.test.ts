@@ -5,13 +5,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient, GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { DynamoDbJournal, journalItem, recordOfJournalItem, INTENT_KEY_SUFFIX } from '../../../lambda/adapters/aws/dynamodb-journal';
 import { DirectoryObjects } from '../../../lambda/adapters/local/archive-objects';
 import { isArchiveConflict } from '../../../lambda/core/errors';
 import { createCompactorHandler, type JournalStreamEvent } from '../../../lambda/handlers/compactor';
 import { exportRecords } from '../../../cli/audit-export';
 import { startDynalite, type StandIn } from '../../support/aws-standins';
+import { dynamoDbClientOf, createKeyedTable } from '../../support/dynamodb';
 import { sid, testRecord } from '../../support/records';
 
 let dynamo: StandIn;
@@ -22,23 +24,11 @@ const T0 = Date.parse('2026-03-01T05:00:00.000Z');
 
 beforeAll(async () => {
   dynamo = await startDynalite();
-  client = new DynamoDBClient({
-    endpoint: dynamo.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake-secret' },
-    maxAttempts: 1,
-  });
+  client = dynamoDbClientOf(dynamo.endpoint);
 });
 beforeEach(async () => {
   table = `journal-${++n}`;
-  await client.send(
-    new CreateTableCommand({
-      TableName: table,
-      AttributeDefinitions: [{ AttributeName: 'session_id', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'session_id', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  await createKeyedTable(client, table, 'session_id');
 });
 afterAll(async () => {
   client.destroy();

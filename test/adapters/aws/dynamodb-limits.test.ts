@@ -4,11 +4,13 @@
  * in-flight lease map (exact, released, expired leases pruned), what a refusal takes back, the
  * item layout and its TTL.
  */
-import { CreateTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { loadConfig, type GatewayConfigInput } from '../../../shared/config';
 import { DynamoDbLimitStore, usageItemKey } from '../../../lambda/adapters/aws/dynamodb-limits';
 import { leaseKey, RateLimiter, scopeKey, windowKey, type LimitsRequest } from '../../../lambda/core/limits/stage';
 import { startDynalite, type StandIn } from '../../support/aws-standins';
+import { dynamoDbClientOf, createKeyedTable } from '../../support/dynamodb';
 
 const T0 = Date.parse('2026-11-29T10:00:15.000Z');
 const ALICE = { issuer: 'https://idp.example.com', subject: 'svc-alice', clientId: null };
@@ -23,12 +25,7 @@ let sent: string[] = [];
 
 beforeAll(async () => {
   dynamo = await startDynalite();
-  client = new DynamoDBClient({
-    endpoint: dynamo.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake-secret' },
-    maxAttempts: 1,
-  });
+  client = dynamoDbClientOf(dynamo.endpoint);
   client.middlewareStack.add(
     (next, context) => async (args) => {
       sent.push(String(context.commandName));
@@ -39,14 +36,7 @@ beforeAll(async () => {
 });
 beforeEach(async () => {
   table = `usage-${++tables}`;
-  await client.send(
-    new CreateTableCommand({
-      TableName: table,
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  await createKeyedTable(client, table, 'pk');
   sent = [];
 });
 afterAll(async () => {

@@ -2,12 +2,13 @@
  * DynamoDbRevocationList with the real DynamoDBClient against dynalite: the shared behaviour
  * table, the item layout, one BatchGetItem per lookup, caching, and failing closed.
  */
-import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { BatchGetItemCommandInput, BatchGetItemCommandOutput } from '@aws-sdk/client-dynamodb';
 import { DynamoDbRevocationList } from '../../../lambda/adapters/aws/dynamodb-revocations';
 import type { DynamoDbRevocationListOptions } from '../../../lambda/adapters/aws/dynamodb-revocations';
 import { GatewayError } from '../../../lambda/core/errors';
 import { deadEndpoint, startDynalite } from '../../support/aws-standins';
+import { dynamoDbClientOf, createKeyedTable } from '../../support/dynamodb';
 import type { StandIn } from '../../support/aws-standins';
 import { describeRevocationList, ISSUER, OTHER_ISSUER, revocation, T0 } from '../../support/revocation-cases';
 
@@ -24,12 +25,7 @@ let rewriteBatchGet: ((input: BatchGetItemCommandInput, output: BatchGetItemComm
 beforeAll(async () => {
   dynamo = await startDynalite();
   deadPort = Number(new URL(await deadEndpoint()).port);
-  client = new DynamoDBClient({
-    endpoint: dynamo.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake-secret' },
-    maxAttempts: 1,
-  });
+  client = dynamoDbClientOf(dynamo.endpoint);
   client.middlewareStack.add(
     (next, context) => async (args) => {
       sent.push({ command: String(context.commandName), input: structuredClone(args.input) });
@@ -62,14 +58,7 @@ afterAll(async () => {
 let tables = 0;
 async function createTable(): Promise<string> {
   const name = `revocations-${++tables}`;
-  await client.send(
-    new CreateTableCommand({
-      TableName: name,
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  await createKeyedTable(client, name, 'pk');
   return name;
 }
 

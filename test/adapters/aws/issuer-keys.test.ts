@@ -3,10 +3,12 @@
  * requests (conditional, rate-limited across instances, TTL, issuer only) next to the mirrored
  * documents they can never replace, and the proxy's reads.
  */
-import { CreateTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { dynamoDbKeyRefreshRequest, dynamoDbKeySetFetch, putMirroredDocument } from '../../../lambda/adapters/aws/issuer-keys';
 import { ISSUER_KEYS_TABLE, issuerOfRefreshKey, refreshRequestKey } from '../../../shared/issuer-keys-table';
 import { startDynalite, type StandIn } from '../../support/aws-standins';
+import { dynamoDbClientOf, createKeyedTable } from '../../support/dynamodb';
 
 const TABLE = 'issuer-keys';
 const ISSUER = 'https://idp.example.com/oauth2/default';
@@ -16,20 +18,8 @@ let client: DynamoDBClient;
 
 beforeAll(async () => {
   dynamo = await startDynalite();
-  client = new DynamoDBClient({
-    endpoint: dynamo.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake-secret' },
-    maxAttempts: 1,
-  });
-  await client.send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      AttributeDefinitions: [{ AttributeName: 'url', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'url', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  client = dynamoDbClientOf(dynamo.endpoint);
+  await createKeyedTable(client, TABLE, 'url');
 });
 afterAll(async () => {
   client.destroy();
