@@ -1,7 +1,8 @@
 // Records that keep the input (issue 23): what keeping the masked text costs the archive at scale.
-// The same stand-ins as bench/journal.mjs (the real core from dist/, an upstream stand-in of
-// UPSTREAM ms, the real DynamoDbJournal with a PutItem stand-in of DDB ms, the real compactor
-// handler), run with recording.inputText "omit" and "keep" on bodies of realistic text: word salad
+// The stand-ins of bench/journal.mjs (bench/support/journal-stand-ins.mjs): the real core from
+// dist/, an upstream stand-in of UPSTREAM ms timed per call, the real DynamoDbJournal and
+// DynamoDBClient whose HTTP handler answers PutItem after DDB ms, the real compactor handler; run
+// with recording.inputText "omit" and "keep" on bodies of realistic text: word salad
 // from a 2,000-word vocabulary (it compresses like prose, about 2.5-3x, unlike repeated text).
 //  1. added latency over the upstream alone, per body shape and mode;
 //  2. record size: JSON, the journal item (gzip level 1) against DynamoDB's 400 KB item limit;
@@ -14,6 +15,7 @@
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
+import { benchConfig, ddbClient, principal, providerOf, quantiles, service, upstreamTook } from './support/journal-stand-ins.mjs';
 
 const require = createRequire(import.meta.url);
 const { Gateway } = require('../dist/lambda/core/gateway.js');
@@ -45,8 +47,6 @@ const RATE = Number(values.rate);
 const MINUTES = Number(values.minutes);
 const KEEP_MINUTES = Number(values['keep-minutes']);
 const WINDOW_S = Number(values.window);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const service = (ms) => ms * (0.85 + Math.random() * 0.3) * (Math.random() < 0.01 ? 2.5 : 1);
 
 // Deterministic pseudo-random words (xorshift), so runs compare.
 let seed = 0x9e3779b9;
@@ -66,51 +66,20 @@ const text = (bytes) => {
   return t.slice(0, bytes);
 };
 
-const principal = {
-  issuerId: 'corp',
-  issuer: 'https://idp.example',
-  subject: 'svc',
-  clientId: 'svc',
-  groups: ['g'],
-  scopes: [],
-  tokenId: 'jti-1',
-  expiresAt: null,
-};
 const configFor = (inputText) =>
-  loadConfig({
-    issuers: [{ id: 'corp', issuer: principal.issuer, audiences: 'embedgate', jwksUri: 'https://idp.example/jwks' }],
-    models: [{ name: 'm', provider: 'local', dimensions: 8 }],
-    policy: { rules: [{ id: 'all', effect: 'allow' }] },
-    masking: { enabled: true, strategies: { EMAIL: 'redact' } },
-    recording: { inputText },
-  });
-const provider = {
-  kind: 'stand-in',
-  async embed(call) {
-    await sleep(UPSTREAM);
-    return {
-      vectors: call.input.map(() => new Float32Array(8)),
-      usage: { promptTokens: 1, totalTokens: 1 },
-      upstream: { status: 200, latencyMs: UPSTREAM, attempts: 1, batches: 1 },
-    };
-  },
-};
+  loadConfig(benchConfig({ masking: { enabled: true, strategies: { EMAIL: 'redact' } }, recording: { inputText } }));
 
+/** The journal items PutItem carried (their `record.B` is base64, as on the wire). */
 const items = [];
-const ddbStandIn = {
-  async send(cmd) {
-    await sleep(service(DDB_MS));
-    items.push(cmd.input.Item);
-    return {};
-  },
-};
+const ddbStandIn = ddbClient(() => service(DDB_MS), items);
 
+let seq = 0;
 async function run(inputText, bodies) {
   const config = configFor(inputText);
   const gateway = new Gateway({
     config,
     verifier: { verify: async () => principal },
-    provider: () => provider,
+    provider: () => providerOf(UPSTREAM),
     archive: new DynamoDbJournal(ddbStandIn, { tableName: 'journal' }),
     revocations: new InMemoryRevocationList(),
     clock: systemClock,
@@ -122,7 +91,8 @@ async function run(inputText, bodies) {
   let next = 0;
   const worker = async () => {
     while (next < N) {
-      const body = bodies[next++ % bodies.length];
+      const user = `r${++seq}`;
+      const body = JSON.stringify({ ...bodies[next++ % bodies.length], user });
       const t0 = performance.now();
       const h = await gateway.handle({
         method: 'POST',
@@ -135,14 +105,14 @@ async function run(inputText, bodies) {
         sourceIp: null,
       });
       if (h.response.status !== 200) throw new Error(`status ${h.response.status}: ${h.response.body}`);
-      added.push(performance.now() - t0 - UPSTREAM);
+      added.push(performance.now() - t0 - upstreamTook.get(user));
+      upstreamTook.delete(user);
       records.push(h.record);
     }
   };
   await Promise.all(Array.from({ length: C }, worker));
-  added.sort((a, b) => a - b);
-  const q = (p) => added[Math.min(added.length - 1, Math.floor(p * added.length))];
-  return { p50: q(0.5), p99: q(0.99), records };
+  const { p50, p99 } = quantiles(added);
+  return { p50, p99, records };
 }
 
 /** The compactor over stream batches cut as Lambda cuts them (window, 10,000 records, 6 MB). */
@@ -203,18 +173,18 @@ async function compact(sampleRecords, minutes) {
 }
 
 const shapes = [
-  { name: '2 items of 40 B', bodies: [JSON.stringify({ model: 'm', input: ['hello world, a short one', 'and another short item'] })] },
+  { name: '2 items of 40 B', bodies: [{ model: 'm', input: ['hello world, a short one', 'and another short item'] }] },
   {
     name: '8 items of 1 KB',
-    bodies: Array.from({ length: 20 }, () => JSON.stringify({ model: 'm', input: Array.from({ length: 8 }, () => text(1024)) })),
+    bodies: Array.from({ length: 20 }, () => ({ model: 'm', input: Array.from({ length: 8 }, () => text(1024)) })),
   },
   {
     name: '64 items of 2 KB',
-    bodies: Array.from({ length: 20 }, () => JSON.stringify({ model: 'm', input: Array.from({ length: 64 }, () => text(2048)) })),
+    bodies: Array.from({ length: 20 }, () => ({ model: 'm', input: Array.from({ length: 64 }, () => text(2048)) })),
   },
   {
     name: '200 items of 2 KB (past the 256 KiB budget)',
-    bodies: Array.from({ length: 5 }, () => JSON.stringify({ model: 'm', input: Array.from({ length: 200 }, () => text(2048)) })),
+    bodies: Array.from({ length: 5 }, () => ({ model: 'm', input: Array.from({ length: 200 }, () => text(2048)) })),
   },
 ];
 
@@ -227,7 +197,7 @@ for (const shape of shapes) {
     items.length = 0;
     const r = await run(mode, shape.bodies);
     const json = r.records.map((x) => Buffer.byteLength(JSON.stringify(x)));
-    const item = items.map((x) => x.record.B.length);
+    const item = items.map((x) => Buffer.from(x.record.B, 'base64').length);
     const maxItem = Math.max(...item);
     const kept = r.records[0].input.kept;
     console.log(

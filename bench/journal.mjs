@@ -24,8 +24,8 @@
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
-import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { benchConfig, ddbClient, principal, providerOf, quantiles, service, sleep, upstreamTook } from './support/journal-stand-ins.mjs';
 
 const require = createRequire(import.meta.url);
 const { Gateway } = require('../dist/lambda/core/gateway.js');
@@ -35,7 +35,6 @@ const { createCompactorHandler } = require('../dist/lambda/handlers/compactor.js
 const { systemClock, uuidv7Ids } = require('../dist/lambda/core/ids.js');
 const { sealRecord } = require('../dist/lambda/core/record.js');
 const { loadConfig } = require('../dist/shared/config.js');
-const { DynamoDBClient } = require('@aws-sdk/client-dynamodb');
 
 const { values } = parseArgs({
   options: {
@@ -68,45 +67,7 @@ const C = Number(values.concurrency);
 const RATE = Number(values.rate);
 const MINUTES = Number(values.minutes);
 const WINDOW_S = Number(values.window);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-/** A service time around `ms`: +-15 % uniform, and 1 % of calls 2.5x (a slow tail). */
-const service = (ms) => ms * (0.85 + Math.random() * 0.3) * (Math.random() < 0.01 ? 2.5 : 1);
-const quantiles = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
-  return { p50: q(0.5), p99: q(0.99), n: s.length };
-};
-
-const principal = {
-  issuerId: 'corp',
-  issuer: 'https://idp.example',
-  subject: 'svc',
-  clientId: 'svc',
-  groups: ['g'],
-  scopes: [],
-  tokenId: 'jti-1',
-  expiresAt: null,
-};
-const config = loadConfig({
-  issuers: [{ id: 'corp', issuer: principal.issuer, audiences: 'embedgate', jwksUri: 'https://idp.example/jwks' }],
-  models: [{ name: 'm', provider: 'local', dimensions: 8 }],
-  policy: { rules: [{ id: 'all', effect: 'allow' }] },
-});
-/** How long each request's upstream call really took (by the request's `user`): "added" is measured over it. */
-const upstreamTook = new Map();
-const providerOf = (ms) => ({
-  kind: 'stand-in',
-  async embed(call) {
-    const t0 = performance.now();
-    if (ms > 0) await sleep(ms);
-    if (call.user) upstreamTook.set(call.user, performance.now() - t0);
-    return {
-      vectors: call.input.map(() => new Float32Array(8)),
-      usage: { promptTokens: 1, totalTokens: 1 },
-      upstream: { status: 200, latencyMs: ms, attempts: 1, batches: 1 },
-    };
-  },
-});
+const config = loadConfig(benchConfig());
 const gatewayOf = (archive, upstreamMs) =>
   new Gateway({
     config,
@@ -151,30 +112,7 @@ async function latency(gateway, n, c) {
   return added;
 }
 
-/** The real DynamoDBClient whose HTTP handler answers every call after `ms()` (no network). */
 const items = [];
-const ddbClient = (ms) =>
-  new DynamoDBClient({
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench-secret' },
-    requestHandler: {
-      async handle(req) {
-        const t = ms();
-        if (t > 0) await sleep(t);
-        const input = JSON.parse(typeof req.body === 'string' ? req.body : new TextDecoder().decode(req.body));
-        if (input.Item) items.push(input.Item);
-        return {
-          response: {
-            statusCode: 200,
-            headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'bench' },
-            body: Readable.from([Buffer.from('{}')]),
-          },
-        };
-      },
-      updateHttpClientConfig() {},
-      httpHandlerConfigs: () => ({}),
-    },
-  });
 const oldArchive = {
   async put(r) {
     await sleep(service(S3_MS));
@@ -182,7 +120,7 @@ const oldArchive = {
   },
 };
 const journal = new DynamoDbJournal(
-  ddbClient(() => service(DDB_MS)),
+  ddbClient(() => service(DDB_MS), items),
   { tableName: 'journal' },
 );
 const serialJournal = { put: (r) => journal.put(r) }; // no putIntent: the record written once, after the upstream answer
@@ -245,7 +183,7 @@ const cpuOf = async (fn, n) => {
   return ((performance.now() - t0) / n) * 1000;
 };
 const instantJournal = new DynamoDbJournal(
-  ddbClient(() => 0),
+  ddbClient(() => 0, items),
   { tableName: 'journal' },
 );
 const core = gatewayOf({ put: async (r) => ({ key: r.session_id }) }, 0);
